@@ -45,6 +45,7 @@ type Backend interface {
 type Conn interface {
 	// Transmit sends one APDU exactly as given and returns the card's answer
 	// including SW1 SW2. cmd is at least 4 bytes long (the Card checks).
+	// The returned slice belongs to the caller.
 	Transmit(ctx context.Context, cmd []byte) ([]byte, error)
 	// BeginTransaction waits until no other connection holds a transaction
 	// on the card, then starts one.
@@ -189,9 +190,6 @@ const (
 	StateInUse       StateFlag = 0x0100
 	StateMute        StateFlag = 0x0200
 	StateUnpowered   StateFlag = 0x0400
-
-	// stateMask selects the flag bits of a state, without the event count.
-	stateMask StateFlag = 0xFFFF
 )
 
 // Has reports whether all bits of f are set in s.
