@@ -493,7 +493,7 @@ func (c *Card) doLocked(ctx context.Context, cmd *Command) (Response, error) {
 // collectLocked follows 61xx answers with GET RESPONSE, bounded by maxRsp
 // and requiring progress on every round.
 func (c *Card) collectLocked(ctx context.Context, cmd *Command, rsp []byte, red redaction, maxRsp int) (Response, error) {
-	out := rsp[:len(rsp)-2 : len(rsp)-2]
+	out := rsp[: len(rsp)-2 : len(rsp)-2]
 	s := sw(rsp)
 	if len(out) > maxRsp {
 		return Response{SW: s}, fmt.Errorf("%w: answer of %d bytes exceeds the bound of %d", ErrMalformedResponse, len(out), maxRsp)
