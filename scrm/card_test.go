@@ -41,7 +41,7 @@ func (c *funcCard) received() [][]byte {
 }
 
 // setup puts card in a virtual reader and connects to it.
-func setup(t *testing.T, card interface {
+func setup(t testing.TB, card interface {
 	ATR() []byte
 	Reset()
 	Transmit([]byte) []byte
@@ -76,7 +76,7 @@ func TestDoEncoding(t *testing.T) {
 		{"case 2 extended", true, 0, scrm.Command{INS: 0x10, Ne: 1000}, [][]byte{{0, 0x10, 0, 0, 0, 0x03, 0xE8}}},
 		{"case 2 extended Ne 65536", true, 0, scrm.Command{INS: 0x10, Ne: scrm.MaxNe}, [][]byte{{0, 0x10, 0, 0, 0, 0, 0}}},
 		{"extended card sends short when it fits", true, 0, scrm.Command{INS: 0x10, Data: []byte{1}, Ne: 10}, [][]byte{{0, 0x10, 0, 0, 1, 1, 10}}},
-		{"case 3 extended", true, 0, scrm.Command{INS: 0x10, Data: data300}, [][]byte{append(append([]byte{0, 0x10, 0, 0, 0, 0x01, 0x2C}, data300...))}},
+		{"case 3 extended", true, 0, scrm.Command{INS: 0x10, Data: data300}, [][]byte{append([]byte{0, 0x10, 0, 0, 0, 0x01, 0x2C}, data300...)}},
 		{"case 4 extended", true, 0, scrm.Command{INS: 0x10, Data: data300, Ne: 2}, [][]byte{append(append([]byte{0, 0x10, 0, 0, 0, 0x01, 0x2C}, data300...), 0, 2)}},
 		{"chaining on a short card", false, 0, scrm.Command{CLA: 0x00, INS: 0x10, Data: data300, Ne: 256}, [][]byte{
 			append([]byte{0x10, 0x10, 0, 0, 0xFF}, data300[:255]...),
@@ -417,4 +417,24 @@ func TestStatusErrorText(t *testing.T) {
 	assert.ErrorIs(t, blocked, scrm.ErrBlocked)
 	odd := &scrm.StatusError{SW1: 0x6F, SW2: 0x12}
 	assert.Equal(t, "scrm: card answered 6F12 (status)", odd.Error())
+}
+
+func TestLimitsFromATR(t *testing.T) {
+	yubiKey5 := []byte{0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40}
+	tests := []struct {
+		name string
+		atr  []byte
+		want scrm.Limits
+	}{
+		{"YubiKey 5 announces extended length", yubiKey5, scrm.Limits{Extended: true}},
+		{"chaining only", scrmtest.TestATR, scrm.Limits{}},
+		{"no historical bytes", []byte{0x3B, 0x80, 0x80, 0x01, 0x01}, scrm.Limits{}},
+		{"unparseable", []byte{0x3B, 0x8F}, scrm.Limits{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := setup(t, &funcCard{atr: tc.atr, answer: func([]byte) []byte { return ok() }}, nil)
+			assert.Equal(t, tc.want, c.Limits())
+		})
+	}
 }
