@@ -1,0 +1,361 @@
+package piv
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// StateVersion is the version of the saved state format that Save writes
+// and Load reads.
+const StateVersion = 1
+
+// The saved state is a JSON document:
+//
+//	{
+//	  "version": 1,
+//	  "firmware": "5.7.1",
+//	  "serial": 10000001,
+//	  "form_factor": 1,
+//	  "pin": {"value": "313233343536ffff", "max": 3, "left": 3},
+//	  "puk": {"value": "3132333435363738", "max": 3, "left": 3},
+//	  "management_key": {"algorithm": 10, "key": "0102...", "touch": false},
+//	  "keys": [{"slot": "9a", "algorithm": 17, "pin_policy": 0,
+//	            "touch_policy": 0, "origin": 1, "pkcs8": "<base64 DER>"}],
+//	  "objects": [{"tag": "5fc105", "data": "<base64>"}],
+//	  "attestation_root": "<base64 DER certificate>"
+//	}
+//
+// PIN and PUK are kept padded with FF to 8 bytes, in hex; private keys as
+// PKCS#8 DER (X25519 included); policies as stored (0 means the slot's
+// default). Nothing of the session (selection, PIN verified, management key
+// authenticated) is saved.
+type savedState struct {
+	Version         int           `json:"version"`
+	Firmware        string        `json:"firmware"`
+	Serial          uint32        `json:"serial"`
+	FormFactor      byte          `json:"form_factor"`
+	PIN             savedSecret   `json:"pin"`
+	PUK             savedSecret   `json:"puk"`
+	ManagementKey   savedMgmtKey  `json:"management_key"`
+	Keys            []savedKey    `json:"keys"`
+	Objects         []savedObject `json:"objects"`
+	AttestationRoot []byte        `json:"attestation_root,omitempty"`
+}
+
+type savedSecret struct {
+	Value string `json:"value"`
+	Max   int    `json:"max"`
+	Left  int    `json:"left"`
+}
+
+type savedMgmtKey struct {
+	Algorithm byte   `json:"algorithm"`
+	Key       string `json:"key"`
+	Touch     bool   `json:"touch"`
+}
+
+type savedKey struct {
+	Slot        string `json:"slot"`
+	Algorithm   byte   `json:"algorithm"`
+	PINPolicy   byte   `json:"pin_policy"`
+	TouchPolicy byte   `json:"touch_policy"`
+	Origin      byte   `json:"origin"`
+	PKCS8       []byte `json:"pkcs8"`
+}
+
+type savedObject struct {
+	Tag  string `json:"tag"`
+	Data []byte `json:"data"`
+}
+
+// LoadError reports a saved state that cannot be loaded. The card it came
+// from is left as it was: loading never wipes anything.
+type LoadError struct {
+	Path   string // the file, for LoadFile
+	Reason string
+	Err    error // the underlying error, if any
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	b.WriteString("piv: cannot load card state")
+	if e.Path != "" {
+		b.WriteString(" from ")
+		b.WriteString(e.Path)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// ErrUnsupportedStateVersion is wrapped by the LoadError of a state whose
+// version this package does not know.
+var ErrUnsupportedStateVersion = errors.New("unsupported state version")
+
+// Save writes the card's persistent state (see StateVersion).
+func (c *Card) Save(w io.Writer) error {
+	c.mu.Lock()
+	s, err := c.st.marshal()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+// MarshalJSON returns the state Save writes.
+func (c *Card) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := c.Save(&b); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(b.Bytes()), nil
+}
+
+// SaveFile writes the state to path atomically: to a temporary file in the
+// same directory, synced, then renamed over path, with mode 0600.
+func (c *Card) SaveFile(path string) error {
+	var b bytes.Buffer
+	if err := c.Save(&b); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	cleanup := func() { _ = os.Remove(tmp) }
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		cleanup()
+		return err
+	}
+	if _, err := f.Write(b.Bytes()); err != nil {
+		f.Close()
+		cleanup()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		cleanup()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		cleanup()
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		cleanup()
+		return err
+	}
+	// Make the rename durable where the platform allows syncing a directory.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Load makes a card from a state written by Save. The hooks of cfg (ATR,
+// Rand, Touch, Now, MaxObjectSize) apply; its identity and secrets are
+// ignored, the saved ones win. Errors are *LoadError.
+func Load(r io.Reader, cfg Config) (*Card, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil, &LoadError{Reason: "reading", Err: err}
+	}
+	st, err := unmarshalState(data)
+	if err != nil {
+		return nil, err
+	}
+	return &Card{h: cfg.hooks(), st: st}, nil
+}
+
+// LoadFile loads a card from a file written by SaveFile.
+func LoadFile(path string, cfg Config) (*Card, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &LoadError{Path: path, Reason: "opening", Err: err}
+	}
+	defer f.Close()
+	card, err := Load(f, cfg)
+	var le *LoadError
+	if errors.As(err, &le) {
+		le.Path = path
+	}
+	return card, err
+}
+
+func (st *state) marshal() (*savedState, error) {
+	s := &savedState{
+		Version:         StateVersion,
+		Firmware:        st.fw.String(),
+		Serial:          st.serial,
+		FormFactor:      st.formFactor,
+		PIN:             savedSecret{hex.EncodeToString(st.pin.value[:]), st.pin.max, st.pin.left},
+		PUK:             savedSecret{hex.EncodeToString(st.puk.value[:]), st.puk.max, st.puk.left},
+		ManagementKey:   savedMgmtKey{st.mgmt.alg, hex.EncodeToString(st.mgmt.key), st.mgmt.touch},
+		AttestationRoot: st.rootDER,
+		Keys:            []savedKey{},
+		Objects:         []savedObject{},
+	}
+	slots := make([]int, 0, len(st.keys))
+	for slot := range st.keys {
+		slots = append(slots, int(slot))
+	}
+	sort.Ints(slots)
+	for _, slot := range slots {
+		k := st.keys[byte(slot)]
+		der, err := x509.MarshalPKCS8PrivateKey(k.priv)
+		if err != nil {
+			return nil, fmt.Errorf("piv: encoding key in slot %02x: %w", slot, err)
+		}
+		s.Keys = append(s.Keys, savedKey{fmt.Sprintf("%02x", slot), k.alg, k.pinPolicy, k.touchPolicy, k.origin, der})
+	}
+	tags := make([]int, 0, len(st.objects))
+	for tag := range st.objects {
+		tags = append(tags, int(tag))
+	}
+	sort.Ints(tags)
+	for _, tag := range tags {
+		s.Objects = append(s.Objects, savedObject{fmt.Sprintf("%x", tag), st.objects[uint32(tag)]})
+	}
+	return s, nil
+}
+
+func unmarshalState(data []byte) (*state, error) {
+	bad := func(reason string, err error) error { return &LoadError{Reason: reason, Err: err} }
+	var probe struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, bad("corrupt state (not JSON)", err)
+	}
+	if probe.Version == nil {
+		return nil, bad("no version field", nil)
+	}
+	if *probe.Version != StateVersion {
+		return nil, bad(fmt.Sprintf("version %d", *probe.Version), ErrUnsupportedStateVersion)
+	}
+	var s savedState
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, bad("corrupt state", err)
+	}
+	st := &state{serial: s.Serial, formFactor: s.FormFactor, keys: map[byte]*slotKey{}, objects: map[uint32][]byte{}}
+	fw, err := parseVersion(s.Firmware)
+	if err != nil {
+		return nil, bad("firmware", err)
+	}
+	st.fw = fw
+	for _, x := range []struct {
+		name string
+		in   savedSecret
+		out  *secret
+	}{{"pin", s.PIN, &st.pin}, {"puk", s.PUK, &st.puk}} {
+		v, err := hex.DecodeString(x.in.Value)
+		if err != nil || !validPaddedPIN(v) {
+			return nil, bad(x.name+": value must be 6 to 8 bytes padded with FF to 8", err)
+		}
+		if x.in.Max < 1 || x.in.Max > 255 || x.in.Left < 0 || x.in.Left > x.in.Max {
+			return nil, bad(x.name+": retry counters out of range", nil)
+		}
+		copy(x.out.value[:], v)
+		x.out.max, x.out.left = x.in.Max, x.in.Left
+	}
+	mk, err := hex.DecodeString(s.ManagementKey.Key)
+	if err != nil || !mgmtAlgSupported(fw, s.ManagementKey.Algorithm) || len(mk) != mgmtKeyLen(s.ManagementKey.Algorithm) {
+		return nil, bad("management key: wrong algorithm or length", err)
+	}
+	st.mgmt = managementKey{alg: s.ManagementKey.Algorithm, key: mk, touch: s.ManagementKey.Touch}
+	for _, k := range s.Keys {
+		slot64, err := strconv.ParseUint(k.Slot, 16, 8)
+		slot := byte(slot64)
+		if err != nil || !isKeySlot(slot) {
+			return nil, bad(fmt.Sprintf("key slot %q", k.Slot), err)
+		}
+		if _, dup := st.keys[slot]; dup {
+			return nil, bad(fmt.Sprintf("key slot %q twice", k.Slot), nil)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(k.PKCS8)
+		if err != nil {
+			return nil, bad(fmt.Sprintf("key in slot %s", k.Slot), err)
+		}
+		alg, known := keyAlg(priv)
+		if !known || alg != k.Algorithm {
+			return nil, bad(fmt.Sprintf("key in slot %s does not match algorithm %02X", k.Slot, k.Algorithm), nil)
+		}
+		if k.PINPolicy > PINPolicyAlways || k.TouchPolicy > TouchPolicyCached || (k.Origin != OriginGenerated && k.Origin != OriginImported) {
+			return nil, bad(fmt.Sprintf("policies or origin of slot %s", k.Slot), nil)
+		}
+		st.keys[slot] = &slotKey{alg: alg, pinPolicy: k.PINPolicy, touchPolicy: k.TouchPolicy, origin: k.Origin, priv: priv}
+	}
+	total := 0
+	for _, o := range s.Objects {
+		tag64, err := strconv.ParseUint(o.Tag, 16, 32)
+		tag := uint32(tag64)
+		if err != nil || !validObjectTag(tag) || tag == ObjDiscovery {
+			return nil, bad(fmt.Sprintf("object tag %q", o.Tag), err)
+		}
+		if _, dup := st.objects[tag]; dup {
+			return nil, bad(fmt.Sprintf("object %q twice", o.Tag), nil)
+		}
+		if len(o.Data) == 0 {
+			continue
+		}
+		total += len(o.Data)
+		if total > totalObjectStorage {
+			return nil, bad("objects exceed the card's storage", nil)
+		}
+		st.objects[tag] = o.Data
+	}
+	if len(s.AttestationRoot) > 0 {
+		if _, err := x509.ParseCertificate(s.AttestationRoot); err != nil {
+			return nil, bad("attestation root", err)
+		}
+		st.rootDER = s.AttestationRoot
+	}
+	return st, nil
+}
+
+func parseVersion(s string) (Version, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return Version{}, fmt.Errorf("%q is not major.minor.patch", s)
+	}
+	var v [3]uint8
+	for i, p := range parts {
+		n, err := strconv.ParseUint(p, 10, 8)
+		if err != nil {
+			return Version{}, err
+		}
+		v[i] = uint8(n)
+	}
+	if v == [3]uint8{} {
+		return Version{}, errors.New("zero version")
+	}
+	return Version{v[0], v[1], v[2]}, nil
+}
