@@ -1,0 +1,141 @@
+package minidriver
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Errors of the contract. Each carries the meaning of one SCARD_* (or
+// Win32) code of the minidriver specification; SCardCode returns the number.
+// Plug-ins return them wrapped with %w; callers test them with errors.Is.
+// The file system errors are those of package cardfs, so that a plug-in
+// built on cardfs.MemFS returns them as they are.
+var (
+	// ErrUnsupported: the card or plug-in cannot do this
+	// (SCARD_E_UNSUPPORTED_FEATURE).
+	ErrUnsupported = errors.New("minidriver: not supported by this card")
+	// ErrInvalidParameter: a bad argument, unknown flag, unknown PIN ID or
+	// key spec (SCARD_E_INVALID_PARAMETER).
+	ErrInvalidParameter = errors.New("minidriver: invalid parameter")
+	// ErrWrongPIN: the PIN or response was wrong (SCARD_W_WRONG_CHV); the
+	// error is a *PINError with the attempts left.
+	ErrWrongPIN = errors.New("minidriver: wrong PIN")
+	// ErrPINBlocked: the PIN is blocked (SCARD_W_CHV_BLOCKED).
+	ErrPINBlocked = errors.New("minidriver: PIN blocked")
+	// ErrSecurityViolation: the operation needs an authentication that has
+	// not been made (SCARD_W_SECURITY_VIOLATION).
+	ErrSecurityViolation = errors.New("minidriver: security status not satisfied")
+	// ErrNoKeyContainer: no container, or no key of that spec in it
+	// (SCARD_E_NO_KEY_CONTAINER).
+	ErrNoKeyContainer = errors.New("minidriver: no such key container")
+	// ErrFileNotFound: no such file (SCARD_E_FILE_NOT_FOUND).
+	ErrFileNotFound = cardfs.ErrFileNotFound
+	// ErrDirNotFound: no such directory (SCARD_E_DIR_NOT_FOUND).
+	ErrDirNotFound = cardfs.ErrDirNotFound
+	// ErrFileExists: the file or directory exists (ERROR_FILE_EXISTS).
+	ErrFileExists = cardfs.ErrFileExists
+	// ErrDirNotEmpty: the directory holds files (ERROR_DIR_NOT_EMPTY).
+	ErrDirNotEmpty = cardfs.ErrDirNotEmpty
+	// ErrNoSpace: the card is full (SCARD_E_WRITE_TOO_MANY).
+	ErrNoSpace = cardfs.ErrNoSpace
+	// ErrCommDataLost: data read from the card is unusable
+	// (SCARD_E_COMM_DATA_LOST), for example a corrupt object.
+	ErrCommDataLost = errors.New("minidriver: card data unusable")
+	// ErrReadOnly: the card cannot be written (SCARD_E_READ_ONLY_CARD).
+	ErrReadOnly = errors.New("minidriver: card is read-only")
+	// ErrUnknownCard: no plug-in takes the card (SCARD_E_UNKNOWN_CARD).
+	ErrUnknownCard = errors.New("minidriver: unknown card")
+	// ErrInsufficientBuffer: the input is shorter than the key needs
+	// (SCARD_E_INSUFFICIENT_BUFFER).
+	ErrInsufficientBuffer = errors.New("minidriver: insufficient buffer")
+	// ErrUnexpected: the card answered something the plug-in cannot
+	// interpret (SCARD_E_UNEXPECTED).
+	ErrUnexpected = errors.New("minidriver: unexpected card answer")
+)
+
+// PINError is a failed authentication: a wrong PIN, a wrong challenge
+// response, or a blocked PIN. It matches ErrWrongPIN or ErrPINBlocked with
+// errors.Is. Its text never carries the PIN.
+type PINError struct {
+	// PIN is the PIN that failed.
+	PIN PinID
+	// AttemptsLeft is the number of tries left, or -1 when the card does
+	// not say.
+	AttemptsLeft int
+	// Blocked says no attempts are left.
+	Blocked bool
+	// Err is the card's error, if any.
+	Err error
+}
+
+func (e *PINError) Error() string {
+	switch {
+	case e.Blocked:
+		return fmt.Sprintf("minidriver: PIN %d blocked", e.PIN)
+	case e.AttemptsLeft >= 0:
+		return fmt.Sprintf("minidriver: wrong PIN %d, %d attempts left", e.PIN, e.AttemptsLeft)
+	}
+	return fmt.Sprintf("minidriver: wrong PIN %d", e.PIN)
+}
+
+// Is matches ErrWrongPIN or ErrPINBlocked.
+func (e *PINError) Is(target error) bool {
+	if e.Blocked {
+		return target == ErrPINBlocked
+	}
+	return target == ErrWrongPIN
+}
+
+// Unwrap returns the card's error.
+func (e *PINError) Unwrap() error { return e.Err }
+
+// SCardCode returns the SCARD_* (or Win32) code of the specification that
+// err stands for: 0 for nil, the PC/SC code for a transport error (a
+// scrm.Code in the chain), SCARD_E_UNEXPECTED for an error of no known
+// meaning. It is for logs and for code that must speak the Windows codes.
+func SCardCode(err error) uint32 {
+	if err == nil {
+		return 0
+	}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	var c scrm.Code
+	if errors.As(err, &c) {
+		return uint32(c)
+	}
+	return 0x8010001F // SCARD_E_UNEXPECTED
+}
+
+var codeTable = [...]struct {
+	err  error
+	code uint32
+}{
+	{ErrPINBlocked, 0x8010006C},               // SCARD_W_CHV_BLOCKED
+	{ErrWrongPIN, 0x8010006B},                 // SCARD_W_WRONG_CHV
+	{ErrUnsupported, 0x80100022},              // SCARD_E_UNSUPPORTED_FEATURE
+	{ErrInvalidParameter, 0x80100004},         // SCARD_E_INVALID_PARAMETER
+	{ErrSecurityViolation, 0x8010006A},        // SCARD_W_SECURITY_VIOLATION
+	{ErrNoKeyContainer, 0x80100030},           // SCARD_E_NO_KEY_CONTAINER
+	{ErrFileNotFound, 0x80100024},             // SCARD_E_FILE_NOT_FOUND
+	{ErrDirNotFound, 0x80100023},              // SCARD_E_DIR_NOT_FOUND
+	{ErrFileExists, 0x50},                     // ERROR_FILE_EXISTS
+	{ErrDirNotEmpty, 0x91},                    // ERROR_DIR_NOT_EMPTY
+	{ErrNoSpace, 0x80100028},                  // SCARD_E_WRITE_TOO_MANY
+	{ErrCommDataLost, 0x8010002F},             // SCARD_E_COMM_DATA_LOST
+	{ErrReadOnly, 0x80100034},                 // SCARD_E_READ_ONLY_CARD
+	{ErrUnknownCard, 0x8010000D},              // SCARD_E_UNKNOWN_CARD
+	{ErrInsufficientBuffer, 0x80100008},       // SCARD_E_INSUFFICIENT_BUFFER
+	{ErrUnexpected, 0x8010001F},               // SCARD_E_UNEXPECTED
+	{cardfs.ErrAccessDenied, 0x8010006A},      // SCARD_W_SECURITY_VIOLATION
+	{cardfs.ErrNoContainer, 0x80100030},       // SCARD_E_NO_KEY_CONTAINER
+	{cardfs.ErrTooManyContainers, 0x80100028}, // SCARD_E_WRITE_TOO_MANY
+	{cardfs.ErrFormat, 0x8010002F},            // SCARD_E_COMM_DATA_LOST
+	{cardfs.ErrInvalidName, 0x80100004},       // SCARD_E_INVALID_PARAMETER
+	{cardfs.ErrInvalidParameter, 0x80100004},  // SCARD_E_INVALID_PARAMETER
+}

@@ -1,0 +1,123 @@
+package minidriver
+
+import (
+	"context"
+	"crypto/ecdh"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+func unsupported(what string) error { return fmt.Errorf("%w: %s", ErrUnsupported, what) }
+
+// CreateDirectory creates an application directory, if card can.
+func CreateDirectory(ctx context.Context, card Card, tx *scrm.Tx, name string, ac cardfs.DirectoryAccessCondition) error {
+	w, ok := card.(FileWriter)
+	if !ok {
+		return unsupported("create directory")
+	}
+	return w.CreateDirectory(ctx, tx, name, ac)
+}
+
+// DeleteDirectory deletes an empty application directory, if card can.
+func DeleteDirectory(ctx context.Context, card Card, tx *scrm.Tx, name string) error {
+	w, ok := card.(FileWriter)
+	if !ok {
+		return unsupported("delete directory")
+	}
+	return w.DeleteDirectory(ctx, tx, name)
+}
+
+// CreateFile creates an empty file, if card can.
+func CreateFile(ctx context.Context, card Card, tx *scrm.Tx, dir, name string, ac cardfs.FileAccessCondition) error {
+	w, ok := card.(FileWriter)
+	if !ok {
+		return unsupported("create file")
+	}
+	return w.CreateFile(ctx, tx, dir, name, ac)
+}
+
+// WriteFile replaces the content of an existing file, if card can.
+func WriteFile(ctx context.Context, card Card, tx *scrm.Tx, dir, name string, data []byte) error {
+	w, ok := card.(FileWriter)
+	if !ok {
+		return unsupported("write file")
+	}
+	return w.WriteFile(ctx, tx, dir, name, data)
+}
+
+// DeleteFile deletes a file, if card can.
+func DeleteFile(ctx context.Context, card Card, tx *scrm.Tx, dir, name string) error {
+	w, ok := card.(FileWriter)
+	if !ok {
+		return unsupported("delete file")
+	}
+	return w.DeleteFile(ctx, tx, dir, name)
+}
+
+// CreateContainer generates or imports a key, if card can.
+func CreateContainer(ctx context.Context, card Card, tx *scrm.Tx, req CreateContainerRequest) error {
+	m, ok := card.(ContainerManager)
+	if !ok {
+		return unsupported("create container")
+	}
+	return m.CreateContainer(ctx, tx, req)
+}
+
+// DeleteContainer deletes the keys of a container, if card can.
+func DeleteContainer(ctx context.Context, card Card, tx *scrm.Tx, idx int) error {
+	m, ok := card.(ContainerManager)
+	if !ok {
+		return unsupported("delete container")
+	}
+	return m.DeleteContainer(ctx, tx, idx)
+}
+
+// RSADecrypt decrypts one block with a container's RSA key, if card can.
+func RSADecrypt(ctx context.Context, card Card, tx *scrm.Tx, req DecryptRequest) ([]byte, error) {
+	d, ok := card.(Decrypter)
+	if !ok {
+		return nil, unsupported("RSA decryption")
+	}
+	return d.RSADecrypt(ctx, tx, req)
+}
+
+// Agree computes an ECDH agreement with a container's key, if card can.
+func Agree(ctx context.Context, card Card, tx *scrm.Tx, idx int, peer *ecdh.PublicKey) (int, error) {
+	a, ok := card.(KeyAgreer)
+	if !ok {
+		return 0, unsupported("ECDH")
+	}
+	return a.Agree(ctx, tx, idx, peer)
+}
+
+// Challenge asks the card for a challenge for PIN id, if card can.
+func Challenge(ctx context.Context, card Card, tx *scrm.Tx, id PinID) ([]byte, error) {
+	c, ok := card.(ChallengeResponder)
+	if !ok {
+		return nil, unsupported("challenge")
+	}
+	return c.Challenge(ctx, tx, id)
+}
+
+// ChangeAuthenticator changes or unblocks a PIN, if card can.
+func ChangeAuthenticator(ctx context.Context, card Card, tx *scrm.Tx, req ChangeRequest) error {
+	c, ok := card.(AuthenticatorChanger)
+	if !ok {
+		return unsupported("PIN change")
+	}
+	if req.Mode != Unblock && req.Mode != ChangePIN {
+		return fmt.Errorf("%w: change mode %#x", ErrInvalidParameter, req.Mode)
+	}
+	return c.ChangeAuthenticator(ctx, tx, req)
+}
+
+// SetContainerPIN sets the PIN protecting a container, if card can.
+func SetContainerPIN(ctx context.Context, card Card, tx *scrm.Tx, idx int, id PinID) error {
+	s, ok := card.(PropertySetter)
+	if !ok {
+		return unsupported("set container PIN")
+	}
+	return s.SetContainerPIN(ctx, tx, idx, id)
+}
