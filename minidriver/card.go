@@ -76,6 +76,9 @@ type Card interface {
 	Deauthenticate(ctx context.Context, tx *scrm.Tx, set PinSet) error
 
 	// SignData signs a digest with the container's key (CardSignData).
+	// RSA signatures are modulus-sized big-endian blocks; ECDSA signatures
+	// are ASN.1 DER (the form crypto.Signer returns), not the r‖s of the
+	// C interface.
 	SignData(ctx context.Context, tx *scrm.Tx, req SignRequest) ([]byte, error)
 }
 
