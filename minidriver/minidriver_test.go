@@ -25,7 +25,7 @@ type fakePlugin struct {
 	probed int
 }
 
-func (p *fakePlugin) Name() string          { return p.name }
+func (p *fakePlugin) Name() string         { return p.name }
 func (p *fakePlugin) ATRs() []scrm.ATRMask { return p.atrs }
 func (p *fakePlugin) Probe(ctx context.Context, tx *scrm.Tx) (bool, error) {
 	p.probed++
