@@ -1,10 +1,13 @@
 package virtual_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardsim"
@@ -47,4 +50,62 @@ func newHarness() *harness {
 
 func TestBehaviourSuite(t *testing.T) {
 	scrmtest.Run(t, newHarness())
+}
+
+func TestReaderArrival(t *testing.T) {
+	b := virtual.NewBackend()
+	sc := scrm.NewContext(b)
+	ctx := context.Background()
+	_, err := sc.ListReaders(ctx)
+	require.ErrorIs(t, err, scrm.ErrNoReadersAvailable)
+
+	st := []scrm.ReaderState{{Reader: scrm.PnPNotification}}
+	require.NoError(t, sc.GetStatusChange(ctx, st))
+	assert.Equal(t, 0, st[0].EventCount(), "no readers yet")
+	st[0].Update()
+
+	done := make(chan error, 1)
+	go func() { done <- sc.GetStatusChange(ctx, st) }()
+	b.AddReader("New Reader")
+	require.NoError(t, <-done)
+	assert.True(t, st[0].Event.Has(scrm.StateChanged))
+	assert.Equal(t, 1, st[0].EventCount(), "the count is the number of readers")
+
+	unknown := []scrm.ReaderState{{Reader: "No Such Reader"}}
+	require.NoError(t, sc.GetStatusChange(ctx, unknown))
+	assert.True(t, unknown[0].Event.Has(scrm.StateUnknown))
+	_, err = sc.WaitForCard(ctx, "No Such Reader")
+	assert.ErrorIs(t, err, scrm.ErrUnknownReader)
+}
+
+func TestInsertionWakesWaiter(t *testing.T) {
+	b := virtual.NewBackend()
+	r := b.AddReader("R")
+	sc := scrm.NewContext(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan []byte, 1)
+	go func() {
+		atr, err := sc.WaitForCard(ctx, "R")
+		assert.NoError(t, err)
+		got <- atr
+	}()
+	r.Insert(scrmtest.NewTestCard())
+	assert.Equal(t, scrmtest.TestATR, <-got)
+	r.Remove()
+	require.NoError(t, sc.WaitForRemoval(ctx, "R"))
+}
+
+func TestReaderDetached(t *testing.T) {
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(scrmtest.NewTestCard())
+	sc := scrm.NewContext(b)
+	c, err := sc.Connect(context.Background(), "R", nil)
+	require.NoError(t, err)
+	b.RemoveReader("R")
+	_, err = c.Do(context.Background(), scrm.Command{INS: scrmtest.InsEcho, Ne: 1})
+	assert.ErrorIs(t, err, scrm.ErrReaderUnavailable)
+	require.NoError(t, sc.Release())
+	_, err = sc.ListReaders(context.Background())
+	assert.Error(t, err)
 }
