@@ -59,7 +59,8 @@ func CompressCert(der []byte) ([]byte, error) {
 // allocate more. A file starting with 0x30 (a DER SEQUENCE) is taken as an
 // uncompressed certificate and returned as a copy, as written by modules
 // that compress themselves (spec §10: raw-DER fallback). Anything else is a
-// *FormatError. The certificate itself is not parsed.
+// *FormatError. Bytes after the end of the zlib stream are ignored (cards
+// may pad their objects). The certificate itself is not parsed.
 func DecompressCert(b []byte) ([]byte, error) {
 	if len(b) > 0 && b[0] == 0x30 {
 		return append([]byte(nil), b...), nil

@@ -9,10 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// unhex decodes hex written with spaces and line breaks.
+// unhex decodes hex written with spaces and line breaks; text after '#'
+// on a line is a comment.
 func unhex(tb testing.TB, s string) []byte {
 	tb.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
+	var digits []string
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		digits = append(digits, strings.Fields(line)...)
+	}
+	b, err := hex.DecodeString(strings.Join(digits, ""))
 	require.NoError(tb, err)
 	return b
 }

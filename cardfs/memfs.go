@@ -211,7 +211,7 @@ func (m *MemFS) CreateFile(roles Roles, dir, name string, initialSize int, ac Fi
 	if len(md.files) >= MaxFilesPerDirectory {
 		return &PathError{Op: op, Dir: d, Name: n, Err: fmt.Errorf("%w: %d files in the directory", ErrNoSpace, MaxFilesPerDirectory)}
 	}
-	md.files[n] = &memFile{ac: ac}
+	md.files[n] = &memFile{ac: ac, data: []byte{}}
 	return nil
 }
 
