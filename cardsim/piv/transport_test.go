@@ -255,3 +255,33 @@ func TestNeverShortAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	tc := selected(t, piv.Config{})
+	tc.mustAuth()
+	tc.generate(0x9E, piv.AlgECCP256)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- true }()
+			for i := 0; i < 50; i++ {
+				switch i % 4 {
+				case 0:
+					tc.c.Transmit(h("00 87 11 9E 26 7C 24 82 00 81 20 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F 10 11 12 13 14 15 16 17 18 19 1A 1B 1C 1D 1E 1F"))
+				case 1:
+					tc.c.Transmit(h("00 CB 3F FF 05 5C 03 5F FF 01"))
+				case 2:
+					var b bytes.Buffer
+					if err := tc.c.Save(&b); err != nil {
+						t.Error(err)
+					}
+				case 3:
+					tc.c.Transmit(h("00 C0 00 00 00"))
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}
