@@ -64,7 +64,8 @@ func (r ContainerMapRecord) Default() bool { return r.Flags&ContainerDefault != 
 // writes are canonical (name NUL-padded, reserved byte 0).
 //
 // Container names are stored with their case but compared
-// case-insensitively (Unicode simple folding): Find and Add treat
+// case-insensitively (Unicode upper-casing then lower-casing): Find, Add
+// and ParseContainerMap's uniqueness check treat
 // "ABC" and "abc" as the same container. The specification leaves this open
 // (spec §10); matching case-insensitively keeps a card usable whichever way
 // another implementation wrote a name.
@@ -190,9 +191,8 @@ func ValidateContainerName(name string) error {
 
 // foldName is the key under which container names are compared.
 func foldName(name string) string {
-	// strings.EqualFold semantics: simple folding. ToLower(ToUpper(x))
-	// maps every member of a fold orbit to one representative for the
-	// characters that matter in practice (ASCII GUIDs and Latin names).
+	// ToLower(ToUpper(x)) maps the case variants of the characters that
+	// occur in container names (ASCII GUIDs, Latin names) to one key.
 	return strings.ToLower(strings.ToUpper(name))
 }
 

@@ -95,7 +95,7 @@ func newDirs() map[string]*memDir {
 	return map[string]*memDir{RootDir: {ac: AdminCreateDeleteDirAc, files: map[string]*memFile{}}}
 }
 
-// lookupLocked normalises dir and returns it.
+// dirLocked normalises dir and returns it with its directory.
 func (m *MemFS) dirLocked(op, dir string) (string, *memDir, error) {
 	d, err := normalizeDir(dir)
 	if err != nil {
@@ -294,7 +294,8 @@ func (m *MemFS) ListFiles(roles Roles, dir string) ([]string, error) {
 }
 
 // ListDirectories returns the names of the application directories,
-// sorted.
+// sorted. Everyone may list; roles is taken for symmetry with the other
+// methods.
 func (m *MemFS) ListDirectories(roles Roles) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -126,7 +126,7 @@ func readTLV(b []byte, tag byte) (contents, rest []byte, ok bool) {
 		for _, c := range b[2 : 2+k] {
 			n = n<<8 | int(c)
 		}
-		if n < 0x80 || (k > 1 && b[2] == 0) || n < 0 {
+		if n < 0x80 || (k > 1 && b[2] == 0) { // also catches overflow to < 0
 			return nil, b, false // not minimal
 		}
 		hdr += k
