@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/des"
 	"encoding/hex"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -295,5 +294,3 @@ func (tc *tcard) putData(tag, value []byte) uint16 {
 	_, sw := tc.exchange(0xDB, 0x3F, 0xFF, cat(tlv(0x5C, tag), tlv(0x53, value)))
 	return sw
 }
-
-func swName(sw uint16) string { return fmt.Sprintf("%04X", sw) }

@@ -355,7 +355,7 @@ func randomPrime(r io.Reader, bits int) (*big.Int, error) {
 // generateRSA makes an RSA key with public exponent 65537, the only one a
 // YubiKey uses.
 func generateRSA(bits int, r io.Reader) (*rsa.PrivateKey, error) {
-	for {
+	for tries := 0; tries < 32; tries++ {
 		p, err := randomPrime(r, bits/2)
 		if err != nil {
 			return nil, err
@@ -376,6 +376,8 @@ func generateRSA(bits int, r io.Reader) (*rsa.PrivateKey, error) {
 		}
 		return key, nil
 	}
+	// Only a degenerate random source (one that repeats itself) gets here.
+	return nil, errors.New("piv: random source yields no RSA key")
 }
 
 // rsaFromPrimes builds and validates an RSA key with e = 65537.

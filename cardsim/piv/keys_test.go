@@ -31,6 +31,26 @@ func pkcs1v15(t testing.TB, size int, digest []byte) []byte {
 	return append(out, t2...)
 }
 
+// encryptPKCS1v15 encrypts with PKCS #1 v1.5 padding (block type 2), as a
+// peer encrypting to the card's key management key does.
+func encryptPKCS1v15(t testing.TB, pub *rsa.PublicKey, msg []byte) []byte {
+	t.Helper()
+	k := pub.Size()
+	em := make([]byte, k)
+	em[1] = 2
+	ps := em[2 : k-len(msg)-1]
+	for i := range ps {
+		for ps[i] == 0 {
+			var b [1]byte
+			rand.Read(b[:])
+			ps[i] = b[0]
+		}
+	}
+	copy(em[k-len(msg):], msg)
+	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
+	return c.FillBytes(make([]byte, k))
+}
+
 func ecPublic(t testing.TB, curve elliptic.Curve, point []byte) *ecdsa.PublicKey {
 	t.Helper()
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
@@ -255,10 +275,7 @@ func TestRSA(t *testing.T) {
 		}
 		// Decryption: the card returns the padded block.
 		msg := []byte("secret message")
-		ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ct := encryptPKCS1v15(t, pub, msg)
 		block, sw := tc.sign(a.alg, 0x9D, ct)
 		if sw != 0x9000 || block[0] != 0 || block[1] != 2 || !bytes.HasSuffix(block, cat([]byte{0}, msg)) {
 			t.Fatalf("RSA-%d decrypt: %04X %x", a.bits, sw, block)
@@ -426,4 +443,36 @@ func TestDeterministicKeys(t *testing.T) {
 		t.Fatal("same seed, different attestation roots")
 	}
 	_ = x509.ECDSAWithSHA256
+}
+
+// zeroReader is a degenerate random source.
+type zeroReader struct{}
+
+func (zeroReader) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+func TestDegenerateRandom(t *testing.T) {
+	// A source that always gives zeros cannot make a card (the EC scalar
+	// would be 0); one that gives the same bytes cannot make two distinct
+	// RSA primes. Neither may hang or panic.
+	if _, err := piv.New(piv.Config{Rand: zeroReader{}}); err == nil {
+		t.Fatal("New with an all-zero random source succeeded")
+	}
+	// A constant non-zero source makes valid EC keys but equal RSA primes:
+	// GENERATE fails with 6F00 instead of looping.
+	tc := selected(t, piv.Config{Rand: constReader(0x5A)})
+	tc.mustAuth()
+	tc.wantSW(0x6F00, 0x47, 0x00, 0x9A, h("AC 03 80 01 06"))
+	tc.generate(0x9A, piv.AlgECCP256)
+}
+
+type constReader byte
+
+func (c constReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(c)
+	}
+	return len(b), nil
 }
