@@ -68,6 +68,7 @@ func TestFormat(t *testing.T) {
 	_, err = Format(fs, bytes.NewReader(make([]byte, 16)))
 	assert.ErrorIs(t, err, ErrCardCreated)
 	assert.ErrorIs(t, err, ErrFileExists)
+	assert.EqualError(t, err, "cardfs: card already created")
 	assert.Equal(t, snap, fs.Snapshot())
 
 	// The user cannot rewrite cardid but can bump cardcf and add a
@@ -158,10 +159,13 @@ func TestMemFSDirectories(t *testing.T) {
 	require.NoError(t, fs.DeleteFile(user, "app", "f"))
 	require.NoError(t, fs.DeleteDirectory(admin, "APP"))
 	requirePathErr(t, fs.DeleteDirectory(admin, "app"), ErrDirNotFound, "rmdir")
-	requirePathErr(t, fs.DeleteDirectory(admin, ""), ErrInvalidName, "rmdir")
+	err := fs.DeleteDirectory(admin, "")
+	requirePathErr(t, err, ErrInvalidName, "rmdir")
+	assert.EqualError(t, err, "cardfs: rmdir /: invalid name: the root cannot be deleted")
 
-	_, err := fs.ListFiles(RolesNone, "nodir")
+	_, err = fs.ListFiles(RolesNone, "nodir")
 	requirePathErr(t, err, ErrDirNotFound, "list")
+	assert.EqualError(t, err, "cardfs: list nodir: directory not found")
 	requirePathErr(t, fs.CreateFile(admin, "nodir", "f", 0, UserReadWriteAc), ErrDirNotFound, "create")
 	requirePathErr(t, fs.CreateFile(admin, "mscp", "bad name", 0, UserReadWriteAc), ErrInvalidName, "create")
 	requirePathErr(t, fs.CreateFile(admin, "mscp", "f", -1, UserReadWriteAc), ErrInvalidParameter, "create")

@@ -140,6 +140,23 @@ func TestMSRootsManyCerts(t *testing.T) {
 	assert.Len(t, got, MaxMSRoots)
 }
 
+func TestMSRootsTooMany(t *testing.T) {
+	c := testRoots(t)[1]
+	var set []byte
+	for i := 0; i <= MaxMSRoots; i++ {
+		set = append(set, c.Raw...)
+	}
+	sd := appendTLV(nil, tagSequence,
+		[]byte{0x02, 0x01, 0x01, 0x31, 0x00},
+		appendTLV(nil, tagSequence, appendTLV(nil, tagOID, oidData)),
+		appendTLV(nil, tagContext0, set),
+		[]byte{0x31, 0x00})
+	file := appendTLV(nil, tagSequence, appendTLV(nil, tagOID, oidSignedData), appendTLV(nil, tagContext0, sd))
+	_, err := ParseMSRoots(file)
+	requireFormatError(t, err, "msroots")
+	assert.ErrorContains(t, err, "more than 1024 certificates")
+}
+
 func FuzzParseMSRoots(f *testing.F) {
 	f.Add([]byte{})
 	if b, err := os.ReadFile("testdata/msroots-openssl.p7b"); err == nil {
