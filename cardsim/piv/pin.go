@@ -83,7 +83,7 @@ func (c *Card) cmdVerify(cmd command) reply {
 // cmdChangeReference answers CHANGE REFERENCE DATA (SP 800-73-4 part 2,
 // 3.2.2) for the PIN (80) and the PUK (81): old value then new value, each
 // padded to 8 bytes. A new value shorter than 6 bytes is refused (6A80)
-// without touching the retry counter.
+// once the old value has matched (so the retry counter is restored).
 func (c *Card) cmdChangeReference(cmd command) reply {
 	if cmd.p1 != 0x00 {
 		return status(swIncorrectP1P2)
@@ -103,14 +103,16 @@ func (c *Card) cmdChangeReference(cmd command) reply {
 	if s.blocked() {
 		return status(swAuthBlocked)
 	}
-	if !validPaddedPIN(cmd.data[8:]) {
-		return status(swIncorrectData)
-	}
+	// The old value is checked first, then the new one: Yubico's SDKs block
+	// the PUK by sending empty (all FF) values and expect 63Cx each time.
 	if !checkSecret(s, cmd.data[:8]) {
 		if cmd.p2 == 0x80 {
 			c.sess.pinVerified, c.sess.pinFresh = false, false
 		}
 		return triesLeft(s.left)
+	}
+	if !validPaddedPIN(cmd.data[8:]) {
+		return status(swIncorrectData)
 	}
 	copy(s.value[:], cmd.data[8:])
 	return ok(nil)
@@ -132,11 +134,11 @@ func (c *Card) cmdResetRetry(cmd command) reply {
 	if puk.blocked() {
 		return status(swAuthBlocked)
 	}
-	if !validPaddedPIN(cmd.data[8:]) {
-		return status(swIncorrectData)
-	}
 	if !checkSecret(puk, cmd.data[:8]) {
 		return triesLeft(puk.left)
+	}
+	if !validPaddedPIN(cmd.data[8:]) {
+		return status(swIncorrectData)
 	}
 	copy(c.st.pin.value[:], cmd.data[8:])
 	c.st.pin.left = c.st.pin.max

@@ -105,9 +105,11 @@ func TestChangeReference(t *testing.T) {
 	}
 	// Wrong old PIN counts.
 	tc.wantSW(0x63C2, 0x24, 0x00, 0x80, cat(padPIN("000000"), padPIN("13572468")))
-	// A new PIN shorter than 6 is refused and costs no try.
+	// A new PIN shorter than 6 is refused; with the right old PIN it costs
+	// no try.
 	tc.wantSW(0x6A80, 0x24, 0x00, 0x80, cat(padPIN("24681357"), padPIN("12345")))
-	tc.wantSW(0x63C2, 0x20, 0x00, 0x80, nil)
+	tc.wantSW(0x63C3, 0x20, 0x00, 0x80, nil)
+	tc.wantSW(0x63C2, 0x24, 0x00, 0x80, cat(padPIN("000000"), padPIN("13572468")))
 	// Bad padding.
 	bad := padPIN("1234567")
 	bad[7] = '9'
@@ -135,7 +137,9 @@ func TestResetRetryCounter(t *testing.T) {
 	}
 	tc.wantSW(0x6983, 0x20, 0x00, 0x80, nil)
 	tc.wantSW(0x63C2, 0x2C, 0x00, 0x80, cat(padPIN("00000000"), padPIN("111111")))
+	tc.wantSW(0x63C1, 0x2C, 0x00, 0x80, cat(padPIN("00000000"), padPIN("1"))) // PUK checked first
 	tc.wantSW(0x6A80, 0x2C, 0x00, 0x80, cat(padPIN(piv.DefaultPUK), padPIN("111")))
+	tc.wantSW(0x63C3, 0x20, 0x00, 0x81, nil) // right PUK, bad new PIN: tries restored
 	tc.wantSW(0x6A88, 0x2C, 0x00, 0x81, cat(padPIN(piv.DefaultPUK), padPIN("111111")))
 	tc.wantSW(0x6A80, 0x2C, 0x00, 0x80, padPIN(piv.DefaultPUK))
 	tc.mustOK(0x2C, 0x00, 0x80, cat(padPIN(piv.DefaultPUK), padPIN("111111")))
@@ -144,9 +148,10 @@ func TestResetRetryCounter(t *testing.T) {
 	if sw := tc.verifyPIN("111111"); sw != 0x9000 {
 		t.Fatal(sw)
 	}
-	// A blocked PUK cannot unblock.
-	for i := 0; i < 3; i++ {
-		tc.exchange(0x2C, 0x00, 0x80, cat(padPIN("00000000"), padPIN("111111")))
+	// A blocked PUK cannot unblock. Yubico's SDKs block it with all-FF
+	// values, expecting 63Cx each time.
+	for _, want := range []uint16{0x63C2, 0x63C1, 0x63C0} {
+		tc.wantSW(want, 0x2C, 0x00, 0x80, cat(padPIN(""), padPIN("")))
 	}
 	tc.wantSW(0x6983, 0x2C, 0x00, 0x80, cat(padPIN(piv.DefaultPUK), padPIN("111111")))
 }
