@@ -236,15 +236,18 @@ func (c *Cache) PurgeAll() {
 // ObserveFreshness reports the bPinsFreshness byte read from card's cardcf
 // (minidriver-spec §3.2). When it differs from the last value seen for the
 // card, every PIN cached for the card is wiped: a PIN was changed or
-// unblocked, possibly by another process. The first value seen is only
-// remembered. It reports whether PINs were purged.
+// unblocked, possibly by another process. When no value has been seen for
+// the card yet, the value is remembered, and PINs already cached for the
+// card are wiped too: they were stored with no freshness to check them
+// against. It reports whether PINs were purged.
 //
-// Call it at the start of every transaction, before Get.
+// Call it at the start of every transaction, before Get (and so before
+// any Put for the card).
 func (c *Cache) ObserveFreshness(card CardID, pinsFreshness byte) (purged bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.cardLocked(card)
-	if st.freshSet && st.fresh != pinsFreshness {
+	if !st.freshSet || st.fresh != pinsFreshness {
 		purged = st.countLocked() > 0
 		st.dropAllLocked()
 	}

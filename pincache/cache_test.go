@@ -207,9 +207,9 @@ func TestCacheWipeOnDrop(t *testing.T) {
 
 func TestCacheReplaceKeepsNewPIN(t *testing.T) {
 	c := New(nil)
+	c.ObserveFreshness(cardA, 0)
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte("old"))))
 	// The engine changed the PIN and bumped bPinsFreshness from 0 to 1.
-	c.ObserveFreshness(cardA, 0)
 	assert.True(t, c.ObserveFreshness(cardA, 1))
 	require.NoError(t, c.Replace(cardA, minidriver.RoleUser, normal, NewSecret([]byte("new"))))
 	// The next transaction reads the same freshness: the new PIN stays.
@@ -233,8 +233,8 @@ func TestCacheObserveFreshness(t *testing.T) {
 	assert.False(t, c.ObserveFreshness(cardA, 3), "first value only remembered")
 	put(cardA, minidriver.RoleUser)
 	put(cardA, minidriver.RoleAdmin)
-	put(cardB, minidriver.RoleUser)
 	c.ObserveFreshness(cardB, 3)
+	put(cardB, minidriver.RoleUser)
 
 	assert.False(t, c.ObserveFreshness(cardA, 3), "same value")
 	assert.True(t, has(cardA, minidriver.RoleUser))
@@ -260,6 +260,16 @@ func TestCacheObserveFreshness(t *testing.T) {
 	put(cardA, minidriver.RoleUser)
 	c.PurgeCard(cardA)
 	assert.False(t, c.ObserveFreshness(cardA, 77))
+
+	// PINs stored before any freshness was seen are not trusted by the
+	// first value.
+	cardC := CardID{GUID: [16]byte{0xC0}}
+	put(cardC, minidriver.RoleUser)
+	assert.True(t, c.ObserveFreshness(cardC, 1))
+	assert.False(t, has(cardC, minidriver.RoleUser))
+	put(cardC, minidriver.RoleUser)
+	assert.False(t, c.ObserveFreshness(cardC, 1))
+	assert.True(t, has(cardC, minidriver.RoleUser))
 }
 
 func TestCacheInvalidArguments(t *testing.T) {

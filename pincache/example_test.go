@@ -79,11 +79,11 @@ func ExampleCache() {
 	timed := minidriver.PINCachePolicy{Type: minidriver.PINCacheTimed, Info: 300}
 	none := minidriver.PINCachePolicy{Type: minidriver.PINCacheNone}
 
+	c.ObserveFreshness(card, 5) // at the start of the transaction
 	_ = c.Put(card, minidriver.RoleUser, timed, pincache.NewSecret([]byte("1234")))
 	_ = c.Put(card, minidriver.RoleAdmin, none, pincache.NewSecret([]byte("admin")))
 	fmt.Println("entries:", c.Len())
 
-	c.ObserveFreshness(card, 5) // first value seen: remembered
 	fmt.Println("purged on same freshness:", c.ObserveFreshness(card, 5))
 	fmt.Println("purged on new freshness:", c.ObserveFreshness(card, 6))
 	fmt.Println("entries:", c.Len())

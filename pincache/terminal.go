@@ -27,7 +27,8 @@ const DefaultMaxPINLen = 256
 //
 // The zero Terminal reads the process's standard input and writes to its
 // standard error. In must be a terminal unless ReadPassword is set; a
-// Terminal never reads a PIN with echo on. Prompts are serialised.
+// Terminal never reads a PIN with echo on. Prompts are serialised; a
+// Terminal must not be copied after first use.
 type Terminal struct {
 	// In is the terminal to read; nil means os.Stdin.
 	In *os.File
