@@ -140,3 +140,33 @@ func TestManagementKeyTouch(t *testing.T) {
 		t.Fatalf("auth without touch: %04X", sw)
 	}
 }
+
+// TestPivGoAuthenticationBytes checks the exact bytes piv-go v2 tests when
+// it authenticates (piv/piv.go ykAuthenticate): the algorithm at offset 2
+// of GET METADATA 9B, then the headers 7C 12 80 10 and 7C 12 82 10 for
+// AES (7C 0A 80 08 and 7C 0A 82 08 for 3DES).
+func TestPivGoAuthenticationBytes(t *testing.T) {
+	for _, fw := range []piv.Version{{Major: 5, Minor: 7, Patch: 1}, {Major: 5, Minor: 4, Patch: 3}} {
+		tc := selected(t, piv.Config{Version: fw})
+		alg := tc.mustOK(0xF7, 0x00, 0x9B, nil)[2]
+		n := byte(16)
+		if alg == piv.AlgTDES {
+			n = 8
+		}
+		resp := tc.mustOK(0x87, alg, 0x9B, h("7C 02 80 00"))
+		if !bytes.Equal(resp[:4], []byte{0x7C, n + 2, 0x80, n}) || len(resp) != int(n)+4 {
+			t.Fatalf("witness %x", resp)
+		}
+		block := mgmtBlock(t, alg, piv.DefaultManagementKey)
+		dec := make([]byte, n)
+		block.Decrypt(dec, resp[4:])
+		chal := bytes.Repeat([]byte{1}, int(n))
+		data := cat([]byte{0x7C, (n + 2) * 2, 0x80, n}, dec, []byte{0x81, n}, chal)
+		resp = tc.mustOK(0x87, alg, 0x9B, data)
+		want := make([]byte, n)
+		block.Encrypt(want, chal)
+		if !bytes.Equal(resp, cat([]byte{0x7C, n + 2, 0x82, n}, want)) {
+			t.Fatalf("response %x", resp)
+		}
+	}
+}
