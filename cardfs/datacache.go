@@ -1,0 +1,316 @@
+package cardfs
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Data cache limits (the zero DataCacheConfig uses them).
+const (
+	// DefaultMaxCacheItem is the largest item the cache keeps.
+	DefaultMaxCacheItem = 64 << 10
+	// DefaultMaxCacheCard is the most bytes kept for one card.
+	DefaultMaxCacheCard = 1 << 20
+	// dataCacheVersion is the version of the on-disk format.
+	dataCacheVersion = 1
+)
+
+// DataCacheConfig configures a DataCache. The zero value keeps data in
+// memory only, with the default limits.
+type DataCacheConfig struct {
+	// Dir, if not empty, makes the cache global: it survives the process
+	// in one file per card under Dir (created with mode 0700, files 0600),
+	// so a new process trusts what an earlier one read while cardcf says
+	// it is fresh. Only public card data belongs there: never PINs.
+	Dir string
+	// MaxItem bounds one item (zero: DefaultMaxCacheItem).
+	MaxItem int
+	// MaxCard bounds the bytes kept for one card (zero:
+	// DefaultMaxCacheCard); past it, Put drops the card's other items.
+	MaxCard int
+}
+
+// DataCache is the freshness-validated cache of card data (spec §3.2):
+// items are keyed by card identity (cardid) and name, each in a cache class
+// (pins, containers or files), and trusted only while the card's cardcf
+// counter of that class is the one they were cached under.
+//
+// Use: at the start of each transaction read cardcf from the card and call
+// Sync; it drops the classes whose counters moved. Then Get, and Put what
+// was read. A writer bumps cardcf on the card before changing data, then
+// calls Sync with the new cardcf (dropping its own stale class) and Puts the
+// new data.
+//
+// With Dir set, a corrupt, foreign or unreadable file is ignored (and
+// replaced on the next Put), never trusted. A DataCache is safe for
+// concurrent use; several processes may share Dir (the last writer of a
+// card's file wins, and cardcf validation keeps every reader honest).
+type DataCache struct {
+	cfg DataCacheConfig
+
+	mu    sync.Mutex
+	cards map[CardID]*cacheCard // guarded by mu
+}
+
+type cacheCard struct {
+	cf     CardCF
+	synced bool
+	items  map[string]cacheItem
+	size   int
+}
+
+type cacheItem struct {
+	class Stale
+	data  []byte
+}
+
+// NewDataCache returns an empty cache.
+func NewDataCache(cfg DataCacheConfig) *DataCache {
+	if cfg.MaxItem <= 0 {
+		cfg.MaxItem = DefaultMaxCacheItem
+	}
+	if cfg.MaxCard <= 0 {
+		cfg.MaxCard = DefaultMaxCacheCard
+	}
+	return &DataCache{cfg: cfg, cards: make(map[CardID]*cacheCard)}
+}
+
+// cardLocked returns the card's entry, loading it from disk the first time.
+func (c *DataCache) cardLocked(id CardID) *cacheCard {
+	if e, ok := c.cards[id]; ok {
+		return e
+	}
+	e := &cacheCard{items: make(map[string]cacheItem)}
+	if c.cfg.Dir != "" {
+		if loaded, err := c.load(id); err == nil {
+			e = loaded
+		}
+	}
+	c.cards[id] = e
+	return e
+}
+
+// Sync tells the cache the card's current cardcf and returns the classes
+// it dropped because their counters moved since the items were cached.
+// The first Sync of a card with nothing cached drops nothing.
+func (c *DataCache) Sync(id CardID, cf CardCF) Stale {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cardLocked(id)
+	var stale Stale
+	if e.synced {
+		stale = cf.StaleSince(e.cf)
+	}
+	if stale != 0 {
+		for name, it := range e.items {
+			if it.class&stale != 0 {
+				e.size -= len(it.data)
+				delete(e.items, name)
+			}
+		}
+	}
+	changed := !e.synced || !e.cf.Equal(cf)
+	e.cf = CardCF{Version: cf.Version, Pins: cf.Pins, Containers: cf.Containers, Files: cf.Files, Extra: slices.Clone(cf.Extra)}
+	e.synced = true
+	if changed && c.cfg.Dir != "" {
+		_ = c.saveLocked(id, e)
+	}
+	return stale
+}
+
+// Get returns a copy of item name of card id, if cached.
+func (c *DataCache) Get(id CardID, name string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cardLocked(id)
+	it, ok := e.items[name]
+	if !ok || !e.synced {
+		return nil, false
+	}
+	return slices.Clone(it.data), true
+}
+
+// Put caches data (copied) as item name of card id in class (one of
+// StalePins, StaleContainers, StaleFiles), valid under the cardcf of the
+// last Sync. Without a Sync first, Put does nothing: data cannot be cached
+// without knowing what it is fresh against. An item larger than MaxItem is
+// not cached. With Dir set, the card's file is rewritten atomically; the
+// error reports a failed write (the memory cache is updated anyway).
+func (c *DataCache) Put(id CardID, class Stale, name string, data []byte) error {
+	if len(data) > c.cfg.MaxItem || class == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cardLocked(id)
+	if !e.synced {
+		return nil
+	}
+	if old, ok := e.items[name]; ok {
+		e.size -= len(old.data)
+	}
+	if e.size+len(data) > c.cfg.MaxCard {
+		e.items = make(map[string]cacheItem)
+		e.size = 0
+	}
+	e.items[name] = cacheItem{class: class, data: slices.Clone(data)}
+	e.size += len(data)
+	if c.cfg.Dir != "" {
+		return c.saveLocked(id, e)
+	}
+	return nil
+}
+
+// Drop forgets everything about card id, in memory and on disk (for a
+// session-only cache when the card is removed, or a card that can no longer
+// be trusted).
+func (c *DataCache) Drop(id CardID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.cards, id)
+	if c.cfg.Dir != "" {
+		_ = os.Remove(c.path(id))
+	}
+}
+
+func (c *DataCache) path(id CardID) string {
+	return filepath.Join(c.cfg.Dir, hex.EncodeToString(id[:])+".cache")
+}
+
+// cacheFile is the on-disk form of one card's cache: JSON, versioned.
+type cacheFile struct {
+	Version int         `json:"version"`
+	CardID  string      `json:"cardid"`
+	CardCF  string      `json:"cardcf"`
+	Items   []cacheJSON `json:"items"`
+}
+
+type cacheJSON struct {
+	Name  string `json:"name"`
+	Class uint8  `json:"class"`
+	Data  string `json:"data"`
+}
+
+func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
+	f := cacheFile{Version: dataCacheVersion, CardID: hex.EncodeToString(id[:]), CardCF: hex.EncodeToString(e.cf.Marshal())}
+	names := make([]string, 0, len(e.items))
+	for name := range e.items {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		it := e.items[name]
+		f.Items = append(f.Items, cacheJSON{Name: name, Class: uint8(it.class), Data: base64.StdEncoding.EncodeToString(it.data)})
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("cardfs: data cache: %w", err)
+	}
+	return writeFileAtomic(c.cfg.Dir, c.path(id), b)
+}
+
+// writeFileAtomic writes data to path through a temporary file in dir,
+// synced and renamed, with mode 0600.
+func writeFileAtomic(dir, path string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cardfs: data cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".cache-*")
+	if err != nil {
+		return fmt.Errorf("cardfs: data cache: %w", err)
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("cardfs: data cache: %w", err)
+	}
+	return nil
+}
+
+// errCacheFile marks an on-disk cache file that is not used.
+var errCacheFile = errors.New("cardfs: data cache file unusable")
+
+func (c *DataCache) load(id CardID) (*cacheCard, error) {
+	f, err := os.Open(c.path(id))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	limit := int64(c.cfg.MaxCard)*2 + 64<<10 // base64 and JSON overhead
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: too large", errCacheFile)
+	}
+	return parseCacheFile(b, id, c.cfg)
+}
+
+// parseCacheFile checks everything before trusting anything: a foreign card
+// id, an unknown version, a bad cardcf or item makes the whole file unused.
+func parseCacheFile(b []byte, id CardID, cfg DataCacheConfig) (*cacheCard, error) {
+	var f cacheFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", errCacheFile, err)
+	}
+	if f.Version != dataCacheVersion {
+		return nil, fmt.Errorf("%w: version %d", errCacheFile, f.Version)
+	}
+	if !strings.EqualFold(f.CardID, hex.EncodeToString(id[:])) {
+		return nil, fmt.Errorf("%w: foreign card", errCacheFile)
+	}
+	cfb, err := hex.DecodeString(f.CardCF)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cardcf: %v", errCacheFile, err)
+	}
+	cf, err := ParseCardCF(cfb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCacheFile, err)
+	}
+	e := &cacheCard{cf: cf, synced: true, items: make(map[string]cacheItem)}
+	for _, it := range f.Items {
+		class := Stale(it.Class)
+		if class != StalePins && class != StaleContainers && class != StaleFiles {
+			return nil, fmt.Errorf("%w: class %d", errCacheFile, it.Class)
+		}
+		data, err := base64.StdEncoding.DecodeString(it.Data)
+		if err != nil || len(data) > cfg.MaxItem || it.Name == "" {
+			return nil, fmt.Errorf("%w: item %q", errCacheFile, it.Name)
+		}
+		if _, dup := e.items[it.Name]; dup {
+			return nil, fmt.Errorf("%w: item %q twice", errCacheFile, it.Name)
+		}
+		e.size += len(data)
+		if e.size > cfg.MaxCard {
+			return nil, fmt.Errorf("%w: too much data", errCacheFile)
+		}
+		e.items[it.Name] = cacheItem{class: class, data: data}
+	}
+	return e, nil
+}

@@ -1,0 +1,27 @@
+package cardfs
+
+import "testing"
+
+// FuzzParseCacheFile checks that no on-disk cache file makes the loader
+// panic or exceed its limits.
+func FuzzParseCacheFile(f *testing.F) {
+	id := CardID{1}
+	f.Add([]byte(`{"version":1,"cardid":"01000000000000000000000000000000","cardcf":"000000000000","items":[{"name":"f","class":4,"data":"eA=="}]}`))
+	f.Add([]byte(`{"version":1,"cardid":"01000000000000000000000000000000","cardcf":"00","items":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg := DataCacheConfig{MaxItem: 64, MaxCard: 256}
+		e, err := parseCacheFile(b, id, cfg)
+		if err != nil {
+			return
+		}
+		if e.size > cfg.MaxCard {
+			t.Fatalf("%d bytes loaded, limit %d", e.size, cfg.MaxCard)
+		}
+		for name, it := range e.items {
+			if name == "" || len(it.data) > cfg.MaxItem {
+				t.Fatalf("bad item %q", name)
+			}
+		}
+	})
+}

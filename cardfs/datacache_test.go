@@ -1,0 +1,153 @@
+package cardfs_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardfs"
+)
+
+var (
+	cardA = cardfs.CardID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	cardB = cardfs.CardID{16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
+)
+
+func TestDataCacheNeedsSync(t *testing.T) {
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{})
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "f", []byte("x")))
+	_, ok := c.Get(cardA, "f")
+	assert.False(t, ok, "nothing is cached before the card's cardcf is known")
+}
+
+func TestDataCacheFreshness(t *testing.T) {
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{})
+	cf := cardfs.CardCF{}
+	assert.Zero(t, c.Sync(cardA, cf))
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "mscp/cmapfile", []byte("map")))
+	require.NoError(t, c.Put(cardA, cardfs.StaleContainers, "container/0", []byte("key")))
+	require.NoError(t, c.Put(cardA, cardfs.StalePins, "pininfo/1", []byte("pin")))
+
+	got, ok := c.Get(cardA, "mscp/cmapfile")
+	require.True(t, ok)
+	assert.Equal(t, []byte("map"), got)
+	got[0] = 'X'
+	again, _ := c.Get(cardA, "mscp/cmapfile")
+	assert.Equal(t, []byte("map"), again, "Get returns copies")
+
+	assert.Zero(t, c.Sync(cardA, cf), "same cardcf: nothing stale")
+	cf.BumpFiles()
+	assert.Equal(t, cardfs.StaleFiles, c.Sync(cardA, cf))
+	_, ok = c.Get(cardA, "mscp/cmapfile")
+	assert.False(t, ok, "files dropped")
+	_, ok = c.Get(cardA, "container/0")
+	assert.True(t, ok, "containers kept")
+
+	cf.BumpContainers()
+	cf.BumpPins()
+	assert.Equal(t, cardfs.StaleContainers|cardfs.StalePins, c.Sync(cardA, cf))
+	_, ok = c.Get(cardA, "container/0")
+	assert.False(t, ok)
+	_, ok = c.Get(cardA, "pininfo/1")
+	assert.False(t, ok)
+
+	_, ok = c.Get(cardB, "mscp/cmapfile")
+	assert.False(t, ok, "cards do not share items")
+}
+
+func TestDataCacheLimits(t *testing.T) {
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{MaxItem: 4, MaxCard: 8})
+	c.Sync(cardA, cardfs.CardCF{})
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "big", []byte("12345")))
+	_, ok := c.Get(cardA, "big")
+	assert.False(t, ok, "items over MaxItem are not cached")
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "a", []byte("1234")))
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "b", []byte("1234")))
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "c", []byte("1234")))
+	_, okA := c.Get(cardA, "a")
+	_, okC := c.Get(cardA, "c")
+	assert.False(t, okA, "over MaxCard the older items go")
+	assert.True(t, okC)
+}
+
+func TestDataCacheGlobalAcrossProcesses(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	cf := cardfs.CardCF{Files: 7}
+	first := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	first.Sync(cardA, cf)
+	require.NoError(t, first.Put(cardA, cardfs.StaleFiles, "mscp/ksc00", []byte("certificate")))
+
+	st, err := os.Stat(filepath.Join(dir, "0102030405060708090a0b0c0d0e0f10.cache"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// A new process trusts the item while cardcf is unchanged...
+	second := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	assert.Zero(t, second.Sync(cardA, cf))
+	got, ok := second.Get(cardA, "mscp/ksc00")
+	require.True(t, ok)
+	assert.Equal(t, []byte("certificate"), got)
+
+	// ...and drops it when another writer bumped the counter.
+	third := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	cf.BumpFiles()
+	assert.Equal(t, cardfs.StaleFiles, third.Sync(cardA, cf))
+	_, ok = third.Get(cardA, "mscp/ksc00")
+	assert.False(t, ok)
+
+	third.Drop(cardA)
+	_, err = os.Stat(filepath.Join(dir, "0102030405060708090a0b0c0d0e0f10.cache"))
+	assert.True(t, os.IsNotExist(err))
+}
+
+func TestDataCacheUntrustedFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	good.Sync(cardB, cardfs.CardCF{})
+	require.NoError(t, good.Put(cardB, cardfs.StaleFiles, "f", []byte("B's data")))
+	bFile := filepath.Join(dir, "100f0e0d0c0b0a090807060504030201.cache")
+	aFile := filepath.Join(dir, "0102030405060708090a0b0c0d0e0f10.cache")
+	bData, err := os.ReadFile(bFile)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"foreign card's file", bData},
+		{"garbage", []byte("\x00\x01not json")},
+		{"wrong version", bytes.Replace(bData, []byte(`"version":1`), []byte(`"version":2`), 1)},
+		{"unknown field", bytes.Replace(bData, []byte(`"version":1`), []byte(`"version":1,"x":1`), 1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, os.WriteFile(aFile, tc.data, 0o600))
+			c := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+			c.Sync(cardA, cardfs.CardCF{})
+			_, ok := c.Get(cardA, "f")
+			assert.False(t, ok, "an unusable file is never trusted")
+			require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "g", []byte("fresh")), "and it is replaced on the next Put")
+		})
+	}
+}
+
+func TestDataCacheConcurrent(t *testing.T) {
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: t.TempDir()})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			cf := cardfs.CardCF{Files: uint16(i % 2)}
+			for range 20 {
+				c.Sync(cardA, cf)
+				_ = c.Put(cardA, cardfs.StaleFiles, "f", []byte{byte(i)})
+				c.Get(cardA, "f")
+			}
+		})
+	}
+	wg.Wait()
+}
