@@ -1,0 +1,252 @@
+package minidrivertest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// testFileSystem checks the well-known files, their codecs, listing, file
+// information and the not-found errors, without authentication.
+func (s *suite) testFileSystem(t *testing.T) {
+	f := s.open(t)
+	read := func(t *testing.T, dir, name string) []byte {
+		var b []byte
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			var err error
+			b, err = f.card.ReadFile(ctx, tx, dir, name)
+			require.NoError(t, err, "ReadFile(%q, %q)", dir, name)
+		})
+		return b
+	}
+	t.Run("CardID", func(t *testing.T) {
+		b := read(t, cardfs.RootDir, cardfs.CardIDFile)
+		assert.Len(t, b, cardfs.CardIDSize)
+		_, err := cardfs.ParseCardID(b)
+		assert.NoError(t, err)
+	})
+	t.Run("CardCF", func(t *testing.T) {
+		b := read(t, cardfs.RootDir, cardfs.CardCFFile)
+		assert.GreaterOrEqual(t, len(b), cardfs.CardCFSize)
+		_, err := cardfs.ParseCardCF(b)
+		assert.NoError(t, err)
+	})
+	t.Run("CardApps", func(t *testing.T) {
+		apps, err := cardfs.ParseCardApps(read(t, cardfs.RootDir, cardfs.CardAppsFile))
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, apps.Index(cardfs.MSCPDir), 0, "cardapps lacks mscp: %q", apps)
+	})
+	t.Run("ContainerMap", func(t *testing.T) {
+		m, err := cardfs.ParseContainerMap(read(t, cardfs.MSCPDir, cardfs.ContainerMapFile))
+		require.NoError(t, err)
+		for _, k := range s.h.Keys {
+			if k.Present {
+				rec, ok := m.Record(k.Container)
+				if assert.True(t, ok && rec.Valid(), "present key's container %d not in cmapfile", k.Container) {
+					bits := rec.KeyExchangeKeySizeBits
+					if k.Spec.InSignatureSlot() {
+						bits = rec.SigKeySizeBits
+					}
+					assert.NotZero(t, bits, "cmapfile key size of container %d", k.Container)
+				}
+			}
+		}
+	})
+	t.Run("ListFiles", func(t *testing.T) {
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			root, err := f.card.ListFiles(ctx, tx, cardfs.RootDir)
+			require.NoError(t, err)
+			for _, name := range []string{cardfs.CardIDFile, cardfs.CardCFFile, cardfs.CardAppsFile} {
+				assert.Contains(t, root, name)
+			}
+			mscp, err := f.card.ListFiles(ctx, tx, cardfs.MSCPDir)
+			require.NoError(t, err)
+			assert.Contains(t, mscp, cardfs.ContainerMapFile)
+			for _, name := range append(root, mscp...) {
+				assert.NoError(t, cardfs.ValidateName(name), "listed name %q", name)
+			}
+		})
+	})
+	t.Run("FileInfo", func(t *testing.T) {
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			for _, dir := range []string{cardfs.RootDir, cardfs.MSCPDir} {
+				names, err := f.card.ListFiles(ctx, tx, dir)
+				require.NoError(t, err)
+				for _, name := range names {
+					fi, err := f.card.FileInfo(ctx, tx, dir, name)
+					if !cardfs.CanRead(fi.AccessCondition, cardfs.RoleEveryone) && isDenied(err) {
+						continue // FileInfo needs read access
+					}
+					require.NoError(t, err, "FileInfo(%q, %q)", dir, name)
+					assert.NotEqual(t, cardfs.InvalidAc, fi.AccessCondition, "%s/%s access condition", dir, name)
+					if !cardfs.CanRead(fi.AccessCondition, cardfs.RoleEveryone) {
+						continue
+					}
+					b, err := f.card.ReadFile(ctx, tx, dir, name)
+					require.NoError(t, err, "ReadFile(%q, %q)", dir, name)
+					assert.Equal(t, len(b), fi.Size, "%s/%s size", dir, name)
+				}
+			}
+			fi, err := f.card.FileInfo(ctx, tx, cardfs.RootDir, cardfs.CardIDFile)
+			require.NoError(t, err)
+			assert.Equal(t, cardfs.CardIDSize, fi.Size)
+			assert.True(t, cardfs.CanRead(fi.AccessCondition, cardfs.RoleEveryone), "everyone reads cardid")
+			assert.False(t, cardfs.CanWrite(fi.AccessCondition, cardfs.RoleUser), "user writes cardid")
+		})
+	})
+	t.Run("CaseInsensitiveNames", func(t *testing.T) {
+		assert.Equal(t, read(t, cardfs.RootDir, cardfs.CardIDFile), read(t, cardfs.RootDir, "CardID"))
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			_, err := f.card.ReadFile(ctx, tx, cardfs.RootDir, "nosuch")
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "ReadFile of a missing file")
+			_, err = f.card.ReadFile(ctx, tx, cardfs.MSCPDir, "kxcfe")
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "ReadFile of a missing certificate")
+			_, err = f.card.ReadFile(ctx, tx, "nosuchd", "file")
+			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "ReadFile in a missing directory")
+			_, err = f.card.FileInfo(ctx, tx, cardfs.RootDir, "nosuch")
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "FileInfo of a missing file")
+			_, err = f.card.ListFiles(ctx, tx, "nosuchd")
+			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "ListFiles of a missing directory")
+		})
+	})
+}
+
+// testWriteFiles checks file and directory round trips with their access
+// conditions.
+func (s *suite) testWriteFiles(t *testing.T) {
+	if !s.h.Features.WriteFiles {
+		t.Skip("harness: the file system is not writable")
+	}
+	const dir, name = cardfs.MSCPDir, "mdtest"
+	data := bytes.Repeat([]byte("minidrivertest "), 40)
+	t.Run("RoundTrip", func(t *testing.T) {
+		f := s.open(t)
+		_, ok := f.card.(minidriver.FileWriter)
+		require.True(t, ok, "Features.WriteFiles but the card is not a minidriver.FileWriter")
+		require.False(t, f.props.ReadOnly, "Features.WriteFiles but the card is read-only")
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			f.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, dir, name, cardfs.EveryoneReadUserWriteAc))
+			fi, err := f.card.FileInfo(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, minidriver.FileInfo{Size: 0, AccessCondition: cardfs.EveryoneReadUserWriteAc}, fi)
+			require.NoError(t, minidriver.WriteFile(ctx, f.card, tx, dir, name, data))
+			got, err := f.card.ReadFile(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, data, got)
+			names, err := f.card.ListFiles(ctx, tx, dir)
+			require.NoError(t, err)
+			assert.Contains(t, names, name)
+		})
+		f.do(func(ctx context.Context, tx *scrm.Tx) { // a new transaction, nobody logged in
+			got, err := f.card.ReadFile(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, data, got, "content in the next transaction")
+			fi, err := f.card.FileInfo(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, len(data), fi.Size)
+		})
+		g := s.openOn(t, f.sc)
+		g.do(func(ctx context.Context, tx *scrm.Tx) {
+			got, err := g.card.ReadFile(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, data, got, "content seen by another context")
+			g.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, minidriver.WriteFile(ctx, g.card, tx, dir, name, []byte("short")), "shrink")
+			got, err = g.card.ReadFile(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Equal(t, []byte("short"), got)
+			require.NoError(t, minidriver.WriteFile(ctx, g.card, tx, dir, name, nil), "empty")
+			fi, err := g.card.FileInfo(ctx, tx, dir, name)
+			require.NoError(t, err)
+			assert.Zero(t, fi.Size)
+			require.NoError(t, minidriver.DeleteFile(ctx, g.card, tx, dir, name))
+			_, err = g.card.ReadFile(ctx, tx, dir, name)
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "read after delete")
+			names, err := g.card.ListFiles(ctx, tx, dir)
+			require.NoError(t, err)
+			assert.NotContains(t, names, name)
+		})
+	})
+	t.Run("Errors", func(t *testing.T) {
+		f := s.open(t)
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			f.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, dir, name, cardfs.EveryoneReadUserWriteAc))
+			err := minidriver.CreateFile(ctx, f.card, tx, dir, name, cardfs.EveryoneReadUserWriteAc)
+			assert.ErrorIs(t, err, minidriver.ErrFileExists, "create twice")
+			err = minidriver.CreateFile(ctx, f.card, tx, dir, "MDTEST", cardfs.EveryoneReadUserWriteAc)
+			assert.ErrorIs(t, err, minidriver.ErrFileExists, "create in other case")
+			err = minidriver.CreateFile(ctx, f.card, tx, "nosuchd", name, cardfs.EveryoneReadUserWriteAc)
+			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "create in a missing directory")
+			err = minidriver.WriteFile(ctx, f.card, tx, dir, "nosuch", data)
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "write a missing file")
+			err = minidriver.DeleteFile(ctx, f.card, tx, dir, "nosuch")
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "delete a missing file")
+			err = minidriver.CreateFile(ctx, f.card, tx, dir, "bad/name", cardfs.EveryoneReadUserWriteAc)
+			assert.Equal(t, invalidParameter, minidriver.SCardCode(err), "create with a bad name: %v", err)
+		})
+	})
+	t.Run("AccessConditions", func(t *testing.T) {
+		f := s.open(t)
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			err := minidriver.CreateFile(ctx, f.card, tx, dir, name, cardfs.EveryoneReadUserWriteAc)
+			assert.True(t, isDenied(err), "create without ROLE_USER: %v", err)
+			f.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, dir, name, cardfs.EveryoneReadUserWriteAc))
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, dir, "mdsecret", cardfs.UserReadWriteAc))
+			require.NoError(t, minidriver.WriteFile(ctx, f.card, tx, dir, "mdsecret", []byte("wallet")))
+			err = minidriver.WriteFile(ctx, f.card, tx, cardfs.RootDir, cardfs.CardIDFile, make([]byte, 16))
+			assert.True(t, isDenied(err), "user writes cardid: %v", err)
+		})
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			err := minidriver.WriteFile(ctx, f.card, tx, dir, name, data)
+			assert.True(t, isDenied(err), "write without ROLE_USER: %v", err)
+			err = minidriver.DeleteFile(ctx, f.card, tx, dir, name)
+			assert.True(t, isDenied(err), "delete without ROLE_USER: %v", err)
+			_, err = f.card.ReadFile(ctx, tx, dir, "mdsecret")
+			assert.True(t, isDenied(err), "read a user file without ROLE_USER: %v", err)
+			_, err = f.card.ReadFile(ctx, tx, dir, name)
+			assert.NoError(t, err, "everyone reads")
+		})
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			f.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, f.card.Deauthenticate(ctx, tx, minidriver.NewPinSet(minidriver.RoleUser)))
+			err := minidriver.WriteFile(ctx, f.card, tx, dir, name, data)
+			assert.True(t, isDenied(err), "write after Deauthenticate: %v", err)
+		})
+	})
+	t.Run("Directories", func(t *testing.T) {
+		const sub = "mdtdir"
+		f := s.open(t)
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			err := minidriver.CreateDirectory(ctx, f.card, tx, sub, cardfs.UserCreateDeleteDirAc)
+			assert.True(t, isDenied(err), "create a directory without ROLE_USER: %v", err)
+			f.login(ctx, tx, minidriver.RoleUser)
+			require.NoError(t, minidriver.CreateDirectory(ctx, f.card, tx, sub, cardfs.UserCreateDeleteDirAc))
+			err = minidriver.CreateDirectory(ctx, f.card, tx, sub, cardfs.UserCreateDeleteDirAc)
+			assert.ErrorIs(t, err, minidriver.ErrFileExists, "create a directory twice")
+			names, err := f.card.ListFiles(ctx, tx, sub)
+			require.NoError(t, err)
+			assert.Empty(t, names)
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, sub, name, cardfs.EveryoneReadUserWriteAc))
+			err = minidriver.DeleteDirectory(ctx, f.card, tx, sub)
+			assert.ErrorIs(t, err, minidriver.ErrDirNotEmpty, "delete a directory with a file")
+			require.NoError(t, minidriver.DeleteFile(ctx, f.card, tx, sub, name))
+			require.NoError(t, minidriver.DeleteDirectory(ctx, f.card, tx, sub))
+			err = minidriver.DeleteDirectory(ctx, f.card, tx, sub)
+			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "delete a missing directory")
+			_, err = f.card.ListFiles(ctx, tx, sub)
+			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "list a deleted directory")
+		})
+	})
+}
