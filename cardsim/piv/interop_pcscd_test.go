@@ -1,0 +1,258 @@
+package piv_test
+
+// Interoperability tests: the simulated card, served to a real pcscd through
+// vpcd (internal/pcscdtest), driven by the reference tools from Debian:
+// yubico-piv-tool 2.2.0 and OpenSC 0.23 (opensc-tool, piv-tool,
+// pkcs11-tool), with openssl making certificates and checking signatures.
+// They run when CARDMOD_PCSCD=1 (scripts/test.sh sets it) and skip otherwise.
+// See docs/testing.md.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/pcscdtest"
+)
+
+// toolTimeout bounds one run of an external tool, so that a tool waiting for
+// a card (or for input) fails the test instead of hanging it.
+const toolTimeout = 2 * time.Minute
+
+// opensc-pkcs11.so as Debian's opensc-pkcs11 package installs it.
+const pkcs11Module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+
+// defaultMgmtKeyHex is piv.DefaultManagementKey in the form the tools take.
+const defaultMgmtKeyHex = "010203040506070801020304050607080102030405060708"
+
+// tools runs the external programs of one test in a temporary directory.
+type tools struct {
+	t      *testing.T
+	dir    string
+	reader string
+}
+
+func newTools(t *testing.T, reader string, names ...string) *tools {
+	t.Helper()
+	for _, n := range names {
+		_, err := exec.LookPath(n)
+		require.NoError(t, err, "%s is needed (scripts/test.sh installs it)", n)
+	}
+	return &tools{t: t, dir: t.TempDir(), reader: reader}
+}
+
+// path returns the name of a file in the test's directory.
+func (tl *tools) path(name string) string { return filepath.Join(tl.dir, name) }
+
+// run runs a program with stdin closed and returns its combined output.
+func (tl *tools) run(name string, args ...string) (string, error) {
+	tl.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = tl.dir
+	cmd.Stdin = nil // /dev/null: a prompt reads EOF instead of waiting
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s: %w", name, ctx.Err())
+	}
+	return out.String(), err
+}
+
+// must runs a program that has to succeed.
+func (tl *tools) must(name string, args ...string) string {
+	tl.t.Helper()
+	out, err := tl.run(name, args...)
+	require.NoError(tl.t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
+	return out
+}
+
+// ykpiv runs yubico-piv-tool on the test's reader: it only looks at readers
+// whose name contains "Yubikey" unless told which one with -r.
+func (tl *tools) ykpiv(args ...string) (string, error) {
+	tl.t.Helper()
+	return tl.run("yubico-piv-tool", append([]string{"-r", tl.reader}, args...)...)
+}
+
+func (tl *tools) mustYkpiv(args ...string) string {
+	tl.t.Helper()
+	out, err := tl.ykpiv(args...)
+	require.NoError(tl.t, err, "yubico-piv-tool %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// ca makes a CA key and certificate with openssl and returns their files.
+func (tl *tools) ca() (cert, key string) {
+	tl.t.Helper()
+	cert, key = tl.path("ca.crt"), tl.path("ca.key")
+	tl.must("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+		"-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=cardmod interop test CA", "-days", "2")
+	return cert, key
+}
+
+// issue makes a certificate for the public key in pubFile (PEM), signed by
+// the CA, as TESTBED.md describes (yubico-piv-tool's selfsign-certificate
+// fails in 2.2.0), and returns the certificate file.
+func (tl *tools) issue(pubFile, caCert, caKey, cn string) string {
+	tl.t.Helper()
+	out := tl.path(cn + ".crt")
+	tl.must("openssl", "x509", "-new", "-force_pubkey", pubFile, "-subj", "/CN="+cn,
+		"-CA", caCert, "-CAkey", caKey, "-days", "1", "-out", out)
+	return out
+}
+
+// readPEM returns the single PEM block of a file.
+func readPEM(t *testing.T, file, typ string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	blk, _ := pem.Decode(b)
+	require.NotNil(t, blk, "no PEM block in %s:\n%s", file, b)
+	require.Equal(t, typ, blk.Type, file)
+	return blk.Bytes
+}
+
+func readPublicKey(t *testing.T, file string) any {
+	t.Helper()
+	pub, err := x509.ParsePKIXPublicKey(readPEM(t, file, "PUBLIC KEY"))
+	require.NoError(t, err, file)
+	return pub
+}
+
+// step runs a subtest and stops the test at the first failing one: the
+// steps share the card's state.
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
+}
+
+// TestInteropYubicoPIVTool drives the card with Debian's yubico-piv-tool
+// 2.2.0 through pcscd and vpcd.
+//
+// yubico-piv-tool 2.2.0 knows only 3DES management keys (it sends algorithm
+// 03 and never asks GET METADATA), as YubiKeys before firmware 5.7 have from
+// the factory; a 5.7 YubiKey's factory key is AES-192 and this version of the
+// tool cannot authenticate to it. The card therefore reports firmware 5.4.3,
+// whose factory management key is 3DES.
+func TestInteropYubicoPIVTool(t *testing.T) {
+	env := pcscdtest.Require(t)
+	card, err := piv.New(piv.Config{Version: piv.Version{Major: 5, Minor: 4, Patch: 3}})
+	require.NoError(t, err)
+	reader, _ := env.InsertTB(t, card)
+	tl := newTools(t, reader, "yubico-piv-tool", "openssl")
+	caCert, caKey := tl.ca()
+	key := "--key=" + defaultMgmtKeyHex
+
+	step(t, "status", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "status")
+		assert.Contains(t, out, "Version:\t5.4.3")
+		assert.Contains(t, out, "Serial Number:\t10000001")
+		assert.Contains(t, out, "PIN tries left:\t3")
+	})
+	var cert9a, cert9d string
+	step(t, "generate ECCP256 in 9a", func(t *testing.T) {
+		tl.mustYkpiv(key, "-a", "generate", "-s", "9a", "-A", "ECCP256", "-o", tl.path("9a.pub"))
+		pub, ok := readPublicKey(t, tl.path("9a.pub")).(*ecdsa.PublicKey)
+		require.True(t, ok, "9a: not an EC key")
+		assert.Equal(t, elliptic.P256(), pub.Curve)
+	})
+	step(t, "generate RSA2048 in 9d", func(t *testing.T) {
+		tl.mustYkpiv(key, "-a", "generate", "-s", "9d", "-A", "RSA2048", "-o", tl.path("9d.pub"))
+		pub, ok := readPublicKey(t, tl.path("9d.pub")).(*rsa.PublicKey)
+		require.True(t, ok, "9d: not an RSA key")
+		assert.Equal(t, 2048, pub.N.BitLen())
+	})
+	step(t, "import-certificate and read-certificate", func(t *testing.T) {
+		cert9a = tl.issue(tl.path("9a.pub"), caCert, caKey, "slot9a")
+		cert9d = tl.issue(tl.path("9d.pub"), caCert, caKey, "slot9d")
+		tl.mustYkpiv(key, "-a", "import-certificate", "-s", "9a", "-i", cert9a)
+		tl.mustYkpiv(key, "-a", "import-certificate", "-s", "9d", "-i", cert9d)
+		for slot, file := range map[string]string{"9a": cert9a, "9d": cert9d} {
+			got := tl.path("read-" + slot + ".crt")
+			tl.mustYkpiv("-a", "read-certificate", "-s", slot, "-o", got)
+			assert.Equal(t, readPEM(t, file, "CERTIFICATE"), readPEM(t, got, "CERTIFICATE"), slot)
+		}
+		out := tl.mustYkpiv("-a", "status")
+		assert.Contains(t, out, "Slot 9a:")
+		assert.Contains(t, out, "Slot 9d:")
+		assert.Contains(t, out, "CN=slot9a")
+	})
+	step(t, "verify-pin", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN)
+		assert.Contains(t, out, "Successfully verified PIN")
+		out, err := tl.ykpiv("-a", "verify-pin", "-P", "999999")
+		assert.Error(t, err, out)
+		assert.Contains(t, out, "2 tries left")
+		tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN) // back to 3 tries
+	})
+	step(t, "test-signature ECCP256", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "test-signature", "-s", "9a", "-i", cert9a)
+		assert.Contains(t, out, "Successful ECDSA verification")
+	})
+	step(t, "test-signature RSA2048", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "test-signature", "-s", "9d", "-i", cert9d)
+		assert.Contains(t, out, "Successful RSA verification")
+	})
+	step(t, "test-decipher RSA2048", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "test-decipher", "-s", "9d", "-i", cert9d)
+		assert.Contains(t, out, "Successfully performed RSA decryption!")
+	})
+	step(t, "test-decipher ECCP256 (ECDH)", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "test-decipher", "-s", "9a", "-i", cert9a)
+		assert.Contains(t, out, "Successfully performed ECDH exchange")
+	})
+	step(t, "change-pin", func(t *testing.T) {
+		tl.mustYkpiv("-a", "change-pin", "-P", piv.DefaultPIN, "-N", "654321")
+		_, err := tl.ykpiv("-a", "verify-pin", "-P", piv.DefaultPIN)
+		assert.Error(t, err, "the old PIN still verifies")
+		tl.mustYkpiv("-a", "verify-pin", "-P", "654321")
+	})
+	step(t, "change-puk", func(t *testing.T) {
+		out := tl.mustYkpiv("-a", "change-puk", "-P", piv.DefaultPUK, "-N", "87654321")
+		assert.Contains(t, out, "Successfully changed the puk code")
+	})
+	step(t, "unblock-pin", func(t *testing.T) {
+		for range piv.DefaultTries {
+			_, err := tl.ykpiv("-a", "verify-pin", "-P", "000000")
+			require.Error(t, err)
+		}
+		out, err := tl.ykpiv("-a", "verify-pin", "-P", "654321")
+		require.Error(t, err, "the blocked PIN still verifies")
+		assert.Contains(t, strings.ToLower(out), "blocked")
+		out, err = tl.ykpiv("-a", "unblock-pin", "-P", piv.DefaultPUK, "-N", "111111")
+		assert.Error(t, err, "the old PUK still unblocks:\n%s", out)
+		out = tl.mustYkpiv("-a", "unblock-pin", "-P", "87654321", "-N", "111111")
+		assert.Contains(t, out, "Successfully unblocked the pin code")
+		tl.mustYkpiv("-a", "verify-pin", "-P", "111111")
+	})
+	step(t, "set-mgm-key", func(t *testing.T) {
+		const newKey = "0f0e0d0c0b0a09080706050403020100a1a2a3a4a5a6a7a8"
+		out := tl.mustYkpiv(key, "-a", "set-mgm-key", "-n", newKey)
+		assert.Contains(t, out, "Successfully set new management key")
+		out, err = tl.ykpiv(key, "-a", "generate", "-s", "9e", "-A", "ECCP256", "-o", tl.path("9e.pub"))
+		assert.Error(t, err, "the old management key still works:\n%s", out)
+		tl.mustYkpiv("--key="+newKey, "-a", "generate", "-s", "9e", "-A", "ECCP256", "-o", tl.path("9e.pub"))
+		_, ok := readPublicKey(t, tl.path("9e.pub")).(*ecdsa.PublicKey)
+		assert.True(t, ok)
+	})
+}
