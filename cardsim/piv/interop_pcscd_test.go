@@ -12,10 +12,13 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +59,22 @@ func newTools(t *testing.T, reader string, names ...string) *tools {
 	return &tools{t: t, dir: t.TempDir(), reader: reader}
 }
 
+// openscConf returns an OpenSC configuration for the tools. OpenSC's
+// PKCS#11 module gives each reader four slots and stops at 16 by default, so
+// it sees only the first four readers; scripts/test.sh's pcscd has eight
+// vpcd readers and the test's card may be in any of them.
+func (tl *tools) openscConf() string {
+	tl.t.Helper()
+	file := tl.path("opensc.conf")
+	if _, err := os.Stat(file); err == nil {
+		return file
+	}
+	conf := "app default {\n\tframework pkcs15 {\n\t}\n}\n" +
+		"app opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 128;\n\t}\n}\n"
+	require.NoError(tl.t, os.WriteFile(file, []byte(conf), 0o600))
+	return file
+}
+
 // path returns the name of a file in the test's directory.
 func (tl *tools) path(name string) string { return filepath.Join(tl.dir, name) }
 
@@ -66,6 +85,7 @@ func (tl *tools) run(name string, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = tl.dir
+	cmd.Env = append(os.Environ(), "OPENSC_CONF="+tl.openscConf())
 	cmd.Stdin = nil // /dev/null: a prompt reads EOF instead of waiting
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -254,5 +274,116 @@ func TestInteropYubicoPIVTool(t *testing.T) {
 		tl.mustYkpiv("--key="+newKey, "-a", "generate", "-s", "9e", "-A", "ECCP256", "-o", tl.path("9e.pub"))
 		_, ok := readPublicKey(t, tl.path("9e.pub")).(*ecdsa.PublicKey)
 		assert.True(t, ok)
+	})
+}
+
+// pemPublicKey writes pub as a PEM public key file for openssl.
+func pemPublicKey(t *testing.T, file string, pub any) {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600))
+}
+
+// provision generates a key in slot of the card in-process (before it is
+// presented to pcscd) and stores a certificate for it signed by a test CA,
+// in the 70/71/FE layout, so that OpenSC exposes the key. It returns the
+// public key.
+func provision(t *testing.T, tc *tcard, slot, alg byte, cn string) any {
+	t.Helper()
+	pk := tc.generate(slot, alg)
+	var pub any
+	switch alg {
+	case piv.AlgRSA2048:
+		require.Contains(t, pk, uint32(0x81))
+		require.Contains(t, pk, uint32(0x82))
+		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(pk[0x81]), E: int(new(big.Int).SetBytes(pk[0x82]).Int64())}
+	case piv.AlgECCP256:
+		p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pk[0x86])
+		require.NoError(t, err)
+		pub = p
+	default:
+		t.Fatalf("provision: algorithm %02X", alg)
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(int64(slot)),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cardmod interop test CA"}}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, caTmpl, pub, caKey)
+	require.NoError(t, err)
+	obj := piv.CertObject(slot)
+	require.NotZero(t, obj)
+	tag := []byte{byte(obj >> 16), byte(obj >> 8), byte(obj)}
+	require.Equal(t, uint16(0x9000), tc.putData(tag, cat(tlv(0x70, der), tlv(0x71, []byte{0}), tlv(0xFE, nil))))
+	return pub
+}
+
+// TestInteropOpenSC identifies the card with OpenSC's opensc-tool and
+// piv-tool, lists its objects with pkcs11-tool through opensc-pkcs11.so, and
+// signs with an RSA-2048 key (9A) and a P-256 key (9C) through PKCS#11, each
+// signature checked by openssl against the key's public half. The keys and
+// certificates are put on the card in-process before it is presented.
+func TestInteropOpenSC(t *testing.T) {
+	env := pcscdtest.Require(t)
+	tc := selected(t, piv.Config{Rand: crand.Reader})
+	tc.mustAuth()
+	rsaPub := provision(t, tc, piv.SlotAuthentication, piv.AlgRSA2048, "interop rsa 9a")
+	ecPub := provision(t, tc, piv.SlotSignature, piv.AlgECCP256, "interop ec 9c")
+	tc.c.Reset()
+	reader, _ := env.InsertTB(t, tc.c)
+	tl := newTools(t, reader, "opensc-tool", "piv-tool", "pkcs11-tool", "openssl")
+	_, err := os.Stat(pkcs11Module)
+	require.NoError(t, err, "opensc-pkcs11 is needed")
+	p11 := func(args ...string) string {
+		t.Helper()
+		return tl.must("pkcs11-tool", append([]string{"--module", pkcs11Module, "--slot-description", reader}, args...)...)
+	}
+
+	step(t, "opensc-tool -n", func(t *testing.T) {
+		out := tl.must("opensc-tool", "-r", reader, "-n")
+		assert.Contains(t, out, "Personal Identity Verification Card")
+	})
+	step(t, "piv-tool -n", func(t *testing.T) {
+		out := tl.must("piv-tool", "-r", reader, "-n")
+		assert.Contains(t, out, "Personal Identity Verification Card")
+	})
+	step(t, "pkcs11-tool -L -O", func(t *testing.T) {
+		out := p11("-L")
+		slots, err := pcscdtest.Slots()
+		require.NoError(t, err)
+		for _, s := range slots { // every vpcd reader has PKCS#11 slots
+			assert.Contains(t, out, s.Name)
+		}
+		assert.Contains(t, out, "token manufacturer : piv_II")
+		out = p11("--login", "--pin", piv.DefaultPIN, "-O")
+		assert.Contains(t, out, "Private Key Object; RSA")
+		assert.Contains(t, out, "Private Key Object; EC")
+		assert.Contains(t, out, "Certificate Object")
+		assert.Contains(t, out, "interop rsa 9a")
+		assert.Contains(t, out, "interop ec 9c")
+	})
+	data := tl.path("data")
+	require.NoError(t, os.WriteFile(data, []byte("cardmod interop: data to sign\n"), 0o600))
+	step(t, "pkcs11-tool --sign RSA", func(t *testing.T) {
+		pemPublicKey(t, tl.path("rsa.pub"), rsaPub)
+		sig := tl.path("rsa.sig")
+		p11("--login", "--pin", piv.DefaultPIN, "--sign", "--id", "01", "--mechanism", "SHA256-RSA-PKCS",
+			"-i", data, "-o", sig)
+		out := tl.must("openssl", "dgst", "-sha256", "-verify", tl.path("rsa.pub"), "-signature", sig, data)
+		assert.Contains(t, out, "Verified OK")
+	})
+	step(t, "pkcs11-tool --sign EC", func(t *testing.T) {
+		pemPublicKey(t, tl.path("ec.pub"), ecPub)
+		sig := tl.path("ec.sig")
+		p11("--login", "--pin", piv.DefaultPIN, "--sign", "--id", "02", "--mechanism", "ECDSA-SHA256",
+			"--signature-format", "openssl", "-i", data, "-o", sig)
+		out := tl.must("openssl", "dgst", "-sha256", "-verify", tl.path("ec.pub"), "-signature", sig, data)
+		assert.Contains(t, out, "Verified OK")
 	})
 }
