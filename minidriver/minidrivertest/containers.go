@@ -78,12 +78,12 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "create without authentication")
 		_, err = f.card.ContainerInfo(ctx, tx, k.Container)
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "container after a refused create")
-		f.login(ctx, tx, minidriver.RoleUser)
+		f.loginWrite(ctx, tx)
 		bad := req
 		bad.KeySpec = 0
 		err = minidriver.CreateContainer(ctx, f.card, tx, bad)
 		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter, "create with key spec 0")
-		require.NoError(t, minidriver.CreateContainer(ctx, f.card, tx, req), "create")
+		require.NoError(t, f.create(ctx, tx, req), "create")
 	})
 	var first crypto.PublicKey
 	f.do(func(ctx context.Context, tx *scrm.Tx) {
@@ -109,8 +109,8 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 	})
 	if !imp {
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
-			f.login(ctx, tx, minidriver.RoleUser)
-			require.NoError(t, minidriver.CreateContainer(ctx, f.card, tx, req), "generate over an existing key")
+			f.loginWrite(ctx, tx)
+			require.NoError(t, f.create(ctx, tx, req), "generate over an existing key")
 			info, err := f.card.ContainerInfo(ctx, tx, k.Container)
 			require.NoError(t, err)
 			assert.False(t, first.(interface{ Equal(crypto.PublicKey) bool }).Equal(info.Key(k.Spec)), "a new key replaces the old one")
@@ -119,8 +119,8 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 	f.do(func(ctx context.Context, tx *scrm.Tx) {
 		err := minidriver.DeleteContainer(ctx, f.card, tx, k.Container)
 		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "delete without authentication")
-		f.login(ctx, tx, minidriver.RoleUser)
-		require.NoError(t, minidriver.DeleteContainer(ctx, f.card, tx, k.Container), "delete")
+		f.loginWrite(ctx, tx)
+		require.NoError(t, f.remove(ctx, tx, k.Container), "delete")
 		_, err = f.card.ContainerInfo(ctx, tx, k.Container)
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "ContainerInfo after delete")
 		err = minidriver.DeleteContainer(ctx, f.card, tx, k.Container)

@@ -130,6 +130,23 @@ func (f *fixture) login(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) {
 	require.NoError(f.t, err, "Authenticate(%d)", id)
 }
 
+// loginWrite logs in the PINs the card needs for writes
+// (Harness.WriteAuth).
+func (f *fixture) loginWrite(ctx context.Context, tx *scrm.Tx) {
+	f.t.Helper()
+	for _, id := range f.s.writeAuth().IDs() {
+		f.login(ctx, tx, id)
+	}
+}
+
+// writeAuth returns Harness.WriteAuth or its default, ROLE_USER.
+func (s *suite) writeAuth() minidriver.PinSet {
+	if s.h.WriteAuth == 0 {
+		return minidriver.NewPinSet(minidriver.RoleUser)
+	}
+	return s.h.WriteAuth
+}
+
 // loginFor authenticates the PIN protecting container idx.
 func (f *fixture) loginFor(ctx context.Context, tx *scrm.Tx, idx int) {
 	f.t.Helper()
@@ -161,15 +178,15 @@ func (f *fixture) provision(k Key) crypto.PublicKey {
 	case k.Present:
 	case h.Features.Generate:
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
-			f.login(ctx, tx, minidriver.RoleUser)
-			err := minidriver.CreateContainer(ctx, f.card, tx, minidriver.CreateContainerRequest{Index: k.Container, KeySpec: k.Spec, Bits: k.Bits})
+			f.loginWrite(ctx, tx)
+			err := f.create(ctx, tx, minidriver.CreateContainerRequest{Index: k.Container, KeySpec: k.Spec, Bits: k.Bits})
 			require.NoError(f.t, err, "CreateContainer(%d, %s, generate)", k.Container, k.Spec)
 		})
 	case h.Features.Import:
 		priv := newKey(f.t, k)
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
-			f.login(ctx, tx, minidriver.RoleUser)
-			err := minidriver.CreateContainer(ctx, f.card, tx, minidriver.CreateContainerRequest{Index: k.Container, KeySpec: k.Spec, Key: priv})
+			f.loginWrite(ctx, tx)
+			err := f.create(ctx, tx, minidriver.CreateContainerRequest{Index: k.Container, KeySpec: k.Spec, Key: priv})
 			require.NoError(f.t, err, "CreateContainer(%d, %s, import)", k.Container, k.Spec)
 		})
 	default:
@@ -329,3 +346,102 @@ func pinError(t *testing.T, err error) *minidriver.PINError {
 // minidriver.ErrInvalidParameter and the cardfs name and parameter errors
 // stand for.
 const invalidParameter uint32 = 0x80100004
+
+// create makes a container as the engine does (spec §7.1): on a card
+// with a writable file system it bumps cardcf and writes the container's
+// map record first, then creates the key, then records the key's size.
+// The caller has logged in.
+func (f *fixture) create(ctx context.Context, tx *scrm.Tx, req minidriver.CreateContainerRequest) error {
+	f.t.Helper()
+	if !f.s.h.Features.WriteFiles {
+		return minidriver.CreateContainer(ctx, f.card, tx, req)
+	}
+	f.updateMap(ctx, tx, req.Index, func(m *cardfs.ContainerMap, i int) {
+		if rec, ok := m.Record(i); ok && rec.Valid() {
+			return
+		}
+		var one cardfs.ContainerMap
+		_, err := one.Add(cardfs.ContainerMapRecord{Name: fmt.Sprintf("minidrivertest-container-%03d", i)}, 1)
+		require.NoError(f.t, err)
+		f.spliceRecord(m, i, one.Marshal())
+	})
+	if err := minidriver.CreateContainer(ctx, f.card, tx, req); err != nil {
+		return err
+	}
+	info, err := f.card.ContainerInfo(ctx, tx, req.Index)
+	require.NoError(f.t, err, "ContainerInfo after create")
+	f.updateMap(ctx, tx, req.Index, func(m *cardfs.ContainerMap, i int) {
+		require.NoError(f.t, m.SetKeySizes(i, uint16(publicBits(info.Signature)), uint16(publicBits(info.KeyExchange))))
+	})
+	return nil
+}
+
+// remove deletes a container as the engine does: the key, then its map
+// record. The caller has logged in.
+func (f *fixture) remove(ctx context.Context, tx *scrm.Tx, idx int) error {
+	f.t.Helper()
+	if err := minidriver.DeleteContainer(ctx, f.card, tx, idx); err != nil {
+		return err
+	}
+	if f.s.h.Features.WriteFiles {
+		f.updateMap(ctx, tx, idx, func(m *cardfs.ContainerMap, i int) {
+			if rec, ok := m.Record(i); ok && rec.Valid() {
+				require.NoError(f.t, m.Delete(i))
+			}
+		})
+	}
+	return nil
+}
+
+// updateMap changes record idx of the container map as the engine does:
+// cardcf's container counter is bumped and written before the map.
+func (f *fixture) updateMap(ctx context.Context, tx *scrm.Tx, idx int, change func(m *cardfs.ContainerMap, i int)) {
+	f.t.Helper()
+	b, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, cardfs.ContainerMapFile)
+	require.NoError(f.t, err, "read cmapfile")
+	m, err := cardfs.ParseContainerMap(b)
+	require.NoError(f.t, err, "parse cmapfile")
+	change(m, idx)
+	cfb, err := f.card.ReadFile(ctx, tx, cardfs.RootDir, cardfs.CardCFFile)
+	require.NoError(f.t, err, "read cardcf")
+	cf, err := cardfs.ParseCardCF(cfb)
+	require.NoError(f.t, err, "parse cardcf")
+	cf.BumpContainers()
+	cf.BumpFiles()
+	require.NoError(f.t, minidriver.WriteFile(ctx, f.card, tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()), "write cardcf")
+	require.NoError(f.t, minidriver.WriteFile(ctx, f.card, tx, cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()), "write cmapfile")
+}
+
+// spliceRecord puts the 86-byte record rec at index i of m, growing the
+// map with free records as needed.
+func (f *fixture) spliceRecord(m *cardfs.ContainerMap, i int, rec []byte) {
+	f.t.Helper()
+	b := m.Marshal()
+	if need := (i + 1) * cardfs.ContainerMapRecordSize; len(b) < need {
+		b = append(b, make([]byte, need-len(b))...)
+	}
+	copy(b[i*cardfs.ContainerMapRecordSize:], rec)
+	n, err := cardfs.ParseContainerMap(b)
+	require.NoError(f.t, err, "container map with record %d", i)
+	*m = *n
+}
+
+// publicBits returns the size of a public key in bits, 0 for none.
+func publicBits(pub crypto.PublicKey) int {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return k.N.BitLen()
+	case *ecdsa.PublicKey:
+		return k.Curve.Params().BitSize
+	case *ecdh.PublicKey:
+		switch k.Curve() {
+		case ecdh.P256():
+			return 256
+		case ecdh.P384():
+			return 384
+		case ecdh.P521():
+			return 521
+		}
+	}
+	return 0
+}

@@ -50,9 +50,15 @@ type Harness struct {
 	// Env is passed to Plugin.Open.
 	Env minidriver.Env
 	// PINs holds the secrets of the card's alphanumeric PINs by PIN ID.
-	// It must hold RoleUser; an unblock-only PIN (a PUK) listed here is
-	// used to test unblocking the user PIN.
+	// It must hold RoleUser and every PIN protecting a key of Keys (a PIV
+	// card's signature-key PIN, say); an unblock-only PIN (a PUK) listed
+	// here is used to test unblocking the user PIN.
 	PINs map[minidriver.PinID][]byte
+	// WriteAuth is the set of PINs the suite logs in before it creates,
+	// writes or deletes files and containers. Zero means ROLE_USER alone,
+	// as the specification's access conditions say; a card whose writes
+	// need more (a PIV card's management key) names them here.
+	WriteAuth minidriver.PinSet
 	// AdminResponse computes the response to a challenge of the
 	// challenge-response admin PIN (RoleAdmin), for example 3DES or AES
 	// encryption under the card's admin key. Nil when the card has no
