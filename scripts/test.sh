@@ -93,7 +93,7 @@ if [[ "${CARDMOD_TEST_IN_NS:-}" == 1 ]]; then
 	export CARDMOD_PCSCD_LOCKDIR="$work/locks"
 	export GOPROXY=off # no network in here; modules were downloaded outside
 
-	log "go test -race $* ${CARDMOD_TEST_PKGS:-./...}"
+	log "go test -race ${*:+$* }${CARDMOD_TEST_PKGS:-./...}"
 	status=0
 	# shellcheck disable=SC2086 # a list of package patterns
 	go test -race "$@" ${CARDMOD_TEST_PKGS:-./...} || status=$?

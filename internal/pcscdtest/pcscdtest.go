@@ -16,6 +16,11 @@
 //	                                directory under os.TempDir())
 //	PCSCLITE_CSOCK_NAME=SOCKET      read by libpcsclite itself
 //
+// The script declares four vpcd readers (eight slots) in the private
+// pcscd's reader.conf directory, each loading its own copy of the vpcd
+// driver file: vpcd 3.3 keeps its state per loaded driver, and two readers
+// sharing one LIBPATH leave the first one's slots unable to accept a card.
+//
 // go test runs the test binaries of several packages at once, and each
 // binary may run tests in parallel. A vpcd slot is therefore held through an
 // exclusive flock on a file per slot in the lock directory: a test takes a
@@ -35,6 +40,7 @@ package pcscdtest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,7 +118,7 @@ func Slots() ([]Slot, error) {
 }
 
 func hostPort(host string, port int) string {
-	return strings.Join([]string{host, strconv.Itoa(port)}, ":")
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 func lockDir() string {

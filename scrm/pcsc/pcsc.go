@@ -157,9 +157,10 @@ func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState
 	}
 	for i := range states {
 		states[i].Event = scrm.StateFlag(rs[i].EventState)
-		states[i].ATR = append(states[i].ATR[:0], rs[i].Atr...)
-		if len(rs[i].Atr) == 0 {
-			states[i].ATR = nil
+		// A new slice: the caller may have kept the previous ATR.
+		states[i].ATR = nil
+		if len(rs[i].Atr) > 0 {
+			states[i].ATR = append([]byte(nil), rs[i].Atr...)
 		}
 	}
 	return nil

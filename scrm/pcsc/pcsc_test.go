@@ -85,6 +85,7 @@ func connect(t testing.TB, b *pcsc.Backend, reader string, share scrm.ShareMode)
 }
 
 func TestListReadersAndState(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -102,6 +103,7 @@ func TestListReadersAndState(t *testing.T) {
 }
 
 func TestConnectTransmitStatus(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -140,6 +142,7 @@ func TestConnectTransmitStatus(t *testing.T) {
 }
 
 func TestConnectErrors(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	b := env.Backend(t)
 	ctx := testCtx(t)
@@ -168,6 +171,7 @@ func TestConnectErrors(t *testing.T) {
 }
 
 func TestExclusive(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -179,6 +183,7 @@ func TestExclusive(t *testing.T) {
 }
 
 func TestTransactionsContend(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -220,6 +225,7 @@ func TestTransactionsContend(t *testing.T) {
 }
 
 func TestBeginTransactionCancelledWhileWaiting(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -231,6 +237,8 @@ func TestBeginTransactionCancelledWhileWaiting(t *testing.T) {
 	octx, cancel := context.WithCancel(ctx)
 	oDone := make(chan error, 1)
 	go func() { oDone <- o.BeginTransaction(octx) }()
+	// O may be waiting in pcsc-lite or not have started yet; cancelled
+	// either way, it must not end up holding the transaction.
 	cancel()
 	// pcsc-lite cannot interrupt the wait: it ends when A ends its
 	// transaction, and the transaction O then obtains is given back.
@@ -242,6 +250,7 @@ func TestBeginTransactionCancelledWhileWaiting(t *testing.T) {
 }
 
 func TestRemovalSeenAsEventAndError(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, remove := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -274,6 +283,7 @@ func TestRemovalSeenAsEventAndError(t *testing.T) {
 }
 
 func TestResetSeenByOtherThenReconnect(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	card := &tinyCard{}
 	reader, _ := env.InsertTB(t, card)
@@ -311,6 +321,7 @@ func TestResetSeenByOtherThenReconnect(t *testing.T) {
 }
 
 func TestWaitHonoursCancellation(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b := env.Backend(t)
@@ -363,6 +374,7 @@ func TestWaitHonoursCancellation(t *testing.T) {
 }
 
 func TestPnPNotificationWait(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	b := env.Backend(t)
 	// No reader comes or goes: the wait on the PnP pseudo-reader is
@@ -374,6 +386,7 @@ func TestPnPNotificationWait(t *testing.T) {
 }
 
 func TestReleaseCancelsWaits(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	b, err := pcsc.New(testCtx(t))
@@ -404,6 +417,7 @@ func TestReleaseCancelsWaits(t *testing.T) {
 }
 
 func TestScrmCardOverPCSC(t *testing.T) {
+	t.Parallel()
 	env := pcscdtest.Require(t)
 	reader, _ := env.InsertTB(t, &tinyCard{})
 	sc := env.Context(t)
