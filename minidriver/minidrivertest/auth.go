@@ -130,7 +130,7 @@ func (s *suite) testUnblock(t *testing.T) {
 		if id == minidriver.RoleUser {
 			continue
 		}
-		t.Run(fmt.Sprintf("By%d", id), func(t *testing.T) {
+		t.Run(unblockerName(f0, id), func(t *testing.T) {
 			f := s.open(t)
 			var info minidriver.PINInfo
 			f.do(func(ctx context.Context, tx *scrm.Tx) {
@@ -185,6 +185,21 @@ func (s *suite) testUnblock(t *testing.T) {
 			})
 		})
 	}
+}
+
+// unblockerName names the subtest of unblocking with PIN id: ByAdmin,
+// ByPUK (an unblock-only PIN) or ByPIN<id>.
+func unblockerName(f *fixture, id minidriver.PinID) string {
+	if id == minidriver.RoleAdmin {
+		return "ByAdmin"
+	}
+	name := fmt.Sprintf("ByPIN%d", id)
+	f.do(func(ctx context.Context, tx *scrm.Tx) {
+		if info, err := f.card.PINInfo(ctx, tx, id); err == nil && info.Purpose == minidriver.UnblockOnlyPIN {
+			name = fmt.Sprintf("ByPUK%d", id)
+		}
+	})
+	return name
 }
 
 // flipped returns b with its bits inverted.
@@ -293,18 +308,16 @@ func (s *suite) testDeauthenticate(t *testing.T) {
 	}
 	t.Run("Deauthenticate", func(t *testing.T) {
 		f := prepare(t)
-		f.do(func(ctx context.Context, tx *scrm.Tx) {
-			f.loginFor(ctx, tx, k.Container)
-			_, err := f.card.SignData(ctx, tx, req)
-			require.NoError(t, err, "sign after login")
-			id, err := f.card.ContainerPIN(ctx, tx, k.Container)
-			require.NoError(t, err)
-			if err := f.card.Deauthenticate(ctx, tx, minidriver.NewPinSet(id)); err != nil {
-				t.Skipf("Deauthenticate fails (the engine then resets the card): %v", err)
-			}
-			_, err = f.card.SignData(ctx, tx, req)
-			assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "sign after Deauthenticate")
-		})
+		tx := f.begin()
+		f.loginFor(t.Context(), tx, k.Container)
+		_, err := f.card.SignData(t.Context(), tx, req)
+		require.NoError(t, err, "sign after login")
+		id, err := f.card.ContainerPIN(t.Context(), tx, k.Container)
+		require.NoError(t, err)
+		tx = f.logout(tx, minidriver.NewPinSet(id))
+		_, err = f.card.SignData(t.Context(), tx, req)
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "sign after logging out")
+		f.end(tx)
 	})
 	t.Run("ResetCard", func(t *testing.T) {
 		f := prepare(t)

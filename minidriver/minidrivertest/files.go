@@ -3,7 +3,16 @@ package minidrivertest
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -220,13 +229,50 @@ func (s *suite) testWriteFiles(t *testing.T) {
 			_, err = f.card.ReadFile(ctx, tx, dir, name)
 			assert.NoError(t, err, "everyone reads")
 		})
+		tx := f.begin()
+		f.loginWrite(t.Context(), tx)
+		tx = f.logout(tx, s.writeAuth())
+		err := minidriver.WriteFile(t.Context(), f.card, tx, dir, name, data)
+		assert.True(t, isDenied(err), "write after logging out: %v", err)
+		f.end(tx)
+	})
+	t.Run("CertificateFile", func(t *testing.T) {
+		if len(s.h.Keys) == 0 {
+			t.Skip("harness: no key")
+		}
+		k := s.h.Keys[0]
+		f := s.open(t)
+		der := certificateFor(t, f.provision(k))
+		certName, err := cardfs.CertFileName(k.Container, k.Spec.Slot())
+		require.NoError(t, err)
+		content := der
+		if !f.card.Capabilities().CertificateCompression {
+			content, err = cardfs.CompressCert(der)
+			require.NoError(t, err)
+		}
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
 			f.loginWrite(ctx, tx)
-			if err := f.card.Deauthenticate(ctx, tx, s.writeAuth()); err != nil {
-				t.Skipf("Deauthenticate fails (the engine then resets the card): %v", err)
-			}
-			err := minidriver.WriteFile(ctx, f.card, tx, dir, name, data)
-			assert.True(t, isDenied(err), "write after Deauthenticate: %v", err)
+			require.NoError(t, minidriver.CreateFile(ctx, f.card, tx, cardfs.MSCPDir, certName, cardfs.EveryoneReadUserWriteAc), "create %s", certName)
+			require.NoError(t, minidriver.WriteFile(ctx, f.card, tx, cardfs.MSCPDir, certName, content), "write %s", certName)
+		})
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			got, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, certName)
+			require.NoError(t, err, "read %s", certName)
+			cert, err := cardfs.DecompressCert(got)
+			require.NoError(t, err, "decode %s", certName)
+			assert.Equal(t, der, cert, "certificate read back")
+			fi, err := f.card.FileInfo(ctx, tx, cardfs.MSCPDir, certName)
+			require.NoError(t, err)
+			assert.Equal(t, len(got), fi.Size)
+			names, err := f.card.ListFiles(ctx, tx, cardfs.MSCPDir)
+			require.NoError(t, err)
+			assert.Contains(t, names, certName)
+		})
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			f.loginWrite(ctx, tx)
+			require.NoError(t, minidriver.DeleteFile(ctx, f.card, tx, cardfs.MSCPDir, certName), "delete %s", certName)
+			_, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, certName)
+			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "read %s after delete", certName)
 		})
 	})
 	t.Run("Directories", func(t *testing.T) {
@@ -253,4 +299,32 @@ func (s *suite) testWriteFiles(t *testing.T) {
 			assert.ErrorIs(t, err, minidriver.ErrDirNotFound, "list a deleted directory")
 		})
 	})
+}
+
+// certificateFor returns a DER certificate for pub, issued by a throwaway
+// software CA key.
+func certificateFor(t *testing.T, pub crypto.PublicKey) []byte {
+	t.Helper()
+	if ek, ok := pub.(*ecdh.PublicKey); ok {
+		curve := elliptic.P256()
+		if ek.Curve() == ecdh.P384() {
+			curve = elliptic.P384()
+		} else if ek.Curve() == ecdh.P521() {
+			curve = elliptic.P521()
+		}
+		p, err := ecdsa.ParseUncompressedPublicKey(curve, ek.Bytes())
+		require.NoError(t, err)
+		pub = p
+	}
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: "minidrivertest"},
+		NotBefore:    time.Unix(1700000000, 0),
+		NotAfter:     time.Unix(1900000000, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, ca)
+	require.NoError(t, err)
+	return der
 }

@@ -87,6 +87,20 @@ func (f *fixture) end(tx *scrm.Tx) {
 	require.NoError(f.t, tx.End(d), "end transaction")
 }
 
+// logout logs set out as the engine does: Deauthenticate, or, when that
+// fails (spec §4.4), ending the transaction with a card reset and
+// beginning the next. It returns the transaction to go on with.
+func (f *fixture) logout(tx *scrm.Tx, set minidriver.PinSet) *scrm.Tx {
+	f.t.Helper()
+	err := f.card.Deauthenticate(f.t.Context(), tx, set)
+	if err == nil {
+		return tx
+	}
+	f.t.Logf("Deauthenticate failed, so the transaction ends with a card reset: %v", err)
+	require.NoError(f.t, tx.End(scrm.ResetCard), "end transaction with a reset")
+	return f.begin()
+}
+
 // do runs fn in one transaction.
 func (f *fixture) do(fn func(ctx context.Context, tx *scrm.Tx)) {
 	f.t.Helper()

@@ -44,7 +44,9 @@ type Harness struct {
 	// NewCard returns a connection to a fresh card in its factory state:
 	// the card file system created, every PIN set to the value in PINs
 	// with its full retry counter, and no key in the containers of Keys
-	// except those marked Present. It registers its own cleanup with t.
+	// except those marked Present. Every call gives another card, with a
+	// card identifier of its own (a simulated card with its own serial
+	// number, say). It registers its own cleanup with t.
 	// The suite calls it once for every test that changes the card.
 	NewCard func(t *testing.T) *scrm.Card
 	// Env is passed to Plugin.Open.

@@ -46,6 +46,17 @@ func (s *suite) testOpen(t *testing.T) {
 		g := s.openOn(t, f.sc)
 		assert.Equal(t, f.props.GUID, g.props.GUID, "GUID seen by two contexts")
 	})
+	t.Run("CloseWithoutCard", func(t *testing.T) {
+		// CardDeleteContext may run after the card is gone.
+		sc := s.h.NewCard(t)
+		tx, err := sc.Begin(t.Context())
+		require.NoError(t, err)
+		card, err := s.h.Plugin.Open(t.Context(), tx, s.h.Env)
+		require.NoError(t, tx.End(scrm.LeaveCard))
+		require.NoError(t, err, "Plugin.Open")
+		require.NoError(t, sc.Close(scrm.LeaveCard))
+		assert.NoError(t, card.Close(), "Close without the card")
+	})
 	t.Run("Capabilities", func(t *testing.T) {
 		f := s.open(t)
 		c := f.card.Capabilities()

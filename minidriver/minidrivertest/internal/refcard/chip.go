@@ -53,6 +53,9 @@ type Config struct {
 	// ContainerManager, AuthenticatorChanger or PropertySetter, and keys
 	// come from Provision.
 	ReadOnly bool
+	// NoDeauthenticate makes Deauthenticate fail, as on cards that
+	// cannot log a PIN out: only a reset does.
+	NoDeauthenticate bool
 	// KeySource generates keys on the chip; nil generates them with
 	// crypto/rand.
 	KeySource func(spec minidriver.KeySpec, bits int) (crypto.PrivateKey, error)

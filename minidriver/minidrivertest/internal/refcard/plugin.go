@@ -304,6 +304,9 @@ func (c *card) verify(id minidriver.PinID, secret []byte) error {
 
 func (c *card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.PinSet) error {
 	defer c.lock()()
+	if c.chip.cfg.NoDeauthenticate && c.chip.login&set != 0 {
+		return fmt.Errorf("%w: refcard: logging out; reset the card", minidriver.ErrUnsupported)
+	}
 	c.chip.login &^= set
 	return nil
 }
