@@ -27,6 +27,30 @@ APT_PACKAGES=(libpcsclite-dev pkg-config pcscd vsmartcard-vpcd opensc yubico-piv
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
+# The Go modules of the repository: the root one and any nested one (each
+# is built and tested on its own; ./... stops at a nested go.mod).
+list_modules() {
+	{ git ls-files -co --exclude-standard 'go.mod' '*/go.mod' 2>/dev/null || find . -name go.mod -not -path './.git/*'; } |
+		xargs -r -n1 dirname | sed 's|^\./||' | sort -u
+}
+
+# Runs go test in every module (only the root one, with the packages of
+# CARDMOD_TEST_PKGS, when that is set). Returns non-zero if any failed.
+run_tests() {
+	local status=0 mod
+	if [[ -n "${CARDMOD_TEST_PKGS:-}" ]]; then
+		log "go test -race ${*:+$* }$CARDMOD_TEST_PKGS"
+		# shellcheck disable=SC2086 # a list of package patterns
+		go test -race "$@" $CARDMOD_TEST_PKGS || status=$?
+		return "$status"
+	fi
+	while read -r mod; do
+		log "go test -race ${*:+$* }./... (module ${mod})"
+		(cd "$mod" && go test -race "$@" ./...) || status=$?
+	done < <(list_modules)
+	return "$status"
+}
+
 # ---------------------------------------------------------------------------
 # Inside the private namespaces: start pcscd, run the tests, stop pcscd.
 # ---------------------------------------------------------------------------
@@ -93,10 +117,8 @@ if [[ "${CARDMOD_TEST_IN_NS:-}" == 1 ]]; then
 	export CARDMOD_PCSCD_LOCKDIR="$work/locks"
 	export GOPROXY=off # no network in here; modules were downloaded outside
 
-	log "go test -race ${*:+$* }${CARDMOD_TEST_PKGS:-./...}"
 	status=0
-	# shellcheck disable=SC2086 # a list of package patterns
-	go test -race "$@" ${CARDMOD_TEST_PKGS:-./...} || status=$?
+	run_tests "$@" || status=$?
 	if [[ "$status" != 0 ]]; then
 		keep_log=1
 		log "tests failed; last lines of the pcscd log:"
@@ -139,21 +161,24 @@ if ! command -v staticcheck >/dev/null; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 
-log "go mod download"
-go mod download
+mapfile -t modules < <(list_modules)
+for mod in "${modules[@]}"; do
+	log "go mod download (module $mod)"
+	(cd "$mod" && go mod download)
+done
 
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 [[ -z "$unformatted" ]] || { printf 'not gofmt-ed:\n%s\n' "$unformatted" >&2; exit 1; }
 
-log "go vet ./..."
-go vet ./...
-
-log "staticcheck ./..."
-staticcheck ./...
-
-log "CGO_ENABLED=0 go build ./..."
-CGO_ENABLED=0 go build ./...
+for mod in "${modules[@]}"; do
+	log "go vet ./... (module $mod)"
+	(cd "$mod" && go vet ./...)
+	log "staticcheck ./... (module $mod)"
+	(cd "$mod" && staticcheck ./...)
+	log "CGO_ENABLED=0 go build ./... (module $mod)"
+	(cd "$mod" && CGO_ENABLED=0 go build ./...)
+done
 
 if ((is_root)); then
 	# A private mount and network namespace: pcscd's socket directory is our
@@ -162,6 +187,5 @@ if ((is_root)); then
 	CARDMOD_TEST_IN_NS=1 unshare --mount --net --propagation private bash "$0" "$@"
 else
 	log "not root: no private pcscd; the tests that need it will skip"
-	# shellcheck disable=SC2086
-	go test -race "$@" ${CARDMOD_TEST_PKGS:-./...}
+	run_tests "$@"
 fi
