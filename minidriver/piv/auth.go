@@ -1,0 +1,323 @@
+package piv
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des"
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Key references of SP 800-73-4 part 1, table 4.
+const (
+	refPIN  = 0x80
+	refPUK  = 0x81
+	refMgmt = 0x9B
+)
+
+// padPIN pads a PIN or PUK with FF to 8 bytes (SP 800-73-4 part 2, 2.4.3).
+func padPIN(pin []byte) ([]byte, error) {
+	if len(pin) == 0 || len(pin) > 8 {
+		return nil, fmt.Errorf("%w: a PIV PIN has 1 to 8 bytes", minidriver.ErrInvalidParameter)
+	}
+	b := []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+	copy(b, pin)
+	return b, nil
+}
+
+// pinErr turns a refused verification into a *minidriver.PINError.
+func pinErr(id minidriver.PinID, err error) error {
+	var se *scrm.StatusError
+	if errors.As(err, &se) {
+		if errors.Is(err, scrm.ErrBlocked) {
+			return &minidriver.PINError{PIN: id, Blocked: true, Err: err}
+		}
+		if errors.Is(err, scrm.ErrWrongPIN) {
+			n, ok := se.RetriesLeft()
+			if !ok {
+				n = -1
+			}
+			if ok && n == 0 {
+				return &minidriver.PINError{PIN: id, Blocked: true, Err: err}
+			}
+			return &minidriver.PINError{PIN: id, AttemptsLeft: n, Err: err}
+		}
+	}
+	return cardErr("verify", err)
+}
+
+// Authenticate verifies a PIN: PINUser and PINSignature with VERIFY of the
+// PIV PIN, PINAdmin with the response to the last Challenge. The PUK
+// cannot be verified on its own (it only unblocks, see
+// ChangeAuthenticator); session PINs are not supported.
+func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinID, secret []byte, flags minidriver.AuthFlags) ([]byte, error) {
+	c.begin(tx)
+	if err := flags.Validate(); err != nil {
+		return nil, err
+	}
+	if flags&(minidriver.GenerateSessionPIN|minidriver.UseSessionPIN) != 0 {
+		return nil, fmt.Errorf("piv: session PINs: %w", minidriver.ErrUnsupported)
+	}
+	switch id {
+	case PINUser, PINSignature:
+		data, err := padPIN(secret)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(data)
+		if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P2: refPIN, Data: data}); err != nil {
+			c.roles &^= minidriver.NewPinSet(PINUser, PINSignature)
+			return nil, pinErr(id, err)
+		}
+		c.roles |= minidriver.NewPinSet(id)
+		return nil, nil
+	case PINAdmin:
+		if c.challenge == nil {
+			return nil, fmt.Errorf("piv: no pending challenge: %w", minidriver.ErrInvalidParameter)
+		}
+		alg := c.mgmtAlg
+		c.challenge = nil
+		if len(secret) != blockSize(alg) {
+			return nil, &minidriver.PINError{PIN: id, AttemptsLeft: -1}
+		}
+		data := tlv(0x7C, tlv(0x82, secret))
+		if _, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: data}); err != nil {
+			c.roles &^= minidriver.NewPinSet(PINAdmin)
+			if errors.Is(err, scrm.ErrSecurityStatus) || errors.Is(err, scrm.ErrWrongData) {
+				return nil, &minidriver.PINError{PIN: id, AttemptsLeft: -1, Err: err}
+			}
+			return nil, pinErr(id, err)
+		}
+		c.roles |= minidriver.NewPinSet(PINAdmin)
+		return nil, nil
+	case PINPUK:
+		return nil, fmt.Errorf("piv: the PUK only unblocks the PIN: %w", minidriver.ErrUnsupported)
+	}
+	return nil, fmt.Errorf("%w: PIN %d", minidriver.ErrInvalidParameter, id)
+}
+
+// blockSize is the challenge size of a management key algorithm.
+func blockSize(alg byte) int {
+	if alg == algTDES {
+		return 8
+	}
+	return 16
+}
+
+// mgmtAlgorithm returns the management key's algorithm: cached, else from
+// GET METADATA of 9B where the card has it, else the firmware's default.
+func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (byte, error) {
+	if c.mgmtAlg != 0 && !refresh {
+		return c.mgmtAlg, nil
+	}
+	c.mgmtAlg = c.q.defaultMgmt
+	if c.q.metadata {
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: refMgmt, Ne: scrm.MaxShortNe})
+		if err != nil {
+			return 0, cardErr("management key metadata", err)
+		}
+		md, err := parseMetadata(rsp.Data)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+		}
+		c.mgmtAlg = md.Alg
+	}
+	return c.mgmtAlg, nil
+}
+
+// Challenge asks for a management key challenge (PINAdmin): 8 bytes for a
+// 3DES key, 16 for AES. The response is the challenge encrypted with the
+// key (one block, ECB; see ManagementKeyResponse), given to Authenticate
+// or as AuthData of ChangeAuthenticator.
+func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) ([]byte, error) {
+	c.begin(tx)
+	if id != PINAdmin {
+		return nil, fmt.Errorf("%w: PIN %d has no challenge", minidriver.ErrInvalidParameter, id)
+	}
+	c.challenge = nil
+	for i := range 2 {
+		alg, err := c.mgmtAlgorithm(ctx, tx, i > 0)
+		if err != nil {
+			return nil, err
+		}
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: tlv(0x7C, tlv(0x81, nil)), Ne: scrm.MaxShortNe})
+		if err != nil {
+			if i == 0 && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
+				continue // the key's algorithm changed
+			}
+			return nil, cardErr("management key challenge", err)
+		}
+		v, err := single(rsp.Data, 0x7C)
+		if err == nil {
+			v, err = single(v, 0x81)
+		}
+		if err != nil || len(v) != blockSize(alg) {
+			return nil, fmt.Errorf("piv: management key challenge: %w", minidriver.ErrUnexpected)
+		}
+		c.challenge = append([]byte{}, v...)
+		return append([]byte{}, v...), nil
+	}
+	return nil, fmt.Errorf("piv: management key challenge: %w", minidriver.ErrUnexpected)
+}
+
+// ManagementKeyResponse computes the response to a management key
+// challenge: the challenge encrypted with key, 3DES for an 8-byte
+// challenge (24-byte key), AES for a 16-byte one (16-, 24- or 32-byte
+// key).
+func ManagementKeyResponse(key, challenge []byte) ([]byte, error) {
+	var b cipher.Block
+	var err error
+	switch len(challenge) {
+	case 8:
+		b, err = des.NewTripleDESCipher(key)
+	case 16:
+		b, err = aes.NewCipher(key)
+	default:
+		return nil, fmt.Errorf("%w: %d-byte challenge", minidriver.ErrInvalidParameter, len(challenge))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: management key of %d bytes", minidriver.ErrInvalidParameter, len(key))
+	}
+	out := make([]byte, len(challenge))
+	b.Encrypt(out, challenge)
+	return out, nil
+}
+
+// Deauthenticate resets the PIN's verified state with VERIFY P1=FF where
+// the card has it. The management key cannot be logged out on PIV, nor the
+// PIN on cards without VERIFY P1=FF: then the error asks the caller to end
+// its transaction with a reset.
+func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.PinSet) error {
+	c.begin(tx)
+	c.challenge = nil
+	pins := minidriver.NewPinSet(PINUser, PINSignature)
+	var errs []error
+	if set&pins != 0 && c.roles&pins != 0 {
+		if !c.q.resetVerify {
+			errs = append(errs, fmt.Errorf("piv: PIN logout: %w", minidriver.ErrUnsupported))
+		} else if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P1: 0xFF, P2: refPIN}); err != nil {
+			errs = append(errs, cardErr("PIN logout", err))
+		} else {
+			c.roles &^= pins
+		}
+	}
+	if set.Has(PINAdmin) && c.roles.Has(PINAdmin) {
+		errs = append(errs, fmt.Errorf("piv: management key logout: %w", minidriver.ErrUnsupported))
+	}
+	return errors.Join(errs...)
+}
+
+// ChangeAuthenticator changes the PIN (PINUser or PINSignature, which are
+// the same PIV PIN) or the PUK with CHANGE REFERENCE DATA, unblocks the
+// PIN with the PUK (RESET RETRY COUNTER), or changes the management key
+// (Target PINAdmin: AuthData is the response to a Challenge, NewData the
+// new key, optionally preceded by its algorithm byte 03, 08, 0A or 0C; a
+// key without it keeps the current algorithm when the length fits, else
+// AES for 16 and 32 bytes).
+func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidriver.ChangeRequest) error {
+	c.begin(tx)
+	if err := req.Flags.Validate(); err != nil {
+		return err
+	}
+	pinLike := func(id minidriver.PinID) bool { return id == PINUser || id == PINSignature }
+	switch {
+	case req.Mode == minidriver.ChangePIN && pinLike(req.Target) && pinLike(req.AuthPIN):
+		return c.changeRef(ctx, tx, refPIN, req.AuthPIN, req.AuthData, req.NewData)
+	case req.Mode == minidriver.ChangePIN && req.Target == PINPUK && req.AuthPIN == PINPUK:
+		return c.changeRef(ctx, tx, refPUK, PINPUK, req.AuthData, req.NewData)
+	case req.Mode == minidriver.Unblock && pinLike(req.Target) && req.AuthPIN == PINPUK:
+		puk, err := padPIN(req.AuthData)
+		if err != nil {
+			return err
+		}
+		pin, err := padPIN(req.NewData)
+		if err != nil {
+			return err
+		}
+		data := append(puk, pin...)
+		defer clear(data)
+		if _, err := tx.Do(ctx, scrm.Command{INS: 0x2C, P2: refPIN, Data: data}); err != nil {
+			return pinErr(PINPUK, err)
+		}
+		c.roles &^= minidriver.NewPinSet(PINUser, PINSignature)
+		return nil
+	case req.Mode == minidriver.ChangePIN && req.Target == PINAdmin && req.AuthPIN == PINAdmin:
+		return c.changeMgmtKey(ctx, tx, req.AuthData, req.NewData)
+	}
+	return fmt.Errorf("piv: change of PIN %d by PIN %d (mode %d): %w", req.Target, req.AuthPIN, req.Mode, minidriver.ErrInvalidParameter)
+}
+
+func (c *Card) changeRef(ctx context.Context, tx *scrm.Tx, ref byte, id minidriver.PinID, old, new []byte) error {
+	o, err := padPIN(old)
+	if err != nil {
+		return err
+	}
+	if len(new) < 6 {
+		return fmt.Errorf("%w: a new PIV PIN or PUK has 6 to 8 bytes", minidriver.ErrInvalidParameter)
+	}
+	n, err := padPIN(new)
+	if err != nil {
+		return err
+	}
+	data := append(o, n...)
+	defer clear(data)
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0x24, P2: ref, Data: data}); err != nil {
+		return pinErr(id, err)
+	}
+	return nil
+}
+
+func mgmtKeyLen(alg byte) int {
+	switch alg {
+	case algTDES, algAES192:
+		return 24
+	case algAES128:
+		return 16
+	case algAES256:
+		return 32
+	}
+	return 0
+}
+
+func (c *Card) changeMgmtKey(ctx context.Context, tx *scrm.Tx, response, newKey []byte) error {
+	if !c.q.setMgmtKey {
+		return fmt.Errorf("piv: management key change: %w", minidriver.ErrUnsupported)
+	}
+	cur, err := c.mgmtAlgorithm(ctx, tx, false)
+	if err != nil {
+		return err
+	}
+	var alg byte
+	key := newKey
+	switch {
+	case len(newKey) > 0 && mgmtKeyLen(newKey[0]) == len(newKey)-1:
+		alg, key = newKey[0], newKey[1:]
+	case mgmtKeyLen(cur) == len(newKey):
+		alg = cur
+	case len(newKey) == 16:
+		alg = algAES128
+	case len(newKey) == 32:
+		alg = algAES256
+	default:
+		return fmt.Errorf("%w: management key of %d bytes", minidriver.ErrInvalidParameter, len(newKey))
+	}
+	if alg != algTDES && !c.q.aesMgmt {
+		return fmt.Errorf("piv: AES management keys: %w", minidriver.ErrUnsupported)
+	}
+	if !c.roles.Has(PINAdmin) || len(response) > 0 {
+		if _, err := c.Authenticate(ctx, tx, PINAdmin, response, 0); err != nil {
+			return err
+		}
+	}
+	data := append([]byte{alg, refMgmt, byte(len(key))}, key...)
+	defer clear(data)
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: data}); err != nil {
+		return cardErr("set management key", err)
+	}
+	c.mgmtAlg = alg
+	return nil
+}

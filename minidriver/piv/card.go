@@ -1,0 +1,257 @@
+package piv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// PIN IDs of a PIV card (docs/piv-mapping.md).
+const (
+	// PINUser is ROLE_USER, the PIV Card Application PIN (key reference
+	// 80).
+	PINUser = minidriver.RoleUser
+	// PINAdmin is ROLE_ADMIN, the card management key (9B), authenticated
+	// by challenge and response.
+	PINAdmin = minidriver.RoleAdmin
+	// PINPUK is the PIN Unblocking Key (81): it only unblocks PINUser.
+	PINPUK minidriver.PinID = 3
+	// PINSignature verifies the same PIV PIN as PINUser, with the
+	// always-prompt cache policy: it protects slot 9C, whose key needs the
+	// PIN before every signature.
+	PINSignature minidriver.PinID = 4
+)
+
+// slotTable lists the key slots in container order for cards without a
+// stored container map: index i is slotTable[i].
+var slotTable = [...]byte{
+	0x9A, 0x9C, 0x9D, 0x9E,
+	0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B,
+	0x8C, 0x8D, 0x8E, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
+}
+
+// maxContainers is the number of key slots, one container each.
+const maxContainers = len(slotTable)
+
+// Card is a PIV card opened by Plugin.Open. It implements minidriver.Card
+// and the optional FileWriter, ContainerManager, Decrypter, KeyAgreer,
+// ChallengeResponder and AuthenticatorChanger.
+//
+// A Card is used by one goroutine at a time, inside the caller's
+// transaction (the caller's per-card lock serialises it); only its
+// agreement table is safe for concurrent use.
+type Card struct {
+	env      minidriver.Env
+	fw       version
+	q        quirks
+	serial   []byte
+	guid     cardfs.CardID
+	stableID bool
+	readOnly bool
+
+	agreements minidriver.Agreements
+
+	// algs caches the algorithm of each slot's key for the Card's
+	// lifetime; a GENERAL AUTHENTICATE refused with 6A80/6A86 drops the
+	// entry and the algorithm is read again.
+	algs map[byte]byte
+	// mgmtAlg is the management key's algorithm, 0 until known.
+	mgmtAlg byte
+
+	// Per-transaction state, valid while tx is the caller's current
+	// transaction: objects read (nil value = absent), PINs verified, the
+	// pending management-key challenge.
+	tx        *scrm.Tx
+	objs      map[uint32][]byte
+	roles     minidriver.PinSet
+	challenge []byte
+}
+
+var (
+	_ minidriver.Card                 = (*Card)(nil)
+	_ minidriver.FileWriter           = (*Card)(nil)
+	_ minidriver.ContainerManager     = (*Card)(nil)
+	_ minidriver.Decrypter            = (*Card)(nil)
+	_ minidriver.KeyAgreer            = (*Card)(nil)
+	_ minidriver.ChallengeResponder   = (*Card)(nil)
+	_ minidriver.AuthenticatorChanger = (*Card)(nil)
+)
+
+// begin binds the per-transaction state to tx, dropping it when tx is a
+// new transaction.
+func (c *Card) begin(tx *scrm.Tx) {
+	if c.tx != tx {
+		c.tx = tx
+		c.objs = nil
+		c.roles = 0
+		c.challenge = nil
+	}
+}
+
+// Close wipes the ECDH agreements.
+func (c *Card) Close() error {
+	c.agreements.DestroyAll()
+	c.tx, c.objs = nil, nil
+	return nil
+}
+
+// Resume selects the PIV application (one APDU) and starts a new
+// transaction's state: nothing read, nothing authenticated.
+func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
+	c.tx = nil
+	c.begin(tx)
+	if _, err := selectPIV(ctx, tx); err != nil {
+		return fmt.Errorf("piv: select: %w", err)
+	}
+	return nil
+}
+
+// Capabilities: the plug-in stores certificates as DER in the PIV
+// certificate objects, so callers pass raw DER (CertificateCompression);
+// keys are generated on the card unless the card is read-only.
+func (c *Card) Capabilities() minidriver.Capabilities {
+	return minidriver.Capabilities{CertificateCompression: true, KeyGen: !c.readOnly}
+}
+
+// Properties reports the card properties; it sends nothing.
+func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProperties, error) {
+	p := minidriver.CardProperties{
+		GUID:                   c.guid,
+		Serial:                 append([]byte(nil), c.serial...),
+		ReadOnly:               c.readOnly,
+		CacheMode:              minidriver.CacheGlobal,
+		SupportsX509Enrollment: !c.readOnly,
+		PINs:                   minidriver.NewPinSet(PINUser, PINAdmin, PINPUK, PINSignature),
+		KeyImport:              c.q.importKey && !c.readOnly,
+		MaxContainers:          maxContainers,
+	}
+	if c.readOnly || !c.stableID {
+		// cardcf cannot be written, and keys can change elsewhere (spec
+		// §1.3, §3.1).
+		p.CacheMode = minidriver.CacheNone
+	}
+	return p, nil
+}
+
+// PINInfo describes the four PINs of docs/piv-mapping.md.
+func (c *Card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (minidriver.PINInfo, error) {
+	switch id {
+	case PINUser:
+		return minidriver.PINInfo{Type: minidriver.AlphanumericPIN, Purpose: minidriver.PrimaryCardPIN,
+			ChangePermission: minidriver.NewPinSet(PINUser), UnblockPermission: minidriver.NewPinSet(PINPUK)}, nil
+	case PINAdmin:
+		return minidriver.PINInfo{Type: minidriver.ChallengeResponsePIN, Purpose: minidriver.AdministratorPIN,
+			ChangePermission: minidriver.NewPinSet(PINAdmin), CachePolicy: minidriver.PINCachePolicy{Type: minidriver.PINCacheNone}}, nil
+	case PINPUK:
+		return minidriver.PINInfo{Type: minidriver.AlphanumericPIN, Purpose: minidriver.UnblockOnlyPIN,
+			ChangePermission: minidriver.NewPinSet(PINPUK), CachePolicy: minidriver.PINCachePolicy{Type: minidriver.PINCacheNone}}, nil
+	case PINSignature:
+		return minidriver.PINInfo{Type: minidriver.AlphanumericPIN, Purpose: minidriver.DigitalSignaturePIN,
+			ChangePermission: minidriver.NewPinSet(PINSignature), UnblockPermission: minidriver.NewPinSet(PINPUK),
+			CachePolicy: minidriver.PINCachePolicy{Type: minidriver.PINCacheAlwaysPrompt}}, nil
+	}
+	return minidriver.PINInfo{}, fmt.Errorf("%w: PIN %d", minidriver.ErrInvalidParameter, id)
+}
+
+// maxNe is what a command asks for when the answer's length is unknown.
+func (c *Card) maxNe() int {
+	if c.q.extended {
+		return scrm.MaxNe
+	}
+	return scrm.MaxShortNe
+}
+
+// getData reads a data object's value (GET DATA, SP 800-73-4 part 2,
+// 3.1.2), once per transaction. An absent object is an error matching
+// scrm.ErrNotFound.
+func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, error) {
+	c.begin(tx)
+	if v, ok := c.objs[tag]; ok {
+		if v == nil {
+			return nil, fmt.Errorf("piv: object %06X: %w", tag, scrm.ErrNotFound)
+		}
+		return v, nil
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList(tag), Ne: c.maxNe()})
+	if err != nil {
+		if errors.Is(err, scrm.ErrNotFound) {
+			c.remember(tag, nil)
+		}
+		return nil, fmt.Errorf("piv: get data %06X: %w", tag, err)
+	}
+	v, err := single(rsp.Data, 0x53)
+	if err != nil {
+		return nil, fmt.Errorf("piv: object %06X: %w: %w", tag, minidriver.ErrCommDataLost, err)
+	}
+	v = append([]byte{}, v...)
+	c.remember(tag, v)
+	return v, nil
+}
+
+func (c *Card) remember(tag uint32, v []byte) {
+	if c.objs == nil {
+		c.objs = make(map[uint32][]byte)
+	}
+	c.objs[tag] = v
+}
+
+// putData writes a data object (PUT DATA, SP 800-73-4 part 2, 3.3.2) in
+// one command; an empty value deletes it. The card asks for the
+// management key.
+func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
+	c.begin(tx)
+	if c.readOnly {
+		return fmt.Errorf("piv: object %06X: %w", tag, minidriver.ErrReadOnly)
+	}
+	if len(val) > c.q.maxObject {
+		return fmt.Errorf("piv: object %06X of %d bytes (card takes %d): %w", tag, len(val), c.q.maxObject, minidriver.ErrNoSpace)
+	}
+	data := appendTLV(tagList(tag), 0x53, val)
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
+		return cardErr(fmt.Sprintf("put data %06X", tag), err)
+	}
+	if len(val) == 0 {
+		c.remember(tag, nil)
+	} else {
+		c.remember(tag, append([]byte{}, val...))
+	}
+	return nil
+}
+
+// tagList is the tag list 5C naming a data object.
+func tagList(tag uint32) []byte {
+	switch {
+	case tag <= 0xFF:
+		return []byte{0x5C, 1, byte(tag)}
+	case tag <= 0xFFFF:
+		return []byte{0x5C, 2, byte(tag >> 8), byte(tag)}
+	}
+	return []byte{0x5C, 3, byte(tag >> 16), byte(tag >> 8), byte(tag)}
+}
+
+// cardErr maps a card's refusal to the contract's errors; transport
+// errors pass through.
+func cardErr(what string, err error) error {
+	var sentinel error
+	switch {
+	case errors.Is(err, scrm.ErrSecurityStatus):
+		sentinel = minidriver.ErrSecurityViolation
+	case errors.Is(err, scrm.ErrNoSpace):
+		sentinel = minidriver.ErrNoSpace
+	case errors.Is(err, scrm.ErrUnsupported):
+		sentinel = minidriver.ErrUnsupported
+	case errors.Is(err, scrm.ErrWrongData), errors.Is(err, scrm.ErrWrongParameters), errors.Is(err, scrm.ErrWrongLength):
+		sentinel = minidriver.ErrInvalidParameter
+	case errors.Is(err, scrm.ErrConditionsNotSatisfied):
+		sentinel = minidriver.ErrSecurityViolation
+	case isStatus(err):
+		sentinel = minidriver.ErrUnexpected
+	default:
+		return fmt.Errorf("piv: %s: %w", what, err)
+	}
+	return fmt.Errorf("piv: %s: %w: %w", what, sentinel, err)
+}

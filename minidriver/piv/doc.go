@@ -1,0 +1,42 @@
+// Package piv is the minidriver plug-in for PIV cards (NIST SP 800-73-4),
+// with the YubiKey 4 and 5 extensions. It presents a PIV card as the
+// uniform card file system and key containers of package minidriver:
+//
+//   - cardid comes from the CHUID's GUID (or a hash of the FASC-N and
+//     serial number when the GUID is empty); cardapps is "mscp".
+//   - Each key slot (9A, 9C, 9D, 9E, 82-95) is one key container. On a
+//     YubiKey the container map is kept in Yubico's object 5FFF10, in the
+//     107-byte record format of libykpiv and Yubico's Windows minidriver,
+//     so a card enrolled there shows its containers here and the other way
+//     round; a card without that object gets one container per slot
+//     holding a key, in a fixed order, with stable names.
+//   - Certificates kscNN/kxcNN are the slots' certificate objects (gzip
+//     compressed ones included); msroots is split over 5FFF11-5FFF15 as
+//     libykpiv does; cardcf and every other file live in a file store
+//     object, 5FFF20 (docs/piv-mapping.md has the format).
+//   - ROLE_USER is the PIV PIN, ROLE_ADMIN the management key (3DES or AES
+//     challenge and response, see ManagementKeyResponse), PINPUK the PUK
+//     (unblock only) and PINSignature the PIV PIN again with the
+//     always-prompt cache policy, for slot 9C.
+//   - RSA keys sign and decrypt raw: padding is added (minidriver.PadSignature)
+//     and removed (minidriver.UnpadPKCS1v15, UnpadOAEP) on the host. ECDSA
+//     signatures are ASN.1 DER. ECDH runs on the card; the shared secret is
+//     kept in the Card's agreement table for the KDFs.
+//
+// Writes go to the card with PUT DATA, which a YubiKey allows only once the
+// management key is authenticated: file writes, like key generation and
+// import, need ROLE_ADMIN. A PIV card without the YubiKey extensions is
+// presented read-only (CP_CARD_READ_ONLY, cache mode none).
+//
+// APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
+// CHUID), Resume one (SELECT). Within one transaction no object is read
+// twice; the algorithm of each slot's key and the management key's are
+// kept for the Card's lifetime and re-read when the card refuses them.
+// Extended-length APDUs are used on YubiKey 4 and later.
+//
+// Concurrency: a Plugin is immutable and safe for concurrent use. A Card is
+// used by one goroutine at a time, inside the caller's transaction: the
+// caller's per-card lock serialises it, and it never begins, ends or keeps
+// a transaction itself. Its ECDH agreement table is safe for concurrent
+// use.
+package piv

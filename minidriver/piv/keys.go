@@ -1,0 +1,241 @@
+package piv
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"fmt"
+	"math/big"
+
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// slotFor returns the slot of container idx for a key about to be
+// created: the stored record's, else the slot table's (docs/piv-mapping.md).
+func (c *Card) slotFor(ctx context.Context, tx *scrm.Tx, idx int) (byte, error) {
+	recs, stored, err := c.storedMap(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if stored && idx < len(recs) && recs[idx].valid() && certObject(recs[idx].Slot) != 0 {
+		return recs[idx].Slot, nil
+	}
+	if idx < 0 || idx >= maxContainers {
+		return 0, fmt.Errorf("piv: container %d: %w (the card has %d key slots)", idx, minidriver.ErrInvalidParameter, maxContainers)
+	}
+	slot := slotTable[idx]
+	if stored {
+		used := map[byte]bool{}
+		for i, r := range recs {
+			if i != idx && r.valid() {
+				used[r.Slot] = true
+			}
+		}
+		if used[slot] {
+			slot = 0
+			for _, s := range slotTable {
+				if !used[s] {
+					slot = s
+					break
+				}
+			}
+			if slot == 0 {
+				return 0, fmt.Errorf("piv: %w: every key slot is taken", minidriver.ErrNoSpace)
+			}
+		}
+	}
+	return slot, nil
+}
+
+// pinPolicy maps a container's PIN to a YubiKey PIN policy element (tag
+// AA), or nil for the slot's default.
+func pinPolicy(id minidriver.PinID) ([]byte, error) {
+	switch id {
+	case 0, PINUser:
+		return nil, nil
+	case PINSignature:
+		return tlv(0xAA, []byte{pinPolicyAlways}), nil
+	}
+	return nil, fmt.Errorf("%w: a key cannot be protected by PIN %d", minidriver.ErrInvalidParameter, id)
+}
+
+// keyAlg checks a key spec and size against the card and returns the
+// algorithm.
+func (c *Card) keyAlg(spec minidriver.KeySpec, bits int) (byte, error) {
+	sizes, err := c.KeySizes(context.Background(), nil, spec)
+	if err != nil {
+		return 0, err
+	}
+	if spec.IsRSA() {
+		if bits == 0 {
+			bits = sizes.Default
+		}
+		alg, ok := rsaAlg(bits)
+		if !ok || !sizes.Supports(bits) {
+			return 0, fmt.Errorf("%w: %d-bit RSA", minidriver.ErrUnsupported, bits)
+		}
+		return alg, nil
+	}
+	if spec.CurveBits() == 384 {
+		return algP384, nil
+	}
+	return algP256, nil
+}
+
+// CreateContainer generates a key in the container's slot (GENERATE
+// ASYMMETRIC KEY PAIR, SP 800-73-4 part 2, 3.3.2) or imports one (Yubico
+// IMPORT ASYMMETRIC KEY, FE). Both need ROLE_ADMIN (the management key)
+// authenticated in the transaction. The key gets the slot's PIN policy,
+// or "always" for PINSignature.
+func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.CreateContainerRequest) error {
+	c.begin(tx)
+	if c.readOnly {
+		return fmt.Errorf("piv: create container: %w", minidriver.ErrReadOnly)
+	}
+	if !req.KeySpec.Valid() {
+		return fmt.Errorf("%w: key spec %d", minidriver.ErrInvalidParameter, req.KeySpec)
+	}
+	policy, err := pinPolicy(req.PIN)
+	if err != nil {
+		return err
+	}
+	slot, err := c.slotFor(ctx, tx, req.Index)
+	if err != nil {
+		return err
+	}
+	delete(c.objs, metaTag(slot))
+	delete(c.algs, slot)
+	if req.Key != nil {
+		return c.importKey(ctx, tx, slot, req, policy)
+	}
+	alg, err := c.keyAlg(req.KeySpec, req.Bits)
+	if err != nil {
+		return err
+	}
+	tmpl := tlv(0xAC, append(tlv(0x80, []byte{alg}), policy...))
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x47, P2: slot, Data: tmpl, Ne: c.maxNe()})
+	if err != nil {
+		return cardErr(fmt.Sprintf("generate in slot %02X", slot), err)
+	}
+	v, err := single(rsp.Data, 0x7F49)
+	if err != nil {
+		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
+	}
+	if _, err := parsePublicKey(alg, v, false); err != nil {
+		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
+	}
+	c.setAlg(slot, alg)
+	return nil
+}
+
+func fixed(n *big.Int, size int) []byte { return n.FillBytes(make([]byte, size)) }
+
+func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidriver.CreateContainerRequest, policy []byte) error {
+	if !c.q.importKey {
+		return fmt.Errorf("piv: key import: %w", minidriver.ErrUnsupported)
+	}
+	var alg byte
+	var data []byte
+	switch k := req.Key.(type) {
+	case *rsa.PrivateKey:
+		if !req.KeySpec.IsRSA() {
+			return fmt.Errorf("%w: RSA key for %v", minidriver.ErrInvalidParameter, req.KeySpec)
+		}
+		if len(k.Primes) != 2 || k.E != 65537 {
+			return fmt.Errorf("%w: the card imports two-prime RSA keys with e = 65537", minidriver.ErrUnsupported)
+		}
+		a, err := c.keyAlg(req.KeySpec, k.N.BitLen())
+		if err != nil {
+			return err
+		}
+		alg = a
+		k.Precompute()
+		half := k.N.BitLen() / 16
+		one := big.NewInt(1)
+		dp := new(big.Int).Mod(k.D, new(big.Int).Sub(k.Primes[0], one))
+		dq := new(big.Int).Mod(k.D, new(big.Int).Sub(k.Primes[1], one))
+		qinv := new(big.Int).ModInverse(k.Primes[1], k.Primes[0])
+		if qinv == nil {
+			return fmt.Errorf("%w: bad RSA key", minidriver.ErrInvalidParameter)
+		}
+		for i, v := range []*big.Int{k.Primes[0], k.Primes[1], dp, dq, qinv} {
+			if v.BitLen() > half*8 {
+				return fmt.Errorf("%w: bad RSA key", minidriver.ErrInvalidParameter)
+			}
+			data = appendTLV(data, uint32(i+1), fixed(v, half))
+		}
+	case *ecdsa.PrivateKey:
+		if req.KeySpec.IsRSA() {
+			return fmt.Errorf("%w: EC key for %v", minidriver.ErrInvalidParameter, req.KeySpec)
+		}
+		d, err := k.Bytes()
+		if err != nil {
+			return fmt.Errorf("%w: %w", minidriver.ErrInvalidParameter, err)
+		}
+		switch k.Curve {
+		case elliptic.P256():
+			alg = algP256
+		case elliptic.P384():
+			alg = algP384
+		default:
+			return fmt.Errorf("%w: curve", minidriver.ErrUnsupported)
+		}
+		data = appendTLV(data, 0x06, d)
+	case *ecdh.PrivateKey:
+		if req.KeySpec.IsRSA() {
+			return fmt.Errorf("%w: EC key for %v", minidriver.ErrInvalidParameter, req.KeySpec)
+		}
+		switch k.Curve() {
+		case ecdh.P256():
+			alg = algP256
+		case ecdh.P384():
+			alg = algP384
+		default:
+			return fmt.Errorf("%w: curve", minidriver.ErrUnsupported)
+		}
+		data = appendTLV(data, 0x06, k.Bytes())
+	default:
+		return fmt.Errorf("%w: key type %T", minidriver.ErrInvalidParameter, req.Key)
+	}
+	if !req.KeySpec.IsRSA() {
+		if bits, _, _ := algBits(alg); bits != req.KeySpec.CurveBits() {
+			return fmt.Errorf("%w: %d-bit key for %v", minidriver.ErrInvalidParameter, bits, req.KeySpec)
+		}
+		if _, err := c.keyAlg(req.KeySpec, 0); err != nil {
+			return err
+		}
+	}
+	data = append(data, policy...)
+	defer clear(data)
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0xFE, P1: alg, P2: slot, Data: data}); err != nil {
+		return cardErr(fmt.Sprintf("import into slot %02X", slot), err)
+	}
+	c.setAlg(slot, alg)
+	return nil
+}
+
+// DeleteContainer deletes the key of a container's slot with the Yubico
+// MOVE KEY command (F6, firmware 5.7); older cards cannot delete a key
+// (ErrUnsupported). It needs ROLE_ADMIN.
+func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error {
+	c.begin(tx)
+	if c.readOnly {
+		return fmt.Errorf("piv: delete container: %w", minidriver.ErrReadOnly)
+	}
+	ct, err := c.container(ctx, tx, idx)
+	if err != nil {
+		return err
+	}
+	if !c.q.moveKey {
+		return fmt.Errorf("piv: key deletion needs YubiKey firmware 5.7: %w", minidriver.ErrUnsupported)
+	}
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0xF6, P1: 0xFF, P2: ct.Slot}); err != nil {
+		return cardErr(fmt.Sprintf("delete key in slot %02X", ct.Slot), err)
+	}
+	delete(c.algs, ct.Slot)
+	c.remember(metaTag(ct.Slot), nil)
+	return nil
+}

@@ -1,0 +1,385 @@
+package piv_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardfs"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+func TestPluginMatchesByATRAndProbe(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	assert.True(t, e.match.ByATR, e.match.Reason)
+	assert.Equal(t, "PIV", e.match.Plugin.Name())
+
+	g := newEnv(t, genericPIV{newSim(t, simpiv.Config{})}, piv.Plugin{})
+	assert.False(t, g.match.ByATR)
+	assert.Contains(t, g.match.Reason, "PIV")
+
+	for _, m := range (piv.Plugin{}).ATRs() {
+		assert.True(t, m.Valid(), m.String())
+	}
+}
+
+func TestProbeRejectsOtherCards(t *testing.T) {
+	ctx := context.Background()
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(notPIV{})
+	card, err := scrm.NewContext(b).Connect(ctx, "R", nil)
+	require.NoError(t, err)
+	defer func() { _ = card.Close(scrm.LeaveCard) }()
+	_, _, err = minidriver.NewRegistry(piv.Plugin{}).Open(ctx, card, minidriver.Env{})
+	assert.ErrorIs(t, err, minidriver.ErrUnknownCard)
+}
+
+type notPIV struct{}
+
+func (notPIV) ATR() []byte                 { return []byte{0x3B, 0x00} }
+func (notPIV) Reset()                      {}
+func (notPIV) Transmit(apdu []byte) []byte { return []byte{0x6A, 0x82} }
+
+func TestCardIDFromCHUIDAndSerial(t *testing.T) {
+	sim := newSim(t, simpiv.Config{Serial: 4242})
+	e := newEnv(t, sim, piv.Plugin{})
+	var derived []byte
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		id, err := e.md.ReadFile(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		require.Len(t, id, 16)
+		derived = id
+		p, err := e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		assert.Equal(t, id, p.GUID[:])
+		assert.Equal(t, []byte{0, 0, 0x10, 0x92}, p.Serial)
+		assert.Equal(t, minidriver.CacheGlobal, p.CacheMode)
+	})
+	// The same card opened again has the same identity; another serial
+	// another one.
+	again := newEnv(t, sim, piv.Plugin{})
+	again.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		id, err := again.md.ReadFile(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.Equal(t, derived, id)
+	})
+	other := newEnv(t, newSim(t, simpiv.Config{Serial: 4243}), piv.Plugin{})
+	other.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		id, err := other.md.ReadFile(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.NotEqual(t, derived, id)
+	})
+
+	// A CHUID with a GUID gives the GUID.
+	guid := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		chuid := append(berTLV(0x30, make([]byte, 25)), berTLV(0x34, guid)...)
+		chuid = append(chuid, berTLV(0x35, []byte("20991231"))...)
+		putData(t, ctx, tx, 0x5FC102, append(chuid, 0x3E, 0x00, 0xFE, 0x00))
+	})
+	withGUID := newEnv(t, sim, piv.Plugin{})
+	withGUID.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		id, err := withGUID.md.ReadFile(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.Equal(t, guid, id)
+	})
+}
+
+func TestPINInfoAndKeySizes(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		p, err := e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.NewPinSet(1, 2, 3, 4), p.PINs)
+		assert.False(t, p.ReadOnly)
+		assert.True(t, p.KeyImport)
+		assert.Equal(t, 24, p.MaxContainers)
+
+		for _, tc := range []struct {
+			id      minidriver.PinID
+			typ     minidriver.PINType
+			purpose minidriver.PINPurpose
+			cache   minidriver.PINCachePolicyType
+		}{
+			{piv.PINUser, minidriver.AlphanumericPIN, minidriver.PrimaryCardPIN, minidriver.PINCacheNormal},
+			{piv.PINAdmin, minidriver.ChallengeResponsePIN, minidriver.AdministratorPIN, minidriver.PINCacheNone},
+			{piv.PINPUK, minidriver.AlphanumericPIN, minidriver.UnblockOnlyPIN, minidriver.PINCacheNone},
+			{piv.PINSignature, minidriver.AlphanumericPIN, minidriver.DigitalSignaturePIN, minidriver.PINCacheAlwaysPrompt},
+		} {
+			info, err := e.md.PINInfo(ctx, tx, tc.id)
+			require.NoError(t, err)
+			assert.NoError(t, info.Validate())
+			assert.Equal(t, tc.typ, info.Type, "PIN %d", tc.id)
+			assert.Equal(t, tc.purpose, info.Purpose, "PIN %d", tc.id)
+			assert.Equal(t, tc.cache, info.CachePolicy.Type, "PIN %d", tc.id)
+		}
+		info, err := e.md.PINInfo(ctx, tx, piv.PINUser)
+		require.NoError(t, err)
+		assert.True(t, info.UnblockPermission.Has(piv.PINPUK))
+		_, err = e.md.PINInfo(ctx, tx, 5)
+		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+
+		ks, err := e.md.KeySizes(ctx, tx, minidriver.KeyExchange)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.KeySizes{Min: 1024, Default: 2048, Max: 4096, Increment: 1024}, ks)
+		ks, err = e.md.KeySizes(ctx, tx, minidriver.ECDSAP384)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.KeySizes{Min: 384, Default: 384, Max: 384, Increment: 1}, ks)
+		_, err = e.md.KeySizes(ctx, tx, minidriver.ECDHP521)
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+		_, err = e.md.KeySizes(ctx, tx, 99)
+		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+
+		caps := e.md.Capabilities()
+		assert.True(t, caps.CertificateCompression)
+		assert.True(t, caps.KeyGen)
+	})
+}
+
+func TestEmptyCardFileSystem(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		root, err := e.md.ListFiles(ctx, tx, "")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cardapps", "cardcf", "cardid"}, root)
+		mscp, err := e.md.ListFiles(ctx, tx, "mscp")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cmapfile"}, mscp)
+
+		cf, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		assert.Equal(t, make([]byte, 6), cf)
+		apps, err := e.md.ReadFile(ctx, tx, "", "CARDAPPS")
+		require.NoError(t, err)
+		assert.Equal(t, []byte("mscp\x00\x00\x00\x00"), apps)
+		cmap, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		assert.Empty(t, cmap)
+
+		_, err = e.md.ReadFile(ctx, tx, "mscp", "kxc00")
+		assert.ErrorIs(t, err, minidriver.ErrFileNotFound)
+		_, err = e.md.ReadFile(ctx, tx, "mscp", "msroots")
+		assert.ErrorIs(t, err, minidriver.ErrFileNotFound)
+		_, err = e.md.ReadFile(ctx, tx, "nodir", "x")
+		assert.ErrorIs(t, err, minidriver.ErrDirNotFound)
+
+		fi, err := e.md.FileInfo(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.Equal(t, 16, fi.Size)
+		assert.Equal(t, cardfs.EveryoneReadAdminWriteAc, fi.AccessCondition)
+		fi, err = e.md.FileInfo(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		assert.Equal(t, cardfs.EveryoneReadUserWriteAc, fi.AccessCondition)
+
+		_, err = e.md.ContainerInfo(ctx, tx, 0)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+		_, err = e.md.ContainerInfo(ctx, tx, 200)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+
+		fs, err := e.md.FreeSpace(ctx, tx)
+		require.NoError(t, err)
+		assert.Equal(t, 24, fs.ContainersAvailable)
+		assert.Equal(t, 24, fs.MaxContainers)
+		assert.Greater(t, fs.BytesAvailable, 2000)
+	})
+}
+
+func TestGenerateECDSAAndSign(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		err := minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256})
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "generation needs the management key")
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.ECDSAP384}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		info, err := e.md.ContainerInfo(ctx, tx, 0)
+		require.NoError(t, err)
+		pub, ok := info.Signature.(*ecdsa.PublicKey)
+		require.True(t, ok)
+		assert.Equal(t, elliptic.P256(), pub.Curve)
+		assert.Equal(t, minidriver.ECDSAP256, info.SignatureSpec)
+		assert.Nil(t, info.KeyExchange)
+
+		digest := sha256.Sum256([]byte("hello"))
+		req := minidriver.SignRequest{Container: 0, KeySpec: minidriver.ECDSAP256, Digest: digest[:]}
+		_, err = e.md.SignData(ctx, tx, req)
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "the PIN is needed")
+		userPIN(t, ctx, e.md, tx)
+		sig, err := e.md.SignData(ctx, tx, req)
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+
+		// P-384 in slot 9C: PIN policy always, PINSignature.
+		pin, err := e.md.ContainerPIN(ctx, tx, 1)
+		require.NoError(t, err)
+		assert.Equal(t, piv.PINSignature, pin)
+		pin, err = e.md.ContainerPIN(ctx, tx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, piv.PINUser, pin)
+		info, err = e.md.ContainerInfo(ctx, tx, 1)
+		require.NoError(t, err)
+		pub384 := info.Signature.(*ecdsa.PublicKey)
+		_, err = e.md.Authenticate(ctx, tx, piv.PINSignature, []byte(simpiv.DefaultPIN), 0)
+		require.NoError(t, err)
+		sig, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 1, KeySpec: minidriver.ECDSAP384, Digest: digest[:]})
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(pub384, digest[:], sig))
+		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 1, KeySpec: minidriver.ECDSAP384, Digest: digest[:]})
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "9C wants the PIN again")
+
+		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 5, Digest: digest[:]})
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, KeySpec: minidriver.KeyExchange, Digest: digest[:]})
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+
+		// The synthesized map shows both containers, 0 the default.
+		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(t, err)
+		recs := m.ValidRecords()
+		require.Len(t, recs, 2)
+		assert.True(t, recs[0].Default())
+		assert.Equal(t, uint16(256), recs[0].SigKeySizeBits)
+		assert.Equal(t, uint16(384), recs[1].SigKeySizeBits)
+	})
+	// Names are stable across openings.
+	var first []byte
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		first = b
+	})
+	again := newEnv(t, e.sim, piv.Plugin{})
+	again.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		b, err := again.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		assert.Equal(t, first, b)
+	})
+}
+
+func TestRSAImportSignDecrypt(t *testing.T) {
+	key := testRSAKey(t)
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.KeyExchange, Key: key}))
+		err := minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP256, Key: key})
+		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		info, err := e.md.ContainerInfo(ctx, tx, 2)
+		require.NoError(t, err)
+		assert.Equal(t, &key.PublicKey, info.KeyExchange)
+		assert.Equal(t, minidriver.KeyExchange, info.KeyExchangeSpec)
+		userPIN(t, ctx, e.md, tx)
+
+		digest := sha256.Sum256([]byte("message"))
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 2, KeySpec: minidriver.KeyExchange, Digest: digest[:], Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256})
+		require.NoError(t, err)
+		assert.NoError(t, rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], sig))
+		sig, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 2, KeySpec: minidriver.KeyExchange, Digest: digest[:], Padding: minidriver.PaddingPSS, Hash: crypto.SHA256, SaltLength: 32})
+		require.NoError(t, err)
+		assert.NoError(t, rsa.VerifyPSS(&key.PublicKey, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32}))
+
+		msg := []byte("secret session key")
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, &key.PublicKey, msg)
+		require.NoError(t, err)
+		block, err := minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 2, KeySpec: minidriver.KeyExchange, Ciphertext: ct, Padding: minidriver.PaddingNone})
+		require.NoError(t, err)
+		require.Len(t, block, 256)
+		assert.Equal(t, []byte{0x00, 0x02}, block[:2])
+		plain, err := minidriver.UnpadPKCS1v15(block)
+		require.NoError(t, err)
+		assert.Equal(t, msg, plain)
+		plain, err = minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 2, KeySpec: minidriver.KeyExchange, Ciphertext: ct, Padding: minidriver.PaddingPKCS1})
+		require.NoError(t, err)
+		assert.Equal(t, msg, plain)
+
+		oaep, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &key.PublicKey, msg, []byte("label"))
+		require.NoError(t, err)
+		plain, err = minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 2, KeySpec: minidriver.KeyExchange, Ciphertext: oaep, Padding: minidriver.PaddingOAEP, OAEPHash: crypto.SHA256, Label: []byte("label")})
+		require.NoError(t, err)
+		assert.Equal(t, msg, plain)
+
+		_, err = minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 2, KeySpec: minidriver.KeyExchange, Ciphertext: ct[:100]})
+		assert.ErrorIs(t, err, minidriver.ErrInsufficientBuffer)
+	})
+}
+
+func TestGenerateRSA(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.KeyExchange, Bits: 2048}))
+		err := minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.Signature, Bits: 1536})
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+		info, err := e.md.ContainerInfo(ctx, tx, 0)
+		require.NoError(t, err)
+		pub := info.KeyExchange.(*rsa.PublicKey)
+		assert.Equal(t, 2048, pub.N.BitLen())
+		userPIN(t, ctx, e.md, tx)
+		digest := sha256.Sum256([]byte("generated"))
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, KeySpec: minidriver.KeyExchange, Digest: digest[:], Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256})
+		require.NoError(t, err)
+		assert.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig))
+	})
+}
+
+// hashKDF is a KDF for the tests: the secret itself.
+type rawKDF struct{}
+
+func (rawKDF) Derive(secret []byte) ([]byte, error) { return append([]byte(nil), secret...), nil }
+
+func TestECDHAgreement(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	own, err := ecdh.P256().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		// Slot 9D (container 2) holds a key agreement key: ECDH.
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.ECDHP256}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		info, err := e.md.ContainerInfo(ctx, tx, 2)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.ECDHP256, info.KeyExchangeSpec)
+		cardPub, ok := info.KeyExchange.(*ecdh.PublicKey)
+		require.True(t, ok)
+		userPIN(t, ctx, e.md, tx)
+		idx, err := minidriver.Agree(ctx, e.md, tx, 2, own.PublicKey())
+		require.NoError(t, err)
+		ka := e.md.(minidriver.KeyAgreer)
+		got, err := ka.DeriveKey(idx, rawKDF{})
+		require.NoError(t, err)
+		want, err := own.ECDH(cardPub)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		require.NoError(t, ka.DestroyAgreement(idx))
+		_, err = ka.DeriveKey(idx, rawKDF{})
+		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+
+		p384, err := ecdh.P384().GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		_, err = minidriver.Agree(ctx, e.md, tx, 2, p384.PublicKey())
+		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 2, Digest: make([]byte, 32)})
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+	})
+}

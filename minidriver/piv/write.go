@@ -1,0 +1,339 @@
+package piv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// writable fails on a read-only card.
+func (c *Card) writable(op, dir, name string) error {
+	if c.readOnly {
+		return pathErr(op, dir, name, minidriver.ErrReadOnly)
+	}
+	return nil
+}
+
+// CreateDirectory creates an application directory in the file store.
+// mscp always exists.
+func (c *Card) CreateDirectory(ctx context.Context, tx *scrm.Tx, name string, ac cardfs.DirectoryAccessCondition) error {
+	c.begin(tx)
+	_, n, err := names("", name)
+	if err != nil {
+		return pathErr("mkdir", n, "", err)
+	}
+	if err := c.writable("mkdir", n, ""); err != nil {
+		return err
+	}
+	if n == cardfs.MSCPDir {
+		return pathErr("mkdir", n, "", cardfs.ErrFileExists)
+	}
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := fs.CreateDirectory(c.roleSet(), n, ac); err != nil {
+		return err
+	}
+	return c.saveStore(ctx, tx, fs)
+}
+
+// DeleteDirectory deletes an empty application directory of the file
+// store; mscp is never empty.
+func (c *Card) DeleteDirectory(ctx context.Context, tx *scrm.Tx, name string) error {
+	c.begin(tx)
+	_, n, err := names("", name)
+	if err != nil {
+		return pathErr("rmdir", n, "", err)
+	}
+	if err := c.writable("rmdir", n, ""); err != nil {
+		return err
+	}
+	if n == cardfs.MSCPDir {
+		return pathErr("rmdir", n, "", cardfs.ErrDirNotEmpty)
+	}
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := fs.DeleteDirectory(c.roleSet(), n); err != nil {
+		return err
+	}
+	return c.saveStore(ctx, tx, fs)
+}
+
+// CreateFile creates an empty file. The root's cardid, cardcf and
+// cardapps and mscp/cmapfile always exist. A certificate file of a valid
+// container becomes an empty certificate object, msroots an empty first
+// part; anything else goes to the file store.
+func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac cardfs.FileAccessCondition) error {
+	c.begin(tx)
+	dir, name, err := names(dir, name)
+	if err != nil {
+		return pathErr("create", dir, name, err)
+	}
+	if err := c.writable("create", dir, name); err != nil {
+		return err
+	}
+	switch classify(dir, name) {
+	case kindCardID, kindCardApps, kindCardCF, kindCmap:
+		return pathErr("create", dir, name, cardfs.ErrFileExists)
+	case kindMSRoots:
+		if _, err := c.readMSRoots(ctx, tx); err == nil {
+			return pathErr("create", dir, name, cardfs.ErrFileExists)
+		} else if !errors.Is(err, cardfs.ErrFileNotFound) {
+			return err
+		}
+		return c.putData(ctx, tx, objMSRoots1, tlv(tagMSRootsEnd, nil))
+	case kindCert:
+		ct, err := c.certContainer(ctx, tx, name)
+		if err != nil {
+			if errors.Is(err, cardfs.ErrFileNotFound) {
+				return pathErr("create", dir, name, cardfs.ErrInvalidParameter)
+			}
+			return err
+		}
+		if _, err := c.readCert(ctx, tx, ct.Slot); err == nil {
+			return pathErr("create", dir, name, cardfs.ErrFileExists)
+		} else if !errors.Is(err, minidriver.ErrFileNotFound) {
+			return err
+		}
+		return c.putData(ctx, tx, certObject(ct.Slot), marshalCertObject(nil))
+	}
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := fs.CreateFile(c.roleSet(), dir, name, 0, ac); err != nil {
+		return err
+	}
+	return c.saveStore(ctx, tx, fs)
+}
+
+// WriteFile replaces a file's content, each file in one PUT DATA (msroots
+// in up to five). Certificate files take DER or the compressed form of
+// cardfs.CompressCert and are stored as DER.
+func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, data []byte) error {
+	c.begin(tx)
+	dir, name, err := names(dir, name)
+	if err != nil {
+		return pathErr("write", dir, name, err)
+	}
+	if err := c.writable("write", dir, name); err != nil {
+		return err
+	}
+	switch classify(dir, name) {
+	case kindCardID, kindCardApps:
+		return pathErr("write", dir, name, fmt.Errorf("%w: derived from the card", cardfs.ErrAccessDenied))
+	case kindCardCF:
+		if _, err := cardfs.ParseCardCF(data); err != nil {
+			return pathErr("write", dir, name, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+		}
+		fs, err := c.loadStore(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := fs.FileInfo(cardfs.RolesAll, "", name); errors.Is(err, cardfs.ErrFileNotFound) {
+			if err := fs.CreateFile(cardfs.RolesAll, "", name, cardfs.CardCFSize, cardfs.EveryoneReadUserWriteAc); err != nil {
+				return err
+			}
+		}
+		if err := fs.WriteFile(c.roleSet()|cardfs.RoleSet(cardfs.RoleUser), "", name, data); err != nil {
+			return err
+		}
+		return c.saveStore(ctx, tx, fs)
+	case kindCmap:
+		return c.writeCmapfile(ctx, tx, data)
+	case kindMSRoots:
+		return c.writeMSRoots(ctx, tx, data)
+	case kindCert:
+		ct, err := c.certContainer(ctx, tx, name)
+		if err != nil {
+			if errors.Is(err, cardfs.ErrFileNotFound) {
+				return pathErr("write", dir, name, err)
+			}
+			return err
+		}
+		der := data
+		if len(data) > 0 {
+			if der, err = cardfs.DecompressCert(data); err != nil {
+				return pathErr("write", dir, name, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+			}
+		}
+		return c.putData(ctx, tx, certObject(ct.Slot), marshalCertObject(der))
+	}
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := fs.WriteFile(c.roleSet(), dir, name, data); err != nil {
+		return err
+	}
+	return c.saveStore(ctx, tx, fs)
+}
+
+// DeleteFile deletes a file: a certificate file deletes the certificate
+// object, msroots its objects; cardid, cardcf, cardapps and cmapfile
+// cannot be deleted.
+func (c *Card) DeleteFile(ctx context.Context, tx *scrm.Tx, dir, name string) error {
+	c.begin(tx)
+	dir, name, err := names(dir, name)
+	if err != nil {
+		return pathErr("delete", dir, name, err)
+	}
+	if err := c.writable("delete", dir, name); err != nil {
+		return err
+	}
+	switch classify(dir, name) {
+	case kindCardID, kindCardApps, kindCardCF, kindCmap:
+		return pathErr("delete", dir, name, cardfs.ErrAccessDenied)
+	case kindMSRoots:
+		if _, err := c.readMSRoots(ctx, tx); err != nil {
+			return err
+		}
+		return c.deleteMSRoots(ctx, tx, objMSRoots1)
+	case kindCert:
+		if _, err := c.readCertFile(ctx, tx, name); err != nil {
+			return err
+		}
+		ct, err := c.certContainer(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return c.putData(ctx, tx, certObject(ct.Slot), nil)
+	}
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := fs.DeleteFile(c.roleSet(), dir, name); err != nil {
+		return err
+	}
+	return c.saveStore(ctx, tx, fs)
+}
+
+// deleteMSRoots deletes the msroots objects from tag on, ignoring absent
+// ones.
+func (c *Card) deleteMSRoots(ctx context.Context, tx *scrm.Tx, from uint32) error {
+	for tag := from; tag <= objMSRoots5; tag++ {
+		if v, known := c.objs[tag]; known && v == nil {
+			continue
+		}
+		if err := c.putData(ctx, tx, tag, nil); err != nil && !errors.Is(err, scrm.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Card) writeMSRoots(ctx context.Context, tx *scrm.Tx, data []byte) error {
+	parts, err := splitMSRoots(data, c.q.maxObject)
+	if err != nil {
+		return err
+	}
+	for i, p := range parts {
+		if err := c.putData(ctx, tx, objMSRoots1+uint32(i), p); err != nil {
+			return err
+		}
+	}
+	return c.deleteMSRoots(ctx, tx, objMSRoots1+uint32(len(parts)))
+}
+
+// writeCmapfile stores the container map in Yubico's object 5FFF10. Each
+// valid record keeps the slot it had in the stored map; a new record gets
+// the slot of its index in the slot table when free, else the first free
+// slot. Key specs follow from the key sizes (256 and 384 are ECC).
+func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) error {
+	m, err := cardfs.ParseContainerMap(data)
+	if err != nil {
+		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+	}
+	if m.Len() > (c.q.maxObject-4)/ykRecordSize {
+		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, cardfs.ErrTooManyContainers)
+	}
+	prev, stored, err := c.storedMap(ctx, tx)
+	if err != nil {
+		return err
+	}
+	out := make([]ykRecord, m.Len())
+	used := map[byte]bool{}
+	var pending []int
+	for i := range out {
+		r, _ := m.Record(i)
+		if !r.Valid() {
+			continue
+		}
+		if r.SigKeySizeBits != 0 && r.KeyExchangeKeySizeBits != 0 {
+			return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile,
+				fmt.Errorf("%w: container %d has two keys; a PIV slot holds one", cardfs.ErrInvalidParameter, i))
+		}
+		y := ykRecord{Name: r.Name, Flags: byte(r.Flags)}
+		switch {
+		case stored && i < len(prev) && prev[i].valid() && certObject(prev[i].Slot) != 0:
+			p := prev[i]
+			y.Slot, y.PinID, y.ECDHAssoc, y.Fingerprint, y.KeySpec = p.Slot, p.PinID, p.ECDHAssoc, p.Fingerprint, p.KeySpec
+		case !stored && i < maxContainers:
+			y.Slot = slotTable[i]
+		default:
+			pending = append(pending, i)
+		}
+		if y.Slot != 0 {
+			if used[y.Slot] {
+				return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: slot %02X twice", cardfs.ErrInvalidParameter, y.Slot))
+			}
+			used[y.Slot] = true
+		}
+		y.KeySpec, y.KeyBits = specFromSizes(r.SigKeySizeBits, r.KeyExchangeKeySizeBits, y.KeySpec)
+		out[i] = y
+	}
+	for _, i := range pending {
+		slot := byte(0)
+		if i < maxContainers && !used[slotTable[i]] {
+			slot = slotTable[i]
+		} else {
+			for _, s := range slotTable {
+				if !used[s] {
+					slot = s
+					break
+				}
+			}
+		}
+		if slot == 0 {
+			return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, cardfs.ErrTooManyContainers)
+		}
+		used[slot] = true
+		out[i].Slot = slot
+		out[i].PinID = byte(defaultPIN(slot))
+	}
+	for i := range out {
+		if out[i].valid() && out[i].PinID == 0 {
+			out[i].PinID = byte(defaultPIN(out[i].Slot))
+		}
+	}
+	if len(out) == 0 {
+		return c.putData(ctx, tx, objMSCMAP, nil)
+	}
+	return c.putData(ctx, tx, objMSCMAP, marshalYKMap(out))
+}
+
+// specFromSizes derives a record's key spec from the cmapfile key sizes:
+// 256, 384 and 521 bits are ECC (ECDSA in the signature slot, ECDH in the
+// key exchange slot), anything else RSA. With no key it keeps old.
+func specFromSizes(sig, kx uint16, old byte) (byte, uint16) {
+	ecc := func(b uint16) bool { return b == 256 || b == 384 || b == 521 }
+	switch {
+	case sig != 0 && ecc(sig):
+		return byte(map[uint16]minidriver.KeySpec{256: minidriver.ECDSAP256, 384: minidriver.ECDSAP384, 521: minidriver.ECDSAP521}[sig]), sig
+	case sig != 0:
+		return byte(minidriver.Signature), sig
+	case kx != 0 && ecc(kx):
+		return byte(map[uint16]minidriver.KeySpec{256: minidriver.ECDHP256, 384: minidriver.ECDHP384, 521: minidriver.ECDHP521}[kx]), kx
+	case kx != 0:
+		return byte(minidriver.KeyExchange), kx
+	}
+	return old, 0
+}
