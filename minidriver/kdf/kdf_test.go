@@ -3,11 +3,13 @@ package kdf_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
@@ -199,4 +201,32 @@ func TestDeriveDoesNotModifyInputs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, secretZ, z)
 	assert.Equal(t, seed64, s)
+}
+
+// TestSP80056AConcatKnownAnswer is the Concat KDF example of RFC 7518
+// Appendix C (ECDH-ES in JOSE): Z from Alice's ephemeral P-256 key and
+// Bob's public key, AlgorithmID, PartyUInfo and PartyVInfo as 32-bit
+// length-prefixed strings, SuppPubInfo the key length in bits, SHA-256,
+// 16 bytes of output.
+func TestSP80056AConcatKnownAnswer(t *testing.T) {
+	b64 := func(s string) []byte {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		require.NoError(t, err)
+		return b
+	}
+	alice, err := ecdh.P256().NewPrivateKey(b64("0_NxaRPUMQoAJt50Gz8YiTr8gRTwyEaCumd-MToTmIo"))
+	require.NoError(t, err)
+	bob, err := ecdh.P256().NewPublicKey(cat([]byte{4}, b64("weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ"), b64("e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck")))
+	require.NoError(t, err)
+	z, err := alice.ECDH(bob)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{158, 86, 217, 29, 129, 113, 53, 211, 114, 131, 66, 131, 191, 132, 38, 156,
+		251, 49, 110, 163, 218, 128, 106, 72, 246, 218, 167, 121, 140, 254, 144, 196}, z, "Z of RFC 7518 Appendix C")
+
+	lp := func(s string) []byte { return cat(binary.BigEndian.AppendUint32(nil, uint32(len(s))), []byte(s)) }
+	k := kdf.SP80056AConcat{Hash: crypto.SHA256, AlgorithmID: lp("A128GCM"), PartyUInfo: lp("Alice"), PartyVInfo: lp("Bob"),
+		SuppPubInfo: binary.BigEndian.AppendUint32(nil, 128), Length: 16}
+	got, err := k.Derive(z)
+	require.NoError(t, err)
+	assert.Equal(t, "VqqN6vgjbSBcIijNcacQGg", base64.RawURLEncoding.EncodeToString(got))
 }

@@ -133,11 +133,13 @@ func (c *card) lock() func() {
 // roles are the file-system roles logged in. c.chip.mu is held.
 func (c *card) roles() cardfs.Roles { return cardfs.Roles(c.chip.login) }
 
+// Close implements minidriver.Card: it wipes the ECDH agreements.
 func (c *card) Close() error {
 	c.agreements.DestroyAll()
 	return nil
 }
 
+// Resume implements minidriver.Card: it selects the application and checks the chip is the one opened.
 func (c *card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	id, ok, err := selectApp(ctx, tx)
 	if err != nil {
@@ -149,10 +151,12 @@ func (c *card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	return nil
 }
 
+// Capabilities implements minidriver.Card: the caller compresses certificates; a writable chip generates keys.
 func (c *card) Capabilities() minidriver.Capabilities {
 	return minidriver.Capabilities{CertificateCompression: false, KeyGen: !c.chip.cfg.ReadOnly}
 }
 
+// Properties implements minidriver.Card.
 func (c *card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProperties, error) {
 	defer c.lock()()
 	b, err := c.chip.fs.ReadFile(cardfs.RolesNone, cardfs.RootDir, cardfs.CardIDFile)
@@ -178,6 +182,7 @@ func (c *card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 	}, nil
 }
 
+// PINInfo implements minidriver.Card.
 func (c *card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (minidriver.PINInfo, error) {
 	defer c.lock()()
 	p, ok := c.chip.pins[id]
@@ -187,22 +192,26 @@ func (c *card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (m
 	return p.info, nil
 }
 
+// ReadFile implements minidriver.Card with the access conditions of the logged-in roles.
 func (c *card) ReadFile(ctx context.Context, tx *scrm.Tx, dir, name string) ([]byte, error) {
 	defer c.lock()()
 	return c.chip.fs.ReadFile(c.roles(), dir, name)
 }
 
+// ListFiles implements minidriver.Card.
 func (c *card) ListFiles(ctx context.Context, tx *scrm.Tx, dir string) ([]string, error) {
 	defer c.lock()()
 	return c.chip.fs.ListFiles(c.roles(), dir)
 }
 
+// FileInfo implements minidriver.Card.
 func (c *card) FileInfo(ctx context.Context, tx *scrm.Tx, dir, name string) (minidriver.FileInfo, error) {
 	defer c.lock()()
 	fi, err := c.chip.fs.FileInfo(c.roles(), dir, name)
 	return minidriver.FileInfo{Size: fi.Size, AccessCondition: fi.AccessCondition}, err
 }
 
+// FreeSpace implements minidriver.Card; a read-only card has no space.
 func (c *card) FreeSpace(ctx context.Context, tx *scrm.Tx) (minidriver.FreeSpace, error) {
 	defer c.lock()()
 	if c.chip.cfg.ReadOnly {
@@ -215,10 +224,12 @@ func (c *card) FreeSpace(ctx context.Context, tx *scrm.Tx) (minidriver.FreeSpace
 	}, nil
 }
 
+// KeySizes implements minidriver.Card: RSA 1024 to 4096, P-256 and P-384.
 func (c *card) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec) (minidriver.KeySizes, error) {
 	return keySizes(spec)
 }
 
+// ContainerInfo implements minidriver.Card.
 func (c *card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidriver.ContainerInfo, error) {
 	defer c.lock()()
 	ct, ok := c.chip.containers[idx]
@@ -247,6 +258,7 @@ func public(priv crypto.PrivateKey) crypto.PublicKey {
 	return nil
 }
 
+// ContainerPIN implements minidriver.Card.
 func (c *card) ContainerPIN(ctx context.Context, tx *scrm.Tx, idx int) (minidriver.PinID, error) {
 	defer c.lock()()
 	ct, ok := c.chip.containers[idx]
@@ -256,6 +268,7 @@ func (c *card) ContainerPIN(ctx context.Context, tx *scrm.Tx, idx int) (minidriv
 	return ct.pin, nil
 }
 
+// Authenticate implements minidriver.Card. Session PINs are not supported; the unblock-only PIN cannot log in.
 func (c *card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinID, secret []byte, flags minidriver.AuthFlags) ([]byte, error) {
 	if err := flags.Validate(); err != nil {
 		return nil, err
@@ -302,6 +315,7 @@ func (c *card) verify(id minidriver.PinID, secret []byte) error {
 	return nil
 }
 
+// Deauthenticate implements minidriver.Card.
 func (c *card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.PinSet) error {
 	defer c.lock()()
 	if c.chip.cfg.NoDeauthenticate && c.chip.login&set != 0 {
@@ -332,6 +346,7 @@ func (c *card) keyFor(idx int, spec minidriver.KeySpec) (crypto.PrivateKey, erro
 	return key, nil
 }
 
+// SignData implements minidriver.Card: RSA pads on the host side (minidriver.PadSignature) and signs raw; ECDSA signs ASN.1.
 func (c *card) SignData(ctx context.Context, tx *scrm.Tx, req minidriver.SignRequest) ([]byte, error) {
 	defer c.lock()()
 	key, err := c.keyFor(req.Container, req.KeySpec)
@@ -361,6 +376,7 @@ func rawRSA(k *rsa.PrivateKey, block []byte) ([]byte, error) {
 	return m.Exp(m, k.D, k.N).FillBytes(make([]byte, k.Size())), nil
 }
 
+// RSADecrypt implements minidriver.Decrypter: the raw block, or OAEP unpadded; PKCS #1 v1.5 unpadding is left to the caller.
 func (c *card) RSADecrypt(ctx context.Context, tx *scrm.Tx, req minidriver.DecryptRequest) ([]byte, error) {
 	defer c.lock()()
 	key, err := c.keyFor(req.Container, req.KeySpec)
@@ -395,6 +411,7 @@ func (c *card) RSADecrypt(ctx context.Context, tx *scrm.Tx, req minidriver.Decry
 	return nil, fmt.Errorf("%w: refcard: padding %#x", minidriver.ErrInvalidParameter, req.Padding)
 }
 
+// Agree implements minidriver.KeyAgreer.
 func (c *card) Agree(ctx context.Context, tx *scrm.Tx, idx int, peer *ecdh.PublicKey) (int, error) {
 	c.chip.mu.Lock()
 	ct := c.chip.containers[idx]
@@ -422,12 +439,15 @@ func (c *card) Agree(ctx context.Context, tx *scrm.Tx, idx int, peer *ecdh.Publi
 	return c.agreements.Put(z)
 }
 
+// DeriveKey implements minidriver.KeyAgreer.
 func (c *card) DeriveKey(idx int, kdf minidriver.KDF) ([]byte, error) {
 	return c.agreements.Derive(idx, kdf)
 }
 
+// DestroyAgreement implements minidriver.KeyAgreer.
 func (c *card) DestroyAgreement(idx int) error { return c.agreements.Destroy(idx) }
 
+// Challenge implements minidriver.ChallengeResponder: 8 random bytes for the 3DES admin key.
 func (c *card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) ([]byte, error) {
 	defer c.lock()()
 	p, ok := c.chip.pins[id]
@@ -442,6 +462,7 @@ func (c *card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 	return bytes.Clone(ch), nil
 }
 
+// ChangeAuthenticator implements minidriver.AuthenticatorChanger.
 func (c *card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidriver.ChangeRequest) error {
 	if err := req.Flags.Validate(); err != nil {
 		return err
@@ -484,6 +505,7 @@ func (c *card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidri
 	return nil
 }
 
+// SetContainerPIN implements minidriver.PropertySetter.
 func (c *card) SetContainerPIN(ctx context.Context, tx *scrm.Tx, idx int, id minidriver.PinID) error {
 	defer c.lock()()
 	ct, ok := c.chip.containers[idx]
@@ -500,6 +522,7 @@ func (c *card) SetContainerPIN(ctx context.Context, tx *scrm.Tx, idx int, id min
 	return nil
 }
 
+// SetPINInfo implements minidriver.PropertySetter; it needs the admin.
 func (c *card) SetPINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID, info minidriver.PINInfo) error {
 	if err := info.Validate(); err != nil {
 		return err
@@ -516,31 +539,37 @@ func (c *card) SetPINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID,
 	return nil
 }
 
+// CreateDirectory implements minidriver.FileWriter.
 func (c *card) CreateDirectory(ctx context.Context, tx *scrm.Tx, name string, ac cardfs.DirectoryAccessCondition) error {
 	defer c.lock()()
 	return c.chip.fs.CreateDirectory(c.roles(), name, ac)
 }
 
+// DeleteDirectory implements minidriver.FileWriter.
 func (c *card) DeleteDirectory(ctx context.Context, tx *scrm.Tx, name string) error {
 	defer c.lock()()
 	return c.chip.fs.DeleteDirectory(c.roles(), name)
 }
 
+// CreateFile implements minidriver.FileWriter.
 func (c *card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac cardfs.FileAccessCondition) error {
 	defer c.lock()()
 	return c.chip.fs.CreateFile(c.roles(), dir, name, 0, ac)
 }
 
+// WriteFile implements minidriver.FileWriter.
 func (c *card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, data []byte) error {
 	defer c.lock()()
 	return c.chip.fs.WriteFile(c.roles(), dir, name, data)
 }
 
+// DeleteFile implements minidriver.FileWriter.
 func (c *card) DeleteFile(ctx context.Context, tx *scrm.Tx, dir, name string) error {
 	defer c.lock()()
 	return c.chip.fs.DeleteFile(c.roles(), dir, name)
 }
 
+// CreateContainer implements minidriver.ContainerManager; it needs the user or the admin logged in.
 func (c *card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.CreateContainerRequest) error {
 	defer c.lock()()
 	if !c.chip.login.Has(minidriver.RoleUser) && !c.chip.login.Has(minidriver.RoleAdmin) {
@@ -566,6 +595,7 @@ func (c *card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	return c.chip.putKey(req.Index, req.KeySpec, key, pin)
 }
 
+// DeleteContainer implements minidriver.ContainerManager.
 func (c *card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error {
 	defer c.lock()()
 	if !c.chip.login.Has(minidriver.RoleUser) && !c.chip.login.Has(minidriver.RoleAdmin) {
