@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// waitLimit bounds the waits of these tests (a broken setup fails instead of
+// hanging); it is not a timing assertion.
+const waitLimit = time.Minute
+
+// served is one run of the command in the background.
+type served struct {
+	cancel context.CancelFunc
+	errc   chan error
+	out    *bytes.Buffer // read only once errc has delivered
+}
+
+// serve starts run with args and waits until it reports the card present.
+func serve(t *testing.T, args ...string) (*served, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &served{cancel: cancel, errc: make(chan error, 1), out: new(bytes.Buffer)}
+	readyc := make(chan string, 1)
+	go func() { s.errc <- run(ctx, args, s.out, func(r string) { readyc <- r }) }()
+	select {
+	case reader := <-readyc:
+		return s, reader
+	case err := <-s.errc:
+		t.Fatalf("run ended before the card was served: %v\n%s", err, s.out)
+	case <-time.After(waitLimit):
+		cancel()
+		t.Fatalf("run did not serve the card within %v", waitLimit)
+	}
+	return nil, ""
+}
+
+// stop interrupts the run and returns its output.
+func (s *served) stop(t *testing.T) string {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.errc:
+		require.NoError(t, err, s.out.String())
+	case <-time.After(waitLimit):
+		t.Fatalf("run did not stop within %v", waitLimit)
+	}
+	return s.out.String()
+}
+
+// pinTries asks the card in reader, through pcscd, for the PIN tries left.
+func pinTries(t *testing.T, sc *scrm.Context, reader string) (serial uint32, tries int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	card, err := sc.Connect(ctx, reader, nil)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, card.Close(scrm.LeaveCard)) }()
+	_, err = card.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: piv.AID[:5], Ne: 256})
+	require.NoError(t, err)
+	resp, err := card.Do(ctx, scrm.Command{INS: 0xF8, Ne: 4})
+	require.NoError(t, err)
+	require.Len(t, resp.Data, 4)
+	serial = binary.BigEndian.Uint32(resp.Data)
+	_, err = card.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80})
+	var se *scrm.StatusError
+	require.ErrorAs(t, err, &se)
+	tries, ok := se.RetriesLeft()
+	require.True(t, ok, "empty VERIFY: %v", err)
+	return serial, tries
+}
+
+// wrongPIN presents a wrong PIN once through pcscd.
+func wrongPIN(t *testing.T, sc *scrm.Context, reader string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	card, err := sc.Connect(ctx, reader, nil)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, card.Close(scrm.LeaveCard)) }()
+	_, err = card.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: piv.AID[:5], Ne: 256})
+	require.NoError(t, err)
+	_, err = card.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80, Data: []byte("000000\xff\xff")})
+	require.ErrorIs(t, err, scrm.ErrWrongPIN)
+}
+
+// TestRunServesAndPersists runs the command against pcscd twice on one state
+// file: the first run creates the card, a wrong PIN through pcscd changes
+// it, and the second run serves the saved card.
+func TestRunServesAndPersists(t *testing.T) {
+	env := pcscdtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r, err := env.Acquire(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, r.Release()) })
+	sc := env.Context(t)
+	state := filepath.Join(t.TempDir(), "card.json")
+	args := []string{"-state", state, "-addr", r.Addr, "-reader", r.Name, "-firmware", "5.4.3", "-serial", "4242"}
+
+	s, reader := serve(t, args...)
+	require.Equal(t, r.Name, reader)
+	serial, tries := pinTries(t, sc, reader)
+	assert.Equal(t, uint32(4242), serial)
+	assert.Equal(t, piv.DefaultTries, tries)
+	wrongPIN(t, sc, reader)
+	out := s.stop(t)
+	assert.Contains(t, out, "created card 4242 (firmware 5.4.3) in "+state)
+	assert.Contains(t, out, `card 4242 present in reader "`+r.Name+`"`)
+	assert.Contains(t, out, "state saved in "+state)
+
+	saved, err := piv.LoadFile(state, piv.Config{})
+	require.NoError(t, err)
+	assert.Equal(t, uint32(4242), saved.Serial())
+	assert.Equal(t, piv.Version{Major: 5, Minor: 4, Patch: 3}, saved.Version())
+
+	// The creation flags no longer apply: the saved card is served.
+	s, reader = serve(t, "-state", state, "-addr", r.Addr, "-reader", r.Name, "-serial", "7")
+	serial, tries = pinTries(t, sc, reader)
+	assert.Equal(t, uint32(4242), serial)
+	assert.Equal(t, piv.DefaultTries-1, tries, "the wrong PIN of the first run was not saved")
+	out = s.stop(t)
+	assert.Contains(t, out, "loaded card 4242 (firmware 5.4.3) from "+state)
+	assert.Contains(t, out, "state unchanged in "+state)
+}
+
+// TestRunKeepsCorruptState: a state file that cannot be loaded is an error
+// and stays as it was.
+func TestRunKeepsCorruptState(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "card.json")
+	corrupt := []byte(`{"version": 1, "serial": `)
+	require.NoError(t, os.WriteFile(state, corrupt, 0o600))
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-state", state, "-addr", "127.0.0.1:1"}, &out, nil)
+	var le *piv.LoadError
+	require.ErrorAs(t, err, &le)
+	got, rerr := os.ReadFile(state)
+	require.NoError(t, rerr)
+	assert.Equal(t, corrupt, got)
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"-state", "c.json"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, options{state: "c.json", addr: "127.0.0.1:35963", reader: "Virtual PCD 00 00",
+		version: piv.DefaultVersion, serial: piv.DefaultSerial}, o)
+
+	o, err = parseArgs([]string{"-state", "c.json", "-addr", "127.0.0.1:35964", "-firmware", "5.4.3",
+		"-mgmt-alg", "AES256", "-serial", "12"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, options{state: "c.json", addr: "127.0.0.1:35964", reader: "Virtual PCD 00 01",
+		version: piv.Version{Major: 5, Minor: 4, Patch: 3}, serial: 12, mgmtAlg: piv.AlgAES256}, o)
+
+	o, err = parseArgs([]string{"-state", "c.json", "-addr", "10.0.0.1:40000"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Empty(t, o.reader, "no reader name is known for a port of another configuration")
+
+	for _, args := range [][]string{
+		{},
+		{"-state", "c.json", "extra"},
+		{"-state", "c.json", "-firmware", "5.7"},
+		{"-state", "c.json", "-firmware", "5.7.256"},
+		{"-state", "c.json", "-mgmt-alg", "des"},
+		{"-state", "c.json", "-serial", "0"},
+		{"-state", "c.json", "-serial", "4294967296"},
+		{"-state", "c.json", "-addr", "35963"},
+		{"-nosuchflag"},
+	} {
+		_, err := parseArgs(args, &bytes.Buffer{})
+		assert.Error(t, err, "%q", args)
+	}
+	_, err = parseArgs([]string{"-h"}, &bytes.Buffer{})
+	assert.ErrorIs(t, err, flag.ErrHelp)
+}
