@@ -70,6 +70,7 @@ func (s *suite) testSign(t *testing.T) {
 			if rk, ok := pub.(*rsa.PublicKey); ok {
 				for _, c := range rsaSignCases(rk.N.BitLen()) {
 					t.Run(c.name, func(t *testing.T) {
+						f := f.with(t)
 						var digest []byte
 						if c.hash == 0 {
 							digest = digestOf(crypto.SHA256, msg) // signed as it is
@@ -89,6 +90,7 @@ func (s *suite) testSign(t *testing.T) {
 					})
 				}
 				t.Run("Raw", func(t *testing.T) {
+					f := f.with(t)
 					// PaddingNone: the digest is a block the caller padded.
 					req := minidriver.SignRequest{Container: k.Container, KeySpec: k.Spec, Digest: digestOf(crypto.SHA256, msg), Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256}
 					block, err := minidriver.PadSignature(req, rk.N.BitLen())
@@ -98,6 +100,7 @@ func (s *suite) testSign(t *testing.T) {
 					assert.NoError(t, rsa.VerifyPKCS1v15(rk, crypto.SHA256, digestOf(crypto.SHA256, msg), sig), "verify a raw signature")
 				})
 				t.Run("WrongDigestSize", func(t *testing.T) {
+					f := f.with(t)
 					f.do(func(ctx context.Context, tx *scrm.Tx) {
 						f.loginFor(ctx, tx, k.Container)
 						_, err := f.card.SignData(ctx, tx, minidriver.SignRequest{Container: k.Container, KeySpec: k.Spec, Digest: make([]byte, 20), Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256})
@@ -108,6 +111,7 @@ func (s *suite) testSign(t *testing.T) {
 				ek := pub.(*ecdsa.PublicKey)
 				for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA1} {
 					t.Run(fmt.Sprint(h), func(t *testing.T) {
+						f := f.with(t)
 						digest := digestOf(h, msg)
 						sig := f.sign(minidriver.SignRequest{Container: k.Container, KeySpec: k.Spec, Digest: digest, Hash: h})
 						assert.True(t, ecdsa.VerifyASN1(ek, digest, sig), "verify the ASN.1 ECDSA signature")
@@ -115,6 +119,7 @@ func (s *suite) testSign(t *testing.T) {
 				}
 			}
 			t.Run("Errors", func(t *testing.T) {
+				f := f.with(t)
 				digest := digestOf(crypto.SHA256, msg)
 				req := minidriver.SignRequest{Container: k.Container, KeySpec: k.Spec, Digest: digest, Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256}
 				f.do(func(ctx context.Context, tx *scrm.Tx) {
@@ -200,6 +205,7 @@ func (s *suite) testDecrypt(t *testing.T) {
 			require.NoError(t, err)
 			req := minidriver.DecryptRequest{Container: k.Container, KeySpec: k.Spec, Ciphertext: ct, Padding: minidriver.PaddingNone}
 			t.Run("Raw", func(t *testing.T) {
+				f := f.with(t)
 				f.do(func(ctx context.Context, tx *scrm.Tx) {
 					f.loginFor(ctx, tx, k.Container)
 					block, err := minidriver.RSADecrypt(ctx, f.card, tx, req)
@@ -212,6 +218,7 @@ func (s *suite) testDecrypt(t *testing.T) {
 				})
 			})
 			t.Run("PKCS1", func(t *testing.T) {
+				f := f.with(t)
 				f.do(func(ctx context.Context, tx *scrm.Tx) {
 					f.loginFor(ctx, tx, k.Container)
 					r := req
@@ -226,6 +233,7 @@ func (s *suite) testDecrypt(t *testing.T) {
 				})
 			})
 			t.Run("OAEP", func(t *testing.T) {
+				f := f.with(t)
 				label := []byte("suite label")
 				oct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, label)
 				require.NoError(t, err)
@@ -243,6 +251,7 @@ func (s *suite) testDecrypt(t *testing.T) {
 				})
 			})
 			t.Run("Errors", func(t *testing.T) {
+				f := f.with(t)
 				f.do(func(ctx context.Context, tx *scrm.Tx) {
 					if f.needsPIN(ctx, tx, k.Container) {
 						_, err := minidriver.RSADecrypt(ctx, f.card, tx, req)
@@ -323,6 +332,7 @@ func (s *suite) testECDH(t *testing.T) {
 				assert.ErrorIs(t, ka.DestroyAgreement(idx), minidriver.ErrInvalidParameter, "destroy twice")
 			})
 			t.Run("BadKDF", func(t *testing.T) {
+				f := f.with(t)
 				var i2 int
 				f.do(func(ctx context.Context, tx *scrm.Tx) {
 					f.loginFor(ctx, tx, k.Container)

@@ -27,6 +27,7 @@ import (
 func (s *suite) testFileSystem(t *testing.T) {
 	f := s.open(t)
 	read := func(t *testing.T, dir, name string) []byte {
+		f := f.with(t)
 		var b []byte
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
 			var err error
@@ -69,6 +70,7 @@ func (s *suite) testFileSystem(t *testing.T) {
 		}
 	})
 	t.Run("ListFiles", func(t *testing.T) {
+		f := f.with(t)
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
 			root, err := f.card.ListFiles(ctx, tx, cardfs.RootDir)
 			require.NoError(t, err)
@@ -84,6 +86,7 @@ func (s *suite) testFileSystem(t *testing.T) {
 		})
 	})
 	t.Run("FileInfo", func(t *testing.T) {
+		f := f.with(t)
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
 			for _, dir := range []string{cardfs.RootDir, cardfs.MSCPDir} {
 				names, err := f.card.ListFiles(ctx, tx, dir)
@@ -114,6 +117,7 @@ func (s *suite) testFileSystem(t *testing.T) {
 		assert.Equal(t, read(t, cardfs.RootDir, cardfs.CardIDFile), read(t, cardfs.RootDir, "CardID"))
 	})
 	t.Run("NotFound", func(t *testing.T) {
+		f := f.with(t)
 		f.do(func(ctx context.Context, tx *scrm.Tx) {
 			_, err := f.card.ReadFile(ctx, tx, cardfs.RootDir, "nosuch")
 			assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "ReadFile of a missing file")

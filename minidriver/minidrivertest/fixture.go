@@ -63,6 +63,14 @@ func (s *suite) openOn(t *testing.T, sc *scrm.Card) *fixture {
 	return f
 }
 
+// with returns f bound to test t, for use in a subtest of the test that
+// opened it.
+func (f *fixture) with(t *testing.T) *fixture {
+	g := *f
+	g.t = t
+	return &g
+}
+
 // begin starts a transaction as the engine does: Begin, then Resume.
 func (f *fixture) begin() *scrm.Tx {
 	f.t.Helper()

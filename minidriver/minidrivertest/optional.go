@@ -78,6 +78,7 @@ func (s *suite) testOptional(t *testing.T) {
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
+			f := f.with(t)
 			if c.present {
 				t.Logf("the card is a minidriver.%s", c.name)
 				return
