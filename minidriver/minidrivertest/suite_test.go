@@ -8,9 +8,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/minidriver"
@@ -100,6 +103,43 @@ func insert(t *testing.T, chip *refcard.Chip) *scrm.Card {
 // TestReferenceCard runs the suite on the reference plug-in with a
 // writable card that generates and imports keys.
 func TestReferenceCard(t *testing.T) {
+	minidrivertest.Run(t, referenceHarness(t, ""))
+}
+
+// faultEnv names the fault TestFaultyReferenceCard injects.
+const faultEnv = "MINIDRIVERTEST_FAULT"
+
+// TestSuiteDetectsFaults checks that the suite fails a plug-in with each
+// of the reference card's faults: it runs TestFaultyReferenceCard in a
+// child test process per fault and expects it to fail.
+func TestSuiteDetectsFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite once per fault in a child process")
+	}
+	for _, fault := range refcard.Faults() {
+		t.Run(string(fault), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFaultyReferenceCard$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), faultEnv+"="+string(fault))
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the suite passed a card with fault %s:\n%s", fault, out)
+			assert.Contains(t, string(out), "--- FAIL: TestFaultyReferenceCard/", "the suite's own failure, not a crash:\n%s", out)
+		})
+	}
+}
+
+// TestFaultyReferenceCard runs the suite on a reference card with the
+// fault named in the environment; only TestSuiteDetectsFaults runs it.
+func TestFaultyReferenceCard(t *testing.T) {
+	fault := os.Getenv(faultEnv)
+	if fault == "" {
+		t.Skip("runs only as the child process of TestSuiteDetectsFaults")
+	}
+	minidrivertest.Run(t, referenceHarness(t, refcard.Fault(fault)))
+}
+
+// referenceHarness describes the writable reference card, with fault.
+func referenceHarness(t *testing.T, fault refcard.Fault) minidrivertest.Harness {
 	keys := []minidrivertest.Key{
 		{Container: 0, Spec: minidriver.KeyExchange, Bits: 2048},
 		{Container: 1, Spec: minidriver.Signature, Bits: 1024},
@@ -110,10 +150,10 @@ func TestReferenceCard(t *testing.T) {
 	}
 	pool := newKeyPool(t, keys)
 	plugin := refcard.NewPlugin()
-	minidrivertest.Run(t, minidrivertest.Harness{
+	return minidrivertest.Harness{
 		Plugin: plugin,
 		NewCard: func(t *testing.T) *scrm.Card {
-			chip, err := plugin.NewChip(refcard.Config{UserPIN: userPIN, PUKValue: pukValue, AdminKey: adminKey, KeySource: pool.get})
+			chip, err := plugin.NewChip(refcard.Config{UserPIN: userPIN, PUKValue: pukValue, AdminKey: adminKey, KeySource: pool.get, Fault: fault})
 			require.NoError(t, err)
 			return insert(t, chip)
 		},
@@ -121,7 +161,7 @@ func TestReferenceCard(t *testing.T) {
 		AdminResponse: func(ch []byte) []byte { return refcard.AdminResponse(adminKey, ch) },
 		Keys:          keys,
 		Features:      minidrivertest.Features{WriteFiles: true, Generate: true, Import: true, ChangePIN: true},
-	})
+	}
 }
 
 // TestReferenceReadOnlyCard runs the suite on a read-only card whose keys

@@ -53,6 +53,9 @@ type Config struct {
 	// ContainerManager, AuthenticatorChanger or PropertySetter, and keys
 	// come from Provision.
 	ReadOnly bool
+	// Fault makes the chip or the plug-in misbehave in one way, so that
+	// tests can check the conformance suite notices; empty for none.
+	Fault Fault
 	// NoDeauthenticate makes Deauthenticate fail, as on cards that
 	// cannot log a PIN out: only a reset does.
 	NoDeauthenticate bool
@@ -62,6 +65,27 @@ type Config struct {
 	// Rand is the chip's randomness (card ID, challenges); nil means
 	// crypto/rand.
 	Rand io.Reader
+}
+
+// Fault is a misbehaviour to inject (Config.Fault).
+type Fault string
+
+// Faults the reference card can have.
+const (
+	FaultDeauthenticateNoop Fault = "deauthenticate-noop"  // Deauthenticate logs nobody out
+	FaultResetKeepsLogin    Fault = "reset-keeps-login"    // a card reset keeps the PINs logged in
+	FaultNoRetryCounter     Fault = "no-retry-counter"     // wrong PINs are not counted
+	FaultNoPINCheck         Fault = "no-pin-check"         // private keys work without their PIN
+	FaultIgnoreFileACL      Fault = "ignore-file-acl"      // files are written without authentication
+	FaultWrongSignature     Fault = "wrong-signature"      // signatures cover another digest
+	FaultWrongAgreement     Fault = "wrong-agreement"      // ECDH keeps a wrong shared secret
+	FaultEmptyContainerInfo Fault = "empty-container-info" // an empty container has no error
+)
+
+// Faults lists every Fault.
+func Faults() []Fault {
+	return []Fault{FaultDeauthenticateNoop, FaultResetKeepsLogin, FaultNoRetryCounter, FaultNoPINCheck,
+		FaultIgnoreFileACL, FaultWrongSignature, FaultWrongAgreement, FaultEmptyContainerInfo}
 }
 
 // pinState is one PIN of the chip.
@@ -149,7 +173,9 @@ func (c *Chip) ATR() []byte { return []byte{0x3B, 0x80, 0x80, 0x01, 0x01} }
 func (c *Chip) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.login = 0
+	if c.cfg.Fault != FaultResetKeepsLogin {
+		c.login = 0
+	}
 	c.challenge = nil
 }
 

@@ -131,7 +131,12 @@ func (c *card) lock() func() {
 }
 
 // roles are the file-system roles logged in. c.chip.mu is held.
-func (c *card) roles() cardfs.Roles { return cardfs.Roles(c.chip.login) }
+func (c *card) roles() cardfs.Roles {
+	if c.chip.cfg.Fault == FaultIgnoreFileACL {
+		return cardfs.RolesAll
+	}
+	return cardfs.Roles(c.chip.login)
+}
 
 // Close implements minidriver.Card: it wipes the ECDH agreements.
 func (c *card) Close() error {
@@ -233,6 +238,9 @@ func (c *card) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpe
 func (c *card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidriver.ContainerInfo, error) {
 	defer c.lock()()
 	ct, ok := c.chip.containers[idx]
+	if !ok && c.chip.cfg.Fault == FaultEmptyContainerInfo {
+		return minidriver.ContainerInfo{}, nil
+	}
 	if !ok {
 		return minidriver.ContainerInfo{}, fmt.Errorf("%w: refcard: container %d", minidriver.ErrNoKeyContainer, idx)
 	}
@@ -305,7 +313,9 @@ func (c *card) verify(id minidriver.PinID, secret []byte) error {
 		c.chip.challenge = nil // a challenge answers once
 	}
 	if want == nil || subtle.ConstantTimeCompare(want, secret) != 1 {
-		p.tries--
+		if c.chip.cfg.Fault != FaultNoRetryCounter {
+			p.tries--
+		}
 		if p.tries == 0 {
 			return &minidriver.PINError{PIN: id, Blocked: true}
 		}
@@ -320,6 +330,9 @@ func (c *card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 	defer c.lock()()
 	if c.chip.cfg.NoDeauthenticate && c.chip.login&set != 0 {
 		return fmt.Errorf("%w: refcard: logging out; reset the card", minidriver.ErrUnsupported)
+	}
+	if c.chip.cfg.Fault == FaultDeauthenticateNoop {
+		return nil
 	}
 	c.chip.login &^= set
 	return nil
@@ -340,7 +353,7 @@ func (c *card) keyFor(idx int, spec minidriver.KeySpec) (crypto.PrivateKey, erro
 	if key == nil {
 		return nil, fmt.Errorf("%w: refcard: no %s key in container %d", minidriver.ErrNoKeyContainer, spec, idx)
 	}
-	if ct.pin != minidriver.RoleEveryone && !c.chip.login.Has(ct.pin) {
+	if ct.pin != minidriver.RoleEveryone && !c.chip.login.Has(ct.pin) && c.chip.cfg.Fault != FaultNoPINCheck {
 		return nil, fmt.Errorf("%w: refcard: PIN %d not verified", minidriver.ErrSecurityViolation, ct.pin)
 	}
 	return key, nil
@@ -352,6 +365,10 @@ func (c *card) SignData(ctx context.Context, tx *scrm.Tx, req minidriver.SignReq
 	key, err := c.keyFor(req.Container, req.KeySpec)
 	if err != nil {
 		return nil, err
+	}
+	if c.chip.cfg.Fault == FaultWrongSignature && len(req.Digest) > 0 {
+		req.Digest = bytes.Clone(req.Digest)
+		req.Digest[len(req.Digest)-1] ^= 1
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
@@ -435,6 +452,9 @@ func (c *card) Agree(ctx context.Context, tx *scrm.Tx, idx int, peer *ecdh.Publi
 	z, err := k.ECDH(peer)
 	if err != nil {
 		return 0, fmt.Errorf("%w: refcard: %w", minidriver.ErrInvalidParameter, err)
+	}
+	if c.chip.cfg.Fault == FaultWrongAgreement {
+		z[0] ^= 1
 	}
 	return c.agreements.Put(z)
 }
