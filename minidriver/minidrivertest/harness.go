@@ -5,10 +5,10 @@
 //
 //	func TestConformance(t *testing.T) {
 //		minidrivertest.Run(t, minidrivertest.Harness{
-//			Plugin:  myplugin.New(),
-//			NewCard: func(t *testing.T) *scrm.Card { ... connect to a fresh simulated card ... },
-//			PINs:    map[minidriver.PinID][]byte{minidriver.RoleUser: []byte("123456")},
-//			Keys:    []minidrivertest.Key{{Container: 0, Spec: minidriver.ECDSAP256}},
+//			Plugin:   myplugin.New(),
+//			NewCard:  func(t *testing.T) *scrm.Card { ... connect to a fresh simulated card ... },
+//			PINs:     map[minidriver.PinID][]byte{minidriver.RoleUser: []byte("123456")},
+//			Keys:     []minidrivertest.Key{{Container: 0, Spec: minidriver.ECDSAP256}},
 //			Features: minidrivertest.Features{Generate: true},
 //		})
 //	}
@@ -21,8 +21,9 @@
 // counting down, blocking, unblocking, changing, logging out),
 // signatures, decryption and ECDH agreement verified with the public
 // keys, and that the package functions of missing optional interfaces
-// answer minidriver.ErrUnsupported. A subtest is skipped only when the
-// Harness says the card lacks what it needs.
+// answer minidriver.ErrUnsupported. A subtest is skipped, with the reason,
+// only when the Harness says the card lacks what it needs, or when the
+// card itself says so (a card without an admin PIN has no admin test).
 //
 // Concurrency: Run uses t and the Harness from the test's goroutine; the
 // Harness functions need not be safe for concurrent use.
