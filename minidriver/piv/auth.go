@@ -217,7 +217,8 @@ func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 // (Target PINAdmin: AuthData is the response to a Challenge, NewData the
 // new key, optionally preceded by its algorithm byte 03, 08, 0A or 0C; a
 // key without it keeps the current algorithm when the length fits, else
-// AES for 16 and 32 bytes).
+// takes AES for 16 and 32 bytes and the firmware's default algorithm for
+// 24).
 func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidriver.ChangeRequest) error {
 	c.begin(tx)
 	if err := req.Flags.Validate(); err != nil {
@@ -298,6 +299,8 @@ func (c *Card) changeMgmtKey(ctx context.Context, tx *scrm.Tx, response, newKey 
 		alg, key = newKey[0], newKey[1:]
 	case mgmtKeyLen(cur) == len(newKey):
 		alg = cur
+	case len(newKey) == 24:
+		alg = c.q.defaultMgmt
 	case len(newKey) == 16:
 		alg = algAES128
 	case len(newKey) == 32:

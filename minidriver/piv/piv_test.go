@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"math/big"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -299,8 +300,7 @@ func TestRSAImportSignDecrypt(t *testing.T) {
 		assert.NoError(t, rsa.VerifyPSS(&key.PublicKey, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32}))
 
 		msg := []byte("secret session key")
-		ct, err := rsa.EncryptPKCS1v15(rand.Reader, &key.PublicKey, msg)
-		require.NoError(t, err)
+		ct := encryptPKCS1(t, &key.PublicKey, msg)
 		block, err := minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 2, KeySpec: minidriver.KeyExchange, Ciphertext: ct, Padding: minidriver.PaddingNone})
 		require.NoError(t, err)
 		require.Len(t, block, 256)
@@ -342,7 +342,26 @@ func TestGenerateRSA(t *testing.T) {
 	})
 }
 
-// hashKDF is a KDF for the tests: the secret itself.
+// encryptPKCS1 is RSAES-PKCS1-v1_5 encryption (RFC 8017 §7.2.1), which
+// crypto/rsa deprecates, for the decryption tests.
+func encryptPKCS1(t *testing.T, pub *rsa.PublicKey, msg []byte) []byte {
+	k := pub.Size()
+	em := make([]byte, k)
+	em[1] = 2
+	ps := em[2 : k-len(msg)-1]
+	_, err := rand.Read(ps)
+	require.NoError(t, err)
+	for i := range ps {
+		if ps[i] == 0 {
+			ps[i] = 1
+		}
+	}
+	copy(em[k-len(msg):], msg)
+	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
+	return c.FillBytes(make([]byte, k))
+}
+
+// rawKDF is a KDF for the tests: the secret itself.
 type rawKDF struct{}
 
 func (rawKDF) Derive(secret []byte) ([]byte, error) { return append([]byte(nil), secret...), nil }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -213,6 +212,3 @@ func isStatus(err error) bool {
 	var se *scrm.StatusError
 	return errors.As(err, &se)
 }
-
-// cardID returns the card identifier as cardfs knows it.
-func (c *Card) cardID() cardfs.CardID { return c.guid }

@@ -10,6 +10,12 @@ import (
 	"github.com/cardmod/cardmod/scrm"
 )
 
+// errInvalid is an invalid argument to a file call: it matches both
+// minidriver.ErrInvalidParameter and cardfs.ErrInvalidParameter, and
+// SCardCode reports SCARD_E_INVALID_PARAMETER even when a cardfs format
+// error is wrapped too.
+var errInvalid = fmt.Errorf("%w (%w)", minidriver.ErrInvalidParameter, cardfs.ErrInvalidParameter)
+
 // writable fails on a read-only card.
 func (c *Card) writable(op, dir, name string) error {
 	if c.readOnly {
@@ -93,9 +99,12 @@ func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac
 		ct, err := c.certContainer(ctx, tx, name)
 		if err != nil {
 			if errors.Is(err, cardfs.ErrFileNotFound) {
-				return pathErr("create", dir, name, cardfs.ErrInvalidParameter)
+				return pathErr("create", dir, name, errInvalid)
 			}
 			return err
+		}
+		if err := c.certKindOK(ctx, tx, ct, name); err != nil {
+			return pathErr("create", dir, name, errInvalid)
 		}
 		if _, err := c.readCert(ctx, tx, ct.Slot); err == nil {
 			return pathErr("create", dir, name, cardfs.ErrFileExists)
@@ -131,7 +140,7 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 		return pathErr("write", dir, name, fmt.Errorf("%w: derived from the card", cardfs.ErrAccessDenied))
 	case kindCardCF:
 		if _, err := cardfs.ParseCardCF(data); err != nil {
-			return pathErr("write", dir, name, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+			return pathErr("write", dir, name, fmt.Errorf("%w: %w", errInvalid, err))
 		}
 		fs, err := c.loadStore(ctx, tx)
 		if err != nil {
@@ -158,10 +167,13 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 			}
 			return err
 		}
+		if err := c.certKindOK(ctx, tx, ct, name); err != nil {
+			return pathErr("write", dir, name, err)
+		}
 		der := data
 		if len(data) > 0 {
 			if der, err = cardfs.DecompressCert(data); err != nil {
-				return pathErr("write", dir, name, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+				return pathErr("write", dir, name, fmt.Errorf("%w: %w", errInvalid, err))
 			}
 		}
 		return c.putData(ctx, tx, certObject(ct.Slot), marshalCertObject(der))
@@ -250,7 +262,7 @@ func (c *Card) writeMSRoots(ctx context.Context, tx *scrm.Tx, data []byte) error
 func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) error {
 	m, err := cardfs.ParseContainerMap(data)
 	if err != nil {
-		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: %w", cardfs.ErrInvalidParameter, err))
+		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: %w", errInvalid, err))
 	}
 	if m.Len() > (c.q.maxObject-4)/ykRecordSize {
 		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, cardfs.ErrTooManyContainers)
@@ -269,7 +281,7 @@ func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) erro
 		}
 		if r.SigKeySizeBits != 0 && r.KeyExchangeKeySizeBits != 0 {
 			return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile,
-				fmt.Errorf("%w: container %d has two keys; a PIV slot holds one", cardfs.ErrInvalidParameter, i))
+				fmt.Errorf("%w: container %d has two keys; a PIV slot holds one", errInvalid, i))
 		}
 		y := ykRecord{Name: r.Name, Flags: byte(r.Flags)}
 		switch {
@@ -283,7 +295,7 @@ func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) erro
 		}
 		if y.Slot != 0 {
 			if used[y.Slot] {
-				return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: slot %02X twice", cardfs.ErrInvalidParameter, y.Slot))
+				return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: slot %02X twice", errInvalid, y.Slot))
 			}
 			used[y.Slot] = true
 		}
@@ -336,4 +348,24 @@ func specFromSizes(sig, kx uint16, old byte) (byte, uint16) {
 		return byte(minidriver.KeyExchange), kx
 	}
 	return old, 0
+}
+
+// certKindOK checks, on a card without a stored map, that a certificate
+// file name's kind (ksc or kxc) matches the key in the container's slot; a
+// slot without a key takes either.
+func (c *Card) certKindOK(ctx context.Context, tx *scrm.Tx, ct container, name string) error {
+	if ct.Spec != 0 {
+		return nil
+	}
+	alg, _, err := c.slotAlg(ctx, tx, ct.Slot)
+	if errors.Is(err, minidriver.ErrNoKeyContainer) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, k, _ := cardfs.ParseCertFileName(name); defaultSpec(ct.Slot, alg).Slot() != k {
+		return cardfs.ErrFileNotFound
+	}
+	return nil
 }
