@@ -63,6 +63,8 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		return nil, fmt.Errorf("piv: session PINs: %w", minidriver.ErrUnsupported)
 	}
 	switch id {
+	case minidriver.RoleEveryone:
+		return nil, nil // an empty PIN: nothing to verify
 	case PINUser, PINSignature:
 		data, err := padPIN(secret)
 		if err != nil {

@@ -125,7 +125,7 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 		ReadOnly:               c.readOnly,
 		CacheMode:              minidriver.CacheGlobal,
 		SupportsX509Enrollment: !c.readOnly,
-		PINs:                   minidriver.NewPinSet(PINUser, PINAdmin, PINPUK, PINSignature),
+		PINs:                   minidriver.NewPinSet(minidriver.RoleEveryone, PINUser, PINAdmin, PINPUK, PINSignature),
 		KeyImport:              c.q.importKey && !c.readOnly,
 		MaxContainers:          maxContainers,
 	}
@@ -137,9 +137,14 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 	return p, nil
 }
 
-// PINInfo describes the four PINs of docs/piv-mapping.md.
+// PINInfo describes the four PINs of docs/piv-mapping.md, and ROLE_EVERYONE
+// as an empty PIN (the PIN of keys that need none).
 func (c *Card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (minidriver.PINInfo, error) {
 	switch id {
+	case minidriver.RoleEveryone:
+		// The PIN of keys whose PIN policy is "never" (slot 9E by
+		// default): nothing to enter.
+		return minidriver.PINInfo{Type: minidriver.EmptyPIN, Purpose: minidriver.AuthenticationPIN}, nil
 	case PINUser:
 		return minidriver.PINInfo{Type: minidriver.AlphanumericPIN, Purpose: minidriver.PrimaryCardPIN,
 			ChangePermission: minidriver.NewPinSet(PINUser), UnblockPermission: minidriver.NewPinSet(PINPUK)}, nil

@@ -105,7 +105,7 @@ func TestPINInfoAndKeySizes(t *testing.T) {
 	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
 		p, err := e.md.Properties(ctx, tx)
 		require.NoError(t, err)
-		assert.Equal(t, minidriver.NewPinSet(1, 2, 3, 4), p.PINs)
+		assert.Equal(t, minidriver.NewPinSet(0, 1, 2, 3, 4), p.PINs)
 		assert.False(t, p.ReadOnly)
 		assert.True(t, p.KeyImport)
 		assert.Equal(t, 24, p.MaxContainers)
