@@ -2,6 +2,9 @@ package piv_test
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"math/rand/v2"
 	"sync"
@@ -150,3 +153,12 @@ func testRSAKey(t testing.TB) *rsa.PrivateKey {
 type seededReader struct{ r *rand.ChaCha8 }
 
 func (s seededReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+func ecdsaCurve() elliptic.Curve { return elliptic.P256() }
+
+func ecdhCurve() ecdh.Curve { return ecdh.P256() }
+
+func verifyECDSA(pub any, digest, sig []byte) bool {
+	k, ok := pub.(*ecdsa.PublicKey)
+	return ok && ecdsa.VerifyASN1(k, digest, sig)
+}

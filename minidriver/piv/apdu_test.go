@@ -1,0 +1,91 @@
+package piv_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// apdus counts the APDUs f sends.
+func apdus(e *env, f func()) uint64 {
+	s := e.card.Stats()
+	f()
+	return e.card.Stats().Sub(s).APDUs
+}
+
+func TestAPDUBudget(t *testing.T) {
+	sim := newSim(t, simpiv.Config{})
+	var e *env
+	b := func() { e = newEnv(t, sim, piv.Plugin{}) }
+	b()
+	assert.Equal(t, uint64(4), e.card.Stats().APDUs, "Open: SELECT, GET VERSION, GET SERIAL, CHUID")
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP256}))
+	})
+	digest := sha256.Sum256([]byte("budget"))
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		// Nothing is read twice in a transaction.
+		first := apdus(e, func() {
+			_, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+			require.NoError(t, err)
+		})
+		assert.Positive(t, first)
+		assert.Zero(t, apdus(e, func() {
+			_, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+			require.NoError(t, err)
+			_, err = e.md.ContainerInfo(ctx, tx, 3)
+			require.NoError(t, err)
+			_, err = e.md.ContainerPIN(ctx, tx, 3)
+			require.NoError(t, err)
+		}))
+		// A signature with the key's algorithm known is one APDU.
+		assert.Equal(t, uint64(1), apdus(e, func() {
+			_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+			require.NoError(t, err)
+		}))
+	})
+	// In a new transaction: SELECT, then the map check and the signature.
+	ctx := context.Background()
+	tx, err := e.card.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.End(scrm.LeaveCard) }()
+	assert.Equal(t, uint64(1), apdus(e, func() { require.NoError(t, e.md.Resume(ctx, tx)) }))
+	assert.Equal(t, uint64(2), apdus(e, func() {
+		_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+		require.NoError(t, err)
+	}))
+}
+
+func TestStaleAlgorithmIsReRead(t *testing.T) {
+	sim := newSim(t, simpiv.Config{})
+	e := newEnv(t, sim, piv.Plugin{})
+	other := newEnv(t, sim, piv.Plugin{})
+	digest := sha256.Sum256([]byte("stale"))
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP256}))
+		_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+		require.NoError(t, err)
+	})
+	// Another process replaces the key with a P-384 one.
+	other.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, other.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, other.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP384}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+		require.NoError(t, err)
+		info, err := e.md.ContainerInfo(ctx, tx, 3)
+		require.NoError(t, err)
+		assert.True(t, verifyECDSA(info.Signature, digest[:], sig))
+	})
+}
