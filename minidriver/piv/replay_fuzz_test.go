@@ -1,0 +1,92 @@
+package piv_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// replayCard answers every command with the next answer taken from a fuzz
+// input: a length byte, then that many bytes (the last two being the status
+// word). When the input runs out it answers 6A82.
+type replayCard struct{ data []byte }
+
+func (r *replayCard) ATR() []byte {
+	return []byte{0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40}
+}
+func (r *replayCard) Reset() {}
+func (r *replayCard) Transmit([]byte) []byte {
+	if len(r.data) == 0 {
+		return []byte{0x6A, 0x82}
+	}
+	n := int(r.data[0])
+	r.data = r.data[1:]
+	if n > len(r.data) {
+		n = len(r.data)
+	}
+	out := append([]byte(nil), r.data[:n]...)
+	r.data = r.data[n:]
+	if len(out) < 2 {
+		return []byte{0x6A, 0x82}
+	}
+	return out
+}
+
+func answer(b ...byte) []byte { return append([]byte{byte(len(b))}, b...) }
+
+// FuzzCardAnswers drives the plug-in against a card whose answers come from
+// the fuzz input, as OpenSC fuzzes its drivers with a replaying reader:
+// whatever the card says, the plug-in must not panic.
+func FuzzCardAnswers(f *testing.F) {
+	var seed []byte
+	seed = append(seed, answer(0x90, 0x00)...)          // SELECT
+	seed = append(seed, answer(5, 7, 1, 0x90, 0x00)...) // GET VERSION
+	seed = append(seed, answer(0, 0x98, 0x96, 0x81, 0x90, 0x00)...)
+	seed = append(seed, answer(0x53, 0x12, 0x34, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x90, 0x00)...)
+	seed = append(seed, answer(0x90, 0x00)...) // Resume
+	f.Add(seed)
+	f.Add(append(append([]byte{}, seed...), answer(0x53, 0x05, 0x81, 0x03, 1, 2, 3, 0x90, 0x00)...))
+	f.Add(append(append([]byte{}, seed...), answer(0x01, 0x01, 0x11, 0x04, 0x43, 0x86, 0x41, 0x04, 0x90, 0x00)...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx := context.Background()
+		b := virtual.NewBackend()
+		b.AddReader("R").Insert(&replayCard{data: data})
+		card, err := scrm.NewContext(b).Connect(ctx, "R", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer card.Close(scrm.LeaveCard)
+		tx, err := card.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.End(scrm.LeaveCard)
+		md, err := piv.Plugin{}.Open(ctx, tx, minidriver.Env{})
+		if err != nil {
+			return
+		}
+		defer md.Close()
+		_ = md.Resume(ctx, tx)
+		for _, p := range [][2]string{{"", "cardid"}, {"", "cardcf"}, {"mscp", "cmapfile"}, {"mscp", "msroots"}, {"mscp", "ksc00"}, {"mscp", "kxc02"}, {"app", "x"}} {
+			_, _ = md.ReadFile(ctx, tx, p[0], p[1])
+		}
+		_, _ = md.ListFiles(ctx, tx, "mscp")
+		_, _ = md.FreeSpace(ctx, tx)
+		for i := range 4 {
+			_, _ = md.ContainerInfo(ctx, tx, i)
+			_, _ = md.ContainerPIN(ctx, tx, i)
+		}
+		d := sha256.Sum256(data)
+		_, _ = md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: d[:], Padding: minidriver.PaddingNone})
+		_, _ = minidriver.RSADecrypt(ctx, md, tx, minidriver.DecryptRequest{Container: 2, Ciphertext: make([]byte, 256), Padding: minidriver.PaddingNone})
+		_, _ = minidriver.Challenge(ctx, md, tx, piv.PINAdmin)
+		_, _ = md.Authenticate(ctx, tx, piv.PINUser, []byte("123456"), 0)
+		_ = md.Deauthenticate(ctx, tx, 0xFF)
+	})
+}
