@@ -1,0 +1,323 @@
+// Package engine is the one engine under cardmod's providers (packages
+// basecsp and ksp): it finds cards through the minidriver registry, keeps
+// track of their identity, and runs every logical operation as one
+// transaction: reconnect after a reset, re-establish the plug-in's
+// application, read cardcf and drop what went stale from the caches,
+// authenticate when the operation needs it (PIN from the cache or the
+// prompt), do the work, log out, end.
+//
+// Concurrency: an Engine and its Cards are safe for concurrent use.
+// Operations on one card are serialised by the card's scrm lock and PC/SC
+// transaction; operations on different cards run in parallel.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Config configures an Engine. Only Backend is required; the zero value of
+// every other field is the documented default.
+type Config struct {
+	// Backend is where the cards are: scrm/pcsc for the system's readers,
+	// scrm/virtual for simulated ones.
+	Backend scrm.Backend
+	// Registry lists the card plug-ins; nil means the PIV plug-in alone.
+	Registry *minidriver.Registry
+	// Prompt asks for PINs; nil means never prompt (as Silent).
+	Prompt pincache.Prompt
+	// Silent forbids any prompt: an operation that needs a PIN that is not
+	// cached fails with an error wrapping pincache.ErrSilent.
+	Silent bool
+	// CacheDir, if not empty, keeps public card data (files, container
+	// information; never PINs) on disk under it, so that a new process
+	// trusts what an earlier one read while cardcf says it is fresh. Cards
+	// whose cache mode is not global are cached in memory only.
+	CacheDir string
+	// NoCache turns the data cache off: everything is read from the card.
+	NoCache bool
+	// Exclusive connects to cards exclusively (other applications are
+	// kept out until Close) instead of shared.
+	Exclusive bool
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock of the PIN cache; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine is the shared engine of the providers.
+type Engine struct {
+	cfg  Config
+	sc   *scrm.Context
+	reg  *minidriver.Registry
+	pins *pincache.Cache
+	src  pincache.Source
+	disk *cardfs.DataCache // global cache; nil without CacheDir
+	mem  *cardfs.DataCache // session cache
+
+	mu    sync.Mutex
+	cards map[string]*Card // guarded by mu; by reader name
+}
+
+// New returns an engine over cfg.Backend.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("engine: no backend")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = minidriver.NewRegistry(mdpiv.Plugin{})
+	}
+	pins := pincache.New(&pincache.Config{Now: cfg.Now})
+	e := &Engine{
+		cfg:   cfg,
+		sc:    scrm.NewContext(cfg.Backend),
+		reg:   reg,
+		pins:  pins,
+		src:   pincache.Source{Cache: pins, Prompt: cfg.Prompt, Silent: cfg.Silent},
+		mem:   cardfs.NewDataCache(cardfs.DataCacheConfig{}),
+		cards: make(map[string]*Card),
+	}
+	if cfg.CacheDir != "" {
+		e.disk = cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: cfg.CacheDir})
+	}
+	return e, nil
+}
+
+// Close closes every card connection and releases the backend. Cached
+// PINs are wiped.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	cards := e.cards
+	e.cards = make(map[string]*Card)
+	e.mu.Unlock()
+	for _, c := range cards {
+		c.close()
+	}
+	e.pins.PurgeAll()
+	return e.sc.Release()
+}
+
+// Context returns the resource-manager context.
+func (e *Engine) Context() *scrm.Context { return e.sc }
+
+// Cards returns the cards present in every reader that a plug-in takes,
+// opening those not opened yet. Readers without a card, and cards no
+// plug-in takes, are left out.
+func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
+	readers, err := e.sc.ListReaders(ctx)
+	if errors.Is(err, scrm.ErrNoReadersAvailable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	var cards []*Card
+	for _, r := range readers {
+		c, err := e.CardIn(ctx, r)
+		switch {
+		case err == nil:
+			cards = append(cards, c)
+		case errors.Is(err, scrm.ErrNoSmartcard), errors.Is(err, minidriver.ErrUnknownCard),
+			errors.Is(err, scrm.ErrRemovedCard), errors.Is(err, scrm.ErrSharingViolation):
+		default:
+			return nil, err
+		}
+	}
+	return cards, nil
+}
+
+// CardIn returns the card in reader, opening it through the registry the
+// first time (and again after it was removed).
+func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
+	e.mu.Lock()
+	c, ok := e.cards[reader]
+	e.mu.Unlock()
+	if ok && c.alive() {
+		return c, nil
+	}
+	if ok {
+		e.forget(c)
+	}
+	c, err := e.open(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.cards[reader]; ok && old.alive() {
+		c.close()
+		return old, nil
+	}
+	e.cards[reader] = c
+	return c, nil
+}
+
+// forget drops a card whose connection died.
+func (e *Engine) forget(c *Card) {
+	e.mu.Lock()
+	if e.cards[c.reader] == c {
+		delete(e.cards, c.reader)
+	}
+	e.mu.Unlock()
+	if c.mode == minidriver.CacheSessionOnly {
+		e.mem.Drop(c.id)
+	}
+	c.close()
+}
+
+func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
+	opts := &scrm.ConnectOptions{}
+	if e.cfg.Exclusive {
+		opts.Share = scrm.ShareExclusive
+	}
+	conn, err := e.sc.Connect(ctx, reader, opts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	md, match, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.Rand})
+	if err != nil {
+		_ = conn.Close(scrm.LeaveCard)
+		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+	}
+	c := &Card{e: e, reader: reader, conn: conn, md: md, plugin: match.Plugin.Name()}
+	err = c.Do(ctx, func(op *Op) error {
+		props, err := md.Properties(ctx, op.tx)
+		if err != nil {
+			return err
+		}
+		c.props = props
+		c.id = cardfs.CardID(props.GUID)
+		c.pinID = pincache.CardID{GUID: props.GUID}
+		c.mode = props.CacheMode
+		return nil
+	})
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+	}
+	return c, nil
+}
+
+// Card is one card opened through its plug-in.
+type Card struct {
+	e      *Engine
+	reader string
+	conn   *scrm.Card
+	md     minidriver.Card
+	plugin string
+
+	// Set once when opened.
+	id    cardfs.CardID
+	pinID pincache.CardID
+	props minidriver.CardProperties
+	mode  minidriver.CacheMode
+
+	mu     sync.Mutex
+	dead   bool                                    // guarded by mu
+	pinfo  map[minidriver.PinID]minidriver.PINInfo // guarded by mu
+	closed bool                                    // guarded by mu
+}
+
+// Reader returns the name of the reader the card is in.
+func (c *Card) Reader() string { return c.reader }
+
+// ID returns the card's identity (the cardid file, CP_CARD_GUID).
+func (c *Card) ID() cardfs.CardID { return c.id }
+
+// Properties returns the card's properties as read when it was opened.
+func (c *Card) Properties() minidriver.CardProperties {
+	p := c.props
+	p.Serial = slices.Clone(p.Serial)
+	return p
+}
+
+// Plugin names the plug-in that took the card.
+func (c *Card) Plugin() string { return c.plugin }
+
+// Conn returns the card's connection, for its statistics.
+func (c *Card) Conn() *scrm.Card { return c.conn }
+
+func (c *Card) alive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.dead && !c.closed
+}
+
+func (c *Card) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	_ = c.md.Close()
+	_ = c.conn.Close(scrm.LeaveCard)
+}
+
+// cache returns the data cache that applies to the card, or nil.
+func (c *Card) cache() *cardfs.DataCache {
+	switch {
+	case c.e.cfg.NoCache || c.mode == minidriver.CacheNone:
+		return nil
+	case c.mode == minidriver.CacheGlobal && c.e.disk != nil:
+		return c.e.disk
+	}
+	return c.e.mem
+}
+
+// Do runs fn as one logical operation in one transaction: it re-establishes
+// the plug-in's application, validates the caches against cardcf, lets fn
+// authenticate and work through op, then logs out every PIN fn
+// authenticated (ending the transaction with a card reset when the card
+// cannot log out) and ends the transaction. No login outlives Do.
+func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
+	tx, err := c.conn.Begin(ctx)
+	if err != nil {
+		if errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard) {
+			c.mu.Lock()
+			c.dead = true
+			c.mu.Unlock()
+		}
+		return fmt.Errorf("engine: %w", err)
+	}
+	op := &Op{c: c, ctx: ctx, tx: tx}
+	err = c.md.Resume(ctx, tx)
+	if err == nil {
+		err = op.syncFreshness()
+	}
+	if err == nil {
+		err = fn(op)
+	}
+	disp := scrm.LeaveCard
+	if op.authed != 0 {
+		if derr := c.md.Deauthenticate(ctx, tx, op.authed); derr != nil {
+			disp = scrm.ResetCard
+		}
+	}
+	if endErr := tx.End(disp); err == nil && endErr != nil {
+		err = fmt.Errorf("engine: %w", endErr)
+	}
+	if errors.Is(err, scrm.ErrRemovedCard) {
+		c.mu.Lock()
+		c.dead = true
+		c.mu.Unlock()
+	}
+	return err
+}

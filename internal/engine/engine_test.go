@@ -1,0 +1,255 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardfs"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// countingPrompt answers with pin and counts the prompts.
+type countingPrompt struct {
+	pin   string
+	count atomic.Int32
+}
+
+func (p *countingPrompt) PIN(ctx context.Context, r pincache.Request) (*pincache.Secret, error) {
+	p.count.Add(1)
+	return pincache.NewSecret([]byte(p.pin)), nil
+}
+
+type fixture struct {
+	b      *virtual.Backend
+	reader *virtual.Reader
+	sim    *simpiv.Card
+	prompt *countingPrompt
+	e      *engine.Engine
+	card   *engine.Card
+}
+
+func newFixture(t *testing.T, cfg engine.Config) *fixture {
+	t.Helper()
+	sim, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	r := b.AddReader("Virtual Reader 0")
+	r.Insert(sim)
+	f := &fixture{b: b, reader: r, sim: sim, prompt: &countingPrompt{pin: simpiv.DefaultPIN}}
+	cfg.Backend = b
+	if cfg.Prompt == nil {
+		cfg.Prompt = f.prompt
+	}
+	f.e, err = engine.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.e.Close() })
+	cards, err := f.e.Cards(context.Background())
+	require.NoError(t, err)
+	require.Len(t, cards, 1)
+	f.card = cards[0]
+	return f
+}
+
+func adminResponse(ch []byte) ([]byte, error) {
+	return piv.ManagementKeyResponse(simpiv.DefaultManagementKey, ch)
+}
+
+// generate makes a P-256 key in container 0 the way a provider does.
+func (f *fixture) generate(t *testing.T) *ecdsa.PublicKey {
+	t.Helper()
+	var pub *ecdsa.PublicKey
+	err := f.card.Do(context.Background(), func(op *engine.Op) error {
+		if err := op.AuthenticateResponse(minidriver.RoleAdmin, adminResponse); err != nil {
+			return err
+		}
+		if err := op.NoteContainersChanged(); err != nil {
+			return err
+		}
+		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}); err != nil {
+			return err
+		}
+		info, err := op.ContainerInfo(0)
+		if err != nil {
+			return err
+		}
+		pub = info.Signature.(*ecdsa.PublicKey)
+		return nil
+	})
+	require.NoError(t, err)
+	return pub
+}
+
+func (f *fixture) sign(digest []byte) ([]byte, error) {
+	var sig []byte
+	err := f.card.Do(context.Background(), func(op *engine.Op) error {
+		if err := op.Authenticate(minidriver.RoleUser, "sign"); err != nil {
+			return err
+		}
+		var err error
+		sig, err = op.Card().SignData(op.Context(), op.Tx(), minidriver.SignRequest{Container: 0, KeySpec: minidriver.ECDSAP256, Digest: digest})
+		return err
+	})
+	return sig, err
+}
+
+func TestCardsFound(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	assert.Equal(t, "Virtual Reader 0", f.card.Reader())
+	assert.Equal(t, "PIV", f.card.Plugin())
+	assert.NotEqual(t, cardfs.CardID{}, f.card.ID())
+	again, err := f.e.CardIn(context.Background(), "Virtual Reader 0")
+	require.NoError(t, err)
+	assert.Same(t, f.card, again, "a card is opened once")
+}
+
+func TestPINCachedAcrossOperations(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	pub := f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	for range 3 {
+		sig, err := f.sign(digest[:])
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+	}
+	assert.Equal(t, int32(1), f.prompt.count.Load(), "prompted once, then the cache")
+}
+
+func TestLoginLastsOneOperation(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	require.NoError(t, err)
+	// Without Authenticate the next operation cannot sign: the login
+	// ended with the previous transaction.
+	err = f.card.Do(context.Background(), func(op *engine.Op) error {
+		_, err := op.Card().SignData(op.Context(), op.Tx(), minidriver.SignRequest{Container: 0, KeySpec: minidriver.ECDSAP256, Digest: digest[:]})
+		return err
+	})
+	assert.ErrorIs(t, err, minidriver.ErrSecurityViolation)
+}
+
+func TestWrongCachedPINIsDroppedNotRetried(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	require.NoError(t, err)
+
+	// The PIN changes behind the engine's back (another process): the card
+	// is changed directly, without bumping cardcf.
+	ctx := context.Background()
+	conn, err := scrm.NewContext(f.b).Connect(ctx, "Virtual Reader 0", nil)
+	require.NoError(t, err)
+	defer conn.Close(scrm.LeaveCard)
+	_, err = conn.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: simpiv.AID, Ne: 256})
+	require.NoError(t, err)
+	_, err = conn.Do(ctx, scrm.Command{INS: 0x24, P2: 0x80, Data: []byte("123456\xff\xff654321\xff\xff")})
+	require.NoError(t, err)
+
+	_, err = f.sign(digest[:])
+	var pe *minidriver.PINError
+	require.ErrorAs(t, err, &pe, "the cached PIN fails")
+	assert.Equal(t, 2, pe.AttemptsLeft, "and was tried once only")
+
+	f.prompt.pin = "654321"
+	_, err = f.sign(digest[:])
+	require.NoError(t, err, "the next operation prompts")
+	assert.Equal(t, int32(2), f.prompt.count.Load())
+}
+
+func TestDataCacheSavesAPDUs(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	read := func() uint64 {
+		before := f.card.Conn().Stats()
+		err := f.card.Do(context.Background(), func(op *engine.Op) error {
+			_, err := op.ContainerMap()
+			return err
+		})
+		require.NoError(t, err)
+		return f.card.Conn().Stats().Sub(before).APDUs
+	}
+	first := read()
+	second := read()
+	assert.Less(t, second, first, "the container map comes from the cache the second time")
+	t.Logf("APDUs: first %d, cached %d", first, second)
+}
+
+func TestGlobalCacheAcrossEngines(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, engine.Config{CacheDir: dir})
+	f.generate(t)
+	err := f.card.Do(context.Background(), func(op *engine.Op) error {
+		_, err := op.ContainerInfo(0)
+		return err
+	})
+	require.NoError(t, err)
+
+	// A second engine (a new process) over the same card and cache
+	// directory gets the container information without asking the card.
+	e2, err := engine.New(engine.Config{Backend: f.b, CacheDir: dir})
+	require.NoError(t, err)
+	defer e2.Close()
+	c2, err := e2.CardIn(context.Background(), "Virtual Reader 0")
+	require.NoError(t, err)
+	if c2.Properties().CacheMode != minidriver.CacheGlobal {
+		t.Fatalf("the PIV plug-in reports cache mode %d for a YubiKey", c2.Properties().CacheMode)
+	}
+	var fromCache, fromCard uint64
+	for i, dst := range []*uint64{&fromCache, &fromCard} {
+		if i == 1 {
+			// Another writer bumps the containers counter: the cached
+			// entry must not be trusted any more.
+			require.NoError(t, f.card.Do(context.Background(), func(op *engine.Op) error {
+				if err := op.AuthenticateResponse(minidriver.RoleAdmin, adminResponse); err != nil {
+					return err
+				}
+				return op.NoteContainersChanged()
+			}))
+		}
+		before := c2.Conn().Stats()
+		require.NoError(t, c2.Do(context.Background(), func(op *engine.Op) error {
+			_, err := op.ContainerInfo(0)
+			return err
+		}))
+		*dst = c2.Conn().Stats().Sub(before).APDUs
+	}
+	assert.Less(t, fromCache, fromCard)
+}
+
+func TestRemovalAndReinsertion(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.reader.Remove()
+	err := f.card.Do(context.Background(), func(op *engine.Op) error { return nil })
+	assert.ErrorIs(t, err, scrm.ErrRemovedCard)
+	cards, err := f.e.Cards(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, cards)
+
+	f.reader.Insert(f.sim)
+	c, err := f.e.CardIn(context.Background(), "Virtual Reader 0")
+	require.NoError(t, err)
+	assert.NotSame(t, f.card, c)
+	assert.Equal(t, f.card.ID(), c.ID(), "the same card, recognised by its id")
+}
+
+func TestSilentFailsInsteadOfPrompting(t *testing.T) {
+	f := newFixture(t, engine.Config{Silent: true})
+	f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	assert.ErrorIs(t, err, pincache.ErrSilent)
+	assert.Zero(t, f.prompt.count.Load())
+}

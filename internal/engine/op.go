@@ -1,0 +1,367 @@
+package engine
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Op is one logical operation in progress: what fn of Card.Do works
+// through. It is valid only during Do and used by one goroutine.
+type Op struct {
+	c      *Card
+	ctx    context.Context
+	tx     *scrm.Tx
+	cf     cardfs.CardCF
+	hasCF  bool
+	authed minidriver.PinSet
+}
+
+// Card returns the plug-in's card, for calls the engine does not wrap.
+func (op *Op) Card() minidriver.Card { return op.c.md }
+
+// Tx returns the transaction.
+func (op *Op) Tx() *scrm.Tx { return op.tx }
+
+// Context returns the operation's context.
+func (op *Op) Context() context.Context { return op.ctx }
+
+// syncFreshness reads cardcf from the card and drops the stale cache
+// classes and PINs. A card without a usable cardcf caches nothing.
+func (op *Op) syncFreshness() error {
+	c := op.c
+	b, err := c.md.ReadFile(op.ctx, op.tx, cardfs.RootDir, cardfs.CardCFFile)
+	switch {
+	case errors.Is(err, minidriver.ErrFileNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("engine: read cardcf: %w", err)
+	}
+	cf, err := cardfs.ParseCardCF(b)
+	if err != nil {
+		return nil // not trusted: nothing is cached for this operation
+	}
+	op.cf, op.hasCF = cf, true
+	if cache := c.cache(); cache != nil {
+		if stale := cache.Sync(c.id, cf); stale&cardfs.StalePins != 0 {
+			c.mu.Lock()
+			c.pinfo = nil
+			c.mu.Unlock()
+		}
+	}
+	if c.id != (cardfs.CardID{}) {
+		if c.e.pins.ObserveFreshness(c.pinID, cf.Pins) {
+			c.mu.Lock()
+			c.pinfo = nil
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// cached reads item from the card's data cache.
+func (op *Op) cached(name string) ([]byte, bool) {
+	cache := op.c.cache()
+	if cache == nil || !op.hasCF {
+		return nil, false
+	}
+	return cache.Get(op.c.id, name)
+}
+
+func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
+	if cache := op.c.cache(); cache != nil && op.hasCF {
+		_ = cache.Put(op.c.id, class, name, data) // a failed disk write only costs a re-read
+	}
+}
+
+func fileKey(dir, name string) string { return "file:" + dir + "/" + name }
+
+// ReadFile reads a card file, from the data cache while cardcf says it is
+// fresh.
+func (op *Op) ReadFile(dir, name string) ([]byte, error) {
+	key := fileKey(dir, name)
+	if b, ok := op.cached(key); ok {
+		return b, nil
+	}
+	b, err := op.c.md.ReadFile(op.ctx, op.tx, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	op.remember(cardfs.StaleFiles, key, b)
+	return b, nil
+}
+
+// bump increments the cardcf counter of class on the card before the data
+// it guards changes (spec §3.2), and drops the class from the cache.
+func (op *Op) bump(class cardfs.Stale) error {
+	if !op.hasCF {
+		return nil // a card without cardcf caches nothing to protect
+	}
+	cf := op.cf
+	cf.Extra = append([]byte(nil), op.cf.Extra...)
+	switch class {
+	case cardfs.StalePins:
+		cf.BumpPins()
+	case cardfs.StaleContainers:
+		cf.BumpContainers()
+	default:
+		cf.BumpFiles()
+	}
+	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()); err != nil {
+		return fmt.Errorf("engine: bump cardcf: %w", err)
+	}
+	op.cf = cf
+	if cache := op.c.cache(); cache != nil {
+		cache.Sync(op.c.id, cf)
+	}
+	if class == cardfs.StalePins {
+		op.c.e.pins.ObserveFreshness(op.c.pinID, cf.Pins)
+	}
+	return nil
+}
+
+// WriteFile replaces a card file's content, bumping cardcf first.
+func (op *Op) WriteFile(dir, name string, data []byte) error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	if err := op.bump(cardfs.StaleFiles); err != nil {
+		return err
+	}
+	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, dir, name, data); err != nil {
+		return err
+	}
+	op.remember(cardfs.StaleFiles, fileKey(dir, name), data)
+	return nil
+}
+
+// CreateFile creates an empty card file, bumping cardcf first.
+func (op *Op) CreateFile(dir, name string, ac cardfs.FileAccessCondition) error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	if err := op.bump(cardfs.StaleFiles); err != nil {
+		return err
+	}
+	return minidriver.CreateFile(op.ctx, op.c.md, op.tx, dir, name, ac)
+}
+
+// DeleteFile deletes a card file, bumping cardcf first.
+func (op *Op) DeleteFile(dir, name string) error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	if err := op.bump(cardfs.StaleFiles); err != nil {
+		return err
+	}
+	return minidriver.DeleteFile(op.ctx, op.c.md, op.tx, dir, name)
+}
+
+func (op *Op) checkWritable() error {
+	if op.c.props.ReadOnly {
+		return fmt.Errorf("engine: %w", minidriver.ErrReadOnly)
+	}
+	return nil
+}
+
+// ContainerMap reads and parses mscp/cmapfile.
+func (op *Op) ContainerMap() (*cardfs.ContainerMap, error) {
+	b, err := op.ReadFile(cardfs.MSCPDir, cardfs.ContainerMapFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := cardfs.ParseContainerMap(b)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w: %w", minidriver.ErrCommDataLost, err)
+	}
+	return m, nil
+}
+
+// ContainerInfo returns the public keys of container idx, from the cache
+// while cardcf's containers counter is unchanged.
+func (op *Op) ContainerInfo(idx int) (minidriver.ContainerInfo, error) {
+	key := "container:" + strconv.Itoa(idx)
+	if b, ok := op.cached(key); ok {
+		if info, err := decodeContainerInfo(b); err == nil {
+			return info, nil
+		}
+	}
+	info, err := op.c.md.ContainerInfo(op.ctx, op.tx, idx)
+	if err != nil {
+		return minidriver.ContainerInfo{}, err
+	}
+	if b, err := encodeContainerInfo(info); err == nil {
+		op.remember(cardfs.StaleContainers, key, b)
+	}
+	return info, nil
+}
+
+// encodeContainerInfo stores both keys as key spec (4 bytes, big-endian),
+// length (2 bytes) and PKIX DER.
+func encodeContainerInfo(info minidriver.ContainerInfo) ([]byte, error) {
+	var out []byte
+	for _, k := range []struct {
+		spec minidriver.KeySpec
+		pub  crypto.PublicKey
+	}{{info.SignatureSpec, info.Signature}, {info.KeyExchangeSpec, info.KeyExchange}} {
+		var der []byte
+		if k.pub != nil {
+			var err error
+			if der, err = x509.MarshalPKIXPublicKey(k.pub); err != nil {
+				return nil, err
+			}
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(k.spec))
+		out = binary.BigEndian.AppendUint16(out, uint16(len(der)))
+		out = append(out, der...)
+	}
+	return out, nil
+}
+
+var errBadCacheItem = errors.New("engine: bad cached container information")
+
+func decodeContainerInfo(b []byte) (minidriver.ContainerInfo, error) {
+	var info minidriver.ContainerInfo
+	for i := range 2 {
+		if len(b) < 6 {
+			return info, errBadCacheItem
+		}
+		spec := minidriver.KeySpec(binary.BigEndian.Uint32(b))
+		n := int(binary.BigEndian.Uint16(b[4:]))
+		b = b[6:]
+		if len(b) < n {
+			return info, errBadCacheItem
+		}
+		var pub crypto.PublicKey
+		if n > 0 {
+			var err error
+			if pub, err = x509.ParsePKIXPublicKey(b[:n]); err != nil {
+				return info, errBadCacheItem
+			}
+			if spec.IsECDH() {
+				if pub, err = ecdhPublic(pub); err != nil {
+					return info, errBadCacheItem
+				}
+			}
+		}
+		b = b[n:]
+		if i == 0 {
+			info.SignatureSpec, info.Signature = spec, pub
+		} else {
+			info.KeyExchangeSpec, info.KeyExchange = spec, pub
+		}
+	}
+	if len(b) != 0 {
+		return info, errBadCacheItem
+	}
+	return info, nil
+}
+
+// PINInfo returns the description of PIN id, read once per card while the
+// pins freshness counter is unchanged.
+func (op *Op) PINInfo(id minidriver.PinID) (minidriver.PINInfo, error) {
+	c := op.c
+	c.mu.Lock()
+	info, ok := c.pinfo[id]
+	c.mu.Unlock()
+	if ok {
+		return info, nil
+	}
+	info, err := c.md.PINInfo(op.ctx, op.tx, id)
+	if err != nil {
+		return info, err
+	}
+	c.mu.Lock()
+	if c.pinfo == nil {
+		c.pinfo = make(map[minidriver.PinID]minidriver.PINInfo)
+	}
+	c.pinfo[id] = info
+	c.mu.Unlock()
+	return info, nil
+}
+
+// Authenticate makes sure PIN id is verified in this transaction: an empty
+// PIN needs nothing, an external one is verified without data, an
+// alphanumeric one with the cached PIN where its policy allows, else the
+// prompt's. A wrong cached PIN is dropped and not retried.
+func (op *Op) Authenticate(id minidriver.PinID, context string) error {
+	if op.authed.Has(id) {
+		return nil
+	}
+	info, err := op.PINInfo(id)
+	if err != nil {
+		return err
+	}
+	var flags minidriver.AuthFlags
+	if op.c.e.cfg.Silent {
+		flags |= minidriver.Silent
+	}
+	switch info.Type {
+	case minidriver.EmptyPIN:
+		return nil
+	case minidriver.ExternalPIN:
+		if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, nil, flags); err != nil {
+			return err
+		}
+	case minidriver.AlphanumericPIN:
+		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinID, CardName: op.c.reader, AttemptsLeft: -1, Context: context}
+		att, err := op.c.e.src.Begin(op.ctx, req)
+		if err != nil {
+			return fmt.Errorf("engine: PIN %d: %w", id, err)
+		}
+		_, err = op.c.md.Authenticate(op.ctx, op.tx, id, att.Secret().Bytes(), flags)
+		att.Done(err)
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("engine: PIN %d is challenge-response: %w", id, minidriver.ErrUnsupported)
+	}
+	op.authed |= minidriver.NewPinSet(id)
+	return nil
+}
+
+// AuthenticateResponse authenticates a challenge-response PIN (normally
+// the admin key) with respond, which computes the response to the card's
+// challenge.
+func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge []byte) ([]byte, error)) error {
+	if op.authed.Has(id) {
+		return nil
+	}
+	ch, err := minidriver.Challenge(op.ctx, op.c.md, op.tx, id)
+	if err != nil {
+		return err
+	}
+	resp, err := respond(ch)
+	if err != nil {
+		return fmt.Errorf("engine: challenge response: %w", err)
+	}
+	defer clear(resp)
+	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, resp, 0); err != nil {
+		return err
+	}
+	op.authed |= minidriver.NewPinSet(id)
+	return nil
+}
+
+// NoteContainersChanged bumps cardcf's containers counter, before a key is
+// created, imported or deleted.
+func (op *Op) NoteContainersChanged() error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	return op.bump(cardfs.StaleContainers)
+}
+
+// NotePINsChanged bumps cardcf's PIN counter, before a PIN change or
+// unblock.
+func (op *Op) NotePINsChanged() error { return op.bump(cardfs.StalePins) }
