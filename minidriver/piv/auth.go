@@ -191,8 +191,9 @@ func ManagementKeyResponse(key, challenge []byte) ([]byte, error) {
 
 // Deauthenticate resets the PIN's verified state with VERIFY P1=FF where
 // the card has it. The management key cannot be logged out on PIV, nor the
-// PIN on cards without VERIFY P1=FF: then the error asks the caller to end
-// its transaction with a reset.
+// PIN on cards without VERIFY P1=FF, nor the management key the plug-in
+// authenticated itself with a PIN-protected key (see CreateFile): then the
+// error asks the caller to end its transaction with a reset.
 func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.PinSet) error {
 	c.begin(tx)
 	c.challenge = nil
@@ -207,7 +208,7 @@ func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 			c.roles &^= pins
 		}
 	}
-	if set.Has(PINAdmin) && c.roles.Has(PINAdmin) {
+	if set.Has(PINAdmin) && c.roles.Has(PINAdmin) || set != 0 && c.hiddenAdmin {
 		errs = append(errs, fmt.Errorf("piv: management key logout: %w", minidriver.ErrUnsupported))
 	}
 	return errors.Join(errs...)

@@ -69,6 +69,11 @@ type Card struct {
 	objs      map[uint32][]byte
 	roles     minidriver.PinSet
 	challenge []byte
+	// protectedTried: the PIN-protected management key was looked for.
+	protectedTried bool
+	// hiddenAdmin: the management key was authenticated with the
+	// PIN-protected key, which only a card reset logs out.
+	hiddenAdmin bool
 }
 
 var (
@@ -89,6 +94,8 @@ func (c *Card) begin(tx *scrm.Tx) {
 		c.objs = nil
 		c.roles = 0
 		c.challenge = nil
+		c.protectedTried = false
+		c.hiddenAdmin = false
 	}
 }
 
@@ -216,7 +223,7 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 		return fmt.Errorf("piv: object %06X of %d bytes (card takes %d): %w", tag, len(val), c.q.maxObject, minidriver.ErrNoSpace)
 	}
 	data := appendTLV(tagList(tag), 0x53, val)
-	if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
+	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 		return cardErr(fmt.Sprintf("put data %06X", tag), err)
 	}
 	if len(val) == 0 {

@@ -150,3 +150,14 @@ func mustHex(s string) []byte {
 	}
 	return b
 }
+
+func FuzzParseProtected(f *testing.F) {
+	f.Add([]byte{0x88, 0x1A, 0x89, 0x18, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add([]byte{0x80, 0x03, 0x81, 0x01, 0x02})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if k, err := parseProtectedKey(b); err == nil && len(k) != 16 && len(k) != 24 && len(k) != 32 {
+			t.Fatalf("%d-byte key", len(k))
+		}
+		_ = parseAdminProtected(b)
+	})
+}

@@ -85,10 +85,16 @@ func newEnv(t testing.TB, sim cardsim.Card, plug piv.Plugin) *env {
 // run runs f in one transaction, after Resume, as the engine does.
 func (e *env) run(t testing.TB, f func(ctx context.Context, tx *scrm.Tx)) {
 	t.Helper()
+	e.runEnd(t, scrm.LeaveCard, f)
+}
+
+// runEnd is run ending the transaction with disposition d.
+func (e *env) runEnd(t testing.TB, d scrm.Disposition, f func(ctx context.Context, tx *scrm.Tx)) {
+	t.Helper()
 	ctx := context.Background()
 	tx, err := e.card.Begin(ctx)
 	require.NoError(t, err)
-	defer func() { _ = tx.End(scrm.LeaveCard) }()
+	defer func() { _ = tx.End(d) }()
 	require.NoError(t, e.md.Resume(ctx, tx))
 	f(ctx, tx)
 }

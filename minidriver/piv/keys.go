@@ -116,7 +116,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return err
 	}
 	tmpl := tlv(0xAC, append(tlv(0x80, []byte{alg}), policy...))
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x47, P2: slot, Data: tmpl, Ne: c.maxNe()})
+	rsp, err := c.adminDo(ctx, tx, scrm.Command{INS: 0x47, P2: slot, Data: tmpl, Ne: c.maxNe()})
 	if err != nil {
 		return cardErr(fmt.Sprintf("generate in slot %02X", slot), err)
 	}
@@ -210,7 +210,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 	}
 	data = append(data, policy...)
 	defer clear(data)
-	if _, err := tx.Do(ctx, scrm.Command{INS: 0xFE, P1: alg, P2: slot, Data: data}); err != nil {
+	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xFE, P1: alg, P2: slot, Data: data}); err != nil {
 		return cardErr(fmt.Sprintf("import into slot %02X", slot), err)
 	}
 	c.setAlg(slot, alg)
@@ -232,7 +232,7 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	if !c.q.moveKey {
 		return fmt.Errorf("piv: key deletion needs YubiKey firmware 5.7: %w", minidriver.ErrUnsupported)
 	}
-	if _, err := tx.Do(ctx, scrm.Command{INS: 0xF6, P1: 0xFF, P2: ct.Slot}); err != nil {
+	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xF6, P1: 0xFF, P2: ct.Slot}); err != nil {
 		return cardErr(fmt.Sprintf("delete key in slot %02X", ct.Slot), err)
 	}
 	delete(c.algs, ct.Slot)

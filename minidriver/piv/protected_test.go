@@ -1,0 +1,41 @@
+package piv_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+func TestPINProtectedManagementKey(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	key := []byte("protected-mgmt-key-24byt")
+	e.runEnd(t, scrm.ResetCard, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		putData(t, ctx, tx, 0x5FFF00, berTLV(0x80, berTLV(0x81, []byte{0x02})))
+		putData(t, ctx, tx, 0x5FC109, berTLV(0x88, berTLV(0x89, key)))
+		require.NoError(t, minidriver.ChangeAuthenticator(ctx, e.md, tx, minidriver.ChangeRequest{Mode: minidriver.ChangePIN, AuthPIN: piv.PINAdmin, Target: piv.PINAdmin, NewData: key}))
+	})
+	cf := []byte{0, 1, 0, 0, 1, 0}
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		err := minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", cf)
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "no PIN, no key")
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, e.md, tx)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", cf))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}))
+		got, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		assert.Equal(t, cf, got)
+		// The management key login is the plug-in's: only a reset ends it.
+		err = e.md.Deauthenticate(ctx, tx, minidriver.NewPinSet(piv.PINUser))
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+	})
+}
