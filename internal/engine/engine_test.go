@@ -253,3 +253,23 @@ func TestSilentFailsInsteadOfPrompting(t *testing.T) {
 	assert.ErrorIs(t, err, pincache.ErrSilent)
 	assert.Zero(t, f.prompt.count.Load())
 }
+
+func TestContainerPINCached(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.generate(t)
+	read := func() (minidriver.PinID, uint64) {
+		before := f.card.Conn().Stats()
+		var id minidriver.PinID
+		require.NoError(t, f.card.Do(context.Background(), func(op *engine.Op) error {
+			var err error
+			id, err = op.ContainerPIN(0)
+			return err
+		}))
+		return id, f.card.Conn().Stats().Sub(before).APDUs
+	}
+	id1, first := read()
+	id2, second := read()
+	assert.Equal(t, minidriver.RoleUser, id1)
+	assert.Equal(t, id1, id2)
+	assert.Less(t, second, first, "the PIN ID comes from the cache the second time")
+}

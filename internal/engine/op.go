@@ -205,6 +205,22 @@ func (op *Op) ContainerInfo(idx int) (minidriver.ContainerInfo, error) {
 	return info, nil
 }
 
+// ContainerPIN returns the PIN protecting container idx
+// (CCP_PIN_IDENTIFIER), from the cache while cardcf's containers counter
+// is unchanged.
+func (op *Op) ContainerPIN(idx int) (minidriver.PinID, error) {
+	key := "containerpin:" + strconv.Itoa(idx)
+	if b, ok := op.cached(key); ok && len(b) == 1 && minidriver.PinID(b[0]).Valid() {
+		return minidriver.PinID(b[0]), nil
+	}
+	id, err := op.c.md.ContainerPIN(op.ctx, op.tx, idx)
+	if err != nil {
+		return 0, err
+	}
+	op.remember(cardfs.StaleContainers, key, []byte{byte(id)})
+	return id, nil
+}
+
 // encodeContainerInfo stores both keys as key spec (4 bytes, big-endian),
 // length (2 bytes) and PKIX DER.
 func encodeContainerInfo(info minidriver.ContainerInfo) ([]byte, error) {
