@@ -89,3 +89,19 @@ func TestStaleAlgorithmIsReRead(t *testing.T) {
 		assert.True(t, verifyECDSA(info.Signature, digest[:], sig))
 	})
 }
+
+func TestNEOFirmware(t *testing.T) {
+	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}})
+	e := newEnv(t, sim, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		_, err := e.md.KeySizes(ctx, tx, minidriver.ECDSAP384)
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+		p, err := e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		assert.Empty(t, p.Serial, "no GET SERIAL before 5.0")
+		assert.False(t, p.ReadOnly)
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "f", 1))
+		assert.ErrorIs(t, minidriver.WriteFile(ctx, e.md, tx, "mscp", "f", make([]byte, 2100)), minidriver.ErrNoSpace)
+	})
+}

@@ -111,4 +111,13 @@ func TestYubicoPIVToolInterop(t *testing.T) {
 	assert.Contains(t, status, "Slot 9d")
 	assert.Contains(t, status, "from cardmod")
 	assert.Contains(t, status, "from yubico-piv-tool")
+
+	// OpenSC's PKCS #11 module lists both certificates too.
+	out, err := exec.Command("pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O").CombinedOutput()
+	require.NoError(t, err, "pkcs11-tool: %s", out)
+	assert.Contains(t, string(out), "from cardmod")
+	assert.Contains(t, string(out), "from yubico-piv-tool")
 }
+
+// opensc is Debian's OpenSC PKCS #11 module.
+const opensc = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"

@@ -133,6 +133,10 @@ func quirksFor(yk bool, v version) quirks {
 		vendorStore: true,
 		maxObject:   3052,
 	}
+	if !v.atLeast(4, 0, 0) {
+		// YubiKey NEO: libykpiv's object limit for it is 2048 - 9.
+		q.maxObject = 2039
+	}
 	if v.atLeast(5, 7, 0) {
 		q.rsaMax = 4096
 		q.defaultMgmt = algAES192
