@@ -267,7 +267,9 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 	def := false
 	for i, slot := range slotTable {
 		ki, err := c.slotInfo(ctx, tx, slot)
-		if errors.Is(err, minidriver.ErrNoKeyContainer) || errors.Is(err, minidriver.ErrUnsupported) {
+		if errors.Is(err, minidriver.ErrNoKeyContainer) || errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrCommDataLost) {
+			// No key, or one the plug-in cannot use or read: no container,
+			// without hiding the others.
 			out = append(out, container{Index: i})
 			continue
 		}

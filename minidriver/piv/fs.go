@@ -238,10 +238,10 @@ func (c *Card) readCertFile(ctx context.Context, tx *scrm.Tx, name string) ([]by
 	}
 	if ct.Spec == 0 && len(der) > 0 {
 		// No stored map: the file's name must match the key's slot kind.
-		spec, ok := c.algs[ct.Slot], false
 		var ks minidriver.KeySpec
-		if spec != 0 {
-			ks, ok = defaultSpec(ct.Slot, spec), true
+		ok := false
+		if alg, known := c.algs[ct.Slot]; known {
+			ks, ok = defaultSpec(ct.Slot, alg), true
 		} else {
 			ks, ok = specOf(ct.Slot, der)
 		}

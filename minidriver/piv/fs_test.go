@@ -404,3 +404,39 @@ func TestGenericPIVLimits(t *testing.T) {
 		assert.ErrorIs(t, err, minidriver.ErrFileNotFound)
 	})
 }
+
+func TestStoredMapSlotAssignment(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		// A map made elsewhere puts container 0 in slot 9C.
+		putData(t, ctx, tx, 0x5FFF10, berTLV(0x81, ykRecord("elsewhere", 0x9C, 3, 256, 0x03, 4)))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}))
+		// Container 1 would be 9C by the slot table: it gets the first
+		// free slot, 9A, both when created and when the map is written.
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.ECDSAP384}))
+		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(t, err)
+		idx, err := m.Add(cardfs.ContainerMapRecord{Name: "new", Flags: cardfs.ContainerValid, SigKeySizeBits: 384}, 0)
+		require.NoError(t, err)
+		require.Equal(t, 1, idx)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "mscp", "cmapfile", m.Marshal()))
+		raw, err := getData(t, ctx, tx, 0x5FFF10)
+		require.NoError(t, err)
+		require.Len(t, raw, 6+2*107)
+		assert.Equal(t, byte(0x9C), raw[6+80])
+		assert.Equal(t, byte(0x9A), raw[6+107+80])
+		info, err := e.md.ContainerInfo(ctx, tx, 1)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.ECDSAP384, info.SignatureSpec)
+		pin, err := e.md.ContainerPIN(ctx, tx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, piv.PINSignature, pin)
+		_, err = e.md.ContainerInfo(ctx, tx, 2)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+		assert.ErrorIs(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 30, KeySpec: minidriver.ECDSAP256}), minidriver.ErrInvalidParameter)
+		assert.ErrorIs(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.ECDSAP256, PIN: piv.PINPUK}), minidriver.ErrInvalidParameter)
+	})
+}

@@ -84,8 +84,6 @@ func (v version) atLeast(major, minor, patch uint8) bool {
 	return v.Patch >= patch
 }
 
-func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
-
 // quirks are the differences between PIV cards the plug-in cares about,
 // decided once per card from its model and firmware (see quirksFor).
 type quirks struct {
