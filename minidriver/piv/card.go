@@ -52,6 +52,8 @@ type Card struct {
 	guid     cardfs.CardID
 	stableID bool
 	readOnly bool
+	// useProtected: Plugin.ProtectedManagementKey.
+	useProtected bool
 
 	agreements minidriver.Agreements
 

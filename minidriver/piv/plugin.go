@@ -21,6 +21,13 @@ type Plugin struct {
 	// ReadOnly presents every card read-only (CP_CARD_READ_ONLY), even a
 	// YubiKey that could store the container map and files.
 	ReadOnly bool
+	// ProtectedManagementKey lets the plug-in use a YubiKey's
+	// PIN-protected management key (see Card.WriteFile) when the caller
+	// has verified the PIN but not authenticated ROLE_ADMIN. It is off by
+	// default because the key travels in a GET DATA answer that scrm's
+	// redaction cannot single out: a tracer on the connection would see
+	// it.
+	ProtectedManagementKey bool
 }
 
 var _ minidriver.Plugin = Plugin{}
@@ -149,7 +156,7 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	if _, err := selectPIV(ctx, tx); err != nil {
 		return nil, fmt.Errorf("piv: select: %w", err)
 	}
-	c := &Card{env: env}
+	c := &Card{env: env, useProtected: p.ProtectedManagementKey}
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
 	switch {
 	case err == nil && len(rsp.Data) == 3:

@@ -61,7 +61,7 @@ func parseAdminProtected(b []byte) bool {
 // card is set up that way. It reports whether it did; it does not make the
 // caller ROLE_ADMIN.
 func (c *Card) protectedMgmtAuth(ctx context.Context, tx *scrm.Tx) (bool, error) {
-	if !c.q.yubiKey || c.roles&minidriver.NewPinSet(PINUser, PINSignature) == 0 || c.protectedTried {
+	if !c.useProtected || !c.q.yubiKey || c.roles&minidriver.NewPinSet(PINUser, PINSignature) == 0 || c.protectedTried {
 		return false, nil
 	}
 	c.protectedTried = true

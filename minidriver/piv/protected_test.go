@@ -14,7 +14,8 @@ import (
 )
 
 func TestPINProtectedManagementKey(t *testing.T) {
-	e := newEnv(t, nil, piv.Plugin{})
+	sim := newSim(t, simpiv.Config{})
+	e := newEnv(t, sim, piv.Plugin{ProtectedManagementKey: true})
 	key := []byte("protected-mgmt-key-24byt")
 	e.runEnd(t, scrm.ResetCard, func(ctx context.Context, tx *scrm.Tx) {
 		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
@@ -37,5 +38,12 @@ func TestPINProtectedManagementKey(t *testing.T) {
 		// The management key login is the plug-in's: only a reset ends it.
 		err = e.md.Deauthenticate(ctx, tx, minidriver.NewPinSet(piv.PINUser))
 		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+	})
+	// Off by default.
+	off := newEnv(t, sim, piv.Plugin{})
+	off.runEnd(t, scrm.ResetCard, func(ctx context.Context, tx *scrm.Tx) {})
+	off.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, off.md, tx)
+		assert.ErrorIs(t, minidriver.WriteFile(ctx, off.md, tx, "", "cardcf", cf), minidriver.ErrSecurityViolation)
 	})
 }

@@ -125,7 +125,8 @@ func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac
 
 // WriteFile replaces a file's content, each file in one PUT DATA (msroots
 // in up to five). PUT DATA needs the management key: when the caller has
-// not authenticated ROLE_ADMIN but has verified the PIN, and the YubiKey
+// not authenticated ROLE_ADMIN but has verified the PIN, the Plugin has
+// ProtectedManagementKey set, and the YubiKey
 // keeps a PIN-protected management key (admin data 5FFF00 flag 02, key in
 // 5FC109 tag 88/89, as ykman and libykpiv set it up), the plug-in uses that
 // key; Deauthenticate then asks for a card reset. The same holds for key
