@@ -25,8 +25,11 @@
 //
 // Writes go to the card with PUT DATA, which a YubiKey allows only once the
 // management key is authenticated: file writes, like key generation and
-// import, need ROLE_ADMIN. A PIV card without the YubiKey extensions is
-// presented read-only (CP_CARD_READ_ONLY, cache mode none).
+// import, need ROLE_ADMIN, unless Plugin.ProtectedManagementKey lets the
+// plug-in use a PIN-protected management key after the PIN (Deauthenticate
+// then asks for a card reset). A PIV card without the YubiKey extensions is
+// presented read-only (CP_CARD_READ_ONLY, cache mode none), as is any card
+// when Plugin.ReadOnly is set.
 //
 // APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
 // CHUID), Resume one (SELECT). Within one transaction no object is read
