@@ -65,6 +65,52 @@ func TestAPDUBudget(t *testing.T) {
 	}))
 }
 
+// TestMapKeptUnderCardCF: once the caller has read cardcf in a
+// transaction, the container map read under the same cardcf is not read
+// again; a change of cardcf by another process makes it read again.
+func TestMapKeptUnderCardCF(t *testing.T) {
+	sim := newSim(t, simpiv.Config{})
+	e := newEnv(t, sim, piv.Plugin{})
+	other := newEnv(t, sim, piv.Plugin{})
+	digest := sha256.Sum256([]byte("kept"))
+	engineTx := func(e *env, f func(ctx context.Context, tx *scrm.Tx)) {
+		e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			_, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+			require.NoError(t, err)
+			f(ctx, tx)
+		})
+	}
+	engineTx(e, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP256}))
+		_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+		require.NoError(t, err)
+	})
+	engineTx(e, func(ctx context.Context, tx *scrm.Tx) {
+		assert.Equal(t, uint64(1), apdus(e, func() {
+			_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+			require.NoError(t, err)
+		}), "the map is known under this cardcf")
+	})
+	// Another process moves container 3 to a stored map naming slot 9A,
+	// bumping cardcf first as the engine does.
+	engineTx(other, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, other.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.WriteFile(ctx, other.md, tx, "", "cardcf", []byte{0, 0, 1, 0, 1, 0}))
+		require.NoError(t, minidriver.CreateContainer(ctx, other.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP384}))
+		putData(t, ctx, tx, 0x5FFF10, berTLV(0x81, append(make([]byte, 3*107), ykRecord("moved", 0x9A, 4, 384, 3, 1)...)))
+	})
+	engineTx(e, func(ctx context.Context, tx *scrm.Tx) {
+		info, err := e.md.ContainerInfo(ctx, tx, 3)
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.ECDSAP384, info.SignatureSpec, "the new map was read")
+		userPIN(t, ctx, e.md, tx)
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
+		require.NoError(t, err)
+		assert.True(t, verifyECDSA(info.Signature, digest[:], sig))
+	})
+}
+
 func TestStaleAlgorithmIsReRead(t *testing.T) {
 	sim := newSim(t, simpiv.Config{})
 	e := newEnv(t, sim, piv.Plugin{})

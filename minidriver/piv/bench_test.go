@@ -36,8 +36,8 @@ func benchCard(b *testing.B) *env {
 }
 
 // measure runs op b.N times, each in a transaction as the engine runs it
-// (Resume, VERIFY, the operation, logout), and reports APDUs per operation
-// for the whole transaction and for op alone.
+// (Resume, read cardcf, VERIFY, the operation, logout), and reports APDUs
+// per operation for the whole transaction and for op alone.
 func measure(b *testing.B, e *env, pin bool, op func(ctx context.Context, tx *scrm.Tx) error) {
 	ctx := context.Background()
 	var opAPDUs uint64
@@ -47,6 +47,8 @@ func measure(b *testing.B, e *env, pin bool, op func(ctx context.Context, tx *sc
 		tx, err := e.card.Begin(ctx)
 		require.NoError(b, err)
 		require.NoError(b, e.md.Resume(ctx, tx))
+		_, err = e.md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(b, err)
 		if pin {
 			_, err = e.md.Authenticate(ctx, tx, piv.PINUser, []byte(simpiv.DefaultPIN), 0)
 			require.NoError(b, err)

@@ -63,6 +63,9 @@ type Card struct {
 	algs map[byte]byte
 	// mgmtAlg is the management key's algorithm, 0 until known.
 	mgmtAlg byte
+	// mapFresh is the container map kept across transactions under
+	// cardcf.
+	mapFresh freshMap
 
 	// Per-transaction state, valid while tx is the caller's current
 	// transaction: objects read (nil value = absent), PINs verified, the
@@ -223,6 +226,9 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 	}
 	if len(val) > c.q.maxObject {
 		return fmt.Errorf("piv: object %06X of %d bytes (card takes %d): %w", tag, len(val), c.q.maxObject, minidriver.ErrNoSpace)
+	}
+	if tag == objMSCMAP || tag == objFileStore {
+		c.mapFresh.valid = false
 	}
 	data := appendTLV(tagList(tag), 0x53, val)
 	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {

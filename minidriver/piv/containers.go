@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -182,7 +183,16 @@ func (c *Card) storedMap(ctx context.Context, tx *scrm.Tx) ([]ykRecord, bool, er
 	if !c.q.yubiKey {
 		return nil, false, nil
 	}
+	c.begin(tx)
+	if _, read := c.objs[objMSCMAP]; !read {
+		if v, ok := c.mapFresh.lookup(c.objs); ok {
+			c.remember(objMSCMAP, v)
+		}
+	}
 	raw, err := c.getData(ctx, tx, objMSCMAP)
+	if err == nil || errors.Is(err, scrm.ErrNotFound) {
+		c.mapFresh.store(c.objs, raw)
+	}
 	if err != nil {
 		if errors.Is(err, scrm.ErrNotFound) {
 			return nil, false, nil
@@ -313,4 +323,37 @@ func marshalCmapfile(cts []container) []byte {
 		}
 	}
 	return b
+}
+
+// freshMap keeps the container map object (5FFF10) across transactions,
+// trusted only while the file store object holding cardcf (5FFF20) reads
+// the same: the caller reads cardcf at the start of every transaction, and
+// whoever changes the container map bumps cardcf first (spec §3.2). It
+// saves reading the map again before every signature. The caller's own
+// cache of cmapfile rests on the same rule.
+type freshMap struct {
+	valid  bool
+	cardcf []byte // the file store value the map was read under; nil: absent
+	value  []byte // the map object's value; nil: absent
+}
+
+// lookup returns the kept map when cardcf was read in this transaction
+// (objs holds the file store object) and has not changed.
+func (f *freshMap) lookup(objs map[uint32][]byte) ([]byte, bool) {
+	store, read := objs[objFileStore]
+	if !f.valid || !read || (store == nil) != (f.cardcf == nil) || !bytes.Equal(store, f.cardcf) {
+		return nil, false
+	}
+	return f.value, true
+}
+
+// store keeps the map value just read, when cardcf was read in the same
+// transaction.
+func (f *freshMap) store(objs map[uint32][]byte, value []byte) {
+	store, read := objs[objFileStore]
+	if !read {
+		f.valid = false
+		return
+	}
+	*f = freshMap{valid: true, cardcf: store, value: value}
 }

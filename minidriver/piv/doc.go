@@ -34,7 +34,10 @@
 // APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
 // CHUID), Resume one (SELECT). Within one transaction no object is read
 // twice; the algorithm of each slot's key and the management key's are
-// kept for the Card's lifetime and re-read when the card refuses them.
+// kept for the Card's lifetime and re-read when the card refuses them; the
+// container map is kept across transactions while cardcf, read by the
+// caller at the start of each, has not changed. A signature is then one
+// GENERAL AUTHENTICATE.
 // Extended-length APDUs are used on YubiKey 4 and later.
 //
 // Concurrency: a Plugin is immutable and safe for concurrent use. A Card is
