@@ -214,8 +214,14 @@ func (c *Card) mgmtCipher() (cipher.Block, error) {
 //	card authentication only: 7C 81 <host challenge> 82 00 -> 7C 82 <E(...)>
 //
 // P1 must name the key's algorithm (03 3DES, 08/0A/0C AES); the blocks are
-// 8 bytes for 3DES and 16 for AES.
+// 8 bytes for 3DES and 16 for AES. P1 00 is 3DES too: SP 800-78-4 table 6-2
+// lists both 00 and 03 as "3 Key Triple DES - ECB", and OpenSC's
+// C_GenerateRandom asks for a 9B challenge with P1 00 (a YubiKey with a 3DES
+// management key answers it).
 func (c *Card) authenticateManagementKey(cmd command) reply {
+	if cmd.p1 == 0x00 {
+		cmd.p1 = AlgTDES
+	}
 	if cmd.p1 != c.st.mgmt.alg {
 		return status(swIncorrectP1P2)
 	}
