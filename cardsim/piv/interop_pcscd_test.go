@@ -217,6 +217,18 @@ func TestInteropYubicoPIVTool(t *testing.T) {
 		assert.Contains(t, out, "Slot 9d:")
 		assert.Contains(t, out, "CN=slot9a")
 	})
+	step(t, "attest", func(t *testing.T) {
+		att, f9, root := tl.path("attest-9a.crt"), tl.path("f9.crt"), tl.path("root.crt")
+		tl.mustYkpiv("-a", "attest", "-s", "9a", "-o", att)
+		tl.mustYkpiv("-a", "read-certificate", "-s", "f9", "-o", f9)
+		require.NoError(t, os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: card.AttestationRoot().Raw}), 0o600))
+		out := tl.must("openssl", "verify", "-CAfile", root, "-untrusted", f9, att)
+		assert.Contains(t, out, ": OK")
+		cert, err := x509.ParseCertificate(readPEM(t, att, "CERTIFICATE"))
+		require.NoError(t, err)
+		assert.Equal(t, "YubiKey PIV Attestation 9a", cert.Subject.CommonName)
+		assert.True(t, readPublicKey(t, tl.path("9a.pub")).(*ecdsa.PublicKey).Equal(cert.PublicKey), "attested key is not 9a's")
+	})
 	step(t, "verify-pin", func(t *testing.T) {
 		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN)
 		assert.Contains(t, out, "Successfully verified PIN")
