@@ -298,8 +298,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 		case <-srv.Done():
 			return srv.Remove() // Serve failed at once (bad ATR or address)
 		case <-tick.C:
-			if _, err := sv.saveIfChanged(); err != nil {
+			changed, err := sv.saveIfChanged()
+			if err != nil {
 				return fmt.Errorf("saving the card: %w", err)
+			}
+			if changed {
+				out.printf("state saved in %s", o.state)
 			}
 		}
 	}
