@@ -431,3 +431,39 @@ func testOpenSC(t *testing.T, fw piv.Version) {
 		assert.Contains(t, out, "RSA-PKCS: OK")
 	})
 }
+
+// TestInteropYubicoPIVToolAESManagementKey shows what Debian's
+// yubico-piv-tool 2.2.0 does with the default card (firmware 5.7.1, factory
+// AES-192 management key): everything that needs no management key works,
+// and authentication fails because the tool only speaks 3DES (algorithm 03),
+// as it would with a real YubiKey 5.7. A 5.7 card given a 3DES management
+// key works with it.
+func TestInteropYubicoPIVToolAESManagementKey(t *testing.T) {
+	env := pcscdtest.Require(t)
+	for _, tt := range []struct {
+		name   string
+		alg    byte
+		authOK bool
+	}{
+		{"factory AES-192", 0, false},
+		{"3DES", piv.AlgTDES, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			card, err := piv.New(piv.Config{ManagementKeyAlgorithm: tt.alg})
+			require.NoError(t, err)
+			reader, _ := env.InsertTB(t, card)
+			tl := newTools(t, reader, "yubico-piv-tool")
+			out := tl.mustYkpiv("-a", "status")
+			assert.Contains(t, out, "Version:\t5.7.1")
+			tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN)
+			out, err = tl.ykpiv("--key="+defaultMgmtKeyHex, "-a", "generate", "-s", "9a", "-A", "ECCP256", "-o", tl.path("9a.pub"))
+			if tt.authOK {
+				assert.NoError(t, err, out)
+			} else {
+				assert.Error(t, err, out)
+				assert.Contains(t, out, "uthenticat", "the failure is not the authentication:\n%s", out)
+			}
+		})
+	}
+}
