@@ -99,6 +99,7 @@ func TestYubicoPIVToolInterop(t *testing.T) {
 		sig, err := md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: digest[:]})
 		require.NoError(t, err)
 		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+		opensslVerify(t, dir, pubAny, []byte("interop"), sig)
 
 		// The other way: a key and certificate in 9D through the plug-in.
 		admin(t, ctx, md, tx, simpiv.DefaultManagementKey)
@@ -121,3 +122,20 @@ func TestYubicoPIVToolInterop(t *testing.T) {
 
 // opensc is Debian's OpenSC PKCS #11 module.
 const opensc = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+
+// opensslVerify checks sig over data (SHA-256) with openssl, as an
+// application outside Go would.
+func opensslVerify(t *testing.T, dir string, pub any, data, sig []byte) {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	pubFile := filepath.Join(dir, "verify-pub.pem")
+	dataFile := filepath.Join(dir, "verify-data")
+	sigFile := filepath.Join(dir, "verify-sig")
+	require.NoError(t, os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(dataFile, data, 0o600))
+	require.NoError(t, os.WriteFile(sigFile, sig, 0o600))
+	out, err := exec.Command("openssl", "dgst", "-sha256", "-verify", pubFile, "-signature", sigFile, dataFile).CombinedOutput()
+	require.NoError(t, err, "openssl: %s", out)
+	assert.Contains(t, string(out), "Verified OK")
+}
