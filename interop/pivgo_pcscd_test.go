@@ -3,7 +3,9 @@ package interop
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -35,8 +37,9 @@ func step(t *testing.T, name string, f func(t *testing.T)) {
 // TestPivGo drives a simulated YubiKey 5 (firmware 5.7.1, factory AES-192
 // management key) through pcscd and vpcd with piv-go v2.6.0: management key
 // change to AES-256, key generation, RSA PKCS#1 v1.5 and PSS signatures,
-// RSA decryption, ECDSA, ECDH, certificates, attestation, PIN and PUK
-// changes, unblocking.
+// RSA decryption, ECDSA, ECDH, Ed25519 and X25519, certificates,
+// attestation verified against the card's simulated root, PIN and PUK
+// changes, unblocking, and the Yubico reset.
 func TestPivGo(t *testing.T) {
 	env := pcscdtest.Require(t)
 	card, err := simpiv.New(simpiv.Config{})
@@ -154,6 +157,38 @@ func TestPivGo(t *testing.T) {
 		assert.Equal(t, want, got)
 
 	})
+	step(t, "Ed25519 and X25519 (firmware 5.7)", func(t *testing.T) {
+		pub, err := yk.GenerateKey(mgmt, piv.SlotCardAuthentication,
+			piv.Key{Algorithm: piv.AlgorithmEd25519, PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyNever})
+		require.NoError(t, err)
+		edPub, ok := pub.(ed25519.PublicKey)
+		require.True(t, ok, "9e: %T", pub)
+		priv, err := yk.PrivateKey(piv.SlotCardAuthentication, edPub, piv.KeyAuth{})
+		require.NoError(t, err)
+		msg := []byte("cardmod interop: Ed25519 signs the message itself")
+		sig, err := priv.(crypto.Signer).Sign(rand.Reader, msg, crypto.Hash(0))
+		require.NoError(t, err)
+		assert.True(t, ed25519.Verify(edPub, msg, sig))
+
+		slot, ok := piv.RetiredKeyManagementSlot(0x82)
+		require.True(t, ok)
+		pub, err = yk.GenerateKey(mgmt, slot,
+			piv.Key{Algorithm: piv.AlgorithmX25519, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+		require.NoError(t, err)
+		xPub, ok := pub.(*ecdh.PublicKey)
+		require.True(t, ok, "82: %T", pub)
+		priv, err = yk.PrivateKey(slot, xPub, auth)
+		require.NoError(t, err)
+		xPriv, ok := priv.(*piv.X25519PrivateKey)
+		require.True(t, ok, "%T", priv)
+		peer, err := ecdh.X25519().GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		got, err := xPriv.ECDH(peer.PublicKey())
+		require.NoError(t, err)
+		want, err := peer.ECDH(xPub)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	})
 	step(t, "set and read a certificate", func(t *testing.T) {
 		caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
@@ -218,6 +253,18 @@ func TestPivGo(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, simpiv.DefaultTries, retries)
 		require.NoError(t, yk.VerifyPIN("111111"))
+	})
+	step(t, "reset", func(t *testing.T) {
+		require.NoError(t, yk.Reset()) // blocks PIN and PUK, then resets
+		retries, err := yk.Retries()
+		require.NoError(t, err)
+		assert.Equal(t, simpiv.DefaultTries, retries)
+		require.NoError(t, yk.VerifyPIN(piv.DefaultPIN))
+		_, err = yk.Certificate(piv.SlotAuthentication)
+		assert.ErrorIs(t, err, piv.ErrNotFound)
+		_, err = yk.GenerateKey(piv.DefaultManagementKey, piv.SlotAuthentication,
+			piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+		assert.NoError(t, err, "the factory management key after reset")
 	})
 }
 
