@@ -1,0 +1,248 @@
+package basecsp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+func TestCertificateRoundTrip(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	_, err := k.Certificate(ctx)
+	assert.ErrorIs(t, err, basecsp.ErrNoCertificate)
+
+	cert := selfSigned(t, k, "card")
+	require.NoError(t, k.SetCertificate(ctx, cert))
+	got, err := k.Certificate(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cert.Raw, got.Raw)
+
+	other := selfSigned(t, softKey(t), "other")
+	assert.ErrorIs(t, k.SetCertificate(ctx, other), minidriver.ErrInvalidParameter, "a certificate for another key")
+
+	require.NoError(t, k.SetCertificate(ctx, nil))
+	_, err = k.Certificate(ctx)
+	assert.ErrorIs(t, err, basecsp.ErrNoCertificate)
+}
+
+func TestUserCertificateStore(t *testing.T) {
+	f, rk := rsaFixture(t)
+	ctx := context.Background()
+	ek := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	f.create(t, "bare", minidriver.ECDSAP256, nil)
+	rc, ec := selfSigned(t, rk, "rsa"), selfSigned(t, ek, "ec")
+	require.NoError(t, rk.SetCertificate(ctx, rc))
+	require.NoError(t, ek.SetCertificate(ctx, ec))
+
+	certs, err := f.p.Certificates(ctx)
+	require.NoError(t, err)
+	require.Len(t, certs, 2)
+	assert.Equal(t, "rsa", certs[0].Container)
+	assert.Equal(t, minidriver.KeyExchange, certs[0].KeySpec)
+	assert.Equal(t, rc.Raw, certs[0].Certificate.Raw)
+	assert.Equal(t, "ec", certs[1].Container)
+	assert.Equal(t, minidriver.ECDSAP256, certs[1].KeySpec)
+	assert.Equal(t, readerName, certs[1].Reader)
+
+	// The entry leads back to the key.
+	ct, err := f.p.Container(ctx, `\\.\`+certs[1].Reader+`\`+certs[1].Container)
+	require.NoError(t, err)
+	k, err := ct.Key(certs[1].KeySpec)
+	require.NoError(t, err)
+	assert.True(t, k.Public().(*ecdsa.PublicKey).Equal(certs[1].Certificate.PublicKey))
+}
+
+func TestRootCertificateStore(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	card, err := f.p.Card(ctx, "")
+	require.NoError(t, err)
+	roots, err := card.RootCertificates(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, roots)
+	want := []*x509.Certificate{selfSigned(t, softKey(t), "root 1"), selfSigned(t, softKey(t), "root 2")}
+	require.NoError(t, card.SetRootCertificates(ctx, want))
+	roots, err = card.RootCertificates(ctx)
+	require.NoError(t, err)
+	require.Len(t, roots, 2)
+	assert.Equal(t, want[1].Raw, roots[1].Raw)
+}
+
+func TestTwoProvidersSeparateCaches(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	other := f.open(t, basecsp.Config{CacheDir: t.TempDir()})
+
+	k1 := f.create(t, "shared", minidriver.ECDSAP256, nil)
+	ct2, err := other.Container(ctx, "shared")
+	require.NoError(t, err, "a container created by one provider is seen by the other")
+	k2, err := ct2.Key(minidriver.ECDSAP256)
+	require.NoError(t, err)
+	_, err = k2.Certificate(ctx)
+	require.ErrorIs(t, err, basecsp.ErrNoCertificate, "cached as absent in the second provider")
+	certs, err := other.Certificates(ctx)
+	require.NoError(t, err)
+	require.Empty(t, certs)
+
+	cert := selfSigned(t, k1, "shared")
+	require.NoError(t, k1.SetCertificate(ctx, cert))
+	got, err := k2.Certificate(ctx)
+	require.NoError(t, err, "the write bumped cardcf: the second provider re-reads")
+	assert.Equal(t, cert.Raw, got.Raw)
+	certs, err = other.Certificates(ctx)
+	require.NoError(t, err)
+	assert.Len(t, certs, 1)
+
+	// A container deleted by one is gone for the other.
+	require.NoError(t, f.p.DeleteContainer(ctx, "shared"))
+	digest := sha256.Sum256(nil)
+	_, err = k2.Sign(rand.Reader, digest[:], crypto.SHA256)
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+}
+
+func TestChangeAndUnblockPIN(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	card := k.Container().Card()
+	digest := sha256.Sum256(nil)
+	sign := func() error { _, err := k.Sign(rand.Reader, digest[:], crypto.SHA256); return err }
+
+	require.NoError(t, card.ChangePIN(ctx, minidriver.RoleUser, []byte(simpiv.DefaultPIN), []byte("24680135")))
+	err := card.ChangePIN(ctx, minidriver.RoleUser, []byte(simpiv.DefaultPIN), []byte("11111111"))
+	assert.ErrorIs(t, err, minidriver.ErrWrongPIN)
+	assert.NotContains(t, err.Error(), simpiv.DefaultPIN)
+
+	f.prompt.pin.Store("24680135")
+	before := f.prompt.count.Load()
+	require.NoError(t, sign())
+	assert.Equal(t, before+1, f.prompt.count.Load(), "the cached PIN was dropped: asked again")
+
+	// Block the PIN (three wrong tries), then unblock with the PUK.
+	for range 3 {
+		assert.Error(t, card.ChangePIN(ctx, minidriver.RoleUser, []byte("99999999"), []byte("11111111")))
+	}
+	assert.ErrorIs(t, sign(), minidriver.ErrPINBlocked)
+	require.NoError(t, card.UnblockPIN(ctx, minidriver.RoleUser, piv.PINPUK, []byte("12345678"), []byte("13572468")))
+	f.prompt.pin.Store("13572468")
+	require.NoError(t, sign())
+	assert.ErrorIs(t, card.UnblockPIN(ctx, minidriver.RoleUser, minidriver.RoleUser, nil, nil), minidriver.ErrInvalidParameter)
+}
+
+func TestCardInfo(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	cards, err := f.p.Cards(ctx)
+	require.NoError(t, err)
+	require.Len(t, cards, 1)
+	info, err := cards[0].Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, readerName, info.Reader)
+	assert.Equal(t, cards[0].ID(), info.ID)
+	assert.Equal(t, "PIV", info.Plugin)
+	assert.NotEmpty(t, info.Serial)
+	assert.False(t, info.ReadOnly)
+	assert.Positive(t, info.FreeSpace.ContainersAvailable)
+	assert.True(t, info.KeySizes[minidriver.KeyExchange].Supports(2048))
+	assert.True(t, info.KeySizes[minidriver.ECDSAP256].Supports(256))
+}
+
+func TestCardFoundAgainAfterRemoval(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	pub := k.Public().(*ecdsa.PublicKey)
+	digest := sha256.Sum256(nil)
+
+	// Removed and put into another reader: the next operation finds it by
+	// its card id.
+	f.reader.Remove()
+	f.b.AddReader("Virtual Reader 1").Insert(f.sim)
+	sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+	assert.Equal(t, "Virtual Reader 1", k.Container().Reader())
+
+	// Removed in the middle of an operation: a clear error, then the card
+	// is found again.
+	r1 := f.b.Reader("Virtual Reader 1")
+	require.NotNil(t, r1)
+	r1.RemoveOnNext()
+	_, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	assert.True(t, errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard), "%v", err)
+	r1.Insert(f.sim)
+	sig, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+}
+
+// tlsHandshake runs a TLS handshake over net.Pipe in which the client
+// authenticates with key (and its certificate) and the server requires and
+// verifies it.
+func tlsHandshake(t *testing.T, version uint16, key crypto.Signer, cert *x509.Certificate) {
+	t.Helper()
+	srvKey := softKey(t)
+	srvCert := selfSigned(t, srvKey, "server.test")
+	clientCAs, serverCAs := x509.NewCertPool(), x509.NewCertPool()
+	clientCAs.AddCert(cert)
+	serverCAs.AddCert(srvCert)
+
+	cc, sc := net.Pipe()
+	defer cc.Close()
+	defer sc.Close()
+	server := tls.Server(sc, &tls.Config{
+		MinVersion: version, MaxVersion: version,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: srvKey}},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCAs,
+	})
+	client := tls.Client(cc, &tls.Config{
+		MinVersion: version, MaxVersion: version,
+		ServerName:   "server.test",
+		RootCAs:      serverCAs,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}},
+	})
+	done := make(chan error, 1)
+	go func() { done <- server.Handshake() }()
+	require.NoError(t, client.Handshake())
+	require.NoError(t, <-done)
+	state := server.ConnectionState()
+	require.Len(t, state.PeerCertificates, 1)
+	assert.Equal(t, cert.Raw, state.PeerCertificates[0].Raw, "the server verified the card's certificate")
+	assert.Equal(t, version, state.Version)
+}
+
+func TestTLSClientAuthentication(t *testing.T) {
+	f, rk := rsaFixture(t)
+	ek := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	ctx := context.Background()
+	for _, k := range []*basecsp.Key{rk, ek} {
+		require.NoError(t, k.SetCertificate(ctx, selfSigned(t, k, "client "+k.Spec().String())))
+	}
+	for _, k := range []*basecsp.Key{rk, ek} {
+		cert, err := k.Certificate(ctx) // as a client would: from the card
+		require.NoError(t, err)
+		for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			t.Run(k.Spec().String()+" "+tls.VersionName(v), func(t *testing.T) {
+				tlsHandshake(t, v, k, cert)
+			})
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package basecsp_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+func TestParseName(t *testing.T) {
+	for _, tc := range []struct {
+		in, reader, container string
+		bad                   bool
+	}{
+		{in: `\\.\Reader A\box`, reader: "Reader A", container: "box"},
+		{in: `\\.\Reader A\`, reader: "Reader A"},
+		{in: `\\.\Reader A`, reader: "Reader A"},
+		{in: `box`, container: "box"},
+		{in: ``},
+		{in: `\\.\Reader A\b\x`, bad: true},
+		{in: `a\b`, bad: true},
+		{in: `\\.\\box`, bad: true},
+		{in: "0123456789012345678901234567890123456789", bad: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			r, c, err := basecsp.ParseName(tc.in)
+			if tc.bad {
+				assert.ErrorIs(t, err, basecsp.ErrBadName)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.reader, r)
+			assert.Equal(t, tc.container, c)
+		})
+	}
+}
+
+func TestContainerNameForms(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	first := f.create(t, "first", minidriver.ECDSAP256, nil)
+	f.create(t, `\\.\`+readerName+`\second`, minidriver.ECDSAP256, nil)
+
+	for _, tc := range []struct{ name, want string }{
+		{`\\.\` + readerName + `\second`, "second"},
+		{`\\.\` + readerName + `\`, "first"},
+		{`second`, "second"},
+		{`SECOND`, "second"},
+		{``, "first"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ct, err := f.p.Container(ctx, tc.name)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, ct.Name())
+			assert.Equal(t, readerName, ct.Reader())
+			assert.Equal(t, `\\.\`+readerName+`\`+tc.want, ct.FullName())
+		})
+	}
+	ct, err := f.p.Container(ctx, "first")
+	require.NoError(t, err)
+	assert.True(t, ct.Default(), "the first container of a card becomes its default")
+	k, err := ct.Key(minidriver.ECDSAP256)
+	require.NoError(t, err)
+	assert.True(t, k.Public().(*ecdsa.PublicKey).Equal(first.Public()))
+
+	_, err = f.p.Container(ctx, "third")
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+	_, err = f.p.Container(ctx, `\\.\No Such Reader\first`)
+	assert.Error(t, err)
+	_, err = f.p.Container(ctx, `a\b`)
+	assert.ErrorIs(t, err, basecsp.ErrBadName)
+	_, err = ct.Key(minidriver.Signature)
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+
+	list, err := f.p.Containers(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, "first", list[0].Name)
+	assert.True(t, list[0].Default)
+	assert.Equal(t, 256, list[0].SignatureBits)
+	assert.Equal(t, "second", list[1].Name)
+	assert.Equal(t, readerName, list[1].Reader)
+	assert.Equal(t, ct.CardID(), list[1].CardID)
+}
+
+func TestCreateRefusesExistingName(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	f.create(t, "box", minidriver.ECDSAP256, nil)
+	for _, name := range []string{"box", "BOX", `\\.\` + readerName + `\box`} {
+		_, err := f.p.CreateContainer(ctx, name, minidriver.ECDSAP256, 0, nil)
+		assert.ErrorIs(t, err, basecsp.ErrExists, name)
+	}
+	list, err := f.p.Containers(ctx)
+	require.NoError(t, err)
+	assert.Len(t, list, 1, "nothing was added")
+}
+
+func TestCreateWithoutNameMakesGUID(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	ct, err := f.p.CreateContainer(ctx, `\\.\`+readerName+`\`, minidriver.ECDSAP384, 0, nil)
+	require.NoError(t, err)
+	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, ct.Name())
+	k, err := ct.Key(minidriver.ECDSAP384)
+	require.NoError(t, err)
+	assert.Equal(t, 384, k.Bits())
+	again, err := f.p.Container(ctx, ct.Name())
+	require.NoError(t, err)
+	assert.Equal(t, ct.Index(), again.Index())
+}
+
+func TestDeleteContainer(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	a := f.create(t, "a", minidriver.ECDSAP256, nil)
+	f.create(t, "b", minidriver.ECDSAP256, nil)
+	require.NoError(t, a.SetCertificate(ctx, selfSigned(t, a, "a")))
+
+	require.NoError(t, f.p.DeleteContainer(ctx, "")) // the default: "a"
+	_, err := f.p.Container(ctx, "a")
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+	digest := sha256.Sum256([]byte("x"))
+	_, err = a.Sign(nil, digest[:], nil)
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "a key of a deleted container cannot sign")
+
+	def, err := f.p.Container(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, "b", def.Name(), "the remaining container became the default")
+	certs, err := f.p.Certificates(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, certs, "the certificate went with the container")
+
+	// The freed record and slot are reused.
+	c := f.create(t, "c", minidriver.ECDSAP256, nil)
+	assert.Equal(t, 0, c.Container().Index())
+	assert.ErrorIs(t, f.p.DeleteContainer(ctx, "a"), minidriver.ErrNoKeyContainer)
+}
+
+func TestDefaultContainer(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	f.create(t, "a", minidriver.ECDSAP256, nil)
+	b := f.create(t, "b", minidriver.ECDSAP256, nil)
+	require.NoError(t, b.Container().SetDefault(ctx))
+	def, err := f.p.Container(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, "b", def.Name())
+}
+
+func TestNoCard(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	f.reader.Remove()
+	_, err := f.p.Container(context.Background(), "")
+	assert.ErrorIs(t, err, scrm.ErrNoSmartcard)
+}

@@ -1,0 +1,48 @@
+// Package basecsp is cardmod's Base CSP: the CAPI view of smart cards
+// (minidriver-spec.md §7). A Provider opens the cards of one scrm backend
+// through the card plug-ins (package minidriver) and the shared engine,
+// and gives:
+//
+//   - key containers by the four Windows name forms (ParseName):
+//     `\\.\Reader\Container`, `\\.\Reader\`, `Container` and "" (the
+//     default container of any card); enumeration (Provider.Containers),
+//     creation with a generated or imported key, name collisions refused
+//     with ErrExists (Provider.CreateContainer), deletion, the default
+//     container;
+//   - keys (Container.Key) that are honest crypto.Signer and
+//     crypto.Decrypter values: RSA PKCS #1 v1.5 (every hash with a
+//     DigestInfo, no DigestInfo, MD5+SHA1) and PSS signatures, ECDSA
+//     signatures in ASN.1, PKCS #1 v1.5 decryption with implicit rejection
+//     and OAEP decryption, padding added and removed on the host in
+//     constant time; Public never touches the card;
+//   - the certificate of each key (Key.Certificate, Key.SetCertificate),
+//     the user certificate store (Provider.Certificates) and the card's
+//     root store in mscp/msroots (Card.RootCertificates);
+//   - card properties, PIN change and unblock (Card).
+//
+// Every operation is one PC/SC transaction: the engine re-selects the
+// card's application, checks cardcf and drops stale cached data,
+// authenticates the PIN the operation needs (from the PIN cache, or the
+// Config.Prompt, or fails with an error wrapping pincache.ErrSilent in
+// silent mode), does the work and logs out. Writes bump cardcf before the
+// data they guard. Writing to a PIV card needs its management key: set
+// Config.AdminResponse (PIVManagementKey).
+//
+// Containers and cards are followed by their card identity (cardid): a
+// card removed and inserted again, in any reader, is found again by the
+// next operation.
+//
+// # Concurrency
+//
+// Provider, Card, Container and Key methods are safe for concurrent use
+// by any number of goroutines. Operations on one card are serialised (one
+// transaction at a time, the card lock of the engine); operations on
+// different cards run in parallel. A Container and its Keys are values
+// fixed when the container is opened (name, public keys); only the card
+// connection behind them changes.
+//
+// Errors are prefixed "basecsp: ", wrap the card's errors with %w (test
+// them with errors.Is against the minidriver, scrm and pincache sentinels)
+// and never carry PINs or key material. The package keeps no package-level
+// mutable state and never logs.
+package basecsp

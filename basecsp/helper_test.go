@@ -1,0 +1,156 @@
+package basecsp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+const readerName = "Virtual Reader 0"
+
+// prompt answers with the PIN it holds and counts the questions.
+type prompt struct {
+	pin   atomic.Value // string
+	count atomic.Int32
+}
+
+func newPrompt(pin string) *prompt {
+	p := &prompt{}
+	p.pin.Store(pin)
+	return p
+}
+
+func (p *prompt) PIN(ctx context.Context, r pincache.Request) (*pincache.Secret, error) {
+	p.count.Add(1)
+	return pincache.NewSecret([]byte(p.pin.Load().(string))), nil
+}
+
+type fixture struct {
+	b      *virtual.Backend
+	reader *virtual.Reader
+	sim    *simpiv.Card
+	prompt *prompt
+	p      *basecsp.Provider
+}
+
+// newFixture opens a provider on a virtual reader holding a fresh
+// simulated YubiKey. cfg's Backend, Prompt and AdminResponse are filled in
+// when empty.
+func newFixture(t testing.TB, cfg basecsp.Config) *fixture {
+	t.Helper()
+	sim, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	r := b.AddReader(readerName)
+	r.Insert(sim)
+	f := &fixture{b: b, reader: r, sim: sim, prompt: newPrompt(simpiv.DefaultPIN)}
+	f.p = f.open(t, cfg)
+	return f
+}
+
+// open opens another provider on the fixture's backend.
+func (f *fixture) open(t testing.TB, cfg basecsp.Config) *basecsp.Provider {
+	t.Helper()
+	cfg.Backend = f.b
+	if cfg.Prompt == nil && !cfg.Silent {
+		cfg.Prompt = f.prompt
+	}
+	if cfg.AdminResponse == nil {
+		cfg.AdminResponse = basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
+	}
+	p, err := basecsp.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// create makes a container and returns its key of spec.
+func (f *fixture) create(t testing.TB, name string, spec minidriver.KeySpec, key crypto.PrivateKey) *basecsp.Key {
+	t.Helper()
+	ct, err := f.p.CreateContainer(context.Background(), name, spec, 0, key)
+	require.NoError(t, err)
+	k, err := ct.Key(spec)
+	require.NoError(t, err)
+	return k
+}
+
+var rsaKeys struct {
+	once sync.Once
+	k    *rsa.PrivateKey
+	err  error
+}
+
+// rsaKey returns one RSA-2048 key for every test: generating keys on the
+// simulated card is slow under the race detector, importing is not.
+func rsaKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	rsaKeys.once.Do(func() { rsaKeys.k, rsaKeys.err = rsa.GenerateKey(rand.Reader, 2048) })
+	require.NoError(t, rsaKeys.err)
+	return rsaKeys.k
+}
+
+// selfSigned issues a self-signed certificate for the card key k.
+func selfSigned(t testing.TB, k crypto.Signer, cn string) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{cn},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return cert
+}
+
+// softKey is a software P-256 key.
+func softKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return k
+}
+
+// encryptPKCS1v15 builds a PKCS #1 v1.5 type 2 ciphertext (rsa.EncryptPKCS1v15
+// is deprecated).
+func encryptPKCS1v15(t testing.TB, pub *rsa.PublicKey, msg []byte) []byte {
+	t.Helper()
+	k := pub.Size()
+	em := make([]byte, k)
+	em[1] = 2
+	ps := em[2 : k-len(msg)-1]
+	for i := range ps {
+		for ps[i] == 0 {
+			_, err := rand.Read(ps[i : i+1])
+			require.NoError(t, err)
+		}
+	}
+	copy(em[k-len(msg):], msg)
+	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
+	return c.FillBytes(make([]byte, k))
+}

@@ -1,0 +1,431 @@
+package basecsp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Errors of the provider, tested with errors.Is.
+var (
+	// ErrExists: a container of that name is already on the card
+	// (NTE_EXISTS). It also matches cardfs.ErrContainerExists.
+	ErrExists = fmt.Errorf("basecsp: container exists (NTE_EXISTS): %w", cardfs.ErrContainerExists)
+	// ErrNoCertificate: the key has no certificate on the card.
+	ErrNoCertificate = errors.New("basecsp: no certificate")
+	// ErrBadName: a container name that breaks the naming rules (a
+	// backslash outside the \\.\Reader\ prefix, more than 39 characters).
+	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
+)
+
+// AdminResponder computes the response to the card's admin challenge
+// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+type AdminResponder func(challenge []byte) ([]byte, error)
+
+// PIVManagementKey returns the AdminResponder of a PIV card's management
+// key (3DES or AES). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder {
+	k := append([]byte(nil), key...)
+	return func(challenge []byte) ([]byte, error) {
+		return piv.ManagementKeyResponse(k, challenge)
+	}
+}
+
+// Config configures a Provider. Only Backend is required; the zero value of
+// every other field is the documented default. Open does not modify it.
+type Config struct {
+	// Backend is where the cards are: scrm/pcsc for the system's readers,
+	// scrm/virtual for simulated ones.
+	Backend scrm.Backend
+	// Registry lists the card plug-ins; nil means the PIV plug-in alone.
+	Registry *minidriver.Registry
+	// Prompt asks for PINs; nil means never prompt (as Silent).
+	Prompt pincache.Prompt
+	// Silent forbids any prompt (CRYPT_SILENT): an operation that needs
+	// a PIN that is not cached fails with an error wrapping
+	// pincache.ErrSilent.
+	Silent bool
+	// CacheDir, if not empty, keeps public card data (files, container
+	// information; never PINs) on disk under it, so that a new process
+	// trusts what an earlier one read while cardcf says it is fresh.
+	// Empty means no disk cache (data is cached in memory for the
+	// provider's lifetime) unless UseDiskCache is set.
+	CacheDir string
+	// UseDiskCache, with CacheDir empty, keeps the disk cache under
+	// os.UserCacheDir()/cardmod.
+	UseDiskCache bool
+	// NoCache turns the data cache off: everything is read from the card
+	// in every operation.
+	NoCache bool
+	// Exclusive connects to cards exclusively (other applications are
+	// kept out until Close) instead of shared. Logins still last one
+	// operation.
+	Exclusive bool
+	// Rand is the source of randomness (container names, PSS salts,
+	// implicit rejection, session keys); nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock of the PIN cache; nil means time.Now.
+	Now func() time.Time
+	// AdminResponse, if set, authenticates ROLE_ADMIN (the card's admin
+	// key, on PIV the management key) for every operation that writes
+	// to the card: creating and deleting containers, writing
+	// certificates, the container map, msroots and cardcf (which PIN
+	// changes bump). Without it such operations authenticate the user PIN
+	// only, which is enough on cards whose files the user may write (and
+	// on a YubiKey with a PIN-protected management key); elsewhere they
+	// fail with an error matching minidriver.ErrSecurityViolation.
+	AdminResponse AdminResponder
+}
+
+// Provider is the Base CSP: containers by name on the cards of one
+// backend, their keys, certificates and PINs. It is safe for concurrent
+// use.
+type Provider struct {
+	cfg  Config
+	rand io.Reader
+	e    *engine.Engine
+}
+
+// Open returns a provider over cfg.Backend. It does not touch any card
+// yet.
+func Open(cfg Config) (*Provider, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("basecsp: Config.Backend is required")
+	}
+	p := &Provider{cfg: cfg, rand: cfg.Rand}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	dir := cfg.CacheDir
+	if dir == "" && cfg.UseDiskCache && !cfg.NoCache {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("basecsp: disk cache: %w", err)
+		}
+		dir = filepath.Join(base, "cardmod")
+	}
+	e, err := engine.New(engine.Config{
+		Backend:   cfg.Backend,
+		Registry:  cfg.Registry,
+		Prompt:    cfg.Prompt,
+		Silent:    cfg.Silent,
+		CacheDir:  dir,
+		NoCache:   cfg.NoCache,
+		Exclusive: cfg.Exclusive,
+		Rand:      p.rand,
+		Now:       cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
+	}
+	p.e = e
+	return p, nil
+}
+
+// Close releases every card and wipes the cached PINs. Containers and keys
+// of the provider are unusable afterwards.
+func (p *Provider) Close() error {
+	if err := p.e.Close(); err != nil {
+		return fmt.Errorf("basecsp: %w", err)
+	}
+	return nil
+}
+
+// ParseName splits a container name of one of the four Windows forms
+// (spec §7.1): `\\.\Reader\Container` (that container on the card in that
+// reader), `\\.\Reader\` or `\\.\Reader` (the default container of the card
+// in that reader), `Container` (that container on any card) and "" (the
+// default container of any card). The reader name ends at the first
+// backslash after the prefix; container names cannot hold a backslash.
+func ParseName(name string) (reader, container string, err error) {
+	const prefix = `\\.\`
+	if rest, ok := strings.CutPrefix(name, prefix); ok {
+		reader, container, _ = strings.Cut(rest, `\`)
+		if reader == "" {
+			return "", "", fmt.Errorf("%w: no reader in %q", ErrBadName, name)
+		}
+	} else {
+		container = name
+	}
+	if container != "" {
+		if err := cardfs.ValidateContainerName(container); err != nil {
+			return "", "", fmt.Errorf("%w: %q: %w", ErrBadName, container, err)
+		}
+	}
+	return reader, container, nil
+}
+
+// cardRef follows one card by its identity across removal and
+// re-insertion, in any reader.
+type cardRef struct {
+	p  *Provider
+	id cardfs.CardID
+
+	mu     sync.Mutex
+	card   *engine.Card // guarded by mu; nil after the card went away
+	reader string       // guarded by mu
+}
+
+func newCardRef(p *Provider, c *engine.Card) *cardRef {
+	return &cardRef{p: p, id: c.ID(), card: c, reader: c.Reader()}
+}
+
+// current returns the card, finding it again by its identity when its
+// connection died.
+func (r *cardRef) current(ctx context.Context) (*engine.Card, error) {
+	r.mu.Lock()
+	c := r.card
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	cards, err := r.p.e.Cards(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
+	}
+	for _, c := range cards {
+		if c.ID() == r.id {
+			r.mu.Lock()
+			r.card, r.reader = c, c.Reader()
+			r.mu.Unlock()
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("basecsp: card %s is not present: %w", r.id, scrm.ErrNoSmartcard)
+}
+
+func (r *cardRef) lost(c *engine.Card) {
+	r.mu.Lock()
+	if r.card == c {
+		r.card = nil
+	}
+	r.mu.Unlock()
+}
+
+// Reader returns the reader the card was last seen in.
+func (r *cardRef) readerName() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reader
+}
+
+// do runs fn as one engine operation on the card. When the card was
+// removed before fn started, it finds the card again (by its identity) and
+// runs fn there once more; a removal while fn runs is reported.
+func (r *cardRef) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+	for attempt := 0; ; attempt++ {
+		c, err := r.current(ctx)
+		if err != nil {
+			return err
+		}
+		started := false
+		err = c.Do(ctx, func(op *engine.Op) error {
+			started = true
+			return fn(c, op)
+		})
+		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard)) {
+			r.lost(c)
+			if !started && attempt == 0 {
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// writeAuth authenticates what writing to the card needs: the admin key
+// when the provider has it, else the user PIN.
+func (p *Provider) writeAuth(op *engine.Op, purpose string) error {
+	if p.cfg.AdminResponse != nil {
+		if err := op.AuthenticateResponse(minidriver.RoleAdmin, p.cfg.AdminResponse); err != nil {
+			return fmt.Errorf("basecsp: admin authentication: %w", err)
+		}
+		return nil
+	}
+	if err := op.Authenticate(minidriver.RoleUser, purpose); err != nil {
+		return fmt.Errorf("basecsp: %w", err)
+	}
+	return nil
+}
+
+// cardsFor returns the cards a name's reader part selects: the card in
+// reader, or every present card.
+func (p *Provider) cardsFor(ctx context.Context, reader string) ([]*engine.Card, error) {
+	if reader != "" {
+		c, err := p.e.CardIn(ctx, reader)
+		if err != nil {
+			return nil, fmt.Errorf("basecsp: reader %q: %w", reader, err)
+		}
+		return []*engine.Card{c}, nil
+	}
+	cards, err := p.e.Cards(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
+	}
+	if len(cards) == 0 {
+		return nil, fmt.Errorf("basecsp: no card present: %w", scrm.ErrNoSmartcard)
+	}
+	return cards, nil
+}
+
+// Card is one card seen through the provider: its properties, PINs and
+// root certificate store. It follows the card by its identity across
+// removal and re-insertion. It is safe for concurrent use.
+type Card struct {
+	ref *cardRef
+}
+
+// Cards returns the cards present in every reader that a plug-in takes.
+func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
+	cards, err := p.e.Cards(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
+	}
+	out := make([]*Card, len(cards))
+	for i, c := range cards {
+		out[i] = &Card{ref: newCardRef(p, c)}
+	}
+	return out, nil
+}
+
+// Card returns the card in reader; reader "" means the first card present.
+func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
+	cards, err := p.cardsFor(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	return &Card{ref: newCardRef(p, cards[0])}, nil
+}
+
+// ID returns the card's identity (cardid, PP_SMARTCARD_GUID).
+func (c *Card) ID() cardfs.CardID { return c.ref.id }
+
+// Reader returns the reader the card was last seen in
+// (PP_SMARTCARD_READER).
+func (c *Card) Reader() string { return c.ref.readerName() }
+
+// CardInfo holds a card's properties.
+type CardInfo struct {
+	// Reader is the reader the card is in.
+	Reader string
+	// ID is the card identifier (cardid, CP_CARD_GUID).
+	ID cardfs.CardID
+	// Serial is the card's serial number, if it has one.
+	Serial []byte
+	// Plugin names the plug-in that took the card.
+	Plugin string
+	// ReadOnly: the card cannot be written.
+	ReadOnly bool
+	// MaxContainers is the size of the container table.
+	MaxContainers int
+	// FreeSpace is CardQueryFreeSpace.
+	FreeSpace minidriver.FreeSpace
+	// KeySizes lists the sizes of each key spec the card supports.
+	KeySizes map[minidriver.KeySpec]minidriver.KeySizes
+}
+
+// Info reads the card's properties, free space and key sizes.
+func (c *Card) Info(ctx context.Context) (CardInfo, error) {
+	var info CardInfo
+	err := c.ref.do(ctx, func(ec *engine.Card, op *engine.Op) error {
+		props := ec.Properties()
+		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
+			ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,
+			KeySizes: make(map[minidriver.KeySpec]minidriver.KeySizes)}
+		fs, err := op.Card().FreeSpace(op.Context(), op.Tx())
+		if err != nil {
+			return fmt.Errorf("basecsp: free space: %w", err)
+		}
+		info.FreeSpace = fs
+		for spec := minidriver.KeyExchange; spec <= minidriver.ECDHP521; spec++ {
+			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+			switch {
+			case err == nil:
+				info.KeySizes[spec] = ks
+			case errors.Is(err, minidriver.ErrUnsupported):
+			default:
+				return fmt.Errorf("basecsp: key sizes of %v: %w", spec, err)
+			}
+		}
+		return nil
+	})
+	return info, err
+}
+
+// ChangePIN changes PIN id from old to new (CardChangeAuthenticatorEx,
+// spec §4.5). cardcf's PIN counter is bumped first, so every provider
+// drops its cached copy of the PIN; this provider's cache forgets it too
+// and the next operation asks again. Bumping cardcf is a write: see
+// Config.AdminResponse.
+func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
+	p := c.ref.p
+	return c.ref.do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		if p.cfg.AdminResponse != nil {
+			if err := p.writeAuth(op, "change PIN"); err != nil {
+				return err
+			}
+		}
+		if err := op.NotePINsChanged(); err != nil {
+			return fmt.Errorf("basecsp: change PIN: %w", err)
+		}
+		err := minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+			Mode: minidriver.ChangePIN, AuthPIN: id, AuthData: old, Target: id, NewData: new, Flags: p.authFlags()})
+		if err != nil {
+			return fmt.Errorf("basecsp: change PIN %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// UnblockPIN unblocks PIN target and sets it to newPIN, authenticated by
+// PIN auth (a PUK, or the admin PIN) with authData (spec §4.5): auth must
+// be in target's unblock permission. cardcf's PIN counter is bumped first;
+// on a card where only the admin key may write, Config.AdminResponse is
+// needed.
+func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
+	p := c.ref.p
+	return c.ref.do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		info, err := op.PINInfo(target)
+		if err != nil {
+			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+		}
+		if auth == target || !info.UnblockPermission.Has(auth) {
+			return fmt.Errorf("basecsp: PIN %d may not unblock PIN %d: %w", auth, target, minidriver.ErrInvalidParameter)
+		}
+		if p.cfg.AdminResponse != nil {
+			if err := p.writeAuth(op, "unblock PIN"); err != nil {
+				return err
+			}
+		}
+		if err := op.NotePINsChanged(); err != nil {
+			return fmt.Errorf("basecsp: unblock PIN: %w", err)
+		}
+		err = minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: p.authFlags()})
+		if err != nil {
+			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+		}
+		return nil
+	})
+}
+
+func (p *Provider) authFlags() minidriver.AuthFlags {
+	if p.cfg.Silent {
+		return minidriver.Silent
+	}
+	return 0
+}
