@@ -95,6 +95,8 @@ type options struct {
 	version piv.Version
 	serial  uint32
 	mgmtAlg byte
+	// creation lists the creation flags given, which a loaded card ignores.
+	creation []string
 }
 
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -112,6 +114,12 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if err := fl.Parse(args); err != nil {
 		return o, err
 	}
+	fl.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "firmware", "serial", "mgmt-alg":
+			o.creation = append(o.creation, "-"+f.Name)
+		}
+	})
 	if fl.NArg() != 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
@@ -179,6 +187,9 @@ func openCard(o options, out *printer) (*piv.Card, error) {
 	card, err := piv.LoadFile(o.state, piv.Config{})
 	if err == nil {
 		out.printf("loaded card %d (firmware %s) from %s", card.Serial(), card.Version(), o.state)
+		if len(o.creation) > 0 {
+			out.printf("ignoring %s (creation flags apply only to a new card)", strings.Join(o.creation, ", "))
+		}
 		return card, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {

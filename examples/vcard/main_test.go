@@ -134,6 +134,7 @@ func TestRunServesAndPersists(t *testing.T) {
 	assert.Equal(t, piv.DefaultTries-1, tries, "the wrong PIN of the first run was not saved")
 	out = s.stop(t)
 	assert.Contains(t, out, "loaded card 4242 (firmware 5.4.3) from "+state)
+	assert.Contains(t, out, "ignoring -serial (creation flags apply only to a new card)")
 	assert.Contains(t, out, "state unchanged in "+state)
 }
 
@@ -162,7 +163,8 @@ func TestParseArgs(t *testing.T) {
 		"-mgmt-alg", "AES256", "-serial", "12"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, options{state: "c.json", addr: "127.0.0.1:35964", reader: "Virtual PCD 00 01",
-		version: piv.Version{Major: 5, Minor: 4, Patch: 3}, serial: 12, mgmtAlg: piv.AlgAES256}, o)
+		version: piv.Version{Major: 5, Minor: 4, Patch: 3}, serial: 12, mgmtAlg: piv.AlgAES256,
+		creation: []string{"-firmware", "-mgmt-alg", "-serial"}}, o)
 
 	o, err = parseArgs([]string{"-state", "c.json", "-addr", "10.0.0.1:40000"}, &bytes.Buffer{})
 	require.NoError(t, err)
