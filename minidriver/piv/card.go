@@ -61,6 +61,10 @@ type Card struct {
 	// lifetime; a GENERAL AUTHENTICATE refused with 6A80/6A86 drops the
 	// entry and the algorithm is read again.
 	algs map[byte]byte
+	// specs holds the key spec the last CreateContainer asked for, by
+	// slot: it says what a key is for (an ECDSA key in a slot whose default
+	// is ECDH, say) until the container map records it.
+	specs map[byte]minidriver.KeySpec
 	// mgmtAlg is the management key's algorithm, 0 until known.
 	mgmtAlg byte
 	// mapFresh is the container map kept across transactions under

@@ -161,6 +161,19 @@ func defaultSpec(slot, alg byte) minidriver.KeySpec {
 	return minidriver.KeyExchange
 }
 
+// specFor is the key spec of a slot's key when no map says: the one the
+// last CreateContainer asked for, if it fits the key the slot holds now,
+// else the slot's default.
+func (c *Card) specFor(slot, alg byte) minidriver.KeySpec {
+	if s, ok := c.specs[slot]; ok {
+		bits, ec, _ := algBits(alg)
+		if (ec && s.CurveBits() == bits) || (!ec && s.IsRSA()) {
+			return s
+		}
+	}
+	return defaultSpec(slot, alg)
+}
+
 // defaultPIN is the PIN ID of a slot's container when nothing else says.
 func defaultPIN(slot byte) minidriver.PinID {
 	if slot == 0x9C {
@@ -253,7 +266,7 @@ func (c *Card) container(ctx context.Context, tx *scrm.Tx, idx int) (container, 
 		}
 		ct.Bits, _, _ = algBits(alg)
 		if ct.Spec == 0 {
-			ct.Spec = defaultSpec(ct.Slot, alg)
+			ct.Spec = c.specFor(ct.Slot, alg)
 		}
 	}
 	return ct, nil
@@ -288,7 +301,7 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 		}
 		bits, _, _ := algBits(ki.Alg)
 		ct := container{Index: i, Name: containerName(c.guid, slot), Flags: cardfs.ContainerValid,
-			Slot: slot, Spec: defaultSpec(slot, ki.Alg), Bits: bits}
+			Slot: slot, Spec: c.specFor(slot, ki.Alg), Bits: bits}
 		if !def {
 			ct.Flags |= cardfs.ContainerDefault
 			def = true

@@ -241,7 +241,7 @@ func (c *Card) readCertFile(ctx context.Context, tx *scrm.Tx, name string) ([]by
 		var ks minidriver.KeySpec
 		ok := false
 		if alg, known := c.algs[ct.Slot]; known {
-			ks, ok = defaultSpec(ct.Slot, alg), true
+			ks, ok = c.specFor(ct.Slot, alg), true
 		} else {
 			ks, ok = specOf(ct.Slot, der)
 		}

@@ -108,8 +108,13 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	}
 	delete(c.objs, metaTag(slot))
 	delete(c.algs, slot)
+	delete(c.specs, slot)
 	if req.Key != nil {
-		return c.importKey(ctx, tx, slot, req, policy)
+		if err := c.importKey(ctx, tx, slot, req, policy); err != nil {
+			return err
+		}
+		c.setSpec(slot, req.KeySpec)
+		return nil
 	}
 	alg, err := c.keyAlg(req.KeySpec, req.Bits)
 	if err != nil {
@@ -128,7 +133,15 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
 	}
 	c.setAlg(slot, alg)
+	c.setSpec(slot, req.KeySpec)
 	return nil
+}
+
+func (c *Card) setSpec(slot byte, spec minidriver.KeySpec) {
+	if c.specs == nil {
+		c.specs = make(map[byte]minidriver.KeySpec)
+	}
+	c.specs[slot] = spec
 }
 
 func fixed(n *big.Int, size int) []byte { return n.FillBytes(make([]byte, size)) }
@@ -236,6 +249,7 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 		return cardErr(fmt.Sprintf("delete key in slot %02X", ct.Slot), err)
 	}
 	delete(c.algs, ct.Slot)
+	delete(c.specs, ct.Slot)
 	c.remember(metaTag(ct.Slot), nil)
 	return nil
 }

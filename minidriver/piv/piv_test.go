@@ -402,3 +402,39 @@ func TestECDHAgreement(t *testing.T) {
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
 	})
 }
+
+// An ECDSA key created in a slot whose default is key exchange (9D, the
+// retired slots) is reported as the ECDSA key that was asked for.
+func TestCreatedSpecInKeyExchangeSlots(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.ECDSAP256}))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 5, KeySpec: minidriver.ECDSAP384}))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 6, KeySpec: minidriver.ECDHP256}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		for _, tc := range []struct {
+			idx  int
+			spec minidriver.KeySpec
+		}{{2, minidriver.ECDSAP256}, {5, minidriver.ECDSAP384}, {6, minidriver.ECDHP256}} {
+			info, err := e.md.ContainerInfo(ctx, tx, tc.idx)
+			require.NoError(t, err)
+			if tc.spec.IsECDSA() {
+				assert.Equal(t, tc.spec, info.SignatureSpec, "container %d", tc.idx)
+				assert.IsType(t, &ecdsa.PublicKey{}, info.Signature)
+				assert.Nil(t, info.KeyExchange)
+			} else {
+				assert.Equal(t, tc.spec, info.KeyExchangeSpec, "container %d", tc.idx)
+				assert.Nil(t, info.Signature)
+			}
+		}
+		userPIN(t, ctx, e.md, tx)
+		digest := sha256.Sum256([]byte("retired slot"))
+		info, err := e.md.ContainerInfo(ctx, tx, 5)
+		require.NoError(t, err)
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 5, KeySpec: minidriver.ECDSAP384, Digest: digest[:]})
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(info.Signature.(*ecdsa.PublicKey), digest[:], sig))
+	})
+}

@@ -370,7 +370,7 @@ func (c *Card) certKindOK(ctx context.Context, tx *scrm.Tx, ct container, name s
 	if err != nil {
 		return err
 	}
-	if _, k, _ := cardfs.ParseCertFileName(name); defaultSpec(ct.Slot, alg).Slot() != k {
+	if _, k, _ := cardfs.ParseCertFileName(name); c.specFor(ct.Slot, alg).Slot() != k {
 		return cardfs.ErrFileNotFound
 	}
 	return nil
