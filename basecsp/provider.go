@@ -136,8 +136,9 @@ func Open(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Close releases every card and wipes the cached PINs. Containers and keys
-// of the provider are unusable afterwards.
+// Close releases every card, wipes the cached PINs and releases the
+// backend (Config.Backend is not usable afterwards, by any provider).
+// Containers and keys of the provider are unusable afterwards.
 func (p *Provider) Close() error {
 	if err := p.e.Close(); err != nil {
 		return fmt.Errorf("basecsp: %w", err)
@@ -317,6 +318,20 @@ func (c *Card) ID() cardfs.CardID { return c.ref.id }
 // Reader returns the reader the card was last seen in
 // (PP_SMARTCARD_READER).
 func (c *Card) Reader() string { return c.ref.readerName() }
+
+// Stats returns the APDUs and bytes exchanged so far on this provider's
+// connection to the card (zero when the card is not connected), for
+// diagnostics and benchmarks. A card found again after removal starts
+// from zero.
+func (c *Card) Stats() scrm.Stats {
+	c.ref.mu.Lock()
+	ec := c.ref.card
+	c.ref.mu.Unlock()
+	if ec == nil {
+		return scrm.Stats{}
+	}
+	return ec.Conn().Stats()
+}
 
 // CardInfo holds a card's properties.
 type CardInfo struct {
