@@ -246,3 +246,43 @@ func TestTLSClientAuthentication(t *testing.T) {
 		}
 	}
 }
+
+func TestPINChangedByAnotherProvider(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	digest := sha256.Sum256(nil)
+	_, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	asked := f.prompt.count.Load()
+
+	otherPrompt := newPrompt(simpiv.DefaultPIN)
+	other := f.open(t, basecsp.Config{Prompt: otherPrompt})
+	card, err := other.Card(ctx, readerName)
+	require.NoError(t, err)
+	require.NoError(t, card.ChangePIN(ctx, minidriver.RoleUser, []byte(simpiv.DefaultPIN), []byte("97531864")))
+
+	// The first provider sees cardcf's PIN counter move: its cached PIN is
+	// dropped without being tried, and it asks for the new one.
+	f.prompt.pin.Store("97531864")
+	_, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.Equal(t, asked+1, f.prompt.count.Load())
+}
+
+func TestResetInTheMiddle(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
+	pub := k.Public().(*ecdsa.PublicKey)
+	digest := sha256.Sum256(nil)
+	for range 3 {
+		f.reader.ResetOnNext()
+		sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+		if err == nil {
+			assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig), "a clean retry, never a wrong result")
+		}
+		sig, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+		require.NoError(t, err, "the next operation works")
+		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+	}
+}

@@ -18,7 +18,12 @@
 //   - the certificate of each key (Key.Certificate, Key.SetCertificate),
 //     the user certificate store (Provider.Certificates) and the card's
 //     root store in mscp/msroots (Card.RootCertificates);
-//   - card properties, PIN change and unblock (Card).
+//   - card properties, PIN change and unblock (Card);
+//   - hashing objects (NewHash) signed on the card, and symmetric session
+//     keys (AES-128/192/256, 3DES; Provider.GenerateSessionKey) in host
+//     memory, exported as SIMPLEBLOBs wrapped under a card RSA key and
+//     imported by unwrapping on the card (Key.ImportSessionKey), with CBC
+//     (PKCS #7 padding) and AES-GCM encryption.
 //
 // Every operation is one PC/SC transaction: the engine re-selects the
 // card's application, checks cardcf and drops stale cached data,
