@@ -2,7 +2,11 @@ package basecsp_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"testing"
 
@@ -160,4 +164,54 @@ func TestNoCard(t *testing.T) {
 	f.reader.Remove()
 	_, err := f.p.Container(context.Background(), "")
 	assert.ErrorIs(t, err, scrm.ErrNoSmartcard)
+}
+
+func TestCreateKinds(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+
+	// ECDH lives in the key exchange slot and cannot sign.
+	ct, err := f.p.CreateContainer(ctx, "dh", minidriver.ECDHP256, 0, nil)
+	require.NoError(t, err)
+	k, err := ct.Key(minidriver.ECDHP256)
+	require.NoError(t, err)
+	_, ok := k.Public().(*ecdh.PublicKey)
+	assert.True(t, ok)
+	_, err = k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+
+	// An imported P-256 key signs as itself.
+	soft := softKey(t)
+	ik := f.create(t, "imported", minidriver.ECDSAP256, soft)
+	assert.True(t, soft.PublicKey.Equal(ik.Public()))
+	digest := sha256.Sum256(nil)
+	sig, err := ik.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(&soft.PublicKey, digest[:], sig))
+
+	// A key that does not fit the spec is refused before the card is touched.
+	_, err = f.p.CreateContainer(ctx, "wrong", minidriver.ECDSAP384, 0, soft)
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+	_, err = f.p.CreateContainer(ctx, "wrong", minidriver.KeySpec(99), 0, nil)
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+
+	list, err := f.p.Containers(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, 256, list[0].KeyExchangeBits)
+	assert.Zero(t, list[0].SignatureBits)
+}
+
+func TestCreateRSASignatureKeyOnCard(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ct, err := f.p.CreateContainer(context.Background(), "rsa-sig", minidriver.Signature, 2048, nil)
+	require.NoError(t, err)
+	k, err := ct.Key(minidriver.Signature)
+	require.NoError(t, err)
+	digest := sha256.Sum256(nil)
+	sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.NoError(t, rsa.VerifyPKCS1v15(k.Public().(*rsa.PublicKey), crypto.SHA256, digest[:], sig))
+	_, err = ct.Key(minidriver.KeyExchange)
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
 }
