@@ -3,6 +3,8 @@ package basecsp
 import (
 	"context"
 	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -68,10 +70,8 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 // bumped first. nil deletes the certificate. cert's public key must be the
 // key's. Writing needs what Config.AdminResponse describes.
 func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
-	if cert != nil {
-		if eq, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(k.pub) {
-			return fmt.Errorf("basecsp: the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
-		}
+	if cert != nil && !samePublic(cert.PublicKey, k.pub) {
+		return fmt.Errorf("basecsp: the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
 	}
 	p := k.c.ref.p
 	return k.c.do(ctx, func(op *engine.Op, idx int) error {
@@ -212,4 +212,18 @@ func (c *Card) SetRootCertificates(ctx context.Context, certs []*x509.Certificat
 		}
 		return nil
 	})
+}
+
+// samePublic reports whether a certificate's public key is the card key's;
+// an ECDH key matches the EC key of its certificate.
+func samePublic(certKey, key crypto.PublicKey) bool {
+	if ek, ok := key.(*ecdh.PublicKey); ok {
+		if ck, ok := certKey.(*ecdsa.PublicKey); ok {
+			cek, err := ck.ECDH()
+			return err == nil && cek.Equal(ek)
+		}
+		return false
+	}
+	eq, ok := certKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(key)
 }

@@ -286,3 +286,21 @@ func TestResetInTheMiddle(t *testing.T) {
 		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
 	}
 }
+
+func TestCertificateOfECDHKey(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	soft := softKey(t)
+	dh, err := soft.ECDH()
+	require.NoError(t, err)
+	k := f.create(t, "dh", minidriver.ECDHP256, dh)
+	cert := selfSigned(t, soft, "ecdh") // issued for the same EC key
+	require.NoError(t, k.SetCertificate(ctx, cert))
+	got, err := k.Certificate(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cert.Raw, got.Raw)
+	certs, err := f.p.Certificates(ctx)
+	require.NoError(t, err)
+	require.Len(t, certs, 1)
+	assert.Equal(t, minidriver.ECDHP256, certs[0].KeySpec)
+}
