@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -214,4 +216,22 @@ func TestCreateRSASignatureKeyOnCard(t *testing.T) {
 	assert.NoError(t, rsa.VerifyPKCS1v15(k.Public().(*rsa.PublicKey), crypto.SHA256, digest[:], sig))
 	_, err = ct.Key(minidriver.KeyExchange)
 	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+}
+
+func TestUseDiskCache(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir)
+	t.Setenv("HOME", dir)
+	f := newFixture(t, basecsp.Config{UseDiskCache: true})
+	f.create(t, "ec", minidriver.ECDSAP256, nil)
+	entries, err := os.ReadDir(filepath.Join(dir, "cardmod"))
+	require.NoError(t, err, "the cache lives under os.UserCacheDir()/cardmod")
+	assert.NotEmpty(t, entries)
+
+	// Another provider (a new process) on the same directory opens the
+	// container from the disk cache.
+	other := f.open(t, basecsp.Config{UseDiskCache: true})
+	ct, err := other.Container(context.Background(), "ec")
+	require.NoError(t, err)
+	assert.Equal(t, "ec", ct.Name())
 }
