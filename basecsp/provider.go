@@ -136,9 +136,9 @@ func Open(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Close releases every card, wipes the cached PINs and releases the
-// backend (Config.Backend is not usable afterwards, by any provider).
-// Containers and keys of the provider are unusable afterwards.
+// Close releases every card and wipes the cached PINs. Config.Backend
+// belongs to the caller and stays usable by other providers: release it
+// separately. Containers and keys of the provider are unusable afterwards.
 func (p *Provider) Close() error {
 	if err := p.e.Close(); err != nil {
 		return fmt.Errorf("basecsp: %w", err)

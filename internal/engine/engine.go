@@ -99,8 +99,9 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Close closes every card connection and releases the backend. Cached
-// PINs are wiped.
+// Close closes every card connection and wipes the cached PINs. The
+// backend belongs to the caller and stays usable (by other engines too);
+// release it separately.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	cards := e.cards
@@ -110,7 +111,7 @@ func (e *Engine) Close() error {
 		c.close()
 	}
 	e.pins.PurgeAll()
-	return e.sc.Release()
+	return nil
 }
 
 // Context returns the resource-manager context.

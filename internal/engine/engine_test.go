@@ -273,3 +273,15 @@ func TestContainerPINCached(t *testing.T) {
 	assert.Equal(t, id1, id2)
 	assert.Less(t, second, first, "the PIN ID comes from the cache the second time")
 }
+
+func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	e2, err := engine.New(engine.Config{Backend: f.b})
+	require.NoError(t, err)
+	require.NoError(t, e2.Close())
+	// The first engine still works on the same backend.
+	require.NoError(t, f.card.Do(context.Background(), func(op *engine.Op) error { return nil }))
+	cards, err := f.e.Cards(context.Background())
+	require.NoError(t, err)
+	assert.Len(t, cards, 1)
+}
