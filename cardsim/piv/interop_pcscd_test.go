@@ -9,6 +9,7 @@ package piv_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -299,9 +300,9 @@ func pemPublicKey(t *testing.T, file string, pub any) {
 
 // provision generates a key in slot of the card in-process (before it is
 // presented to pcscd) and stores a certificate for it signed by a test CA,
-// in the 70/71/FE layout, so that OpenSC exposes the key. It returns the
-// public key.
-func provision(t *testing.T, tc *tcard, slot, alg byte, cn string) any {
+// in the 70/71/FE layout (gzip-compressed with 71 01 when compress is set),
+// so that OpenSC exposes the key. It returns the public key.
+func provision(t *testing.T, tc *tcard, slot, alg byte, cn string, compress bool) any {
 	t.Helper()
 	pk := tc.generate(slot, alg)
 	var pub any
@@ -310,8 +311,12 @@ func provision(t *testing.T, tc *tcard, slot, alg byte, cn string) any {
 		require.Contains(t, pk, uint32(0x81))
 		require.Contains(t, pk, uint32(0x82))
 		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(pk[0x81]), E: int(new(big.Int).SetBytes(pk[0x82]).Int64())}
-	case piv.AlgECCP256:
-		p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pk[0x86])
+	case piv.AlgECCP256, piv.AlgECCP384:
+		curve := elliptic.P256()
+		if alg == piv.AlgECCP384 {
+			curve = elliptic.P384()
+		}
+		p, err := ecdsa.ParseUncompressedPublicKey(curve, pk[0x86])
 		require.NoError(t, err)
 		pub = p
 	default:
@@ -324,112 +329,174 @@ func provision(t *testing.T, tc *tcard, slot, alg byte, cn string) any {
 		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement,
 	}
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cardmod interop test CA"}}
 	der, err := x509.CreateCertificate(crand.Reader, tmpl, caTmpl, pub, caKey)
 	require.NoError(t, err)
+	info := byte(0)
+	if compress {
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, err := zw.Write(der)
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		der, info = z.Bytes(), 1
+	}
 	obj := piv.CertObject(slot)
 	require.NotZero(t, obj)
 	tag := []byte{byte(obj >> 16), byte(obj >> 8), byte(obj)}
-	require.Equal(t, uint16(0x9000), tc.putData(tag, cat(tlv(0x70, der), tlv(0x71, []byte{0}), tlv(0xFE, nil))))
+	require.Equal(t, uint16(0x9000), tc.putData(tag, cat(tlv(0x70, der), tlv(0x71, []byte{info}), tlv(0xFE, nil))))
 	return pub
 }
 
 // TestInteropOpenSC identifies the card with OpenSC's opensc-tool and
-// piv-tool, lists its objects with pkcs11-tool through opensc-pkcs11.so, and
-// signs with an RSA-2048 key (9A) and a P-256 key (9C) through PKCS#11, each
-// signature checked by openssl against the key's public half; an RSA-2048
-// key in 9D is there for pkcs11-tool --test's decryptions. The keys and
-// certificates are put on the card in-process before it is presented. It
-// runs on firmware 5.7.1 (factory AES-192 management key) and 5.4.3 (3DES).
+// piv-tool, lists its keys and certificates with pkcs11-tool through
+// opensc-pkcs11.so, and uses the keys through PKCS#11: signatures with RSA
+// and EC keys, each checked by openssl against the key's public half, and
+// ECDH. The keys and certificates are put on the card in-process before it
+// is presented; one certificate of each card is gzip-compressed (71 01).
+//
+//   - Firmware 5.7.1 (factory AES-192 management key): RSA-2048 in 9A,
+//     P-256 in 9C and 9D, P-384 in 9E; signatures with each, ECDH with 9D.
+//   - Firmware 5.4.3 (3DES): RSA-2048 in 9A and 9D, P-256 in 9C;
+//     signatures, --generate-random and --test (its decryptions use 9D).
 //
 // OpenSC's C_GenerateRandom (pkcs11-tool --generate-random, and the first
 // check of --test) asks for a 9B challenge with algorithm 00, which is
-// 3DES: it works with a 3DES management key only, so those two run on
-// 5.4.3. (A YubiKey 5.7 with its AES key is expected to refuse algorithm 00
-// as the simulator does; that was not checked against hardware.)
+// 3DES: it works with a 3DES management key only, hence on 5.4.3. (A
+// YubiKey 5.7 with its AES key is expected to refuse algorithm 00 as the
+// simulator does; that was not checked against hardware.)
 func TestInteropOpenSC(t *testing.T) {
-	for _, fw := range []piv.Version{{Major: 5, Minor: 7, Patch: 1}, {Major: 5, Minor: 4, Patch: 3}} {
-		t.Run("firmware "+fw.String(), func(t *testing.T) {
+	type key struct {
+		slot, alg byte
+		id        string // OpenSC's PKCS#11 CKA_ID of the slot
+		cn        string
+		compress  bool
+		sign      string // pkcs11-tool mechanism; "" for none
+		derive    bool
+	}
+	for _, tt := range []struct {
+		fw     piv.Version
+		keys   []key
+		random bool
+	}{
+		{piv.Version{Major: 5, Minor: 7, Patch: 1}, []key{
+			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
+			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
+			{0x9D, piv.AlgECCP256, "03", "interop p256 9d", true, "", true},
+			{0x9E, piv.AlgECCP384, "04", "interop p384 9e", false, "ECDSA-SHA384", false},
+		}, false},
+		{piv.Version{Major: 5, Minor: 4, Patch: 3}, []key{
+			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
+			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
+			{0x9D, piv.AlgRSA2048, "03", "interop rsa 9d", true, "", false},
+		}, true},
+	} {
+		t.Run("firmware "+tt.fw.String(), func(t *testing.T) {
 			t.Parallel()
-			testOpenSC(t, fw)
+			env := pcscdtest.Require(t)
+			tc := selected(t, piv.Config{Rand: crand.Reader, Version: tt.fw})
+			tc.mustAuth()
+			pubs := map[byte]any{}
+			for _, k := range tt.keys {
+				pubs[k.slot] = provision(t, tc, k.slot, k.alg, k.cn, k.compress)
+			}
+			tc.c.Reset()
+			reader, _ := env.InsertTB(t, tc.c)
+			tl := newTools(t, reader, "opensc-tool", "piv-tool", "pkcs11-tool", "openssl")
+			_, err := os.Stat(pkcs11Module)
+			require.NoError(t, err, "opensc-pkcs11 is needed")
+			p11 := func(args ...string) string {
+				t.Helper()
+				return tl.must("pkcs11-tool", append([]string{"--module", pkcs11Module, "--slot-description", reader}, args...)...)
+			}
+			login := []string{"--login", "--pin", piv.DefaultPIN}
+
+			step(t, "opensc-tool -n", func(t *testing.T) {
+				out := tl.must("opensc-tool", "-r", reader, "-n")
+				assert.Contains(t, out, "Personal Identity Verification Card")
+			})
+			step(t, "piv-tool -n", func(t *testing.T) {
+				out := tl.must("piv-tool", "-r", reader, "-n")
+				assert.Contains(t, out, "Personal Identity Verification Card")
+			})
+			step(t, "pkcs11-tool -L -O", func(t *testing.T) {
+				out := p11("-L")
+				slots, err := pcscdtest.Slots()
+				require.NoError(t, err)
+				for _, s := range slots { // every vpcd reader has PKCS#11 slots
+					assert.Contains(t, out, s.Name)
+				}
+				assert.Contains(t, out, "token manufacturer : piv_II")
+				out = p11(append(login, "-O")...)
+				for _, k := range tt.keys {
+					kind := "EC"
+					if k.alg == piv.AlgRSA2048 {
+						kind = "RSA"
+					}
+					assert.Contains(t, out, "Private Key Object; "+kind)
+					assert.Contains(t, out, "subject:    DN: CN="+k.cn, "certificate of %02X", k.slot)
+				}
+			})
+			data := tl.path("data")
+			require.NoError(t, os.WriteFile(data, []byte("cardmod interop: data to sign\n"), 0o600))
+			for _, k := range tt.keys {
+				if k.sign == "" {
+					continue
+				}
+				step(t, fmt.Sprintf("pkcs11-tool --sign %s %02X", k.sign, k.slot), func(t *testing.T) {
+					pubFile, sig := tl.path(k.id+".pub"), tl.path(k.id+".sig")
+					pemPublicKey(t, pubFile, pubs[k.slot])
+					args := append(login, "--sign", "--id", k.id, "--mechanism", k.sign, "-i", data, "-o", sig)
+					digest := "-sha256"
+					if k.alg != piv.AlgRSA2048 {
+						args = append(args, "--signature-format", "openssl")
+						if k.alg == piv.AlgECCP384 {
+							digest = "-sha384"
+						}
+					}
+					p11(args...)
+					out := tl.must("openssl", "dgst", digest, "-verify", pubFile, "-signature", sig, data)
+					assert.Contains(t, out, "Verified OK")
+				})
+			}
+			for _, k := range tt.keys {
+				if !k.derive {
+					continue
+				}
+				step(t, fmt.Sprintf("pkcs11-tool --derive ECDH1-DERIVE %02X", k.slot), func(t *testing.T) {
+					peerKey, peerPub := tl.path("peer.key"), tl.path("peer.der")
+					tl.must("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", peerKey)
+					tl.must("openssl", "pkey", "-in", peerKey, "-pubout", "-outform", "DER", "-out", peerPub)
+					p11(append(login, "--derive", "--mechanism", "ECDH1-DERIVE", "--id", k.id, "-i", peerPub, "-o", tl.path("card.secret"))...)
+					cardPub := tl.path(k.id + ".pub")
+					pemPublicKey(t, cardPub, pubs[k.slot])
+					tl.must("openssl", "pkeyutl", "-derive", "-inkey", peerKey, "-peerkey", cardPub, "-out", tl.path("openssl.secret"))
+					got, err := os.ReadFile(tl.path("card.secret"))
+					require.NoError(t, err)
+					want, err := os.ReadFile(tl.path("openssl.secret"))
+					require.NoError(t, err)
+					assert.Len(t, got, 32)
+					assert.Equal(t, want, got)
+				})
+			}
+			if !tt.random {
+				return
+			}
+			step(t, "pkcs11-tool --generate-random", func(t *testing.T) {
+				p11("--generate-random", "64", "-o", tl.path("random"))
+				b, err := os.ReadFile(tl.path("random"))
+				require.NoError(t, err)
+				assert.Len(t, b, 64)
+			})
+			step(t, "pkcs11-tool --test", func(t *testing.T) {
+				out := p11(append(login, "--test")...)
+				assert.Contains(t, out, "No errors")
+				assert.Contains(t, out, "RSA-PKCS: OK")
+			})
 		})
 	}
-}
-
-func testOpenSC(t *testing.T, fw piv.Version) {
-	env := pcscdtest.Require(t)
-	tc := selected(t, piv.Config{Rand: crand.Reader, Version: fw})
-	tc.mustAuth()
-	rsaPub := provision(t, tc, piv.SlotAuthentication, piv.AlgRSA2048, "interop rsa 9a")
-	ecPub := provision(t, tc, piv.SlotSignature, piv.AlgECCP256, "interop ec 9c")
-	provision(t, tc, piv.SlotKeyManagement, piv.AlgRSA2048, "interop rsa 9d")
-	tc.c.Reset()
-	reader, _ := env.InsertTB(t, tc.c)
-	tl := newTools(t, reader, "opensc-tool", "piv-tool", "pkcs11-tool", "openssl")
-	_, err := os.Stat(pkcs11Module)
-	require.NoError(t, err, "opensc-pkcs11 is needed")
-	p11 := func(args ...string) string {
-		t.Helper()
-		return tl.must("pkcs11-tool", append([]string{"--module", pkcs11Module, "--slot-description", reader}, args...)...)
-	}
-
-	step(t, "opensc-tool -n", func(t *testing.T) {
-		out := tl.must("opensc-tool", "-r", reader, "-n")
-		assert.Contains(t, out, "Personal Identity Verification Card")
-	})
-	step(t, "piv-tool -n", func(t *testing.T) {
-		out := tl.must("piv-tool", "-r", reader, "-n")
-		assert.Contains(t, out, "Personal Identity Verification Card")
-	})
-	step(t, "pkcs11-tool -L -O", func(t *testing.T) {
-		out := p11("-L")
-		slots, err := pcscdtest.Slots()
-		require.NoError(t, err)
-		for _, s := range slots { // every vpcd reader has PKCS#11 slots
-			assert.Contains(t, out, s.Name)
-		}
-		assert.Contains(t, out, "token manufacturer : piv_II")
-		out = p11("--login", "--pin", piv.DefaultPIN, "-O")
-		assert.Contains(t, out, "Private Key Object; RSA")
-		assert.Contains(t, out, "Private Key Object; EC")
-		assert.Contains(t, out, "Certificate Object")
-		assert.Contains(t, out, "interop rsa 9a")
-		assert.Contains(t, out, "interop ec 9c")
-	})
-	data := tl.path("data")
-	require.NoError(t, os.WriteFile(data, []byte("cardmod interop: data to sign\n"), 0o600))
-	step(t, "pkcs11-tool --sign RSA", func(t *testing.T) {
-		pemPublicKey(t, tl.path("rsa.pub"), rsaPub)
-		sig := tl.path("rsa.sig")
-		p11("--login", "--pin", piv.DefaultPIN, "--sign", "--id", "01", "--mechanism", "SHA256-RSA-PKCS",
-			"-i", data, "-o", sig)
-		out := tl.must("openssl", "dgst", "-sha256", "-verify", tl.path("rsa.pub"), "-signature", sig, data)
-		assert.Contains(t, out, "Verified OK")
-	})
-	step(t, "pkcs11-tool --sign EC", func(t *testing.T) {
-		pemPublicKey(t, tl.path("ec.pub"), ecPub)
-		sig := tl.path("ec.sig")
-		p11("--login", "--pin", piv.DefaultPIN, "--sign", "--id", "02", "--mechanism", "ECDSA-SHA256",
-			"--signature-format", "openssl", "-i", data, "-o", sig)
-		out := tl.must("openssl", "dgst", "-sha256", "-verify", tl.path("ec.pub"), "-signature", sig, data)
-		assert.Contains(t, out, "Verified OK")
-	})
-	if fw.AtLeast(5, 7, 0) {
-		return
-	}
-	step(t, "pkcs11-tool --generate-random", func(t *testing.T) {
-		p11("--generate-random", "64", "-o", tl.path("random"))
-		b, err := os.ReadFile(tl.path("random"))
-		require.NoError(t, err)
-		assert.Len(t, b, 64)
-	})
-	step(t, "pkcs11-tool --test", func(t *testing.T) {
-		out := p11("--login", "--pin", piv.DefaultPIN, "--test")
-		assert.Contains(t, out, "No errors")
-		assert.Contains(t, out, "RSA-PKCS: OK")
-	})
 }
 
 // TestInteropYubicoPIVToolAESManagementKey shows what Debian's
