@@ -1,160 +1,255 @@
-// Command quickstart shows cardmod at work on the embedded virtual reader
-// and a simulated PIV card (a YubiKey 5): no hardware and no pcscd needed.
+// Command quickstart shows cardmod's real job on the embedded simulated card
+// (a YubiKey 5 with its PIV application, in a virtual reader): no hardware
+// and no pcscd needed.
 //
-//	go run ./examples/quickstart
+//	go run ./examples/quickstart           # the embedded simulated card
+//	go run ./examples/quickstart -pcscd    # the first PIV card pcscd sees
 //
-// It finds the card's plug-in through the registry, reads the card's
-// identity and file system, authenticates with the management key to
-// generate a P-256 key on the card, verifies the PIN, signs a digest and
-// checks the signature, all through the minidriver contract that the Base
-// CSP and KSP build on. It ends with the APDU count and a redacted trace of
-// the PIN verification.
+// Through the Base CSP (package basecsp) it creates two key containers on
+// the card, one with a P-256 key and one with an RSA-2048 key, issues a
+// self-signed certificate for each with the card key as the signer and
+// stores it on the card, signs and verifies (ECDSA, RSA PKCS #1 v1.5, RSA-PSS),
+// encrypts to the card's RSA key and decrypts on the card (OAEP), lists the
+// card's certificate store, and reports the APDUs each step cost.
+//
+// With -pcscd it works on a real reader: the card must be a PIV card with
+// the default PIN and management key, and the containers it creates stay
+// on the card (use a test card).
 package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"math/big"
 	"os"
+	"time"
 
-	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/pcsc"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	usePCSCD := flag.Bool("pcscd", false, "use the system's readers through pcscd instead of the embedded simulated card")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, *usePCSCD); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
-	// A virtual reader with a simulated YubiKey in it. With scrm/pcsc in
-	// place of scrm/virtual the same code runs on the system's readers.
-	sim, err := simpiv.New(simpiv.Config{})
-	if err != nil {
-		return err
-	}
-	b := virtual.NewBackend()
-	b.AddReader("cardmod Virtual Reader 0").Insert(sim)
-	sc := scrm.NewContext(b)
-	defer sc.Release()
-
-	readers, err := sc.ListReaders(ctx)
-	if err != nil {
-		return err
-	}
-	var verifyTrace []string
-	tracer := scrm.TracerFunc(func(e *scrm.TraceEvent) {
-		if e.RedactedCommand {
-			verifyTrace = append(verifyTrace, fmt.Sprintf("> % X (data redacted)\n  < % X", e.Command, e.Response))
+// run does the job and writes the report to w.
+func run(ctx context.Context, w io.Writer, usePCSCD bool) error {
+	var backend scrm.Backend
+	if usePCSCD {
+		b, err := pcsc.New(ctx)
+		if err != nil {
+			return err
 		}
+		backend = b
+	} else {
+		sim, err := simpiv.New(simpiv.Config{})
+		if err != nil {
+			return err
+		}
+		b := virtual.NewBackend()
+		b.AddReader("cardmod Virtual Reader 0").Insert(sim)
+		backend = b
+	}
+	defer backend.Release()
+
+	p, err := basecsp.Open(basecsp.Config{
+		Backend: backend,
+		// The PIN comes from here when the card needs it; an interactive
+		// program would use pincache.Terminal.
+		Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+		// Writing to a PIV card (keys, certificates) needs its management
+		// key.
+		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
 	})
-	conn, err := sc.Connect(ctx, readers[0], &scrm.ConnectOptions{Tracer: tracer})
 	if err != nil {
 		return err
 	}
-	defer conn.Close(scrm.LeaveCard)
-	atr, err := scrm.ParseATR(conn.ATR())
-	if err != nil {
-		return err
-	}
-	fmt.Printf("reader %q, ATR %s\n", readers[0], atr)
+	defer p.Close()
 
-	registry := minidriver.NewRegistry(piv.Plugin{})
-	card, match, err := registry.Open(ctx, conn, minidriver.Env{})
+	cards, err := p.Cards(ctx)
 	if err != nil {
 		return err
 	}
-	defer card.Close()
-	how := "probe"
-	if match.ByATR {
-		how = "ATR"
+	if len(cards) == 0 {
+		return errors.New("no card that a plug-in takes")
 	}
-	fmt.Printf("plug-in %s, found by %s\n", match.Plugin.Name(), how)
+	card := cards[0]
+	info, err := card.Info(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s card %s in %q (serial % X)\n", info.Plugin, info.ID, info.Reader, info.Serial)
 
-	// One transaction for the whole logical operation, as the providers do.
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.End(scrm.ResetCard) // no login outlives the transaction
-	if err := card.Resume(ctx, tx); err != nil {
-		return err
+	step := func(name string, f func() error) error {
+		before := card.Stats()
+		start := time.Now()
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		d := card.Stats().Sub(before)
+		fmt.Fprintf(w, "  %-50s %3d APDUs  %9s\n", name, d.APDUs, time.Since(start).Round(time.Microsecond))
+		return nil
 	}
 
-	props, err := card.Properties(ctx, tx)
-	if err != nil {
+	var ecKey, rsaKey *basecsp.Key
+	var ecCont, rsaCont *basecsp.Container
+	fmt.Fprintln(w, "containers:")
+	if err := step("create \"quickstart-ecc\" (P-256, on-card key)", func() error {
+		ecCont, err = p.CreateContainer(ctx, `\\.\`+info.Reader+`\quickstart-ecc`, minidriver.ECDSAP256, 0, nil)
+		if err != nil {
+			return err
+		}
+		ecKey, err = ecCont.Key(minidriver.ECDSAP256)
+		return err
+	}); err != nil {
 		return err
 	}
-	fmt.Printf("card id %s, serial % X, read-only %v\n", cardfs.CardID(props.GUID), props.Serial, props.ReadOnly)
-	files, err := card.ListFiles(ctx, tx, cardfs.MSCPDir)
-	if err != nil {
+	if err := step("create \"quickstart-rsa\" (RSA-2048, on-card key)", func() error {
+		rsaCont, err = p.CreateContainer(ctx, `\\.\`+info.Reader+`\quickstart-rsa`, minidriver.KeyExchange, 2048, nil)
+		if err != nil {
+			return err
+		}
+		rsaKey, err = rsaCont.Key(minidriver.KeyExchange)
 		return err
-	}
-	fmt.Printf("files in mscp/: %v\n", files)
-
-	// Generating a key needs the management key (ROLE_ADMIN), by challenge
-	// and response.
-	challenge, err := minidriver.Challenge(ctx, card, tx, minidriver.RoleAdmin)
-	if err != nil {
+	}); err != nil {
 		return err
-	}
-	response, err := piv.ManagementKeyResponse(simpiv.DefaultManagementKey, challenge)
-	if err != nil {
-		return err
-	}
-	if _, err := card.Authenticate(ctx, tx, minidriver.RoleAdmin, response, 0); err != nil {
-		return err
-	}
-	const container = 0 // slot 9A, PIV Authentication
-	if err := minidriver.CreateContainer(ctx, card, tx, minidriver.CreateContainerRequest{Index: container, KeySpec: minidriver.ECDSAP256}); err != nil {
-		return err
-	}
-	info, err := card.ContainerInfo(ctx, tx, container)
-	if err != nil {
-		return err
-	}
-	pub, ok := info.Signature.(*ecdsa.PublicKey)
-	if !ok {
-		return fmt.Errorf("unexpected public key %T", info.Signature)
-	}
-	fmt.Printf("generated a P-%d key in container %d\n", pub.Curve.Params().BitSize, container)
-
-	// A wrong PIN is refused and counted; the right one unlocks the key.
-	_, err = card.Authenticate(ctx, tx, minidriver.RoleUser, []byte("000000"), 0)
-	var pinErr *minidriver.PINError
-	if errors.As(err, &pinErr) {
-		fmt.Printf("wrong PIN: %d attempts left\n", pinErr.AttemptsLeft)
-	}
-	if _, err := card.Authenticate(ctx, tx, minidriver.RoleUser, []byte(simpiv.DefaultPIN), 0); err != nil {
-		return err
-	}
-	digest := sha256.Sum256([]byte("hello, cardmod"))
-	before := conn.Stats()
-	sig, err := card.SignData(ctx, tx, minidriver.SignRequest{Container: container, KeySpec: minidriver.ECDSAP256, Digest: digest[:]})
-	if err != nil {
-		return err
-	}
-	signAPDUs := conn.Stats().Sub(before).APDUs
-	fmt.Printf("signature verifies: %v (%d APDU)\n", ecdsa.VerifyASN1(pub, digest[:], sig), signAPDUs)
-	// Log out. A PIV card cannot log the management key out by itself:
-	// the plug-in says so, and the transaction then ends with a card reset
-	// (the deferred End above), as the specification prescribes.
-	if err := card.Deauthenticate(ctx, tx, minidriver.NewPinSet(minidriver.RoleUser, minidriver.RoleAdmin)); err != nil {
-		fmt.Println("logout needs a card reset:", errors.Is(err, minidriver.ErrUnsupported))
 	}
 
-	st := conn.Stats()
-	fmt.Printf("%d APDUs, %d bytes sent, %d received; the PIN never reached the tracer:\n", st.APDUs, st.BytesSent, st.BytesReceived)
-	for _, line := range verifyTrace {
-		fmt.Println(" ", line)
+	fmt.Fprintln(w, "certificates (self-signed by the card keys, stored on the card):")
+	for _, k := range []struct {
+		name string
+		key  *basecsp.Key
+	}{{"P-256", ecKey}, {"RSA-2048", rsaKey}} {
+		if err := step("issue and store the "+k.name+" certificate", func() error {
+			cert, err := selfSigned(k.key, "cardmod quickstart "+k.name)
+			if err != nil {
+				return err
+			}
+			return k.key.SetCertificate(ctx, cert)
+		}); err != nil {
+			return err
+		}
 	}
+
+	fmt.Fprintln(w, "signatures (verified with the public key):")
+	digest := sha256.Sum256([]byte("hello from cardmod"))
+	signs := []struct {
+		name string
+		key  *basecsp.Key
+		opts crypto.SignerOpts
+	}{
+		{"ECDSA P-256, SHA-256", ecKey, crypto.SHA256},
+		{"RSA PKCS #1 v1.5, SHA-256", rsaKey, crypto.SHA256},
+		{"RSA-PSS, SHA-256", rsaKey, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}},
+	}
+	for _, s := range signs {
+		if err := step(s.name, func() error {
+			sig, err := s.key.SignContext(ctx, rand.Reader, digest[:], s.opts)
+			if err != nil {
+				return err
+			}
+			return verify(s.key.Public(), digest[:], sig, s.opts)
+		}); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(w, "encryption to the card (RSA-OAEP, decrypted on the card):")
+	secret := []byte("a secret only the card can read")
+	if err := step("encrypt with the public key, decrypt on the card", func() error {
+		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, rsaKey.Public().(*rsa.PublicKey), secret, nil)
+		if err != nil {
+			return err
+		}
+		pt, err := rsaKey.DecryptContext(ctx, rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+		if err != nil {
+			return err
+		}
+		if string(pt) != string(secret) {
+			return errors.New("decrypted text differs")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "the card's certificate store:")
+	var certs []basecsp.CertEntry
+	if err := step("list every certificate", func() error {
+		certs, err = p.Certificates(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, c := range certs {
+		fmt.Fprintf(w, "    %-30s container %q, %v\n", c.Certificate.Subject.CommonName, c.Container, c.KeySpec)
+	}
+
+	if usePCSCD {
+		return nil
+	}
+	st := card.Stats()
+	fmt.Fprintf(w, "all done: %d APDUs, %d bytes sent, %d received; the PIN was asked for once and cached\n", st.APDUs, st.BytesSent, st.BytesReceived)
 	return nil
+}
+
+// selfSigned issues a certificate for key signed by key itself: the card
+// does the signing, through crypto.Signer.
+func selfSigned(key *basecsp.Key, cn string) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return cert, cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature)
+}
+
+func verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errors.New("ECDSA signature does not verify")
+		}
+		return nil
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			return rsa.VerifyPSS(k, opts.HashFunc(), digest, sig, pss)
+		}
+		return rsa.VerifyPKCS1v15(k, opts.HashFunc(), digest, sig)
+	}
+	return fmt.Errorf("unexpected public key %T", pub)
 }
