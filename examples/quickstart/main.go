@@ -4,6 +4,7 @@
 //
 //	go run ./examples/quickstart           # the embedded simulated card
 //	go run ./examples/quickstart -pcscd    # the first PIV card pcscd sees
+//	go run ./examples/quickstart -pcscd -reader "Yubico YubiKey OTP+FIDO+CCID 00 00"
 //
 // Through the Base CSP (package basecsp) it creates two key containers on
 // the card, one with a P-256 key and one with an RSA-2048 key, issues a
@@ -45,15 +46,17 @@ import (
 
 func main() {
 	usePCSCD := flag.Bool("pcscd", false, "use the system's readers through pcscd instead of the embedded simulated card")
+	reader := flag.String("reader", "", "with -pcscd, the reader whose card to use (default: the first card a plug-in takes)")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *usePCSCD); err != nil {
+	if err := run(context.Background(), os.Stdout, *usePCSCD, *reader); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-// run does the job and writes the report to w.
-func run(ctx context.Context, w io.Writer, usePCSCD bool) error {
+// run does the job and writes the report to w; with usePCSCD on the card
+// in reader ("" for the first card).
+func run(ctx context.Context, w io.Writer, usePCSCD bool, reader string) error {
 	var backend scrm.Backend
 	if usePCSCD {
 		b, err := pcsc.New(ctx)
@@ -86,14 +89,10 @@ func run(ctx context.Context, w io.Writer, usePCSCD bool) error {
 	}
 	defer p.Close()
 
-	cards, err := p.Cards(ctx)
+	card, err := p.Card(ctx, reader)
 	if err != nil {
 		return err
 	}
-	if len(cards) == 0 {
-		return errors.New("no card that a plug-in takes")
-	}
-	card := cards[0]
 	info, err := card.Info(ctx)
 	if err != nil {
 		return err
