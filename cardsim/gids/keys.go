@@ -478,18 +478,26 @@ func rsaFromPrimes(p, q *big.Int) (*rsa.PrivateKey, error) {
 	}, nil
 }
 
-// rsaPrivate computes in^d mod n on a modulus-sized block, checking the
-// result with the public exponent before releasing it.
+// rsaPrivate computes in^d mod n on a modulus-sized block with the CRT,
+// checking the result with the public exponent before releasing it (the
+// fault check cards do).
 func rsaPrivate(k *rsa.PrivateKey, in []byte) ([]byte, bool) {
 	size := (k.N.BitLen() + 7) / 8
-	if len(in) != size {
+	if len(in) != size || len(k.Primes) != 2 || k.Precomputed.Dp == nil {
 		return nil, false
 	}
 	x := new(big.Int).SetBytes(in)
 	if x.Cmp(k.N) >= 0 {
 		return nil, false
 	}
-	m := new(big.Int).Exp(x, k.D, k.N)
+	p, q := k.Primes[0], k.Primes[1]
+	m1 := new(big.Int).Exp(x, k.Precomputed.Dp, p)
+	m2 := new(big.Int).Exp(x, k.Precomputed.Dq, q)
+	m := m1.Sub(m1, m2)
+	m.Mul(m, k.Precomputed.Qinv)
+	m.Mod(m, p)
+	m.Mul(m, q)
+	m.Add(m, m2)
 	if new(big.Int).Exp(m, big.NewInt(int64(k.E)), k.N).Cmp(x) != 0 {
 		return nil, false
 	}
