@@ -72,8 +72,11 @@ type Config struct {
 	// in every operation.
 	NoCache bool
 	// Exclusive connects to cards exclusively (other applications are
-	// kept out until Close) instead of shared. Logins still last one
-	// operation.
+	// kept out until Close) instead of shared, for high-rate signing: as
+	// nobody else can reach the card, a PIN whose cache policy is Normal
+	// stays verified between operations and cardcf is not re-read until
+	// the card is reset; Close resets the card to end the login. PINs
+	// that must be asked for every time (slot 9C) are still logged out.
 	Exclusive bool
 	// Rand is the source of randomness (container names, PSS salts,
 	// implicit rejection, session keys); nil means crypto/rand.

@@ -233,6 +233,10 @@ type Card struct {
 	dead   bool                                    // guarded by mu
 	pinfo  map[minidriver.PinID]minidriver.PINInfo // guarded by mu
 	closed bool                                    // guarded by mu
+	// Exclusive mode only: the PINs left verified after the last
+	// operation, and the cardcf that operation ended with.
+	kept   minidriver.PinSet // guarded by mu
+	lastCF *cardfs.CardCF    // guarded by mu
 }
 
 // Reader returns the name of the reader the card is in.
@@ -267,9 +271,14 @@ func (c *Card) close() {
 		return
 	}
 	c.closed = true
+	disp := scrm.LeaveCard
+	if c.kept != 0 {
+		disp = scrm.ResetCard // the only logout that needs no transaction
+	}
+	c.kept = 0
 	c.mu.Unlock()
 	_ = c.md.Close()
-	_ = c.conn.Close(scrm.LeaveCard)
+	_ = c.conn.Close(disp)
 }
 
 // cache returns the data cache that applies to the card, or nil.
@@ -287,7 +296,11 @@ func (c *Card) cache() *cardfs.DataCache {
 // the plug-in's application, validates the caches against cardcf, lets fn
 // authenticate and work through op, then logs out every PIN fn
 // authenticated (ending the transaction with a card reset when the card
-// cannot log out) and ends the transaction. No login outlives Do.
+// cannot log out) and ends the transaction. No login outlives Do, except
+// in exclusive mode (Config.Exclusive): no other application can reach the
+// card between operations, so PINs whose cache policy is Normal stay
+// verified and cardcf is not read again until the card is reset; Close
+// resets the card to end that login.
 func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 	tx, err := c.conn.Begin(ctx)
 	if err != nil {
@@ -299,19 +312,48 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	op := &Op{c: c, ctx: ctx, tx: tx}
+	excl := c.e.cfg.Exclusive
+	c.mu.Lock()
+	if tx.WasReset() {
+		c.kept, c.lastCF = 0, nil
+	}
+	if excl {
+		op.authed = c.kept
+	}
+	lastCF := c.lastCF
+	c.mu.Unlock()
+
 	err = c.md.Resume(ctx, tx)
 	if err == nil {
-		err = op.syncFreshness()
+		if excl && lastCF != nil {
+			op.cf, op.hasCF = *lastCF, true
+		} else {
+			err = op.syncFreshness()
+		}
 	}
 	if err == nil {
 		err = fn(op)
 	}
+	logout := op.authed
+	var keep minidriver.PinSet
+	if excl && err == nil {
+		keep = op.keepable()
+		logout &^= keep
+	}
 	disp := scrm.LeaveCard
-	if op.authed != 0 {
-		if derr := c.md.Deauthenticate(ctx, tx, op.authed); derr != nil {
-			disp = scrm.ResetCard
+	if logout != 0 {
+		if derr := c.md.Deauthenticate(ctx, tx, logout); derr != nil {
+			disp, keep = scrm.ResetCard, 0
 		}
 	}
+	c.mu.Lock()
+	c.kept = keep
+	c.lastCF = nil
+	if excl && op.hasCF && disp == scrm.LeaveCard {
+		cf := op.cf
+		c.lastCF = &cf
+	}
+	c.mu.Unlock()
 	if endErr := tx.End(disp); err == nil && endErr != nil {
 		err = fmt.Errorf("engine: %w", endErr)
 	}

@@ -285,3 +285,51 @@ func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, cards, 1)
 }
+
+func TestExclusiveKeepsLoginBetweenOperations(t *testing.T) {
+	signAPDUs := func(f *fixture) uint64 {
+		digest := sha256.Sum256([]byte("data"))
+		_, err := f.sign(digest[:]) // warm up: PIN cached or kept
+		require.NoError(t, err)
+		before := f.card.Conn().Stats()
+		_, err = f.sign(digest[:])
+		require.NoError(t, err)
+		return f.card.Conn().Stats().Sub(before).APDUs
+	}
+	shared := newFixture(t, engine.Config{})
+	shared.generate(t)
+	sharedAPDUs := signAPDUs(shared)
+
+	f := newFixture(t, engine.Config{Exclusive: true})
+	f.generate(t)
+	exclusiveAPDUs := signAPDUs(f)
+	t.Logf("warm signature: shared %d APDUs, exclusive %d", sharedAPDUs, exclusiveAPDUs)
+	assert.Less(t, exclusiveAPDUs, sharedAPDUs, "no PIN, cardcf or logout exchanges in exclusive mode")
+	assert.LessOrEqual(t, exclusiveAPDUs, uint64(3), "SELECT, the container map (the plug-in checks it against cardcf, which is not read) and the signature")
+
+	// Nobody else gets in while the engine holds the card.
+	_, err := scrm.NewContext(f.b).Connect(context.Background(), "Virtual Reader 0", nil)
+	assert.ErrorIs(t, err, scrm.ErrSharingViolation)
+
+	// Close ends the login with a reset.
+	require.NoError(t, f.e.Close())
+	conn, err := scrm.NewContext(f.b).Connect(context.Background(), "Virtual Reader 0", nil)
+	require.NoError(t, err)
+	defer conn.Close(scrm.LeaveCard)
+	_, err = conn.Do(context.Background(), scrm.Command{INS: 0xA4, P1: 0x04, Data: simpiv.AID, Ne: 256})
+	require.NoError(t, err)
+	_, err = conn.Do(context.Background(), scrm.Command{INS: 0x20, P2: 0x80})
+	assert.ErrorIs(t, err, scrm.ErrWrongPIN, "the PIN is no longer verified")
+}
+
+func TestExclusiveAfterResetAuthenticatesAgain(t *testing.T) {
+	f := newFixture(t, engine.Config{Exclusive: true})
+	f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	require.NoError(t, err)
+	f.reader.Reset() // a power glitch: the login is gone
+	_, err = f.sign(digest[:])
+	require.NoError(t, err, "the engine learns of the reset and verifies the PIN again")
+	assert.Equal(t, int32(1), f.prompt.count.Load(), "from the PIN cache")
+}

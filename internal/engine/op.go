@@ -381,3 +381,20 @@ func (op *Op) NoteContainersChanged() error {
 // NotePINsChanged bumps cardcf's PIN counter, before a PIN change or
 // unblock.
 func (op *Op) NotePINsChanged() error { return op.bump(cardfs.StalePins) }
+
+// keepable returns the PINs of op.authed that may stay verified after the
+// operation in exclusive mode: those whose cache policy is Normal. A PIN
+// that must be asked for every time, or only for a while, is logged out.
+func (op *Op) keepable() minidriver.PinSet {
+	var keep minidriver.PinSet
+	op.c.mu.Lock()
+	defer op.c.mu.Unlock()
+	for _, id := range op.authed.IDs() {
+		info, ok := op.c.pinfo[id]
+		if ok && info.CachePolicy.Type == minidriver.PINCacheNormal &&
+			(info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN) {
+			keep |= minidriver.NewPinSet(id)
+		}
+	}
+	return keep
+}
