@@ -49,6 +49,7 @@ type tools struct {
 	t      *testing.T
 	dir    string
 	reader string
+	env    []string // added to the environment of every program
 }
 
 func newTools(t *testing.T, reader string, names ...string) *tools {
@@ -87,6 +88,7 @@ func (tl *tools) run(name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = tl.dir
 	cmd.Env = append(os.Environ(), "OPENSC_CONF="+tl.openscConf())
+	cmd.Env = append(cmd.Env, tl.env...)
 	cmd.Stdin = nil // /dev/null: a prompt reads EOF instead of waiting
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -409,16 +411,17 @@ func TestInteropOpenSC(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		fw     piv.Version
+		admin  string // piv-tool -A: mutual authentication with 9B
 		keys   []key
 		random bool
 	}{
-		{piv.Version{Major: 5, Minor: 7, Patch: 1}, []key{
+		{piv.Version{Major: 5, Minor: 7, Patch: 1}, "M:9B:0A", []key{
 			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
 			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
 			{0x9D, piv.AlgECCP256, "03", "interop p256 9d", true, "", true},
 			{0x9E, piv.AlgECCP384, "04", "interop p384 9e", false, "ECDSA-SHA384", false},
 		}, false},
-		{piv.Version{Major: 5, Minor: 4, Patch: 3}, []key{
+		{piv.Version{Major: 5, Minor: 4, Patch: 3}, "M:9B:03", []key{
 			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
 			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
 			{0x9D, piv.AlgRSA2048, "03", "interop rsa 9d", true, "", false},
@@ -451,6 +454,25 @@ func TestInteropOpenSC(t *testing.T) {
 			step(t, "piv-tool -n", func(t *testing.T) {
 				out := tl.must("piv-tool", "-r", reader, "-n")
 				assert.Contains(t, out, "Personal Identity Verification Card")
+			})
+			step(t, "piv-tool -A "+tt.admin, func(t *testing.T) {
+				// piv-tool reads the management key, in hex, from the
+				// file named by PIV_EXT_AUTH_KEY. In OpenSC 0.23 its -G
+				// fails inside the tool once the card has answered with
+				// the new public key (RSA: OpenSC issue 3156; EC:
+				// OpenSSL "invalid curve"), and -A A (external
+				// authentication) fails inside the tool with an
+				// internal error right after the card's challenge,
+				// before answering it (the same issue reports using
+				// -A M to avoid it). Mutual authentication works.
+				keyFile := tl.path("admin.key")
+				require.NoError(t, os.WriteFile(keyFile, []byte(defaultMgmtKeyHex), 0o600))
+				tl.env = []string{"PIV_EXT_AUTH_KEY=" + keyFile}
+				defer func() { tl.env = nil }()
+				tl.must("piv-tool", "-r", reader, "-A", tt.admin)
+				require.NoError(t, os.WriteFile(keyFile, []byte("0f0e0d0c0b0a09080706050403020100a1a2a3a4a5a6a7a8"), 0o600))
+				out, err := tl.run("piv-tool", "-r", reader, "-A", tt.admin)
+				assert.Error(t, err, "a wrong management key authenticates:\n%s", out)
 			})
 			step(t, "pkcs11-tool -L -O", func(t *testing.T) {
 				out := p11("-L")
