@@ -587,3 +587,83 @@ func TestInteropYubicoPIVToolAESManagementKey(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropYubicoPIVToolAdministration drives yubico-piv-tool 2.2.0's
+// other actions: import-key (RSA-2048 and P-384, with policies) used by
+// test-signature, attest refused for imported keys, write-object and
+// read-object, delete-certificate, pin-retries, and reset once PIN and PUK
+// are blocked.
+func TestInteropYubicoPIVToolAdministration(t *testing.T) {
+	env := pcscdtest.Require(t)
+	card, err := piv.New(piv.Config{Version: piv.Version{Major: 5, Minor: 4, Patch: 3}})
+	require.NoError(t, err)
+	reader, _ := env.InsertTB(t, card)
+	tl := newTools(t, reader, "yubico-piv-tool", "openssl")
+	caCert, caKey := tl.ca()
+	key := "--key=" + defaultMgmtKeyHex
+
+	certs := map[string]string{}
+	step(t, "import-key", func(t *testing.T) {
+		for slot, alg := range map[string][]string{
+			"9a": {"RSA", "-pkeyopt", "rsa_keygen_bits:2048"},
+			"9e": {"EC", "-pkeyopt", "ec_paramgen_curve:P-384"},
+		} {
+			priv, pub := tl.path(slot+".key"), tl.path(slot+".pub")
+			tl.must("openssl", append([]string{"genpkey", "-out", priv, "-algorithm"}, alg...)...)
+			tl.must("openssl", "pkey", "-in", priv, "-pubout", "-out", pub)
+			args := []string{key, "-a", "import-key", "-s", slot, "-i", priv}
+			if slot == "9e" {
+				args = append(args, "--pin-policy=never", "--touch-policy=never")
+			}
+			out := tl.mustYkpiv(args...)
+			assert.Contains(t, out, "Successfully imported a new private key")
+			certs[slot] = tl.issue(pub, caCert, caKey, "imported"+slot)
+			tl.mustYkpiv(key, "-a", "import-certificate", "-s", slot, "-i", certs[slot])
+		}
+		out := tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "test-signature", "-s", "9a", "-i", certs["9a"])
+		assert.Contains(t, out, "Successful RSA verification")
+		out = tl.mustYkpiv("-a", "test-signature", "-s", "9e", "-i", certs["9e"]) // PIN policy never
+		assert.Contains(t, out, "Successful ECDSA verification")
+		out, err := tl.ykpiv("-a", "attest", "-s", "9a")
+		assert.Error(t, err, "an imported key was attested:\n%s", out)
+	})
+	step(t, "write-object and read-object", func(t *testing.T) {
+		in := tl.path("object.hex")
+		require.NoError(t, os.WriteFile(in, []byte("8803616263\n"), 0o600))
+		tl.mustYkpiv(key, "-a", "write-object", "--id", "0x5fc109", "-f", "hex", "-i", in)
+		// Printed Information needs the PIN (SP 800-73-4).
+		out, err := tl.ykpiv("-a", "read-object", "--id", "0x5fc109", "-f", "hex")
+		assert.Error(t, err, out)
+		out = tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "read-object", "--id", "0x5fc109", "-f", "hex")
+		assert.Contains(t, out, "8803616263")
+	})
+	step(t, "delete-certificate", func(t *testing.T) {
+		tl.mustYkpiv(key, "-a", "delete-certificate", "-s", "9e")
+		out := tl.mustYkpiv("-a", "status")
+		assert.NotContains(t, out, "Slot 9e")
+		assert.Contains(t, out, "Slot 9a")
+	})
+	step(t, "pin-retries", func(t *testing.T) {
+		out := tl.mustYkpiv(key, "-a", "verify-pin", "-P", piv.DefaultPIN, "-a", "pin-retries", "--pin-retries", "5", "--puk-retries", "4")
+		assert.Contains(t, out, "Successfully changed pin retries to 5 and puk retries to 4")
+		assert.Contains(t, tl.mustYkpiv("-a", "status"), "PIN tries left:\t5")
+	})
+	step(t, "reset", func(t *testing.T) {
+		out, err := tl.ykpiv("-a", "reset")
+		assert.Error(t, err, "reset with PIN and PUK unblocked:\n%s", out)
+		for range 5 {
+			_, err := tl.ykpiv("-a", "verify-pin", "-P", "000000")
+			require.Error(t, err)
+		}
+		for range 4 {
+			_, err := tl.ykpiv("-a", "unblock-pin", "-P", "00000000", "-N", "000000")
+			require.Error(t, err)
+		}
+		out = tl.mustYkpiv("-a", "reset")
+		assert.Contains(t, out, "Successfully reset the application")
+		out = tl.mustYkpiv("-a", "status")
+		assert.Contains(t, out, "PIN tries left:\t3")
+		assert.NotContains(t, out, "Slot 9a")
+		tl.mustYkpiv("-a", "verify-pin", "-P", piv.DefaultPIN)
+	})
+}
