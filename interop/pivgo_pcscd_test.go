@@ -290,3 +290,45 @@ func encryptPKCS1v15(t *testing.T, pub *rsa.PublicKey, msg []byte) []byte {
 	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
 	return c.FillBytes(make([]byte, k))
 }
+
+// TestPivGoTripleDES drives a card with firmware 5.4.3 (factory 3DES
+// management key) with piv-go: 3DES authentication, a change to an AES-192
+// key (AES from 5.4), and the PIN-protected management key that piv-go
+// (like ykman) keeps in the Printed Information object.
+func TestPivGoTripleDES(t *testing.T) {
+	env := pcscdtest.Require(t)
+	card, err := simpiv.New(simpiv.Config{Version: simpiv.Version{Major: 5, Minor: 4, Patch: 3}})
+	require.NoError(t, err)
+	reader, _ := env.InsertTB(t, card)
+	yk, err := piv.Open(reader)
+	require.NoError(t, err, "piv.Open(%q)", reader)
+	defer func() { assert.NoError(t, yk.Close()) }()
+
+	ecKey := piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever}
+	step(t, "3DES management key", func(t *testing.T) {
+		_, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotAuthentication, ecKey)
+		require.NoError(t, err)
+	})
+	newKey := make([]byte, 24)
+	_, err = rand.Read(newKey)
+	require.NoError(t, err)
+	step(t, "AES-192 management key", func(t *testing.T) {
+		require.NoError(t, yk.SetManagementKey(piv.DefaultManagementKey, newKey))
+		_, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotAuthentication, ecKey)
+		assert.Error(t, err, "the old key still authenticates")
+		_, err = yk.GenerateKey(newKey, piv.SlotAuthentication, ecKey)
+		require.NoError(t, err)
+	})
+	step(t, "PIN-protected management key", func(t *testing.T) {
+		m, err := yk.Metadata(piv.DefaultPIN)
+		require.NoError(t, err)
+		assert.Nil(t, m.ManagementKey, "a fresh card has no protected metadata")
+		require.NoError(t, yk.SetMetadata(newKey, &piv.Metadata{ManagementKey: &newKey}))
+		m, err = yk.Metadata(piv.DefaultPIN)
+		require.NoError(t, err)
+		require.NotNil(t, m.ManagementKey)
+		assert.Equal(t, newKey, *m.ManagementKey)
+		_, err = yk.Metadata("000000")
+		assert.Error(t, err, "the metadata without the PIN")
+	})
+}
