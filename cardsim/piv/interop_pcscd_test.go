@@ -401,6 +401,7 @@ func provision(t *testing.T, tc *tcard, slot, alg byte, cn string, compress bool
 // YubiKey 5.7 with its AES key is expected to refuse algorithm 00 as the
 // simulator does; that was not checked against hardware.)
 func TestInteropOpenSC(t *testing.T) {
+	env := pcscdtest.Require(t)
 	type key struct {
 		slot, alg byte
 		id        string // OpenSC's PKCS#11 CKA_ID of the slot
@@ -429,7 +430,6 @@ func TestInteropOpenSC(t *testing.T) {
 	} {
 		t.Run("firmware "+tt.fw.String(), func(t *testing.T) {
 			t.Parallel()
-			env := pcscdtest.Require(t)
 			tc := selected(t, piv.Config{Rand: crand.Reader, Version: tt.fw})
 			tc.mustAuth()
 			pubs := map[byte]any{}
