@@ -340,7 +340,7 @@ func provision(t *testing.T, tc *tcard, slot, alg byte, cn string, compress bool
 	pk := tc.generate(slot, alg)
 	var pub any
 	switch alg {
-	case piv.AlgRSA2048:
+	case piv.AlgRSA2048, piv.AlgRSA3072:
 		require.Contains(t, pk, uint32(0x81))
 		require.Contains(t, pk, uint32(0x82))
 		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(pk[0x81]), E: int(new(big.Int).SetBytes(pk[0x82]).Int64())}
@@ -390,10 +390,12 @@ func provision(t *testing.T, tc *tcard, slot, alg byte, cn string, compress bool
 // ECDH. The keys and certificates are put on the card in-process before it
 // is presented; one certificate of each card is gzip-compressed (71 01).
 //
-//   - Firmware 5.7.1 (factory AES-192 management key): RSA-2048 in 9A,
-//     P-256 in 9C and 9D, P-384 in 9E; signatures with each, ECDH with 9D.
-//   - Firmware 5.4.3 (3DES): RSA-2048 in 9A and 9D, P-256 in 9C;
-//     signatures, --generate-random and --test (its decryptions use 9D).
+//   - Firmware 5.7.1 (factory AES-192 management key): RSA-3072 in 9A
+//     (PKCS#1 v1.5 and PSS), P-256 in 9C and 9D, P-384 in 9E; signatures
+//     with each, ECDH with 9D.
+//   - Firmware 5.4.3 (3DES): RSA-2048 in 9A (PKCS#1 v1.5 and PSS) and 9D,
+//     P-256 in 9C; signatures, --generate-random and --test (its
+//     decryptions use 9D).
 //
 // OpenSC's C_GenerateRandom (pkcs11-tool --generate-random, and the first
 // check of --test) asks for a 9B challenge with algorithm 00, which is
@@ -407,7 +409,7 @@ func TestInteropOpenSC(t *testing.T) {
 		id        string // OpenSC's PKCS#11 CKA_ID of the slot
 		cn        string
 		compress  bool
-		sign      string // pkcs11-tool mechanism; "" for none
+		sign      []string // pkcs11-tool signature mechanisms
 		derive    bool
 	}
 	for _, tt := range []struct {
@@ -417,15 +419,15 @@ func TestInteropOpenSC(t *testing.T) {
 		random bool
 	}{
 		{piv.Version{Major: 5, Minor: 7, Patch: 1}, "M:9B:0A", []key{
-			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
-			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
-			{0x9D, piv.AlgECCP256, "03", "interop p256 9d", true, "", true},
-			{0x9E, piv.AlgECCP384, "04", "interop p384 9e", false, "ECDSA-SHA384", false},
+			{0x9A, piv.AlgRSA3072, "01", "interop rsa3072 9a", false, []string{"SHA256-RSA-PKCS", "SHA256-RSA-PKCS-PSS"}, false},
+			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, []string{"ECDSA-SHA256"}, false},
+			{0x9D, piv.AlgECCP256, "03", "interop p256 9d", true, nil, true},
+			{0x9E, piv.AlgECCP384, "04", "interop p384 9e", false, []string{"ECDSA-SHA384"}, false},
 		}, false},
 		{piv.Version{Major: 5, Minor: 4, Patch: 3}, "M:9B:03", []key{
-			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, "SHA256-RSA-PKCS", false},
-			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, "ECDSA-SHA256", false},
-			{0x9D, piv.AlgRSA2048, "03", "interop rsa 9d", true, "", false},
+			{0x9A, piv.AlgRSA2048, "01", "interop rsa 9a", false, []string{"SHA256-RSA-PKCS", "SHA384-RSA-PKCS-PSS"}, false},
+			{0x9C, piv.AlgECCP256, "02", "interop p256 9c", false, []string{"ECDSA-SHA256"}, false},
+			{0x9D, piv.AlgRSA2048, "03", "interop rsa 9d", true, nil, false},
 		}, true},
 	} {
 		t.Run("firmware "+tt.fw.String(), func(t *testing.T) {
@@ -485,7 +487,7 @@ func TestInteropOpenSC(t *testing.T) {
 				out = p11(append(login, "-O")...)
 				for _, k := range tt.keys {
 					kind := "EC"
-					if k.alg == piv.AlgRSA2048 {
+					if k.alg == piv.AlgRSA2048 || k.alg == piv.AlgRSA3072 {
 						kind = "RSA"
 					}
 					assert.Contains(t, out, "Private Key Object; "+kind)
@@ -495,24 +497,26 @@ func TestInteropOpenSC(t *testing.T) {
 			data := tl.path("data")
 			require.NoError(t, os.WriteFile(data, []byte("cardmod interop: data to sign\n"), 0o600))
 			for _, k := range tt.keys {
-				if k.sign == "" {
-					continue
-				}
-				step(t, fmt.Sprintf("pkcs11-tool --sign %s %02X", k.sign, k.slot), func(t *testing.T) {
-					pubFile, sig := tl.path(k.id+".pub"), tl.path(k.id+".sig")
-					pemPublicKey(t, pubFile, pubs[k.slot])
-					args := append(login, "--sign", "--id", k.id, "--mechanism", k.sign, "-i", data, "-o", sig)
-					digest := "-sha256"
-					if k.alg != piv.AlgRSA2048 {
-						args = append(args, "--signature-format", "openssl")
-						if k.alg == piv.AlgECCP384 {
-							digest = "-sha384"
+				for _, mech := range k.sign {
+					step(t, fmt.Sprintf("pkcs11-tool --sign %s %02X", mech, k.slot), func(t *testing.T) {
+						pubFile, sig := tl.path(k.id+".pub"), tl.path(k.id+".sig")
+						pemPublicKey(t, pubFile, pubs[k.slot])
+						args := append(login, "--sign", "--id", k.id, "--mechanism", mech, "-i", data, "-o", sig)
+						verify := []string{"dgst", "-" + strings.ToLower(strings.SplitN(mech, "-", 2)[0])}
+						switch {
+						case strings.HasPrefix(mech, "ECDSA-"):
+							args = append(args, "--signature-format", "openssl")
+							verify[1] = "-" + strings.ToLower(strings.TrimPrefix(mech, "ECDSA-"))
+						case strings.HasSuffix(mech, "-PSS"):
+							// pkcs11-tool's default salt is the hash length.
+							verify = append(verify, "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest")
 						}
-					}
-					p11(args...)
-					out := tl.must("openssl", "dgst", digest, "-verify", pubFile, "-signature", sig, data)
-					assert.Contains(t, out, "Verified OK")
-				})
+						p11(args...)
+						verify = append(verify, "-verify", pubFile, "-signature", sig, data)
+						out := tl.must("openssl", verify...)
+						assert.Contains(t, out, "Verified OK")
+					})
+				}
 			}
 			for _, k := range tt.keys {
 				if !k.derive {
