@@ -95,7 +95,8 @@
 // { 80 algorithm reference, 84 ref } chooses the key and mechanism; PSO
 // COMPUTE DIGITAL SIGNATURE (2A 9E 9A) signs (RSA with PKCS#1 v1.5 padding
 // by the card or off card; ECDSA answering r || s), PSO DECIPHER (2A 80
-// 86, padding indicator 00 first) decrypts (raw, PKCS#1 v1.5 or OAEP
+// 86; the cryptogram with or without the padding indicator 00 before it:
+// OpenSC 0.23 sends none) decrypts (raw, PKCS#1 v1.5 or OAEP
 // SHA-1), GENERAL AUTHENTICATE 7C { 85 point } agrees an ECDH secret
 // (answer 7C { 82 secret }). The key file's condition for MSE (the user PIN
 // on files OpenSC and the minidriver create) is checked again by each

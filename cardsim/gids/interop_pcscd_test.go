@@ -132,6 +132,35 @@ func TestInteropOpenSC(t *testing.T) {
 		out = r.must("openssl", "dgst", "-sha256", "-verify", r.path("pub.pem"), "-signature", r.path("sig"), data)
 		assert.Contains(t, out, "Verified OK")
 	})
+	step("pkcs11-tool decrypt", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(r.path("secret"), []byte("a session key"), 0o600))
+		r.must("openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", r.path("pub.pem"), "-pkeyopt", "rsa_padding_mode:pkcs1",
+			"-in", r.path("secret"), "-out", r.path("ct"))
+		p11("--login", "--pin", "123456", "--decrypt", "--mechanism", "RSA-PKCS", "--label", "gids test",
+			"--input-file", r.path("ct"), "--output-file", r.path("pt"))
+		pt, err := os.ReadFile(r.path("pt"))
+		require.NoError(t, err)
+		assert.Equal(t, "a session key", string(pt))
+	})
+	step("pkcs11-tool certificate", func(t *testing.T) {
+		r.must("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+			"-keyout", r.path("ca.key"), "-out", r.path("ca.crt"), "-subj", "/CN=gids interop CA", "-days", "2")
+		r.must("openssl", "x509", "-new", "-force_pubkey", r.path("pub.pem"), "-subj", "/CN=gids card key",
+			"-CA", r.path("ca.crt"), "-CAkey", r.path("ca.key"), "-days", "1", "-outform", "DER", "-out", r.path("cert.der"))
+		p11("--login", "--pin", "123456", "--write-object", r.path("cert.der"), "--type", "cert", "--id", "00", "--label", "gids test")
+		p11("--read-object", "--type", "cert", "--id", "00", "--output-file", r.path("back.der"))
+		want, err := os.ReadFile(r.path("cert.der"))
+		require.NoError(t, err)
+		got, err := os.ReadFile(r.path("back.der"))
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		assert.Contains(t, p11("--list-objects"), "gids card key")
+	})
+	step("pkcs11-tool --change-pin", func(t *testing.T) {
+		p11("--login", "--pin", "123456", "--change-pin", "--new-pin", "11223344")
+		p11("--login", "--pin", "11223344", "--list-objects")
+		assert.Equal(t, 3, card.PINTriesLeft())
+	})
 	step("gids-tool --unblock", func(t *testing.T) {
 		for range 3 {
 			_, _ = r.run("pkcs11-tool", "--module", pkcs11Module, "--slot-description", reader, "--login", "--pin", "999999", "--list-objects")

@@ -591,8 +591,8 @@ func rawSignature(der []byte, size int) ([]byte, bool) {
 	return out, true
 }
 
-// decipher decrypts an RSA cryptogram: the data is the padding indicator
-// 00 followed by a modulus-sized block (chained or extended for 2048 bits
+// decipher decrypts an RSA cryptogram: a modulus-sized block, optionally
+// preceded by the padding indicator 00 (chained or extended for 2048 bits
 // and more). Reference 4x removes PKCS#1 v1.5 type 2 padding, 8x OAEP with
 // SHA-1 (the Java Card ALG_RSA_PKCS1_OAEP that GidsApplet uses), 0x
 // returns the raw block.
@@ -604,12 +604,19 @@ func (c *Card) decipher(data []byte) reply {
 	if k.rsa == nil {
 		return status(swConditionsNotMet)
 	}
-	if len(data) < 1 || data[0] != 0x00 {
-		return status(swIncorrectData)
-	}
-	ct := data[1:]
 	size := (k.rsa.N.BitLen() + 7) / 8
-	if len(ct) != size {
+	ct := data
+	switch len(data) {
+	case size:
+		// The cryptogram alone: what OpenSC 0.23 sends to a GIDS card
+		// (seen in pcscd's log), and all GidsApplet accepts.
+	case size + 1:
+		// The padding indicator 00 then the cryptogram (ISO/IEC 7816-8).
+		if data[0] != 0x00 {
+			return status(swIncorrectData)
+		}
+		ct = data[1:]
+	default:
 		return status(swWrongLength)
 	}
 	switch c.sess.se.alg & 0xF0 {
