@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -439,4 +440,46 @@ func TestStoredMapSlotAssignment(t *testing.T) {
 		assert.ErrorIs(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 30, KeySpec: minidriver.ECDSAP256}), minidriver.ErrInvalidParameter)
 		assert.ErrorIs(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.ECDSAP256, PIN: piv.PINPUK}), minidriver.ErrInvalidParameter)
 	})
+}
+
+// A certificate written through the plug-in keeps its SHA-1 fingerprint in
+// the stored container map record, as Yubico's tools do; deleting it
+// clears the fingerprint.
+func TestStoredMapCertificateFingerprint(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	key := testRSAKey(t)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.KeyExchange, Key: key}))
+		putData(t, ctx, tx, 0x5FFF10, berTLV(0x81, ykRecord("with-cert", 0x9D, 1, 2048, 0x03, 1)))
+	})
+	der := makeCert(t, &key.PublicKey, "fingerprinted")
+	record := func(ctx context.Context, tx *scrm.Tx) []byte {
+		raw, err := getData(t, ctx, tx, 0x5FFF10)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(raw), 107)
+		return raw[len(raw)-107:]
+	}
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "mscp", "kxc00", der))
+		fp := sha1.Sum(der)
+		assert.Equal(t, fp[:], record(ctx, tx)[87:107])
+		assert.Equal(t, "with-cert", utf16Name(record(ctx, tx)[:80]))
+
+		require.NoError(t, minidriver.DeleteFile(ctx, e.md, tx, "mscp", "kxc00"))
+		assert.Equal(t, make([]byte, 20), record(ctx, tx)[87:107])
+	})
+}
+
+func utf16Name(b []byte) string {
+	var u []uint16
+	for i := 0; i+1 < len(b); i += 2 {
+		c := uint16(b[i]) | uint16(b[i+1])<<8
+		if c == 0 {
+			break
+		}
+		u = append(u, c)
+	}
+	return string(utf16.Decode(u))
 }

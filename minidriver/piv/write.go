@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 
@@ -182,7 +183,10 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 				return pathErr("write", dir, name, fmt.Errorf("%w: %w", errInvalid, err))
 			}
 		}
-		return c.putData(ctx, tx, certObject(ct.Slot), marshalCertObject(der))
+		if err := c.putData(ctx, tx, certObject(ct.Slot), marshalCertObject(der)); err != nil {
+			return err
+		}
+		return c.setFingerprint(ctx, tx, ct.Index, der)
 	}
 	fs, err := c.loadStore(ctx, tx)
 	if err != nil {
@@ -222,7 +226,10 @@ func (c *Card) DeleteFile(ctx context.Context, tx *scrm.Tx, dir, name string) er
 		if err != nil {
 			return err
 		}
-		return c.putData(ctx, tx, certObject(ct.Slot), nil)
+		if err := c.putData(ctx, tx, certObject(ct.Slot), nil); err != nil {
+			return err
+		}
+		return c.setFingerprint(ctx, tx, ct.Index, nil)
 	}
 	fs, err := c.loadStore(ctx, tx)
 	if err != nil {
@@ -374,4 +381,24 @@ func (c *Card) certKindOK(ctx context.Context, tx *scrm.Tx, ct container, name s
 		return cardfs.ErrFileNotFound
 	}
 	return nil
+}
+
+// setFingerprint keeps the SHA-1 fingerprint of container idx's
+// certificate (zero for none) in the record of the stored container map,
+// as libykpiv and Yubico's Windows minidriver keep it, when the card has a
+// stored map. It writes the map only when the fingerprint changes.
+func (c *Card) setFingerprint(ctx context.Context, tx *scrm.Tx, idx int, der []byte) error {
+	recs, stored, err := c.storedMap(ctx, tx)
+	if err != nil || !stored || idx < 0 || idx >= len(recs) || !recs[idx].valid() {
+		return err
+	}
+	var fp [ykFingerprintN]byte
+	if len(der) > 0 {
+		fp = sha1.Sum(der)
+	}
+	if recs[idx].Fingerprint == fp {
+		return nil
+	}
+	recs[idx].Fingerprint = fp
+	return c.putData(ctx, tx, objMSCMAP, marshalYKMap(recs))
 }
