@@ -167,14 +167,17 @@ func (c *Card) cmdMSE(cmd command) reply {
 		if !found || len(ref.value) != 1 {
 			return status(swIncorrectData)
 		}
-		f := c.st.files[0xB000|uint16(ref.value[0])]
-		if f == nil || f.key == nil || f.key.sym == nil {
-			return status(swRefNotFound)
+		fid := 0xB000 | uint16(ref.value[0])
+		if c.transportKey(fid) == nil {
+			f := c.st.files[fid]
+			if f == nil || f.key == nil || f.key.sym == nil {
+				return status(swRefNotFound)
+			}
+			if sw := c.checkFile(f, opMSE); sw != swOK {
+				return status(sw)
+			}
 		}
-		if sw := c.checkFile(f, opMSE); sw != swOK {
-			return status(sw)
-		}
-		c.sess.authKey, c.sess.authStep = f.fid, authNone
+		c.sess.authKey, c.sess.authStep = fid, authNone
 		c.sess.cardChal, c.sess.hostChal = nil, nil
 		return ok(nil)
 	case 0x41:
@@ -234,11 +237,6 @@ func (c *Card) cmdGeneralAuthenticate(cmd command) reply {
 	}
 	if point, found := find(list, 0x85); found {
 		return c.ecdh(point.value)
-	}
-	if c.st.life == LifeCycleCreation {
-		// Nothing to authenticate against on a blank card (GidsApplet
-		// answers 6986 too).
-		return status(swCommandNotAllowed)
 	}
 	if chal, found := find(list, 0x81); found {
 		return c.adminChallenge(chal.value)
@@ -334,6 +332,9 @@ func (c *Card) adminKey() *cardKey {
 	if c.sess.authKey == 0 {
 		return nil
 	}
+	if k := c.transportKey(c.sess.authKey); k != nil {
+		return k
+	}
 	f := c.st.files[c.sess.authKey]
 	if f == nil || f.key == nil || f.key.sym == nil {
 		return nil
@@ -389,4 +390,16 @@ func (c *Card) envKey(tmpls ...byte) (*cardKey, uint16) {
 		return nil, sw
 	}
 	return f.key, swOK
+}
+
+// transportKey is the blank card's admin key when fid is the admin key
+// file B080, the application is in the creation state and B080 does not
+// exist yet (GidsApplet answers 6986 to GENERAL AUTHENTICATE then; this
+// card lets a minidriver authenticate as admin before it initializes the
+// card, which is harmless since nothing is protected in that state).
+func (c *Card) transportKey(fid uint16) *cardKey {
+	if fid != FileAdminKey || c.st.life != LifeCycleCreation || c.st.files[fid] != nil {
+		return nil
+	}
+	return c.st.transport
 }

@@ -1,6 +1,7 @@
 package gids_test
 
 import (
+	"crypto/rsa"
 	"crypto/sha256"
 	"testing"
 
@@ -73,6 +74,31 @@ func BenchmarkReadCertificate(b *testing.B) {
 		}
 		if sw != 0x9000 {
 			b.Fatalf("SW %04X", sw)
+		}
+	}
+	b.ReportMetric(float64(apdus)/float64(b.N), "APDUs/op")
+}
+
+// BenchmarkRSA2048Decrypt decrypts a PKCS#1 v1.5 cryptogram with short
+// APDUs, as OpenSC sends it: the 256-byte cryptogram chained in two
+// commands, the plaintext in the answer to the second.
+func BenchmarkRSA2048Decrypt(b *testing.B) {
+	tc := initialized(b)
+	tc.verify(gids.DefaultPIN)
+	tc.createKeyFile(keyFileFCP(0x81, gids.AlgRSA2048, true))
+	pub := tc.generate(0x81, gids.AlgRSA2048).(*rsa.PublicKey)
+	tc.mse(0xB8, 0x40|gids.AlgRSA2048, 0x81)
+	ct := encryptPKCS1(pub, []byte("a session key"))
+	first := short(0x10, 0x2A, 0x80, 0x86, ct[:255], false)
+	last := short(0x00, 0x2A, 0x80, 0x86, ct[255:], true)
+	apdus := 0
+	for b.Loop() {
+		for _, a := range [][]byte{first, last} {
+			_, sw := tc.raw(a)
+			apdus++
+			if sw != 0x9000 {
+				b.Fatalf("SW %04X", sw)
+			}
 		}
 	}
 	b.ReportMetric(float64(apdus)/float64(b.N), "APDUs/op")

@@ -30,10 +30,10 @@ const (
 	maxCommandData = 0x10000
 )
 
-// DefaultAdminKey is the 3DES admin key an initialized card
-// (Config.Initialized) starts with: 0102030405060708 three times, the
-// well-known default of Windows virtual smart cards and the template value
-// OpenSC's GIDS driver writes before copying the real key over it.
+// DefaultAdminKey is the 3DES admin key a card starts with when its Config
+// leaves AdminKey nil: 0102030405060708 three times, the well-known
+// default of Windows virtual smart cards and the template value OpenSC's
+// GIDS driver writes before copying the real key over it.
 var DefaultAdminKey = []byte{
 	1, 2, 3, 4, 5, 6, 7, 8,
 	1, 2, 3, 4, 5, 6, 7, 8,
@@ -104,8 +104,13 @@ type Config struct {
 	// PINTries is the number of PIN tries (1 to 15); 0 means
 	// DefaultPINTries.
 	PINTries int
-	// AdminKey is the admin key of an initialized card: 24 bytes (3DES) or
-	// 16 or 32 bytes (AES); nil means DefaultAdminKey.
+	// AdminKey is the admin key: 24 bytes (3DES) or 16 or 32 bytes (AES);
+	// nil means DefaultAdminKey. An initialized card holds it in its admin
+	// key file B080. A blank card holds it as its transport key: GENERAL
+	// AUTHENTICATE with key reference 80 uses it while the application is
+	// in the creation state and has no file B080, so that a minidriver
+	// that authenticates as admin before initializing a card can (GIDS
+	// itself needs no authentication in that state).
 	AdminKey []byte
 	// CardID is the 16-byte cardid of an initialized card; nil means 16
 	// bytes from Rand.
@@ -176,6 +181,15 @@ func New(cfg Config) (*Card, error) {
 		tries = DefaultPINTries
 	}
 	c := &Card{h: cfg.hooks(), st: newState(tries)}
+	key := cfg.AdminKey
+	if key == nil {
+		key = DefaultAdminKey
+	}
+	transport, err := newSymmetricKey(key)
+	if err != nil {
+		return nil, err
+	}
+	c.st.transport = transport
 	if !cfg.Initialized {
 		return c, nil
 	}
@@ -185,13 +199,6 @@ func New(cfg Config) (*Card, error) {
 	}
 	if len(pin) < MinPINLength || len(pin) > MaxPINLength {
 		return nil, errors.New("gids: PIN must be 4 to 16 bytes")
-	}
-	key := cfg.AdminKey
-	if key == nil {
-		key = DefaultAdminKey
-	}
-	if _, err := newSymmetricKey(key); err != nil {
-		return nil, err
 	}
 	id := cfg.CardID
 	if id == nil {

@@ -52,9 +52,11 @@
 //
 // # Life cycle
 //
-// A blank card (the zero Config) is in the creation state: no files, no
-// PIN, no admin key, and no access condition is checked, so an
-// initialization tool can build the file system. gids-tool --initialize
+// A blank card (the zero Config) is in the creation state: no files and no
+// PIN, and no access condition is checked, so an initialization tool can
+// build the file system. Its admin key (Config.AdminKey, DefaultAdminKey
+// by default) is a transport key: GENERAL AUTHENTICATE with key reference
+// 80 accepts it until the admin key file B080 is created. gids-tool --initialize
 // sets the PIN (CHANGE REFERENCE DATA 01 80), creates the DO files A000
 // and A010 to A014 and the admin key file B080, stores the admin key (PUT
 // DATA 3FFF 70 { 84 80, A5 { 87 key } }), the master file, cardapps,

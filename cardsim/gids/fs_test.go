@@ -248,12 +248,11 @@ func TestTerminate(t *testing.T) {
 func TestBlankCardWithoutAccessRules(t *testing.T) {
 	tc := selected(t, gids.Config{})
 	// Creation state: VERIFY without data needs nothing, with data there
-	// is no PIN yet; GENERAL AUTHENTICATE and RESET RETRY COUNTER are not
-	// allowed.
+	// is no PIN yet; RESET RETRY COUNTER is not allowed.
 	_, sw := tc.raw(h("00 20 00 80"))
 	assert.Equal(t, uint16(0x9000), sw)
 	assert.Equal(t, uint16(0x6984), tc.verify("1234"))
-	tc.wantSW(0x6986, 0x87, 0, 0, h("7C 02 81 00"))
+	tc.wantSW(0x6985, 0x87, 0, 0, h("7C 02 81 00"))
 	tc.wantSW(0x6986, 0x2C, 0x02, 0x80, []byte("1234"))
 	// Any file can be written before activation.
 	tc.mustOK(0xE0, 0, 0, h("62 0C 82 01 39 83 02 A0 14 8C 03 03 20 20"))
@@ -262,4 +261,28 @@ func TestBlankCardWithoutAccessRules(t *testing.T) {
 	got, sw := tc.getDO(0xA014, 0xDF01)
 	require.Equal(t, uint16(0x9000), sw)
 	assert.Equal(t, tlv(0xDF01, bytes.Repeat([]byte{7}, 10)), got)
+}
+
+// TestTransportKey: a blank card accepts admin authentication with its
+// Config.AdminKey until the admin key file exists.
+func TestTransportKey(t *testing.T) {
+	tc := selected(t, gids.Config{})
+	assert.Equal(t, uint16(0x6982), tc.adminMutual(bytes.Repeat([]byte{9}, 24)))
+	tc.adminAuth(gids.DefaultAdminKey)
+
+	custom := bytes.Repeat([]byte{0x42}, 16)
+	other := selected(t, gids.Config{AdminKey: custom})
+	other.adminAuth(custom)
+	// Initialized with another key, the transport key is gone.
+	newKey := bytes.Repeat([]byte{0x24}, 24)
+	gidsToolInit(t, other, "1234", newKey, make([]byte, 16))
+	assert.Equal(t, uint16(0x6A88), func() uint16 {
+		_, sw := other.exchange(0x22, 0xC1, 0xA4, h("83 01 81"))
+		return sw
+	}())
+	assert.Equal(t, uint16(0x6982), other.adminMutual(gids.DefaultAdminKey))
+	other.adminAuth(newKey)
+
+	_, err := gids.New(gids.Config{AdminKey: []byte{1, 2, 3}})
+	assert.Error(t, err)
 }

@@ -27,6 +27,7 @@ const StateVersion = 1
 //	  "version": 1,
 //	  "life_cycle": "operational",
 //	  "pin": {"value": "313233343536", "max": 3, "left": 3},
+//	  "transport_key": "0102...08",
 //	  "files": [
 //	    {"fid": "a000", "fcp": "<base64 62 template>", "life_cycle": "operational",
 //	     "objects": [{"tag": "df1f", "data": "<base64>"}]},
@@ -49,6 +50,9 @@ type savedState struct {
 	LifeCycle string      `json:"life_cycle"`
 	PIN       savedPIN    `json:"pin"`
 	Files     []savedFile `json:"files"`
+	// TransportKey is the blank card's admin key (hex), used until the
+	// admin key file exists.
+	TransportKey string `json:"transport_key,omitempty"`
 }
 
 type savedPIN struct {
@@ -203,6 +207,9 @@ func (st *state) marshal() (*savedState, error) {
 		PIN:       savedPIN{hex.EncodeToString(st.pin.value), st.pin.max, st.pin.left},
 		Files:     []savedFile{},
 	}
+	if st.transport != nil {
+		s.TransportKey = hex.EncodeToString(st.transport.secret)
+	}
 	fids := make([]uint16, 0, len(st.files))
 	for fid := range st.files {
 		fids = append(fids, fid)
@@ -286,6 +293,13 @@ func unmarshalState(data []byte, capacity int) (*state, error) {
 			return nil, bad("PIN value must be 4 to 16 bytes in hex", nil)
 		}
 		st.pin.value = v
+	}
+	if s.TransportKey != "" {
+		k, err := loadKey(&savedKey{Secret: s.TransportKey})
+		if err != nil {
+			return nil, bad("transport key", err)
+		}
+		st.transport = k
 	}
 	total := 0
 	for _, sf := range s.Files {

@@ -7,6 +7,10 @@ type state struct {
 	life  LifeCycle
 	pin   pinState
 	files map[uint16]*file
+	// transport is the admin key of a blank card, used for key reference
+	// 80 while the application is in the creation state without file
+	// B080.
+	transport *cardKey
 }
 
 // pinState is the user PIN (reference 80).

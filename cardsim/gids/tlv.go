@@ -23,7 +23,7 @@ func parseTLV(b []byte) (t tlv, rest []byte, ok bool) {
 	i++
 	if b[0]&0x1F == 0x1F {
 		for {
-			if i >= len(b) || i > 3 {
+			if i >= len(b) || i >= 3 {
 				return t, nil, false
 			}
 			tag = tag<<8 | uint32(b[i])
