@@ -8,11 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
@@ -101,6 +100,7 @@ type Provider struct {
 	cfg  Config
 	rand io.Reader
 	e    *engine.Engine
+	core *cspcore.Core
 }
 
 // Open returns a provider over cfg.Backend. It does not touch any card
@@ -136,6 +136,15 @@ func Open(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("basecsp: %w", err)
 	}
 	p.e = e
+	var admin func([]byte) ([]byte, error)
+	if cfg.AdminResponse != nil {
+		admin = cfg.AdminResponse // a nil AdminResponder must stay a nil func
+	}
+	p.core, err = cspcore.New(cspcore.Config{Engine: e, Prefix: "basecsp", Rand: p.rand, Silent: cfg.Silent,
+		AdminResponse: admin, ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName})
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
+	}
 	return p, nil
 }
 
@@ -156,185 +165,50 @@ func (p *Provider) Close() error {
 // default container of any card). The reader name ends at the first
 // backslash after the prefix; container names cannot hold a backslash.
 func ParseName(name string) (reader, container string, err error) {
-	const prefix = `\\.\`
-	if rest, ok := strings.CutPrefix(name, prefix); ok {
-		reader, container, _ = strings.Cut(rest, `\`)
-		if reader == "" {
-			return "", "", fmt.Errorf("%w: no reader in %q", ErrBadName, name)
-		}
-	} else {
-		container = name
-	}
-	if container != "" {
-		if err := cardfs.ValidateContainerName(container); err != nil {
-			return "", "", fmt.Errorf("%w: %q: %w", ErrBadName, container, err)
-		}
-	}
-	return reader, container, nil
-}
-
-// cardRef follows one card by its identity across removal and
-// re-insertion, in any reader.
-type cardRef struct {
-	p  *Provider
-	id cardfs.CardID
-
-	mu     sync.Mutex
-	card   *engine.Card // guarded by mu; nil after the card went away
-	reader string       // guarded by mu
-}
-
-func newCardRef(p *Provider, c *engine.Card) *cardRef {
-	return &cardRef{p: p, id: c.ID(), card: c, reader: c.Reader()}
-}
-
-// current returns the card, finding it again by its identity when its
-// connection died.
-func (r *cardRef) current(ctx context.Context) (*engine.Card, error) {
-	r.mu.Lock()
-	c := r.card
-	r.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	cards, err := r.p.e.Cards(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
-	}
-	for _, c := range cards {
-		if c.ID() == r.id {
-			r.mu.Lock()
-			r.card, r.reader = c, c.Reader()
-			r.mu.Unlock()
-			return c, nil
-		}
-	}
-	return nil, fmt.Errorf("basecsp: card %s is not present: %w", r.id, scrm.ErrNoSmartcard)
-}
-
-func (r *cardRef) lost(c *engine.Card) {
-	r.mu.Lock()
-	if r.card == c {
-		r.card = nil
-	}
-	r.mu.Unlock()
-}
-
-// Reader returns the reader the card was last seen in.
-func (r *cardRef) readerName() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reader
-}
-
-// do runs fn as one engine operation on the card. When the card was
-// removed before fn started, it finds the card again (by its identity) and
-// runs fn there once more; a removal while fn runs is reported.
-func (r *cardRef) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
-	for attempt := 0; ; attempt++ {
-		c, err := r.current(ctx)
-		if err != nil {
-			return err
-		}
-		started := false
-		err = c.Do(ctx, func(op *engine.Op) error {
-			started = true
-			return fn(c, op)
-		})
-		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard)) {
-			r.lost(c)
-			if !started && attempt == 0 {
-				continue
-			}
-		}
-		return err
-	}
-}
-
-// writeAuth authenticates what writing to the card needs: the admin key
-// when the provider has it, else the user PIN.
-func (p *Provider) writeAuth(op *engine.Op, purpose string) error {
-	if p.cfg.AdminResponse != nil {
-		if err := op.AuthenticateResponse(minidriver.RoleAdmin, p.cfg.AdminResponse); err != nil {
-			return fmt.Errorf("basecsp: admin authentication: %w", err)
-		}
-		return nil
-	}
-	if err := op.Authenticate(minidriver.RoleUser, purpose); err != nil {
-		return fmt.Errorf("basecsp: %w", err)
-	}
-	return nil
-}
-
-// cardsFor returns the cards a name's reader part selects: the card in
-// reader, or every present card.
-func (p *Provider) cardsFor(ctx context.Context, reader string) ([]*engine.Card, error) {
-	if reader != "" {
-		c, err := p.e.CardIn(ctx, reader)
-		if err != nil {
-			return nil, fmt.Errorf("basecsp: reader %q: %w", reader, err)
-		}
-		return []*engine.Card{c}, nil
-	}
-	cards, err := p.e.Cards(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
-	}
-	if len(cards) == 0 {
-		return nil, fmt.Errorf("basecsp: no card present: %w", scrm.ErrNoSmartcard)
-	}
-	return cards, nil
+	return cspcore.ParseName(name, ErrBadName)
 }
 
 // Card is one card seen through the provider: its properties, PINs and
 // root certificate store. It follows the card by its identity across
 // removal and re-insertion. It is safe for concurrent use.
 type Card struct {
-	ref *cardRef
+	ref *cspcore.Ref
 }
 
 // Cards returns the cards present in every reader that a plug-in takes.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
-	cards, err := p.e.Cards(ctx)
+	refs, err := p.core.Cards(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
+		return nil, err
 	}
-	out := make([]*Card, len(cards))
-	for i, c := range cards {
-		out[i] = &Card{ref: newCardRef(p, c)}
+	out := make([]*Card, len(refs))
+	for i, r := range refs {
+		out[i] = &Card{ref: r}
 	}
 	return out, nil
 }
 
 // Card returns the card in reader; reader "" means the first card present.
 func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
-	cards, err := p.cardsFor(ctx, reader)
+	cards, err := p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
-	return &Card{ref: newCardRef(p, cards[0])}, nil
+	return &Card{ref: p.core.NewRef(cards[0])}, nil
 }
 
 // ID returns the card's identity (cardid, PP_SMARTCARD_GUID).
-func (c *Card) ID() cardfs.CardID { return c.ref.id }
+func (c *Card) ID() cardfs.CardID { return c.ref.ID() }
 
 // Reader returns the reader the card was last seen in
 // (PP_SMARTCARD_READER).
-func (c *Card) Reader() string { return c.ref.readerName() }
+func (c *Card) Reader() string { return c.ref.Reader() }
 
 // Stats returns the APDUs and bytes exchanged so far on this provider's
 // connection to the card (zero when the card is not connected), for
 // diagnostics and benchmarks. A card found again after removal starts
 // from zero.
-func (c *Card) Stats() scrm.Stats {
-	c.ref.mu.Lock()
-	ec := c.ref.card
-	c.ref.mu.Unlock()
-	if ec == nil {
-		return scrm.Stats{}
-	}
-	return ec.Conn().Stats()
-}
+func (c *Card) Stats() scrm.Stats { return c.ref.Stats() }
 
 // CardInfo holds a card's properties.
 type CardInfo struct {
@@ -359,7 +233,7 @@ type CardInfo struct {
 // Info reads the card's properties, free space and key sizes.
 func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	var info CardInfo
-	err := c.ref.do(ctx, func(ec *engine.Card, op *engine.Op) error {
+	err := c.ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
 		props := ec.Properties()
 		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
 			ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,
@@ -390,10 +264,10 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 // and the next operation asks again. Bumping cardcf is a write: see
 // Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
-	p := c.ref.p
-	return c.ref.do(ctx, func(_ *engine.Card, op *engine.Op) error {
-		if p.cfg.AdminResponse != nil {
-			if err := p.writeAuth(op, "change PIN"); err != nil {
+	core := c.ref.Core()
+	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		if core.HasAdmin() {
+			if err := core.WriteAuth(op, "change PIN"); err != nil {
 				return err
 			}
 		}
@@ -401,7 +275,7 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 			return fmt.Errorf("basecsp: change PIN: %w", err)
 		}
 		err := minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
-			Mode: minidriver.ChangePIN, AuthPIN: id, AuthData: old, Target: id, NewData: new, Flags: p.authFlags()})
+			Mode: minidriver.ChangePIN, AuthPIN: id, AuthData: old, Target: id, NewData: new, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: change PIN %d: %w", id, err)
 		}
@@ -415,8 +289,8 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 // on a card where only the admin key may write, Config.AdminResponse is
 // needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
-	p := c.ref.p
-	return c.ref.do(ctx, func(_ *engine.Card, op *engine.Op) error {
+	core := c.ref.Core()
+	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
 		info, err := op.PINInfo(target)
 		if err != nil {
 			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
@@ -424,8 +298,8 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		if auth == target || !info.UnblockPermission.Has(auth) {
 			return fmt.Errorf("basecsp: PIN %d may not unblock PIN %d: %w", auth, target, minidriver.ErrInvalidParameter)
 		}
-		if p.cfg.AdminResponse != nil {
-			if err := p.writeAuth(op, "unblock PIN"); err != nil {
+		if core.HasAdmin() {
+			if err := core.WriteAuth(op, "unblock PIN"); err != nil {
 				return err
 			}
 		}
@@ -433,17 +307,10 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 			return fmt.Errorf("basecsp: unblock PIN: %w", err)
 		}
 		err = minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
-			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: p.authFlags()})
+			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
 		}
 		return nil
 	})
-}
-
-func (p *Provider) authFlags() minidriver.AuthFlags {
-	if p.cfg.Silent {
-		return minidriver.Silent
-	}
-	return 0
 }

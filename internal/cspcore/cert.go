@@ -1,0 +1,224 @@
+package cspcore
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// readCert reads the certificate of container idx's key of kind from op,
+// trying every name the file may have (cardfs.CertFileNames). A missing or
+// empty file is the provider's ErrNoCertificate.
+func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Certificate, error) {
+	names, err := cardfs.CertFileNames(idx, kind)
+	if err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	for _, name := range names {
+		b, err := op.ReadFile(cardfs.MSCPDir, name)
+		if errors.Is(err, minidriver.ErrFileNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, c.Errorf("read %s: %w", name, err)
+		}
+		if len(b) == 0 {
+			return nil, c.cfg.ErrNoCertificate
+		}
+		der := b
+		if !op.Card().Capabilities().CertificateCompression || (len(b) > 1 && b[0] == 0x01 && b[1] == 0x00) {
+			if der, err = cardfs.DecompressCert(b); err != nil {
+				return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+			}
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+		}
+		return cert, nil
+	}
+	return nil, c.cfg.ErrNoCertificate
+}
+
+// Certificate returns the key's certificate from the card's kscNN or
+// kxcNN file, through the data cache. A key without one gives the
+// provider's ErrNoCertificate.
+func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
+	var cert *x509.Certificate
+	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
+		var err error
+		cert, err = k.C.Ref.core.readCert(op, idx, k.Spec.Slot())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
+
+// SetCertificate stores cert as the key's certificate, creating the file
+// when missing and compressing it unless the card's plug-in does; cardcf's
+// files counter is bumped first. nil deletes the certificate. cert's
+// public key must be the key's.
+func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
+	core := k.C.Ref.core
+	if cert != nil && !SamePublic(cert.PublicKey, k.Pub) {
+		return core.Errorf("the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
+	}
+	return k.C.Do(ctx, func(op *engine.Op, idx int) error {
+		name, err := cardfs.CertFileName(idx, k.Spec.Slot())
+		if err != nil {
+			return core.Errorf("%w", err)
+		}
+		if err := core.WriteAuth(op, "store a certificate"); err != nil {
+			return err
+		}
+		if cert == nil {
+			if err := op.DeleteFile(cardfs.MSCPDir, name); err != nil && !errors.Is(err, minidriver.ErrFileNotFound) {
+				return core.Errorf("delete %s: %w", name, err)
+			}
+			return nil
+		}
+		data := cert.Raw
+		if !op.Card().Capabilities().CertificateCompression {
+			if data, err = cardfs.CompressCert(cert.Raw); err != nil {
+				return core.Errorf("%w", err)
+			}
+		}
+		err = op.WriteFile(cardfs.MSCPDir, name, data)
+		if errors.Is(err, minidriver.ErrFileNotFound) {
+			if err := op.CreateFile(cardfs.MSCPDir, name, cardfs.EveryoneReadUserWriteAc); err != nil {
+				return core.Errorf("create %s: %w", name, err)
+			}
+			err = op.WriteFile(cardfs.MSCPDir, name, data)
+		}
+		if err != nil {
+			return core.Errorf("write %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// CertEntry is one certificate of the user store with the key it belongs
+// to.
+type CertEntry struct {
+	Certificate *x509.Certificate
+	Container   string
+	KeySpec     minidriver.KeySpec
+	Reader      string
+	CardID      cardfs.CardID
+}
+
+// Certificates returns the user certificate store: every certificate of
+// every key in a valid container of every card present, through the data
+// cache.
+func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
+	cards, err := c.cfg.Engine.Cards(ctx)
+	if err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	var out []CertEntry
+	for _, ec := range cards {
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			m, err := op.ContainerMap()
+			if err != nil {
+				return c.Errorf("%s: container map: %w", ec.Reader(), err)
+			}
+			for _, r := range m.ValidRecords() {
+				info, err := op.ContainerInfo(r.Index)
+				if errors.Is(err, minidriver.ErrNoKeyContainer) {
+					continue
+				}
+				if err != nil {
+					return c.Errorf("container %q: %w", r.Name, err)
+				}
+				for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
+					if spec == 0 {
+						continue
+					}
+					cert, err := c.readCert(op, r.Index, spec.Slot())
+					if errors.Is(err, c.cfg.ErrNoCertificate) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// RootCertificates returns the card's root store (mscp/msroots). A card
+// without the file has none.
+func (r *Ref) RootCertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	core := r.core
+	var certs []*x509.Certificate
+	err := r.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		b, err := op.ReadFile(cardfs.MSCPDir, cardfs.MSRootsFile)
+		if errors.Is(err, minidriver.ErrFileNotFound) {
+			return nil
+		}
+		if err != nil {
+			return core.Errorf("read msroots: %w", err)
+		}
+		if certs, err = cardfs.ParseMSRoots(b); err != nil {
+			return core.Errorf("msroots: %w: %w", minidriver.ErrCommDataLost, err)
+		}
+		return nil
+	})
+	return certs, err
+}
+
+// SetRootCertificates replaces the card's root store (mscp/msroots),
+// creating the file when missing.
+func (r *Ref) SetRootCertificates(ctx context.Context, certs []*x509.Certificate) error {
+	core := r.core
+	data, err := cardfs.MarshalMSRoots(certs)
+	if err != nil {
+		return core.Errorf("%w", err)
+	}
+	return r.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		if err := core.WriteAuth(op, "store root certificates"); err != nil {
+			return err
+		}
+		err := op.WriteFile(cardfs.MSCPDir, cardfs.MSRootsFile, data)
+		if errors.Is(err, minidriver.ErrFileNotFound) {
+			if err := op.CreateFile(cardfs.MSCPDir, cardfs.MSRootsFile, cardfs.EveryoneReadUserWriteAc); err != nil {
+				return core.Errorf("create msroots: %w", err)
+			}
+			err = op.WriteFile(cardfs.MSCPDir, cardfs.MSRootsFile, data)
+		}
+		if err != nil {
+			return core.Errorf("write msroots: %w", err)
+		}
+		return nil
+	})
+}
+
+// SamePublic reports whether a certificate's public key is the card key's;
+// an ECDH key matches the EC key of its certificate.
+func SamePublic(certKey, key crypto.PublicKey) bool {
+	if ek, ok := key.(*ecdh.PublicKey); ok {
+		if ck, ok := certKey.(*ecdsa.PublicKey); ok {
+			cek, err := ck.ECDH()
+			return err == nil && cek.Equal(ek)
+		}
+		return false
+	}
+	eq, ok := certKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(key)
+}

@@ -1,0 +1,489 @@
+package cspcore
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// Container is one key container on a card, as opened. Its fields are
+// fixed when it is opened and must not be modified; every operation finds
+// the container's index again by its name.
+type Container struct {
+	Ref     *Ref
+	Name    string
+	Index   int // as opened
+	Default bool
+	Info    minidriver.ContainerInfo
+}
+
+// FullName returns `\\.\Reader\Name`.
+func (c *Container) FullName() string { return `\\.\` + c.Ref.Reader() + `\` + c.Name }
+
+// KeySpecs lists the key specs of the container's keys.
+func (c *Container) KeySpecs() []minidriver.KeySpec {
+	var out []minidriver.KeySpec
+	if c.Info.Signature != nil {
+		out = append(out, c.Info.SignatureSpec)
+	}
+	if c.Info.KeyExchange != nil {
+		out = append(out, c.Info.KeyExchangeSpec)
+	}
+	return out
+}
+
+// KeyPublic returns the public key of spec and its size in bits, without
+// touching the card.
+func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, error) {
+	core := c.Ref.core
+	if !spec.Valid() {
+		return nil, 0, core.Errorf("key spec %d: %w", spec, minidriver.ErrInvalidParameter)
+	}
+	have, pub := c.Info.KeyExchangeSpec, c.Info.KeyExchange
+	if spec.InSignatureSlot() {
+		have, pub = c.Info.SignatureSpec, c.Info.Signature
+	}
+	if pub == nil || have != spec {
+		return nil, 0, core.Errorf("container %q has no %v key: %w", c.Name, spec, minidriver.ErrNoKeyContainer)
+	}
+	switch pk := pub.(type) {
+	case *rsa.PublicKey:
+		return pub, pk.N.BitLen(), nil
+	case *ecdsa.PublicKey:
+		return pub, pk.Curve.Params().BitSize, nil
+	case *ecdh.PublicKey:
+		return pub, spec.CurveBits(), nil
+	}
+	return nil, 0, core.Errorf("container %q: unexpected %T key: %w", c.Name, pub, minidriver.ErrUnexpected)
+}
+
+// resolve finds the container's current index by its name.
+func (c *Container) resolve(op *engine.Op) (int, error) {
+	m, err := op.ContainerMap()
+	if err != nil {
+		return 0, c.Ref.core.Errorf("container map: %w", err)
+	}
+	rec, ok := m.Find(c.Name)
+	if !ok {
+		return 0, c.Ref.core.Errorf("container %q is gone: %w", c.Name, minidriver.ErrNoKeyContainer)
+	}
+	return rec.Index, nil
+}
+
+// Do runs fn as one operation on the container's card with the
+// container's current index.
+func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
+	return c.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		idx, err := c.resolve(op)
+		if err != nil {
+			return err
+		}
+		return fn(op, idx)
+	})
+}
+
+// openOn opens container name ("" = the default) on card ec in op; nil
+// when the card has no such container.
+func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {
+	m, err := op.ContainerMap()
+	if err != nil {
+		return nil, c.Errorf("container map: %w", err)
+	}
+	var rec cardfs.ContainerMapRecord
+	var ok bool
+	if name == "" {
+		rec, ok = m.Default()
+	} else {
+		rec, ok = m.Find(name)
+	}
+	if !ok {
+		return nil, nil
+	}
+	info, err := op.ContainerInfo(rec.Index)
+	if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
+		return nil, c.Errorf("container %q: %w", rec.Name, err)
+	}
+	return &Container{Ref: c.NewRef(ec), Name: rec.Name, Index: rec.Index, Default: rec.Default(), Info: info}, nil
+}
+
+// Open opens a container by a name of one of the four Windows forms (see
+// ParseName). A name found on no card is an error matching
+// minidriver.ErrNoKeyContainer.
+func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
+	reader, cname, err := c.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	cards, err := c.CardsFor(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	for _, ec := range cards {
+		var found *Container
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			var err error
+			found, err = c.openOn(ec, op, cname)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	what := "default container"
+	if cname != "" {
+		what = fmt.Sprintf("container %q", cname)
+	}
+	return nil, c.Errorf("no %s found: %w", what, minidriver.ErrNoKeyContainer)
+}
+
+// Entry describes one valid container of a card.
+type Entry struct {
+	Name            string
+	Reader          string
+	CardID          cardfs.CardID
+	Index           int
+	Default         bool
+	SignatureBits   int
+	KeyExchangeBits int
+	// Info is the container's public keys when List was asked for them.
+	Info minidriver.ContainerInfo
+}
+
+// List lists every valid container of every card present; withInfo also
+// reads their public keys (from the cache while cardcf is unchanged).
+func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
+	cards, err := c.cfg.Engine.Cards(ctx)
+	if err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	var out []Entry
+	for _, ec := range cards {
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			m, err := op.ContainerMap()
+			if err != nil {
+				return c.Errorf("%s: container map: %w", ec.Reader(), err)
+			}
+			for _, r := range m.ValidRecords() {
+				e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
+					Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
+				if withInfo {
+					info, err := op.ContainerInfo(r.Index)
+					if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
+						return c.Errorf("container %q: %w", r.Name, err)
+					}
+					e.Info = info
+				}
+				out = append(out, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// NewGUID returns a random (version 4) GUID string, the name of a
+// container created without one.
+func (c *Core) NewGUID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(c.cfg.Rand, b[:]); err != nil {
+		return "", c.Errorf("container name: %w", err)
+	}
+	b[6] = b[6]&0x0F | 0x40
+	b[8] = b[8]&0x3F | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// CreateRequest is what Create makes.
+type CreateRequest struct {
+	// Name is one of the four forms of ParseName; an empty container part
+	// becomes a new GUID string.
+	Name string
+	// Spec is the key's spec.
+	Spec minidriver.KeySpec
+	// Bits is the RSA modulus size, 0 for the card's default; ignored for
+	// ECC and for imported keys.
+	Bits int
+	// Key, if not nil, is imported (*rsa.PrivateKey, *ecdsa.PrivateKey,
+	// *ecdh.PrivateKey) instead of generated on the card.
+	Key crypto.PrivateKey
+	// PIN, if not zero, is the PIN that protects the new key (set after
+	// creation); zero leaves the card's choice.
+	PIN minidriver.PinID
+	// CheckSizes refuses a size the card's KeySizes do not allow, before
+	// anything is written.
+	CheckSizes bool
+}
+
+// Create creates a container holding a new key (the §7.1 create flow) and
+// returns it. With a reader in the name the card in that reader is used,
+// else the first card with a free container; a name already on the card
+// (on any card, without a reader) is refused with the provider's
+// ErrExists.
+//
+// The flow, in one transaction: authenticate the user PIN (and the admin
+// key), read the container map, add a valid record (the default when the
+// card has none) and write it, bump cardcf's containers counter, create
+// the key, record its size in the map.
+func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error) {
+	spec := req.Spec
+	if !spec.Valid() {
+		return nil, c.Errorf("key spec %d: %w", spec, minidriver.ErrInvalidParameter)
+	}
+	reader, cname, err := c.ParseName(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if cname == "" {
+		if cname, err = c.NewGUID(); err != nil {
+			return nil, err
+		}
+	}
+	req.Name = cname
+	if req.Key != nil {
+		b, err := c.importBits(spec, req.Key)
+		if err != nil {
+			return nil, err
+		}
+		req.Bits = b
+	}
+	cards, err := c.CardsFor(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	if reader == "" {
+		for _, ec := range cards {
+			var exists bool
+			err := ec.Do(ctx, func(op *engine.Op) error {
+				m, err := op.ContainerMap()
+				if err != nil {
+					return c.Errorf("container map: %w", err)
+				}
+				_, exists = m.Find(cname)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if exists {
+				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), c.cfg.ErrExists)
+			}
+		}
+	}
+	var lastErr error
+	for _, ec := range cards {
+		ct, err := c.createOn(ctx, ec, req)
+		if err == nil {
+			return ct, nil
+		}
+		if reader != "" || !errors.Is(err, cardfs.ErrTooManyContainers) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, error) {
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if spec.IsRSA() {
+			return k.N.BitLen(), nil
+		}
+	case *ecdsa.PrivateKey:
+		if spec.CurveBits() != 0 && !spec.IsRSA() && k.Curve.Params().BitSize == spec.CurveBits() {
+			return spec.CurveBits(), nil
+		}
+	case *ecdh.PrivateKey:
+		if spec.IsECDH() && len(k.PublicKey().Bytes()) == 1+2*((spec.CurveBits()+7)/8) {
+			return spec.CurveBits(), nil
+		}
+	}
+	return 0, c.Errorf("a %T cannot be imported as %v: %w", key, spec, minidriver.ErrInvalidParameter)
+}
+
+func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {
+	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
+	var ct *Container
+	err := ec.Do(ctx, func(op *engine.Op) error {
+		if req.CheckSizes {
+			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
+				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+			}
+			if err != nil {
+				return c.Errorf("key sizes: %w", err)
+			}
+			want := bits
+			if spec.CurveBits() != 0 {
+				want = spec.CurveBits()
+			}
+			if want != 0 && !ks.Supports(want) {
+				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, minidriver.ErrUnsupported)
+			}
+		}
+		if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
+			return c.Errorf("%w", err)
+		}
+		if c.cfg.AdminResponse != nil {
+			if err := c.WriteAuth(op, "create key container"); err != nil {
+				return err
+			}
+		}
+		m, err := op.ContainerMap()
+		if err != nil {
+			return c.Errorf("container map: %w", err)
+		}
+		if _, ok := m.Find(name); ok {
+			return c.Errorf("%q: %w", name, c.cfg.ErrExists)
+		}
+		if spec.CurveBits() != 0 {
+			bits = spec.CurveBits()
+		} else if bits == 0 {
+			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+			if err != nil {
+				return c.Errorf("key sizes: %w", err)
+			}
+			bits = ks.Default
+		}
+		rec := cardfs.ContainerMapRecord{Name: name, Flags: cardfs.ContainerValid}
+		if _, ok := m.Default(); !ok {
+			rec.Flags |= cardfs.ContainerDefault
+		}
+		idx, err := m.Add(rec, ec.Properties().MaxContainers)
+		if err != nil {
+			if errors.Is(err, cardfs.ErrContainerExists) {
+				return c.Errorf("%q: %w", name, c.cfg.ErrExists)
+			}
+			return c.Errorf("%w", err)
+		}
+		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			return c.Errorf("write container map: %w", err)
+		}
+		if err := op.NoteContainersChanged(); err != nil {
+			return c.Errorf("%w", err)
+		}
+		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key}
+		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
+			// Give the record back; the key slot is unchanged or unusable.
+			if m.Delete(idx) == nil {
+				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal())
+			}
+			return c.Errorf("create key: %w", err)
+		}
+		if req.PIN != 0 {
+			if err := minidriver.SetContainerPIN(op.Context(), op.Card(), op.Tx(), idx, req.PIN); err != nil {
+				return c.Errorf("set the key's PIN: %w", err)
+			}
+		}
+		sig, kx := uint16(0), uint16(bits)
+		if spec.InSignatureSlot() {
+			sig, kx = kx, 0
+		}
+		if err := m.SetKeySizes(idx, sig, kx); err != nil {
+			return c.Errorf("%w", err)
+		}
+		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			return c.Errorf("write container map: %w", err)
+		}
+		info, err := op.ContainerInfo(idx)
+		if err != nil {
+			return c.Errorf("new container: %w", err)
+		}
+		r, _ := m.Record(idx)
+		ct = &Container{Ref: c.NewRef(ec), Name: r.Name, Index: idx, Default: r.Default(), Info: info}
+		return nil
+	})
+	return ct, err
+}
+
+// Delete deletes the container: its keys, its certificate files, its
+// container map record (spec §7.1). When it was the default, the first
+// remaining container becomes the default.
+func (c *Container) Delete(ctx context.Context) error {
+	core := c.Ref.core
+	return c.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := op.Authenticate(minidriver.RoleUser, "delete key container"); err != nil {
+			return core.Errorf("%w", err)
+		}
+		if core.cfg.AdminResponse != nil {
+			if err := core.WriteAuth(op, "delete key container"); err != nil {
+				return err
+			}
+		}
+		if err := op.NoteContainersChanged(); err != nil {
+			return core.Errorf("%w", err)
+		}
+		if err := minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx); err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
+			return core.Errorf("delete key: %w", err)
+		}
+		for _, kind := range []cardfs.KeySpec{cardfs.KeySpecKeyExchange, cardfs.KeySpecSignature} {
+			names, err := cardfs.CertFileNames(idx, kind)
+			if err != nil {
+				return core.Errorf("%w", err)
+			}
+			for _, fn := range names {
+				if err := op.DeleteFile(cardfs.MSCPDir, fn); err != nil && !errors.Is(err, minidriver.ErrFileNotFound) {
+					return core.Errorf("delete certificate %s: %w", fn, err)
+				}
+			}
+		}
+		m, err := op.ContainerMap()
+		if err != nil {
+			return core.Errorf("container map: %w", err)
+		}
+		r, _ := m.Record(idx)
+		if err := m.Delete(idx); err != nil {
+			return core.Errorf("%w", err)
+		}
+		if r.Default() {
+			if recs := m.ValidRecords(); len(recs) > 0 {
+				if err := m.SetDefault(recs[0].Index); err != nil {
+					return core.Errorf("%w", err)
+				}
+			}
+		}
+		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			return core.Errorf("write container map: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetDefault makes the container its card's default container.
+func (c *Container) SetDefault(ctx context.Context) error {
+	core := c.Ref.core
+	return c.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := core.WriteAuth(op, "set the default container"); err != nil {
+			return err
+		}
+		m, err := op.ContainerMap()
+		if err != nil {
+			return core.Errorf("container map: %w", err)
+		}
+		if r, _ := m.Record(idx); r.Default() {
+			return nil
+		}
+		if err := m.SetDefault(idx); err != nil {
+			return core.Errorf("%w", err)
+		}
+		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			return core.Errorf("write container map: %w", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,160 @@
+// Package cspcore is the provider logic shared by cardmod's Base CSP
+// (package basecsp) and Smart Card KSP (package ksp), over the engine
+// (package internal/engine): container names and card selection (spec
+// §7.1), the create and delete flows, containers and cards followed by
+// their card identity, signing and decryption with the padding done on the
+// host, certificates and the user and root certificate stores (§7.3).
+// Each provider keeps its own API and error sentinels and passes them in
+// Config; errors carry the provider's prefix.
+//
+// Concurrency: a Core, its Refs and Containers are safe for concurrent
+// use; operations on one card are serialised by the engine.
+package cspcore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Config configures a Core.
+type Config struct {
+	// Engine runs the card operations; required.
+	Engine *engine.Engine
+	// Prefix names the provider in error messages ("basecsp").
+	Prefix string
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
+	// Silent passes the silent flag to PIN changes.
+	Silent bool
+	// AdminResponse, if set, authenticates ROLE_ADMIN before writes.
+	AdminResponse func(challenge []byte) ([]byte, error)
+	// ErrExists, ErrNoCertificate and ErrBadName are the provider's
+	// sentinels that errors of these kinds wrap; required.
+	ErrExists, ErrNoCertificate, ErrBadName error
+}
+
+// Core is the shared provider logic over one engine.
+type Core struct {
+	cfg Config
+}
+
+// New returns a Core for cfg.
+func New(cfg Config) (*Core, error) {
+	if cfg.Engine == nil || cfg.ErrExists == nil || cfg.ErrNoCertificate == nil || cfg.ErrBadName == nil {
+		return nil, errors.New("cspcore: incomplete Config")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	return &Core{cfg: cfg}, nil
+}
+
+// Engine returns the engine.
+func (c *Core) Engine() *engine.Engine { return c.cfg.Engine }
+
+// Rand returns the source of randomness.
+func (c *Core) Rand() io.Reader { return c.cfg.Rand }
+
+// HasAdmin reports whether writes authenticate the admin key.
+func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }
+
+// Errorf formats an error with the provider's prefix.
+func (c *Core) Errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", c.cfg.Prefix, fmt.Errorf(format, args...))
+}
+
+// ErrNoCertificate returns the provider's no-certificate sentinel.
+func (c *Core) ErrNoCertificate() error { return c.cfg.ErrNoCertificate }
+
+// AuthFlags returns the flags of PIN changes: Silent in silent mode.
+func (c *Core) AuthFlags() minidriver.AuthFlags {
+	if c.cfg.Silent {
+		return minidriver.Silent
+	}
+	return 0
+}
+
+// ParseName splits a name of one of the four Windows forms (spec §7.1):
+// `\\.\Reader\Container`, `\\.\Reader\` or `\\.\Reader`, `Container`, "".
+// The reader name ends at the first backslash after the prefix; container
+// names cannot hold a backslash. Errors wrap the provider's ErrBadName.
+func (c *Core) ParseName(name string) (reader, container string, err error) {
+	return ParseName(name, c.cfg.ErrBadName)
+}
+
+// ParseName is Core.ParseName with the sentinel errBadName.
+func ParseName(name string, errBadName error) (reader, container string, err error) {
+	const prefix = `\\.\`
+	if rest, ok := strings.CutPrefix(name, prefix); ok {
+		reader, container, _ = strings.Cut(rest, `\`)
+		if reader == "" {
+			return "", "", fmt.Errorf("%w: no reader in %q", errBadName, name)
+		}
+	} else {
+		container = name
+	}
+	if container != "" {
+		if err := cardfs.ValidateContainerName(container); err != nil {
+			return "", "", fmt.Errorf("%w: %q: %w", errBadName, container, err)
+		}
+	}
+	return reader, container, nil
+}
+
+// WriteAuth authenticates what writing to the card needs: the admin key
+// when the provider has it, else the user PIN.
+func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
+	if c.cfg.AdminResponse != nil {
+		if err := op.AuthenticateResponse(minidriver.RoleAdmin, c.cfg.AdminResponse); err != nil {
+			return c.Errorf("admin authentication: %w", err)
+		}
+		return nil
+	}
+	if err := op.Authenticate(minidriver.RoleUser, purpose); err != nil {
+		return c.Errorf("%w", err)
+	}
+	return nil
+}
+
+// CardsFor returns the cards a name's reader part selects: the card in
+// reader, or every present card.
+func (c *Core) CardsFor(ctx context.Context, reader string) ([]*engine.Card, error) {
+	e := c.cfg.Engine
+	if reader != "" {
+		ec, err := e.CardIn(ctx, reader)
+		if err != nil {
+			return nil, c.Errorf("reader %q: %w", reader, err)
+		}
+		return []*engine.Card{ec}, nil
+	}
+	cards, err := e.Cards(ctx)
+	if err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	if len(cards) == 0 {
+		return nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
+	}
+	return cards, nil
+}
+
+// Cards returns a Ref to every card present.
+func (c *Core) Cards(ctx context.Context) ([]*Ref, error) {
+	cards, err := c.cfg.Engine.Cards(ctx)
+	if err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	out := make([]*Ref, len(cards))
+	for i, ec := range cards {
+		out[i] = c.NewRef(ec)
+	}
+	return out, nil
+}

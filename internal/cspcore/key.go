@@ -1,0 +1,213 @@
+package cspcore
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"io"
+
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// Key is one private key on a card: the key of one spec in a container.
+type Key struct {
+	C    *Container
+	Spec minidriver.KeySpec
+	Pub  crypto.PublicKey
+	Bits int
+}
+
+// Key returns the container's key of spec, without touching the card.
+func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
+	pub, bits, err := c.KeyPublic(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{C: c, Spec: spec, Pub: pub, Bits: bits}, nil
+}
+
+// Authenticate verifies the PIN protecting container idx.
+func (k *Key) Authenticate(op *engine.Op, idx int, purpose string) error {
+	core := k.C.Ref.core
+	pin, err := op.ContainerPIN(idx)
+	if err != nil {
+		return core.Errorf("PIN of container %q: %w", k.C.Name, err)
+	}
+	if err := op.Authenticate(pin, purpose); err != nil {
+		return core.Errorf("%w", err)
+	}
+	return nil
+}
+
+// Sign signs digest, a hash made with opts.HashFunc().
+//
+// RSA keys: with *rsa.PSSOptions an RSASSA-PSS signature with MGF1 over
+// the same hash and the salt length the options ask for
+// (rsa.PSSSaltLengthAuto: the longest the key allows;
+// rsa.PSSSaltLengthEqualsHash: the hash size); otherwise PKCS #1 v1.5 with
+// the DigestInfo of opts.HashFunc(), or none when it is 0 (the digest is
+// signed as it is) or crypto.MD5SHA1 (the 36-byte TLS 1.0 form). ECDSA
+// keys return an ASN.1 DER signature. rand gives the PSS salt; nil means
+// the provider's Rand.
+func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	core := k.C.Ref.core
+	if rand == nil {
+		rand = core.cfg.Rand
+	}
+	req := minidriver.SignRequest{KeySpec: k.Spec, Digest: digest, Rand: rand}
+	var h crypto.Hash
+	if opts != nil {
+		h = opts.HashFunc()
+	}
+	if h != 0 {
+		if n := minidriver.DigestSize(h); n == 0 || n != len(digest) {
+			return nil, core.Errorf("a %d-byte digest is not a %v hash: %w", len(digest), h, minidriver.ErrInvalidParameter)
+		}
+	}
+	switch {
+	case k.Spec.IsECDSA():
+		if len(digest) == 0 {
+			return nil, core.Errorf("empty digest: %w", minidriver.ErrInvalidParameter)
+		}
+	case k.Spec.IsRSA():
+		if opts == nil {
+			return nil, core.Errorf("RSA signature without options: %w", minidriver.ErrInvalidParameter)
+		}
+		req.Hash = h
+		req.Padding = minidriver.PaddingPKCS1
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			if h == 0 || h == crypto.MD5SHA1 {
+				return nil, core.Errorf("PSS needs a hash: %w", minidriver.ErrInvalidParameter)
+			}
+			req.Padding = minidriver.PaddingPSS
+			emLen := (k.Bits - 1 + 7) / 8
+			switch s := pss.SaltLength; {
+			case s == rsa.PSSSaltLengthAuto:
+				req.SaltLength = emLen - h.Size() - 2
+			case s == rsa.PSSSaltLengthEqualsHash:
+				req.SaltLength = h.Size()
+			case s > 0:
+				req.SaltLength = s
+			default:
+				return nil, core.Errorf("PSS salt length %d: %w", s, minidriver.ErrInvalidParameter)
+			}
+			if req.SaltLength < 0 || emLen < h.Size()+req.SaltLength+2 {
+				return nil, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.Bits, minidriver.ErrInvalidParameter)
+			}
+		}
+	default:
+		return nil, core.Errorf("a %v key cannot sign: %w", k.Spec, minidriver.ErrInvalidParameter)
+	}
+	var sig []byte
+	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := k.Authenticate(op, idx, "sign"); err != nil {
+			return err
+		}
+		req.Container = idx
+		var err error
+		sig, err = op.Card().SignData(op.Context(), op.Tx(), req)
+		if err != nil {
+			return core.Errorf("sign: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sig, nil
+}
+
+// RawDecrypt, as crypto.DecrypterOpts, asks Decrypt for the raw RSA
+// result: no padding is removed.
+type RawDecrypt struct{}
+
+// Decrypt decrypts msg with the RSA key; the card does the raw RSA
+// operation and the padding is removed here in constant time.
+//
+// opts nil or *rsa.PKCS1v15DecryptOptions: PKCS #1 v1.5. With
+// SessionKeyLen > 0 it is implicit rejection, as
+// rsa.DecryptPKCS1v15SessionKey: a key of that length is drawn from rand
+// (nil: the provider's Rand) and returned unless the padding was valid
+// around a message of exactly that length, which is then returned
+// instead; no error tells the two apart. *rsa.OAEPOptions: OAEP with its
+// Hash, MGFHash (0 = Hash) and Label. RawDecrypt: the whole block.
+// Errors from unpadding say nothing of what failed.
+func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	core := k.C.Ref.core
+	if !k.Spec.IsRSA() {
+		return nil, core.Errorf("a %v key cannot decrypt: %w", k.Spec, minidriver.ErrInvalidParameter)
+	}
+	if rand == nil {
+		rand = core.cfg.Rand
+	}
+	size := (k.Bits + 7) / 8
+	if len(msg) > size {
+		return nil, core.Errorf("%d-byte ciphertext for a %d-bit key: %w", len(msg), k.Bits, minidriver.ErrDecryption)
+	}
+	block := make([]byte, size)
+	copy(block[size-len(msg):], msg)
+
+	var unpad func(em []byte) ([]byte, error)
+	switch o := opts.(type) {
+	case nil:
+		unpad = minidriver.UnpadPKCS1v15
+	case RawDecrypt, *RawDecrypt:
+		unpad = func(em []byte) ([]byte, error) { return append([]byte(nil), em...), nil }
+	//lint:ignore SA1019 callers (crypto/tls among them) pass these options; honouring them is the point.
+	case *rsa.PKCS1v15DecryptOptions:
+		if o.SessionKeyLen <= 0 {
+			unpad = minidriver.UnpadPKCS1v15
+			break
+		}
+		key := make([]byte, o.SessionKeyLen)
+		if _, err := io.ReadFull(rand, key); err != nil {
+			return nil, core.Errorf("random session key: %w", err)
+		}
+		unpad = func(em []byte) ([]byte, error) {
+			if err := minidriver.UnpadPKCS1v15SessionKey(em, key); err != nil {
+				return nil, err
+			}
+			return key, nil
+		}
+	case *rsa.OAEPOptions:
+		if !o.Hash.Available() || (o.MGFHash != 0 && !o.MGFHash.Available()) {
+			return nil, core.Errorf("OAEP hash %v/%v: %w", o.Hash, o.MGFHash, minidriver.ErrUnsupported)
+		}
+		unpad = func(em []byte) ([]byte, error) {
+			return minidriver.UnpadOAEP(em, o.Hash, o.MGFHash, o.Label)
+		}
+	default:
+		return nil, core.Errorf("decrypter options %T: %w", opts, minidriver.ErrInvalidParameter)
+	}
+
+	var em []byte
+	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := k.Authenticate(op, idx, "decrypt"); err != nil {
+			return err
+		}
+		var err error
+		em, err = minidriver.RSADecrypt(op.Context(), op.Card(), op.Tx(), minidriver.DecryptRequest{
+			Container: idx, KeySpec: k.Spec, Ciphertext: block, Padding: minidriver.PaddingNone})
+		if err != nil {
+			return core.Errorf("decrypt: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer clear(em)
+	if len(em) != size {
+		return nil, core.Errorf("decrypt: %d-byte block for a %d-bit key: %w", len(em), k.Bits, minidriver.ErrUnexpected)
+	}
+	out, err := unpad(em)
+	if err != nil {
+		if errors.Is(err, minidriver.ErrDecryption) {
+			return nil, core.Errorf("%w", minidriver.ErrDecryption)
+		}
+		return nil, core.Errorf("%w", err)
+	}
+	return out, nil
+}

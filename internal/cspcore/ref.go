@@ -1,0 +1,108 @@
+package cspcore
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// Ref follows one card by its identity across removal and re-insertion,
+// in any reader. It is safe for concurrent use.
+type Ref struct {
+	core *Core
+	id   cardfs.CardID
+
+	mu     sync.Mutex
+	card   *engine.Card // guarded by mu; nil after the card went away
+	reader string       // guarded by mu
+}
+
+// NewRef returns a Ref following card ec.
+func (c *Core) NewRef(ec *engine.Card) *Ref {
+	return &Ref{core: c, id: ec.ID(), card: ec, reader: ec.Reader()}
+}
+
+// Core returns the Ref's Core.
+func (r *Ref) Core() *Core { return r.core }
+
+// ID returns the card's identity.
+func (r *Ref) ID() cardfs.CardID { return r.id }
+
+// Reader returns the reader the card was last seen in.
+func (r *Ref) Reader() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reader
+}
+
+// Stats returns the statistics of the card's connection, zero when it is
+// not connected.
+func (r *Ref) Stats() scrm.Stats {
+	r.mu.Lock()
+	ec := r.card
+	r.mu.Unlock()
+	if ec == nil {
+		return scrm.Stats{}
+	}
+	return ec.Conn().Stats()
+}
+
+// current returns the card, finding it again by its identity when its
+// connection died.
+func (r *Ref) current(ctx context.Context) (*engine.Card, error) {
+	r.mu.Lock()
+	c := r.card
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	cards, err := r.core.cfg.Engine.Cards(ctx)
+	if err != nil {
+		return nil, r.core.Errorf("%w", err)
+	}
+	for _, c := range cards {
+		if c.ID() == r.id {
+			r.mu.Lock()
+			r.card, r.reader = c, c.Reader()
+			r.mu.Unlock()
+			return c, nil
+		}
+	}
+	return nil, r.core.Errorf("card %s is not present: %w", r.id, scrm.ErrNoSmartcard)
+}
+
+func (r *Ref) lost(c *engine.Card) {
+	r.mu.Lock()
+	if r.card == c {
+		r.card = nil
+	}
+	r.mu.Unlock()
+}
+
+// Do runs fn as one engine operation on the card. When the card was
+// removed before fn started, it finds the card again (by its identity) and
+// runs fn there once more; a removal while fn runs is reported.
+func (r *Ref) Do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+	for attempt := 0; ; attempt++ {
+		c, err := r.current(ctx)
+		if err != nil {
+			return err
+		}
+		started := false
+		err = c.Do(ctx, func(op *engine.Op) error {
+			started = true
+			return fn(c, op)
+		})
+		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard)) {
+			r.lost(c)
+			if !started && attempt == 0 {
+				continue
+			}
+		}
+		return err
+	}
+}
