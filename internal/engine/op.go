@@ -398,3 +398,32 @@ func (op *Op) keepable() minidriver.PinSet {
 	}
 	return keep
 }
+
+// VerifyPIN verifies PIN id with pin in this transaction and, when the
+// card accepts it, caches it under the PIN's cache policy (the
+// "SmartCardPin" and PP_KEYEXCHANGE_PIN properties). A wrong PIN purges
+// the cached one. pin is copied; the caller wipes its own.
+func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
+	info, err := op.PINInfo(id)
+	if err != nil {
+		return err
+	}
+	if info.Type != minidriver.AlphanumericPIN {
+		return fmt.Errorf("engine: PIN %d takes no PIN value: %w", id, minidriver.ErrInvalidParameter)
+	}
+	var flags minidriver.AuthFlags
+	if op.c.e.cfg.Silent {
+		flags |= minidriver.Silent
+	}
+	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, pin, flags); err != nil {
+		if pincache.IsPINFailure(err) {
+			op.c.e.pins.Fail(op.c.pinID, id)
+		}
+		return err
+	}
+	op.authed |= minidriver.NewPinSet(id)
+	if err := op.c.e.pins.Put(op.c.pinID, id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
+		return fmt.Errorf("engine: cache PIN %d: %w", id, err)
+	}
+	return nil
+}
