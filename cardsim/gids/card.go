@@ -124,17 +124,23 @@ type Config struct {
 	// Capacity bounds the bytes of all data objects; 0 means
 	// DefaultCapacity.
 	Capacity int
+	// MaxRSABits is the largest RSA key the card generates or imports
+	// (1024, 2048, 3072 or 4096); 0 means 4096. Larger ones answer 6A81,
+	// as a card whose chip stops at 2048 bits does (many Java Cards
+	// running GidsApplet).
+	MaxRSABits int
 }
 
 // hooks are the parts of a Config that are not card state.
 type hooks struct {
-	atr      []byte
-	rand     io.Reader
-	capacity int
+	atr        []byte
+	rand       io.Reader
+	capacity   int
+	maxRSABits int
 }
 
 func (cfg Config) hooks() hooks {
-	h := hooks{atr: DefaultATR, rand: rand.Reader, capacity: DefaultCapacity}
+	h := hooks{atr: DefaultATR, rand: rand.Reader, capacity: DefaultCapacity, maxRSABits: 4096}
 	if cfg.ATR != nil {
 		h.atr = append([]byte(nil), cfg.ATR...)
 	}
@@ -143,6 +149,9 @@ func (cfg Config) hooks() hooks {
 	}
 	if cfg.Capacity > 0 {
 		h.capacity = cfg.Capacity
+	}
+	if cfg.MaxRSABits > 0 {
+		h.maxRSABits = cfg.MaxRSABits
 	}
 	return h
 }

@@ -200,10 +200,12 @@ func (c *Card) cmdGenerate(cmd command) reply {
 		return status(sw)
 	}
 	a := alg.value[0]
-	if rsaBits(a) == 0 {
+	if bits := rsaBits(a); bits == 0 {
 		if curve, _ := ecCurve(a); curve == nil {
 			return status(swFuncNotSupported)
 		}
+	} else if bits > c.h.maxRSABits {
+		return status(swFuncNotSupported)
 	}
 	if !f.keyAlgAllowed(a) {
 		return status(swIncorrectData)
@@ -272,6 +274,9 @@ func (c *Card) putKey(cmd command) reply {
 	k, err := parseKeyValue(val.value)
 	if err != nil {
 		return status(swIncorrectData)
+	}
+	if k.rsa != nil && k.rsa.N.BitLen() > c.h.maxRSABits {
+		return status(swFuncNotSupported)
 	}
 	if k.sym == nil && !f.keyAlgAllowed(k.alg) {
 		return status(swIncorrectData)

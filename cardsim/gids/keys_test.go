@@ -221,6 +221,17 @@ func TestKeyOperationsNeedThePIN(t *testing.T) {
 	require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig))
 }
 
+func TestMaxRSABits(t *testing.T) {
+	tc := selected(t, gids.Config{Initialized: true, MaxRSABits: 1024})
+	require.Equal(t, uint16(0x9000), tc.verify(gids.DefaultPIN))
+	tc.createKeyFile(keyFileFCP(0x81, gids.AlgRSA2048, true))
+	_, sw := tc.raw(short(0, 0x47, 0, 0, h("AC 06 80 01 07 83 01 81"), false))
+	assert.Equal(t, uint16(0x6A81), sw)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tc.wantSW(0x6A81, 0xDB, 0x3F, 0xFF, tlv(0x70, cat(h("84 01 81"), tlv(0xA5, tlv(0x87, x509.MarshalPKCS1PrivateKey(key))))))
+}
+
 func TestSecurityEnvironmentErrors(t *testing.T) {
 	tc := initialized(t)
 	require.Equal(t, uint16(0x9000), tc.verify(gids.DefaultPIN))
