@@ -187,3 +187,24 @@ func TestParseArgs(t *testing.T) {
 	_, err = parseArgs([]string{"-h"}, &bytes.Buffer{})
 	assert.ErrorIs(t, err, flag.ErrHelp)
 }
+
+// FuzzParseArgs: any command line gives options or an error, never a panic,
+// and accepted options are consistent.
+func FuzzParseArgs(f *testing.F) {
+	f.Add("c.json", "5.7.1", "aes192", "127.0.0.1:35963", "10000001")
+	f.Add("c.json", "5.4.3", "tdes", "[::1]:35964", "1")
+	f.Add("", "5..7", "des", "35963", "0")
+	f.Add("x", "255.255.255", "AES256", "host:0", "4294967295")
+	f.Fuzz(func(t *testing.T, state, firmware, alg, addr, serial string) {
+		o, err := parseArgs([]string{"-state", state, "-firmware", firmware, "-mgmt-alg", alg,
+			"-addr", addr, "-serial", serial}, &bytes.Buffer{})
+		if err != nil {
+			return
+		}
+		assert.NotEmpty(t, o.state)
+		assert.NotZero(t, o.serial)
+		again, err := parseVersion(o.version.String())
+		assert.NoError(t, err)
+		assert.Equal(t, o.version, again)
+	})
+}
