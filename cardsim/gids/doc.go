@@ -43,6 +43,8 @@
 // and cmapfile DF23 in A010, cardid DF20 in A012 (the File and DO
 // constants). The card stores them as opaque data objects; only the host
 // interprets the master file.
+// GET DATA 2F01 5C 00 answers EF.ATR (card service data and card
+// capabilities: command chaining and extended lengths).
 //
 // Access conditions are the compact security attributes of ISO/IEC 7816-4:
 // an access mode byte and a condition byte per operation, 00 always, FF

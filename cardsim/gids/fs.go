@@ -1,5 +1,19 @@
 package gids
 
+import "bytes"
+
+// efATR is the content of EF.ATR (ISO/IEC 7816-4 section 8.2.1.1):
+// card service data 43 D4 (selection by full and partial DF name; data
+// objects in EF.ATR, read by GET DATA), card capabilities 47 D0 01 C0
+// (selection by DF name and file identifier; one-byte data units; command
+// chaining and extended Lc/Le), and pre-issuing data 46 naming the
+// simulator. GidsApplet answers the same three objects.
+var efATR = cat(
+	enc(0x43, []byte{0xD4}),
+	enc(0x47, []byte{0xD0, 0x01, 0xC0}),
+	enc(0x46, []byte("cardmod GIDS")),
+)
+
 // parseFCP decodes a CREATE FILE template 62 { 82 FDB, 83 FID, 8C
 // security, A5 CRTs (key files) } into a new file in the creation state.
 // The file identifier must not be the application's (3FFF), the MF's
@@ -204,6 +218,13 @@ func (c *Card) doFile(cmd command) (*file, uint16) {
 func (c *Card) cmdGetData(cmd command) reply {
 	if cmd.p1 == 0x3F && cmd.p2 == 0xFF {
 		return c.getAppData(cmd)
+	}
+	if cmd.p1 == 0x2F && cmd.p2 == 0x01 {
+		// EF.ATR, which Windows reads with 00 CB 2F 01 02 5C 00.
+		if !bytes.Equal(cmd.data, []byte{0x5C, 0x00}) {
+			return status(swIncorrectData)
+		}
+		return ok(efATR)
 	}
 	f, sw := c.doFile(cmd)
 	if sw != swOK {

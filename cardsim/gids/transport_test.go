@@ -99,6 +99,15 @@ func TestSelectFCI(t *testing.T) {
 	assert.Empty(t, data)
 }
 
+func TestEFATR(t *testing.T) {
+	tc := newCard(t, gids.Config{})
+	tc.mustOK(0xA4, 0x04, 0x00, gids.AID[:9])
+	atr, sw := tc.raw(h("00 CB 2F 01 02 5C 00 FF"))
+	require.Equal(t, uint16(0x9000), sw)
+	assert.Equal(t, cat(h("43 01 D4 47 03 D0 01 C0 46 0C"), []byte("cardmod GIDS")), atr)
+	tc.wantSW(0x6A80, 0xCB, 0x2F, 0x01, h("5C 02 DF 20"))
+}
+
 func TestSelectFileByID(t *testing.T) {
 	tc := initialized(t)
 	assert.Empty(t, tc.mustOK(0xA4, 0x00, 0x0C, h("3F FF")))
