@@ -156,6 +156,19 @@ func TestInteropOpenSC(t *testing.T) {
 		assert.Equal(t, want, got)
 		assert.Contains(t, p11("--list-objects"), "gids card key")
 	})
+	step("pkcs11-tool second key, then delete it", func(t *testing.T) {
+		p11("--login", "--pin", "123456", "--keypairgen", "--key-type", "rsa:1024", "--label", "second")
+		assert.Contains(t, p11("--list-objects"), "second")
+		p11("--login", "--pin", "123456", "--delete-object", "--type", "privkey", "--label", "second")
+		out := p11("--login", "--pin", "123456", "--list-objects")
+		assert.NotContains(t, out, "second")
+		assert.Contains(t, out, "gids test")
+		// The key file of the second container (B082) is gone.
+		tc := &tcard{t: t, c: card}
+		tc.mustOK(0xA4, 0x04, 0x00, gids.AID[:9])
+		tc.wantSW(0x6A82, 0xA4, 0x00, 0x0C, h("B0 82"))
+		tc.mustOK(0xA4, 0x00, 0x0C, h("B0 81"))
+	})
 	step("pkcs11-tool --change-pin", func(t *testing.T) {
 		p11("--login", "--pin", "123456", "--change-pin", "--new-pin", "11223344")
 		p11("--login", "--pin", "11223344", "--list-objects")
