@@ -8,7 +8,12 @@
 //
 // Where the GIDS text is ambiguous the card does what OpenSC's GIDS driver
 // and GidsApplet (the Java Card GIDS implementation OpenSC is tested with)
-// do; the comments say where.
+// do; the comments say where. TestInteropOpenSC checks it through pcscd and
+// vpcd against OpenSC 0.23: opensc-tool -n names it a GIDS card (found by
+// the AID probe, as no driver knows DefaultATR), gids-tool initializes it,
+// unblocks the PIN and changes the admin key, pkcs11-tool generates RSA
+// keys, signs, decrypts, stores a certificate, changes the PIN and deletes
+// a key.
 //
 // # Transport
 //
