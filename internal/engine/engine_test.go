@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -332,4 +334,96 @@ func TestExclusiveAfterResetAuthenticatesAgain(t *testing.T) {
 	_, err = f.sign(digest[:])
 	require.NoError(t, err, "the engine learns of the reset and verifies the PIN again")
 	assert.Equal(t, int32(1), f.prompt.count.Load(), "from the PIN cache")
+}
+
+// failingPut passes every command to the card but makes the PUT DATA
+// commands it is armed for fail with 6A84 (card full) without reaching it.
+type failingPut struct {
+	*simpiv.Card
+	mu   sync.Mutex
+	skip int // PUT DATA commands to let through before failing one
+	arm  bool
+}
+
+func (c *failingPut) Transmit(apdu []byte) []byte {
+	c.mu.Lock()
+	fail := false
+	if c.arm && len(apdu) > 1 && apdu[1] == 0xDB && apdu[0]&0x10 == 0 {
+		if c.skip == 0 {
+			fail, c.arm = true, false
+		} else {
+			c.skip--
+		}
+	}
+	c.mu.Unlock()
+	if fail {
+		return []byte{0x6A, 0x84}
+	}
+	return c.Card.Transmit(apdu)
+}
+
+// A write that fails after cardcf was bumped leaves a card that another
+// engine reads correctly: it drops its cached copy and reads the card.
+func TestWriteFailingHalfwayIsTrustedCorrectly(t *testing.T) {
+	sim, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	card := &failingPut{Card: sim}
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(card)
+	ctx := context.Background()
+	open := func(cfg engine.Config) *engine.Card {
+		cfg.Backend = b
+		e, err := engine.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = e.Close() })
+		c, err := e.CardIn(ctx, "R")
+		require.NoError(t, err)
+		return c
+	}
+	writer, reader := open(engine.Config{}), open(engine.Config{})
+	truth := open(engine.Config{NoCache: true})
+	write := func(data string) error {
+		return writer.Do(ctx, func(op *engine.Op) error {
+			if err := op.AuthenticateResponse(minidriver.RoleAdmin, adminResponse); err != nil {
+				return err
+			}
+			return op.WriteFile(cardfs.MSCPDir, "probe", []byte(data))
+		})
+	}
+	readWith := func(c *engine.Card) string {
+		var got []byte
+		require.NoError(t, c.Do(ctx, func(op *engine.Op) error {
+			var err error
+			got, err = op.ReadFile(cardfs.MSCPDir, "probe")
+			return err
+		}))
+		return string(got)
+	}
+	read := func() string { return readWith(reader) }
+
+	require.NoError(t, writer.Do(ctx, func(op *engine.Op) error {
+		if err := op.AuthenticateResponse(minidriver.RoleAdmin, adminResponse); err != nil {
+			return err
+		}
+		if err := op.CreateFile(cardfs.MSCPDir, "probe", cardfs.EveryoneReadUserWriteAc); err != nil {
+			return err
+		}
+		return op.WriteFile(cardfs.MSCPDir, "probe", []byte("v1"))
+	}))
+	require.Equal(t, "v1", read())
+	require.Equal(t, "v1", read(), "now from the reader's cache")
+
+	// Armed to fail the first PUT DATA (the cardcf bump) and then the
+	// second (the data, after the bump went through): whatever fails, the
+	// reader's answer is what the card holds.
+	for skip := range 2 {
+		card.mu.Lock()
+		card.skip, card.arm = skip, true
+		card.mu.Unlock()
+		require.ErrorIs(t, write(fmt.Sprintf("v%d", skip+2)), minidriver.ErrNoSpace)
+		assert.Equal(t, readWith(truth), read(), "failure at PUT DATA %d", skip+1)
+	}
+
+	require.NoError(t, write("v9"))
+	assert.Equal(t, "v9", read())
 }
