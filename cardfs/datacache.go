@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cardmod/cardmod/internal/atomicfile"
 )
 
 // Data cache limits (the zero DataCacheConfig uses them).
@@ -219,32 +221,13 @@ func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
 	return writeFileAtomic(c.cfg.Dir, c.path(id), b)
 }
 
-// writeFileAtomic writes data to path through a temporary file in dir,
-// synced and renamed, with mode 0600.
+// writeFileAtomic writes data to path (in dir, created 0700) with mode
+// 0600, atomically.
 func writeFileAtomic(dir, path string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cardfs: data cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".cache-*")
-	if err != nil {
-		return fmt.Errorf("cardfs: data cache: %w", err)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		_ = os.Remove(name)
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("cardfs: data cache: %w", err)
 	}
 	return nil

@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cardmod/cardmod/internal/atomicfile"
 )
 
 // StateVersion is the version of the saved state format that Save writes
@@ -140,42 +141,7 @@ func (c *Card) SaveFile(path string) error {
 	if err := c.Save(&b); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	cleanup := func() { _ = os.Remove(tmp) }
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		cleanup()
-		return err
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		cleanup()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		cleanup()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		cleanup()
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		cleanup()
-		return err
-	}
-	// Make the rename durable where the platform allows syncing a directory.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, b.Bytes(), 0o600)
 }
 
 // Load makes a card from a state written by Save. The hooks of cfg (ATR,
