@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cardmod/cardmod/internal/atomicfile"
 )
 
 // StateVersion is the version of the saved state format that Save writes
@@ -133,38 +134,8 @@ func (c *Card) SaveFile(path string) error {
 	if err := c.Save(&b); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("gids: saving state: %w", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("gids: saving state: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("gids: saving state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("gids: saving state: %w", err)
-	}
-	// Make the rename durable where the platform allows syncing a directory.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
