@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -113,13 +111,9 @@ func Open(cfg Config) (*Provider, error) {
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
-	dir := cfg.CacheDir
-	if dir == "" && cfg.UseDiskCache && !cfg.NoCache {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("basecsp: disk cache: %w", err)
-		}
-		dir = filepath.Join(base, "cardmod")
+	dir, err := cspcore.DiskCacheDir(cfg.CacheDir, cfg.UseDiskCache, cfg.NoCache)
+	if err != nil {
+		return nil, fmt.Errorf("basecsp: %w", err)
 	}
 	e, err := engine.New(engine.Config{
 		Backend:   cfg.Backend,

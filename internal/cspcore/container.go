@@ -221,8 +221,8 @@ type CreateRequest struct {
 	// Key, if not nil, is imported (*rsa.PrivateKey, *ecdsa.PrivateKey,
 	// *ecdh.PrivateKey) instead of generated on the card.
 	Key crypto.PrivateKey
-	// PIN, if not zero, is the PIN that protects the new key (set after
-	// creation); zero leaves the card's choice.
+	// PIN, if not zero, is the PIN that protects the new key; zero means
+	// the user PIN.
 	PIN minidriver.PinID
 	// CheckSizes refuses a size the card's KeySizes do not allow, before
 	// anything is written.
@@ -377,18 +377,13 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		if err := op.NoteContainersChanged(); err != nil {
 			return c.Errorf("%w", err)
 		}
-		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key}
+		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
 		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
 			// Give the record back; the key slot is unchanged or unusable.
 			if m.Delete(idx) == nil {
 				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal())
 			}
 			return c.Errorf("create key: %w", err)
-		}
-		if req.PIN != 0 {
-			if err := minidriver.SetContainerPIN(op.Context(), op.Card(), op.Tx(), idx, req.PIN); err != nil {
-				return c.Errorf("set the key's PIN: %w", err)
-			}
 		}
 		sig, kx := uint16(0), uint16(bits)
 		if spec.InSignatureSlot() {

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -157,4 +159,19 @@ func (c *Core) Cards(ctx context.Context) ([]*Ref, error) {
 		out[i] = c.NewRef(ec)
 	}
 	return out, nil
+}
+
+// DiskCacheDir returns the directory of the disk cache a provider's
+// CacheDir, UseDiskCache and NoCache settings choose: cacheDir, else with
+// use (and not noCache) os.UserCacheDir()/cardmod, else "" (no disk
+// cache).
+func DiskCacheDir(cacheDir string, use, noCache bool) (string, error) {
+	if cacheDir != "" || !use || noCache {
+		return cacheDir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("disk cache: %w", err)
+	}
+	return filepath.Join(base, "cardmod"), nil
 }

@@ -1,0 +1,79 @@
+// Package ksp is cardmod's Smart Card Key Storage Provider: CNG's view of
+// smart cards (minidriver-spec.md §5.3, §6.4, §7.3), over the same engine
+// and shared provider logic as the Base CSP (package basecsp), so that a
+// key made through one is a key of the other.
+//
+// A Provider opens the cards of one scrm backend and gives:
+//
+//   - keys by the four Windows name forms (ParseName): `\\.\Reader\Key`,
+//     `\\.\Reader\`, `Key` and "" (the default key of any card); opening
+//     (OpenKey), listing (Keys: name, algorithm, key spec, reader, card),
+//     deleting (DeleteKey);
+//   - creation in two steps as NCryptCreatePersistedKey and
+//     NCryptFinalizeKey: CreatePersistedKey returns a Key whose "Length",
+//     "Key Usage" and "SmartCardPinId" may be set, then Finalize generates
+//     it on the card or FinalizeImport imports a Go private key. The card
+//     is asked which algorithms and sizes it has (an error matching
+//     ErrUnsupportedAlgorithm otherwise); a name already taken is refused
+//     with ErrExists;
+//   - keys that are crypto.Signer (RSA PKCS #1 v1.5 with or without a
+//     DigestInfo, PSS; ECDSA in ASN.1) and crypto.Decrypter (PKCS #1 v1.5
+//     with implicit rejection, OAEP with a label, raw with
+//     RawDecryptOptions); ECDH keys give the raw shared secret (Key.ECDH)
+//     or a Secret (Key.SecretAgreement) kept by the card's plug-in, from
+//     which Secret.Derive derives key material with the KDFs of package
+//     minidriver/kdf (HASH, HMAC, TLS_PRF, SP800_56A_CONCAT,
+//     SP800_108_CTR_HMAC) and which Secret.Close wipes;
+//   - public keys as Go values (Key.Public, which never touches the card)
+//     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
+//     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);
+//   - properties by their CNG names with typed values (Key.Property,
+//     Key.SetProperty).
+//
+// # Properties
+//
+// Property returns, and SetProperty takes, exactly these Go types; any
+// other value type is a *PropertyError matching ErrPropertyType, and an
+// unknown name one matching ErrUnknownProperty.
+//
+//	Name                       Go type               Get  Set
+//	"SmartCardPin"             string or []byte      -    verifies the key's PIN now, caches it per policy
+//	"SmartCardReader"          string                yes  -
+//	"SmartCardGuid"            cardfs.CardID         yes  -
+//	"SmartCardKeyCertificate"  *x509.Certificate     yes  yes: writes the key's kscNN/kxcNN file (nil deletes)
+//	"SmartCardPinId"           minidriver.PinID      yes  before Finalize
+//	"SmartCardPinInfo"         minidriver.PINInfo    yes  -
+//	"SmartCardUserCertStore"   []ksp.CertEntry       yes  -
+//	"SmartcardRootCertStore"   []*x509.Certificate   yes  yes: writes mscp/msroots
+//	"Algorithm Group"          string ("RSA", "ECDSA", "ECDH")  yes  -
+//	"Algorithm Name"           ksp.Algorithm         yes  -
+//	"Length"                   int (bits)            yes  before Finalize (RSA; ECC only its curve size)
+//	"Key Usage"                ksp.KeyUsage          yes  before Finalize
+//	"Unique Name"              string                yes  -
+//	"Export Policy"            ksp.ExportPolicy      yes (always 0)  only 0; else ErrNotExportable
+//
+// The card properties of a key not finalized yet are those of the card
+// its name selects (the first card present when it names no reader).
+//
+// Every operation is one PC/SC transaction run by the engine: re-select
+// the card's application, check cardcf, authenticate the PIN the operation
+// needs (cached, set through "SmartCardPin", prompted by Config.Prompt, or
+// an error wrapping pincache.ErrSilent in silent mode), work, log out.
+// Writing to a PIV card needs its management key: set
+// Config.AdminResponse (PIVManagementKey).
+//
+// # Concurrency
+//
+// Provider, Key and Secret methods are safe for concurrent use by any
+// number of goroutines. Operations on one card are serialised (one
+// transaction at a time); operations on different cards run in parallel.
+// A finalized Key is fixed (name, public key); only the card connection
+// behind it changes, and the card is found again by its identity after
+// removal. A Key's properties set before Finalize are guarded by the
+// Key's lock; Finalize happens once.
+//
+// Errors are prefixed "ksp: ", wrap the card's errors with %w (test them
+// with errors.Is against this package's, minidriver's, scrm's and
+// pincache's sentinels) and never carry PINs, secrets or key material.
+// The package keeps no package-level mutable state and never logs.
+package ksp

@@ -1,0 +1,67 @@
+package ksp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// Errors of the provider, tested with errors.Is. Most also match the
+// minidriver sentinel of the same meaning.
+var (
+	// ErrExists: a key (container) of that name is already on the card
+	// (NTE_EXISTS). It matches cardfs.ErrContainerExists, as basecsp's
+	// ErrExists does.
+	ErrExists = fmt.Errorf("ksp: key exists (NTE_EXISTS): %w", cardfs.ErrContainerExists)
+	// ErrNoCertificate: the key has no certificate on the card.
+	ErrNoCertificate = errors.New("ksp: no certificate")
+	// ErrBadName: a key name that breaks the naming rules (a backslash in
+	// the container part, more than 39 characters, ...).
+	ErrBadName = fmt.Errorf("ksp: bad key name (NTE_INVALID_PARAMETER): %w", cardfs.ErrInvalidName)
+	// ErrUnknownProperty: no property of that name (NTE_NOT_SUPPORTED).
+	ErrUnknownProperty = fmt.Errorf("ksp: unknown property: %w", minidriver.ErrUnsupported)
+	// ErrPropertyType: the value of SetProperty is not of the property's
+	// Go type (NTE_INVALID_PARAMETER).
+	ErrPropertyType = fmt.Errorf("ksp: wrong property value type: %w", minidriver.ErrInvalidParameter)
+	// ErrReadOnly: the property cannot be set (now: key properties after
+	// Finalize).
+	ErrReadOnly = fmt.Errorf("ksp: read-only property: %w", minidriver.ErrInvalidParameter)
+	// ErrWriteOnly: the property cannot be read (SmartCardPin).
+	ErrWriteOnly = fmt.Errorf("ksp: write-only property: %w", minidriver.ErrInvalidParameter)
+	// ErrNotExportable: private keys on a card never leave it
+	// (NTE_NOT_SUPPORTED).
+	ErrNotExportable = fmt.Errorf("ksp: private keys are not exportable: %w", minidriver.ErrUnsupported)
+	// ErrUnsupportedAlgorithm: an algorithm, curve or key size this
+	// provider or the card does not support (NTE_NOT_SUPPORTED).
+	ErrUnsupportedAlgorithm = fmt.Errorf("ksp: unsupported algorithm: %w", minidriver.ErrUnsupported)
+	// ErrWrongCurve: a peer public key on another curve than the key's
+	// (NTE_INVALID_PARAMETER).
+	ErrWrongCurve = fmt.Errorf("ksp: peer key on the wrong curve: %w", minidriver.ErrInvalidParameter)
+	// ErrNotFinalized: the key was created but not finalized yet
+	// (NTE_BAD_KEY_STATE).
+	ErrNotFinalized = fmt.Errorf("ksp: key not finalized: %w", minidriver.ErrInvalidParameter)
+	// ErrFinalized: Finalize on a key that is already on the card
+	// (NTE_BAD_KEY_STATE).
+	ErrFinalized = fmt.Errorf("ksp: key already finalized: %w", minidriver.ErrInvalidParameter)
+	// ErrBadBlob: a public key blob that cannot be parsed
+	// (NTE_BAD_DATA).
+	ErrBadBlob = fmt.Errorf("ksp: bad key blob: %w", minidriver.ErrInvalidParameter)
+	// ErrClosed: a Secret used after Close.
+	ErrClosed = fmt.Errorf("ksp: secret closed: %w", minidriver.ErrInvalidParameter)
+)
+
+// PropertyError reports a failed Property or SetProperty call: which
+// property, and why (Err wraps one of the sentinels above or a card
+// error). It never holds the value.
+type PropertyError struct {
+	Name string
+	Err  error
+}
+
+// Error returns "ksp: property <name>: <reason>".
+func (e *PropertyError) Error() string { return fmt.Sprintf("ksp: property %q: %v", e.Name, e.Err) }
+
+// Unwrap returns the reason.
+func (e *PropertyError) Unwrap() error { return e.Err }

@@ -1,0 +1,212 @@
+package ksp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// AdminResponder computes the response to the card's admin challenge
+// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+type AdminResponder func(challenge []byte) ([]byte, error)
+
+// PIVManagementKey returns the AdminResponder of a PIV card's management
+// key (3DES or AES). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder {
+	k := append([]byte(nil), key...)
+	return func(challenge []byte) ([]byte, error) {
+		return piv.ManagementKeyResponse(k, challenge)
+	}
+}
+
+// Config configures a Provider; its fields mean what basecsp.Config's
+// fields of the same names mean. Only Backend is required; the zero value
+// of every other field is the documented default. Open does not modify
+// it.
+type Config struct {
+	// Backend is where the cards are: scrm/pcsc for the system's readers,
+	// scrm/virtual for simulated ones.
+	Backend scrm.Backend
+	// Registry lists the card plug-ins; nil means the PIV plug-in alone.
+	Registry *minidriver.Registry
+	// Prompt asks for PINs; nil means never prompt (as Silent).
+	Prompt pincache.Prompt
+	// Silent forbids any prompt (NCRYPT_SILENT_FLAG): an operation that
+	// needs a PIN that is neither cached nor set through "SmartCardPin"
+	// fails with an error wrapping pincache.ErrSilent.
+	Silent bool
+	// CacheDir, if not empty, keeps public card data on disk under it.
+	CacheDir string
+	// UseDiskCache, with CacheDir empty, keeps the disk cache under
+	// os.UserCacheDir()/cardmod.
+	UseDiskCache bool
+	// NoCache turns the data cache off.
+	NoCache bool
+	// Exclusive connects to cards exclusively (see basecsp.Config).
+	Exclusive bool
+	// Rand is the source of randomness (key names, PSS salts, implicit
+	// rejection); nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock of the PIN cache; nil means time.Now.
+	Now func() time.Time
+	// AdminResponse, if set, authenticates ROLE_ADMIN (on PIV the
+	// management key) for every operation that writes to the card:
+	// creating and deleting keys, writing certificates and msroots.
+	AdminResponse AdminResponder
+}
+
+// Provider is the Smart Card KSP: keys by name on the cards of one
+// backend. It is safe for concurrent use.
+type Provider struct {
+	cfg  Config
+	rand io.Reader
+	e    *engine.Engine
+	core *cspcore.Core
+}
+
+// Open returns a provider over cfg.Backend. It does not touch any card
+// yet.
+func Open(cfg Config) (*Provider, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("ksp: Config.Backend is required")
+	}
+	p := &Provider{cfg: cfg, rand: cfg.Rand}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	dir, err := cspcore.DiskCacheDir(cfg.CacheDir, cfg.UseDiskCache, cfg.NoCache)
+	if err != nil {
+		return nil, fmt.Errorf("ksp: %w", err)
+	}
+	p.e, err = engine.New(engine.Config{Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt,
+		Silent: cfg.Silent, CacheDir: dir, NoCache: cfg.NoCache, Exclusive: cfg.Exclusive, Rand: p.rand, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("ksp: %w", err)
+	}
+	var admin func([]byte) ([]byte, error)
+	if cfg.AdminResponse != nil {
+		admin = cfg.AdminResponse
+	}
+	p.core, err = cspcore.New(cspcore.Config{Engine: p.e, Prefix: "ksp", Rand: p.rand, Silent: cfg.Silent,
+		AdminResponse: admin, ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName})
+	if err != nil {
+		return nil, fmt.Errorf("ksp: %w", err)
+	}
+	return p, nil
+}
+
+// Close releases every card and wipes the cached PINs. Config.Backend
+// belongs to the caller. Keys of the provider are unusable afterwards.
+func (p *Provider) Close() error {
+	if err := p.e.Close(); err != nil {
+		return fmt.Errorf("ksp: %w", err)
+	}
+	return nil
+}
+
+// ParseName splits a key name of one of the four Windows forms (spec
+// §7.1): `\\.\Reader\Key`, `\\.\Reader\` (the default key of the card in
+// that reader), `Key` (on any card) and "" (the default key of any card).
+// A backslash in the key part is an error matching ErrBadName.
+func ParseName(name string) (reader, key string, err error) {
+	return cspcore.ParseName(name, ErrBadName)
+}
+
+// keyOf picks the key a KSP name opens in a container: the key exchange
+// slot's (RSA exchange, ECDH) when there is one, else the signature
+// slot's.
+func keyOf(c *cspcore.Container) (*cspcore.Key, error) {
+	specs := c.KeySpecs()
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("ksp: container %q holds no key: %w", c.Name, minidriver.ErrNoKeyContainer)
+	}
+	return c.Key(specs[len(specs)-1])
+}
+
+// OpenKey opens a key by a name of one of the four Windows forms (see
+// ParseName), as NCryptOpenKey. A name found on no card is an error
+// matching minidriver.ErrNoKeyContainer. The key's public part is read
+// now; Public never touches the card afterwards.
+func (p *Provider) OpenKey(ctx context.Context, name string) (*Key, error) {
+	c, err := p.core.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keyOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return finalizedKey(p, k)
+}
+
+// KeyEntry describes one key of a card (NCryptEnumKeys).
+type KeyEntry struct {
+	// Name is the key's (container's) name.
+	Name string
+	// Algorithm is the key's CNG algorithm.
+	Algorithm Algorithm
+	// KeySpec is the key's legacy spec (dwLegacyKeySpec).
+	KeySpec minidriver.KeySpec
+	// Bits is the key size.
+	Bits int
+	// Reader and CardID say where the key is.
+	Reader string
+	CardID cardfs.CardID
+}
+
+// FullName returns `\\.\Reader\Name`.
+func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
+
+// Keys lists every key of every card present: one entry per key of each
+// valid container (a container made by the Base CSP may hold two).
+// Container information comes from the data cache while cardcf says it is
+// fresh.
+func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
+	list, err := p.core.List(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyEntry
+	for _, e := range list {
+		for _, s := range []struct {
+			spec minidriver.KeySpec
+			bits int
+			ok   bool
+		}{
+			{e.Info.SignatureSpec, e.SignatureBits, e.Info.Signature != nil},
+			{e.Info.KeyExchangeSpec, e.KeyExchangeBits, e.Info.KeyExchange != nil},
+		} {
+			if !s.ok {
+				continue
+			}
+			bits := s.bits
+			if cb := s.spec.CurveBits(); cb != 0 {
+				bits = cb
+			}
+			out = append(out, KeyEntry{Name: e.Name, Algorithm: algorithmOf(s.spec), KeySpec: s.spec, Bits: bits,
+				Reader: e.Reader, CardID: e.CardID})
+		}
+	}
+	return out, nil
+}
+
+// DeleteKey deletes a key (NCryptDeleteKey): its container, certificate
+// files and container map record (the §7.1 delete flow).
+func (p *Provider) DeleteKey(ctx context.Context, name string) error {
+	c, err := p.core.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.Delete(ctx)
+}

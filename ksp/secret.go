@@ -1,0 +1,203 @@
+package ksp
+
+import (
+	"context"
+	"crypto/ecdh"
+	"fmt"
+	"sync"
+
+	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/kdf"
+)
+
+// curveOf returns the crypto/ecdh curve of an ECC key spec.
+func curveOf(spec minidriver.KeySpec) ecdh.Curve {
+	switch spec.CurveBits() {
+	case 256:
+		return ecdh.P256()
+	case 384:
+		return ecdh.P384()
+	case 521:
+		return ecdh.P521()
+	}
+	return nil
+}
+
+// checkPeer checks that k is an ECDH key and peer is on its curve.
+func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
+	ck, err := k.key()
+	if err != nil {
+		return nil, err
+	}
+	if !ck.Spec.IsECDH() {
+		return nil, fmt.Errorf("ksp: a %s key cannot agree secrets: %w", k.alg, ErrUnsupportedAlgorithm)
+	}
+	if peer == nil {
+		return nil, fmt.Errorf("ksp: no peer key: %w", minidriver.ErrInvalidParameter)
+	}
+	if peer.Curve() != curveOf(ck.Spec) {
+		return nil, fmt.Errorf("ksp: %v peer key for a %s key: %w", peer.Curve(), k.alg, ErrWrongCurve)
+	}
+	return ck, nil
+}
+
+// Secret is an ECDH shared secret held by the card's plug-in under an
+// agreement index (NCryptSecretAgreement): it never leaves it except
+// through a KDF. Close wipes it. A Secret is safe for concurrent use.
+type Secret struct {
+	k   *cspcore.Key
+	mu  sync.Mutex
+	idx int  // guarded by mu
+	ok  bool // guarded by mu; false after Close
+}
+
+// SecretAgreement computes the ECDH shared secret of the key with peer on
+// the card (CardConstructDHAgreement), in one transaction. The key must be
+// an ECDH key (else an error matching ErrUnsupportedAlgorithm) and peer on
+// its curve (else ErrWrongCurve).
+func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secret, error) {
+	ck, err := k.checkPeer(peer)
+	if err != nil {
+		return nil, err
+	}
+	var s *Secret
+	err = ck.C.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := ck.Authenticate(op, idx, "key agreement"); err != nil {
+			return err
+		}
+		ai, err := minidriver.Agree(op.Context(), op.Card(), op.Tx(), idx, peer)
+		if err != nil {
+			return fmt.Errorf("ksp: key agreement: %w", err)
+		}
+		s = &Secret{k: ck, idx: ai, ok: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// agreer runs fn with the card's KeyAgreer in one operation.
+func (s *Secret) agreer(ctx context.Context, fn func(a minidriver.KeyAgreer, idx int) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ok {
+		return ErrClosed
+	}
+	return s.k.C.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		a, ok := op.Card().(minidriver.KeyAgreer)
+		if !ok {
+			return fmt.Errorf("ksp: key agreement: %w", minidriver.ErrUnsupported)
+		}
+		return fn(a, s.idx)
+	})
+}
+
+// Derive derives key material with context.Background(); see
+// DeriveContext.
+func (s *Secret) Derive(k minidriver.KDF) ([]byte, error) {
+	return s.DeriveContext(context.Background(), k)
+}
+
+// DeriveContext applies a KDF (one of package minidriver/kdf's, checked
+// by its Validate method when it has one) to the secret (CardDeriveKey).
+func (s *Secret) DeriveContext(ctx context.Context, k minidriver.KDF) ([]byte, error) {
+	if k == nil {
+		return nil, fmt.Errorf("ksp: no KDF: %w", minidriver.ErrInvalidParameter)
+	}
+	if v, ok := k.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("ksp: KDF: %w", err)
+		}
+	}
+	var out []byte
+	err := s.agreer(ctx, func(a minidriver.KeyAgreer, idx int) error {
+		var err error
+		out, err = a.DeriveKey(idx, k)
+		if err != nil {
+			return fmt.Errorf("ksp: derive key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeriveNamed derives key material with a KDF named as in CNG ("HASH",
+// "HMAC", "TLS_PRF", "SP800_56A_CONCAT", "SP800_108_CTR_HMAC") and its
+// BCryptBuffer parameter list, parsed by kdf.Parse with the §6.4 rules: a
+// missing required parameter is an error matching
+// minidriver.ErrInvalidParameter.
+func (s *Secret) DeriveNamed(ctx context.Context, name string, params []kdf.Param) ([]byte, error) {
+	k, err := kdf.Parse(name, params)
+	if err != nil {
+		return nil, fmt.Errorf("ksp: KDF %q: %w", name, err)
+	}
+	return s.DeriveContext(ctx, k)
+}
+
+// Close wipes the secret on the card's side (CardDestroyDHAgreement).
+// Closing twice is harmless.
+func (s *Secret) Close() error {
+	err := s.agreer(context.Background(), func(a minidriver.KeyAgreer, idx int) error {
+		if err := a.DestroyAgreement(idx); err != nil {
+			return fmt.Errorf("ksp: destroy agreement: %w", err)
+		}
+		return nil
+	})
+	s.mu.Lock()
+	s.ok = false
+	s.mu.Unlock()
+	if err == ErrClosed {
+		return nil
+	}
+	return err
+}
+
+// rawZ is the KDF that returns Z itself, for ECDH: the x-coordinate, as
+// crypto/ecdh's ECDH returns it.
+type rawZ struct{}
+
+func (rawZ) Derive(secret []byte) ([]byte, error) { return append([]byte(nil), secret...), nil }
+
+// ECDH returns the raw ECDH shared secret Z (the x-coordinate, as
+// crypto/ecdh's PrivateKey.ECDH) of the key with peer, with
+// context.Background(); see ECDHContext.
+func (k *Key) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
+	return k.ECDHContext(context.Background(), peer)
+}
+
+// ECDHContext computes the ECDH shared secret on the card and returns Z.
+// The key must be an ECDH key and peer on its curve (else errors matching
+// ErrUnsupportedAlgorithm, ErrWrongCurve).
+func (k *Key) ECDHContext(ctx context.Context, peer *ecdh.PublicKey) ([]byte, error) {
+	ck, err := k.checkPeer(peer)
+	if err != nil {
+		return nil, err
+	}
+	var z []byte
+	err = ck.C.Do(ctx, func(op *engine.Op, idx int) error {
+		if err := ck.Authenticate(op, idx, "key agreement"); err != nil {
+			return err
+		}
+		ai, err := minidriver.Agree(op.Context(), op.Card(), op.Tx(), idx, peer)
+		if err != nil {
+			return fmt.Errorf("ksp: key agreement: %w", err)
+		}
+		a := op.Card().(minidriver.KeyAgreer) // Agree succeeded, so it is one
+		defer func() { _ = a.DestroyAgreement(ai) }()
+		if z, err = a.DeriveKey(ai, rawZ{}); err != nil {
+			return fmt.Errorf("ksp: key agreement: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return z, nil
+}
