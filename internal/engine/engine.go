@@ -364,3 +364,17 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 	}
 	return err
 }
+
+// KeyAgreer returns the plug-in's KeyAgreer, for DeriveKey and
+// DestroyAgreement outside a transaction: ECDH agreements live in the
+// plug-in's memory (CardDeriveKey and CardDestroyDHAgreement never reach
+// the card, and the plug-in's agreement table is safe for concurrent use).
+// Agree itself needs the card: call it in Do. A plug-in without ECDH gives
+// an error matching minidriver.ErrUnsupported.
+func (c *Card) KeyAgreer() (minidriver.KeyAgreer, error) {
+	a, ok := c.md.(minidriver.KeyAgreer)
+	if !ok {
+		return nil, fmt.Errorf("engine: key agreement: %w", minidriver.ErrUnsupported)
+	}
+	return a, nil
+}
