@@ -47,7 +47,7 @@ func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
 // agreement index (NCryptSecretAgreement): it never leaves it except
 // through a KDF. Close wipes it. A Secret is safe for concurrent use.
 type Secret struct {
-	k   *cspcore.Key
+	a   minidriver.KeyAgreer // the plug-in of the card connection that agreed
 	mu  sync.Mutex
 	idx int  // guarded by mu
 	ok  bool // guarded by mu; false after Close
@@ -63,15 +63,23 @@ func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secre
 		return nil, err
 	}
 	var s *Secret
-	err = ck.C.Do(ctx, func(op *engine.Op, idx int) error {
+	err = ck.C.Ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
+		idx, err := resolve(op, ck)
+		if err != nil {
+			return err
+		}
+		a, err := ec.KeyAgreer()
+		if err != nil {
+			return fmt.Errorf("ksp: %w", err)
+		}
 		if err := ck.Authenticate(op, idx, "key agreement"); err != nil {
 			return err
 		}
-		ai, err := minidriver.Agree(op.Context(), op.Card(), op.Tx(), idx, peer)
+		ai, err := a.Agree(op.Context(), op.Tx(), idx, peer)
 		if err != nil {
 			return fmt.Errorf("ksp: key agreement: %w", err)
 		}
-		s = &Secret{k: ck, idx: ai, ok: true}
+		s = &Secret{a: a, idx: ai, ok: true}
 		return nil
 	})
 	if err != nil {
@@ -80,20 +88,28 @@ func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secre
 	return s, nil
 }
 
-// agreer runs fn with the card's KeyAgreer in one operation.
-func (s *Secret) agreer(ctx context.Context, fn func(a minidriver.KeyAgreer, idx int) error) error {
+// agreer runs fn with the plug-in's agreement table. It needs no
+// transaction: the agreement lives in the plug-in's memory.
+func (s *Secret) agreer(fn func(a minidriver.KeyAgreer, idx int) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ok {
 		return ErrClosed
 	}
-	return s.k.C.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
-		a, ok := op.Card().(minidriver.KeyAgreer)
-		if !ok {
-			return fmt.Errorf("ksp: key agreement: %w", minidriver.ErrUnsupported)
-		}
-		return fn(a, s.idx)
-	})
+	return fn(s.a, s.idx)
+}
+
+// resolve finds ck's container index again by its name.
+func resolve(op *engine.Op, ck *cspcore.Key) (int, error) {
+	m, err := op.ContainerMap()
+	if err != nil {
+		return 0, fmt.Errorf("ksp: container map: %w", err)
+	}
+	rec, ok := m.Find(ck.C.Name)
+	if !ok {
+		return 0, fmt.Errorf("ksp: key %q is gone: %w", ck.C.Name, minidriver.ErrNoKeyContainer)
+	}
+	return rec.Index, nil
 }
 
 // Derive derives key material with context.Background(); see
@@ -104,7 +120,12 @@ func (s *Secret) Derive(k minidriver.KDF) ([]byte, error) {
 
 // DeriveContext applies a KDF (one of package minidriver/kdf's, checked
 // by its Validate method when it has one) to the secret (CardDeriveKey).
+// The secret is in the plug-in's memory: no APDU is sent, and ctx is only
+// checked before starting.
 func (s *Secret) DeriveContext(ctx context.Context, k minidriver.KDF) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ksp: %w", err)
+	}
 	if k == nil {
 		return nil, fmt.Errorf("ksp: no KDF: %w", minidriver.ErrInvalidParameter)
 	}
@@ -114,7 +135,7 @@ func (s *Secret) DeriveContext(ctx context.Context, k minidriver.KDF) ([]byte, e
 		}
 	}
 	var out []byte
-	err := s.agreer(ctx, func(a minidriver.KeyAgreer, idx int) error {
+	err := s.agreer(func(a minidriver.KeyAgreer, idx int) error {
 		var err error
 		out, err = a.DeriveKey(idx, k)
 		if err != nil {
@@ -144,7 +165,7 @@ func (s *Secret) DeriveNamed(ctx context.Context, name string, params []kdf.Para
 // Close wipes the secret on the card's side (CardDestroyDHAgreement).
 // Closing twice is harmless.
 func (s *Secret) Close() error {
-	err := s.agreer(context.Background(), func(a minidriver.KeyAgreer, idx int) error {
+	err := s.agreer(func(a minidriver.KeyAgreer, idx int) error {
 		if err := a.DestroyAgreement(idx); err != nil {
 			return fmt.Errorf("ksp: destroy agreement: %w", err)
 		}
