@@ -59,7 +59,13 @@ type fixture struct {
 // empty (Prompt only when not silent).
 func newFixture(t testing.TB, cfg ksp.Config) *fixture {
 	t.Helper()
-	sim, err := simpiv.New(simpiv.Config{})
+	return newFixtureSim(t, simpiv.Config{}, cfg)
+}
+
+// newFixtureSim is newFixture with a simulated card set up by simCfg.
+func newFixtureSim(t testing.TB, simCfg simpiv.Config, cfg ksp.Config) *fixture {
+	t.Helper()
+	sim, err := simpiv.New(simCfg)
 	require.NoError(t, err)
 	b := virtual.NewBackend()
 	r := b.AddReader(readerName)
