@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/csptest"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
@@ -131,10 +131,10 @@ func TestChangeAndUnblockPIN(t *testing.T) {
 	assert.ErrorIs(t, err, minidriver.ErrWrongPIN)
 	assert.NotContains(t, err.Error(), simpiv.DefaultPIN)
 
-	f.prompt.pin.Store("24680135")
-	before := f.prompt.count.Load()
+	f.prompt.Answer.Store("24680135")
+	before := f.prompt.Count.Load()
 	require.NoError(t, sign())
-	assert.Equal(t, before+1, f.prompt.count.Load(), "the cached PIN was dropped: asked again")
+	assert.Equal(t, before+1, f.prompt.Count.Load(), "the cached PIN was dropped: asked again")
 
 	// Block the PIN (three wrong tries), then unblock with the PUK.
 	for range 3 {
@@ -142,7 +142,7 @@ func TestChangeAndUnblockPIN(t *testing.T) {
 	}
 	assert.ErrorIs(t, sign(), minidriver.ErrPINBlocked)
 	require.NoError(t, card.UnblockPIN(ctx, minidriver.RoleUser, piv.PINPUK, []byte("12345678"), []byte("13572468")))
-	f.prompt.pin.Store("13572468")
+	f.prompt.Answer.Store("13572468")
 	require.NoError(t, sign())
 	assert.ErrorIs(t, card.UnblockPIN(ctx, minidriver.RoleUser, minidriver.RoleUser, nil, nil), minidriver.ErrInvalidParameter)
 }
@@ -193,40 +193,10 @@ func TestCardFoundAgainAfterRemoval(t *testing.T) {
 	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
 }
 
-// tlsHandshake runs a TLS handshake over net.Pipe in which the client
-// authenticates with key (and its certificate) and the server requires and
-// verifies it.
+// tlsHandshake runs a TLS handshake in which the client authenticates
+// with key and its certificate.
 func tlsHandshake(t *testing.T, version uint16, key crypto.Signer, cert *x509.Certificate) {
-	t.Helper()
-	srvKey := softKey(t)
-	srvCert := selfSigned(t, srvKey, "server.test")
-	clientCAs, serverCAs := x509.NewCertPool(), x509.NewCertPool()
-	clientCAs.AddCert(cert)
-	serverCAs.AddCert(srvCert)
-
-	cc, sc := net.Pipe()
-	defer cc.Close()
-	defer sc.Close()
-	server := tls.Server(sc, &tls.Config{
-		MinVersion: version, MaxVersion: version,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: srvKey}},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    clientCAs,
-	})
-	client := tls.Client(cc, &tls.Config{
-		MinVersion: version, MaxVersion: version,
-		ServerName:   "server.test",
-		RootCAs:      serverCAs,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}},
-	})
-	done := make(chan error, 1)
-	go func() { done <- server.Handshake() }()
-	require.NoError(t, client.Handshake())
-	require.NoError(t, <-done)
-	state := server.ConnectionState()
-	require.Len(t, state.PeerCertificates, 1)
-	assert.Equal(t, cert.Raw, state.PeerCertificates[0].Raw, "the server verified the card's certificate")
-	assert.Equal(t, version, state.Version)
+	csptest.TLSHandshake(t, version, key, cert)
 }
 
 func TestTLSClientAuthentication(t *testing.T) {
@@ -254,7 +224,7 @@ func TestPINChangedByAnotherProvider(t *testing.T) {
 	digest := sha256.Sum256(nil)
 	_, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
 	require.NoError(t, err)
-	asked := f.prompt.count.Load()
+	asked := f.prompt.Count.Load()
 
 	otherPrompt := newPrompt(simpiv.DefaultPIN)
 	other := f.open(t, basecsp.Config{Prompt: otherPrompt})
@@ -264,10 +234,10 @@ func TestPINChangedByAnotherProvider(t *testing.T) {
 
 	// The first provider sees cardcf's PIN counter move: its cached PIN is
 	// dropped without being tried, and it asks for the new one.
-	f.prompt.pin.Store("97531864")
+	f.prompt.Answer.Store("97531864")
 	_, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
 	require.NoError(t, err)
-	assert.Equal(t, asked+1, f.prompt.count.Load())
+	assert.Equal(t, asked+1, f.prompt.Count.Load())
 }
 
 func TestResetInTheMiddle(t *testing.T) {

@@ -227,14 +227,14 @@ func TestConcurrentSigning(t *testing.T) {
 		require.NoError(t, errs[i])
 		assert.True(t, ok[i], "signature %d verifies", i)
 	}
-	assert.Equal(t, int32(1), f.prompt.count.Load(), "one prompt, then the PIN cache")
+	assert.Equal(t, int32(1), f.prompt.Count.Load(), "one prompt, then the PIN cache")
 }
 
 func TestSilentFailsWhereAPromptIsNeeded(t *testing.T) {
 	f := newFixture(t, basecsp.Config{})
 	f.create(t, "ec", minidriver.ECDSAP256, nil)
 	silent := f.open(t, basecsp.Config{Silent: true, Prompt: f.prompt})
-	before := f.prompt.count.Load()
+	before := f.prompt.Count.Load()
 	ct, err := silent.Container(context.Background(), "ec")
 	require.NoError(t, err, "opening needs no PIN")
 	k, err := ct.Key(minidriver.ECDSAP256)
@@ -245,7 +245,7 @@ func TestSilentFailsWhereAPromptIsNeeded(t *testing.T) {
 	assert.ErrorContains(t, err, "basecsp: ")
 	_, err = silent.CreateContainer(context.Background(), "new", minidriver.ECDSAP256, 0, nil)
 	assert.ErrorIs(t, err, pincache.ErrSilent)
-	assert.Equal(t, before, f.prompt.count.Load(), "the prompt was never asked")
+	assert.Equal(t, before, f.prompt.Count.Load(), "the prompt was never asked")
 }
 
 func TestPublicNeverTouchesTheCard(t *testing.T) {
