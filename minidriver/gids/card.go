@@ -1,0 +1,296 @@
+package gids
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// PIN IDs of a GIDS card (docs/gids-mapping.md).
+const (
+	// PINUser is ROLE_USER, the GIDS user PIN (key reference 80).
+	PINUser = minidriver.RoleUser
+	// PINAdmin is ROLE_ADMIN, the admin key (key file B080), authenticated
+	// by challenge and response (see AdminKeyResponse).
+	PINAdmin = minidriver.RoleAdmin
+)
+
+// Key references: container index i holds the key of key file B0xx with
+// xx = firstKeyRef + i, as OpenSC's GIDS driver and the Windows minidriver
+// number them.
+const (
+	firstKeyRef = 0x81
+	// MaxContainers is the number of containers a GIDS card can hold: key
+	// references 81 to FF.
+	MaxContainers = 0x100 - firstKeyRef
+)
+
+// Card is a GIDS card opened by Plugin.Open. It implements minidriver.Card
+// and the optional FileWriter, ContainerManager, Decrypter, KeyAgreer,
+// ChallengeResponder and AuthenticatorChanger.
+//
+// A Card is used by one goroutine at a time, inside the caller's
+// transaction (the caller's per-card lock serialises it); only its
+// agreement table is safe for concurrent use.
+type Card struct {
+	env      minidriver.Env
+	appAID   []byte
+	chaining bool
+
+	agreements minidriver.Agreements
+
+	// Per-transaction state, valid while tx is the caller's current
+	// transaction: the master file and key map read, the pending admin
+	// challenge (host and card challenges).
+	tx        *scrm.Tx
+	mf        *masterFile
+	km        *keyMap
+	challenge []byte
+}
+
+var (
+	_ minidriver.Card                 = (*Card)(nil)
+	_ minidriver.FileWriter           = (*Card)(nil)
+	_ minidriver.ContainerManager     = (*Card)(nil)
+	_ minidriver.Decrypter            = (*Card)(nil)
+	_ minidriver.KeyAgreer            = (*Card)(nil)
+	_ minidriver.ChallengeResponder   = (*Card)(nil)
+	_ minidriver.AuthenticatorChanger = (*Card)(nil)
+)
+
+// Close wipes the agreements. It sends nothing to the card.
+func (c *Card) Close() error {
+	c.agreements.DestroyAll()
+	c.forget()
+	return nil
+}
+
+// forget drops the per-transaction state.
+func (c *Card) forget() {
+	c.tx, c.mf, c.km = nil, nil, nil
+	clear(c.challenge)
+	c.challenge = nil
+}
+
+// use starts per-transaction state for tx when it is a new transaction.
+func (c *Card) use(tx *scrm.Tx) {
+	if c.tx != tx {
+		c.forget()
+		c.tx = tx
+	}
+}
+
+// Resume selects the application again (one APDU) and forgets what was
+// read in earlier transactions.
+func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
+	c.forget()
+	c.tx = tx
+	if _, err := selectGIDS(ctx, tx, false); err != nil {
+		return fmt.Errorf("gids: select: %w", err)
+	}
+	return nil
+}
+
+// Capabilities: the card generates keys; the caller compresses
+// certificates (the card stores them in the minidriver's compressed form,
+// which OpenSC reads).
+func (c *Card) Capabilities() minidriver.Capabilities {
+	return minidriver.Capabilities{KeyGen: true}
+}
+
+// Properties reads cardid, which is also the serial number (OpenSC reports
+// cardid as the GIDS serial number).
+func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProperties, error) {
+	id, err := c.ReadFile(ctx, tx, "", cardfs.CardIDFile)
+	if err != nil {
+		return minidriver.CardProperties{}, err
+	}
+	if len(id) != cardfs.CardIDSize {
+		return minidriver.CardProperties{}, fmt.Errorf("%w: gids: cardid of %d bytes", minidriver.ErrCommDataLost, len(id))
+	}
+	p := minidriver.CardProperties{
+		Serial:                 append([]byte(nil), id...),
+		CacheMode:              minidriver.CacheGlobal,
+		SupportsX509Enrollment: true,
+		PINs:                   minidriver.NewPinSet(PINUser, PINAdmin),
+		KeyImport:              true,
+		MaxContainers:          MaxContainers,
+	}
+	copy(p.GUID[:], id)
+	return p, nil
+}
+
+// PINInfo describes the user PIN (alphanumeric, changed by itself,
+// unblocked by the admin key) and the admin key (challenge-response).
+func (c *Card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (minidriver.PINInfo, error) {
+	switch id {
+	case PINUser:
+		return minidriver.PINInfo{
+			Type:              minidriver.AlphanumericPIN,
+			Purpose:           minidriver.PrimaryCardPIN,
+			ChangePermission:  minidriver.NewPinSet(PINUser),
+			UnblockPermission: minidriver.NewPinSet(PINAdmin),
+		}, nil
+	case PINAdmin:
+		return minidriver.PINInfo{
+			Type:             minidriver.ChallengeResponsePIN,
+			Purpose:          minidriver.AdministratorPIN,
+			ChangePermission: minidriver.NewPinSet(PINAdmin),
+		}, nil
+	}
+	return minidriver.PINInfo{}, fmt.Errorf("%w: gids: no PIN %d", minidriver.ErrInvalidParameter, id)
+}
+
+// KeySizes: RSA 1024 to 4096 bits in steps of 1024 (GIDS algorithm
+// identifiers 06 to 09), ECC P-256, P-384 and P-521.
+func (c *Card) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec) (minidriver.KeySizes, error) {
+	switch {
+	case spec.IsRSA():
+		return minidriver.KeySizes{Min: 1024, Default: 2048, Max: 4096, Increment: 1024}, nil
+	case spec.Valid():
+		b := spec.CurveBits()
+		return minidriver.KeySizes{Min: b, Default: b, Max: b, Increment: 1}, nil
+	}
+	return minidriver.KeySizes{}, fmt.Errorf("%w: gids: key spec %v", minidriver.ErrInvalidParameter, spec)
+}
+
+// FreeSpace counts the containers in the key map; the card does not say
+// how many bytes it has left.
+func (c *Card) FreeSpace(ctx context.Context, tx *scrm.Tx) (minidriver.FreeSpace, error) {
+	km, err := c.keyMap(ctx, tx)
+	if err != nil {
+		return minidriver.FreeSpace{}, err
+	}
+	return minidriver.FreeSpace{
+		BytesAvailable:      minidriver.Unknown,
+		ContainersAvailable: MaxContainers - km.count(),
+		MaxContainers:       MaxContainers,
+	}, nil
+}
+
+// getDO reads data object tag of DO file fid (GET DATA fid 5C tag); the
+// card answers the whole object, whose value is returned. A missing
+// object is scrm.ErrNotFound.
+func (c *Card) getDO(ctx context.Context, tx *scrm.Tx, fid uint16, tag uint32) ([]byte, error) {
+	ne := scrm.MaxShortNe
+	if tx.Card().Limits().Extended {
+		ne = scrm.MaxNe
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: byte(fid >> 8), P2: byte(fid), Data: encTLV(0x5C, tagBytes(tag)), Ne: ne})
+	if err != nil {
+		return nil, err
+	}
+	if len(rsp.Data) == 0 {
+		return nil, nil
+	}
+	t, rest, err := parseTLV(rsp.Data)
+	if err != nil || t.tag != tag || len(rest) != 0 {
+		return nil, fmt.Errorf("%w: gids: GET DATA %04X/%X answered another object", minidriver.ErrCommDataLost, fid, tag)
+	}
+	return t.value, nil
+}
+
+// putDO writes data object tag of DO file fid (PUT DATA fid tag data).
+func (c *Card) putDO(ctx context.Context, tx *scrm.Tx, fid uint16, tag uint32, data []byte) error {
+	_, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: byte(fid >> 8), P2: byte(fid), Data: encTLV(tag, data)})
+	return err
+}
+
+// tagBytes is the encoding of a one- to three-byte tag.
+func tagBytes(tag uint32) []byte {
+	switch {
+	case tag > 0xFFFF:
+		return []byte{byte(tag >> 16), byte(tag >> 8), byte(tag)}
+	case tag > 0xFF:
+		return []byte{byte(tag >> 8), byte(tag)}
+	}
+	return []byte{byte(tag)}
+}
+
+// masterFile returns the master file, read once per transaction.
+func (c *Card) masterFile(ctx context.Context, tx *scrm.Tx) (*masterFile, error) {
+	c.use(tx)
+	if c.mf != nil {
+		return c.mf, nil
+	}
+	b, err := c.getDO(ctx, tx, fidUserCreateDeleteDir, doMasterFile)
+	if err != nil {
+		if errors.Is(err, scrm.ErrNotFound) {
+			// A blank card: no file system yet.
+			return nil, fmt.Errorf("%w: gids: the card has no master file (not initialized)", minidriver.ErrFileNotFound)
+		}
+		return nil, cardErr("read the master file", err)
+	}
+	mf, err := parseMasterFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+	}
+	c.mf = mf
+	return mf, nil
+}
+
+// writeMasterFile stores mf and keeps it as the current master file.
+func (c *Card) writeMasterFile(ctx context.Context, tx *scrm.Tx, mf *masterFile) error {
+	b := mf.marshal()
+	if len(b) > mfMaxSize {
+		return fmt.Errorf("%w: gids: the master file is full", minidriver.ErrNoSpace)
+	}
+	c.mf = nil
+	if err := c.putDO(ctx, tx, fidUserCreateDeleteDir, doMasterFile, b); err != nil {
+		return cardErr("write the master file", err)
+	}
+	c.mf = mf
+	return nil
+}
+
+// keyMap returns the key map, read once per transaction; a card without
+// one has an empty map.
+func (c *Card) keyMap(ctx context.Context, tx *scrm.Tx) (*keyMap, error) {
+	c.use(tx)
+	if c.km != nil {
+		return c.km, nil
+	}
+	b, err := c.getDO(ctx, tx, fidUserCreateDeleteDir, doKeyMap)
+	switch {
+	case errors.Is(err, scrm.ErrNotFound):
+		b = nil
+	case err != nil:
+		return nil, cardErr("read the key map", err)
+	}
+	km, err := parseKeyMap(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+	}
+	c.km = km
+	return km, nil
+}
+
+// writeKeyMap stores km.
+func (c *Card) writeKeyMap(ctx context.Context, tx *scrm.Tx, km *keyMap) error {
+	c.km = nil
+	if err := c.putDO(ctx, tx, fidUserCreateDeleteDir, doKeyMap, km.marshal()); err != nil {
+		return cardErr("write the key map", err)
+	}
+	c.km = km
+	return nil
+}
+
+// cardErr maps a card's status word to the contract's errors, keeping the
+// card's error in the chain.
+func cardErr(what string, err error) error {
+	switch {
+	case errors.Is(err, scrm.ErrSecurityStatus):
+		return fmt.Errorf("%w: gids: %s: %w", minidriver.ErrSecurityViolation, what, err)
+	case errors.Is(err, scrm.ErrNoSpace):
+		return fmt.Errorf("%w: gids: %s: %w", minidriver.ErrNoSpace, what, err)
+	case errors.Is(err, scrm.ErrUnsupported):
+		return fmt.Errorf("%w: gids: %s: %w", minidriver.ErrUnsupported, what, err)
+	case isStatus(err):
+		return fmt.Errorf("%w: gids: %s: %w", minidriver.ErrUnexpected, what, err)
+	}
+	return fmt.Errorf("gids: %s: %w", what, err)
+}

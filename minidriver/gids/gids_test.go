@@ -1,0 +1,213 @@
+package gids_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	simgids "github.com/cardmod/cardmod/cardsim/gids"
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/gids"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// TestPluginMatch checks that the registry takes the simulated card by its
+// ATR and any other GIDS card by the AID probe.
+func TestPluginMatch(t *testing.T) {
+	e := newEnv(t, nil)
+	assert.True(t, e.match.ByATR)
+	assert.Equal(t, "GIDS", e.match.Plugin.Name())
+
+	sim, err := simgids.New(simgids.Config{Initialized: true, ATR: []byte{0x3B, 0x81, 0x80, 0x01, 0x80, 0x80}, Rand: seeded(99)})
+	require.NoError(t, err)
+	e2 := newEnv(t, sim)
+	assert.False(t, e2.match.ByATR, "found by the probe")
+}
+
+// TestLayoutOfInitializedCard reads the file system gids-tool leaves.
+func TestLayoutOfInitializedCard(t *testing.T) {
+	e := newEnv(t, nil)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		root, err := e.md.ListFiles(ctx, tx, "")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cardid", "cardapps", "cardcf"}, root)
+		mscp, err := e.md.ListFiles(ctx, tx, "mscp")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cmapfile"}, mscp)
+		cf, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		assert.Equal(t, make([]byte, 6), cf)
+		apps, err := e.md.ReadFile(ctx, tx, "", "CardApps")
+		require.NoError(t, err)
+		assert.Equal(t, []byte("mscp\x00\x00\x00\x00"), apps)
+		fi, err := e.md.FileInfo(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.Equal(t, minidriver.FileInfo{Size: 16, AccessCondition: cardfs.EveryoneReadAdminWriteAc}, fi)
+		_, err = e.md.ReadFile(ctx, tx, "nodir", "x")
+		assert.ErrorIs(t, err, minidriver.ErrDirNotFound)
+		_, err = e.md.ReadFile(ctx, tx, "mscp", "ksc00")
+		assert.ErrorIs(t, err, minidriver.ErrFileNotFound)
+	})
+}
+
+// TestNewFileGoesToNextFreeDO checks that a certificate file lands on DO
+// DF24 of A010, where OpenSC and the Windows minidriver put the first one.
+func TestNewFileGoesToNextFreeDO(t *testing.T) {
+	e := newEnv(t, nil)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, e.md, tx)
+		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "ksc00", cardfs.EveryoneReadUserWriteAc))
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "mscp", "ksc00", []byte("certificate")))
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0xA0, P2: 0x10, Data: []byte{0x5C, 0x02, 0xDF, 0x24}, Ne: 256})
+		require.NoError(t, err)
+		assert.Equal(t, append([]byte{0xDF, 0x24, 11}, "certificate"...), rsp.Data)
+		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "", "secret", cardfs.UserReadWriteAc))
+		fi, err := e.md.FileInfo(ctx, tx, "", "secret")
+		require.NoError(t, err)
+		assert.Equal(t, cardfs.UserReadWriteAc, fi.AccessCondition)
+	})
+}
+
+// TestInitialize initializes a blank card and compares it with a card
+// gids-tool initialized.
+func TestInitialize(t *testing.T) {
+	e := newEnv(t, newSim(t, true))
+	id := bytes.Repeat([]byte{0x42}, 16)
+	aes := bytes.Repeat([]byte{7}, 32)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		_, err := e.md.ListFiles(ctx, tx, "")
+		assert.ErrorIs(t, err, minidriver.ErrFileNotFound, "blank")
+		g := e.md.(*gids.Card)
+		require.NoError(t, g.Initialize(ctx, tx, gids.InitParams{PIN: []byte("12345678"), AdminKey: aes, CardID: id}))
+		err = g.Initialize(ctx, tx, gids.InitParams{PIN: []byte("12345678"), AdminKey: aes})
+		assert.ErrorIs(t, err, minidriver.ErrFileExists)
+	})
+	ref := newEnv(t, nil)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		p, err := e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		assert.Equal(t, id, p.GUID[:])
+		for _, dir := range []string{"", "mscp"} {
+			got, err := e.md.ListFiles(ctx, tx, dir)
+			require.NoError(t, err)
+			var want []string
+			ref.run(t, func(ctx context.Context, tx *scrm.Tx) {
+				want, err = ref.md.ListFiles(ctx, tx, dir)
+				require.NoError(t, err)
+			})
+			assert.Equal(t, want, got)
+		}
+		_, err = e.md.Authenticate(ctx, tx, gids.PINUser, []byte("12345678"), 0)
+		require.NoError(t, err)
+		admin(t, ctx, e.md, tx, aes)
+	})
+	assert.Equal(t, simgids.LifeCycleOperational, e.sim.LifeCycle())
+}
+
+// TestPINErrors checks wrong PINs, blocking and unblocking with the admin
+// key.
+func TestPINErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		for left := simgids.DefaultPINTries - 1; left >= 0; left-- {
+			_, err := e.md.Authenticate(ctx, tx, gids.PINUser, []byte("000000"), 0)
+			var pe *minidriver.PINError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, left, pe.AttemptsLeft)
+			assert.Equal(t, left == 0, pe.Blocked)
+		}
+		_, err := e.md.Authenticate(ctx, tx, gids.PINUser, []byte(simgids.DefaultPIN), 0)
+		assert.ErrorIs(t, err, minidriver.ErrPINBlocked)
+		ch, err := minidriver.Challenge(ctx, e.md, tx, gids.PINAdmin)
+		require.NoError(t, err)
+		resp, err := gids.AdminKeyResponse(simgids.DefaultAdminKey, ch)
+		require.NoError(t, err)
+		require.NoError(t, minidriver.ChangeAuthenticator(ctx, e.md, tx, minidriver.ChangeRequest{
+			Mode: minidriver.Unblock, AuthPIN: gids.PINAdmin, AuthData: resp, Target: gids.PINUser, NewData: []byte("654321"),
+		}))
+		_, err = e.md.Authenticate(ctx, tx, gids.PINUser, []byte("654321"), 0)
+		require.NoError(t, err)
+	})
+}
+
+// TestChangeAdminKey changes the 3DES admin key to an AES-128 key.
+func TestChangeAdminKey(t *testing.T) {
+	e := newEnv(t, nil)
+	newKey := bytes.Repeat([]byte{0x5A}, 16)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		ch, err := minidriver.Challenge(ctx, e.md, tx, gids.PINAdmin)
+		require.NoError(t, err)
+		resp, err := gids.AdminKeyResponse(simgids.DefaultAdminKey, ch)
+		require.NoError(t, err)
+		require.NoError(t, minidriver.ChangeAuthenticator(ctx, e.md, tx, minidriver.ChangeRequest{
+			Mode: minidriver.ChangePIN, AuthPIN: gids.PINAdmin, AuthData: resp, Target: gids.PINAdmin, NewData: newKey,
+		}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		ch, err := minidriver.Challenge(ctx, e.md, tx, gids.PINAdmin)
+		require.NoError(t, err)
+		resp, err := gids.AdminKeyResponse(simgids.DefaultAdminKey, ch)
+		require.NoError(t, err)
+		_, err = e.md.Authenticate(ctx, tx, gids.PINAdmin, resp, 0)
+		assert.ErrorIs(t, err, minidriver.ErrWrongPIN, "the old key")
+		admin(t, ctx, e.md, tx, newKey)
+	})
+}
+
+// TestAdminKeyResponse checks the helper's arguments and the form of its
+// answer.
+func TestAdminKeyResponse(t *testing.T) {
+	ch := make([]byte, 32)
+	for _, tc := range []struct {
+		key  int
+		want int
+	}{{24, 40}, {16, 48}, {32, 48}} {
+		r, err := gids.AdminKeyResponse(make([]byte, tc.key), ch)
+		require.NoError(t, err)
+		assert.Len(t, r, tc.want)
+	}
+	_, err := gids.AdminKeyResponse(make([]byte, 8), ch)
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+	_, err = gids.AdminKeyResponse(make([]byte, 24), ch[:8])
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
+}
+
+// TestSignAndDecrypt generates keys and checks their signatures and a
+// decryption with the public keys read back.
+func TestSignAndDecrypt(t *testing.T) {
+	e := newEnv(t, nil)
+	digest := sha256.Sum256([]byte("hello"))
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, e.md, tx)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.KeyExchange, Bits: 1024}))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.ECDSAP384}))
+		info, err := e.md.ContainerInfo(ctx, tx, 0)
+		require.NoError(t, err)
+		pub := info.KeyExchange.(*rsa.PublicKey)
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, KeySpec: minidriver.KeyExchange, Digest: digest[:], Padding: minidriver.PaddingPKCS1, Hash: crypto.SHA256})
+		require.NoError(t, err)
+		require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig))
+		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, []byte("secret"), nil)
+		require.NoError(t, err)
+		pt, err := minidriver.RSADecrypt(ctx, e.md, tx, minidriver.DecryptRequest{Container: 0, KeySpec: minidriver.KeyExchange, Ciphertext: ct, Padding: minidriver.PaddingOAEP, OAEPHash: crypto.SHA256})
+		require.NoError(t, err)
+		assert.Equal(t, []byte("secret"), pt)
+
+		info, err = e.md.ContainerInfo(ctx, tx, 1)
+		require.NoError(t, err)
+		sig, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 1, KeySpec: minidriver.ECDSAP384, Digest: digest[:]})
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(info.Signature.(*ecdsa.PublicKey), digest[:], sig))
+		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 1, KeySpec: minidriver.ECDSAP256, Digest: digest[:]})
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "another spec")
+	})
+}
