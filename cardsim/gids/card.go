@@ -163,10 +163,8 @@ type Card struct {
 	h    hooks
 	st   *state
 	sess session
-	// Transport state (ISO 7816-4 chaining and GET RESPONSE).
-	chain     *command
-	pending   []byte
-	pendingOK bool
+	// tr is the ISO 7816-4 transport: chaining and GET RESPONSE.
+	tr cardsim.Transport
 }
 
 var _ cardsim.Card = (*Card)(nil)
@@ -175,9 +173,6 @@ var _ cardsim.Card = (*Card)(nil)
 type command struct {
 	cla, ins, p1, p2 byte
 	data             []byte
-	// ne is the number of response bytes the application accepts: Le
-	// (00 meaning 256 short or 65536 extended), 0 when the APDU has no Le.
-	ne int
 }
 
 // New makes a card as cfg describes.
@@ -189,7 +184,7 @@ func New(cfg Config) (*Card, error) {
 	if tries == 0 {
 		tries = DefaultPINTries
 	}
-	c := &Card{h: cfg.hooks(), st: newState(tries)}
+	c := &Card{h: cfg.hooks(), st: newState(tries), tr: newTransport()}
 	key := cfg.AdminKey
 	if key == nil {
 		key = DefaultAdminKey
@@ -236,8 +231,7 @@ func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sess = session{}
-	c.chain = nil
-	c.pending, c.pendingOK = nil, false
+	c.tr.Reset()
 }
 
 // LifeCycle returns the life cycle state of the application.
@@ -264,124 +258,42 @@ func (c *Card) Transmit(apdu []byte) (out []byte) {
 			if debugPanics {
 				panic(r)
 			}
-			c.chain = nil
-			c.pending, c.pendingOK = nil, false
+			c.tr.Reset()
 			out = []byte{0x6F, 0x00}
 		}
 	}()
 	return c.transmit(apdu)
 }
 
-func encodeReply(data []byte, sw uint16) []byte {
-	out := make([]byte, 0, len(data)+2)
-	out = append(out, data...)
-	return append(out, byte(sw>>8), byte(sw))
+// newTransport is the card's transport: a command without Le gets no
+// response data (ISO/IEC 7816-4 cases 1 and 3; OpenSC sends GENERATE
+// ASYMMETRIC KEY PAIR so and reads the public key afterwards with GET DATA,
+// and answering 61xx there would make it fetch and discard it), and error
+// status words carry no data.
+func newTransport() cardsim.Transport {
+	return cardsim.Transport{MaxCommandData: maxCommandData, DropDataOnError: true}
 }
 
-func (c *Card) resetTransport() {
-	c.chain = nil
-	c.pending, c.pendingOK = nil, false
-}
-
+// transmit runs apdu through the transport (chaining, 61xx and GET
+// RESPONSE) to the application.
 func (c *Card) transmit(apdu []byte) []byte {
-	parsed, err := scrm.ParseCommand(apdu)
-	if err != nil {
-		c.resetTransport()
-		return encodeReply(nil, swWrongLength)
-	}
-	cmd := command{cla: parsed.CLA, ins: parsed.INS, p1: parsed.P1, p2: parsed.P2, data: parsed.Data, ne: parsed.Ne}
-	// CLA: 00, or 10 for a command that is not the last of a chain. No
-	// secure messaging (bits 0C: 6882, as GidsApplet answers) and no
-	// logical channels.
+	return c.tr.Transmit(apdu, checkClass, func(cmd scrm.Command) cardsim.Reply {
+		r := c.dispatch(command{cla: cmd.CLA, ins: cmd.INS, p1: cmd.P1, p2: cmd.P2, data: cmd.Data})
+		return cardsim.Reply{Data: r.data, SW: r.sw}
+	})
+}
+
+// checkClass accepts CLA 00 (10 within a chain). Secure messaging (bits
+// 0C) answers 6882, as GidsApplet does; logical channels and proprietary
+// classes 6E00.
+func checkClass(cla byte) uint16 {
 	switch {
-	case cmd.cla&0x0C != 0 && cmd.cla&0xE0 == 0:
-		c.resetTransport()
-		return encodeReply(nil, swSecureMessagingNot)
-	case cmd.cla&^0x10 != 0:
-		c.resetTransport()
-		return encodeReply(nil, swClaNotSupported)
+	case cla&0x0C != 0 && cla&0xE0 == 0:
+		return swSecureMessagingNot
+	case cla != 0:
+		return swClaNotSupported
 	}
-	if cmd.ins == 0xC0 && cmd.cla == 0 {
-		return c.getResponse(cmd)
-	}
-	// Any other command ends an unfinished GET RESPONSE sequence.
-	c.pending, c.pendingOK = nil, false
-
-	if cmd.cla&0x10 != 0 {
-		if c.chain != nil && (c.chain.ins != cmd.ins || c.chain.p1 != cmd.p1 || c.chain.p2 != cmd.p2) {
-			c.chain = nil // a new chain replaces an abandoned one
-		}
-		if c.chain == nil {
-			c.chain = &command{ins: cmd.ins, p1: cmd.p1, p2: cmd.p2}
-		}
-		if len(c.chain.data)+len(cmd.data) > maxCommandData {
-			c.chain = nil
-			return encodeReply(nil, swWrongLength)
-		}
-		c.chain.data = append(c.chain.data, cmd.data...)
-		return encodeReply(nil, swOK)
-	}
-	if c.chain != nil {
-		if c.chain.ins == cmd.ins && c.chain.p1 == cmd.p1 && c.chain.p2 == cmd.p2 {
-			if len(c.chain.data)+len(cmd.data) > maxCommandData {
-				c.chain = nil
-				return encodeReply(nil, swWrongLength)
-			}
-			cmd.data = append(c.chain.data, cmd.data...)
-		}
-		// Otherwise the application abandoned the chain; the new command
-		// stands on its own.
-		c.chain = nil
-	}
-
-	r := c.dispatch(cmd)
-	if r.sw != swOK && r.sw>>8 != 0x61 {
-		return encodeReply(nil, r.sw)
-	}
-	if cmd.ne == 0 {
-		// No Le: the application expects no data (ISO/IEC 7816-4 cases 1
-		// and 3), so none is sent. OpenSC sends GENERATE ASYMMETRIC KEY
-		// PAIR without Le and reads the public key afterwards with GET
-		// DATA; answering 61xx there would make it fetch and discard it.
-		return encodeReply(nil, r.sw)
-	}
-	if len(r.data) <= cmd.ne {
-		return encodeReply(r.data, r.sw)
-	}
-	// Longer than Ne: first Ne bytes now, the rest through GET RESPONSE.
-	c.pending, c.pendingOK = r.data[cmd.ne:], true
-	return encodeReply(r.data[:cmd.ne], moreSW(len(c.pending)))
-}
-
-// moreSW is 61xx announcing n more bytes (00 meaning 256 or more).
-func moreSW(n int) uint16 {
-	if n >= 256 {
-		return swBytesRemaining
-	}
-	return uint16(swBytesRemaining | n)
-}
-
-// getResponse answers GET RESPONSE (00 C0 00 00 Le).
-func (c *Card) getResponse(cmd command) []byte {
-	c.chain = nil
-	if cmd.p1 != 0 || cmd.p2 != 0 {
-		return encodeReply(nil, swIncorrectP1P2)
-	}
-	if !c.pendingOK {
-		return encodeReply(nil, swConditionsNotMet)
-	}
-	n := cmd.ne
-	if n == 0 {
-		n = 256
-	}
-	n = min(n, len(c.pending))
-	chunk := c.pending[:n]
-	c.pending = c.pending[n:]
-	if len(c.pending) == 0 {
-		c.pending, c.pendingOK = nil, false
-		return encodeReply(chunk, swOK)
-	}
-	return encodeReply(chunk, moreSW(len(c.pending)))
+	return 0
 }
 
 // dispatch runs one complete command.

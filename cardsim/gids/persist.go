@@ -153,7 +153,7 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Card{h: h, st: st}, nil
+	return &Card{h: h, st: st, tr: newTransport()}, nil
 }
 
 // LoadFile loads a card from a file written by SaveFile.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cardmod/cardmod/cardsim"
+
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // Factory defaults of a YubiKey's PIV application.
@@ -156,10 +158,8 @@ type Card struct {
 	h    hooks
 	st   *state
 	sess session
-	// Transport state (ISO 7816-4 chaining and GET RESPONSE).
-	chain     *command
-	pending   []byte
-	pendingOK bool
+	// tr is the ISO 7816-4 transport: chaining and GET RESPONSE.
+	tr cardsim.Transport
 }
 
 var _ cardsim.Card = (*Card)(nil)
@@ -172,7 +172,7 @@ func New(cfg Config) (*Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Card{h: h, st: st}, nil
+	return &Card{h: h, st: st, tr: newTransport()}, nil
 }
 
 // ATR implements cardsim.Card.
@@ -185,8 +185,7 @@ func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sess = session{}
-	c.chain = nil
-	c.pending, c.pendingOK = nil, false
+	c.tr.Reset()
 }
 
 // Version returns the firmware version the card reports.
@@ -227,106 +226,36 @@ func (c *Card) Transmit(apdu []byte) (out []byte) {
 			if debugPanics {
 				panic(r)
 			}
-			c.chain = nil
-			c.pending, c.pendingOK = nil, false
+			c.tr.Reset()
 			out = []byte{0x6F, 0x00}
 		}
 	}()
 	return c.transmit(apdu)
 }
 
-func encodeReply(data []byte, sw uint16) []byte {
-	out := make([]byte, 0, len(data)+2)
-	out = append(out, data...)
-	return append(out, byte(sw>>8), byte(sw))
-}
-
+// transmit runs apdu through the transport (chaining, 61xx and GET
+// RESPONSE) to the application.
 func (c *Card) transmit(apdu []byte) []byte {
-	cmd, okAPDU := parseAPDU(apdu)
-	if !okAPDU {
-		c.chain = nil
-		c.pending, c.pendingOK = nil, false
-		return encodeReply(nil, swWrongLength)
-	}
-	// CLA: 00, or 10 for a command that is not the last of a chain. No
-	// secure messaging and no logical channels (the YubiKey's ATR
-	// announces none).
-	if cmd.cla&^0x10 != 0 {
-		c.chain = nil
-		c.pending, c.pendingOK = nil, false
-		return encodeReply(nil, swClaNotSupported)
-	}
-	if cmd.ins == 0xC0 && cmd.cla == 0 {
-		return c.getResponse(cmd)
-	}
-	// Any other command ends an unfinished GET RESPONSE sequence.
-	c.pending, c.pendingOK = nil, false
-
-	if cmd.cla&0x10 != 0 {
-		if c.chain != nil && (c.chain.ins != cmd.ins || c.chain.p1 != cmd.p1 || c.chain.p2 != cmd.p2) {
-			// A new chain replaces an abandoned one.
-			c.chain = nil
-		}
-		if c.chain == nil {
-			c.chain = &command{ins: cmd.ins, p1: cmd.p1, p2: cmd.p2}
-		}
-		if len(c.chain.data)+len(cmd.data) > maxCommandData {
-			c.chain = nil
-			return encodeReply(nil, swWrongLength)
-		}
-		c.chain.data = append(c.chain.data, cmd.data...)
-		return encodeReply(nil, swOK)
-	}
-	if c.chain != nil {
-		if c.chain.ins == cmd.ins && c.chain.p1 == cmd.p1 && c.chain.p2 == cmd.p2 {
-			if len(c.chain.data)+len(cmd.data) > maxCommandData {
-				c.chain = nil
-				return encodeReply(nil, swWrongLength)
-			}
-			cmd.data = append(c.chain.data, cmd.data...)
-		}
-		// Otherwise the application abandoned the chain; the new command
-		// stands on its own (lenient: ISO would allow 6883 here).
-		c.chain = nil
-	}
-
-	r := c.dispatch(cmd)
-	if r.sw != swOK || len(r.data) <= cmd.ne {
-		return encodeReply(r.data, r.sw)
-	}
-	// Longer than Ne: first Ne bytes now, the rest through GET RESPONSE.
-	c.pending, c.pendingOK = r.data[cmd.ne:], true
-	return encodeReply(r.data[:cmd.ne], moreSW(len(c.pending)))
+	return c.tr.Transmit(apdu, checkClass, func(cmd scrm.Command) cardsim.Reply {
+		r := c.dispatch(command{cla: cmd.CLA, ins: cmd.INS, p1: cmd.P1, p2: cmd.P2, data: cmd.Data})
+		return cardsim.Reply{Data: r.data, SW: r.sw}
+	})
 }
 
-// moreSW is 61xx announcing n more bytes (00 meaning 256 or more).
-func moreSW(n int) uint16 {
-	if n >= 256 {
-		return swBytesRemaining
-	}
-	return uint16(swBytesRemaining | n)
+// newTransport is a YubiKey's transport: it answers commands without Le
+// over T=1, with at most 256 bytes (65536 after an extended APDU) per
+// response, and sends data with warning status words.
+func newTransport() cardsim.Transport {
+	return cardsim.Transport{MaxCommandData: maxCommandData, AnswerWithoutLe: true}
 }
 
-// getResponse answers GET RESPONSE (00 C0 00 00 Le).
-func (c *Card) getResponse(cmd command) []byte {
-	c.chain = nil
-	if cmd.p1 != 0 || cmd.p2 != 0 {
-		return encodeReply(nil, swIncorrectP1P2)
+// checkClass accepts CLA 00 (10 within a chain): no secure messaging and
+// no logical channels (the YubiKey's ATR announces none).
+func checkClass(cla byte) uint16 {
+	if cla != 0 {
+		return swClaNotSupported
 	}
-	if !c.pendingOK {
-		return encodeReply(nil, swConditionsNotMet)
-	}
-	n := cmd.ne
-	if n > len(c.pending) {
-		n = len(c.pending)
-	}
-	chunk := c.pending[:n]
-	c.pending = c.pending[n:]
-	if len(c.pending) == 0 {
-		c.pending, c.pendingOK = nil, false
-		return encodeReply(chunk, swOK)
-	}
-	return encodeReply(chunk, moreSW(len(c.pending)))
+	return 0
 }
 
 // dispatch runs one complete command.
