@@ -12,7 +12,7 @@ import (
 	"github.com/cardmod/cardmod/internal/pcscdtest"
 )
 
-var wantInReport = []string{"quickstart-ecc", "quickstart-rsa", "cardmod quickstart P-256", "cardmod quickstart RSA-2048", "RSA-PSS", "decrypt on the card"}
+var wantInReport = []string{"quickstart-ecc", "quickstart-rsa", "cardmod quickstart P-256", "cardmod quickstart RSA-2048", "RSA-PSS", "decrypt on the card", "verifies with it: true"}
 
 // TestRun keeps the README's main job working.
 func TestRun(t *testing.T) {

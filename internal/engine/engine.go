@@ -118,8 +118,9 @@ func (e *Engine) Close() error {
 func (e *Engine) Context() *scrm.Context { return e.sc }
 
 // Cards returns the cards present in every reader that a plug-in takes,
-// opening those not opened yet. Readers without a card, and cards no
-// plug-in takes, are left out.
+// opening those not opened yet. Readers without a card, cards no plug-in
+// takes, and cards that cannot be opened right now (being swapped, reset
+// or held exclusively by another application) are left out.
 func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 	readers, err := e.sc.ListReaders(ctx)
 	if errors.Is(err, scrm.ErrNoReadersAvailable) {
@@ -135,7 +136,11 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 		case err == nil:
 			cards = append(cards, c)
 		case errors.Is(err, scrm.ErrNoSmartcard), errors.Is(err, minidriver.ErrUnknownCard),
-			errors.Is(err, scrm.ErrRemovedCard), errors.Is(err, scrm.ErrSharingViolation):
+			errors.Is(err, scrm.ErrRemovedCard), errors.Is(err, scrm.ErrSharingViolation),
+			errors.Is(err, scrm.ErrNotTransacted), errors.Is(err, scrm.ErrResetCard),
+			errors.Is(err, scrm.ErrUnresponsiveCard), errors.Is(err, scrm.ErrUnpoweredCard):
+			// A card another application is changing, or one being
+			// swapped, is left out; it shows up at the next call.
 		default:
 			return nil, err
 		}
