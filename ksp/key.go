@@ -129,8 +129,8 @@ var (
 	_ crypto.Decrypter = (*Key)(nil)
 )
 
-func finalizedKey(p *Provider, k *cspcore.Key) (*Key, error) {
-	return &Key{p: p, alg: algorithmOf(k.Spec), k: k, bits: k.Bits, usage: usageOf(k.Spec)}, nil
+func finalizedKey(p *Provider, k *cspcore.Key) *Key {
+	return &Key{p: p, alg: algorithmOf(k.Spec), k: k, bits: k.Bits, usage: usageOf(k.Spec)}
 }
 
 func usageOf(spec minidriver.KeySpec) KeyUsage {

@@ -147,7 +147,22 @@ func (p *Provider) OpenKey(ctx context.Context, name string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return finalizedKey(p, k)
+	return finalizedKey(p, k), nil
+}
+
+// OpenKeySpec opens the key of a legacy key spec (NCryptOpenKey's
+// dwLegacyKeySpec) in the container name, for containers that hold two
+// keys (made by the Base CSP).
+func (p *Provider) OpenKeySpec(ctx context.Context, name string, spec minidriver.KeySpec) (*Key, error) {
+	c, err := p.core.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.Key(spec)
+	if err != nil {
+		return nil, err
+	}
+	return finalizedKey(p, k), nil
 }
 
 // KeyEntry describes one key of a card (NCryptEnumKeys).
