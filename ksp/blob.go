@@ -118,7 +118,8 @@ func eccBlob(magic uint32, point []byte) []byte {
 // by Windows): BCRYPT_RSAKEY_BLOB with magic RSA1 gives an
 // *rsa.PublicKey, BCRYPT_ECCKEY_BLOB with magic ECS1/3/5 an
 // *ecdsa.PublicKey and with ECK1/3/5 an *ecdh.PublicKey. Every length is
-// checked against the blob; points must be on their curve. Errors match
+// checked against the blob; RSA integers must be in their shortest form
+// (as Windows writes them) and points on their curve. Errors match
 // ErrBadBlob.
 func ParsePublicBlob(b []byte) (crypto.PublicKey, error) {
 	if len(b) < eccBlobHeader {
@@ -177,6 +178,9 @@ func parseRSABlob(b []byte) (*rsa.PublicKey, error) {
 	if ne == 0 || ne > maxRSAExponentBytes || nn == 0 || nn > maxRSAModulusBytes || p1 != 0 || p2 != 0 ||
 		uint64(len(b)) != rsaBlobHeader+uint64(ne)+uint64(nn) {
 		return nil, fmt.Errorf("ksp: RSA blob header: %w", ErrBadBlob)
+	}
+	if b[rsaBlobHeader] == 0 || b[rsaBlobHeader+ne] == 0 || uint64(nn) != (uint64(bits)+7)/8 {
+		return nil, fmt.Errorf("ksp: RSA blob: integers not in their shortest form: %w", ErrBadBlob)
 	}
 	e := new(big.Int).SetBytes(b[rsaBlobHeader : rsaBlobHeader+ne])
 	n := new(big.Int).SetBytes(b[rsaBlobHeader+ne:])
