@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/cardfs"
+	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"

@@ -2,9 +2,18 @@ package gids_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,4 +106,29 @@ func userPIN(t testing.TB, ctx context.Context, md minidriver.Card, tx *scrm.Tx)
 	t.Helper()
 	_, err := md.Authenticate(ctx, tx, gids.PINUser, []byte(simgids.DefaultPIN), 0)
 	require.NoError(t, err)
+}
+
+// makeCert returns a self-signed-looking certificate for pub, signed by a
+// throwaway key.
+func makeCert(t testing.TB, pub crypto.PublicKey, cn string) []byte {
+	t.Helper()
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Unix(1700000000, 0),
+		NotAfter:     time.Unix(1900000000, 0),
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, pub, ca)
+	require.NoError(t, err)
+	return der
+}
+
+// ecdsaOf is the ECDSA form of an ECDH public key, for a certificate.
+func ecdsaOf(t testing.TB, k *ecdh.PublicKey) *ecdsa.PublicKey {
+	t.Helper()
+	p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), k.Bytes())
+	require.NoError(t, err)
+	return p
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/cardmod/cardmod/cardfs"
 )
@@ -138,10 +137,22 @@ func parseMasterFile(b []byte) (*masterFile, error) {
 			return nil, fmt.Errorf("%w: master file record %d: file identifier %#x", errFormat, i, fid)
 		}
 		mf.records = append(mf.records, mfRecord{
-			Dir: strings.ToLower(dir), Name: strings.ToLower(name), DO: do, FID: uint16(fid),
+			Dir: asciiLower(dir), Name: asciiLower(name), DO: do, FID: uint16(fid),
 		})
 	}
 	return mf, nil
+}
+
+// asciiLower lower-cases the ASCII letters of s and leaves every other
+// byte as it is.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // cString reads a NUL-terminated name from a fixed field.
