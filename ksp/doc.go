@@ -23,7 +23,10 @@
 //     or a Secret (Key.SecretAgreement) kept by the card's plug-in, from
 //     which Secret.Derive derives key material with the KDFs of package
 //     minidriver/kdf (HASH, HMAC, TLS_PRF, SP800_56A_CONCAT,
-//     SP800_108_CTR_HMAC) and which Secret.Close wipes;
+//     SP800_108_CTR_HMAC; Secret.DeriveNamed takes a KDF name and
+//     BCryptBuffer list, checked with the §6.4 rules by kdf.Parse) and
+//     which Secret.Close wipes; deriving and wiping happen in the
+//     plug-in's memory and send no APDU;
 //   - public keys as Go values (Key.Public, which never touches the card)
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);

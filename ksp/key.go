@@ -100,10 +100,10 @@ type ExportPolicy uint32
 
 // Export policy flags; none can be set on a card key.
 const (
-	AllowExport                  ExportPolicy = 0x1 // NCRYPT_ALLOW_EXPORT_FLAG
-	AllowPlaintextExport         ExportPolicy = 0x2 // NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG
-	AllowArchiving               ExportPolicy = 0x4 // NCRYPT_ALLOW_ARCHIVING_FLAG
-	AllowPlaintextArchivingFlags ExportPolicy = 0x8 // NCRYPT_ALLOW_PLAINTEXT_ARCHIVING_FLAG
+	AllowExport             ExportPolicy = 0x1 // NCRYPT_ALLOW_EXPORT_FLAG
+	AllowPlaintextExport    ExportPolicy = 0x2 // NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG
+	AllowArchiving          ExportPolicy = 0x4 // NCRYPT_ALLOW_ARCHIVING_FLAG
+	AllowPlaintextArchiving ExportPolicy = 0x8 // NCRYPT_ALLOW_PLAINTEXT_ARCHIVING_FLAG
 )
 
 // Key is one key of the provider. A Key from OpenKey, or after Finalize,

@@ -106,7 +106,7 @@ func TestExportPolicy(t *testing.T) {
 	ctx := context.Background()
 	k := f.create(t, "ec", ksp.ECDSAP256, nil)
 	assert.NoError(t, k.SetProperty(ctx, ksp.PropExportPolicy, ksp.ExportPolicy(0)))
-	for _, p := range []ksp.ExportPolicy{ksp.AllowExport, ksp.AllowPlaintextExport, ksp.AllowArchiving, ksp.AllowPlaintextArchivingFlags} {
+	for _, p := range []ksp.ExportPolicy{ksp.AllowExport, ksp.AllowPlaintextExport, ksp.AllowArchiving, ksp.AllowPlaintextArchiving} {
 		err := k.SetProperty(ctx, ksp.PropExportPolicy, p)
 		assert.ErrorIs(t, err, ksp.ErrNotExportable)
 		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
