@@ -346,3 +346,14 @@ func (k *Key) Stats() scrm.Stats {
 	}
 	return ck.C.Ref.Stats()
 }
+
+// Delete deletes the key from its card (NCryptDeleteKey): its container,
+// certificate files and container map record. The Key is unusable
+// afterwards.
+func (k *Key) Delete(ctx context.Context) error {
+	ck, err := k.key()
+	if err != nil {
+		return err
+	}
+	return ck.C.Delete(ctx)
+}
