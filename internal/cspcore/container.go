@@ -66,8 +66,8 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 	return nil, 0, core.Errorf("container %q: unexpected %T key: %w", c.Name, pub, minidriver.ErrUnexpected)
 }
 
-// resolve finds the container's current index by its name.
-func (c *Container) resolve(op *engine.Op) (int, error) {
+// Resolve finds the container's current index by its name in op.
+func (c *Container) Resolve(op *engine.Op) (int, error) {
 	m, err := op.ContainerMap()
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
@@ -83,7 +83,7 @@ func (c *Container) resolve(op *engine.Op) (int, error) {
 // container's current index.
 func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
 	return c.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
-		idx, err := c.resolve(op)
+		idx, err := c.Resolve(op)
 		if err != nil {
 			return err
 		}
