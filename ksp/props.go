@@ -85,15 +85,11 @@ func (k *Key) pinID(op *engine.Op, ck *cspcore.Key) (minidriver.PinID, error) {
 		}
 		return k.pin, nil
 	}
-	m, err := op.ContainerMap()
+	idx, err := ck.C.Resolve(op)
 	if err != nil {
-		return 0, fmt.Errorf("ksp: container map: %w", err)
+		return 0, err
 	}
-	rec, ok := m.Find(ck.C.Name)
-	if !ok {
-		return 0, fmt.Errorf("ksp: key %q is gone: %w", ck.C.Name, minidriver.ErrNoKeyContainer)
-	}
-	id, err := op.ContainerPIN(rec.Index)
+	id, err := op.ContainerPIN(idx)
 	if err != nil {
 		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.C.Name, err)
 	}

@@ -53,18 +53,15 @@ type Secret struct {
 	ok  bool // guarded by mu; false after Close
 }
 
-// SecretAgreement computes the ECDH shared secret of the key with peer on
-// the card (CardConstructDHAgreement), in one transaction. The key must be
-// an ECDH key (else an error matching ErrUnsupportedAlgorithm) and peer on
-// its curve (else ErrWrongCurve).
-func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secret, error) {
+// agree computes an agreement of the key with peer on the card, in one
+// transaction, and hands it to use within that transaction.
+func (k *Key) agree(ctx context.Context, peer *ecdh.PublicKey, use func(a minidriver.KeyAgreer, ai int) error) error {
 	ck, err := k.checkPeer(peer)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var s *Secret
-	err = ck.C.Ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
-		idx, err := resolve(op, ck)
+	return ck.C.Ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
+		idx, err := ck.C.Resolve(op)
 		if err != nil {
 			return err
 		}
@@ -79,6 +76,17 @@ func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secre
 		if err != nil {
 			return fmt.Errorf("ksp: key agreement: %w", err)
 		}
+		return use(a, ai)
+	})
+}
+
+// SecretAgreement computes the ECDH shared secret of the key with peer on
+// the card (CardConstructDHAgreement), in one transaction. The key must be
+// an ECDH key (else an error matching ErrUnsupportedAlgorithm) and peer on
+// its curve (else ErrWrongCurve).
+func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secret, error) {
+	var s *Secret
+	err := k.agree(ctx, peer, func(a minidriver.KeyAgreer, ai int) error {
 		s = &Secret{a: a, idx: ai, ok: true}
 		return nil
 	})
@@ -97,19 +105,6 @@ func (s *Secret) agreer(fn func(a minidriver.KeyAgreer, idx int) error) error {
 		return ErrClosed
 	}
 	return fn(s.a, s.idx)
-}
-
-// resolve finds ck's container index again by its name.
-func resolve(op *engine.Op, ck *cspcore.Key) (int, error) {
-	m, err := op.ContainerMap()
-	if err != nil {
-		return 0, fmt.Errorf("ksp: container map: %w", err)
-	}
-	rec, ok := m.Find(ck.C.Name)
-	if !ok {
-		return 0, fmt.Errorf("ksp: key %q is gone: %w", ck.C.Name, minidriver.ErrNoKeyContainer)
-	}
-	return rec.Index, nil
 }
 
 // Derive derives key material with context.Background(); see
@@ -197,21 +192,10 @@ func (k *Key) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
 // The key must be an ECDH key and peer on its curve (else errors matching
 // ErrUnsupportedAlgorithm, ErrWrongCurve).
 func (k *Key) ECDHContext(ctx context.Context, peer *ecdh.PublicKey) ([]byte, error) {
-	ck, err := k.checkPeer(peer)
-	if err != nil {
-		return nil, err
-	}
 	var z []byte
-	err = ck.C.Do(ctx, func(op *engine.Op, idx int) error {
-		if err := ck.Authenticate(op, idx, "key agreement"); err != nil {
-			return err
-		}
-		ai, err := minidriver.Agree(op.Context(), op.Card(), op.Tx(), idx, peer)
-		if err != nil {
-			return fmt.Errorf("ksp: key agreement: %w", err)
-		}
-		a := op.Card().(minidriver.KeyAgreer) // Agree succeeded, so it is one
+	err := k.agree(ctx, peer, func(a minidriver.KeyAgreer, ai int) error {
 		defer func() { _ = a.DestroyAgreement(ai) }()
+		var err error
 		if z, err = a.DeriveKey(ai, rawZ{}); err != nil {
 			return fmt.Errorf("ksp: key agreement: %w", err)
 		}
