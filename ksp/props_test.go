@@ -205,3 +205,24 @@ func issue(t *testing.T, ca *ecdsa.PrivateKey, pub any) *x509.Certificate {
 	require.NoError(t, err)
 	return cert
 }
+
+// TestSilentCreationWithSmartCardPin: the silent creation pattern of
+// spec §7.1: a silent provider cannot prompt, so it creates a key only
+// after "SmartCardPin" was set on the key being created.
+func TestSilentCreationWithSmartCardPin(t *testing.T) {
+	f := newFixture(t, ksp.Config{})
+	ctx := context.Background()
+	silent := f.open(t, ksp.Config{Silent: true})
+	k, err := silent.CreatePersistedKey(ctx, `\\.\`+readerName+`\silent`, ksp.ECDSAP256)
+	require.NoError(t, err)
+	assert.ErrorIs(t, k.Finalize(ctx), pincache.ErrSilent)
+
+	k, err = silent.CreatePersistedKey(ctx, `\\.\`+readerName+`\silent`, ksp.ECDSAP256)
+	require.NoError(t, err)
+	require.NoError(t, k.SetProperty(ctx, ksp.PropSmartCardPin, []byte(simpiv.DefaultPIN)))
+	require.NoError(t, k.Finalize(ctx))
+	digest := sha256.Sum256([]byte("silent"))
+	_, err = k.Sign(rand.Reader, digest[:], nil)
+	assert.NoError(t, err)
+	assert.Zero(t, f.prompt.Count.Load(), "nobody was asked")
+}
