@@ -183,7 +183,7 @@ func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac
 	if err := c.putDO(ctx, tx, fid, do, nil); err != nil {
 		return cardErr("create "+d+"/"+n, err)
 	}
-	next := &masterFile{records: append(append([]mfRecord(nil), mf.records...), mfRecord{Dir: d, Name: n, DO: do, FID: fid})}
+	next := &masterFile{records: append(append([]mfRecord(nil), mf.records...), mfRecord{Dir: d, Name: storedName(d, n), DO: do, FID: fid})}
 	return c.writeMasterFile(ctx, tx, next)
 }
 
@@ -215,6 +215,6 @@ func (c *Card) DeleteFile(ctx context.Context, tx *scrm.Tx, dir, name string) er
 		return cardErr("delete "+r.Dir+"/"+r.Name, err)
 	}
 	next := &masterFile{records: append([]mfRecord(nil), mf.records...)}
-	next.remove(mf.find(r.Dir, r.Name))
+	next.remove(mf.find(asciiLower(r.Dir), asciiLower(r.Name)))
 	return c.writeMasterFile(ctx, tx, next)
 }

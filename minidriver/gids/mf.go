@@ -96,7 +96,9 @@ const (
 	mfMaxSize = 65000
 )
 
-// mfRecord is one entry of the master file.
+// mfRecord is one entry of the master file. Dir and Name are kept as the
+// card stores them (OpenSC writes certificate names as kxc0A); they are
+// compared case-insensitively.
 type mfRecord struct {
 	Dir, Name string
 	DO        uint32
@@ -111,8 +113,7 @@ type masterFile struct {
 	records []mfRecord
 }
 
-// parseMasterFile reads the master file. Names are returned in lower case
-// (names are case-insensitive; OpenSC writes kxc0A, cardfs kxc0a).
+// parseMasterFile reads the master file.
 func parseMasterFile(b []byte) (*masterFile, error) {
 	if len(b) < 1 || b[0] != mfVersion {
 		return nil, fmt.Errorf("%w: master file version", errFormat)
@@ -137,7 +138,7 @@ func parseMasterFile(b []byte) (*masterFile, error) {
 			return nil, fmt.Errorf("%w: master file record %d: file identifier %#x", errFormat, i, fid)
 		}
 		mf.records = append(mf.records, mfRecord{
-			Dir: asciiLower(dir), Name: asciiLower(name), DO: do, FID: uint16(fid),
+			Dir: dir, Name: name, DO: do, FID: uint16(fid),
 		})
 	}
 	return mf, nil
@@ -182,7 +183,7 @@ func (mf *masterFile) marshal() []byte {
 // find returns the index of dir/name, or -1. Both are lower case.
 func (mf *masterFile) find(dir, name string) int {
 	for i, r := range mf.records {
-		if r.Dir == dir && r.Name == name {
+		if asciiLower(r.Dir) == dir && asciiLower(r.Name) == name {
 			return i
 		}
 	}
@@ -198,8 +199,8 @@ func (mf *masterFile) hasDir(dir string) bool {
 func (mf *masterFile) files(dir string) []string {
 	var out []string
 	for _, r := range mf.records {
-		if r.Dir == dir && !r.isDir() {
-			out = append(out, r.Name)
+		if asciiLower(r.Dir) == dir && !r.isDir() {
+			out = append(out, asciiLower(r.Name))
 		}
 	}
 	return out
@@ -228,6 +229,23 @@ func (mf *masterFile) freeDO(fid uint16) (uint32, bool) {
 // remove deletes record i.
 func (mf *masterFile) remove(i int) {
 	mf.records = append(mf.records[:i:i], mf.records[i+1:]...)
+}
+
+// storedName is the form in which a new file's name goes into the master
+// file: certificate files kscNN and kxcNN with upper-case hexadecimal
+// digits, as OpenSC's GIDS driver writes and looks them up (with a
+// case-sensitive comparison), every other name as given (lower case).
+func storedName(dir, name string) string {
+	if dir != cardfs.MSCPDir || len(name) != 5 || (name[:3] != cardfs.KeyExchangeCertPrefix && name[:3] != cardfs.SignatureCertPrefix) {
+		return name
+	}
+	b := []byte(name)
+	for i := 3; i < 5; i++ {
+		if 'a' <= b[i] && b[i] <= 'f' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // initialMasterFile is the master file of a newly initialized card: the
