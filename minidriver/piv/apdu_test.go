@@ -2,6 +2,7 @@ package piv_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"testing"
 
@@ -149,5 +150,33 @@ func TestNEOFirmware(t *testing.T) {
 		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
 		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "f", 1))
 		assert.ErrorIs(t, minidriver.WriteFile(ctx, e.md, tx, "mscp", "f", make([]byte, 2100)), minidriver.ErrNoSpace)
+	})
+}
+
+// On a card without GET METADATA a key the plug-in just generated or
+// imported has no certificate yet; its public key is still known.
+func TestNEOKeyWithoutCertificate(t *testing.T) {
+	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}})
+	e := newEnv(t, sim, piv.Plugin{})
+	imported := testRSAKey(t)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}))
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.KeyExchange, Key: imported}))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		info, err := e.md.ContainerInfo(ctx, tx, 0)
+		require.NoError(t, err)
+		pub, ok := info.Signature.(*ecdsa.PublicKey)
+		require.True(t, ok, "%T", info.Signature)
+		userPIN(t, ctx, e.md, tx)
+		digest := sha256.Sum256([]byte("neo"))
+		sig, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, KeySpec: minidriver.ECDSAP256, Digest: digest[:]})
+		require.NoError(t, err)
+		assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+
+		info, err = e.md.ContainerInfo(ctx, tx, 2)
+		require.NoError(t, err)
+		assert.True(t, imported.PublicKey.Equal(info.KeyExchange))
 	})
 }

@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -65,6 +66,9 @@ type Card struct {
 	// slot: it says what a key is for (an ECDSA key in a slot whose default
 	// is ECDH, say) until the container map records it.
 	specs map[byte]minidriver.KeySpec
+	// pubs holds the public key of each key this Card created, for cards
+	// without GET METADATA, until the slot has a certificate.
+	pubs map[byte]crypto.PublicKey
 	// mgmtAlg is the management key's algorithm, 0 until known.
 	mgmtAlg byte
 	// mapFresh is the container map kept across transactions under

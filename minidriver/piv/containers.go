@@ -86,10 +86,16 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 		return ki, nil
 	}
 	der, err := c.readCert(ctx, tx, slot)
-	if err != nil {
-		if errors.Is(err, minidriver.ErrFileNotFound) {
-			return keyInfo{}, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
+	if errors.Is(err, minidriver.ErrFileNotFound) {
+		if pub, ok := c.pubs[slot]; ok {
+			// A key this Card created, with no certificate yet.
+			if alg, known := c.algs[slot]; known {
+				return keyInfo{Alg: alg, Public: pub}, nil
+			}
 		}
+		return keyInfo{}, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
+	}
+	if err != nil {
 		return keyInfo{}, err
 	}
 	cert, err := x509.ParseCertificate(der)

@@ -2,10 +2,12 @@ package piv
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"math/big"
 
@@ -109,6 +111,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	delete(c.objs, metaTag(slot))
 	delete(c.algs, slot)
 	delete(c.specs, slot)
+	delete(c.pubs, slot)
 	if req.Key != nil {
 		if err := c.importKey(ctx, tx, slot, req, policy); err != nil {
 			return err
@@ -129,12 +132,24 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	if err != nil {
 		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
 	}
-	if _, err := parsePublicKey(alg, v, false); err != nil {
+	pub, err := parsePublicKey(alg, v, false)
+	if err != nil {
 		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
 	}
 	c.setAlg(slot, alg)
 	c.setSpec(slot, req.KeySpec)
+	c.setPublic(slot, pub)
 	return nil
+}
+
+// setPublic keeps the public key of a key this Card created, for cards
+// without GET METADATA: there the slot's certificate is the only other
+// source, and a new key has none yet.
+func (c *Card) setPublic(slot byte, pub crypto.PublicKey) {
+	if c.pubs == nil {
+		c.pubs = make(map[byte]crypto.PublicKey)
+	}
+	c.pubs[slot] = pub
 }
 
 func (c *Card) setSpec(slot byte, spec minidriver.KeySpec) {
@@ -227,7 +242,35 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 		return cardErr(fmt.Sprintf("import into slot %02X", slot), err)
 	}
 	c.setAlg(slot, alg)
+	if pk, ok := req.Key.(interface{ Public() crypto.PublicKey }); ok {
+		pub := pk.Public()
+		if k, ok := pub.(*ecdh.PublicKey); ok {
+			// Public keys of EC slots are *ecdsa.PublicKey here, as
+			// parsePublicKey makes them.
+			if epub, err := ecdsaFromECDH(k); err == nil {
+				pub = epub
+			}
+		}
+		c.setPublic(slot, pub)
+	}
 	return nil
+}
+
+// ecdsaFromECDH converts an ECDH public key to the ECDSA form.
+func ecdsaFromECDH(k *ecdh.PublicKey) (*ecdsa.PublicKey, error) {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("piv: %T is not an EC key", pub)
+	}
+	return e, nil
 }
 
 // DeleteContainer deletes the key of a container's slot with the Yubico
@@ -250,6 +293,7 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	}
 	delete(c.algs, ct.Slot)
 	delete(c.specs, ct.Slot)
+	delete(c.pubs, ct.Slot)
 	c.remember(metaTag(ct.Slot), nil)
 	return nil
 }
