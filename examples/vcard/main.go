@@ -1,9 +1,11 @@
-// Command vcard serves a simulated PIV card (a YubiKey 5, package
-// cardsim/piv) to pcscd through the vsmartcard vpcd driver, so that every
-// PC/SC program on the machine (OpenSC, yubico-piv-tool, piv-go, ...) sees a
-// card in a reader.
+// Command vcard serves a simulated card to pcscd through the vsmartcard vpcd
+// driver, so that every PC/SC program on the machine (OpenSC,
+// yubico-piv-tool, piv-go, ...) sees a card in a reader: a PIV card (a
+// YubiKey 5, package cardsim/piv) by default, or a GIDS card (package
+// cardsim/gids) with -card gids.
 //
 //	go run ./examples/vcard -state card.json
+//	go run ./examples/vcard -card gids -state gids.json
 //
 // pcscd must be running with the vpcd driver loaded (Debian: packages pcscd
 // and vsmartcard-vpcd; `pcscd -f -d` in another terminal if nothing starts
@@ -12,8 +14,9 @@
 // pcscd reports the card present, and serves it until interrupted (SIGINT
 // or SIGTERM): the card is then removed and the state saved.
 //
-// The state file holds the whole card (keys, certificates, PIN, PUK,
-// management key, retry counters) in cardsim/piv's versioned JSON format. It
+// The state file holds the whole card (keys, certificates or files, PINs,
+// management or admin key, retry counters) in the simulator's versioned
+// JSON format (cardsim/piv's or cardsim/gids'). It
 // is created with a fresh card on first use, loaded afterwards, and saved
 // atomically whenever the card's state changes (checked every second) and
 // at exit. A file that cannot be loaded is an error; it is never overwritten.
@@ -21,6 +24,7 @@
 // Flags:
 //
 //	-state FILE       the card's state file (required)
+//	-card TYPE        the kind of a new card: piv (default) or gids
 //	-addr HOST:PORT   vpcd's address (default 127.0.0.1:35963)
 //	-reader NAME      the reader name pcscd gives that vpcd slot; default
 //	                  the name of Debian's configuration for ports 35963
@@ -30,7 +34,12 @@
 //	-serial N         serial number of a new card (default 10000001)
 //	-mgmt-alg ALG     management key algorithm of a new card: tdes, aes128,
 //	                  aes192 or aes256 (default: the firmware's)
+//	-blank            a new GIDS card is blank, as from the factory (for
+//	                  `gids-tool --initialize`), instead of initialized with
+//	                  cardsim/gids' default PIN and admin key
 //
+// -firmware, -serial and -mgmt-alg are for PIV cards, -blank for GIDS
+// cards.
 // The creation flags apply only when the state file does not exist yet.
 // Then, for example:
 //
@@ -59,6 +68,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cardmod/cardmod/cardsim"
+	"github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
@@ -89,6 +100,8 @@ const (
 
 // options are the parsed command line.
 type options struct {
+	kind    string // "piv" or "gids"
+	blank   bool   // a new GIDS card is blank
 	state   string
 	addr    string
 	reader  string
@@ -106,6 +119,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	var firmware, mgmtAlg string
 	var serial uint64
 	fl.StringVar(&o.state, "state", "", "the card's state `file` (created on first use)")
+	fl.StringVar(&o.kind, "card", "piv", "the `kind` of a new card: piv or gids")
+	fl.BoolVar(&o.blank, "blank", false, "a new GIDS card is blank, for initialization tools")
 	fl.StringVar(&o.addr, "addr", vpcd.DefaultAddr, "vpcd's `host:port`")
 	fl.StringVar(&o.reader, "reader", "", "the reader `name` pcscd gives that vpcd slot (default: Debian's name for ports 35963 and 35964)")
 	fl.StringVar(&firmware, "firmware", piv.DefaultVersion.String(), "firmware `version` of a new card")
@@ -116,10 +131,24 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	}
 	fl.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "serial", "mgmt-alg":
+		case "firmware", "serial", "mgmt-alg", "blank", "card":
 			o.creation = append(o.creation, "-"+f.Name)
 		}
 	})
+	switch o.kind {
+	case "piv":
+		if o.blank {
+			return o, errors.New("-blank is for GIDS cards")
+		}
+	case "gids":
+		for _, c := range o.creation {
+			if c == "-firmware" || c == "-serial" || c == "-mgmt-alg" {
+				return o, fmt.Errorf("%s is for PIV cards", c)
+			}
+		}
+	default:
+		return o, fmt.Errorf("-card %q: want piv or gids", o.kind)
+	}
 	if fl.NArg() != 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
@@ -181,40 +210,93 @@ func (p *printer) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
+// simCard is a simulated card whose state can be saved.
+type simCard interface {
+	cardsim.Card
+	Save(w io.Writer) error
+	SaveFile(path string) error
+}
+
 // openCard loads the state file, or makes a new card and writes it there
-// when the file does not exist.
-func openCard(o options, out *printer) (*piv.Card, error) {
-	card, err := piv.LoadFile(o.state, piv.Config{})
+// when the file does not exist. It also returns a description of the card
+// for the messages.
+func openCard(o options, out *printer) (simCard, string, error) {
+	card, desc, err := loadCard(o)
 	if err == nil {
-		out.printf("loaded card %d (firmware %s) from %s", card.Serial(), card.Version(), o.state)
+		out.printf("loaded %s from %s", desc, o.state)
 		if len(o.creation) > 0 {
 			out.printf("ignoring %s (creation flags apply only to a new card)", strings.Join(o.creation, ", "))
 		}
-		return card, nil
+		return card, desc, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, "", err
 	}
-	card, err = piv.New(piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg})
-	if err != nil {
-		return nil, err
+	switch o.kind {
+	case "gids":
+		g, err := gids.New(gids.Config{Initialized: !o.blank})
+		if err != nil {
+			return nil, "", err
+		}
+		card, desc = g, gidsDesc(g)
+	default:
+		p, err := piv.New(piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg})
+		if err != nil {
+			return nil, "", err
+		}
+		card, desc = p, pivDesc(p)
 	}
 	if err := card.SaveFile(o.state); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	out.printf("created card %d (firmware %s) in %s", card.Serial(), card.Version(), o.state)
-	return card, nil
+	out.printf("created %s in %s", desc, o.state)
+	return card, desc, nil
 }
+
+// loadCard loads the state file as the kind of card it holds: a PIV card,
+// or else a GIDS card. When neither loads, the error is the one of the
+// kind asked for with -card.
+func loadCard(o options) (simCard, string, error) {
+	p, perr := piv.LoadFile(o.state, piv.Config{})
+	if perr == nil {
+		return p, pivDesc(p), nil
+	}
+	if errors.Is(perr, fs.ErrNotExist) {
+		return nil, "", perr
+	}
+	g, gerr := gids.LoadFile(o.state, gids.Config{})
+	if gerr == nil {
+		return g, gidsDesc(g), nil
+	}
+	if o.kind == "gids" {
+		return nil, "", gerr
+	}
+	return nil, "", perr
+}
+
+func pivDesc(c *piv.Card) string {
+	return fmt.Sprintf("PIV card %d (firmware %s)", c.Serial(), c.Version())
+}
+
+func gidsDesc(c *gids.Card) string { return fmt.Sprintf("GIDS card (%s)", c.LifeCycle()) }
 
 // saver writes the card's state to its file when it has changed.
 type saver struct {
-	card *piv.Card
+	card simCard
 	path string
 	last []byte // the state last written
 }
 
+func state(c simCard) ([]byte, error) {
+	var b bytes.Buffer
+	if err := c.Save(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
 func (s *saver) saveIfChanged() (bool, error) {
-	cur, err := s.card.MarshalJSON()
+	cur, err := state(s.card)
 	if err != nil {
 		return false, err
 	}
@@ -238,12 +320,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 	if err != nil {
 		return err
 	}
-	card, err := openCard(o, out)
+	card, desc, err := openCard(o, out)
 	if err != nil {
 		return err
 	}
 	sv := &saver{card: card, path: o.state}
-	if sv.last, err = card.MarshalJSON(); err != nil {
+	if sv.last, err = state(card); err != nil {
 		return err
 	}
 	defer func() {
@@ -277,7 +359,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 	defer func() { _ = srv.Remove() }() // the loop below reports its error
 	out.printf("serving the card to vpcd at %s", o.addr)
 
-	pc := presence(ctx, o, card, out)
+	pc := presence(ctx, o, desc, out)
 	if pc != nil {
 		defer pc.Release()
 	}
@@ -325,7 +407,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 // when pcscd cannot be asked (no cgo in this build, pcscd not reachable, no
 // reader name known) or the card did not appear in time: the card is served
 // all the same.
-func presence(ctx context.Context, o options, card *piv.Card, out *printer) *scrm.Context {
+func presence(ctx context.Context, o options, desc string, out *printer) *scrm.Context {
 	if o.reader == "" {
 		out.printf("reader name unknown for %s: pass -reader to have it checked", o.addr)
 		return nil
@@ -343,7 +425,7 @@ func presence(ctx context.Context, o options, card *piv.Card, out *printer) *scr
 		_ = pc.Release()
 		return nil
 	}
-	out.printf("card %d present in reader %q", card.Serial(), o.reader)
+	out.printf("%s present in reader %q", desc, o.reader)
 	return pc
 }
 

@@ -118,8 +118,8 @@ func TestRunServesAndPersists(t *testing.T) {
 	assert.Equal(t, piv.DefaultTries, tries)
 	wrongPIN(t, sc, reader)
 	out := s.stop(t)
-	assert.Contains(t, out, "created card 4242 (firmware 5.4.3) in "+state)
-	assert.Contains(t, out, `card 4242 present in reader "`+r.Name+`"`)
+	assert.Contains(t, out, "created PIV card 4242 (firmware 5.4.3) in "+state)
+	assert.Contains(t, out, `PIV card 4242 (firmware 5.4.3) present in reader "`+r.Name+`"`)
 	assert.Contains(t, out, "state saved in "+state)
 
 	saved, err := piv.LoadFile(state, piv.Config{})
@@ -133,9 +133,53 @@ func TestRunServesAndPersists(t *testing.T) {
 	assert.Equal(t, uint32(4242), serial)
 	assert.Equal(t, piv.DefaultTries-1, tries, "the wrong PIN of the first run was not saved")
 	out = s.stop(t)
-	assert.Contains(t, out, "loaded card 4242 (firmware 5.4.3) from "+state)
+	assert.Contains(t, out, "loaded PIV card 4242 (firmware 5.4.3) from "+state)
 	assert.Contains(t, out, "ignoring -serial (creation flags apply only to a new card)")
 	assert.Contains(t, out, "state unchanged in "+state)
+}
+
+// TestRunServesGIDS serves a GIDS card (-card gids): pcscd sees a card that
+// answers a SELECT of the GIDS application with its FCI and counts a wrong
+// PIN, and the second run serves the saved card whatever -card says.
+func TestRunServesGIDS(t *testing.T) {
+	env := pcscdtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r, err := env.Acquire(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, r.Release()) })
+	sc := env.Context(t)
+	state := filepath.Join(t.TempDir(), "gids.json")
+
+	gidsTries := func(reader string, wrong bool) int {
+		card, err := sc.Connect(ctx, reader, nil)
+		require.NoError(t, err)
+		defer func() { assert.NoError(t, card.Close(scrm.LeaveCard)) }()
+		fci, err := card.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59}, Ne: 256})
+		require.NoError(t, err)
+		assert.Equal(t, byte(0x61), fci.Data[0], "the FCI")
+		if wrong {
+			_, err = card.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80, Data: []byte("00000000")})
+			require.ErrorIs(t, err, scrm.ErrWrongPIN)
+		}
+		_, err = card.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80})
+		var se *scrm.StatusError
+		require.ErrorAs(t, err, &se)
+		n, ok := se.RetriesLeft()
+		require.True(t, ok, "empty VERIFY: %v", err)
+		return n
+	}
+
+	s, reader := serve(t, "-card", "gids", "-state", state, "-addr", r.Addr, "-reader", r.Name)
+	first := gidsTries(reader, true)
+	out := s.stop(t)
+	assert.Contains(t, out, "created GIDS card")
+	assert.Contains(t, out, "state saved in "+state)
+
+	s, reader = serve(t, "-state", state, "-addr", r.Addr, "-reader", r.Name)
+	assert.Equal(t, first, gidsTries(reader, false), "the wrong PIN was saved")
+	out = s.stop(t)
+	assert.Contains(t, out, "loaded GIDS card")
 }
 
 // TestRunKeepsCorruptState: a state file that cannot be loaded is an error
@@ -156,13 +200,13 @@ func TestRunKeepsCorruptState(t *testing.T) {
 func TestParseArgs(t *testing.T) {
 	o, err := parseArgs([]string{"-state", "c.json"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, options{state: "c.json", addr: "127.0.0.1:35963", reader: "Virtual PCD 00 00",
+	assert.Equal(t, options{kind: "piv", state: "c.json", addr: "127.0.0.1:35963", reader: "Virtual PCD 00 00",
 		version: piv.DefaultVersion, serial: piv.DefaultSerial}, o)
 
 	o, err = parseArgs([]string{"-state", "c.json", "-addr", "127.0.0.1:35964", "-firmware", "5.4.3",
 		"-mgmt-alg", "AES256", "-serial", "12"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, options{state: "c.json", addr: "127.0.0.1:35964", reader: "Virtual PCD 00 01",
+	assert.Equal(t, options{kind: "piv", state: "c.json", addr: "127.0.0.1:35964", reader: "Virtual PCD 00 01",
 		version: piv.Version{Major: 5, Minor: 4, Patch: 3}, serial: 12, mgmtAlg: piv.AlgAES256,
 		creation: []string{"-firmware", "-mgmt-alg", "-serial"}}, o)
 
@@ -179,11 +223,19 @@ func TestParseArgs(t *testing.T) {
 		{"-state", "c.json", "-serial", "0"},
 		{"-state", "c.json", "-serial", "4294967296"},
 		{"-state", "c.json", "-addr", "35963"},
+		{"-state", "c.json", "-card", "cac"},
+		{"-state", "c.json", "-blank"},
+		{"-state", "c.json", "-card", "gids", "-firmware", "5.4.3"},
 		{"-nosuchflag"},
 	} {
 		_, err := parseArgs(args, &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)
 	}
+	o, err = parseArgs([]string{"-state", "g.json", "-card", "gids", "-blank"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "gids", o.kind)
+	assert.True(t, o.blank)
+
 	_, err = parseArgs([]string{"-h"}, &bytes.Buffer{})
 	assert.ErrorIs(t, err, flag.ErrHelp)
 }
