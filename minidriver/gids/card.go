@@ -43,13 +43,21 @@ type Card struct {
 
 	agreements minidriver.Agreements
 
+	// The master file and key map last read or written, and the cardcf
+	// content seen with them. They are kept across transactions and
+	// trusted again (mfOK, kmOK) in a transaction that reads the same
+	// cardcf, as the caller does first in every transaction; anything
+	// else reads them again.
+	mf *masterFile
+	km *keyMap
+	cf []byte
+
 	// Per-transaction state, valid while tx is the caller's current
-	// transaction: the master file and key map read, the pending admin
+	// transaction: whether mf and km are current, the pending admin
 	// challenge (host and card challenges).
-	tx        *scrm.Tx
-	mf        *masterFile
-	km        *keyMap
-	challenge []byte
+	tx         *scrm.Tx
+	mfOK, kmOK bool
+	challenge  []byte
 }
 
 var (
@@ -66,12 +74,14 @@ var (
 func (c *Card) Close() error {
 	c.agreements.DestroyAll()
 	c.forget()
+	c.mf, c.km, c.cf = nil, nil, nil
 	return nil
 }
 
-// forget drops the per-transaction state.
+// forget drops the per-transaction state: the master file and key map are
+// no longer trusted.
 func (c *Card) forget() {
-	c.tx, c.mf, c.km = nil, nil, nil
+	c.tx, c.mfOK, c.kmOK = nil, false, false
 	clear(c.challenge)
 	c.challenge = nil
 }
@@ -214,7 +224,7 @@ func tagBytes(tag uint32) []byte {
 // masterFile returns the master file, read once per transaction.
 func (c *Card) masterFile(ctx context.Context, tx *scrm.Tx) (*masterFile, error) {
 	c.use(tx)
-	if c.mf != nil {
+	if c.mfOK {
 		return c.mf, nil
 	}
 	b, err := c.getDO(ctx, tx, fidUserCreateDeleteDir, doMasterFile)
@@ -229,7 +239,7 @@ func (c *Card) masterFile(ctx context.Context, tx *scrm.Tx) (*masterFile, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 	}
-	c.mf = mf
+	c.mf, c.mfOK = mf, true
 	return mf, nil
 }
 
@@ -239,11 +249,11 @@ func (c *Card) writeMasterFile(ctx context.Context, tx *scrm.Tx, mf *masterFile)
 	if len(b) > mfMaxSize {
 		return fmt.Errorf("%w: gids: the master file is full", minidriver.ErrNoSpace)
 	}
-	c.mf = nil
+	c.mf, c.mfOK = nil, false
 	if err := c.putDO(ctx, tx, fidUserCreateDeleteDir, doMasterFile, b); err != nil {
 		return cardErr("write the master file", err)
 	}
-	c.mf = mf
+	c.mf, c.mfOK = mf, true
 	return nil
 }
 
@@ -251,7 +261,7 @@ func (c *Card) writeMasterFile(ctx context.Context, tx *scrm.Tx, mf *masterFile)
 // one has an empty map.
 func (c *Card) keyMap(ctx context.Context, tx *scrm.Tx) (*keyMap, error) {
 	c.use(tx)
-	if c.km != nil {
+	if c.kmOK {
 		return c.km, nil
 	}
 	b, err := c.getDO(ctx, tx, fidUserCreateDeleteDir, doKeyMap)
@@ -265,17 +275,17 @@ func (c *Card) keyMap(ctx context.Context, tx *scrm.Tx) (*keyMap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 	}
-	c.km = km
+	c.km, c.kmOK = km, true
 	return km, nil
 }
 
 // writeKeyMap stores km.
 func (c *Card) writeKeyMap(ctx context.Context, tx *scrm.Tx, km *keyMap) error {
-	c.km = nil
+	c.km, c.kmOK = nil, false
 	if err := c.putDO(ctx, tx, fidUserCreateDeleteDir, doKeyMap, km.marshal()); err != nil {
 		return cardErr("write the key map", err)
 	}
-	c.km = km
+	c.km, c.kmOK = km, true
 	return nil
 }
 
@@ -293,4 +303,47 @@ func cardErr(what string, err error) error {
 		return fmt.Errorf("%w: gids: %s: %w", minidriver.ErrUnexpected, what, err)
 	}
 	return fmt.Errorf("gids: %s: %w", what, err)
+}
+
+// sawCardCF takes note of cardcf's content in the current transaction: the
+// same content as when the kept master file and key map were current
+// makes them current again; another content drops those not read in this
+// transaction.
+func (c *Card) sawCardCF(v []byte) {
+	if c.cf != nil && string(v) == string(c.cf) {
+		c.mfOK = c.mfOK || c.mf != nil
+		c.kmOK = c.kmOK || c.km != nil
+	} else {
+		if !c.mfOK {
+			c.mf = nil
+		}
+		if !c.kmOK {
+			c.km = nil
+		}
+	}
+	c.cf = append(c.cf[:0:0], v...)
+}
+
+// readCardCF reads cardcf through the kept master file when it is not
+// current yet (one GET DATA instead of two), then validates it. ok is
+// false when that was not possible.
+func (c *Card) readCardCF(ctx context.Context, tx *scrm.Tx) ([]byte, bool) {
+	c.use(tx)
+	if c.mfOK || c.mf == nil || c.cf == nil {
+		return nil, false
+	}
+	i := c.mf.find("", cardfs.CardCFFile)
+	if i < 0 {
+		return nil, false
+	}
+	r := c.mf.records[i]
+	v, err := c.getDO(ctx, tx, r.FID, r.DO)
+	if err != nil {
+		return nil, false
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	c.sawCardCF(v)
+	return v, true
 }

@@ -27,9 +27,10 @@
 //
 // APDUs: Open sends two (SELECT with the FCI, GET DATA of EF.ATR, whose
 // card capabilities set extended lengths and chaining), Resume one
-// (SELECT). Within one transaction the master file and the key map are
-// read at most once. A signature is then MSE SET and PSO COMPUTE DIGITAL
-// SIGNATURE after the key map is read.
+// (SELECT). The master file and the key map are read at most once per
+// transaction and kept across transactions while cardcf, which the caller
+// reads first in each, is unchanged (every writer bumps it first). A
+// signature is then MSE SET and PSO COMPUTE DIGITAL SIGNATURE.
 //
 // Concurrency: a Plugin is immutable and safe for concurrent use. A Card is
 // used by one goroutine at a time, inside the caller's transaction: the

@@ -58,6 +58,12 @@ func (c *Card) lookup(ctx context.Context, tx *scrm.Tx, dir, name string) (*mast
 // ReadFile reads the data object the master file names for dir/name. A
 // file whose object is missing (created and never written) is empty.
 func (c *Card) ReadFile(ctx context.Context, tx *scrm.Tx, dir, name string) ([]byte, error) {
+	isCF := dir == "" && asciiLower(name) == cardfs.CardCFFile
+	if isCF {
+		if v, ok := c.readCardCF(ctx, tx); ok {
+			return v, nil
+		}
+	}
 	_, r, err := c.lookup(ctx, tx, dir, name)
 	if err != nil {
 		return nil, err
@@ -71,6 +77,9 @@ func (c *Card) ReadFile(ctx context.Context, tx *scrm.Tx, dir, name string) ([]b
 	}
 	if b == nil {
 		b = []byte{}
+	}
+	if isCF {
+		c.sawCardCF(b)
 	}
 	return b, nil
 }
@@ -198,6 +207,9 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 	}
 	if err := c.putDO(ctx, tx, r.FID, r.DO, data); err != nil {
 		return cardErr("write "+r.Dir+"/"+r.Name, err)
+	}
+	if r.Dir == "" && asciiLower(r.Name) == cardfs.CardCFFile {
+		c.cf = append(c.cf[:0:0], data...)
 	}
 	return nil
 }

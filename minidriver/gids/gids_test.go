@@ -211,3 +211,48 @@ func TestSignAndDecrypt(t *testing.T) {
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "another spec")
 	})
 }
+
+// TestKeptMasterFile checks that the master file kept across transactions
+// is trusted only while cardcf is unchanged: a file another context creates
+// (bumping cardcf first, as every writer must) is seen.
+func TestKeptMasterFile(t *testing.T) {
+	e := newEnv(t, nil)
+	other, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(context.Background(), e.card, minidriver.Env{})
+	require.NoError(t, err)
+	defer func() { _ = other.Close() }()
+	// list reads cardcf and lists mscp, as the engine does, and counts
+	// the APDUs.
+	list := func() ([]string, uint64) {
+		var files []string
+		var n uint64
+		e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			before := e.card.Stats()
+			_, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+			require.NoError(t, err)
+			files, err = e.md.ListFiles(ctx, tx, "mscp")
+			require.NoError(t, err)
+			n = e.card.Stats().Sub(before).APDUs
+		})
+		return files, n
+	}
+	files, n := list()
+	assert.Equal(t, []string{"cmapfile"}, files)
+	assert.Equal(t, uint64(2), n, "master file and cardcf")
+	files, n = list()
+	assert.Equal(t, []string{"cmapfile"}, files)
+	assert.Equal(t, uint64(1), n, "cardcf alone: the kept master file is used")
+	ctx := context.Background()
+	tx, err := e.card.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, other.Resume(ctx, tx))
+	userPIN(t, ctx, other, tx)
+	cf, err := other.ReadFile(ctx, tx, "", "cardcf")
+	require.NoError(t, err)
+	cf[4]++
+	require.NoError(t, minidriver.WriteFile(ctx, other, tx, "", "cardcf", cf))
+	require.NoError(t, minidriver.CreateFile(ctx, other, tx, "mscp", "msroots", cardfs.EveryoneReadUserWriteAc))
+	require.NoError(t, tx.End(scrm.ResetCard))
+	files, n = list()
+	assert.Equal(t, []string{"cmapfile", "msroots"}, files)
+	assert.Equal(t, uint64(2), n, "cardcf changed: the master file is read again")
+}

@@ -65,6 +65,7 @@ func (c *Card) Initialize(ctx context.Context, tx *scrm.Tx, p InitParams) error 
 		return fmt.Errorf("%w: gids: cardid of %d bytes", minidriver.ErrInvalidParameter, len(cardID))
 	}
 	c.forget()
+	c.mf, c.km, c.cf = nil, nil, nil
 	c.tx = tx
 	_, err := c.getDO(ctx, tx, fidUserCreateDeleteDir, doMasterFile)
 	switch {
@@ -138,6 +139,7 @@ func (c *Card) Initialize(ctx context.Context, tx *scrm.Tx, p InitParams) error 
 		return err
 	}
 	c.forget()
+	c.mf, c.km, c.cf = nil, nil, nil
 	c.tx = tx
 	return nil
 }
