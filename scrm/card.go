@@ -23,9 +23,9 @@ type ConnectOptions struct {
 	Tracer Tracer
 	// Sensitive, if not nil, marks further commands whose data (command)
 	// or answer (response) must be kept from the tracer, in addition to the
-	// rules of Redacts. Plug-ins set it for their card's key import and
-	// administrative commands.
-	Sensitive func(h Header) (command, response bool)
+	// rules of Redacts. Card plug-ins, which come after the connection, add
+	// theirs with Card.AddRedaction.
+	Sensitive RedactionRule
 	// MaxResponse bounds the bytes Do assembles from one answer; zero means
 	// DefaultMaxResponse. An answer that grows past it fails with
 	// ErrMalformedResponse.
@@ -66,10 +66,11 @@ type Card struct {
 	// mu guards the connection facts, which are read without waiting for
 	// a transaction to end.
 	mu     sync.Mutex
-	atr    []byte   // guarded by mu
-	proto  Protocol // guarded by mu
-	limits Limits   // guarded by mu
-	resets uint64   // guarded by mu
+	atr    []byte          // guarded by mu
+	proto  Protocol        // guarded by mu
+	limits Limits          // guarded by mu
+	resets uint64          // guarded by mu
+	rules  []RedactionRule // guarded by mu; added by AddRedaction
 
 	// Guarded by lock.
 	removed      bool
@@ -360,21 +361,46 @@ func (c *Card) transmitLocked(ctx context.Context, apdu []byte) ([]byte, error) 
 	if len(apdu) < 4 {
 		return nil, fmt.Errorf("%w: %d bytes, need at least 4", ErrInvalidCommand, len(apdu))
 	}
-	red := c.redactionLocked(Header{apdu[0], apdu[1], apdu[2], apdu[3]})
+	cmd, err := ParseCommand(apdu)
+	if err != nil {
+		cmd = Command{CLA: apdu[0], INS: apdu[1], P1: apdu[2], P2: apdu[3]}
+	}
+	red := c.redactionLocked(&cmd)
 	if apdu[1] == insGetResponse && c.secretAnswer {
 		red |= redactResponse
 	}
 	return c.exchangeLocked(ctx, apdu, red)
 }
 
-func (c *Card) redactionLocked(h Header) redaction {
-	r := defaultRedaction(h)
+// RedactionRule marks a command whose data (command) or answer (response)
+// must be kept from a Card's tracer, beyond the rules of Redacts: a card's
+// own key import, or a data object that holds a secret. It sees the whole
+// command; chained parts carry the whole command's header and their own
+// part of the data.
+type RedactionRule func(cmd Command) (command, response bool)
+
+// AddRedaction adds rule to the card's redaction rules. Plug-ins call it
+// when they open a card, for their card's secret-bearing commands.
+func (c *Card) AddRedaction(rule RedactionRule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rules = append(c.rules, rule)
+}
+
+func (c *Card) redactionLocked(cmd *Command) redaction {
+	r := defaultRedaction(Header{cmd.CLA, cmd.INS, cmd.P1, cmd.P2})
+	c.mu.Lock()
+	rules := c.rules
+	c.mu.Unlock()
 	if c.opts.Sensitive != nil {
-		cmd, rsp := c.opts.Sensitive(h)
-		if cmd {
+		rules = append([]RedactionRule{c.opts.Sensitive}, rules...)
+	}
+	for _, rule := range rules {
+		cmdSecret, rspSecret := rule(*cmd)
+		if cmdSecret {
 			r |= redactCommand
 		}
-		if rsp {
+		if rspSecret {
 			r |= redactResponse
 		}
 	}
@@ -440,7 +466,7 @@ func (c *Card) doLocked(ctx context.Context, cmd *Command) (Response, error) {
 	if cmd.Ne < 0 || cmd.Ne > MaxNe {
 		return Response{}, fmt.Errorf("%w: Ne %d out of range", ErrInvalidCommand, cmd.Ne)
 	}
-	red := c.redactionLocked(Header{cmd.CLA, cmd.INS, cmd.P1, cmd.P2})
+	red := c.redactionLocked(cmd)
 	maxRsp := c.opts.MaxResponse
 	if maxRsp <= 0 {
 		maxRsp = DefaultMaxResponse

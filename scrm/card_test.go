@@ -300,8 +300,8 @@ func TestSensitiveOption(t *testing.T) {
 	var seen *scrm.TraceEvent
 	c, _ := setup(t, card, &scrm.ConnectOptions{
 		Tracer: scrm.TracerFunc(func(e *scrm.TraceEvent) { ev := *e; ev.Command = bytes.Clone(e.Command); seen = &ev }),
-		Sensitive: func(h scrm.Header) (bool, bool) {
-			return h.INS == 0xDB && h.P1 == 0x3F, true
+		Sensitive: func(c scrm.Command) (bool, bool) {
+			return c.INS == 0xDB && c.P1 == 0x3F, true
 		},
 	})
 	_, err := c.Do(context.Background(), scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: []byte("secret")})
@@ -437,4 +437,39 @@ func TestLimitsFromATR(t *testing.T) {
 			assert.Equal(t, tc.want, c.Limits())
 		})
 	}
+}
+
+// A plug-in's rule sees the command data: it can single out the answer to
+// a GET DATA of one secret object, through Do and raw Transmit alike.
+func TestAddRedaction(t *testing.T) {
+	secretObject := []byte{0x5C, 0x03, 0x5F, 0xC1, 0x09}
+	card := &funcCard{atr: scrmtest.TestATR, answer: func(apdu []byte) []byte {
+		if bytes.Contains(apdu, secretObject) {
+			return ok('K', 'E', 'Y')
+		}
+		return ok('p', 'u', 'b')
+	}}
+	var seen []scrm.TraceEvent
+	c, _ := setup(t, card, &scrm.ConnectOptions{Tracer: scrm.TracerFunc(func(e *scrm.TraceEvent) {
+		ev := *e
+		ev.Response = bytes.Clone(e.Response)
+		seen = append(seen, ev)
+	})})
+	c.AddRedaction(func(cmd scrm.Command) (bool, bool) {
+		return false, cmd.INS == 0xCB && bytes.Equal(cmd.Data, secretObject)
+	})
+	ctx := context.Background()
+	_, err := c.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: secretObject, Ne: 256})
+	require.NoError(t, err)
+	_, err = c.Transmit(ctx, append([]byte{0, 0xCB, 0x3F, 0xFF, 5}, secretObject...))
+	require.NoError(t, err)
+	_, err = c.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x01, 0x7E}, Ne: 256})
+	require.NoError(t, err)
+	require.Len(t, seen, 3)
+	for _, ev := range seen[:2] {
+		assert.True(t, ev.RedactedResponse)
+		assert.NotContains(t, string(ev.Response), "KEY")
+	}
+	assert.False(t, seen[2].RedactedResponse, "other objects stay visible")
+	assert.Equal(t, ok('p', 'u', 'b'), seen[2].Response)
 }

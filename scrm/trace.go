@@ -97,8 +97,9 @@ const (
 //   - PERFORM SECURITY OPERATION decipher (P1P2 8086, 8084, 8080): the answer;
 //   - the YubiKey IMPORT ASYMMETRIC KEY (FE) and SET MANAGEMENT KEY (FF):
 //     command data;
-//   - whatever ConnectOptions.Sensitive adds, for a card's own key import
-//     or administrative commands.
+//   - whatever ConnectOptions.Sensitive and the card's plug-in
+//     (Card.AddRedaction) add, for a card's own key import, administrative
+//     commands or secret data objects.
 //
 // GET RESPONSE rounds continuing a redacted answer are redacted too.
 func Redacts(h Header) (command, response bool) {

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -24,9 +25,9 @@ type Plugin struct {
 	// ProtectedManagementKey lets the plug-in use a YubiKey's
 	// PIN-protected management key (see Card.WriteFile) when the caller
 	// has verified the PIN but not authenticated ROLE_ADMIN. It is off by
-	// default because the key travels in a GET DATA answer that scrm's
-	// redaction cannot single out: a tracer on the connection would see
-	// it.
+	// default: the key then leaves the card (in a GET DATA answer, which
+	// the plug-in keeps from the connection's tracer) and the login it
+	// makes ends only with a card reset.
 	ProtectedManagementKey bool
 }
 
@@ -157,6 +158,7 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 		return nil, fmt.Errorf("piv: select: %w", err)
 	}
 	c := &Card{env: env, useProtected: p.ProtectedManagementKey}
+	tx.Card().AddRedaction(redactSecrets)
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
 	switch {
 	case err == nil && len(rsp.Data) == 3:
@@ -220,4 +222,20 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 func isStatus(err error) bool {
 	var se *scrm.StatusError
 	return errors.As(err, &se)
+}
+
+// redactSecrets keeps the objects that hold the PIN-protected management
+// key (read or written) from the connection's tracer: GET DATA and PUT DATA
+// of the printed information object 5FC109.
+func redactSecrets(cmd scrm.Command) (command, response bool) {
+	if cmd.P1 != 0x3F || cmd.P2 != 0xFF || !bytes.HasPrefix(cmd.Data, tagList(objPrinted)) {
+		return false, false
+	}
+	switch cmd.INS {
+	case 0xCB:
+		return false, true
+	case 0xDB:
+		return true, false
+	}
+	return false, false
 }

@@ -1,7 +1,9 @@
 package piv_test
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +13,7 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
 func TestPINProtectedManagementKey(t *testing.T) {
@@ -46,4 +49,50 @@ func TestPINProtectedManagementKey(t *testing.T) {
 		userPIN(t, ctx, off.md, tx)
 		assert.ErrorIs(t, minidriver.WriteFile(ctx, off.md, tx, "", "cardcf", cf), minidriver.ErrSecurityViolation)
 	})
+}
+
+// The PIN-protected management key never reaches the connection's tracer,
+// neither when it is written nor when the plug-in reads it to write files.
+func TestProtectedManagementKeyNotTraced(t *testing.T) {
+	sim := newSim(t, simpiv.Config{})
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(sim)
+	key := []byte("protected-mgmt-key-24byt")
+	var mu sync.Mutex
+	var traced [][]byte
+	tracer := scrm.TracerFunc(func(e *scrm.TraceEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		traced = append(traced, bytes.Clone(e.Command), bytes.Clone(e.Response))
+	})
+	ctx := context.Background()
+	card, err := scrm.NewContext(b).Connect(ctx, "R", &scrm.ConnectOptions{Tracer: tracer})
+	require.NoError(t, err)
+	defer card.Close(scrm.LeaveCard)
+	md, _, err := minidriver.NewRegistry(piv.Plugin{ProtectedManagementKey: true}).Open(ctx, card, minidriver.Env{})
+	require.NoError(t, err)
+	defer md.Close()
+	run := func(f func(tx *scrm.Tx)) {
+		tx, err := card.Begin(ctx)
+		require.NoError(t, err)
+		defer tx.End(scrm.ResetCard)
+		require.NoError(t, md.Resume(ctx, tx))
+		f(tx)
+	}
+	run(func(tx *scrm.Tx) {
+		admin(t, ctx, md, tx, simpiv.DefaultManagementKey)
+		putData(t, ctx, tx, 0x5FFF00, berTLV(0x80, berTLV(0x81, []byte{0x02})))
+		putData(t, ctx, tx, 0x5FC109, berTLV(0x88, berTLV(0x89, key)))
+		require.NoError(t, minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.ChangePIN, AuthPIN: piv.PINAdmin, Target: piv.PINAdmin, NewData: key}))
+	})
+	run(func(tx *scrm.Tx) {
+		userPIN(t, ctx, md, tx)
+		require.NoError(t, minidriver.WriteFile(ctx, md, tx, "", "cardcf", []byte{0, 1, 0, 0, 1, 0}), "written with the protected key")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, traced)
+	for _, b := range traced {
+		assert.False(t, bytes.Contains(b, key), "the management key in a trace: % X", b)
+	}
 }
