@@ -81,7 +81,8 @@ func (c *Card) ContainerPIN(ctx context.Context, tx *scrm.Tx, idx int) (minidriv
 // ASYMMETRIC KEY PAIR AC { 80 alg, 83 ref }) or imports it (PUT DATA 3FFF
 // 70 { 84 ref, A5 { 87 key } }, PKCS#1 RSAPrivateKey or SEC 1
 // ECPrivateKey), and records it in the key map. A GIDS container holds
-// one key: an existing key file of the index is deleted first.
+// one key: an existing key file of the index is deleted first, and the new
+// one again when the card refuses the key (a size it cannot make, say).
 func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.CreateContainerRequest) error {
 	if req.Index < 0 || req.Index >= MaxContainers {
 		return fmt.Errorf("%w: gids: container %d (0 to %d)", minidriver.ErrInvalidParameter, req.Index, MaxContainers-1)
@@ -118,12 +119,14 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		}
 		gen := encTLV(0xAC, cat(encTLV(0x80, []byte{alg}), encTLV(0x83, []byte{ref})))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x47, Data: gen, Ne: ne}); err != nil {
+			_ = c.deleteKeyFile(ctx, tx, ref)
 			return cardErr("generate the key", err)
 		}
 	} else {
 		data := encTLV(0x70, cat(encTLV(0x84, []byte{ref}), encTLV(0xA5, encTLV(0x87, keyDER))))
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
+			_ = c.deleteKeyFile(ctx, tx, ref)
 			return cardErr("import the key", err)
 		}
 	}

@@ -39,7 +39,7 @@ func (c *Card) SignData(ctx context.Context, tx *scrm.Tx, req minidriver.SignReq
 	if err != nil {
 		return nil, err
 	}
-	if spec != req.KeySpec && !(spec.IsRSA() && req.KeySpec.IsRSA() && spec.InSignatureSlot() == req.KeySpec.InSignatureSlot()) {
+	if req.KeySpec != 0 && spec != req.KeySpec {
 		return nil, fmt.Errorf("%w: gids: container %d holds an %v key, not %v", minidriver.ErrNoKeyContainer, req.Container, spec, req.KeySpec)
 	}
 	ref := keyRef(req.Container)

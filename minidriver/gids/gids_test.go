@@ -256,3 +256,44 @@ func TestKeptMasterFile(t *testing.T) {
 	assert.Equal(t, []string{"cmapfile", "msroots"}, files)
 	assert.Equal(t, uint64(2), n, "cardcf changed: the master file is read again")
 }
+
+// TestAccessConditions checks that the card's access rules come through
+// as the contract's errors.
+func TestAccessConditions(t *testing.T) {
+	e := newEnv(t, nil)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		err := minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", make([]byte, 6))
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "no PIN")
+		userPIN(t, ctx, e.md, tx)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", make([]byte, 6)))
+		err = minidriver.WriteFile(ctx, e.md, tx, "", "cardid", make([]byte, 16))
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "cardid needs the admin key")
+		admin(t, ctx, e.md, tx, simgids.DefaultAdminKey)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "", "cardid", bytes.Repeat([]byte{1}, 16)))
+		require.NoError(t, e.md.Deauthenticate(ctx, tx, minidriver.NewPinSet(gids.PINUser, gids.PINAdmin)))
+		err = minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256})
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "logged out")
+		_, err = e.md.ContainerInfo(ctx, tx, 0)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+	})
+}
+
+// TestRefusedKeySize checks that a key size the card refuses leaves no key
+// file behind and the container empty.
+func TestRefusedKeySize(t *testing.T) {
+	n := cardSeq.Add(1)
+	sim, err := simgids.New(simgids.Config{Initialized: true, MaxRSABits: 2048, CardID: bytes.Repeat([]byte{byte(n)}, 16), Rand: seeded(n)})
+	require.NoError(t, err)
+	e := newEnv(t, sim)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, e.md, tx)
+		err := minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.Signature, Bits: 4096})
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+		_, err = e.md.ContainerInfo(ctx, tx, 0)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+		_, err = tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x00, P2: 0x0C, Data: []byte{0xB0, 0x81}})
+		assert.ErrorIs(t, err, scrm.ErrNotFound, "no key file left")
+		err = minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.Signature, Bits: 512})
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
+	})
+}
