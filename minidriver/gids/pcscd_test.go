@@ -39,6 +39,7 @@ func TestConformancePCSCD(t *testing.T) {
 		card, err := pc.Context(t).Connect(context.Background(), reader, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = card.Close(scrm.LeaveCard) })
+		provision(t, card)
 		return card
 	}
 	minidrivertest.Run(t, h)
