@@ -43,7 +43,10 @@ func (c *Card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidri
 	if err != nil {
 		return minidriver.ContainerInfo{}, err
 	}
-	req := encTLV(0x70, cat(encTLV(0x84, []byte{keyRef(idx)}), encTLV(0xA5, encTLV(0x7F49, nil))))
+	// 70 { 84 ref, A5 03 7F 49 80 }, byte for byte what the Windows
+	// minidriver and OpenSC send (the inside of A5 is not well-formed
+	// BER; cards read the key reference only).
+	req := encTLV(0x70, cat(encTLV(0x84, []byte{keyRef(idx)}), []byte{0xA5, 0x03, 0x7F, 0x49, 0x80}))
 	ne := scrm.MaxShortNe
 	if tx.Card().Limits().Extended {
 		ne = scrm.MaxNe
@@ -123,7 +126,14 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 			return cardErr("generate the key", err)
 		}
 	} else {
-		data := encTLV(0x70, cat(encTLV(0x84, []byte{ref}), encTLV(0xA5, encTLV(0x87, keyDER))))
+		// The Windows minidriver sends A5 { 83 02 (key type RSA), 84 00
+		// (not wrapped), 87 key } for RSA keys.
+		tmpl := encTLV(0x87, keyDER)
+		if req.KeySpec.IsRSA() {
+			tmpl = cat(encTLV(0x83, []byte{0x02}), encTLV(0x84, []byte{0x00}), tmpl)
+		}
+		data := encTLV(0x70, cat(encTLV(0x84, []byte{ref}), encTLV(0xA5, tmpl)))
+		clear(tmpl)
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)

@@ -1,10 +1,14 @@
 package gids
 
 import (
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/minidriver"
 )
 
 // TestMasterFileBytes checks the initial master file against the bytes
@@ -59,4 +63,25 @@ func TestKeyMapBytes(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "AT_KEYEXCHANGE", spec.String())
 	assert.Equal(t, 1, again.count())
+}
+
+// hexBytes decodes spaced hexadecimal.
+func hexBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	require.NoError(t, err)
+	return b
+}
+
+// TestWindowsTrace compares what the plug-in writes with an APDU trace of
+// the Windows GIDS minidriver importing an RSA-2048 key into container 0
+// (GidsApplet's MinidriverTest): the key file template and the key map.
+func TestWindowsTrace(t *testing.T) {
+	assert.Equal(t, hexBytes(t, "62 47 82 01 18 83 02 B0 81 8C 05 8F 10 10 10 00 A5 37 "+
+		"B8 09 80 01 07 83 01 81 95 01 40 B8 09 80 01 87 83 01 81 95 01 40 B8 09 80 01 47 83 01 81 95 01 40 "+
+		"B6 09 80 01 17 83 01 81 95 01 40 B6 09 80 01 57 83 01 81 95 01 40"),
+		keyFileFCP(0x81, algRSA2048, minidriver.KeyExchange))
+	km := &keyMap{}
+	km.set(0, kmRecord{State: 1, Alg: algRSA2048, KeyType: keyTypeExchange, KeyFile: 0xB081, Unknown: 0xFFFF})
+	assert.Equal(t, hexBytes(t, "01 01 00 00 00 07 9A 81 B0 FF FF 00 00"), km.marshal())
 }
