@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,6 +20,7 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
 // TestPluginMatch checks that the registry takes the simulated card by its
@@ -296,4 +299,55 @@ func TestRefusedKeySize(t *testing.T) {
 		err = minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.Signature, Bits: 512})
 		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
 	})
+}
+
+// TestSecretsNotTraced checks that the tracer of the connection never sees
+// an imported private key, the admin key or a user-only file's content.
+func TestSecretsNotTraced(t *testing.T) {
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(newSim(t, false))
+	var mu sync.Mutex
+	var traced [][]byte
+	tracer := scrm.TracerFunc(func(e *scrm.TraceEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		traced = append(traced, bytes.Clone(e.Command), bytes.Clone(e.Response))
+	})
+	ctx := context.Background()
+	card, err := scrm.NewContext(b).Connect(ctx, "R", &scrm.ConnectOptions{Tracer: tracer})
+	require.NoError(t, err)
+	defer func() { _ = card.Close(scrm.LeaveCard) }()
+	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, card, minidriver.Env{})
+	require.NoError(t, err)
+	defer func() { _ = md.Close() }()
+	e := &env{card: card, md: md}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	newAdmin := []byte("a new admin key, 24 byte")
+	wallet := []byte("password wallet content")
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, md, tx)
+		require.NoError(t, minidriver.CreateContainer(ctx, md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256, Key: key}))
+		require.NoError(t, minidriver.CreateFile(ctx, md, tx, "", "wallet", cardfs.UserReadWriteAc))
+		require.NoError(t, minidriver.WriteFile(ctx, md, tx, "", "wallet", wallet))
+		got, err := md.ReadFile(ctx, tx, "", "wallet")
+		require.NoError(t, err)
+		assert.Equal(t, wallet, got)
+		ch, err := minidriver.Challenge(ctx, md, tx, gids.PINAdmin)
+		require.NoError(t, err)
+		resp, err := gids.AdminKeyResponse(simgids.DefaultAdminKey, ch)
+		require.NoError(t, err)
+		require.NoError(t, minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.ChangePIN, AuthPIN: gids.PINAdmin, AuthData: resp, Target: gids.PINAdmin, NewData: newAdmin}))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, traced)
+	d, err := key.Bytes()
+	require.NoError(t, err)
+	for _, b := range traced {
+		assert.False(t, bytes.Contains(b, d), "the private key in a trace")
+		assert.False(t, bytes.Contains(b, newAdmin), "the admin key in a trace")
+		assert.False(t, bytes.Contains(b, wallet), "a user-only file in a trace")
+		assert.False(t, bytes.Contains(b, []byte(simgids.DefaultPIN)), "the PIN in a trace")
+	}
 }

@@ -73,6 +73,7 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 		return nil, fmt.Errorf("gids: select: %w", err)
 	}
 	c := &Card{env: env}
+	tx.Card().AddRedaction(redactSecrets)
 	if fci, err := parseFCI(rsp.Data); err == nil {
 		c.appAID = fci
 	}
@@ -123,6 +124,24 @@ func parseEFATR(b []byte) efATRCaps {
 		return efATRCaps{}
 	}
 	return efATRCaps{chaining: v[2]&0x80 != 0, extended: v[2]&0x40 != 0}
+}
+
+// redactSecrets keeps GIDS's own secrets from the card's tracer, beyond
+// scrm's rules (PINs, GENERAL AUTHENTICATE and DECIPHER answers): PUT DATA
+// 3FFF, which imports private keys and the admin key; the data objects of
+// the files nobody but the user or the admin reads (A011, A013, A014:
+// private key files and password wallets), in PUT DATA and GET DATA
+// answers.
+func redactSecrets(cmd scrm.Command) (command, response bool) {
+	fid := uint16(cmd.P1)<<8 | uint16(cmd.P2)
+	secret := fid == fidUserWriteExecute || fid == fidUserReadWrite || fid == fidAdminReadWrite
+	switch cmd.INS {
+	case 0xDB:
+		return fid == 0x3FFF || secret, false
+	case 0xCB:
+		return false, secret
+	}
+	return false, false
 }
 
 // isStatus reports whether err is a status word (the card answered).
