@@ -32,6 +32,10 @@
 // reads first in each, is unchanged (every writer bumps it first). A
 // signature is then MSE SET and PSO COMPUTE DIGITAL SIGNATURE.
 //
+// Open adds a redaction rule to the connection so that imported keys, the
+// admin key and the content of user- or admin-only files never reach a
+// tracer.
+//
 // Concurrency: a Plugin is immutable and safe for concurrent use. A Card is
 // used by one goroutine at a time, inside the caller's transaction: the
 // caller's per-card lock serialises it, and it never begins, ends or keeps
