@@ -38,7 +38,8 @@ type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV plug-in alone.
+	// Registry lists the card plug-ins; nil means the PIV and GIDS
+	// plug-ins (minidriver/piv, minidriver/gids), in that order.
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
+	mdgids "github.com/cardmod/cardmod/minidriver/gids"
 	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
@@ -34,7 +35,8 @@ type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV plug-in alone.
+	// Registry lists the card plug-ins; nil means the PIV and GIDS
+	// plug-ins (minidriver/piv, minidriver/gids), in that order.
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt
@@ -81,7 +83,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	reg := cfg.Registry
 	if reg == nil {
-		reg = minidriver.NewRegistry(mdpiv.Plugin{})
+		reg = minidriver.NewRegistry(mdpiv.Plugin{}, mdgids.Plugin{})
 	}
 	pins := pincache.New(&pincache.Config{Now: cfg.Now})
 	e := &Engine{

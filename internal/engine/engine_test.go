@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardfs"
+	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
@@ -426,4 +427,19 @@ func TestWriteFailingHalfwayIsTrustedCorrectly(t *testing.T) {
 
 	require.NoError(t, write("v9"))
 	assert.Equal(t, "v9", read())
+}
+
+// The default registry takes GIDS cards too.
+func TestDefaultRegistryTakesGIDS(t *testing.T) {
+	card, err := simgids.New(simgids.Config{Initialized: true})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	b.AddReader("G").Insert(card)
+	e, err := engine.New(engine.Config{Backend: b})
+	require.NoError(t, err)
+	defer e.Close()
+	c, err := e.CardIn(context.Background(), "G")
+	require.NoError(t, err)
+	assert.Equal(t, "GIDS", c.Plugin())
+	assert.NotEqual(t, cardfs.CardID{}, c.ID())
 }
