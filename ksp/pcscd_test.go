@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -116,4 +117,47 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	want, err := peer.ECDH(dh.Public().(*ecdh.PublicKey))
 	require.NoError(t, err)
 	assert.Equal(t, want, z)
+}
+
+// TestTLSClientAuthenticationPCSCD is TestTLSClientAuthentication on a
+// simulated card behind a real pcscd (through vpcd): TLS 1.2 and 1.3
+// client authentication with an RSA key (PSS in 1.3) and a P-256 key of
+// the KSP, the certificates read back through the key property.
+func TestTLSClientAuthenticationPCSCD(t *testing.T) {
+	env := pcscdtest.Require(t)
+	sim, err := simpiv.New(simpiv.Config{Serial: 42000002})
+	require.NoError(t, err)
+	reader := env.Insert(t, sim)
+	p, err := ksp.Open(ksp.Config{
+		Backend:       env.Backend(t),
+		Prompt:        newPrompt(simpiv.DefaultPIN),
+		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
+	})
+	require.NoError(t, err)
+	defer p.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		alg  ksp.Algorithm
+		priv crypto.PrivateKey
+	}{{"rsa", ksp.RSA, rsaKey(t)}, {"ec", ksp.ECDSAP256, nil}} {
+		// Names carry the reader: other tests' cards may sit in other
+		// readers.
+		k, err := p.CreatePersistedKey(ctx, `\\.\`+reader+`\`+c.name, c.alg)
+		require.NoError(t, err)
+		if c.priv == nil {
+			require.NoError(t, k.Finalize(ctx))
+		} else {
+			require.NoError(t, k.FinalizeImport(ctx, c.priv))
+		}
+		require.NoError(t, k.SetProperty(ctx, ksp.PropSmartCardKeyCertificate, selfSigned(t, k, "client "+c.name)))
+		v, err := k.Property(ctx, ksp.PropSmartCardKeyCertificate)
+		require.NoError(t, err)
+		cert := v.(*x509.Certificate)
+		for _, ver := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			t.Run(c.name+" "+tls.VersionName(ver), func(t *testing.T) {
+				tlsHandshake(t, ver, k, cert)
+			})
+		}
+	}
 }
