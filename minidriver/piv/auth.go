@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -86,7 +87,7 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		if len(secret) != blockSize(alg) {
 			return nil, &minidriver.PINError{PIN: id, AttemptsLeft: -1}
 		}
-		data := tlv(0x7C, tlv(0x82, secret))
+		data := bertlv.Encode(0x7C, bertlv.Encode(0x82, secret))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: data}); err != nil {
 			c.roles &^= minidriver.NewPinSet(PINAdmin)
 			if errors.Is(err, scrm.ErrSecurityStatus) || errors.Is(err, scrm.ErrWrongData) {
@@ -146,16 +147,16 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 		if err != nil {
 			return nil, err
 		}
-		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: tlv(0x7C, tlv(0x81, nil)), Ne: scrm.MaxShortNe})
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: bertlv.Encode(0x7C, bertlv.Encode(0x81, nil)), Ne: scrm.MaxShortNe})
 		if err != nil {
 			if i == 0 && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
 				continue // the key's algorithm changed
 			}
 			return nil, cardErr("management key challenge", err)
 		}
-		v, err := single(rsp.Data, 0x7C)
+		v, err := bertlv.Single(rsp.Data, 0x7C)
 		if err == nil {
-			v, err = single(v, 0x81)
+			v, err = bertlv.Single(v, 0x81)
 		}
 		if err != nil || len(v) != blockSize(alg) {
 			return nil, fmt.Errorf("piv: management key challenge: %w", minidriver.ErrUnexpected)

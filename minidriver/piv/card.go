@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -208,7 +209,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 		}
 		return nil, fmt.Errorf("piv: get data %06X: %w", tag, err)
 	}
-	v, err := single(rsp.Data, 0x53)
+	v, err := bertlv.Single(rsp.Data, 0x53)
 	if err != nil {
 		return nil, fmt.Errorf("piv: object %06X: %w: %w", tag, minidriver.ErrCommDataLost, err)
 	}
@@ -238,7 +239,7 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 	if tag == objMSCMAP || tag == objFileStore {
 		c.mapFresh.valid = false
 	}
-	data := appendTLV(tagList(tag), 0x53, val)
+	data := bertlv.Append(tagList(tag), 0x53, val)
 	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 		return cardErr(fmt.Sprintf("put data %06X", tag), err)
 	}

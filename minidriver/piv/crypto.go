@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -61,7 +62,7 @@ var errStaleAlg = errors.New("piv: key algorithm changed")
 // a response request (82 00) and one element (81 challenge or 85
 // exponentiation), and returns the card's 82 response.
 func (c *Card) generalAuth(ctx context.Context, tx *scrm.Tx, slot, alg byte, tag uint32, in []byte, cached bool) ([]byte, error) {
-	data := tlv(0x7C, appendTLV(tlv(0x82, nil), tag, in))
+	data := bertlv.Encode(0x7C, bertlv.Append(bertlv.Encode(0x82, nil), tag, in))
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: slot, Data: data, Ne: c.maxNe()})
 	if err != nil {
 		switch {
@@ -74,9 +75,9 @@ func (c *Card) generalAuth(ctx context.Context, tx *scrm.Tx, slot, alg byte, tag
 		}
 		return nil, cardErr(fmt.Sprintf("general authenticate with slot %02X", slot), err)
 	}
-	v, err := single(rsp.Data, 0x7C)
+	v, err := bertlv.Single(rsp.Data, 0x7C)
 	if err == nil {
-		v, err = single(v, 0x82)
+		v, err = bertlv.Single(v, 0x82)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("piv: general authenticate: %w: %w", minidriver.ErrUnexpected, err)

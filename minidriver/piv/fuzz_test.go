@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"testing"
+
+	"github.com/cardmod/cardmod/internal/bertlv"
 )
 
 // The parsers take hostile card data: none may panic, and what they accept
@@ -15,7 +17,7 @@ func FuzzParseTLV(f *testing.F) {
 	f.Add([]byte{0x5F, 0xFF, 0x10, 0x83, 0x00, 0x00, 0x01, 0xAA})
 	f.Add([]byte{0x30, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tag, val, rest, err := parseTLV(b)
+		tag, val, rest, err := bertlv.Parse(b)
 		if err != nil {
 			return
 		}
@@ -23,8 +25,8 @@ func FuzzParseTLV(f *testing.F) {
 			t.Fatalf("element longer than input")
 		}
 		if tag <= 0xFF && tag&0x1F != 0x1F || tag > 0xFF {
-			enc := tlv(tag, val)
-			if t2, v2, r2, err := parseTLV(enc); err != nil || t2 != tag || !bytes.Equal(v2, val) || len(r2) != 0 {
+			enc := bertlv.Encode(tag, val)
+			if t2, v2, r2, err := bertlv.Parse(enc); err != nil || t2 != tag || !bytes.Equal(v2, val) || len(r2) != 0 {
 				t.Fatalf("round trip of %X failed", enc)
 			}
 		}
@@ -47,7 +49,7 @@ func FuzzParseCHUID(f *testing.F) {
 func FuzzParseCertObject(f *testing.F) {
 	f.Add(marshalCertObject([]byte{0x30, 0x03, 0x02, 0x01, 0x01}))
 	f.Add([]byte{0x70, 0x00, 0x71, 0x01, 0x01, 0xFE, 0x00})
-	f.Add(append(tlv(0x70, mustHex("1f8b08000000000000ff33303430040072f7b21505000000")), 0x71, 0x01, 0x01))
+	f.Add(append(bertlv.Encode(0x70, mustHex("1f8b08000000000000ff33303430040072f7b21505000000")), 0x71, 0x01, 0x01))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		der, err := parseCertObject(b)
 		if err != nil {
@@ -120,7 +122,7 @@ func FuzzParseMSRootsChunk(f *testing.F) {
 		if last {
 			tag = tagMSRootsEnd
 		}
-		if c2, l2, err := parseMSRootsChunk(tlv(tag, chunk)); err != nil || l2 != last || !bytes.Equal(c2, chunk) {
+		if c2, l2, err := parseMSRootsChunk(bertlv.Encode(tag, chunk)); err != nil || l2 != last || !bytes.Equal(c2, chunk) {
 			t.Fatalf("round trip failed")
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -59,7 +60,7 @@ func pinPolicy(id minidriver.PinID) ([]byte, error) {
 	case 0, PINUser:
 		return nil, nil
 	case PINSignature:
-		return tlv(0xAA, []byte{pinPolicyAlways}), nil
+		return bertlv.Encode(0xAA, []byte{pinPolicyAlways}), nil
 	}
 	return nil, fmt.Errorf("%w: a key cannot be protected by PIN %d", minidriver.ErrInvalidParameter, id)
 }
@@ -123,12 +124,12 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	if err != nil {
 		return err
 	}
-	tmpl := tlv(0xAC, append(tlv(0x80, []byte{alg}), policy...))
+	tmpl := bertlv.Encode(0xAC, append(bertlv.Encode(0x80, []byte{alg}), policy...))
 	rsp, err := c.adminDo(ctx, tx, scrm.Command{INS: 0x47, P2: slot, Data: tmpl, Ne: c.maxNe()})
 	if err != nil {
 		return cardErr(fmt.Sprintf("generate in slot %02X", slot), err)
 	}
-	v, err := single(rsp.Data, 0x7F49)
+	v, err := bertlv.Single(rsp.Data, 0x7F49)
 	if err != nil {
 		return fmt.Errorf("piv: generate: %w: %w", minidriver.ErrUnexpected, err)
 	}
@@ -193,7 +194,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 			if v.BitLen() > half*8 {
 				return fmt.Errorf("%w: bad RSA key", minidriver.ErrInvalidParameter)
 			}
-			data = appendTLV(data, uint32(i+1), fixed(v, half))
+			data = bertlv.Append(data, uint32(i+1), fixed(v, half))
 		}
 	case *ecdsa.PrivateKey:
 		if req.KeySpec.IsRSA() {
@@ -211,7 +212,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 		default:
 			return fmt.Errorf("%w: curve", minidriver.ErrUnsupported)
 		}
-		data = appendTLV(data, 0x06, d)
+		data = bertlv.Append(data, 0x06, d)
 	case *ecdh.PrivateKey:
 		if req.KeySpec.IsRSA() {
 			return fmt.Errorf("%w: EC key for %v", minidriver.ErrInvalidParameter, req.KeySpec)
@@ -224,7 +225,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 		default:
 			return fmt.Errorf("%w: curve", minidriver.ErrUnsupported)
 		}
-		data = appendTLV(data, 0x06, k.Bytes())
+		data = bertlv.Append(data, 0x06, k.Bytes())
 	default:
 		return fmt.Errorf("%w: key type %T", minidriver.ErrInvalidParameter, req.Key)
 	}

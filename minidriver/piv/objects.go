@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -138,9 +139,9 @@ func gunzipBounded(b []byte, limit int) ([]byte, error) {
 
 // marshalCertObject encodes an uncompressed certificate object.
 func marshalCertObject(der []byte) []byte {
-	b := appendTLV(nil, tagCert, der)
-	b = appendTLV(b, tagCertInfo, []byte{0})
-	return appendTLV(b, 0xFE, nil)
+	b := bertlv.Append(nil, tagCert, der)
+	b = bertlv.Append(b, tagCertInfo, []byte{0})
+	return bertlv.Append(b, 0xFE, nil)
 }
 
 // Algorithm identifiers (SP 800-78-4 table 6-2 and Yubico's extensions).
@@ -291,7 +292,7 @@ func (r ykRecord) valid() bool { return r.Flags&byte(cardfs.ContainerValid) != 0
 
 // parseYKMap reads the value of object 5FFF10.
 func parseYKMap(b []byte) ([]ykRecord, error) {
-	v, err := single(b, tagMSCMAP)
+	v, err := bertlv.Single(b, tagMSCMAP)
 	if err != nil {
 		return nil, fmt.Errorf("piv: container map object: %w", err)
 	}
@@ -345,15 +346,15 @@ func marshalYKMap(recs []ykRecord) []byte {
 		p[84], p[85], p[86] = r.Flags, r.PinID, r.ECDHAssoc
 		copy(p[87:107], r.Fingerprint[:])
 	}
-	return tlv(tagMSCMAP, v)
+	return bertlv.Encode(tagMSCMAP, v)
 }
 
 // parseMSRootsChunk reads one of the objects 5FFF11-5FFF15: tag 83 for a
 // middle part, 82 for the last.
 func parseMSRootsChunk(b []byte) (chunk []byte, last bool, err error) {
-	tag, v, rest, err := parseTLV(b)
+	tag, v, rest, err := bertlv.Parse(b)
 	if err != nil || len(rest) != 0 || (tag != tagMSRootsEnd && tag != tagMSRootsMid) {
-		return nil, false, fmt.Errorf("piv: msroots object: %w", errTLV)
+		return nil, false, fmt.Errorf("piv: msroots object: %w", bertlv.ErrMalformed)
 	}
 	return v, tag == tagMSRootsEnd, nil
 }
@@ -373,7 +374,7 @@ func splitMSRoots(data []byte, maxValue int) ([][]byte, error) {
 		if i == n-1 {
 			tag = tagMSRootsEnd
 		}
-		out = append(out, tlv(tag, part))
+		out = append(out, bertlv.Encode(tag, part))
 	}
 	return out, nil
 }
@@ -385,7 +386,7 @@ func parseFileStore(b []byte) (*cardfs.MemFS, error) {
 	if len(b) == 0 {
 		return fs, nil
 	}
-	v, err := single(b, tagFileStore)
+	v, err := bertlv.Single(b, tagFileStore)
 	if err != nil {
 		return nil, fmt.Errorf("piv: file store object: %w", err)
 	}
@@ -396,4 +397,4 @@ func parseFileStore(b []byte) (*cardfs.MemFS, error) {
 }
 
 // marshalFileStore encodes the value of object 5FFF20.
-func marshalFileStore(fs *cardfs.MemFS) []byte { return tlv(tagFileStore, fs.Snapshot()) }
+func marshalFileStore(fs *cardfs.MemFS) []byte { return bertlv.Encode(tagFileStore, fs.Snapshot()) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -24,7 +25,7 @@ const (
 
 // parseProtectedKey reads the management key out of object 5FC109.
 func parseProtectedKey(b []byte) ([]byte, error) {
-	v, err := single(b, tagProtected)
+	v, err := bertlv.Single(b, tagProtected)
 	if err != nil {
 		return nil, fmt.Errorf("piv: protected data: %w", err)
 	}
@@ -44,7 +45,7 @@ func parseProtectedKey(b []byte) ([]byte, error) {
 // parseAdminProtected reads whether the admin data says the management key is
 // PIN-protected.
 func parseAdminProtected(b []byte) bool {
-	v, err := single(b, tagAdmin)
+	v, err := bertlv.Single(b, tagAdmin)
 	if err != nil {
 		return false
 	}

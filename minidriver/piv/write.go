@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -95,7 +96,7 @@ func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac
 		} else if !errors.Is(err, cardfs.ErrFileNotFound) {
 			return err
 		}
-		return c.putData(ctx, tx, objMSRoots1, tlv(tagMSRootsEnd, nil))
+		return c.putData(ctx, tx, objMSRoots1, bertlv.Encode(tagMSRootsEnd, nil))
 	case kindCert:
 		ct, err := c.certContainer(ctx, tx, name)
 		if err != nil {
