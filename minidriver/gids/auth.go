@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -92,14 +93,14 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 	if _, err := io.ReadFull(randOr(c.env.Rand), r1); err != nil {
 		return nil, fmt.Errorf("gids: challenge: %w", err)
 	}
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: encTLV(0x7C, encTLV(0x81, r1)), Ne: scrm.MaxShortNe})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: bertlv.Encode(0x7C, bertlv.Encode(0x81, r1)), Ne: scrm.MaxShortNe})
 	if err != nil {
 		return nil, cardErr("admin challenge", err)
 	}
-	dyn, ok := findTLV(rsp.Data, 0x7C)
+	dyn, ok := bertlv.Find(rsp.Data, 0x7C)
 	var r2 []byte
 	if ok {
-		r2, ok = findTLV(dyn, 0x81)
+		r2, ok = bertlv.Find(dyn, 0x81)
 	}
 	if !ok || len(r2) != challengeLen {
 		return nil, fmt.Errorf("%w: gids: admin challenge answer", minidriver.ErrUnexpected)
@@ -121,12 +122,12 @@ func (c *Card) adminRespond(ctx context.Context, tx *scrm.Tx, resp []byte) error
 	if len(resp) == 0 || len(resp) > 64 {
 		return &minidriver.PINError{PIN: PINAdmin, AttemptsLeft: -1}
 	}
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: encTLV(0x7C, encTLV(0x82, resp)), Ne: scrm.MaxShortNe})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: bertlv.Encode(0x7C, bertlv.Encode(0x82, resp)), Ne: scrm.MaxShortNe})
 	if err != nil {
 		return pinErr(PINAdmin, "admin authentication", err)
 	}
-	if dyn, ok := findTLV(rsp.Data, 0x7C); ok {
-		if v, ok := findTLV(dyn, 0x82); ok && len(v) == len(resp) {
+	if dyn, ok := bertlv.Find(rsp.Data, 0x7C); ok {
+		if v, ok := bertlv.Find(dyn, 0x82); ok && len(v) == len(resp) {
 			return nil
 		}
 	}
@@ -244,7 +245,7 @@ func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidri
 
 // putAdminKey stores a new admin key in key file B080.
 func (c *Card) putAdminKey(ctx context.Context, tx *scrm.Tx, key []byte) error {
-	data := encTLV(0x70, cat(encTLV(0x84, []byte{adminKeyRef}), encTLV(0xA5, encTLV(0x87, key))))
+	data := bertlv.Encode(0x70, cat(bertlv.Encode(0x84, []byte{adminKeyRef}), bertlv.Encode(0xA5, bertlv.Encode(0x87, key))))
 	defer clear(data)
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 		return cardErr("store the admin key", err)

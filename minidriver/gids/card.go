@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -190,35 +191,33 @@ func (c *Card) getDO(ctx context.Context, tx *scrm.Tx, fid uint16, tag uint32) (
 	if tx.Card().Limits().Extended {
 		ne = scrm.MaxNe
 	}
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: byte(fid >> 8), P2: byte(fid), Data: encTLV(0x5C, tagBytes(tag)), Ne: ne})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: byte(fid >> 8), P2: byte(fid), Data: bertlv.Encode(0x5C, bertlv.AppendTag(nil, tag)), Ne: ne})
 	if err != nil {
 		return nil, err
 	}
 	if len(rsp.Data) == 0 {
 		return nil, nil
 	}
-	t, rest, err := parseTLV(rsp.Data)
-	if err != nil || t.tag != tag || len(rest) != 0 {
+	v, err := bertlv.Single(rsp.Data, tag)
+	if err != nil {
 		return nil, fmt.Errorf("%w: gids: GET DATA %04X/%X answered another object", minidriver.ErrCommDataLost, fid, tag)
 	}
-	return t.value, nil
+	return v, nil
 }
 
 // putDO writes data object tag of DO file fid (PUT DATA fid tag data).
 func (c *Card) putDO(ctx context.Context, tx *scrm.Tx, fid uint16, tag uint32, data []byte) error {
-	_, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: byte(fid >> 8), P2: byte(fid), Data: encTLV(tag, data)})
+	_, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: byte(fid >> 8), P2: byte(fid), Data: bertlv.Encode(tag, data)})
 	return err
 }
 
-// tagBytes is the encoding of a one- to three-byte tag.
-func tagBytes(tag uint32) []byte {
-	switch {
-	case tag > 0xFFFF:
-		return []byte{byte(tag >> 16), byte(tag >> 8), byte(tag)}
-	case tag > 0xFF:
-		return []byte{byte(tag >> 8), byte(tag)}
+// cat concatenates byte strings.
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
 	}
-	return []byte{byte(tag)}
+	return out
 }
 
 // masterFile returns the master file, read once per transaction.

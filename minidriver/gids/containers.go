@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -46,7 +47,7 @@ func (c *Card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidri
 	// 70 { 84 ref, A5 03 7F 49 80 }, byte for byte what the Windows
 	// minidriver and OpenSC send (the inside of A5 is not well-formed
 	// BER; cards read the key reference only).
-	req := encTLV(0x70, cat(encTLV(0x84, []byte{keyRef(idx)}), []byte{0xA5, 0x03, 0x7F, 0x49, 0x80}))
+	req := bertlv.Encode(0x70, cat(bertlv.Encode(0x84, []byte{keyRef(idx)}), []byte{0xA5, 0x03, 0x7F, 0x49, 0x80}))
 	ne := scrm.MaxShortNe
 	if tx.Card().Limits().Extended {
 		ne = scrm.MaxNe
@@ -120,7 +121,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		if tx.Card().Limits().Extended {
 			ne = scrm.MaxNe
 		}
-		gen := encTLV(0xAC, cat(encTLV(0x80, []byte{alg}), encTLV(0x83, []byte{ref})))
+		gen := bertlv.Encode(0xAC, cat(bertlv.Encode(0x80, []byte{alg}), bertlv.Encode(0x83, []byte{ref})))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x47, Data: gen, Ne: ne}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)
 			return cardErr("generate the key", err)
@@ -128,11 +129,11 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	} else {
 		// The Windows minidriver sends A5 { 83 02 (key type RSA), 84 00
 		// (not wrapped), 87 key } for RSA keys.
-		tmpl := encTLV(0x87, keyDER)
+		tmpl := bertlv.Encode(0x87, keyDER)
 		if req.KeySpec.IsRSA() {
-			tmpl = cat(encTLV(0x83, []byte{0x02}), encTLV(0x84, []byte{0x00}), tmpl)
+			tmpl = cat(bertlv.Encode(0x83, []byte{0x02}), bertlv.Encode(0x84, []byte{0x00}), tmpl)
 		}
-		data := encTLV(0x70, cat(encTLV(0x84, []byte{ref}), encTLV(0xA5, tmpl)))
+		data := bertlv.Encode(0x70, cat(bertlv.Encode(0x84, []byte{ref}), bertlv.Encode(0xA5, tmpl)))
 		clear(tmpl)
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {

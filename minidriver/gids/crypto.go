@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -14,7 +15,7 @@ import (
 // mse sets the security environment for a private key operation: MSE SET
 // 41 tmpl { 80 algorithm reference, 84 key reference }.
 func (c *Card) mse(ctx context.Context, tx *scrm.Tx, tmpl, algRef, ref byte) error {
-	data := cat(encTLV(0x80, []byte{algRef}), encTLV(0x84, []byte{ref}))
+	data := cat(bertlv.Encode(0x80, []byte{algRef}), bertlv.Encode(0x84, []byte{ref}))
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x22, P1: 0x41, P2: tmpl, Data: data}); err != nil {
 		return cardErr("set the security environment", err)
 	}
@@ -165,14 +166,14 @@ func (c *Card) Agree(ctx context.Context, tx *scrm.Tx, idx int, peer *ecdh.Publi
 	if err := c.mse(ctx, tx, 0xA4, r.Alg, keyRef(idx)); err != nil {
 		return 0, err
 	}
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: encTLV(0x7C, encTLV(0x85, peer.Bytes())), Ne: ne(tx)})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: bertlv.Encode(0x7C, bertlv.Encode(0x85, peer.Bytes())), Ne: ne(tx)})
 	if err != nil {
 		return 0, cardErr("ECDH", err)
 	}
-	dyn, ok := findTLV(rsp.Data, 0x7C)
+	dyn, ok := bertlv.Find(rsp.Data, 0x7C)
 	var z []byte
 	if ok {
-		z, ok = findTLV(dyn, 0x82)
+		z, ok = bertlv.Find(dyn, 0x82)
 	}
 	if !ok || len(z) != (spec.CurveBits()+7)/8 {
 		return 0, fmt.Errorf("%w: gids: ECDH answer", minidriver.ErrUnexpected)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -86,10 +87,10 @@ func (c *Card) Initialize(ctx context.Context, tx *scrm.Tx, p InitParams) error 
 		return err
 	}
 	for _, f := range doFiles {
-		fcp := encTLV(0x62, cat(
-			encTLV(0x82, []byte{0x39}),
-			encTLV(0x83, []byte{byte(f.fid >> 8), byte(f.fid)}),
-			encTLV(0x8C, []byte{0x03, f.put, f.get}),
+		fcp := bertlv.Encode(0x62, cat(
+			bertlv.Encode(0x82, []byte{0x39}),
+			bertlv.Encode(0x83, []byte{byte(f.fid >> 8), byte(f.fid)}),
+			bertlv.Encode(0x8C, []byte{0x03, f.put, f.get}),
 		))
 		if err := step(fmt.Sprintf("create file %04X", f.fid), scrm.Command{INS: 0xE0, Data: fcp}); err != nil {
 			return err
@@ -100,11 +101,11 @@ func (c *Card) Initialize(ctx context.Context, tx *scrm.Tx, p InitParams) error 
 	}
 	// The admin key file: MSE always, import with the admin key, public
 	// key never; one CRT for mutual authentication.
-	keyFCP := encTLV(0x62, cat(
-		encTLV(0x82, []byte{0x18}),
-		encTLV(0x83, []byte{0xB0, adminKeyRef}),
-		encTLV(0x8C, []byte{0x87, 0x00, 0x20, 0xFF}),
-		encTLV(0xA5, encTLV(0xA4, cat(encTLV(0x80, []byte{0x02}), encTLV(0x83, []byte{adminKeyRef}), encTLV(0x95, []byte{0xC0})))),
+	keyFCP := bertlv.Encode(0x62, cat(
+		bertlv.Encode(0x82, []byte{0x18}),
+		bertlv.Encode(0x83, []byte{0xB0, adminKeyRef}),
+		bertlv.Encode(0x8C, []byte{0x87, 0x00, 0x20, 0xFF}),
+		bertlv.Encode(0xA5, bertlv.Encode(0xA4, cat(bertlv.Encode(0x80, []byte{0x02}), bertlv.Encode(0x83, []byte{adminKeyRef}), bertlv.Encode(0x95, []byte{0xC0})))),
 	))
 	if err := step("create the admin key file", scrm.Command{INS: 0xE0, Data: keyFCP}); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -119,22 +120,22 @@ const maxRSAExponentBytes = 4
 // point } for ECC (ISO/IEC 7816-8 table 3), possibly inside 70 or A5. The
 // key must match spec.
 func parsePublicKey(b []byte, spec minidriver.KeySpec, alg byte) (crypto.PublicKey, error) {
-	v, ok := findTLV(b, 0x7F49)
+	v, ok := bertlv.Find(b, 0x7F49)
 	for _, wrap := range []uint32{0x70, 0xA5} {
 		if ok {
 			break
 		}
-		if in, found := findTLV(b, wrap); found {
+		if in, found := bertlv.Find(b, wrap); found {
 			b = in
-			v, ok = findTLV(b, 0x7F49)
+			v, ok = bertlv.Find(b, 0x7F49)
 		}
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: gids: no public key template", minidriver.ErrCommDataLost)
 	}
 	if spec.IsRSA() {
-		n, ok1 := findTLV(v, 0x81)
-		e, ok2 := findTLV(v, 0x82)
+		n, ok1 := bertlv.Find(v, 0x81)
+		e, ok2 := bertlv.Find(v, 0x82)
 		if !ok1 || !ok2 || len(e) == 0 || len(e) > maxRSAExponentBytes {
 			return nil, fmt.Errorf("%w: gids: RSA public key template", minidriver.ErrCommDataLost)
 		}
@@ -146,7 +147,7 @@ func parsePublicKey(b []byte, spec minidriver.KeySpec, alg byte) (crypto.PublicK
 		}
 		return &rsa.PublicKey{N: nb, E: int(eb.Int64())}, nil
 	}
-	pt, ok := findTLV(v, 0x86)
+	pt, ok := bertlv.Find(v, 0x86)
 	curve, ecdhCurve := algCurve(alg)
 	if !ok || curve == nil {
 		return nil, fmt.Errorf("%w: gids: EC public key template", minidriver.ErrCommDataLost)
@@ -174,7 +175,7 @@ func parsePublicKey(b []byte, spec minidriver.KeySpec, alg byte) (crypto.PublicK
 // signature paddings; ECDSA keys: signatures; ECDH keys: key agreement).
 func keyFileFCP(ref, alg byte, spec minidriver.KeySpec) []byte {
 	crt := func(tmpl uint32, a byte) []byte {
-		return encTLV(tmpl, cat(encTLV(0x80, []byte{a}), encTLV(0x83, []byte{ref}), encTLV(0x95, []byte{0x40})))
+		return bertlv.Encode(tmpl, cat(bertlv.Encode(0x80, []byte{a}), bertlv.Encode(0x83, []byte{ref}), bertlv.Encode(0x95, []byte{0x40})))
 	}
 	var crts []byte
 	switch {
@@ -188,10 +189,10 @@ func keyFileFCP(ref, alg byte, spec minidriver.KeySpec) []byte {
 	default:
 		crts = crt(0xA4, alg)
 	}
-	return encTLV(0x62, cat(
-		encTLV(0x82, []byte{0x18}),
-		encTLV(0x83, []byte{0xB0, ref}),
-		encTLV(0x8C, []byte{0x8F, 0x10, 0x10, 0x10, 0x00}),
-		encTLV(0xA5, crts),
+	return bertlv.Encode(0x62, cat(
+		bertlv.Encode(0x82, []byte{0x18}),
+		bertlv.Encode(0x83, []byte{0xB0, ref}),
+		bertlv.Encode(0x8C, []byte{0x8F, 0x10, 0x10, 0x10, 0x00}),
+		bertlv.Encode(0xA5, crts),
 	))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -97,16 +98,16 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 // parseFCI returns the application identifier of a SELECT answer,
 // 61 { 4F AID, ... } (or a bare FCI template 6F).
 func parseFCI(b []byte) ([]byte, error) {
-	t, _, err := parseTLV(b)
+	tag, fci, _, err := bertlv.Parse(b)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gids: FCI: %w", err)
 	}
-	if t.tag != 0x61 && t.tag != 0x6F {
-		return nil, fmt.Errorf("%w: FCI tag %#x", errTLV, t.tag)
+	if tag != 0x61 && tag != 0x6F {
+		return nil, fmt.Errorf("gids: FCI tag %#x: %w", tag, bertlv.ErrMalformed)
 	}
-	v, ok := findTLV(t.value, 0x4F)
+	v, ok := bertlv.Find(fci, 0x4F)
 	if !ok || len(v) < len(aid) || len(v) > 16 {
-		return nil, fmt.Errorf("%w: no application identifier in the FCI", errTLV)
+		return nil, fmt.Errorf("gids: no application identifier in the FCI: %w", bertlv.ErrMalformed)
 	}
 	return append([]byte(nil), v...), nil
 }
@@ -119,7 +120,7 @@ type efATRCaps struct {
 // parseEFATR reads the card capabilities (tag 47, third byte: 80 command
 // chaining, 40 extended Lc and Le) from EF.ATR's objects.
 func parseEFATR(b []byte) efATRCaps {
-	v, ok := findTLV(b, 0x47)
+	v, ok := bertlv.Find(b, 0x47)
 	if !ok || len(v) < 3 {
 		return efATRCaps{}
 	}
