@@ -71,13 +71,20 @@ func Parse(b []byte) (tag uint32, value, rest []byte, err error) {
 	return tag, b[i : i+n : i+n], b[i+n:], nil
 }
 
-// ParseAll reads a sequence of data objects that fills b exactly, in
-// order, duplicates included. Zero bytes after the last object (the
-// padding some cards leave after a data object) end the sequence; a
-// sequence of more than MaxElements objects is refused.
+// ParseAll reads a sequence of data objects that fills b, in order,
+// duplicates included. Bytes 00 and FF before, between and after the
+// objects are padding and are skipped (ISO/IEC 7816-4 §5.2.2), so no
+// object has tag 00 or FF. A sequence of more than MaxElements objects is
+// refused.
 func ParseAll(b []byte) ([]TLV, error) {
 	var out []TLV
-	for len(b) > 0 && !allZero(b) {
+	for {
+		for len(b) > 0 && (b[0] == 0x00 || b[0] == 0xFF) {
+			b = b[1:]
+		}
+		if len(b) == 0 {
+			return out, nil
+		}
 		if len(out) >= MaxElements {
 			return nil, fmt.Errorf("%w: more than %d elements", ErrMalformed, MaxElements)
 		}
@@ -88,7 +95,6 @@ func ParseAll(b []byte) ([]TLV, error) {
 		out = append(out, TLV{Tag: tag, Value: v})
 		b = rest
 	}
-	return out, nil
 }
 
 // Find returns the value of the first object with tag in the sequence b
@@ -158,12 +164,3 @@ func Append(dst []byte, tag uint32, value []byte) []byte {
 
 // Encode returns the encoding of the object tag, value (see Append).
 func Encode(tag uint32, value []byte) []byte { return Append(nil, tag, value) }
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}

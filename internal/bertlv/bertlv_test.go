@@ -97,9 +97,10 @@ func TestParseAll(t *testing.T) {
 			{Tag: 0x80, Value: []byte{1}}, {Tag: 0x80, Value: []byte{2}}, {Tag: 0x34, Value: []byte{}},
 		}},
 		{"trailing zero padding", "3001AA000000", []bertlv.TLV{{Tag: 0x30, Value: []byte{0xAA}}}},
-		{"zeros before an object are an object of tag 00", "00003001AA", []bertlv.TLV{
-			{Tag: 0x00, Value: []byte{}}, {Tag: 0x30, Value: []byte{0xAA}},
+		{"00 and FF padding before, between and after objects", "00FF3001AAFF00FF3101BB00", []bertlv.TLV{
+			{Tag: 0x30, Value: []byte{0xAA}}, {Tag: 0x31, Value: []byte{0xBB}},
 		}},
+		{"only padding", "00FFFF00", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,7 +122,6 @@ func TestParseAllRefuses(t *testing.T) {
 		in   []byte
 	}{
 		{"truncated last object", unhex(t, "5301AA5402BB")},
-		{"trailing FF", unhex(t, "5301AAFF")},
 		{"one trailing byte", unhex(t, "5301AA01")},
 		{"too many elements", many},
 	}
