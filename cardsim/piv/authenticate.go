@@ -12,6 +12,8 @@ import (
 	"crypto/rsa"
 	"crypto/subtle"
 	"time"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // touchCache is how long a "cached" touch lasts (Yubico: "Touch is cached
@@ -22,25 +24,25 @@ const touchCache = 15 * time.Second
 // AUTHENTICATE (SP 800-73-4 part 2, table 7) into its elements. Each tag
 // may appear once.
 func dynAuth(data []byte) (map[uint32][]byte, bool) {
-	v, okT := parseSingle(data, 0x7C)
-	if !okT {
+	v, err := tlv.ParseSingle(data, 0x7C)
+	if err != nil {
 		return nil, false
 	}
-	items, okI := parseTLVs(v)
-	if !okI {
+	items, err := tlv.ParseAll(v)
+	if err != nil {
 		return nil, false
 	}
 	m := map[uint32][]byte{}
 	for _, it := range items {
-		switch it.tag {
+		switch it.Tag {
 		case 0x80, 0x81, 0x82, 0x85:
 		default:
 			return nil, false
 		}
-		if _, dup := m[it.tag]; dup {
+		if _, dup := m[it.Tag]; dup {
 			return nil, false
 		}
-		m[it.tag] = it.val
+		m[it.Tag] = it.Value
 	}
 	return m, true
 }
@@ -148,7 +150,7 @@ func (c *Card) cmdGeneralAuthenticate(cmd command) reply {
 	default:
 		return status(swIncorrectData)
 	}
-	return ok(enc(0x7C, enc(0x82, out)))
+	return ok(tlv.Encode(0x7C, tlv.Encode(0x82, out)))
 }
 
 // keyAccess enforces a key's PIN and touch policies. PIN once: the PIN
@@ -253,7 +255,7 @@ func (c *Card) authenticateManagementKey(cmd command) reply {
 		encW := make([]byte, bs)
 		block.Encrypt(encW, wit)
 		c.sess.challenge = &mgmtChallenge{mutual: true, alg: cmd.p1, value: wit}
-		return ok(enc(0x7C, enc(0x80, encW)))
+		return ok(tlv.Encode(0x7C, tlv.Encode(0x80, encW)))
 	case hasC && len(ch) == 0 && !hasW && !hasR:
 		// Single, step 1: the card sends a plain challenge.
 		c.sess.mgmtAuth = false
@@ -262,7 +264,7 @@ func (c *Card) authenticateManagementKey(cmd command) reply {
 			return status(swUnknown)
 		}
 		c.sess.challenge = &mgmtChallenge{alg: cmd.p1, value: chal}
-		return ok(enc(0x7C, enc(0x81, chal)))
+		return ok(tlv.Encode(0x7C, tlv.Encode(0x81, chal)))
 	case hasR && len(r) == bs && !hasW && !hasC:
 		// Single, step 2: the host returns the encrypted challenge.
 		if pending == nil || pending.mutual || pending.alg != cmd.p1 {
@@ -293,12 +295,12 @@ func (c *Card) authenticateManagementKey(cmd command) reply {
 		c.sess.mgmtAuth = true
 		out := make([]byte, bs)
 		block.Encrypt(out, ch)
-		return ok(enc(0x7C, enc(0x82, out)))
+		return ok(tlv.Encode(0x7C, tlv.Encode(0x82, out)))
 	case hasC && len(ch) == bs && hasR && len(r) == 0 && !hasW:
 		// The host authenticates the card only.
 		out := make([]byte, bs)
 		block.Encrypt(out, ch)
-		return ok(enc(0x7C, enc(0x82, out)))
+		return ok(tlv.Encode(0x7C, tlv.Encode(0x82, out)))
 	}
 	return status(swIncorrectData)
 }

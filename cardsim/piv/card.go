@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cardmod/cardmod/cardsim"
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -352,18 +353,18 @@ func (c *Card) cmdSelect(cmd command) reply {
 func (c *Card) applicationPropertyTemplate() []byte {
 	var algs []byte
 	for _, a := range []byte{AlgTDES, AlgAES128, AlgAES192, AlgAES256} {
-		algs = append(algs, enc(0x80, []byte{a})...)
+		algs = append(algs, tlv.Encode(0x80, []byte{a})...)
 	}
 	for _, a := range algOrder {
 		if c.algSupported(a) {
-			algs = append(algs, enc(0x80, []byte{a})...)
+			algs = append(algs, tlv.Encode(0x80, []byte{a})...)
 		}
 	}
-	algs = append(algs, enc(0x06, []byte{0x00})...)
-	return enc(0x61, encAll(
-		enc(0x4F, AID[5:]),
-		enc(0x79, enc(0x4F, AID[:5])),
-		enc(0xAC, algs),
+	algs = append(algs, tlv.Encode(0x06, []byte{0x00})...)
+	return tlv.Encode(0x61, tlv.Join(
+		tlv.Encode(0x4F, AID[5:]),
+		tlv.Encode(0x79, tlv.Encode(0x4F, AID[:5])),
+		tlv.Encode(0xAC, algs),
 	))
 }
 

@@ -9,6 +9,8 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"math/big"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // parsePolicies reads the optional PIN (AA) and touch (AB) policy elements.
@@ -30,25 +32,25 @@ func parsePolicies(m map[uint32][]byte) (pin, touch byte, ok bool) {
 
 // tlvMap parses b as TLVs with unique tags drawn from allowed.
 func tlvMap(b []byte, allowed ...uint32) (map[uint32][]byte, bool) {
-	items, okI := parseTLVs(b)
-	if !okI {
+	items, err := tlv.ParseAll(b)
+	if err != nil {
 		return nil, false
 	}
 	m := map[uint32][]byte{}
 	for _, it := range items {
 		found := false
 		for _, a := range allowed {
-			if it.tag == a {
+			if it.Tag == a {
 				found = true
 			}
 		}
 		if !found {
 			return nil, false
 		}
-		if _, dup := m[it.tag]; dup {
+		if _, dup := m[it.Tag]; dup {
 			return nil, false
 		}
-		m[it.tag] = it.val
+		m[it.Tag] = it.Value
 	}
 	return m, true
 }
@@ -63,8 +65,8 @@ func (c *Card) cmdGenerate(cmd command) reply {
 	if !c.sess.mgmtAuth {
 		return status(swSecurityStatus)
 	}
-	v, okT := parseSingle(cmd.data, 0xAC)
-	if !okT {
+	v, err := tlv.ParseSingle(cmd.data, 0xAC)
+	if err != nil {
 		return status(swIncorrectData)
 	}
 	m, okM := tlvMap(v, 0x80, 0xAA, 0xAB)
@@ -84,7 +86,7 @@ func (c *Card) cmdGenerate(cmd command) reply {
 		return status(swUnknown)
 	}
 	c.st.keys[cmd.p2] = &slotKey{alg: alg[0], pinPolicy: pin, touchPolicy: touch, origin: OriginGenerated, priv: priv}
-	return ok(enc(0x7F49, publicKeyTLVs(priv)))
+	return ok(tlv.Encode(0x7F49, publicKeyTLVs(priv)))
 }
 
 // cmdImport answers the Yubico IMPORT ASYMMETRIC KEY (00 FE alg slot):
@@ -245,18 +247,18 @@ func (c *Card) cmdGetMetadata(cmd command) reply {
 		if ref == 0x81 {
 			s, def = &c.st.puk, defaultPUKPadded
 		}
-		return ok(encAll(
-			enc(0x01, []byte{0xFF}),
-			enc(0x05, boolByte(bytes.Equal(s.value[:], def[:]))),
-			enc(0x06, []byte{byte(s.max), byte(max(s.left, 0))}),
+		return ok(tlv.Join(
+			tlv.Encode(0x01, []byte{0xFF}),
+			tlv.Encode(0x05, boolByte(bytes.Equal(s.value[:], def[:]))),
+			tlv.Encode(0x06, []byte{byte(s.max), byte(max(s.left, 0))}),
 		))
 	case ref == SlotManagement:
 		// The algorithm comes first: piv-go reads it at a fixed offset.
 		// The PIN policy byte of the management key is reported as 00.
-		return ok(encAll(
-			enc(0x01, []byte{c.st.mgmt.alg}),
-			enc(0x02, []byte{0x00, c.mgmtTouchPolicy()}),
-			enc(0x05, boolByte(bytes.Equal(c.st.mgmt.key, DefaultManagementKey))),
+		return ok(tlv.Join(
+			tlv.Encode(0x01, []byte{c.st.mgmt.alg}),
+			tlv.Encode(0x02, []byte{0x00, c.mgmtTouchPolicy()}),
+			tlv.Encode(0x05, boolByte(bytes.Equal(c.st.mgmt.key, DefaultManagementKey))),
 		))
 	case isKeySlot(ref):
 		k := c.st.keys[ref]
@@ -264,11 +266,11 @@ func (c *Card) cmdGetMetadata(cmd command) reply {
 			return status(swNotFound)
 		}
 		pin, touch := k.policies(ref)
-		return ok(encAll(
-			enc(0x01, []byte{k.alg}),
-			enc(0x02, []byte{pin, touch}),
-			enc(0x03, []byte{k.origin}),
-			enc(0x04, publicKeyTLVs(k.priv)),
+		return ok(tlv.Join(
+			tlv.Encode(0x01, []byte{k.alg}),
+			tlv.Encode(0x02, []byte{pin, touch}),
+			tlv.Encode(0x03, []byte{k.origin}),
+			tlv.Encode(0x04, publicKeyTLVs(k.priv)),
 		))
 	}
 	return status(swRefNotFound)
@@ -330,10 +332,10 @@ func (c *Card) cmdAttest(cmd command) reply {
 	}
 	var tmplCert *x509.Certificate
 	if obj, has := c.st.objects[objAttestationCert]; has {
-		if items, okI := parseTLVs(obj); okI {
+		if items, err := tlv.ParseAll(obj); err == nil {
 			for _, it := range items {
-				if it.tag == 0x70 {
-					if cert, err := x509.ParseCertificate(it.val); err == nil {
+				if it.Tag == 0x70 {
+					if cert, err := x509.ParseCertificate(it.Value); err == nil {
 						tmplCert = cert
 					}
 				}

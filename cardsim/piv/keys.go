@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"math/big"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // Algorithm identifiers (SP 800-78-4 table 6-2 and the Yubico extensions:
@@ -218,17 +220,17 @@ func publicKeyTLVs(priv crypto.PrivateKey) []byte {
 	switch k := priv.(type) {
 	case *rsa.PrivateKey:
 		e := big.NewInt(int64(k.E)).Bytes()
-		return encAll(enc(0x81, k.N.FillBytes(make([]byte, (k.N.BitLen()+7)/8))), enc(0x82, e))
+		return tlv.Join(tlv.Encode(0x81, k.N.FillBytes(make([]byte, (k.N.BitLen()+7)/8))), tlv.Encode(0x82, e))
 	case *ecdsa.PrivateKey:
 		pub, err := k.PublicKey.ECDH()
 		if err != nil {
 			return nil
 		}
-		return enc(0x86, pub.Bytes())
+		return tlv.Encode(0x86, pub.Bytes())
 	case ed25519.PrivateKey:
-		return enc(0x86, k.Public().(ed25519.PublicKey))
+		return tlv.Encode(0x86, k.Public().(ed25519.PublicKey))
 	case *ecdh.PrivateKey:
-		return enc(0x86, k.PublicKey().Bytes())
+		return tlv.Encode(0x86, k.PublicKey().Bytes())
 	}
 	return nil
 }

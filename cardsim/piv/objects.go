@@ -1,5 +1,7 @@
 package piv
 
+import "github.com/cardmod/cardmod/cardsim/internal/tlv"
+
 // Data object tags (SP 800-73-4 part 1, table 3, and the Yubico vendor
 // range 5FFF00-5FFFFF).
 const (
@@ -50,9 +52,9 @@ func CertObject(slot byte) uint32 {
 // discoveryObject is the fixed Discovery object (SP 800-73-4 part 1,
 // 3.3.2): the PIV AID and a PIN usage policy of 40 00 (PIV Card
 // Application PIN only, no global PIN), the value a YubiKey returns.
-var discoveryObject = enc(0x7E, encAll(
-	enc(0x4F, AID),
-	enc(0x5F2F, []byte{0x40, 0x00}),
+var discoveryObject = tlv.Encode(0x7E, tlv.Join(
+	tlv.Encode(0x4F, AID),
+	tlv.Encode(0x5F2F, []byte{0x40, 0x00}),
 ))
 
 // pinProtectedObject reports whether reading tag needs the PIN: the
@@ -92,8 +94,8 @@ func (c *Card) cmdGetData(cmd command) reply {
 	if cmd.p1 != 0x3F || cmd.p2 != 0xFF {
 		return status(swIncorrectP1P2)
 	}
-	v, okTL := parseSingle(cmd.data, 0x5C)
-	if !okTL {
+	v, err := tlv.ParseSingle(cmd.data, 0x5C)
+	if err != nil {
 		return status(swIncorrectData)
 	}
 	tag, okTag := parseTagList(v)
@@ -118,9 +120,9 @@ func (c *Card) cmdGetData(cmd command) reply {
 		return status(swNotFound)
 	}
 	if tag == ObjBITGroupTemplate {
-		return ok(enc(ObjBITGroupTemplate, val))
+		return ok(tlv.Encode(ObjBITGroupTemplate, val))
 	}
-	return ok(enc(0x53, val))
+	return ok(tlv.Encode(0x53, val))
 }
 
 // cmdPutData answers PUT DATA (SP 800-73-4 part 2, 3.3.2): 5C tag list
@@ -133,11 +135,11 @@ func (c *Card) cmdPutData(cmd command) reply {
 	if !c.sess.mgmtAuth {
 		return status(swSecurityStatus)
 	}
-	t, v, rest, okTL := parseTLV(cmd.data)
-	if !okTL || t != 0x5C {
+	list, rest, err := tlv.Parse(cmd.data)
+	if err != nil || list.Tag != 0x5C {
 		return status(swIncorrectData)
 	}
-	tag, okTag := parseTagList(v)
+	tag, okTag := parseTagList(list.Value)
 	if !okTag || !validObjectTag(tag) {
 		return status(swIncorrectData)
 	}
@@ -149,8 +151,8 @@ func (c *Card) cmdPutData(cmd command) reply {
 	if tag == ObjBITGroupTemplate && len(rest) > 0 && rest[0] == 0x7F {
 		wrapper = ObjBITGroupTemplate
 	}
-	val, okVal := parseSingle(rest, wrapper)
-	if !okVal {
+	val, err := tlv.ParseSingle(rest, wrapper)
+	if err != nil {
 		return status(swIncorrectData)
 	}
 	if len(val) > c.h.maxObjectSize {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"math/big"
 	"time"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // secret is a PIN or PUK with its retry counter.
@@ -287,7 +289,7 @@ func (st *state) makeAttestation(r io.Reader) error {
 // (SP 800-73-4 part 1, table 15: 70 certificate, 71 CertInfo 00, FE error
 // detection code).
 func certObject(der []byte) []byte {
-	return encAll(enc(0x70, der), enc(0x71, []byte{0x00}), enc(0xFE, nil))
+	return tlv.Join(tlv.Encode(0x70, der), tlv.Encode(0x71, []byte{0x00}), tlv.Encode(0xFE, nil))
 }
 
 // objectBytes is the storage the objects use.
