@@ -1,6 +1,10 @@
 package gids
 
-import "crypto/cipher"
+import (
+	"crypto/cipher"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
+)
 
 // pinRef reports whether P2 names the user PIN: 80, or 00 (GidsApplet
 // accepts both).
@@ -150,8 +154,8 @@ func (c *Card) cmdResetRetry(cmd command) reply {
 // gids_set_security_env sends exactly these two); RESTORE (F3) forgets the
 // environment.
 func (c *Card) cmdMSE(cmd command) reply {
-	list, okTLV := parseAll(cmd.data)
-	if !okTLV {
+	list, err := tlv.ParseAllMax(cmd.data, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
 	switch cmd.p1 {
@@ -163,11 +167,11 @@ func (c *Card) cmdMSE(cmd command) reply {
 		if cmd.p2 != 0xA4 {
 			return status(swIncorrectP1P2)
 		}
-		ref, found := find(list, 0x83)
-		if !found || len(ref.value) != 1 {
+		ref, found := tlv.Find(list, 0x83)
+		if !found || len(ref.Value) != 1 {
 			return status(swIncorrectData)
 		}
-		fid := 0xB000 | uint16(ref.value[0])
+		fid := 0xB000 | uint16(ref.Value[0])
 		if c.transportKey(fid) == nil {
 			f := c.st.files[fid]
 			if f == nil || f.key == nil || f.key.sym == nil {
@@ -184,22 +188,22 @@ func (c *Card) cmdMSE(cmd command) reply {
 		if cmd.p2 != 0xB6 && cmd.p2 != 0xB8 && cmd.p2 != 0xA4 {
 			return status(swIncorrectP1P2)
 		}
-		alg, okAlg := find(list, 0x80)
-		ref, okRef := find(list, 0x84)
-		if !okAlg || !okRef || len(alg.value) != 1 || len(ref.value) != 1 {
+		alg, okAlg := tlv.Find(list, 0x80)
+		ref, okRef := tlv.Find(list, 0x84)
+		if !okAlg || !okRef || len(alg.Value) != 1 || len(ref.Value) != 1 {
 			return status(swIncorrectData)
 		}
-		f := c.st.files[0xB000|uint16(ref.value[0])]
+		f := c.st.files[0xB000|uint16(ref.Value[0])]
 		if f == nil || f.key == nil || f.key.sym != nil {
 			return status(swRefNotFound)
 		}
-		if !f.allows(cmd.p2, alg.value[0]) || !f.key.supports(cmd.p2, alg.value[0]) {
+		if !f.allows(cmd.p2, alg.Value[0]) || !f.key.supports(cmd.p2, alg.Value[0]) {
 			return status(swIncorrectData)
 		}
 		if sw := c.checkFile(f, opMSE); sw != swOK {
 			return status(sw)
 		}
-		c.sess.se = securityEnv{set: true, tmpl: cmd.p2, alg: alg.value[0], key: ref.value[0]}
+		c.sess.se = securityEnv{set: true, tmpl: cmd.p2, alg: alg.Value[0], key: ref.Value[0]}
 		return ok(nil)
 	}
 	return status(swIncorrectP1P2)
@@ -227,22 +231,22 @@ func (c *Card) cmdGeneralAuthenticate(cmd command) reply {
 	if cmd.p1 != 0 || cmd.p2 != 0 {
 		return status(swIncorrectP1P2)
 	}
-	outer, rest, okTLV := parseTLV(cmd.data)
-	if !okTLV || len(rest) != 0 || outer.tag != 0x7C {
+	outer, rest, err := tlv.Parse(cmd.data)
+	if err != nil || len(rest) != 0 || outer.Tag != 0x7C {
 		return status(swIncorrectData)
 	}
-	list, okTLV := parseAll(outer.value)
-	if !okTLV {
+	list, err := tlv.ParseAllMax(outer.Value, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
-	if point, found := find(list, 0x85); found {
-		return c.ecdh(point.value)
+	if point, found := tlv.Find(list, 0x85); found {
+		return c.ecdh(point.Value)
 	}
-	if chal, found := find(list, 0x81); found {
-		return c.adminChallenge(chal.value)
+	if chal, found := tlv.Find(list, 0x81); found {
+		return c.adminChallenge(chal.Value)
 	}
-	if resp, found := find(list, 0x82); found {
-		return c.adminResponse(resp.value)
+	if resp, found := tlv.Find(list, 0x82); found {
+		return c.adminResponse(resp.Value)
 	}
 	return status(swIncorrectData)
 }
@@ -278,7 +282,7 @@ func (c *Card) adminChallenge(hostChal []byte) reply {
 		return status(swUnknown)
 	}
 	c.sess.cardChal = chal
-	return ok(enc(0x7C, enc(0x81, chal)))
+	return ok(tlv.Encode(0x7C, tlv.Encode(0x81, chal)))
 }
 
 // adminResponse checks the host's answer. Mutual: 82 carries
@@ -322,7 +326,7 @@ func (c *Card) adminResponse(resp []byte) reply {
 		out[len(out)-1] = 0x80
 		cipher.NewCBCEncrypter(key.sym, make([]byte, bs)).CryptBlocks(out, out)
 		c.sess.admin = true
-		return ok(enc(0x7C, enc(0x82, out)))
+		return ok(tlv.Encode(0x7C, tlv.Encode(0x82, out)))
 	}
 	return status(swConditionsNotMet)
 }
@@ -364,7 +368,7 @@ func (c *Card) ecdh(point []byte) reply {
 	if err != nil {
 		return status(swIncorrectData)
 	}
-	return ok(enc(0x7C, enc(0x82, secret)))
+	return ok(tlv.Encode(0x7C, tlv.Encode(0x82, secret)))
 }
 
 // envKey returns the key of the current security environment when it was

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cardmod/cardmod/cardsim"
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -349,12 +350,12 @@ var (
 	// OpenSC's gids_match_card looks for 4F in 61 and compares the first
 	// 10 bytes with the version 01 and 02 AIDs, requiring more than 10:
 	// the 11-byte AID here makes it a GIDS v2 card.
-	fciTemplate = enc(0x61, cat(enc(0x4F, AID), enc(0x73, enc(0x40, []byte{0xC0}))))
+	fciTemplate = tlv.Encode(0x61, tlv.Join(tlv.Encode(0x4F, AID), tlv.Encode(0x73, tlv.Encode(0x40, []byte{0xC0}))))
 	// appFCP is the answer to SELECT with P2 04: file descriptor 38
 	// (DF) and the compact security attributes of the application:
 	// CREATE FILE (EF) and DELETE FILE (child) need the user PIN or the
 	// admin key (30).
-	appFCP = enc(0x62, cat(enc(0x82, []byte{0x38}), enc(0x8C, appSecurity)))
+	appFCP = tlv.Encode(0x62, tlv.Join(tlv.Encode(0x82, []byte{0x38}), tlv.Encode(0x8C, appSecurity)))
 	// appSecurity is the application's compact security attribute.
 	appSecurity = []byte{0x03, 0x30, 0x30}
 )

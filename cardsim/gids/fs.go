@@ -1,6 +1,10 @@
 package gids
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
+)
 
 // efATR is the content of EF.ATR (ISO/IEC 7816-4 section 8.2.1.1):
 // card service data 43 D4 (selection by full and partial DF name; data
@@ -8,11 +12,16 @@ import "bytes"
 // (selection by DF name and file identifier; one-byte data units; command
 // chaining and extended Lc/Le), and pre-issuing data 46 naming the
 // simulator. GidsApplet answers the same three objects.
-var efATR = cat(
-	enc(0x43, []byte{0xD4}),
-	enc(0x47, []byte{0xD0, 0x01, 0xC0}),
-	enc(0x46, []byte("cardmod GIDS")),
+var efATR = tlv.Join(
+	tlv.Encode(0x43, []byte{0xD4}),
+	tlv.Encode(0x47, []byte{0xD0, 0x01, 0xC0}),
+	tlv.Encode(0x46, []byte("cardmod GIDS")),
 )
+
+// maxObjects bounds the data objects of one sequence the card parses (a
+// command's data field, the inside of a template): a longer sequence is
+// malformed to the card.
+const maxObjects = 256
 
 // parseFCP decodes a CREATE FILE template 62 { 82 FDB, 83 FID, 8C
 // security, A5 CRTs (key files) } into a new file in the creation state.
@@ -20,30 +29,30 @@ var efATR = cat(
 // (3F00) or FFFF; key files take identifiers B0xx, xx being the key
 // reference.
 func parseFCP(fcp []byte) (*file, uint16) {
-	outer, rest, okTLV := parseTLV(fcp)
-	if !okTLV || len(rest) != 0 || outer.tag != 0x62 {
+	outer, rest, err := tlv.Parse(fcp)
+	if err != nil || len(rest) != 0 || outer.Tag != 0x62 {
 		return nil, swIncorrectData
 	}
-	items, okTLV := parseAll(outer.value)
-	if !okTLV {
+	items, err := tlv.ParseAllMax(outer.Value, maxObjects)
+	if err != nil {
 		return nil, swIncorrectData
 	}
-	fd, okFD := find(items, 0x82)
-	id, okID := find(items, 0x83)
-	if !okFD || !okID || len(fd.value) < 1 || len(id.value) != 2 {
+	fd, okFD := tlv.Find(items, 0x82)
+	id, okID := tlv.Find(items, 0x83)
+	if !okFD || !okID || len(fd.Value) < 1 || len(id.Value) != 2 {
 		return nil, swIncorrectData
 	}
 	f := &file{
-		fid:  uint16(id.value[0])<<8 | uint16(id.value[1]),
-		fcp:  append([]byte(nil), outer.raw...),
-		fdb:  fd.value[0],
+		fid:  uint16(id.Value[0])<<8 | uint16(id.Value[1]),
+		fcp:  append([]byte(nil), outer.Raw...),
+		fdb:  fd.Value[0],
 		life: LifeCycleCreation,
 	}
 	if f.fid == appFID || f.fid == 0x3F00 || f.fid == 0xFFFF || f.fid == 0 {
 		return nil, swIncorrectData
 	}
-	if sc, found := find(items, 0x8C); found {
-		sec, okSec := parseSecurity(sc.value)
+	if sc, found := tlv.Find(items, 0x8C); found {
+		sec, okSec := parseSecurity(sc.Value)
 		if !okSec {
 			return nil, swIncorrectData
 		}
@@ -56,21 +65,21 @@ func parseFCP(fcp []byte) (*file, uint16) {
 		if f.fid>>8 != 0xB0 {
 			return nil, swIncorrectData
 		}
-		if a5, found := find(items, 0xA5); found {
-			tmpls, okT := parseAll(a5.value)
-			if !okT {
+		if a5, found := tlv.Find(items, 0xA5); found {
+			tmpls, err := tlv.ParseAllMax(a5.Value, maxObjects)
+			if err != nil {
 				return nil, swIncorrectData
 			}
 			for _, t := range tmpls {
-				if t.tag != 0xA4 && t.tag != 0xB6 && t.tag != 0xB8 {
+				if t.Tag != 0xA4 && t.Tag != 0xB6 && t.Tag != 0xB8 {
 					continue
 				}
-				in, okIn := parseAll(t.value)
-				if !okIn {
+				in, err := tlv.ParseAllMax(t.Value, maxObjects)
+				if err != nil {
 					return nil, swIncorrectData
 				}
-				if alg, found := find(in, 0x80); found && len(alg.value) == 1 {
-					f.crts = append(f.crts, crt{tmpl: byte(t.tag), alg: alg.value[0]})
+				if alg, found := tlv.Find(in, 0x80); found && len(alg.Value) == 1 {
+					f.crts = append(f.crts, crt{tmpl: byte(t.Tag), alg: alg.Value[0]})
 				}
 			}
 		}
@@ -233,11 +242,11 @@ func (c *Card) cmdGetData(cmd command) reply {
 	if sw := c.checkFile(f, opGetData); sw != swOK {
 		return status(sw)
 	}
-	list, okTLV := parseAll(cmd.data)
-	if !okTLV || len(list) != 1 || list[0].tag != 0x5C {
+	list, err := tlv.ParseAllMax(cmd.data, maxObjects)
+	if err != nil || len(list) != 1 || list[0].Tag != 0x5C {
 		return status(swIncorrectData)
 	}
-	tagv := list[0].value
+	tagv := list[0].Value
 	if len(tagv) < 1 || len(tagv) > 3 {
 		return status(swIncorrectData)
 	}
@@ -249,28 +258,28 @@ func (c *Card) cmdGetData(cmd command) reply {
 	if !found {
 		return status(swRefNotFound)
 	}
-	return ok(enc(tag, v))
+	return ok(tlv.Encode(tag, v))
 }
 
 // getAppData answers GET DATA 3FFF: the public key of a key file (70 { 84
 // key reference, A5 { 7F49 80 } }) or the status of the PIN (5C 7F71 or
 // 7F72).
 func (c *Card) getAppData(cmd command) reply {
-	list, okTLV := parseAll(cmd.data)
-	if !okTLV || len(list) != 1 {
+	list, err := tlv.ParseAllMax(cmd.data, maxObjects)
+	if err != nil || len(list) != 1 {
 		return status(swIncorrectData)
 	}
-	switch list[0].tag {
+	switch list[0].Tag {
 	case 0x5C:
-		v := list[0].value
+		v := list[0].Value
 		if len(v) == 2 && v[0] == 0x7F && (v[1] == 0x71 || v[1] == 0x72) {
 			p := c.st.pin
-			return ok(enc(0x7F00|uint32(v[1]), cat(enc(0x97, []byte{byte(p.left)}), enc(0x93, []byte{byte(p.max)}))))
+			return ok(tlv.Encode(0x7F00|uint32(v[1]), tlv.Join(tlv.Encode(0x97, []byte{byte(p.left)}), tlv.Encode(0x93, []byte{byte(p.max)}))))
 		}
 		// 7F73 is the PUK, which GIDS v2 cards do not have.
 		return status(swRefNotFound)
 	case 0x70:
-		return c.getPublicKey(list[0].value)
+		return c.getPublicKey(list[0].Value)
 	}
 	return status(swIncorrectData)
 }
@@ -291,29 +300,29 @@ func (c *Card) cmdPutData(cmd command) reply {
 	if sw := c.checkFile(f, opPutData); sw != swOK {
 		return status(sw)
 	}
-	list, okTLV := parseAll(cmd.data)
-	if !okTLV || len(list) == 0 {
+	list, err := tlv.ParseAllMax(cmd.data, maxObjects)
+	if err != nil || len(list) == 0 {
 		return status(swIncorrectData)
 	}
 	for _, t := range list {
-		if t.tag == 0x5C || !validTag(t.tag) {
+		if t.Tag == 0x5C || !tlv.ValidTag(t.Tag) {
 			return status(swIncorrectData)
 		}
 	}
 	used := c.st.usedBytes()
 	for _, t := range list {
-		used += len(t.value) - len(f.dos[t.tag])
+		used += len(t.Value) - len(f.dos[t.Tag])
 	}
 	if used > c.h.capacity {
 		return status(swNoSpace)
 	}
 	for _, t := range list {
-		old, found := f.dos[t.tag]
-		if found && len(old) == 0 && len(t.value) == 0 {
-			delete(f.dos, t.tag)
+		old, found := f.dos[t.Tag]
+		if found && len(old) == 0 && len(t.Value) == 0 {
+			delete(f.dos, t.Tag)
 			continue
 		}
-		f.dos[t.tag] = append([]byte{}, t.value...)
+		f.dos[t.Tag] = append([]byte{}, t.Value...)
 	}
 	return ok(nil)
 }

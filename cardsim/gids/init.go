@@ -3,6 +3,9 @@ package gids
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // File identifiers and data object tags of the minidriver file system on a
@@ -43,10 +46,10 @@ const (
 // doFileFCP is the CREATE FILE template of a DO file with the given
 // PUT DATA and GET DATA conditions (62 { 82 39, 83 FID, 8C 03 PUT GET }).
 func doFileFCP(fid uint16, put, get byte) []byte {
-	return enc(0x62, cat(
-		enc(0x82, []byte{fdbDOFile}),
-		enc(0x83, []byte{byte(fid >> 8), byte(fid)}),
-		enc(0x8C, []byte{opPutData | opGetData, put, get}),
+	return tlv.Encode(0x62, tlv.Join(
+		tlv.Encode(0x82, []byte{fdbDOFile}),
+		tlv.Encode(0x83, []byte{byte(fid >> 8), byte(fid)}),
+		tlv.Encode(0x8C, []byte{opPutData | opGetData, put, get}),
 	))
 }
 
@@ -54,11 +57,11 @@ func doFileFCP(fid uint16, put, get byte) []byte {
 // always, import admin only, public key never; one CRT A4 { 80 02, 83 80,
 // 95 C0 } (the template OpenSC's gids-tool creates).
 func adminKeyFCP() []byte {
-	return enc(0x62, cat(
-		enc(0x82, []byte{fdbKeyFile}),
-		enc(0x83, []byte{0xB0, 0x80}),
-		enc(0x8C, []byte{0x80 | opMSE | opPutKey | opGetPublic, 0x00, 0x20, 0xFF}),
-		enc(0xA5, enc(0xA4, cat(enc(0x80, []byte{0x02}), enc(0x83, []byte{0x80}), enc(0x95, []byte{0xC0})))),
+	return tlv.Encode(0x62, tlv.Join(
+		tlv.Encode(0x82, []byte{fdbKeyFile}),
+		tlv.Encode(0x83, []byte{0xB0, 0x80}),
+		tlv.Encode(0x8C, []byte{0x80 | opMSE | opPutKey | opGetPublic, 0x00, 0x20, 0xFF}),
+		tlv.Encode(0xA5, tlv.Encode(0xA4, tlv.Join(tlv.Encode(0x80, []byte{0x02}), tlv.Encode(0x83, []byte{0x80}), tlv.Encode(0x95, []byte{0xC0})))),
 	))
 }
 
@@ -79,7 +82,7 @@ func masterFileRecord(dir, name string, do uint32, fid uint16) []byte {
 // initialMasterFile lists the mscp directory, cardid, cardapps, cardcf and
 // mscp/cmapfile.
 func initialMasterFile() []byte {
-	return cat([]byte{0x01},
+	return slices.Concat([]byte{0x01},
 		masterFileRecord("mscp", "", 0, FileUserCreateDeleteDir),
 		masterFileRecord("", "cardid", DOCardID, FileEveryoneReadAdminWrite),
 		masterFileRecord("", "cardapps", DOCardApps, FileEveryoneReadUserWrite),
@@ -94,7 +97,7 @@ func initialMasterFile() []byte {
 // key, the master file, cardapps, cardcf, an empty cmapfile and cardid,
 // then activate the application.
 func (c *Card) initialize(pin, adminKey, cardID []byte) error {
-	sel := cat([]byte{0x00, 0xA4, 0x04, 0x00, 0x09}, AID[:9])
+	sel := slices.Concat([]byte{0x00, 0xA4, 0x04, 0x00, 0x09}, AID[:9])
 	steps := [][]byte{sel, apdu(0x24, 0x01, 0x80, pin)}
 	for _, f := range []struct {
 		fid      uint16
@@ -109,9 +112,9 @@ func (c *Card) initialize(pin, adminKey, cardID []byte) error {
 	} {
 		steps = append(steps, apdu(0xE0, 0, 0, doFileFCP(f.fid, f.put, f.get)), apdu(0x44, 0, 0, nil))
 	}
-	keyDO := enc(0x70, cat(enc(0x84, []byte{0x80}), enc(0xA5, enc(0x87, adminKey))))
+	keyDO := tlv.Encode(0x70, tlv.Join(tlv.Encode(0x84, []byte{0x80}), tlv.Encode(0xA5, tlv.Encode(0x87, adminKey))))
 	put := func(fid uint16, tag uint32, v []byte) []byte {
-		return apdu(0xDB, byte(fid>>8), byte(fid), enc(tag, v))
+		return apdu(0xDB, byte(fid>>8), byte(fid), tlv.Encode(tag, v))
 	}
 	steps = append(steps,
 		apdu(0xE0, 0, 0, adminKeyFCP()), apdu(0x44, 0, 0, nil),

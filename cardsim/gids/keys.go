@@ -13,6 +13,8 @@ import (
 	"errors"
 	"io"
 	"math/big"
+
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
 
 // Cryptographic mechanism identifiers of GIDS v2.0 (table "algorithm
@@ -127,13 +129,13 @@ func (k *cardKey) publicTemplate() []byte {
 	switch {
 	case k.rsa != nil:
 		e := big.NewInt(int64(k.rsa.E)).Bytes()
-		return enc(0x7F49, cat(enc(0x81, k.rsa.N.Bytes()), enc(0x82, e)))
+		return tlv.Encode(0x7F49, tlv.Join(tlv.Encode(0x81, k.rsa.N.Bytes()), tlv.Encode(0x82, e)))
 	case k.ec != nil:
 		p, err := k.ec.ECDH()
 		if err != nil {
 			return nil
 		}
-		return enc(0x7F49, enc(0x86, p.PublicKey().Bytes()))
+		return tlv.Encode(0x7F49, tlv.Encode(0x86, p.PublicKey().Bytes()))
 	}
 	return nil
 }
@@ -151,15 +153,15 @@ func (c *Card) keyFile(ref byte) *file {
 // 80 } }. OpenSC sends "A5 03 7F 49 80", whose inside is not well-formed
 // BER; the card reads only the key reference, as GidsApplet does.
 func (c *Card) getPublicKey(v []byte) reply {
-	list, okTLV := parseAll(v)
-	if !okTLV {
+	list, err := tlv.ParseAllMax(v, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
-	ref, found := find(list, 0x84)
-	if !found || len(ref.value) != 1 {
+	ref, found := tlv.Find(list, 0x84)
+	if !found || len(ref.Value) != 1 {
 		return status(swIncorrectData)
 	}
-	f := c.keyFile(ref.value[0])
+	f := c.keyFile(ref.Value[0])
 	if f == nil || f.key == nil || f.key.sym != nil {
 		return status(swRefNotFound)
 	}
@@ -176,30 +178,30 @@ func (c *Card) cmdGenerate(cmd command) reply {
 	if cmd.p1 != 0 || cmd.p2 != 0 {
 		return status(swIncorrectP1P2)
 	}
-	outer, rest, okTLV := parseTLV(cmd.data)
-	if !okTLV || len(rest) != 0 || outer.tag != 0xAC {
+	outer, rest, err := tlv.Parse(cmd.data)
+	if err != nil || len(rest) != 0 || outer.Tag != 0xAC {
 		return status(swIncorrectData)
 	}
-	list, okTLV := parseAll(outer.value)
-	if !okTLV {
+	list, err := tlv.ParseAllMax(outer.Value, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
-	alg, okAlg := find(list, 0x80)
-	ref, okRef := find(list, 0x83)
+	alg, okAlg := tlv.Find(list, 0x80)
+	ref, okRef := tlv.Find(list, 0x83)
 	if !okRef {
-		ref, okRef = find(list, 0x84)
+		ref, okRef = tlv.Find(list, 0x84)
 	}
-	if !okAlg || !okRef || len(alg.value) != 1 || len(ref.value) != 1 {
+	if !okAlg || !okRef || len(alg.Value) != 1 || len(ref.Value) != 1 {
 		return status(swIncorrectData)
 	}
-	f := c.keyFile(ref.value[0])
+	f := c.keyFile(ref.Value[0])
 	if f == nil {
 		return status(swRefNotFound)
 	}
 	if sw := c.checkFile(f, opGenerate); sw != swOK {
 		return status(sw)
 	}
-	a := alg.value[0]
+	a := alg.Value[0]
 	if bits := rsaBits(a); bits == 0 {
 		if curve, _ := ecCurve(a); curve == nil {
 			return status(swFuncNotSupported)
@@ -240,38 +242,38 @@ func (f *file) keyAlgAllowed(a byte) bool {
 // unsigned big-endian bytes, so a leading bit set is read as positive), or
 // an EC private key in SEC 1 form.
 func (c *Card) putKey(cmd command) reply {
-	outer, rest, okTLV := parseTLV(cmd.data)
-	if !okTLV || len(rest) != 0 || outer.tag != 0x70 {
+	outer, rest, err := tlv.Parse(cmd.data)
+	if err != nil || len(rest) != 0 || outer.Tag != 0x70 {
 		return status(swIncorrectData)
 	}
-	list, okTLV := parseAll(outer.value)
-	if !okTLV {
+	list, err := tlv.ParseAllMax(outer.Value, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
-	ref, okRef := find(list, 0x84)
-	tmpl, okT := find(list, 0xA5)
-	if !okRef || !okT || len(ref.value) != 1 {
+	ref, okRef := tlv.Find(list, 0x84)
+	tmpl, okT := tlv.Find(list, 0xA5)
+	if !okRef || !okT || len(ref.Value) != 1 {
 		return status(swIncorrectData)
 	}
-	f := c.keyFile(ref.value[0])
+	f := c.keyFile(ref.Value[0])
 	if f == nil {
 		return status(swRefNotFound)
 	}
 	if sw := c.checkFile(f, opPutKey); sw != swOK {
 		return status(sw)
 	}
-	in, okIn := parseAll(tmpl.value)
-	if !okIn {
+	in, err := tlv.ParseAllMax(tmpl.Value, maxObjects)
+	if err != nil {
 		return status(swIncorrectData)
 	}
-	val, found := find(in, 0x87)
+	val, found := tlv.Find(in, 0x87)
 	if !found {
-		val, found = find(in, 0xA7)
+		val, found = tlv.Find(in, 0xA7)
 	}
 	if !found {
 		return status(swIncorrectData)
 	}
-	k, err := parseKeyValue(val.value)
+	k, err := parseKeyValue(val.Value)
 	if err != nil {
 		return status(swIncorrectData)
 	}
@@ -299,20 +301,20 @@ func parseKeyValue(v []byte) (*cardKey, error) {
 // parseRSAKey reads SEQUENCE { version, n, e, d, p, q, dp, dq, qinv }
 // with every INTEGER taken as an unsigned magnitude.
 func parseRSAKey(v []byte) (*cardKey, error) {
-	seq, rest, okTLV := parseTLV(v)
-	if !okTLV || len(rest) != 0 || seq.tag != 0x30 {
+	seq, rest, err := tlv.Parse(v)
+	if err != nil || len(rest) != 0 || seq.Tag != 0x30 {
 		return nil, errors.New("gids: not a SEQUENCE")
 	}
-	ints, okTLV := parseAll(seq.value)
-	if !okTLV || len(ints) != 9 {
+	ints, err := tlv.ParseAllMax(seq.Value, maxObjects)
+	if err != nil || len(ints) != 9 {
 		return nil, errors.New("gids: not nine INTEGERs")
 	}
 	n := make([]*big.Int, 9)
 	for i, t := range ints {
-		if t.tag != 0x02 || len(t.value) == 0 || len(t.value) > 513 {
+		if t.Tag != 0x02 || len(t.Value) == 0 || len(t.Value) > 513 {
 			return nil, errors.New("gids: bad INTEGER")
 		}
-		n[i] = new(big.Int).SetBytes(t.value)
+		n[i] = new(big.Int).SetBytes(t.Value)
 	}
 	if n[0].Sign() != 0 || !n[2].IsInt64() || n[2].Int64() < 3 || n[2].Int64() > 1<<31-1 {
 		return nil, errors.New("gids: unsupported version or exponent")
@@ -577,18 +579,18 @@ func (c *Card) sign(data []byte) reply {
 // rawSignature turns an ASN.1 ECDSA signature into r || s of size bytes
 // each.
 func rawSignature(der []byte, size int) ([]byte, bool) {
-	seq, rest, okTLV := parseTLV(der)
-	if !okTLV || len(rest) != 0 || seq.tag != 0x30 {
+	seq, rest, err := tlv.Parse(der)
+	if err != nil || len(rest) != 0 || seq.Tag != 0x30 {
 		return nil, false
 	}
-	ints, okTLV := parseAll(seq.value)
-	if !okTLV || len(ints) != 2 {
+	ints, err := tlv.ParseAllMax(seq.Value, maxObjects)
+	if err != nil || len(ints) != 2 {
 		return nil, false
 	}
 	out := make([]byte, 2*size)
 	for i, t := range ints {
-		v := new(big.Int).SetBytes(t.value)
-		if t.tag != 0x02 || (v.BitLen()+7)/8 > size {
+		v := new(big.Int).SetBytes(t.Value)
+		if t.Tag != 0x02 || (v.BitLen()+7)/8 > size {
 			return nil, false
 		}
 		v.FillBytes(out[i*size : (i+1)*size])

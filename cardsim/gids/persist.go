@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 	"github.com/cardmod/cardmod/internal/atomicfile"
 )
 
@@ -297,7 +298,7 @@ func unmarshalState(data []byte, capacity int) (*state, error) {
 		for _, o := range sf.Objects {
 			tag64, err := strconv.ParseUint(o.Tag, 16, 32)
 			tag := uint32(tag64)
-			if err != nil || !validTag(tag) || tag == 0x5C {
+			if err != nil || !tlv.ValidTag(tag) || tag == 0x5C {
 				return nil, bad(fmt.Sprintf("tag %q in file %04x", o.Tag, fid), err)
 			}
 			if _, dup := f.dos[tag]; dup {
