@@ -67,7 +67,12 @@ func TestTerminalRealPTY(t *testing.T) {
 	_, err := master.WriteString(testPIN + "\n")
 	require.NoError(t, err)
 
-	res := <-done
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(time.Minute): // never hang the suite
+		t.Fatal("the terminal prompt did not return")
+	}
 	require.NoError(t, res.err)
 	assert.Equal(t, testPIN, string(res.s.Bytes()))
 	res.s.Wipe()
