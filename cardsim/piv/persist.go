@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/cardmod/cardmod/internal/atomicfile"
+
+	"github.com/cardmod/cardmod/cardsim"
 )
 
 // StateVersion is the version of the saved state format that Save writes
@@ -79,35 +81,14 @@ type savedObject struct {
 	Data []byte `json:"data"`
 }
 
-// LoadError reports a saved state that cannot be loaded. The card it came
-// from is left as it was: loading never wipes anything.
-type LoadError struct {
-	Path   string // the file, for LoadFile
-	Reason string
-	Err    error // the underlying error, if any
-}
-
-func (e *LoadError) Error() string {
-	var b strings.Builder
-	b.WriteString("piv: cannot load card state")
-	if e.Path != "" {
-		b.WriteString(" from ")
-		b.WriteString(e.Path)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *LoadError) Unwrap() error { return e.Err }
+// LoadError reports a saved state that cannot be loaded (see
+// cardsim.LoadError). The card it came from is left as it was: loading
+// never wipes anything.
+type LoadError = cardsim.LoadError
 
 // ErrUnsupportedStateVersion is wrapped by the LoadError of a state whose
 // version this package does not know.
-var ErrUnsupportedStateVersion = errors.New("unsupported state version")
+var ErrUnsupportedStateVersion = cardsim.ErrUnsupportedStateVersion
 
 // Save writes the card's persistent state (see StateVersion).
 func (c *Card) Save(w io.Writer) error {
@@ -150,7 +131,7 @@ func (c *Card) SaveFile(path string) error {
 func Load(r io.Reader, cfg Config) (*Card, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil {
-		return nil, &LoadError{Reason: "reading", Err: err}
+		return nil, &LoadError{Card: "piv", Reason: "reading", Err: err}
 	}
 	st, err := unmarshalState(data)
 	if err != nil {
@@ -163,7 +144,7 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 func LoadFile(path string, cfg Config) (*Card, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &LoadError{Path: path, Reason: "opening", Err: err}
+		return nil, &LoadError{Card: "piv", Path: path, Reason: "opening", Err: err}
 	}
 	defer f.Close()
 	card, err := Load(f, cfg)
@@ -212,7 +193,7 @@ func (st *state) marshal() (*savedState, error) {
 }
 
 func unmarshalState(data []byte) (*state, error) {
-	bad := func(reason string, err error) error { return &LoadError{Reason: reason, Err: err} }
+	bad := func(reason string, err error) error { return &LoadError{Card: "piv", Reason: reason, Err: err} }
 	var probe struct {
 		Version *int `json:"version"`
 	}
