@@ -3,9 +3,12 @@ package ksp_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +16,9 @@ import (
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // TestTheCardSaysWhatItSupports: the provider asks each card's key sizes
@@ -58,4 +64,56 @@ func TestTheCardSaysWhatItSupports(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eccOnly presents PIV cards as a card without RSA, as an ECC-only card's
+// plug-in would: its key sizes say RSA is unsupported.
+type eccOnly struct{ piv.Plugin }
+
+type eccOnlyCard struct{ *piv.Card }
+
+func (p eccOnly) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, error) {
+	c, err := p.Plugin.Open(ctx, tx, env)
+	if err != nil {
+		return nil, err
+	}
+	return eccOnlyCard{c.(*piv.Card)}, nil
+}
+
+func (c eccOnlyCard) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec) (minidriver.KeySizes, error) {
+	if spec.IsRSA() {
+		return minidriver.KeySizes{}, fmt.Errorf("ECC-only card: %w", minidriver.ErrUnsupported)
+	}
+	return c.Card.KeySizes(ctx, tx, spec)
+}
+
+// TestECCOnlyCard: on a card that has no RSA the KSP refuses RSA keys with
+// a typed error, from what the card says, and ECDSA and ECDH keys work.
+func TestECCOnlyCard(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, ksp.Config{})
+	p := f.open(t, ksp.Config{Registry: minidriver.NewRegistry(eccOnly{})})
+
+	k, err := p.CreatePersistedKey(ctx, "rsa", ksp.RSA)
+	require.NoError(t, err)
+	assert.ErrorIs(t, k.Finalize(ctx), ksp.ErrUnsupportedAlgorithm)
+
+	k, err = p.CreatePersistedKey(ctx, "ecdsa", ksp.ECDSAP256)
+	require.NoError(t, err)
+	require.NoError(t, k.Finalize(ctx))
+	digest := sha256.Sum256([]byte("ecc only"))
+	sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), digest[:], sig))
+
+	k, err = p.CreatePersistedKey(ctx, "ecdh", ksp.ECDHP256)
+	require.NoError(t, err)
+	require.NoError(t, k.Finalize(ctx))
+	peer, err := ecdh.P256().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	z, err := k.ECDH(peer.PublicKey())
+	require.NoError(t, err)
+	want, err := peer.ECDH(k.Public().(*ecdh.PublicKey))
+	require.NoError(t, err)
+	assert.Equal(t, want, z)
 }
