@@ -476,6 +476,10 @@ func (c *Card) doLocked(ctx context.Context, cmd *Command) (Response, error) {
 	// be answered 9000.
 	data := cmd.Data
 	buf := make([]byte, 0, 4+3+min(len(data), maxNc)+2)
+	if red&redactCommand != 0 {
+		// The encoded APDUs hold a PIN or key: wipe them when done.
+		defer func() { clear(buf[:cap(buf)]) }()
+	}
 	for len(data) > maxNc {
 		part := Command{CLA: cmd.CLA | 0x10, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:maxNc]}
 		apdu, err := part.encode(buf[:0], ext, t0)

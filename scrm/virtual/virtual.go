@@ -478,7 +478,9 @@ func (c *conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 
 	r.io.Lock()
-	rsp := card.Transmit(slices.Clone(cmd))
+	in := slices.Clone(cmd)
+	rsp := card.Transmit(in)
+	clear(in) // the command may hold a PIN or key
 	r.io.Unlock()
 	rsp = slices.Clone(rsp)
 	if f.Mutate != nil {
