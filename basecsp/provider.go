@@ -2,7 +2,6 @@ package basecsp
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -31,16 +29,11 @@ var (
 
 // AdminResponder computes the response to the card's admin challenge
 // (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
-type AdminResponder func(challenge []byte) ([]byte, error)
+type AdminResponder = cspcore.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
 // key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder {
-	k := append([]byte(nil), key...)
-	return func(challenge []byte) ([]byte, error) {
-		return piv.ManagementKeyResponse(k, challenge)
-	}
-}
+func PIVManagementKey(key []byte) AdminResponder { return cspcore.PIVManagementKey(key) }
 
 // Config configures a Provider. Only Backend is required; the zero value of
 // every other field is the documented default. Open does not modify it.
@@ -105,42 +98,15 @@ type Provider struct {
 // Open returns a provider over cfg.Backend. It does not touch any card
 // yet.
 func Open(cfg Config) (*Provider, error) {
-	if cfg.Backend == nil {
-		return nil, errors.New("basecsp: Config.Backend is required")
-	}
-	p := &Provider{cfg: cfg, rand: cfg.Rand}
-	if p.rand == nil {
-		p.rand = rand.Reader
-	}
-	dir, err := cspcore.DiskCacheDir(cfg.CacheDir, cfg.UseDiskCache, cfg.NoCache)
+	core, e, r, err := cspcore.Open(cspcore.Settings{
+		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
+		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
+		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
+	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName})
 	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
+		return nil, err
 	}
-	e, err := engine.New(engine.Config{
-		Backend:   cfg.Backend,
-		Registry:  cfg.Registry,
-		Prompt:    cfg.Prompt,
-		Silent:    cfg.Silent,
-		CacheDir:  dir,
-		NoCache:   cfg.NoCache,
-		Exclusive: cfg.Exclusive,
-		Rand:      p.rand,
-		Now:       cfg.Now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
-	}
-	p.e = e
-	var admin func([]byte) ([]byte, error)
-	if cfg.AdminResponse != nil {
-		admin = cfg.AdminResponse // a nil AdminResponder must stay a nil func
-	}
-	p.core, err = cspcore.New(cspcore.Config{Engine: e, Prefix: "basecsp", Rand: p.rand, Silent: cfg.Silent,
-		AdminResponse: admin, ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName})
-	if err != nil {
-		return nil, fmt.Errorf("basecsp: %w", err)
-	}
-	return p, nil
+	return &Provider{cfg: cfg, rand: r, e: e, core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend

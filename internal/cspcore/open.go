@@ -1,0 +1,91 @@
+package cspcore
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// AdminResponder computes the response to the card's admin challenge
+// (ROLE_ADMIN, spec §4.6). The providers export it under their own name.
+type AdminResponder func(challenge []byte) ([]byte, error)
+
+// PIVManagementKey returns the AdminResponder of a PIV card's management
+// key (3DES or AES). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder {
+	k := append([]byte(nil), key...)
+	return func(challenge []byte) ([]byte, error) {
+		return piv.ManagementKeyResponse(k, challenge)
+	}
+}
+
+// Settings are the provider settings that basecsp.Config and ksp.Config
+// share; each provider documents them on its own Config and copies them
+// here.
+type Settings struct {
+	Backend       scrm.Backend
+	Registry      *minidriver.Registry
+	Prompt        pincache.Prompt
+	Silent        bool
+	CacheDir      string
+	UseDiskCache  bool
+	NoCache       bool
+	Exclusive     bool
+	Rand          io.Reader
+	Now           func() time.Time
+	AdminResponse AdminResponder
+}
+
+// Sentinels are a provider's error values that errors of these kinds wrap.
+type Sentinels struct {
+	Exists, NoCertificate, BadName error
+}
+
+// Open builds a provider's engine and Core from s: errors carry prefix and
+// wrap the provider's sentinels. It returns the randomness the provider
+// uses (s.Rand, or crypto/rand).
+func Open(s Settings, prefix string, errs Sentinels) (*Core, *engine.Engine, io.Reader, error) {
+	if s.Backend == nil {
+		return nil, nil, nil, fmt.Errorf("%s: Config.Backend is required", prefix)
+	}
+	r := s.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	dir, err := DiskCacheDir(s.CacheDir, s.UseDiskCache, s.NoCache)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	e, err := engine.New(engine.Config{
+		Backend:   s.Backend,
+		Registry:  s.Registry,
+		Prompt:    s.Prompt,
+		Silent:    s.Silent,
+		CacheDir:  dir,
+		NoCache:   s.NoCache,
+		Exclusive: s.Exclusive,
+		Rand:      r,
+		Now:       s.Now,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	var admin func([]byte) ([]byte, error)
+	if s.AdminResponse != nil {
+		admin = s.AdminResponse // a nil AdminResponder must stay a nil func
+	}
+	core, err := New(Config{Engine: e, Prefix: prefix, Rand: r, Silent: s.Silent, AdminResponse: admin,
+		ErrExists: errs.Exists, ErrNoCertificate: errs.NoCertificate, ErrBadName: errs.BadName})
+	if err != nil {
+		return nil, nil, nil, errors.Join(fmt.Errorf("%s: %w", prefix, err), e.Close())
+	}
+	return core, e, r, nil
+}
