@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 
 	"github.com/cardmod/cardmod/cardsim/internal/tlv"
-	"github.com/cardmod/cardmod/internal/atomicfile"
 
 	"github.com/cardmod/cardmod/cardsim"
 )
@@ -110,23 +108,16 @@ func (c *Card) Save(w io.Writer) error {
 // SaveFile writes the state to path atomically: to a temporary file in the
 // same directory, synced, then renamed over path, with mode 0600.
 func (c *Card) SaveFile(path string) error {
-	var b bytes.Buffer
-	if err := c.Save(&b); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(path, b.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("gids: saving state: %w", err)
-	}
-	return nil
+	return cardsim.SaveFile(path, "gids", c.Save)
 }
 
 // Load makes a card from a state written by Save. The hooks of cfg (ATR,
 // Rand, Capacity) apply; its PIN, keys and Initialized are ignored, the
 // saved state wins. Errors are *LoadError.
 func Load(r io.Reader, cfg Config) (*Card, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	data, err := cardsim.ReadState(r, "gids")
 	if err != nil {
-		return nil, &LoadError{Card: "gids", Reason: "reading", Err: err}
+		return nil, err
 	}
 	h := cfg.hooks()
 	st, err := unmarshalState(data, h.capacity)
@@ -138,17 +129,7 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 
 // LoadFile loads a card from a file written by SaveFile.
 func LoadFile(path string, cfg Config) (*Card, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &LoadError{Card: "gids", Path: path, Reason: "opening", Err: err}
-	}
-	defer f.Close()
-	card, err := Load(f, cfg)
-	var le *LoadError
-	if errors.As(err, &le) {
-		le.Path = path
-	}
-	return card, err
+	return cardsim.LoadFile(path, "gids", func(r io.Reader) (*Card, error) { return Load(r, cfg) })
 }
 
 func (st *state) marshal() (*savedState, error) {

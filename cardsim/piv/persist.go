@@ -8,12 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/cardmod/cardmod/internal/atomicfile"
 
 	"github.com/cardmod/cardmod/cardsim"
 )
@@ -118,20 +115,16 @@ func (c *Card) MarshalJSON() ([]byte, error) {
 // SaveFile writes the state to path atomically: to a temporary file in the
 // same directory, synced, then renamed over path, with mode 0600.
 func (c *Card) SaveFile(path string) error {
-	var b bytes.Buffer
-	if err := c.Save(&b); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, b.Bytes(), 0o600)
+	return cardsim.SaveFile(path, "piv", c.Save)
 }
 
 // Load makes a card from a state written by Save. The hooks of cfg (ATR,
 // Rand, Touch, Now, MaxObjectSize) apply; its identity and secrets are
 // ignored, the saved ones win. Errors are *LoadError.
 func Load(r io.Reader, cfg Config) (*Card, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	data, err := cardsim.ReadState(r, "piv")
 	if err != nil {
-		return nil, &LoadError{Card: "piv", Reason: "reading", Err: err}
+		return nil, err
 	}
 	st, err := unmarshalState(data)
 	if err != nil {
@@ -142,17 +135,7 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 
 // LoadFile loads a card from a file written by SaveFile.
 func LoadFile(path string, cfg Config) (*Card, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &LoadError{Card: "piv", Path: path, Reason: "opening", Err: err}
-	}
-	defer f.Close()
-	card, err := Load(f, cfg)
-	var le *LoadError
-	if errors.As(err, &le) {
-		le.Path = path
-	}
-	return card, err
+	return cardsim.LoadFile(path, "piv", func(r io.Reader) (*Card, error) { return Load(r, cfg) })
 }
 
 func (st *state) marshal() (*savedState, error) {
