@@ -106,3 +106,14 @@ func FuzzTransport(f *testing.F) {
 		}
 	})
 }
+
+func TestReplay(t *testing.T) {
+	script := append(cardsim.ReplayAnswer(1, 0x90, 0x00), cardsim.ReplayAnswer(0x90)...)
+	script = append(script, 5, 0x62) // truncated
+	r := cardsim.NewReplay([]byte{0x3B, 0}, script)
+	assert.Equal(t, []byte{1, 0x90, 0x00}, r.Transmit(nil))
+	assert.Equal(t, []byte{0x6A, 0x82}, r.Transmit(nil), "shorter than a status word")
+	assert.Equal(t, []byte{0x6A, 0x82}, r.Transmit(nil), "truncated answer")
+	assert.Equal(t, []byte{0x6A, 0x82}, r.Transmit(nil), "script over")
+	assert.Equal(t, []byte{0x3B, 0}, r.ATR())
+}

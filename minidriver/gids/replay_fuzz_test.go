@@ -7,39 +7,17 @@ import (
 	"testing"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
-// replayCard answers every command with the next answer taken from a fuzz
-// input: a length byte, then that many bytes (the last two being the status
-// word). When the input runs out it answers 6A82.
-type replayCard struct{ data []byte }
+// replayATR is the ATR of the replaying card.
+var replayATR = []byte{0x3B, 0x89, 0x80, 0x01, 0x80, 0x31, 0x80, 0x65, 0x47, 0x49, 0x44, 0x53, 0x53, 0x16}
 
-func (r *replayCard) ATR() []byte {
-	return []byte{0x3B, 0x89, 0x80, 0x01, 0x80, 0x31, 0x80, 0x65, 0x47, 0x49, 0x44, 0x53, 0x53, 0x16}
-}
-func (r *replayCard) Reset() {}
-func (r *replayCard) Transmit([]byte) []byte {
-	if len(r.data) == 0 {
-		return []byte{0x6A, 0x82}
-	}
-	n := int(r.data[0])
-	r.data = r.data[1:]
-	if n > len(r.data) {
-		n = len(r.data)
-	}
-	out := append([]byte(nil), r.data[:n]...)
-	r.data = r.data[n:]
-	if len(out) < 2 {
-		return []byte{0x6A, 0x82}
-	}
-	return out
-}
-
-func answer(b ...byte) []byte { return append([]byte{byte(len(b))}, b...) }
+func answer(b ...byte) []byte { return cardsim.ReplayAnswer(b...) }
 
 // FuzzCardAnswers drives the plug-in against a card whose answers come from
 // the fuzz input: whatever the card says, the plug-in must not panic.
@@ -60,7 +38,7 @@ func FuzzCardAnswers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		b := virtual.NewBackend()
-		b.AddReader("R").Insert(&replayCard{data: data})
+		b.AddReader("R").Insert(cardsim.NewReplay(replayATR, data))
 		card, err := scrm.NewContext(b).Connect(ctx, "R", nil)
 		if err != nil {
 			t.Fatal(err)
