@@ -16,6 +16,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
+	"github.com/cardmod/cardmod/minidriver/minidrivertest"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -48,37 +49,15 @@ func benchCard(b *testing.B) (*env, *rsa.PublicKey) {
 	return e, pub
 }
 
-// measure runs op b.N times, each in a transaction as the engine runs it
-// (Resume, read cardcf, VERIFY, the operation, logout), and reports APDUs
-// per operation for the whole transaction and for op alone.
+// measure runs op in transactions as the engine runs them and reports
+// APDUs per operation (minidrivertest.Measure), with the user PIN verified
+// when pin is set.
 func measure(b *testing.B, e *env, pin bool, op func(ctx context.Context, tx *scrm.Tx) error) {
-	ctx := context.Background()
-	var opAPDUs uint64
-	before := e.card.Stats()
-	b.ResetTimer()
-	for range b.N {
-		tx, err := e.card.Begin(ctx)
-		require.NoError(b, err)
-		require.NoError(b, e.md.Resume(ctx, tx))
-		_, err = e.md.ReadFile(ctx, tx, "", "cardcf")
-		require.NoError(b, err)
-		if pin {
-			_, err = e.md.Authenticate(ctx, tx, gids.PINUser, []byte(simgids.DefaultPIN), 0)
-			require.NoError(b, err)
-		}
-		s := e.card.Stats()
-		require.NoError(b, op(ctx, tx))
-		opAPDUs += e.card.Stats().Sub(s).APDUs
-		if pin {
-			require.NoError(b, e.md.Deauthenticate(ctx, tx, minidriver.NewPinSet(gids.PINUser)))
-		}
-		require.NoError(b, tx.End(scrm.LeaveCard))
+	var secret []byte
+	if pin {
+		secret = []byte(simgids.DefaultPIN)
 	}
-	b.StopTimer()
-	d := e.card.Stats().Sub(before)
-	b.ReportMetric(float64(d.APDUs)/float64(b.N), "APDUs/op")
-	b.ReportMetric(float64(opAPDUs)/float64(b.N), "op-APDUs/op")
-	b.ReportMetric(float64(d.BytesSent+d.BytesReceived)/float64(b.N), "bytes/op")
+	minidrivertest.Measure(b, e.card, e.md, gids.PINUser, secret, op)
 }
 
 func BenchmarkSignRSA2048(b *testing.B) {
