@@ -12,6 +12,8 @@ require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
 )
 
 replace github.com/cardmod/cardmod => ../
