@@ -329,7 +329,10 @@ func decodeGIDS(cmd scrm.Command) string {
 	case 0xDB:
 		return "PUT DATA " + fid + chained
 	case 0x20:
-		if len(cmd.Data) == 0 {
+		switch {
+		case cmd.P2 == 0x82:
+			return "VERIFY 82 (log out: deauthenticate everything)"
+		case len(cmd.Data) == 0:
 			return fmt.Sprintf("VERIFY %02X, no data (is the PIN verified?)", cmd.P2)
 		}
 		return fmt.Sprintf("VERIFY %02X (PIN)", cmd.P2)

@@ -431,13 +431,39 @@ func (h *harness) openSC(f *fixture) {
 	_ = t
 }
 
-// addDiff records a warm cell derived from two runs of a tool: the
-// operation's run minus the baseline run.
+// afterLogin returns the exchanges after the last VERIFY that carries a
+// PIN (the login), or nil when there is none.
+func afterLogin(log []exchange) []exchange {
+	for i := len(log) - 1; i >= 0; i-- {
+		if log[i].INS == 0x20 && log[i].Sent > 5 {
+			return log[i+1:]
+		}
+	}
+	return nil
+}
+
+// addDiff records a warm (†) cell of pkcs11-tool from two runs: what the
+// operation's run sends after its login, less what the login-only run
+// sends after the same login (OpenSC's logout at the end of the session,
+// on GIDS). That is what a logged-in PKCS#11 session pays per operation;
+// what pkcs11-tool does before the login (C_Initialize, token binding,
+// PIN status queries) is the new-process cost.
 func (b *BudgetTable) addDiff(c budgetCell, full, base budgetSample) {
-	s := budgetSample{
-		count: BudgetCount{APDUs: full.count.APDUs - base.count.APDUs, Sent: full.count.Sent - base.count.Sent,
-			Received: full.count.Received - base.count.Received, Resets: full.count.Resets - base.count.Resets},
-		shape: append(append([]string(nil), full.shape...), base.shape...),
+	op, end := afterLogin(full.trace), afterLogin(base.trace)
+	if len(end) <= len(op) {
+		suffix := true
+		for i, x := range end {
+			if op[len(op)-len(end)+i].shape() != x.shape() {
+				suffix = false
+			}
+		}
+		if suffix {
+			op = op[:len(op)-len(end)]
+		}
+	}
+	s := budgetSample{count: countOf(op, 0), trace: op}
+	for _, x := range op {
+		s.shape = append(s.shape, x.shape())
 	}
 	b.samples[c] = append(b.samples[c], s)
 	b.notes[c] = "†"
