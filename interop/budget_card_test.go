@@ -176,14 +176,15 @@ func algName(a byte) string {
 }
 
 // generalAuthKind tells what a GENERAL AUTHENTICATE does from the tags of
-// its dynamic authentication template (SP 800-73-4 part 2, 3.2.4): 81
-// challenge with an empty 82 is a private key operation, 85 an ECDH, 80/81
-// on key 9B the management key's challenge and response.
+// its dynamic authentication template 7C (SP 800-73-4 part 2, 3.2.4 and
+// appendix A): an empty 82 asks for a response (81 challenge: a private
+// key operation; 85 exponent: ECDH), and on key 9B an empty 81 asks for a
+// challenge, an empty 80 for a witness, 82 carries the host's response.
 func generalAuthKind(cmd scrm.Command) string {
 	d := cmd.Data
 	if len(d) < 2 || d[0] != 0x7C {
-		if cmd.CLA&0x10 != 0 || len(d) > 0 {
-			return "(chained part)"
+		if len(d) > 0 {
+			return "(continued)"
 		}
 		return ""
 	}
@@ -199,46 +200,47 @@ func generalAuthKind(cmd scrm.Command) string {
 	default:
 		return ""
 	}
-	var tags []string
-	for i < len(d) && len(tags) < 4 {
-		tag := d[i]
-		i++
-		if i >= len(d) {
-			tags = append(tags, fmt.Sprintf("%02X", tag))
-			break
-		}
-		n := int(d[i])
-		i++
-		switch n {
+	empty := map[byte]bool{}
+	full := map[byte]bool{}
+	for n := 0; i+1 < len(d) && n < 4; n++ {
+		tag, l := d[i], int(d[i+1])
+		i += 2
+		switch l {
 		case 0x81:
 			if i < len(d) {
-				n = int(d[i])
+				l = int(d[i])
 				i++
 			}
 		case 0x82:
 			if i+1 < len(d) {
-				n = int(d[i])<<8 | int(d[i+1])
+				l = int(d[i])<<8 | int(d[i+1])
 				i += 2
 			}
 		}
-		tags = append(tags, fmt.Sprintf("%02X", tag))
-		i += n
-	}
-	t := strings.Join(tags, " ")
-	switch {
-	case cmd.P2 == 0x9B && strings.Contains(t, "80") && strings.Contains(t, "81"):
-		return "management key response"
-	case cmd.P2 == 0x9B:
-		return "management key challenge"
-	case strings.Contains(t, "85"):
-		return "ECDH"
-	case strings.Contains(t, "81"):
-		if cmd.P1 == 0x06 || cmd.P1 == 0x07 || cmd.P1 == 0x05 || cmd.P1 == 0x16 {
-			return "RSA private key operation"
+		if l == 0 {
+			empty[tag] = true
+		} else {
+			full[tag] = true
 		}
+		i += l
+	}
+	switch {
+	case cmd.P2 == 0x9B && empty[0x81]:
+		return "management key: challenge request"
+	case cmd.P2 == 0x9B && empty[0x80]:
+		return "management key: witness request"
+	case cmd.P2 == 0x9B && full[0x80] && full[0x81]:
+		return "management key: decrypted witness and host challenge"
+	case cmd.P2 == 0x9B && full[0x82]:
+		return "management key: response"
+	case full[0x85]:
+		return "ECDH"
+	case full[0x81] && (cmd.P1 == 0x06 || cmd.P1 == 0x07 || cmd.P1 == 0x05 || cmd.P1 == 0x16):
+		return "RSA private key operation"
+	case full[0x81]:
 		return "sign"
 	}
-	return "tags " + t
+	return ""
 }
 
 // decodePIV names a command sent to a PIV application (SP 800-73-4 part 2
