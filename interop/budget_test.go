@@ -90,10 +90,10 @@ var budgetOps = []struct{ ID, Label string }{
 	{opSignNew, "ECDSA sign (9A) in a new process"},
 	{opSignNewCache, "the same with cardmod's disk cache"},
 	{opListNew, "list the 5 certificates, new process"},
-	{opGenerate, "generate a P-256 key with its container, warm"},
-	{opGenerateNew, "generate a P-256 key with its container, new process"},
 	{opWriteCert, "write a certificate (9A), warm"},
 	{opWriteCertNew, "write a certificate (9A), new process"},
+	{opGenerate, "generate a P-256 key with its container, warm (after the write)"},
+	{opGenerateNew, "generate a P-256 key with its container, new process"},
 }
 
 // gidsOps are the rows of the GIDS table.
