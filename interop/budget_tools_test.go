@@ -152,7 +152,6 @@ func (h *harness) cardmodWarm(f *fixture, col, lib string, excl bool) {
 // cardmodNew measures one cardmod column's operations in new processes.
 func (h *harness) cardmodNew(f *fixture, col, lib string, excl bool) {
 	ctx := context.Background()
-	h.restore(f)
 	spec := helperSpec{Lib: lib, Exclusive: excl, Reader: f.reader, PIN: f.pin(), Digest: f.digest,
 		Container: f.names[0x9A], Spec: minidriver.ECDSAP256}
 	slot := byte(0x9A)
@@ -172,34 +171,32 @@ func (h *harness) cardmodNew(f *fixture, col, lib string, excl bool) {
 	}
 	s := spec
 	s.Op = opSignNew
-	h.measure(f, opSignNew, col, sign(s))
+	h.measureNew(f, opSignNew, col, sign(s))
 	if f.gids {
 		return
 	}
 	s.Op = opSignNewCache
 	s.CacheDir = h.t.TempDir()
+	h.restore(f)
 	h.unmeasured(f, opSignNewCache, col, "filling the disk cache", sign(s))
-	h.measure(f, opSignNewCache, col, sign(s))
+	h.measureNew(f, opSignNewCache, col, sign(s))
 
 	s = spec
 	s.Op = opListNew
-	h.measure(f, opListNew, col, func() error {
+	h.measureNew(f, opListNew, col, func() error {
 		res, err := runHelperProcess(ctx, s)
 		if err != nil {
 			return err
 		}
 		return checkCerts(res.Certs)
 	})
-	// Each write starts from the provisioned card.
-	h.restore(f)
 	s.Op, s.Cert = opWriteCertNew, f.cert
-	h.measure(f, opWriteCertNew, col, func() error {
+	h.measureNew(f, opWriteCertNew, col, func() error {
 		_, err := runHelperProcess(ctx, s)
 		return err
 	})
-	h.restore(f)
 	s.Op, s.NewName = opGenerateNew, f.newName()
-	h.measure(f, opGenerateNew, col, func() error { return generated(runHelperProcess(ctx, s)) })
+	h.measureNew(f, opGenerateNew, col, func() error { return generated(runHelperProcess(ctx, s)) })
 }
 
 func generated(res helperResult, err error) error {
@@ -288,13 +285,12 @@ func (h *harness) pivGoWarm(f *fixture) {
 // pivGoNew measures piv-go's operations in new processes.
 func (h *harness) pivGoNew(f *fixture) {
 	ctx := context.Background()
-	h.restore(f)
 	pub, err := x509.MarshalPKIXPublicKey(f.pubs[0x9A])
 	require.NoError(h.t, err)
 	s := helperSpec{Lib: "piv-go", Reader: f.reader, PIN: simpiv.DefaultPIN, MgmtKey: simpiv.DefaultManagementKey,
 		Slot: 0x9A, Pub: pub, Digest: f.digest, Cert: f.cert}
 	s.Op = opSignNew
-	h.measure(f, opSignNew, colPivGo, func() error {
+	h.measureNew(f, opSignNew, colPivGo, func() error {
 		res, err := runHelperProcess(ctx, s)
 		if err != nil {
 			return err
@@ -302,29 +298,27 @@ func (h *harness) pivGoNew(f *fixture) {
 		return f.checkSig(0x9A, f.digest, res.Sig)
 	})
 	s.Op = opListNew
-	h.measure(f, opListNew, colPivGo, func() error {
+	h.measureNew(f, opListNew, colPivGo, func() error {
 		res, err := runHelperProcess(ctx, s)
 		if err != nil {
 			return err
 		}
 		return checkCerts(res.Certs)
 	})
-	h.restore(f)
 	s.Op = opWriteCertNew
-	h.measure(f, opWriteCertNew, colPivGo, func() error {
+	h.measureNew(f, opWriteCertNew, colPivGo, func() error {
 		_, err := runHelperProcess(ctx, s)
 		return err
 	})
-	h.restore(f)
 	s.Op = opGenerateNew
-	h.measure(f, opGenerateNew, colPivGo, func() error { return generated(runHelperProcess(ctx, s)) })
+	h.measureNew(f, opGenerateNew, colPivGo, func() error { return generated(runHelperProcess(ctx, s)) })
 }
 
 // toolRun runs an external tool as one measured operation and returns its
 // sample (nil when it failed; the failure is recorded).
 func (h *harness) toolRun(f *fixture, op, col string, check func(out string) error, name string, args ...string) *budgetSample {
 	h.t.Helper()
-	h.measure(f, op, col, func() error {
+	h.measureNew(f, op, col, func() error {
 		out, err := h.runTool(f, name, args...)
 		if err != nil {
 			return err
@@ -338,13 +332,22 @@ func (h *harness) toolRun(f *fixture, op, col string, check func(out string) err
 	return &s[len(s)-1]
 }
 
+// measureNew measures a new process: the card is a fresh copy of the
+// provisioned state, as after a power cycle, whether or not pcscd
+// power-cycled it since the last process (which it does after an idle
+// grace period, so it depends on timing).
+func (h *harness) measureNew(f *fixture, op, col string, run func() error) {
+	h.t.Helper()
+	h.restore(f)
+	h.measure(f, op, col, run)
+}
+
 // openSC measures pkcs11-tool. Each run is a new process (C_Initialize,
 // token binding, login, the operation); the warm rows are the operation's
 // run minus a run that only logs in (the same initialization and login),
 // which is what a long-lived PKCS#11 application pays per operation.
 func (h *harness) openSC(f *fixture) {
 	t := h.t
-	h.restore(f)
 	base := []string{"--module", pkcs11Module, "--slot-description", f.reader}
 	login := append(append([]string(nil), base...), "--login", "--pin", f.pin())
 	ok := func(string) error { return nil }
@@ -480,7 +483,6 @@ func (b *BudgetTable) addDiff(c budgetCell, full, base budgetSample) {
 
 // ykpiv measures yubico-piv-tool: every run is a new process.
 func (h *harness) ykpiv(f *fixture) {
-	h.restore(f)
 	r := []string{"-r", f.reader}
 	key := "--key=" + mgmtKeyHex()
 	h.toolRun(f, opSignNew, colYkpiv, func(out string) error {
@@ -494,10 +496,8 @@ func (h *harness) ykpiv(f *fixture) {
 	h.toolRun(f, opListNew, colYkpiv, func(out string) error {
 		return checkCerts(len(slotLine.FindAllString(out, -1)))
 	}, "yubico-piv-tool", append(r, "-a", "status")...)
-	h.restore(f)
 	h.toolRun(f, opWriteCertNew, colYkpiv, func(string) error { return nil },
 		"yubico-piv-tool", append(r, key, "-a", "import-certificate", "-s", "9a", "-i", f.files["cert"])...)
-	h.restore(f)
 	pubFile := filepath.Join(f.dir, "ykpiv-generated.pub")
 	h.toolRun(f, opGenerateNew, colYkpiv, func(string) error {
 		b, err := os.ReadFile(pubFile)
