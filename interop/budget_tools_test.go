@@ -119,6 +119,13 @@ func (h *harness) cardmodWarm(f *fixture, col, lib string, excl bool) {
 				return f.checkShared(z)
 			}})
 		}
+		ops = append(ops, warmOp{opList, func() error {
+			n, err := sess.certificates(ctx)
+			if err != nil {
+				return err
+			}
+			return checkCerts(n)
+		}})
 	}
 	for _, o := range ops {
 		h.unmeasured(f, o.op, col, "warm-up", o.run)
@@ -257,6 +264,13 @@ func (h *harness) pivGoWarm(f *fixture) {
 				return err
 			}
 			return f.checkShared(z)
+		}},
+		{opList, func() error {
+			n, err := pivGoCertificates(yk)
+			if err != nil {
+				return err
+			}
+			return checkCerts(n)
 		}},
 	}
 	for _, o := range ops {
