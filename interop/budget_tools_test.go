@@ -357,11 +357,11 @@ func (h *harness) measureNew(f *fixture, op, col string, run func() error) {
 }
 
 // openSC measures pkcs11-tool. Each run is a new process (C_Initialize,
-// token binding, login, the operation); the warm rows are the operation's
-// run minus a run that only logs in (the same initialization and login),
-// which is what a long-lived PKCS#11 application pays per operation.
+// token binding, login, the operation); the warm rows (†) are what the
+// operation's run sends after its login, less what a login-only run sends
+// after the same login (addDiff): what a logged-in PKCS#11 session pays
+// per operation.
 func (h *harness) openSC(f *fixture) {
-	t := h.t
 	base := []string{"--module", pkcs11Module, "--slot-description", f.reader}
 	login := append(append([]string(nil), base...), "--login", "--pin", f.pin())
 	ok := func(string) error { return nil }
@@ -454,7 +454,6 @@ func (h *harness) openSC(f *fixture) {
 			return checkCerts(n)
 		}, "pkcs11-tool", append(base, "--list-objects", "--type", "cert")...)
 	}
-	_ = t
 }
 
 // afterLogin returns the exchanges after the last VERIFY that carries a
