@@ -268,11 +268,14 @@ var knownBudgetFailures = map[budgetCell]string{
 }
 
 // gidsExclusiveBug: in exclusive mode the engine keeps the PIN verified
-// between operations, but the GIDS plug-in re-selects the application at
-// the start of each one, and a GIDS SELECT starts a fresh session
-// (cardsim/gids): the decryption after a signature is sent without the
-// PIN and refused with 6982 (the signature re-verifies, the decryption
-// does not), and the engine does not recover.
+// between operations (internal/engine Card.Do, kept), but the GIDS
+// plug-in's Resume re-selects the application at the start of each one,
+// and a GIDS SELECT starts a fresh session (cardsim/gids, as a Java Card
+// applet selected again): the operation after a successful one is sent
+// without VERIFY and refused with 6982 at MANAGE SECURITY ENVIRONMENT,
+// and nothing is kept after the failure, so the next one verifies and
+// works. Operations alternate; the harness's order (sign, decrypt, sign,
+// decrypt) makes every decryption fail.
 const gidsExclusiveBug = "cardmod bug: exclusive mode on GIDS loses the login at the re-SELECT (MSE answers 6982)"
 
 // fail records that an operation failed (the cell shows "fail"). A known
