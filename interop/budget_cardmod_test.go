@@ -38,6 +38,9 @@ type cardmodSession interface {
 	certificates(ctx context.Context) (int, error)
 	generate(ctx context.Context, name string) (crypto.PublicKey, error)
 	writeCert(ctx context.Context, name string, spec minidriver.KeySpec, cert *x509.Certificate) error
+	// stats returns the provider's own count of its exchanges with the
+	// card in reader (scrm.Card.Stats), once a key of it is open.
+	stats(ctx context.Context, reader string) (scrm.Stats, error)
 	close() error
 }
 
@@ -141,6 +144,14 @@ func (s *basecspSession) writeCert(ctx context.Context, name string, spec minidr
 	return k.SetCertificate(ctx, cert)
 }
 
+func (s *basecspSession) stats(ctx context.Context, reader string) (scrm.Stats, error) {
+	c, err := s.p.Card(ctx, reader)
+	if err != nil {
+		return scrm.Stats{}, err
+	}
+	return c.Stats(), nil
+}
+
 func (s *basecspSession) close() error { return s.p.Close() }
 
 type kspSession struct {
@@ -210,6 +221,15 @@ func (s *kspSession) writeCert(ctx context.Context, name string, spec minidriver
 		return err
 	}
 	return k.SetProperty(ctx, ksp.PropSmartCardKeyCertificate, cert)
+}
+
+func (s *kspSession) stats(context.Context, string) (scrm.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys { // every key here is on the one card
+		return k.Stats(), nil
+	}
+	return scrm.Stats{}, errors.New("ksp: no key open")
 }
 
 func (s *kspSession) close() error { return s.p.Close() }

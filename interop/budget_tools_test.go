@@ -12,12 +12,14 @@ import (
 	"strings"
 
 	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // pkcs11Module is opensc-pkcs11.so as Debian's opensc-pkcs11 package
@@ -131,21 +133,21 @@ func (h *harness) cardmodWarm(f *fixture, col, lib string, excl bool) {
 		h.unmeasured(f, o.op, col, "warm-up", o.run)
 	}
 	for _, o := range ops {
-		h.measure(f, o.op, col, o.run)
+		h.measureCounted(f, o.op, col, sess, o.run)
 	}
 	if !f.gids {
 		// The writes come last, the certificate first: the key
 		// generation then runs on the card the certificate was written
 		// to (a card swapped under an open session would be no real
 		// card).
-		h.measure(f, opWriteCert, col, func() error {
+		h.measureCounted(f, opWriteCert, col, sess, func() error {
 			cert, err := x509.ParseCertificate(f.cert)
 			if err != nil {
 				return err
 			}
 			return sess.writeCert(ctx, f.names[0x9A], minidriver.ECDSAP256, cert)
 		})
-		h.measure(f, opGenerate, col, func() error {
+		h.measureCounted(f, opGenerate, col, sess, func() error {
 			pub, err := sess.generate(ctx, f.newName())
 			if err != nil {
 				return err
@@ -154,6 +156,36 @@ func (h *harness) cardmodWarm(f *fixture, col, lib string, excl bool) {
 		})
 	}
 	h.unmeasured(f, "", col, "close", sess.close)
+}
+
+// measureCounted measures an in-process cardmod operation and checks the
+// card's count against cardmod's own (scrm.Card.Stats): the two must
+// agree to the byte, or the harness or cardmod miscounts.
+func (h *harness) measureCounted(f *fixture, op, col string, sess cardmodSession, run func() error) {
+	h.t.Helper()
+	ctx := context.Background()
+	var before, after scrm.Stats
+	var serr error
+	h.measure(f, op, col, func() error {
+		before, serr = sess.stats(ctx, f.reader)
+		err := run()
+		if serr == nil {
+			after, serr = sess.stats(ctx, f.reader)
+		}
+		return err
+	})
+	c := f.cell(op, col)
+	s := h.tab.samples[c]
+	if _, failed := h.tab.errs[c]; failed || len(s) == 0 {
+		return
+	}
+	if !assert.NoError(h.t, serr, "%v: cardmod's own count", c) {
+		return
+	}
+	got, d := s[len(s)-1].count, after.Sub(before)
+	assert.Equal(h.t, [3]uint64{uint64(got.APDUs), uint64(got.Sent), uint64(got.Received)},
+		[3]uint64{d.APDUs, d.BytesSent, d.BytesReceived},
+		"%v: APDUs, bytes sent and received as the card saw them and as cardmod counted them", c)
 }
 
 // cardmodNew measures one cardmod column's operations in new processes.

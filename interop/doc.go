@@ -22,7 +22,8 @@
 // binary re-executes itself, see TestMain), piv-go, OpenSC's PKCS#11
 // module (pkcs11-tool) and yubico-piv-tool. A counting wrapper around the
 // simulated card records every command APDU the card receives, so the
-// counts are the card's, whatever the client believes it sent. Every
+// counts are the card's, whatever the client believes it sent (for
+// cardmod in process they must equal cardmod's own scrm.Card.Stats). Every
 // operation's outcome is checked (signatures verify, plaintexts and shared
 // secrets match), and two rounds must send exactly the same APDUs.
 // MeasureBudgets and BudgetTable.Count give the counts to other tests:
