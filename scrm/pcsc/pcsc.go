@@ -1,5 +1,3 @@
-//go:build cgo || windows
-
 package pcsc
 
 import (
@@ -10,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ebfe/scard"
-
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -20,27 +16,80 @@ var (
 	_ scrm.Conn    = (*Conn)(nil)
 )
 
-// maxIdleWaitContexts bounds the pool of SCARDCONTEXTs kept for later
+// client is a PC/SC client library: pcsc-lite's protocol spoken by package
+// pcsclite (Linux, the BSDs), or github.com/ebfe/scard (Windows, macOS, and
+// Linux with the cardmod_scard build tag).
+type client interface {
+	establish(ctx context.Context) (clientContext, error)
+}
+
+// clientContext is one SCARDCONTEXT. Its calls are made by one goroutine
+// at a time.
+type clientContext interface {
+	listReaders() ([]string, error)
+	// getStatusChange blocks until a reader in rs differs from its Current
+	// state (Event and ATR filled in), until timeout (< 0: none) passes
+	// (ErrTimeout), or until ctx is done (ErrCancelled): it cancels the
+	// wait as SCardCancel does and returns only once the wait has ended
+	// in the resource manager.
+	getStatusChange(ctx context.Context, rs []scrm.ReaderState, timeout time.Duration) error
+	connect(reader string, share, proto uint32) (clientCard, error)
+	release() error
+}
+
+// clientCard is one SCARDHANDLE.
+type clientCard interface {
+	activeProtocol() uint32
+	transmit(ctx context.Context, cmd []byte) ([]byte, error)
+	// beginTransaction waits while another connection holds a transaction;
+	// it returns ErrCancelled if ctx ends first and it can stop waiting.
+	beginTransaction(ctx context.Context) error
+	endTransaction(d uint32) error
+	reconnect(share, proto, init uint32) error
+	status() (scrm.ConnStatus, error)
+	control(code uint32, in []byte) ([]byte, error)
+	getAttrib(id uint32) ([]byte, error)
+	setAttrib(id uint32, v []byte) error
+	disconnect(d uint32) error
+	// release frees what the card's connection holds beside the handle
+	// (the ebfe client's context); called after disconnect.
+	release() error
+}
+
+// PC/SC values shared by both clients (pcsclite.h.in, winscard.h).
+const (
+	shareExclusive uint32 = 1
+	shareShared    uint32 = 2
+	shareDirect    uint32 = 3
+
+	protoUndefined uint32 = 0
+	protoT0        uint32 = 1
+	protoT1        uint32 = 2
+	protoRaw       uint32 = 4 // pcsc-lite's SCARD_PROTOCOL_RAW
+
+	leaveCard   uint32 = 0
+	resetCard   uint32 = 1
+	unpowerCard uint32 = 2
+	ejectCard   uint32 = 3
+)
+
+// maxIdleWaitContexts bounds the pool of contexts kept for later
 // GetStatusChange calls.
 const maxIdleWaitContexts = 4
-
-// cancelRetry is how often SCardCancel is repeated until a cancelled wait
-// returns (pcsc-lite drops an SCardCancel that arrives before the wait
-// blocks).
-const cancelRetry = 10 * time.Millisecond
 
 // Backend is the PC/SC backend. Create it with New; it is safe for
 // concurrent use.
 type Backend struct {
-	listMu sync.Mutex     // serialises calls on main
-	main   *scard.Context // guarded by listMu
+	cl client
+
+	listMu sync.Mutex    // serialises calls on main
+	main   clientContext // guarded by listMu
 
 	mu     sync.Mutex
-	closed bool                           // guarded by mu
-	idle   []*scard.Context               // guarded by mu
-	waits  map[*waiter]struct{}           // guarded by mu
-	wg     sync.WaitGroup                 // waits in progress
-	estab  func() (*scard.Context, error) // EstablishContext, replaceable in tests
+	closed bool                 // guarded by mu
+	idle   []clientContext      // guarded by mu
+	waits  map[*waiter]struct{} // guarded by mu
+	wg     sync.WaitGroup       // waits in progress
 }
 
 // waiter is one GetStatusChange in progress.
@@ -48,15 +97,24 @@ type waiter struct {
 	abort context.CancelFunc
 }
 
-// New establishes a PC/SC context. Without a running resource manager it
-// fails with an error wrapping scrm.ErrNoService. ctx is checked before the
-// call; establishing a context does not block.
+// New establishes a PC/SC context with the platform's client (see the
+// package documentation). Without a running resource manager it fails
+// with an error wrapping scrm.ErrNoService. ctx bounds the connection to
+// the resource manager.
 func New(ctx context.Context) (*Backend, error) {
+	cl, err := defaultClient()
+	if err != nil {
+		return nil, err
+	}
+	return newBackend(ctx, cl)
+}
+
+func newBackend(ctx context.Context, cl client) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ctxErr("establish context", ctx, err)
 	}
-	b := &Backend{waits: make(map[*waiter]struct{}), estab: scard.EstablishContext}
-	c, err := b.estab()
+	b := &Backend{cl: cl, waits: make(map[*waiter]struct{})}
+	c, err := cl.establish(ctx)
 	if err != nil {
 		return nil, wrap("establish context", err)
 	}
@@ -77,12 +135,12 @@ func (b *Backend) ListReaders(ctx context.Context) ([]string, error) {
 	if b.isClosed() || b.main == nil {
 		return []string{}, fmt.Errorf("pcsc: list readers: %w", scrm.ErrClosed)
 	}
-	names, err := b.main.ListReaders()
+	names, err := b.main.listReaders()
 	if err != nil && staleContext(err) {
-		if c, err2 := b.estab(); err2 == nil {
-			_ = b.main.Release()
+		if c, err2 := b.cl.establish(ctx); err2 == nil {
+			_ = b.main.release()
 			b.main = c
-			names, err = b.main.ListReaders()
+			names, err = b.main.listReaders()
 		}
 	}
 	if err != nil {
@@ -95,10 +153,10 @@ func (b *Backend) ListReaders(ctx context.Context) ([]string, error) {
 }
 
 // GetStatusChange waits until the state of one reader in states differs
-// from its Current state (see scrm.Backend). It runs on an SCARDCONTEXT of
-// its own, so concurrent waits never interfere; cancelling ctx reaches
-// pcscd through SCardCancel, and the call returns only after
-// SCardGetStatusChange has.
+// from its Current state (see scrm.Backend). It runs on a context of its
+// own, so concurrent waits never interfere; cancelling ctx reaches the
+// resource manager as SCardCancel does, and the call returns only after
+// the wait has ended there.
 func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState) error {
 	const op = "get status change"
 	if err := ctx.Err(); err != nil {
@@ -114,13 +172,11 @@ func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState
 	healthy := true
 	defer func() { b.endWait(w, wc, healthy) }()
 
-	rs := make([]scard.ReaderState, len(states))
+	rs := make([]scrm.ReaderState, len(states))
 	for i := range states {
-		// The ATR is not passed in: pcsc-lite ignores it, and ebfe/scard
-		// would panic on one longer than 33 bytes.
-		rs[i] = scard.ReaderState{Reader: states[i].Reader, CurrentState: scard.StateFlag(states[i].Current)}
+		// The ATR is not passed in: PC/SC ignores it.
+		rs[i] = scrm.ReaderState{Reader: states[i].Reader, Current: states[i].Current}
 	}
-
 	for {
 		timeout := time.Duration(-1) // INFINITE
 		if dl, ok := ctx.Deadline(); ok {
@@ -131,14 +187,12 @@ func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState
 			// Round up so that PC/SC does not time out before ctx does.
 			timeout = (timeout + time.Millisecond - 1).Truncate(time.Millisecond)
 		}
-		err = waitCancellable(wctx, wc, func() error { return wc.GetStatusChange(rs, timeout) })
+		err = wc.getStatusChange(wctx, rs, timeout)
 		if err == nil {
 			break
 		}
-		var se scard.Error
-		isCode := errors.As(err, &se)
 		switch {
-		case isCode && se == scard.ErrTimeout:
+		case errors.Is(err, scrm.ErrTimeout):
 			if ctx.Err() != nil {
 				return ctxErr(op, ctx, ctx.Err())
 			}
@@ -146,21 +200,21 @@ func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState
 				return ctxErr(op, ctx, context.DeadlineExceeded)
 			}
 			continue // PC/SC's clock ran out a little before ours
-		case isCode && se == scard.ErrCancelled:
+		case errors.Is(err, scrm.ErrCancelled):
 			if ctx.Err() != nil {
 				return ctxErr(op, ctx, ctx.Err())
 			}
 			return fmt.Errorf("pcsc: %s: backend released: %w", op, scrm.ErrCancelled)
 		}
-		healthy = false
+		healthy = !staleContext(err)
 		return wrap(op, err)
 	}
 	for i := range states {
-		states[i].Event = scrm.StateFlag(rs[i].EventState)
+		states[i].Event = rs[i].Event
 		// A new slice: the caller may have kept the previous ATR.
 		states[i].ATR = nil
-		if len(rs[i].Atr) > 0 {
-			states[i].ATR = append([]byte(nil), rs[i].Atr...)
+		if len(rs[i].ATR) > 0 {
+			states[i].ATR = append([]byte(nil), rs[i].ATR...)
 		}
 	}
 	return nil
@@ -169,13 +223,13 @@ func (b *Backend) GetStatusChange(ctx context.Context, states []scrm.ReaderState
 // startWait takes a wait context from the pool (or establishes one) and
 // registers the wait so that Release can cancel it. wctx is done when ctx is
 // or when the backend is released.
-func (b *Backend) startWait(ctx context.Context) (*scard.Context, *waiter, context.Context, error) {
+func (b *Backend) startWait(ctx context.Context) (clientContext, *waiter, context.Context, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return nil, nil, nil, scrm.ErrClosed
 	}
-	var wc *scard.Context
+	var wc clientContext
 	if n := len(b.idle); n > 0 {
 		wc = b.idle[n-1]
 		b.idle = b.idle[:n-1]
@@ -186,10 +240,10 @@ func (b *Backend) startWait(ctx context.Context) (*scard.Context, *waiter, conte
 	b.wg.Add(1)
 	b.mu.Unlock()
 	if wc == nil {
-		c, err := b.estab()
+		c, err := b.cl.establish(ctx)
 		if err != nil {
 			b.endWait(w, nil, false)
-			return nil, nil, nil, asCode(err)
+			return nil, nil, nil, err
 		}
 		wc = c
 	}
@@ -198,7 +252,7 @@ func (b *Backend) startWait(ctx context.Context) (*scard.Context, *waiter, conte
 
 // endWait unregisters w and returns wc to the pool, or releases it when the
 // pool is full, the backend is closed or the context may be broken.
-func (b *Backend) endWait(w *waiter, wc *scard.Context, healthy bool) {
+func (b *Backend) endWait(w *waiter, wc clientContext, healthy bool) {
 	b.mu.Lock()
 	delete(b.waits, w)
 	w.abort()
@@ -208,45 +262,16 @@ func (b *Backend) endWait(w *waiter, wc *scard.Context, healthy bool) {
 	}
 	b.mu.Unlock()
 	if wc != nil && !keep {
-		_ = wc.Release()
+		_ = wc.release()
 	}
 	b.wg.Done()
 }
 
-// waitCancellable runs call (a blocking call on sc) on the calling goroutine
-// and, once ctx is done, calls SCardCancel on sc until call returns. It
-// returns call's result after the canceller has stopped, so sc is idle when
-// it returns.
-func waitCancellable(ctx context.Context, sc *scard.Context, call func() error) error {
-	returned := make(chan struct{})
-	cancellerDone := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(cancellerDone)
-		t := time.NewTicker(cancelRetry)
-		defer t.Stop()
-		for {
-			_ = sc.Cancel()
-			select {
-			case <-returned:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	err := call()
-	close(returned)
-	if !stop() {
-		// The canceller started: wait until it has let go of sc.
-		<-cancellerDone
-	}
-	return err
-}
-
-// Connect connects to the card in reader on an SCARDCONTEXT of its own.
-// share's zero value is shared mode; proto's zero value is T=0 or T=1 (for
-// ShareDirect, no protocol). ctx is checked before the call; pcsc-lite's
-// SCardConnect cannot be interrupted (it waits while another application
-// holds the card in exclusive mode).
+// Connect connects to the card in reader on a context of its own. share's
+// zero value is shared mode; proto's zero value is T=0 or T=1 (for
+// ShareDirect, no protocol). ctx is checked before the call; SCardConnect
+// does not wait (a card held in exclusive mode gives
+// scrm.ErrSharingViolation).
 func (b *Backend) Connect(ctx context.Context, reader string, share scrm.ShareMode, proto scrm.Protocol) (scrm.Conn, error) {
 	const op = "connect"
 	if err := ctx.Err(); err != nil {
@@ -260,16 +285,16 @@ func (b *Backend) Connect(ctx context.Context, reader string, share scrm.ShareMo
 	if b.isClosed() {
 		return nil, fmt.Errorf("pcsc: %s: %w", op, scrm.ErrClosed)
 	}
-	sc, err := b.estab()
+	sc, err := b.cl.establish(ctx)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	card, err := sc.Connect(reader, mode, p)
+	card, err := sc.connect(reader, mode, p)
 	if err != nil {
-		_ = sc.Release()
+		_ = sc.release()
 		return nil, fmt.Errorf("pcsc: %s %q: %w", op, reader, asCode(err))
 	}
-	return &Conn{sc: sc, card: card}, nil
+	return &Conn{card: card}, nil
 }
 
 // Release cancels the status-change waits in progress, waits for them to
@@ -291,13 +316,13 @@ func (b *Backend) Release() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	for _, c := range idle {
-		_ = c.Release()
+		_ = c.release()
 	}
 	b.listMu.Lock()
 	defer b.listMu.Unlock()
 	var err error
 	if b.main != nil {
-		err = b.main.Release()
+		err = b.main.release()
 		b.main = nil
 	}
 	if err != nil {
@@ -312,11 +337,10 @@ func (b *Backend) isClosed() bool {
 	return b.closed
 }
 
-// Conn is one connection to a card, with an SCARDCONTEXT of its own. It is
+// Conn is one connection to a card, with a PC/SC context of its own. It is
 // used by one goroutine at a time (scrm.Card serialises access).
 type Conn struct {
-	sc     *scard.Context
-	card   *scard.Card
+	card   clientCard
 	closed bool
 }
 
@@ -327,10 +351,12 @@ func (c *Conn) check(op string) error {
 	return nil
 }
 
-// Transmit sends cmd and returns the card's answer with SW1 SW2. ctx is
-// checked before the exchange, which cannot be interrupted once started. An
-// empty command, or a connection whose active protocol is neither T=0 nor
-// T=1 (a direct connection), gives an error, never a panic.
+// Transmit sends cmd and returns the card's answer with SW1 SW2, with the
+// PCI of the active protocol (T=0, T=1 or raw). ctx is checked before the
+// exchange, which cannot be interrupted once started (the pure-Go client
+// stops waiting while another connection holds a transaction when ctx
+// ends). An empty command, or a connection with no active protocol (a
+// direct connection), gives an error, never a panic.
 func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	const op = "transmit"
 	if err := c.check(op); err != nil {
@@ -342,23 +368,26 @@ func (c *Conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) == 0 {
 		return nil, fmt.Errorf("pcsc: %s: empty command: %w", op, scrm.ErrInvalidParameter)
 	}
-	switch p := c.card.ActiveProtocol(); p {
-	case scard.ProtocolT0, scard.ProtocolT1:
+	switch p := c.card.activeProtocol(); p {
+	case protoT0, protoT1, protoRaw:
 	default:
-		return nil, fmt.Errorf("pcsc: %s: active protocol 0x%X is neither T=0 nor T=1: %w", op, uint32(p), scrm.ErrProtoMismatch)
+		return nil, fmt.Errorf("pcsc: %s: active protocol 0x%X is neither T=0, T=1 nor raw: %w", op, p, scrm.ErrProtoMismatch)
 	}
-	rsp, err := c.card.Transmit(cmd)
+	rsp, err := c.card.transmit(ctx, cmd)
 	if err != nil {
+		if errors.Is(err, scrm.ErrCancelled) && ctx.Err() != nil {
+			return nil, ctxErr(op, ctx, ctx.Err())
+		}
 		return nil, wrap(op, err)
 	}
 	return rsp, nil
 }
 
 // BeginTransaction starts a transaction, waiting while another connection
-// holds one. pcsc-lite cannot interrupt that wait: ctx is checked before it
-// starts, SCardCancel is sent when ctx ends during it (WinSCard stops the
-// wait; pcsc-lite ignores it), and a transaction obtained after ctx has
-// ended is ended at once and reported as cancelled.
+// holds one. The pure-Go client stops waiting when ctx ends; with
+// ebfe/scard, SCardCancel is sent (WinSCard stops the wait; pcsc-lite's
+// library ignores it) and a transaction obtained after ctx has ended is
+// ended at once and reported as cancelled.
 func (c *Conn) BeginTransaction(ctx context.Context) error {
 	const op = "begin transaction"
 	if err := c.check(op); err != nil {
@@ -367,18 +396,15 @@ func (c *Conn) BeginTransaction(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return ctxErr(op, ctx, err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.sc.Cancel() })
-	err := c.card.BeginTransaction()
-	stop()
+	err := c.card.beginTransaction(ctx)
 	if err != nil {
-		var se scard.Error
-		if errors.As(err, &se) && se == scard.ErrCancelled && ctx.Err() != nil {
+		if errors.Is(err, scrm.ErrCancelled) && ctx.Err() != nil {
 			return ctxErr(op, ctx, ctx.Err())
 		}
 		return wrap(op, err)
 	}
 	if ctx.Err() != nil {
-		_ = c.card.EndTransaction(scard.LeaveCard)
+		_ = c.card.endTransaction(leaveCard)
 		return ctxErr(op, ctx, ctx.Err())
 	}
 	return nil
@@ -394,7 +420,7 @@ func (c *Conn) EndTransaction(d scrm.Disposition) error {
 	if err != nil {
 		return fmt.Errorf("pcsc: %s: %w", op, err)
 	}
-	if err := c.card.EndTransaction(sd); err != nil {
+	if err := c.card.endTransaction(sd); err != nil {
 		return wrap(op, err)
 	}
 	return nil
@@ -415,7 +441,7 @@ func (c *Conn) Reconnect(share scrm.ShareMode, proto scrm.Protocol, init scrm.Di
 	if err != nil {
 		return fmt.Errorf("pcsc: %s: %w", op, err)
 	}
-	if err := c.card.Reconnect(mode, protocols(share, proto), sd); err != nil {
+	if err := c.card.reconnect(mode, protocols(share, proto), sd); err != nil {
 		return wrap(op, err)
 	}
 	return nil
@@ -424,28 +450,16 @@ func (c *Conn) Reconnect(share scrm.ShareMode, proto scrm.Protocol, init scrm.Di
 // Status reports the reader name, the card state (pcsc-lite bit flags
 // without the event counter, also on Windows), the active protocol and the
 // ATR.
-func (c *Conn) Status() (st scrm.ConnStatus, err error) {
+func (c *Conn) Status() (scrm.ConnStatus, error) {
 	const op = "status"
 	if err := c.check(op); err != nil {
-		return st, err
+		return scrm.ConnStatus{}, err
 	}
-	defer func() {
-		// ebfe/scard indexes the reader list it decodes; an empty one from
-		// a misbehaving resource manager must not crash the program.
-		if r := recover(); r != nil {
-			st, err = scrm.ConnStatus{}, fmt.Errorf("pcsc: %s: malformed answer from the resource manager: %w", op, scrm.ErrInternal)
-		}
-	}()
-	s, err := c.card.Status()
+	st, err := c.card.status()
 	if err != nil {
-		return st, wrap(op, err)
+		return scrm.ConnStatus{}, wrap(op, err)
 	}
-	return scrm.ConnStatus{
-		Reader:   s.Reader,
-		State:    cardState(uint32(s.State)),
-		Protocol: scrm.Protocol(s.ActiveProtocol),
-		ATR:      append([]byte(nil), s.Atr...),
-	}, nil
+	return st, nil
 }
 
 // Disconnect closes the connection, doing d to the card, and releases the
@@ -461,8 +475,8 @@ func (c *Conn) Disconnect(d scrm.Disposition) error {
 		return fmt.Errorf("pcsc: %s: %w", op, err)
 	}
 	c.closed = true
-	err = c.card.Disconnect(sd)
-	rerr := c.sc.Release()
+	err = c.card.disconnect(sd)
+	rerr := c.card.release()
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -472,38 +486,38 @@ func (c *Conn) Disconnect(d scrm.Disposition) error {
 	return nil
 }
 
-func shareMode(m scrm.ShareMode) (scard.ShareMode, error) {
+func shareMode(m scrm.ShareMode) (uint32, error) {
 	switch m {
 	case scrm.ShareShared:
-		return scard.ShareShared, nil
+		return shareShared, nil
 	case scrm.ShareExclusive:
-		return scard.ShareExclusive, nil
+		return shareExclusive, nil
 	case scrm.ShareDirect:
-		return scard.ShareDirect, nil
+		return shareDirect, nil
 	}
 	return 0, fmt.Errorf("share mode %v: %w", m, scrm.ErrInvalidValue)
 }
 
-func protocols(share scrm.ShareMode, p scrm.Protocol) scard.Protocol {
+func protocols(share scrm.ShareMode, p scrm.Protocol) uint32 {
 	if p == scrm.ProtocolAny {
 		if share == scrm.ShareDirect {
-			return scard.ProtocolUndefined
+			return protoUndefined
 		}
-		return scard.ProtocolT0 | scard.ProtocolT1
+		return protoT0 | protoT1
 	}
-	return scard.Protocol(p)
+	return uint32(p)
 }
 
-func disposition(d scrm.Disposition) (scard.Disposition, error) {
+func disposition(d scrm.Disposition) (uint32, error) {
 	switch d {
 	case scrm.LeaveCard:
-		return scard.LeaveCard, nil
+		return leaveCard, nil
 	case scrm.ResetCard:
-		return scard.ResetCard, nil
+		return resetCard, nil
 	case scrm.UnpowerCard:
-		return scard.UnpowerCard, nil
+		return unpowerCard, nil
 	case scrm.EjectCard:
-		return scard.EjectCard, nil
+		return ejectCard, nil
 	}
 	return 0, fmt.Errorf("disposition %v: %w", d, scrm.ErrInvalidValue)
 }
@@ -520,11 +534,6 @@ var windowsStates = [...]scrm.CardState{
 	scrm.CardStateSpecific,
 }
 
-// cardState normalises an SCardStatus state to pcsc-lite's bit flags.
-func cardState(s uint32) scrm.CardState {
-	return cardStateFor(runtime.GOOS, s)
-}
-
 func cardStateFor(goos string, s uint32) scrm.CardState {
 	if goos == "windows" {
 		if int(s) < len(windowsStates) {
@@ -539,15 +548,15 @@ func cardStateFor(goos string, s uint32) scrm.CardState {
 	return st
 }
 
-// asCode converts a scard.Error to the scrm.Code of the same value (with
-// pcsc-lite's SCARD_E_UNSUPPORTED_FEATURE translated); other errors pass
-// through.
+// asCode converts a bare PC/SC code of the platform to the scrm.Code of
+// the same meaning (pcsc-lite's SCARD_E_UNSUPPORTED_FEATURE translated);
+// other errors pass through.
 func asCode(err error) error {
-	var se scard.Error
-	if !errors.As(err, &se) {
-		return err
+	var c scrm.Code
+	if errors.As(err, &c) && err == error(c) {
+		return codeFor(runtime.GOOS, uint32(c))
 	}
-	return codeFor(runtime.GOOS, uint32(se))
+	return err
 }
 
 func codeFor(goos string, v uint32) scrm.Code {
@@ -565,15 +574,12 @@ func wrap(op string, err error) error {
 }
 
 // staleContext reports whether err says the context no longer reaches the
-// resource manager (pcscd restarted).
+// resource manager (pcscd restarted or died).
 func staleContext(err error) bool {
-	c, ok := asCode(err).(scrm.Code)
-	if !ok {
-		return false
-	}
-	switch c {
-	case scrm.ErrNoService, scrm.ErrServiceStopped, scrm.ErrInvalidHandle, scrm.ErrCommError:
-		return true
+	for _, c := range []scrm.Code{scrm.ErrNoService, scrm.ErrServiceStopped, scrm.ErrInvalidHandle, scrm.ErrCommError} {
+		if errors.Is(err, c) {
+			return true
+		}
 	}
 	return false
 }

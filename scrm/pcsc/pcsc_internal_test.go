@@ -1,12 +1,10 @@
-//go:build cgo || windows
-
 package pcsc
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
-	"github.com/ebfe/scard"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/cardmod/cardmod/scrm"
@@ -29,12 +27,13 @@ func TestCodeMapping(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, codeFor(tt.goos, tt.in), "%s %#x", tt.goos, tt.in)
 	}
-	err := wrap("transmit", scard.Error(0x80100069))
+	err := wrap("transmit", scrm.Code(0x80100069))
 	assert.ErrorIs(t, err, scrm.ErrRemovedCard)
 	other := errors.New("x")
 	assert.ErrorIs(t, wrap("op", other), other)
-	assert.True(t, staleContext(scard.Error(0x8010001D)))
-	assert.False(t, staleContext(scard.Error(0x80100069)))
+	assert.True(t, staleContext(scrm.ErrNoService))
+	assert.True(t, staleContext(fmt.Errorf("x: %w", scrm.ErrCommError)))
+	assert.False(t, staleContext(scrm.ErrRemovedCard))
 	assert.False(t, staleContext(other))
 }
 
@@ -56,33 +55,28 @@ func TestStateMapping(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, cardStateFor(tt.goos, tt.in), "%s %#x", tt.goos, tt.in)
 	}
-	// Reader state flags share their values with ebfe/scard.
-	assert.Equal(t, uint32(scard.StatePresent), uint32(scrm.StatePresent))
-	assert.Equal(t, uint32(scard.StateEmpty), uint32(scrm.StateEmpty))
-	assert.Equal(t, uint32(scard.StateChanged), uint32(scrm.StateChanged))
-	assert.Equal(t, uint32(scard.StateUnpowered), uint32(scrm.StateUnpowered))
 }
 
 func TestArgumentMapping(t *testing.T) {
 	m, err := shareMode(scrm.ShareShared)
 	assert.NoError(t, err)
-	assert.Equal(t, scard.ShareShared, m)
+	assert.Equal(t, shareShared, m)
 	m, err = shareMode(scrm.ShareExclusive)
 	assert.NoError(t, err)
-	assert.Equal(t, scard.ShareExclusive, m)
+	assert.Equal(t, shareExclusive, m)
 	m, err = shareMode(scrm.ShareDirect)
 	assert.NoError(t, err)
-	assert.Equal(t, scard.ShareDirect, m)
+	assert.Equal(t, shareDirect, m)
 	_, err = shareMode(7)
 	assert.ErrorIs(t, err, scrm.ErrInvalidValue)
 
-	assert.Equal(t, scard.ProtocolT0|scard.ProtocolT1, protocols(scrm.ShareShared, scrm.ProtocolAny))
-	assert.Equal(t, scard.ProtocolUndefined, protocols(scrm.ShareDirect, scrm.ProtocolAny))
-	assert.Equal(t, scard.ProtocolT1, protocols(scrm.ShareShared, scrm.ProtocolT1))
+	assert.Equal(t, protoT0|protoT1, protocols(scrm.ShareShared, scrm.ProtocolAny))
+	assert.Equal(t, protoUndefined, protocols(scrm.ShareDirect, scrm.ProtocolAny))
+	assert.Equal(t, protoT1, protocols(scrm.ShareShared, scrm.ProtocolT1))
 
-	for d, want := range map[scrm.Disposition]scard.Disposition{
-		scrm.LeaveCard: scard.LeaveCard, scrm.ResetCard: scard.ResetCard,
-		scrm.UnpowerCard: scard.UnpowerCard, scrm.EjectCard: scard.EjectCard,
+	for d, want := range map[scrm.Disposition]uint32{
+		scrm.LeaveCard: leaveCard, scrm.ResetCard: resetCard,
+		scrm.UnpowerCard: unpowerCard, scrm.EjectCard: ejectCard,
 	} {
 		got, err := disposition(d)
 		assert.NoError(t, err)
@@ -90,4 +84,10 @@ func TestArgumentMapping(t *testing.T) {
 	}
 	_, err = disposition(9)
 	assert.ErrorIs(t, err, scrm.ErrInvalidValue)
+}
+
+func TestCtlCode(t *testing.T) {
+	assert.Equal(t, uint32(0x42000D48), ctlCodeFor("linux", 3400), "CM_IOCTL_GET_FEATURE_REQUEST on pcsc-lite")
+	assert.Equal(t, uint32(0x00313520), ctlCodeFor("windows", 3400), "CM_IOCTL_GET_FEATURE_REQUEST on WinSCard")
+	assert.Equal(t, uint32(0x42000D48), ctlCodeFor("darwin", 3400))
 }

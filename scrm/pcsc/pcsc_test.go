@@ -402,11 +402,15 @@ func TestReleaseCancelsWaits(t *testing.T) {
 	// which the cancellation must cope with.
 	require.Eventually(t, func() bool { return pcsc.ActiveWaits(b) == 1 }, 20*time.Second, time.Millisecond)
 	require.NoError(t, b.Release())
+	// Release returns once the wait has ended and given its PC/SC context
+	// back; the goroutine that made it receives the result a moment
+	// later, so the send on done is awaited, not polled.
+	assert.Zero(t, pcsc.ActiveWaits(b), "Release returned before the wait it cancelled had ended")
 	select {
 	case err := <-done:
 		assert.ErrorIs(t, err, scrm.ErrCancelled)
-	default:
-		t.Fatal("Release returned before the wait it cancelled")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancelled wait did not return")
 	}
 	require.NoError(t, b.Release(), "a second Release is a no-op")
 	assert.ErrorIs(t, b.GetStatusChange(ctx, st), scrm.ErrClosed)
