@@ -137,11 +137,14 @@ func (b *Backend) ListReaders(ctx context.Context) ([]string, error) {
 	}
 	names, err := b.main.listReaders()
 	if err != nil && staleContext(err) {
-		if c, err2 := b.cl.establish(ctx); err2 == nil {
-			_ = b.main.release()
-			b.main = c
-			names, err = b.main.listReaders()
+		// pcscd restarted (or is down): a new context, once.
+		c, err2 := b.cl.establish(ctx)
+		if err2 != nil {
+			return []string{}, wrap("list readers", err2)
 		}
+		_ = b.main.release()
+		b.main = c
+		names, err = b.main.listReaders()
 	}
 	if err != nil {
 		return []string{}, wrap("list readers", err)

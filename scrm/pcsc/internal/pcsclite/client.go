@@ -93,6 +93,12 @@ func Establish(ctx context.Context, cfg Config) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	return establishOn(ctx, conn, path, cfg)
+}
+
+// establishOn runs the handshake and SCardEstablishContext on conn, a
+// connection to pcscd at path (path is dialled again by Cancel).
+func establishOn(ctx context.Context, conn net.Conn, path string, cfg Config) (*Context, error) {
 	c := &Context{path: path, conn: conn}
 	bound := cfg.HandshakeTimeout
 	if bound <= 0 {
@@ -101,7 +107,7 @@ func Establish(ctx context.Context, cfg Config) (*Context, error) {
 	hctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	stop := c.interruptOn(hctx)
-	err = c.handshake(cfg.Offer)
+	err := c.handshake(cfg.Offer)
 	if err == nil {
 		err = c.establish()
 	}
@@ -304,30 +310,58 @@ func (c *Context) protocolError(op, detail string) error {
 	return c.fail(&ProtocolError{Op: op, Detail: detail})
 }
 
-// readerStates reads the reader-state snapshot that follows cmd
-// (CMD_GET_READERS_STATE or CMD_WAIT_READER_STATE_CHANGE). Protocols 4.4
-// and 4.5 send the fixed array of PCSCLITE_MAX_READERS_CONTEXTS entries;
-// 4.6 sends a 32-bit entry count first, then that many entries.
+// readerStates sends cmd (CMD_GET_READERS_STATE or
+// CMD_WAIT_READER_STATE_CHANGE) and reads the reader-state array that
+// answers it. Protocols 4.4 and 4.5 send the fixed array of
+// PCSCLITE_MAX_READERS_CONTEXTS entries. In 4.6 a snapshot is
+// CMD_GET_READERS_STATE_SIZE (a 32-bit entry count) then
+// CMD_GET_READERS_STATE_ARRAY (that many entries), and the answer to
+// CMD_WAIT_READER_STATE_CHANGE is a count followed by that many entries.
 func (c *Context) readerStates(op string, cmd uint32) ([]readerState, error) {
+	if c.version.less(Version46) {
+		if err := c.send(op, cmd, nil, nil); err != nil {
+			return nil, err
+		}
+		return c.readStateArray(op, MaxReadersContexts)
+	}
+	if cmd == cmdGetReadersState {
+		if err := c.send(op, cmdGetReadersStateSize, nil, nil); err != nil {
+			return nil, err
+		}
+		n, err := c.readStateCount(op)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.send(op, cmdGetReadersStateArray, nil, nil); err != nil {
+			return nil, err
+		}
+		return c.readStateArray(op, n)
+	}
 	if err := c.send(op, cmd, nil, nil); err != nil {
 		return nil, err
 	}
-	return c.readStateArray(op)
+	n, err := c.readStateCount(op)
+	if err != nil {
+		return nil, err
+	}
+	return c.readStateArray(op, n)
 }
 
-func (c *Context) readStateArray(op string) ([]readerState, error) {
-	n := MaxReadersContexts
-	if !c.version.less(Version46) {
-		var cnt [4]byte
-		if err := c.recv(op, cnt[:]); err != nil {
-			return nil, err
-		}
-		v := ne.Uint32(cnt[:])
-		if v > MaxReaders46 {
-			return nil, c.protocolError(op, fmt.Sprintf("%d reader states announced (at most %d)", v, MaxReaders46))
-		}
-		n = int(v)
+// readStateCount reads a 4.6 reader-state count, at most MaxReaders46.
+func (c *Context) readStateCount(op string) (int, error) {
+	var cnt [4]byte
+	if err := c.recv(op, cnt[:]); err != nil {
+		return 0, err
 	}
+	v := ne.Uint32(cnt[:])
+	if v > MaxReaders46 {
+		return 0, c.protocolError(op, fmt.Sprintf("%d reader states announced (at most %d)", v, MaxReaders46))
+	}
+	return int(v), nil
+}
+
+// readStateArray reads n READER_STATE entries.
+func (c *Context) readStateArray(op string, n int) ([]readerState, error) {
 	size := n * readerStateSize
 	if cap(c.raw) < size {
 		c.raw = make([]byte, size)
