@@ -10,9 +10,21 @@
 # 2. Static checks: gofmt, go vet, staticcheck, CGO_ENABLED=0 go build.
 # 3. Starts a private pcscd with vpcd readers in its own mount and network
 #    namespace (it does not touch a pcscd already running on the machine),
-#    and runs `go test -race ./...` there with CARDMOD_PCSCD=1, so the tests
-#    that need pcscd run instead of skipping.
+#    and runs there, with CARDMOD_PCSCD=1 so the tests that need pcscd run
+#    instead of skipping:
+#    a. `go test -race ./...` in every module. -race needs cgo, but the
+#       PC/SC client of the root module is the pure-Go one (no libpcsclite);
+#    b. `CGO_ENABLED=0 go test` of the root module's pcscd-backed packages
+#       (those whose tests use internal/pcscdtest, and scrm/pcsc/...):
+#       static binaries, as users build them;
+#    c. `go test -race -tags cardmod_scard ./scrm/pcsc`: the same PC/SC
+#       suite with github.com/ebfe/scard over libpcsclite (cgo), the
+#       comparison client.
+#    The interop module links piv-go, which needs ebfe/scard and cgo.
 # 4. Stops what it started. Exits non-zero on any failure.
+#
+# CARDMOD_TEST_RACE=0 drops -race from a and c, CARDMOD_TEST_EXTRA=0 skips b
+# and c (both for benchmarks: scripts/bench-pcsc.sh).
 #
 # Without root it runs the static checks and the tests without pcscd (those
 # tests then skip, saying why).
@@ -34,20 +46,41 @@ list_modules() {
 		xargs -r -n1 dirname | sed 's|^\./||' | sort -u
 }
 
+# pcscd_packages prints those of the packages $@ (of the root module) whose
+# tests need pcscd: they use internal/pcscdtest, or they are scrm/pcsc.
+pcscd_packages() {
+	go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' "$@" |
+		awk '$1 ~ /\/scrm\/pcsc($|\/)/ || $1 ~ /\/internal\/pcscdtest$/ || / github.com\/cardmod\/cardmod\/internal\/pcscdtest( |$)/ { print $1 }'
+}
+
 # Runs go test in every module (only the root one, with the packages of
-# CARDMOD_TEST_PKGS, when that is set). Returns non-zero if any failed.
+# CARDMOD_TEST_PKGS, when that is set), then the CGO_ENABLED=0 run of the
+# pcscd-backed packages and the ebfe/scard run of scrm/pcsc (see the
+# header). Returns non-zero if any failed.
 run_tests() {
-	local status=0 mod
+	local status=0 mod race=-race pkgs=./... static
+	[[ "${CARDMOD_TEST_RACE:-1}" == 0 ]] && race=
 	if [[ -n "${CARDMOD_TEST_PKGS:-}" ]]; then
-		log "go test -race ${*:+$* }$CARDMOD_TEST_PKGS"
+		pkgs=$CARDMOD_TEST_PKGS
+		log "go test $race ${*:+$* }$pkgs"
 		# shellcheck disable=SC2086 # a list of package patterns
-		go test -race "$@" $CARDMOD_TEST_PKGS || status=$?
-		return "$status"
+		go test $race "$@" $pkgs || status=$?
+	else
+		while read -r mod; do
+			log "go test $race ${*:+$* }./... (module ${mod})"
+			(cd "$mod" && go test $race "$@" ./...) || status=$?
+		done < <(list_modules)
 	fi
-	while read -r mod; do
-		log "go test -race ${*:+$* }./... (module ${mod})"
-		(cd "$mod" && go test -race "$@" ./...) || status=$?
-	done < <(list_modules)
+	# shellcheck disable=SC2086
+	mapfile -t static < <(pcscd_packages $pkgs)
+	if [[ "${CARDMOD_TEST_EXTRA:-1}" == 1 ]] && ((${#static[@]})); then
+		log "CGO_ENABLED=0 go test ${*:+$* }(${#static[@]} pcscd-backed packages)"
+		CGO_ENABLED=0 go test "$@" "${static[@]}" || status=$?
+		if printf '%s\n' "${static[@]}" | grep -qx 'github.com/cardmod/cardmod/scrm/pcsc'; then
+			log "go test $race -tags cardmod_scard ${*:+$* }./scrm/pcsc (ebfe/scard over libpcsclite)"
+			go test $race -tags cardmod_scard "$@" ./scrm/pcsc || status=$?
+		fi
+	fi
 	return "$status"
 }
 
@@ -55,7 +88,7 @@ run_tests() {
 # Inside the private namespaces: start pcscd, run the tests, stop pcscd.
 # ---------------------------------------------------------------------------
 if [[ "${CARDMOD_TEST_IN_NS:-}" == 1 ]]; then
-	work=$(mktemp -d /tmp/cardmod-pcscd.XXXXXX)
+	work=$(mktemp -d "${TMPDIR:-/tmp}/cardmod-pcscd.XXXXXX")
 	mkdir -p "$work/run" "$work/conf" "$work/locks"
 	pcscd_pid=
 	keep_log=0
@@ -178,6 +211,17 @@ for mod in "${modules[@]}"; do
 	(cd "$mod" && staticcheck ./...)
 	log "CGO_ENABLED=0 go build ./... (module $mod)"
 	(cd "$mod" && CGO_ENABLED=0 go build ./...)
+done
+log "go vet, staticcheck -tags cardmod_scard ./scrm/pcsc/... (the ebfe/scard client)"
+go vet -tags cardmod_scard ./scrm/pcsc/...
+staticcheck -tags cardmod_scard ./scrm/pcsc/...
+# The README's first command needs only Go: the quickstart's default build
+# (cgo on or off) must not link ebfe/scard, whose cgo needs pkg-config and
+# libpcsclite-dev.
+for cgo in 0 1; do
+	if CGO_ENABLED=$cgo go list -deps ./examples/quickstart | grep -q '^github.com/ebfe/scard$'; then
+		die "examples/quickstart links github.com/ebfe/scard with CGO_ENABLED=$cgo"
+	fi
 done
 
 if ((is_root)); then
