@@ -1,6 +1,6 @@
 // Package pcsc is the scrm backend for the real PC/SC resource manager:
 // pcsc-lite's pcscd on Linux and the BSDs, the PCSC framework on macOS and
-// WinSCard on Windows, through github.com/ebfe/scard.
+// WinSCard on Windows.
 //
 //	b, err := pcsc.New(ctx)
 //	if err != nil { ... }           // errors.Is(err, scrm.ErrNoService) when pcscd is not running
@@ -13,16 +13,34 @@
 // WinSCard uses for SCARD_E_UNEXPECTED) is reported as
 // scrm.ErrUnsupportedFeature.
 //
-// # Build
+// Beyond scrm.Conn, a [Conn] sends control codes to the reader's driver
+// ([Conn.Control], [CtlCode]), reads its PC/SC part 10 features
+// ([Conn.Features], [Conn.TLVProperties], [Conn.MaxAPDUSize]) and its
+// attributes ([Conn.GetAttrib]).
 //
-// On Linux, macOS and the BSDs the package needs cgo, a C compiler,
-// pkg-config and the pcsc-lite headers (Debian: libpcsclite-dev). Built
-// without cgo, it still compiles, but [New] returns an error wrapping
-// scrm.ErrNoCGO. On Windows it needs no cgo.
+// # Clients and build
+//
+// On Linux and the BSDs the package speaks pcsc-lite's UNIX-socket
+// protocol itself, in Go (internal package pcsclite): no cgo, no
+// libpcsclite, no pkg-config, so `go run`, `go install` and CGO_ENABLED=0
+// static binaries reach pcscd. The socket is $PCSCLITE_CSOCK_NAME, else
+// /run/pcscd/pcscd.comm (/var/run/pcscd/pcscd.comm on the BSDs). Protocol
+// versions 4.4 (pcsc-lite 1.8.24 to 2.2), 4.5 (2.3 and 2.4) and 4.6 (2.5
+// on) are spoken; the client offers 4.5 and takes the version a pcscd that
+// refuses it names. A pcscd that dies or restarts makes the calls in
+// progress fail with an error wrapping scrm.ErrCommError; the backend
+// establishes its context again, and new connections work once pcscd is
+// back. docs/pcsc-protocol.md describes the protocol as implemented.
+//
+// On Windows (WinSCard) and macOS (the PCSC framework, with cgo) the client
+// is github.com/ebfe/scard; on Linux too with the build tag cardmod_scard
+// (cgo, pkg-config and libpcsclite-dev), which the tests use to compare
+// the two clients. Built for macOS without cgo, [New] returns an error
+// wrapping scrm.ErrNoCGO.
 //
 // # Concurrency
 //
-// A [Backend] is safe for concurrent use. pcsc-lite allows one call at a
+// A [Backend] is safe for concurrent use. PC/SC allows one call at a
 // time on an SCARDCONTEXT (each thread "shall use its own SCARDCONTEXT"; a
 // context's calls are serialised by a mutex inside the library, and older
 // versions were not thread-safe at all), and SCardCancel cancels every
@@ -45,28 +63,29 @@
 //
 // GetStatusChange passes ctx's deadline to SCardGetStatusChange as its
 // timeout (ErrTimeout once it passes) and, when ctx is cancelled, calls
-// SCardCancel on the wait's context, repeating it until the wait returns:
+// SCardCancel on the wait's context (the pure-Go client does what
+// libpcsclite's SCardCancel does: SCARD_CANCEL on a connection of its
+// own), repeating it until the wait returns:
 // pcsc-lite ignores an SCardCancel that arrives before the wait has started
 // to block. The call returns only after SCardGetStatusChange has returned,
 // with an error wrapping scrm.ErrCancelled (or scrm.ErrTimeout for a
 // deadline) and ctx.Err(). [Backend.Release] cancels every wait in progress
 // and waits for them to return.
 //
-// pcsc-lite offers no way to interrupt its other blocking calls:
-// SCardBeginTransaction polls pcscd (every PCSCLITE_LOCK_POLL_RATE) until
-// the transaction is free, and SCardTransmit, SCardStatus and
-// SCardReconnect do the same while another connection holds a transaction.
-// BeginTransaction therefore checks ctx before it starts; if ctx ends while
-// it waits, it calls SCardCancel (which stops the wait on WinSCard and is a
-// no-op on pcsc-lite), and a transaction obtained after ctx has ended is
-// ended at once (leaving the card) and reported as cancelled. Transmit and
-// Connect check ctx before the call; an exchange in flight runs to its end,
-// bounded by the reader's own timeouts. (SCardConnect itself does not wait:
-// a card held in exclusive mode gives scrm.ErrSharingViolation.)
+// Waiting while another connection holds a transaction (pcscd answers
+// SCARD_E_SHARING_VIOLATION; the client asks again every
+// PCSCLITE_LOCK_POLL_RATE, 100 ms, as libpcsclite does) ends when ctx does
+// with the pure-Go client, for BeginTransaction and Transmit. With
+// ebfe/scard, BeginTransaction calls SCardCancel when ctx ends (WinSCard
+// stops the wait; libpcsclite ignores it), and a transaction obtained
+// after ctx has ended is ended at once (leaving the card) and reported as
+// cancelled. An exchange in flight runs to its end, bounded by the
+// reader's own timeouts. SCardConnect does not wait: a card held in
+// exclusive mode gives scrm.ErrSharingViolation.
 //
 // # Scope
 //
-// ebfe/scard establishes contexts with SCARD_SCOPE_SYSTEM. pcsc-lite ignores
+// Contexts are established with SCARD_SCOPE_SYSTEM. pcsc-lite ignores
 // the scope; on Windows the system scope reaches the same readers as the
 // user scope for everything this package does (it lists, connects and
 // waits; it never introduces readers or card types into the database).

@@ -237,11 +237,12 @@ func TestBeginTransactionCancelledWhileWaiting(t *testing.T) {
 	octx, cancel := context.WithCancel(ctx)
 	oDone := make(chan error, 1)
 	go func() { oDone <- o.BeginTransaction(octx) }()
-	// O may be waiting in pcsc-lite or not have started yet; cancelled
-	// either way, it must not end up holding the transaction.
+	// O may be waiting or not have started yet; cancelled either way, it
+	// must not end up holding the transaction.
 	cancel()
-	// pcsc-lite cannot interrupt the wait: it ends when A ends its
-	// transaction, and the transaction O then obtains is given back.
+	// The pure-Go client stops polling at once; libpcsclite (ebfe/scard)
+	// cannot be interrupted: its wait ends when A ends its transaction,
+	// and the transaction O then obtains is given back.
 	require.NoError(t, a.EndTransaction(scrm.LeaveCard))
 	err := <-oDone
 	assert.ErrorIs(t, err, scrm.ErrCancelled)
@@ -469,4 +470,29 @@ func BenchmarkTransmit(b *testing.B) {
 	b.ReportMetric(1, "APDUs/op")
 	b.ReportMetric(float64(len(cmd)), "bytes-sent/op")
 	b.ReportMetric(18, "bytes-received/op")
+}
+
+// TestControlAndAttributesOnVpcd: vpcd's driver has no PC/SC part 10
+// features and no attributes; both clients report what pcscd answers
+// (SCARD_E_UNSUPPORTED_FEATURE, 0x8010001F in pcsc-lite) as
+// scrm.ErrUnsupportedFeature, and pcscd's own answer for the friendly name
+// through vpcd (SCARD_E_INSUFFICIENT_BUFFER) as it is.
+func TestControlAndAttributesOnVpcd(t *testing.T) {
+	t.Parallel()
+	env := pcscdtest.Require(t)
+	reader, _ := env.InsertTB(t, &tinyCard{})
+	b := env.Backend(t)
+	ctx := testCtx(t)
+	c := connect(t, b, reader, scrm.ShareShared).(*pcsc.Conn)
+	_, err := c.Features(ctx)
+	assert.ErrorIs(t, err, scrm.ErrUnsupportedFeature)
+	_, err = c.MaxAPDUSize(ctx)
+	assert.ErrorIs(t, err, scrm.ErrUnsupportedFeature)
+	_, err = c.GetAttrib(pcsc.AttrATRString)
+	assert.ErrorIs(t, err, scrm.ErrUnsupportedFeature)
+	_, err = c.GetAttrib(pcsc.AttrDeviceFriendlyName)
+	assert.ErrorIs(t, err, scrm.ErrInsufficientBuffer)
+	direct := connect(t, b, reader, scrm.ShareDirect).(*pcsc.Conn)
+	_, err = direct.Control(ctx, pcsc.CtlCode(3400), nil)
+	assert.ErrorIs(t, err, scrm.ErrUnsupportedFeature)
 }
