@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -27,7 +26,9 @@ import (
 func TestStaticBinaryPCSCD(t *testing.T) {
 	env := pcscdtest.Require(t)
 	bin := filepath.Join(t.TempDir(), "quickstart")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	gotool, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command builds the binary under test")
+	build := exec.Command(gotool, "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "PKG_CONFIG=/bin/false")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
