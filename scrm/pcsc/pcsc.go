@@ -246,6 +246,10 @@ func (b *Backend) startWait(ctx context.Context) (clientContext, *waiter, contex
 		c, err := b.cl.establish(ctx)
 		if err != nil {
 			b.endWait(w, nil, false)
+			if ctx.Err() != nil {
+				// Cancelled while connecting: report the cancellation.
+				return nil, nil, nil, ctxErr("establish context", ctx, ctx.Err())
+			}
 			return nil, nil, nil, err
 		}
 		wc = c

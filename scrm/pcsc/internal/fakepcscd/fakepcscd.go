@@ -161,7 +161,7 @@ func (s *Server) Kill() {
 func (s *Server) SetHook(cmd uint32, h Hook) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h.Raw == nil && !h.Kill {
+	if h.Raw == nil && !h.Kill { // Raw: []byte{} answers nothing
 		delete(s.hooks, cmd)
 		return
 	}

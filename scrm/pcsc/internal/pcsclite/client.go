@@ -112,10 +112,18 @@ func establishOn(ctx context.Context, conn net.Conn, path string, cfg Config) (*
 		err = c.establish()
 	}
 	if !stop() || hctx.Err() != nil {
-		if err == nil {
-			err = hctx.Err()
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// The caller's deadline, not a mute pcscd.
+			err = fmt.Errorf("pcsclite: establish context: %w (%w)", scrm.ErrTimeout, ctx.Err())
+		case ctx.Err() != nil:
+			err = fmt.Errorf("pcsclite: establish context: %w (%w)", scrm.ErrCancelled, ctx.Err())
+		default:
+			if err == nil {
+				err = hctx.Err()
+			}
+			err = fmt.Errorf("pcsclite: establish context at %s: pcscd did not answer: %w (%w)", path, scrm.ErrNoService, err)
 		}
-		err = fmt.Errorf("pcsclite: establish context at %s: %w (%w)", path, scrm.ErrNoService, err)
 	}
 	if err != nil {
 		c.close()

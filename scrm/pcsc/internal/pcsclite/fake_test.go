@@ -334,3 +334,24 @@ func TestHostileServer(t *testing.T) {
 		})
 	}
 }
+
+// TestEstablishCancelled: a context cancelled during the handshake is
+// reported as a cancellation (or a timeout), not as a missing pcscd.
+func TestEstablishCancelled(t *testing.T) {
+	s := fakepcscd.Start(t, fakepcscd.Config{})
+	s.SetHook(0x11, fakepcscd.Hook{Raw: []byte{}}) // pcscd never answers the version
+	ctx, cancel := context.WithCancel(tctx(t))
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := pcsclite.Establish(ctx, pcsclite.Config{SocketPath: s.Path()})
+	assert.ErrorIs(t, err, scrm.ErrCancelled)
+	assert.ErrorIs(t, err, context.Canceled)
+
+	dctx, dcancel := context.WithTimeout(tctx(t), 50*time.Millisecond)
+	defer dcancel()
+	_, err = pcsclite.Establish(dctx, pcsclite.Config{SocketPath: s.Path()})
+	assert.ErrorIs(t, err, scrm.ErrTimeout)
+
+	_, err = pcsclite.Establish(tctx(t), pcsclite.Config{SocketPath: s.Path(), HandshakeTimeout: 50 * time.Millisecond})
+	assert.ErrorIs(t, err, scrm.ErrNoService, "a pcscd that does not answer")
+	assert.Contains(t, err.Error(), "did not answer")
+}
