@@ -140,6 +140,9 @@ func (s *Server) Kill() {
 	s.mu.Lock()
 	ln := s.ln
 	s.ln = nil
+	if ln != nil {
+		_ = ln.Close() // first: nothing connects to a dead pcscd
+	}
 	for c := range s.conns {
 		_ = c.c.Close()
 	}
@@ -150,9 +153,6 @@ func (s *Server) Kill() {
 	s.contexts = map[uint32]*conn{}
 	s.waiting = map[*conn]struct{}{}
 	s.mu.Unlock()
-	if ln != nil {
-		_ = ln.Close()
-	}
 	s.acceptWG.Wait()
 }
 

@@ -125,6 +125,12 @@ func establishOn(ctx context.Context, conn net.Conn, path string, cfg Config) (*
 			err = fmt.Errorf("pcsclite: establish context at %s: pcscd did not answer: %w (%w)", path, scrm.ErrNoService, err)
 		}
 	}
+	var ce *ConnError
+	if errors.As(err, &ce) && !errors.Is(err, scrm.ErrNoService) {
+		// pcscd closed the connection during the handshake: it is going
+		// away (or refused us), which is no service.
+		err = fmt.Errorf("pcsclite: establish context at %s: %w (%w)", path, scrm.ErrNoService, err)
+	}
 	if err != nil {
 		c.close()
 		return nil, err
