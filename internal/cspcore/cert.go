@@ -60,6 +60,11 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !SamePublic(cert.PublicKey, k.Pub) {
+		// A certificate file of another key (a card written wrongly, or
+		// an answer corrupted on the way) is not this key's certificate.
+		return nil, k.C.Ref.core.Errorf("the certificate of container %q is not for its %v key: %w", k.C.Name, k.Spec, minidriver.ErrCommDataLost)
+	}
 	return cert, nil
 }
 

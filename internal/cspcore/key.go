@@ -1,11 +1,15 @@
 package cspcore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
@@ -141,7 +145,49 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 	if err != nil {
 		return nil, err
 	}
+	if err := k.verify(req, sig); err != nil {
+		return nil, core.Errorf("sign: %w", err)
+	}
 	return sig, nil
+}
+
+// verify checks a signature the card returned against the key's public
+// key before it is handed out, as crypto/rsa checks its own CRT
+// signatures: a fault on the card or a corrupted answer must not give the
+// caller a signature that does not verify (with RSA-CRT it may even give
+// away the key, the Bellcore attack). The public operation costs far less
+// than the card's private one.
+func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
+	var err error
+	switch pub := k.Pub.(type) {
+	case *rsa.PublicKey:
+		if req.Padding == minidriver.PaddingPSS {
+			err = rsa.VerifyPSS(pub, req.Hash, req.Digest, sig, &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: req.Hash})
+			break
+		}
+		// PKCS #1 v1.5 is deterministic: the signature raised to e must
+		// be the encoded message (which covers the hashes crypto/rsa has
+		// no DigestInfo for, MD4 among them). Everything here is public.
+		var em []byte
+		if em, err = minidriver.PadSignature(req, k.Bits); err == nil {
+			size := (k.Bits + 7) / 8
+			s := new(big.Int).SetBytes(sig)
+			if len(sig) != size || s.Cmp(pub.N) >= 0 ||
+				!bytes.Equal(new(big.Int).Exp(s, big.NewInt(int64(pub.E)), pub.N).FillBytes(make([]byte, size)), em) {
+				err = errors.New("RSA verification failed")
+			}
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, req.Digest, sig) {
+			err = errors.New("ECDSA verification failed")
+		}
+	default:
+		return fmt.Errorf("a %T key cannot sign: %w", k.Pub, minidriver.ErrUnexpected)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the card's signature does not verify under the key's public key", minidriver.ErrUnexpected)
+	}
+	return nil
 }
 
 // RawDecrypt, as crypto.DecrypterOpts, asks Decrypt for the raw RSA
