@@ -48,6 +48,16 @@
 //
 // Errors are prefixed "basecsp: ", wrap the card's errors with %w (test
 // them with errors.Is against the minidriver, scrm and pincache sentinels)
-// and never carry PINs or key material. The package keeps no package-level
+// and never carry PINs or key material. What a caller passes (keys to
+// import, digests, sizes, hash and padding options, PIN arguments,
+// certificates) is checked before the card is asked or a PIN is prompted
+// for: where crypto/rsa and crypto/ecdsa return an error (or would
+// panic), the provider returns one matching minidriver.ErrInvalidParameter
+// (minidriver.ErrDecryption for a session key that cannot fit the
+// padding, as rsa.DecryptPKCS1v15SessionKey). ECDSA digests longer than
+// the curve are cut to its size, as ECDSA itself reads them. A card that
+// another application holds (or shares, in exclusive mode) gives an
+// error matching scrm.ErrSharingViolation, not "no card present". The
+// package keeps no package-level
 // mutable state and never logs.
 package basecsp

@@ -226,6 +226,9 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 // Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
 	core := c.ref.Core()
+	if err := checkPINArgs(id, old, new); err != nil {
+		return fmt.Errorf("basecsp: change PIN: %w", err)
+	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
 		if core.HasAdmin() {
 			if err := core.WriteAuth(op, "change PIN"); err != nil {
@@ -251,6 +254,12 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 // needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
 	core := c.ref.Core()
+	if err := checkPINArgs(target, authData, newPIN); err != nil {
+		return fmt.Errorf("basecsp: unblock PIN: %w", err)
+	}
+	if !auth.Valid() || auth == minidriver.RoleEveryone {
+		return fmt.Errorf("basecsp: unblock PIN with PIN %d: %w", auth, minidriver.ErrInvalidParameter)
+	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
 		info, err := op.PINInfo(target)
 		if err != nil {
@@ -274,4 +283,24 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		}
 		return nil
 	})
+}
+
+// maxSecretLen bounds a PIN, PUK or challenge response from the caller:
+// what one short command carries (no card's secret comes near it).
+const maxSecretLen = 255
+
+// checkPINArgs checks a PIN change's arguments before the card is asked
+// (and before cardcf is bumped for it): a PIN that can be changed, and
+// secrets of 1 to maxSecretLen bytes. The plug-in checks its card's own
+// rules.
+func checkPINArgs(id minidriver.PinID, auth, new []byte) error {
+	if !id.Valid() || id == minidriver.RoleEveryone {
+		return fmt.Errorf("PIN %d: %w", id, minidriver.ErrInvalidParameter)
+	}
+	for _, b := range [][]byte{auth, new} {
+		if len(b) == 0 || len(b) > maxSecretLen {
+			return fmt.Errorf("a secret of %d bytes (1 to %d): %w", len(b), maxSecretLen, minidriver.ErrInvalidParameter)
+		}
+	}
+	return nil
 }

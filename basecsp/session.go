@@ -57,6 +57,9 @@ func (h *Hash) Sum() []byte { return h.h.Sum(nil) }
 // hash's DigestInfo for RSA keys (none for MD5+SHA1), ASN.1 ECDSA for
 // ECDSA keys.
 func (h *Hash) Sign(ctx context.Context, k *Key) ([]byte, error) {
+	if k == nil {
+		return nil, fmt.Errorf("basecsp: sign a hash: no key: %w", minidriver.ErrInvalidParameter)
+	}
 	return k.SignContext(ctx, nil, h.Sum(), h.alg)
 }
 
@@ -182,6 +185,9 @@ const (
 // ALG_ID CALG_RSA_KEYX, then the RSA ciphertext in little-endian byte
 // order. Only the public key is used: the card is not touched.
 func (s *SessionKey) Export(to *Key, w Wrapping) ([]byte, error) {
+	if to == nil {
+		return nil, fmt.Errorf("basecsp: export under no key: %w", minidriver.ErrInvalidParameter)
+	}
 	pub, ok := to.Public().(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("basecsp: export under a %v key: %w", to.Spec(), minidriver.ErrInvalidParameter)

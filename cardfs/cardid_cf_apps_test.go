@@ -215,3 +215,26 @@ func FuzzParseCardApps(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCardID checks the cardid codec: exactly 16 bytes are a card
+// id, which marshals back to them; anything else is a format error.
+func FuzzParseCardID(f *testing.F) {
+	f.Add(make([]byte, CardIDSize))
+	f.Add([]byte{1, 2, 3})
+	f.Add(bytes.Repeat([]byte{0xA5}, CardIDSize+1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := ParseCardID(b)
+		if len(b) != CardIDSize {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("%d bytes: %v", len(b), err)
+			}
+			return
+		}
+		if err != nil || !bytes.Equal(id.Marshal(), b) {
+			t.Fatalf("round trip of % x: %v", b, err)
+		}
+		if again, err := ParseCardID(id.Marshal()); err != nil || again != id {
+			t.Fatalf("round trip changed the id")
+		}
+	})
+}

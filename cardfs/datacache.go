@@ -204,6 +204,16 @@ type cacheJSON struct {
 }
 
 func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
+	b, err := marshalCacheFile(id, e)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(c.cfg.Dir, c.path(id), b)
+}
+
+// marshalCacheFile encodes the cache file of card id, which
+// parseCacheFile reads back.
+func marshalCacheFile(id CardID, e *cacheCard) ([]byte, error) {
 	f := cacheFile{Version: dataCacheVersion, CardID: hex.EncodeToString(id[:]), CardCF: hex.EncodeToString(e.cf.Marshal())}
 	names := make([]string, 0, len(e.items))
 	for name := range e.items {
@@ -216,9 +226,9 @@ func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
-		return fmt.Errorf("cardfs: data cache: %w", err)
+		return nil, fmt.Errorf("cardfs: data cache: %w", err)
 	}
-	return writeFileAtomic(c.cfg.Dir, c.path(id), b)
+	return b, nil
 }
 
 // writeFileAtomic writes data to path (in dir, created 0700) with mode

@@ -78,5 +78,8 @@
 // Errors are prefixed "ksp: ", wrap the card's errors with %w (test them
 // with errors.Is against this package's, minidriver's, scrm's and
 // pincache's sentinels) and never carry PINs, secrets or key material.
+// Caller input (keys to import, digests, sizes, options, PINs, peer keys)
+// is checked before the card is asked, as in package basecsp: no panic
+// where crypto/rsa and crypto/ecdsa would return an error.
 // The package keeps no package-level mutable state and never logs.
 package ksp

@@ -191,7 +191,10 @@ func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
 	}
 	spec, _ := k.alg.spec(k.usage)
 	if priv != nil {
-		if ek, ok := priv.(*ecdsa.PrivateKey); ok && spec.IsECDH() {
+		// A key ECDH would dereference to a panic goes on to the core's
+		// checks, which refuse it.
+		//lint:ignore SA1019 only checked for nil: ECDH dereferences it.
+		if ek, ok := priv.(*ecdsa.PrivateKey); ok && ek != nil && ek.Curve != nil && ek.D != nil && spec.IsECDH() {
 			// The card imports ECDH keys as *ecdh.PrivateKey.
 			dk, err := ek.ECDH()
 			if err != nil {

@@ -46,11 +46,17 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	reader := env.Insert(t, sim)
 	dir := t.TempDir()
 	ctx := context.Background()
+	// OpenSC's default 16 virtual slots run out when other packages' cards
+	// sit in the other readers: the slot of reader would be missing.
+	conf := pcscdtest.OpenSCConf(t)
+	tool := func(name string, args ...string) (string, error) {
+		return pcscdtest.RunTool(t, conf, name, args...)
+	}
 
 	// The other way first: a key from yubico-piv-tool, seen by the KSP.
-	out, err := exec.Command("yubico-piv-tool", "-r", reader, "-a", "generate", "-s", "9c", "-A", "ECCP256").CombinedOutput()
+	out, err := tool("yubico-piv-tool", "-r", reader, "-a", "generate", "-s", "9c", "-A", "ECCP256")
 	require.NoError(t, err, "yubico-piv-tool: %s", out)
-	blk, _ := pem.Decode(out)
+	blk, _ := pem.Decode([]byte(out))
 	require.NotNil(t, blk, "%s", out)
 	toolPubAny, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	require.NoError(t, err)
@@ -58,7 +64,7 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	certFile := filepath.Join(dir, "cert.pem")
 	toolCert := issue(t, softKey(t), toolPub)
 	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: toolCert.Raw}), 0o600))
-	out, err = exec.Command("yubico-piv-tool", "-r", reader, "-a", "import-certificate", "-s", "9c", "-i", certFile).CombinedOutput()
+	out, err = tool("yubico-piv-tool", "-r", reader, "-a", "import-certificate", "-s", "9c", "-i", certFile)
 	require.NoError(t, err, "yubico-piv-tool: %s", out)
 
 	p, err := ksp.Open(ksp.Config{
@@ -97,14 +103,14 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	point, err := k.Public().(*ecdsa.PublicKey).Bytes()
 	require.NoError(t, err)
 
-	out, err = exec.Command("pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O").CombinedOutput()
+	out, err = tool("pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O")
 	require.NoError(t, err, "pkcs11-tool: %s", out)
-	assert.Contains(t, string(out), "CN=from the cardmod KSP")
-	assert.Contains(t, string(out), hex.EncodeToString(point), "the KSP key's public point")
-	out, err = exec.Command("pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O",
-		"--login", "--pin", simpiv.DefaultPIN).CombinedOutput()
+	assert.Contains(t, out, "CN=from the cardmod KSP")
+	assert.Contains(t, out, hex.EncodeToString(point), "the KSP key's public point")
+	out, err = tool("pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O",
+		"--login", "--pin", simpiv.DefaultPIN)
 	require.NoError(t, err, "pkcs11-tool: %s", out)
-	assert.Contains(t, string(out), "Private Key Object; EC")
+	assert.Contains(t, out, "Private Key Object; EC")
 
 	// And its ECDH sibling agrees with crypto/ecdh through pcscd.
 	dh, err := p.CreatePersistedKey(ctx, `\\.\`+reader+`\ksp-dh`, ksp.ECDHP256)

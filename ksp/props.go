@@ -205,6 +205,9 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 			return propErr(name, fmt.Errorf("%w: %T, want string or []byte", ErrPropertyType, value))
 		}
 		defer clear(pin)
+		if len(pin) == 0 || len(pin) > maxSecretLen {
+			return propErr(name, fmt.Errorf("%w: a PIN of %d bytes", minidriver.ErrInvalidParameter, len(pin)))
+		}
 		ref, ck, err := k.cardRef(ctx)
 		if err != nil {
 			return propErr(name, err)
@@ -255,6 +258,10 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 	}
 	return propErr(name, ErrUnknownProperty)
 }
+
+// maxSecretLen bounds a PIN handed to SetProperty: what one short command
+// carries (no card's PIN comes near it).
+const maxSecretLen = 255
 
 // setKeyProperty sets a property of a key not finalized yet.
 func (k *Key) setKeyProperty(name string, value any) error {

@@ -62,6 +62,10 @@ var (
 type PINError struct {
 	// PIN is the PIN that failed.
 	PIN PinID
+	// Name names the PIN for people ("user PIN", "PUK", "management
+	// key"): the plug-in's name for it. Empty means a name from the PIN's
+	// role (see PINName).
+	Name string
 	// AttemptsLeft is the number of tries left, or -1 when the card does
 	// not say.
 	AttemptsLeft int
@@ -72,13 +76,30 @@ type PINError struct {
 }
 
 func (e *PINError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = PINName(e.PIN)
+	}
 	switch {
 	case e.Blocked:
-		return fmt.Sprintf("minidriver: PIN %d blocked", e.PIN)
+		return fmt.Sprintf("minidriver: %s blocked", name)
 	case e.AttemptsLeft >= 0:
-		return fmt.Sprintf("minidriver: wrong PIN %d, %d attempts left", e.PIN, e.AttemptsLeft)
+		return fmt.Sprintf("minidriver: wrong %s, %d attempts left", name, e.AttemptsLeft)
 	}
-	return fmt.Sprintf("minidriver: wrong PIN %d", e.PIN)
+	return fmt.Sprintf("minidriver: wrong %s", name)
+}
+
+// PINName names a PIN by its role, for messages: "user PIN" (RoleUser),
+// "admin PIN" (RoleAdmin), else "PIN n". Plug-ins that know better set
+// PINError.Name.
+func PINName(id PinID) string {
+	switch id {
+	case RoleUser:
+		return "user PIN"
+	case RoleAdmin:
+		return "admin PIN"
+	}
+	return fmt.Sprintf("PIN %d", id)
 }
 
 // Is matches ErrWrongPIN or ErrPINBlocked.

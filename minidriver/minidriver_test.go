@@ -131,9 +131,23 @@ func TestPINError(t *testing.T) {
 	assert.ErrorIs(t, e, minidriver.ErrWrongPIN)
 	assert.NotErrorIs(t, e, minidriver.ErrPINBlocked)
 	assert.ErrorIs(t, e, scrm.ErrWrongPIN, "the card's error stays in the chain")
-	assert.Equal(t, "minidriver: wrong PIN 1, 2 attempts left", e.Error())
+	assert.Equal(t, "minidriver: wrong user PIN, 2 attempts left", e.Error(), "the PIN is named, not numbered")
 	b := &minidriver.PINError{PIN: minidriver.RoleUser, Blocked: true}
 	assert.ErrorIs(t, b, minidriver.ErrPINBlocked)
+	assert.Equal(t, "minidriver: user PIN blocked", b.Error())
+
+	names := []struct {
+		e    *minidriver.PINError
+		want string
+	}{
+		{&minidriver.PINError{PIN: minidriver.RoleAdmin, AttemptsLeft: -1}, "minidriver: wrong admin PIN"},
+		{&minidriver.PINError{PIN: 3, Name: "PUK", AttemptsLeft: 0, Blocked: true}, "minidriver: PUK blocked"},
+		{&minidriver.PINError{PIN: 2, Name: "management key", AttemptsLeft: -1}, "minidriver: wrong management key"},
+		{&minidriver.PINError{PIN: 5, AttemptsLeft: 1}, "minidriver: wrong PIN 5, 1 attempts left"},
+	}
+	for _, tc := range names {
+		assert.Equal(t, tc.want, tc.e.Error())
+	}
 }
 
 func TestAgreements(t *testing.T) {

@@ -65,7 +65,7 @@ func ExampleSource() {
 	// using [REDACTED] PIN, cached=false
 	// using [REDACTED] PIN, cached=true
 	// using [REDACTED] PIN, cached=true
-	// card: minidriver: wrong PIN 1, 2 attempts left
+	// card: minidriver: wrong user PIN, 2 attempts left
 	// prompt: Enter the signature PIN for "Alice's card":
 	// using [REDACTED] PIN, cached=false
 	// error: pincache: PIN needed in a silent context: PIN 1 of card 01020300000000000000000000000000

@@ -201,7 +201,11 @@ type ReaderState struct {
 	// Reader is the reader name, or PnPNotification.
 	Reader string
 	// Current is the state the caller believes the reader is in. StateUnaware
-	// makes the wait return at once with the actual state.
+	// makes the wait return at once with the actual state. For
+	// PnPNotification the state is the number of readers, in the high 16
+	// bits: the wait returns when the number differs from Current's, so
+	// StateUnaware stands for no readers (with none, the wait blocks until
+	// one is attached), as in pcsc-lite.
 	Current StateFlag
 	// Event is the actual state, with StateChanged set when it differs from
 	// Current. Its high 16 bits count insertions and removals.

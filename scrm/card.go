@@ -28,7 +28,9 @@ type ConnectOptions struct {
 	Sensitive RedactionRule
 	// MaxResponse bounds the bytes Do assembles from one answer; zero means
 	// DefaultMaxResponse. An answer that grows past it fails with
-	// ErrMalformedResponse.
+	// ErrMalformedResponse. It bounds the GET RESPONSE rounds too: one per
+	// 256 bytes of MaxResponse and a few more (DefaultMaxResponse: 1032);
+	// a card that needs more fails with ErrTooManyRounds.
 	MaxResponse int
 }
 
@@ -329,7 +331,11 @@ func (tx *Tx) End(d Disposition) error {
 // 61xx answers are continued with GET RESPONSE and 6Cxx answers re-sent
 // once with the right Le. The Response holds all the data and the final
 // status word; for any status word but 9000 the error is a *StatusError
-// (and Response still holds what came).
+// (and Response still holds what came). A card that keeps the exchange
+// going past its bounds (bytes, GET RESPONSE rounds, 6Cxx after the
+// re-send) fails it with ErrMalformedResponse or ErrTooManyRounds.
+// Command chaining sends at most ceil(len(Data)/MaxCommandData) parts and
+// stops at the first part the card does not answer 9000.
 func (c *Card) Do(ctx context.Context, cmd Command) (Response, error) {
 	tx, err := c.Begin(ctx)
 	if err != nil {
@@ -490,7 +496,10 @@ func (c *Card) doLocked(ctx context.Context, cmd *Command) (Response, error) {
 		if err != nil {
 			return Response{}, err
 		}
-		if s := sw(rsp); s != 0x9000 {
+		if s := sw(rsp); s>>8 == 0x6C {
+			// A chained part carries no Le to be wrong.
+			return Response{SW: s}, fmt.Errorf("%w: INS %02X: card answered %04X to a chained part", ErrMalformedResponse, cmd.INS, s)
+		} else if s != 0x9000 {
 			return Response{SW: s}, statusError(cmd.INS, s)
 		}
 		data = data[maxNc:]
@@ -516,12 +525,30 @@ func (c *Card) doLocked(ctx context.Context, cmd *Command) (Response, error) {
 		if rsp, err = c.exchangeLocked(ctx, apdu, red); err != nil {
 			return Response{}, err
 		}
+		if s := sw(rsp); s>>8 == 0x6C {
+			// ISO/IEC 7816-4 §5.1.3: 6Cxx gives the exact Le; a card that
+			// refuses the Le it asked for is at fault, not the caller.
+			return Response{SW: s}, fmt.Errorf("%w: INS %02X: card answered %04X to the Le it asked for", ErrTooManyRounds, cmd.INS, s)
+		}
 	}
 	return c.collectLocked(ctx, cmd, rsp, red&redactResponse, maxRsp)
 }
 
+// responseRoundSlack is how many GET RESPONSE rounds an answer may take
+// beyond one per 256 bytes of the bound (see maxResponseRounds).
+const responseRoundSlack = 8
+
+// maxResponseRounds bounds the GET RESPONSE rounds of one answer: an
+// answer of maxRsp bytes, the most Do accepts, needs one round per 256
+// bytes (61xx announces up to 256, ISO/IEC 7816-4 §5.1.3 and §7.6.1) and
+// a few more for a card that splits its answer unevenly. The bound in
+// rounds keeps a card that trickles its answer a byte at a time from
+// holding the transaction for 256 Ki rounds.
+func maxResponseRounds(maxRsp int) int { return (maxRsp+255)/256 + responseRoundSlack }
+
 // collectLocked follows 61xx answers with GET RESPONSE, bounded by maxRsp
-// and requiring progress on every round.
+// bytes and maxResponseRounds(maxRsp) rounds and requiring progress on
+// every round.
 func (c *Card) collectLocked(ctx context.Context, cmd *Command, rsp []byte, red redaction, maxRsp int) (Response, error) {
 	out := rsp[: len(rsp)-2 : len(rsp)-2]
 	s := sw(rsp)
@@ -532,8 +559,14 @@ func (c *Card) collectLocked(ctx context.Context, cmd *Command, rsp []byte, red 
 	if cmd.CLA&0x80 == 0 {
 		cla = cmd.CLA &^ 0x10 // interindustry: keep the logical channel
 	}
+	maxRounds := maxResponseRounds(maxRsp)
+	rounds := 0
 	fixedLe := false
 	for s>>8 == 0x61 {
+		if rounds >= maxRounds {
+			return Response{SW: s}, fmt.Errorf("%w: INS %02X: answer still incomplete after %d GET RESPONSE rounds (%d bytes)", ErrTooManyRounds, cmd.INS, rounds, len(out))
+		}
+		rounds++
 		ne := byte(s)
 		gr := []byte{cla, insGetResponse, 0, 0, ne}
 		more, err := c.exchangeLocked(ctx, gr, red)
@@ -541,14 +574,22 @@ func (c *Card) collectLocked(ctx context.Context, cmd *Command, rsp []byte, red 
 			return Response{}, err
 		}
 		ms := sw(more)
-		if ms>>8 == 0x6C && !fixedLe {
-			// The card wants a different Le for GET RESPONSE: once.
+		if ms>>8 == 0x6C {
+			// The card wants a different Le for GET RESPONSE: once per
+			// answer; a second time is the card's fault.
+			if fixedLe {
+				return Response{SW: ms}, fmt.Errorf("%w: INS %02X: GET RESPONSE answered %04X again", ErrTooManyRounds, cmd.INS, ms)
+			}
 			fixedLe = true
+			rounds++
 			gr[4] = byte(ms)
 			if more, err = c.exchangeLocked(ctx, gr, red); err != nil {
 				return Response{}, err
 			}
 			ms = sw(more)
+			if ms>>8 == 0x6C {
+				return Response{SW: ms}, fmt.Errorf("%w: INS %02X: GET RESPONSE answered %04X to the Le it asked for", ErrTooManyRounds, cmd.INS, ms)
+			}
 		}
 		if len(more) == 2 && ms>>8 == 0x61 {
 			return Response{SW: ms}, fmt.Errorf("%w: GET RESPONSE returned no data", ErrMalformedResponse)

@@ -125,7 +125,7 @@ func TestDoResponseRules(t *testing.T) {
 		{"61xx twice", [][]byte{{1, 0x61, 0x02}, {2, 3, 0x61, 0x01}, ok(4)}, []byte{1, 2, 3, 4}, 0x9000, nil, 3},
 		{"61xx then error keeps data", [][]byte{{1, 0x61, 0x02}, {2, 0x62, 0x82}}, []byte{1, 2}, 0x6282, nil, 2},
 		{"6Cxx resend once", [][]byte{{0x6C, 0x03}, ok(1, 2, 3)}, []byte{1, 2, 3}, 0x9000, nil, 2},
-		{"6Cxx twice is an error", [][]byte{{0x6C, 0x03}, {0x6C, 0x04}}, nil, 0x6C04, scrm.ErrWrongLength, 2},
+		{"6Cxx twice is a card fault", [][]byte{{0x6C, 0x03}, {0x6C, 0x04}}, nil, 0x6C04, scrm.ErrTooManyRounds, 2},
 		{"GET RESPONSE without progress", [][]byte{{1, 0x61, 0x02}, {0x61, 0x02}}, nil, 0x6102, scrm.ErrMalformedResponse, 2},
 		{"short answer", [][]byte{{0x90}}, nil, 0, scrm.ErrMalformedResponse, 1},
 		{"status error", [][]byte{{0x6A, 0x82}}, []byte{}, 0x6A82, scrm.ErrNotFound, 1},
@@ -176,6 +176,47 @@ func TestDoResponseBound(t *testing.T) {
 	require.ErrorIs(t, err, scrm.ErrMalformedResponse)
 	assert.LessOrEqual(t, len(card.received()), 4096/255+2)
 }
+
+func TestDoResponseRounds(t *testing.T) {
+	// A card that trickles its answer one byte per round is cut off after
+	// the rounds an answer of MaxResponse bytes needs, long before the
+	// byte bound: MaxResponse 4096 is 16 full rounds.
+	tests := []struct {
+		name   string
+		answer []byte
+	}{
+		{"61 01 with a byte", []byte{0xA5, 0x61, 0x01}},
+		{"61 FF with a byte", []byte{0xA5, 0x61, 0xFF}},
+		{"61 00 with a byte", []byte{0xA5, 0x61, 0x00}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			card := &funcCard{atr: scrmtest.TestATR, answer: func([]byte) []byte { return bytes.Clone(tc.answer) }}
+			c, _ := setup(t, card, &scrm.ConnectOptions{MaxResponse: 4096})
+			rsp, err := c.Do(context.Background(), scrm.Command{INS: 0xCA, Ne: scrm.MaxNe})
+			require.ErrorIs(t, err, scrm.ErrTooManyRounds)
+			assert.ErrorIs(t, err, scrm.ErrMalformedResponse)
+			assert.NotErrorIs(t, err, scrm.ErrWrongLength)
+			assert.Equal(t, sw(tc.answer), rsp.SW)
+			assert.Len(t, card.received(), 1+16+8, "the command, then 16 rounds and the slack")
+		})
+	}
+	t.Run("6Cxx on GET RESPONSE twice", func(t *testing.T) {
+		i := 0
+		answers := [][]byte{{1, 0x61, 0x02}, {0x6C, 0x01}, {2, 0x61, 0x01}, {0x6C, 0x01}}
+		card := &funcCard{atr: scrmtest.TestATR, answer: func([]byte) []byte {
+			a := answers[min(i, len(answers)-1)]
+			i++
+			return bytes.Clone(a)
+		}}
+		c, _ := setup(t, card, nil)
+		_, err := c.Do(context.Background(), scrm.Command{INS: 0xCA, Ne: 256})
+		require.ErrorIs(t, err, scrm.ErrTooManyRounds)
+		assert.Len(t, card.received(), 4)
+	})
+}
+
+func sw(rsp []byte) uint16 { return uint16(rsp[len(rsp)-2])<<8 | uint16(rsp[len(rsp)-1]) }
 
 func TestChainingStopsOnError(t *testing.T) {
 	card := &funcCard{atr: scrmtest.TestATR, answer: func([]byte) []byte { return []byte{0x6A, 0x80} }}

@@ -10,9 +10,11 @@
 // A [Card] is one connection. Its Do method handles ISO/IEC 7816-4 once for
 // everything above it: short and extended length fields (cases 1 to 4),
 // command chaining when the data is longer than the card takes in one
-// command, 61xx answers continued with GET RESPONSE (bounded by
-// ConnectOptions.MaxResponse, with progress required on every round), 6Cxx
-// answers re-sent once with the right Le, and status words turned into
+// command, 61xx answers continued with GET RESPONSE (bounded in bytes by
+// ConnectOptions.MaxResponse and in rounds by what an answer of that size
+// needs, with progress required on every round), 6Cxx answers re-sent once
+// with the right Le (a card that answers 6Cxx again is at fault:
+// [ErrTooManyRounds]), and status words turned into
 // errors: a [*StatusError] that matches [ErrNotFound], [ErrSecurityStatus],
 // [ErrWrongPIN] (with the tries left from RetriesLeft), [ErrBlocked] and
 // the other sentinels with errors.Is. Transport failures wrap the PC/SC

@@ -220,6 +220,12 @@ var (
 	// than a status word, GET RESPONSE without progress, an answer longer
 	// than the configured bound, an unexpected status inside a chain).
 	ErrMalformedResponse = errors.New("scrm: malformed response from card")
+	// ErrTooManyRounds: the card kept an exchange going past its bound in
+	// rounds: more GET RESPONSE rounds (61xx) than an answer of
+	// ConnectOptions.MaxResponse bytes needs, or 6Cxx again after the
+	// command was re-sent with the Le the card asked for. It matches
+	// ErrMalformedResponse too: the card is at fault, not the command.
+	ErrTooManyRounds = fmt.Errorf("%w: too many rounds", ErrMalformedResponse)
 	// ErrInvalidCommand: the command cannot be encoded (a header shorter
 	// than four bytes, an Ne out of range, data too long for the card).
 	ErrInvalidCommand = errors.New("scrm: invalid command")

@@ -60,6 +60,11 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !SamePublic(cert.PublicKey, k.Pub) {
+		// A certificate file of another key (a card written wrongly, or
+		// an answer corrupted on the way) is not this key's certificate.
+		return nil, k.C.Ref.core.Errorf("the certificate of container %q is not for its %v key: %w", k.C.Name, k.Spec, minidriver.ErrCommDataLost)
+	}
 	return cert, nil
 }
 
@@ -69,6 +74,9 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 // public key must be the key's.
 func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
 	core := k.C.Ref.core
+	if cert != nil && (len(cert.Raw) == 0 || len(cert.Raw) > cardfs.MaxCertSize) {
+		return core.Errorf("a certificate of %d DER bytes (1 to %d): %w", len(cert.Raw), cardfs.MaxCertSize, minidriver.ErrInvalidParameter)
+	}
 	if cert != nil && !SamePublic(cert.PublicKey, k.Pub) {
 		return core.Errorf("the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
 	}

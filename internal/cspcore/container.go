@@ -298,22 +298,67 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 	return nil, lastErr
 }
 
+// importBits checks a key to import against spec before anything is
+// sent to the card, as crypto/rsa and crypto/ecdsa would check it before
+// using it: a nil key, an RSA key that does not validate (missing or
+// inconsistent values, more than two primes) or an EC key off its curve
+// is refused with ErrInvalidParameter, never a panic. It returns the
+// key's size in bits.
 func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, error) {
+	bad := func(why string, args ...any) (int, error) {
+		return 0, c.Errorf("import %v key: %s: %w", spec, fmt.Sprintf(why, args...), minidriver.ErrInvalidParameter)
+	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if spec.IsRSA() {
-			return k.N.BitLen(), nil
+		if !spec.IsRSA() {
+			break
 		}
+		if k == nil || k.N == nil || k.D == nil || k.N.Sign() <= 0 {
+			return bad("no RSA key")
+		}
+		if len(k.Primes) != 2 {
+			return bad("%d primes (the card takes two-prime keys)", len(k.Primes))
+		}
+		for _, p := range k.Primes {
+			if p == nil || p.Sign() <= 0 {
+				return bad("a missing prime")
+			}
+		}
+		if err := k.Validate(); err != nil {
+			return bad("%v", err)
+		}
+		return k.N.BitLen(), nil
 	case *ecdsa.PrivateKey:
-		if spec.CurveBits() != 0 && !spec.IsRSA() && k.Curve.Params().BitSize == spec.CurveBits() {
-			return spec.CurveBits(), nil
+		if spec.CurveBits() == 0 || spec.IsRSA() {
+			break
 		}
+		//lint:ignore SA1019 only checked for nil: ECDH and Bytes dereference them.
+		if k == nil || k.Curve == nil || k.D == nil || k.X == nil || k.Y == nil {
+			return bad("no EC key")
+		}
+		if k.Curve.Params().BitSize != spec.CurveBits() {
+			break
+		}
+		// ECDH checks the private scalar (1 ≤ D < N) and the curve; the
+		// public point must be D·G.
+		ek, err := k.ECDH()
+		if err != nil {
+			return bad("%v", err)
+		}
+		pub, err := k.PublicKey.ECDH()
+		if err != nil || !pub.Equal(ek.PublicKey()) {
+			return bad("the public key is not the private key's")
+		}
+		return spec.CurveBits(), nil
 	case *ecdh.PrivateKey:
+		if k == nil {
+			return bad("no EC key")
+		}
 		if spec.IsECDH() && len(k.PublicKey().Bytes()) == 1+2*((spec.CurveBits()+7)/8) {
 			return spec.CurveBits(), nil
 		}
 	}
-	return 0, c.Errorf("a %T cannot be imported as %v: %w", key, spec, minidriver.ErrInvalidParameter)
+	return bad("a %T is not a key of this spec", key)
 }
 
 func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {

@@ -138,11 +138,16 @@ func (c *Core) CardsFor(ctx context.Context, reader string) ([]*engine.Card, err
 		}
 		return []*engine.Card{ec}, nil
 	}
-	cards, err := e.Cards(ctx)
+	cards, skipped, err := e.CardsAndSkipped(ctx)
 	if err != nil {
 		return nil, c.Errorf("%w", err)
 	}
 	if len(cards) == 0 {
+		if errors.Is(skipped, scrm.ErrSharingViolation) {
+			// A card is there but another application holds it (or, in
+			// exclusive mode, shares it): not "no card".
+			return nil, c.Errorf("no card available: %w", skipped)
+		}
 		return nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
 	}
 	return cards, nil

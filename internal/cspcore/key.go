@@ -1,11 +1,15 @@
 package cspcore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
@@ -58,6 +62,10 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 	}
 	req := minidriver.SignRequest{KeySpec: k.Spec, Digest: digest, Rand: rand}
 	var h crypto.Hash
+	if pss, ok := opts.(*rsa.PSSOptions); ok && pss == nil {
+		// crypto/rsa would dereference it.
+		return nil, core.Errorf("nil *rsa.PSSOptions: %w", minidriver.ErrInvalidParameter)
+	}
 	if opts != nil {
 		h = opts.HashFunc()
 	}
@@ -66,10 +74,20 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			return nil, core.Errorf("a %d-byte digest is not a %v hash: %w", len(digest), h, minidriver.ErrInvalidParameter)
 		}
 	}
+	// Everything the caller gave is checked here, before the card (or the
+	// PIN prompt) is asked: a request the card cannot take costs nothing.
 	switch {
 	case k.Spec.IsECDSA():
 		if len(digest) == 0 {
 			return nil, core.Errorf("empty digest: %w", minidriver.ErrInvalidParameter)
+		}
+		// ECDSA uses the leftmost bits of the digest, as many as the
+		// order has (FIPS 186-5 §6.4.1, SEC 1 §4.1.3 step 5): a longer
+		// digest cut to the curve's size signs the same, and no caller
+		// makes the card take a megabyte.
+		if n := (k.Bits + 7) / 8; n > 0 && len(digest) > n {
+			digest = digest[:n]
+			req.Digest = digest
 		}
 	case k.Spec.IsRSA():
 		if opts == nil {
@@ -77,12 +95,12 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 		}
 		req.Hash = h
 		req.Padding = minidriver.PaddingPKCS1
+		emLen := (k.Bits - 1 + 7) / 8
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
 			if h == 0 || h == crypto.MD5SHA1 {
 				return nil, core.Errorf("PSS needs a hash: %w", minidriver.ErrInvalidParameter)
 			}
 			req.Padding = minidriver.PaddingPSS
-			emLen := (k.Bits - 1 + 7) / 8
 			switch s := pss.SaltLength; {
 			case s == rsa.PSSSaltLengthAuto:
 				req.SaltLength = emLen - h.Size() - 2
@@ -93,8 +111,19 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			default:
 				return nil, core.Errorf("PSS salt length %d: %w", s, minidriver.ErrInvalidParameter)
 			}
-			if req.SaltLength < 0 || emLen < h.Size()+req.SaltLength+2 {
+			// Written so that no salt length overflows the sum.
+			if req.SaltLength < 0 || req.SaltLength > emLen-h.Size()-2 {
 				return nil, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.Bits, minidriver.ErrInvalidParameter)
+			}
+		} else {
+			// RFC 8017 §9.2 step 3: the DigestInfo (or the bare digest)
+			// and 11 bytes of padding must fit the modulus.
+			t, err := minidriver.DigestInfo(h, digest)
+			if err != nil {
+				return nil, core.Errorf("%w", err)
+			}
+			if len(t) > (k.Bits+7)/8-11 {
+				return nil, core.Errorf("a %d-byte digest is too long for a %d-bit key: %w", len(digest), k.Bits, minidriver.ErrInvalidParameter)
 			}
 		}
 	default:
@@ -116,7 +145,49 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 	if err != nil {
 		return nil, err
 	}
+	if err := k.verify(req, sig); err != nil {
+		return nil, core.Errorf("sign: %w", err)
+	}
 	return sig, nil
+}
+
+// verify checks a signature the card returned against the key's public
+// key before it is handed out, as crypto/rsa checks its own CRT
+// signatures: a fault on the card or a corrupted answer must not give the
+// caller a signature that does not verify (with RSA-CRT it may even give
+// away the key, the Bellcore attack). The public operation costs far less
+// than the card's private one.
+func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
+	var err error
+	switch pub := k.Pub.(type) {
+	case *rsa.PublicKey:
+		if req.Padding == minidriver.PaddingPSS {
+			err = rsa.VerifyPSS(pub, req.Hash, req.Digest, sig, &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: req.Hash})
+			break
+		}
+		// PKCS #1 v1.5 is deterministic: the signature raised to e must
+		// be the encoded message (which covers the hashes crypto/rsa has
+		// no DigestInfo for, MD4 among them). Everything here is public.
+		var em []byte
+		if em, err = minidriver.PadSignature(req, k.Bits); err == nil {
+			size := (k.Bits + 7) / 8
+			s := new(big.Int).SetBytes(sig)
+			if len(sig) != size || s.Cmp(pub.N) >= 0 ||
+				!bytes.Equal(new(big.Int).Exp(s, big.NewInt(int64(pub.E)), pub.N).FillBytes(make([]byte, size)), em) {
+				err = errors.New("RSA verification failed")
+			}
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, req.Digest, sig) {
+			err = errors.New("ECDSA verification failed")
+		}
+	default:
+		return fmt.Errorf("a %T key cannot sign: %w", k.Pub, minidriver.ErrUnexpected)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the card's signature does not verify under the key's public key", minidriver.ErrUnexpected)
+	}
+	return nil
 }
 
 // RawDecrypt, as crypto.DecrypterOpts, asks Decrypt for the raw RSA
@@ -146,9 +217,9 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 	if len(msg) > size {
 		return nil, core.Errorf("%d-byte ciphertext for a %d-bit key: %w", len(msg), k.Bits, minidriver.ErrDecryption)
 	}
-	block := make([]byte, size)
-	copy(block[size-len(msg):], msg)
 
+	// The options are checked before anything is allocated for them or
+	// the card is asked, with the errors crypto/rsa gives.
 	var unpad func(em []byte) ([]byte, error)
 	switch o := opts.(type) {
 	case nil:
@@ -157,9 +228,15 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 		unpad = func(em []byte) ([]byte, error) { return append([]byte(nil), em...), nil }
 	//lint:ignore SA1019 callers (crypto/tls among them) pass these options; honouring them is the point.
 	case *rsa.PKCS1v15DecryptOptions:
-		if o.SessionKeyLen <= 0 {
+		if o == nil || o.SessionKeyLen <= 0 {
 			unpad = minidriver.UnpadPKCS1v15
 			break
+		}
+		if o.SessionKeyLen > size-11 {
+			// rsa.DecryptPKCS1v15SessionKey: a key that cannot fit the
+			// padding is ErrDecryption; the length is the caller's, no
+			// secret.
+			return nil, core.Errorf("a %d-byte session key cannot fit a %d-bit key: %w", o.SessionKeyLen, k.Bits, minidriver.ErrDecryption)
 		}
 		key := make([]byte, o.SessionKeyLen)
 		if _, err := io.ReadFull(rand, key); err != nil {
@@ -172,8 +249,15 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 			return key, nil
 		}
 	case *rsa.OAEPOptions:
+		if o == nil {
+			return nil, core.Errorf("nil *rsa.OAEPOptions: %w", minidriver.ErrInvalidParameter)
+		}
 		if !o.Hash.Available() || (o.MGFHash != 0 && !o.MGFHash.Available()) {
 			return nil, core.Errorf("OAEP hash %v/%v: %w", o.Hash, o.MGFHash, minidriver.ErrUnsupported)
+		}
+		if size < 2*o.Hash.Size()+2 {
+			// RFC 8017 §7.1.2 step 1c, rsa.DecryptOAEP's ErrDecryption.
+			return nil, core.Errorf("OAEP with %v needs a larger key than %d bits: %w", o.Hash, k.Bits, minidriver.ErrDecryption)
 		}
 		unpad = func(em []byte) ([]byte, error) {
 			return minidriver.UnpadOAEP(em, o.Hash, o.MGFHash, o.Label)
@@ -182,6 +266,8 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 		return nil, core.Errorf("decrypter options %T: %w", opts, minidriver.ErrInvalidParameter)
 	}
 
+	block := make([]byte, size)
+	copy(block[size-len(msg):], msg)
 	var em []byte
 	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
 		if err := k.Authenticate(op, idx, "decrypt"); err != nil {

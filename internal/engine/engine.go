@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,14 +125,24 @@ func (e *Engine) Context() *scrm.Context { return e.sc }
 // takes, and cards that cannot be opened right now (being swapped, reset
 // or held exclusively by another application) are left out.
 func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
+	cards, _, err := e.CardsAndSkipped(ctx)
+	return cards, err
+}
+
+// CardsAndSkipped is Cards that also says why readers were left out:
+// skipped joins the error of every reader left out (nil when none was),
+// so that a caller that finds no card can tell "held by another
+// application" (scrm.ErrSharingViolation) from "no card present"
+// (scrm.ErrNoSmartcard).
+func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped error, err error) {
 	readers, err := e.sc.ListReaders(ctx)
 	if errors.Is(err, scrm.ErrNoReadersAvailable) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
-	var cards []*Card
+	var left []error
 	for _, r := range readers {
 		c, err := e.CardIn(ctx, r)
 		switch {
@@ -143,11 +154,25 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 			errors.Is(err, scrm.ErrUnresponsiveCard), errors.Is(err, scrm.ErrUnpoweredCard):
 			// A card another application is changing, or one being
 			// swapped, is left out; it shows up at the next call.
+			left = append(left, err)
 		default:
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return cards, nil
+	return cards, joinSkipped(left), nil
+}
+
+// joinSkipped joins the errors of readers left out on one line.
+func joinSkipped(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	format := strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; ")
+	args := make([]any, len(errs))
+	for i, err := range errs {
+		args[i] = err
+	}
+	return fmt.Errorf(format, args...)
 }
 
 // CardIn returns the card in reader, opening it through the registry the

@@ -54,6 +54,18 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 	return nil, fmt.Errorf("%w: gids: no PIN %d", minidriver.ErrInvalidParameter, id)
 }
 
+// pinName names a PIN in errors (GIDS v2.0: the user PIN, key reference
+// 80, and the administrator key).
+func pinName(id minidriver.PinID) string {
+	switch id {
+	case PINUser:
+		return "user PIN"
+	case PINAdmin:
+		return "admin key"
+	}
+	return minidriver.PINName(id)
+}
+
 // pinErr maps a failed PIN or key verification to a *minidriver.PINError
 // (63Cx: attempts left; 6983: blocked; 6982: a wrong admin response,
 // attempts unknown) or to the contract's errors.
@@ -63,11 +75,11 @@ func pinErr(id minidriver.PinID, what string, err error) error {
 		switch {
 		case se.SW1 == 0x63 && se.SW2&0xF0 == 0xC0:
 			n := int(se.SW2 & 0x0F)
-			return &minidriver.PINError{PIN: id, AttemptsLeft: n, Blocked: n == 0, Err: err}
+			return &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: n, Blocked: n == 0, Err: err}
 		case se.SW() == 0x6983 || se.SW() == 0x6984:
-			return &minidriver.PINError{PIN: id, Blocked: true, Err: err}
+			return &minidriver.PINError{PIN: id, Name: pinName(id), Blocked: true, Err: err}
 		case se.SW() == 0x6982 && id == PINAdmin:
-			return &minidriver.PINError{PIN: id, AttemptsLeft: -1, Err: err}
+			return &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: -1, Err: err}
 		}
 	}
 	return cardErr(what, err)
@@ -120,7 +132,7 @@ func (c *Card) adminRespond(ctx context.Context, tx *scrm.Tx, resp []byte) error
 	}
 	clear(pending)
 	if len(resp) == 0 || len(resp) > 64 {
-		return &minidriver.PINError{PIN: PINAdmin, AttemptsLeft: -1}
+		return &minidriver.PINError{PIN: PINAdmin, Name: pinName(PINAdmin), AttemptsLeft: -1}
 	}
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: bertlv.Encode(0x7C, bertlv.Encode(0x82, resp)), Ne: scrm.MaxShortNe})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -94,29 +93,5 @@ func FuzzParsePublicKey(f *testing.F) {
 		if err == nil {
 			assert.NotNil(t, pub)
 		}
-	})
-}
-
-// FuzzParseTLVs checks the BER-TLV reader on the plug-in's inputs.
-func FuzzParseTLVs(f *testing.F) {
-	f.Add([]byte{0x7C, 0x12, 0x81, 0x10})
-	f.Add([]byte{0xDF, 0x24, 0x82, 0x01, 0x00})
-	f.Add([]byte{0x5F, 0xFF, 0xFF, 0x01, 0x00})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		list, err := bertlv.ParseAll(b)
-		if err != nil {
-			return
-		}
-		// Empty objects 00 at the end encode as zero padding.
-		for len(list) > 0 && list[len(list)-1].Tag == 0 && len(list[len(list)-1].Value) == 0 {
-			list = list[:len(list)-1]
-		}
-		var out []byte
-		for _, x := range list {
-			out = bertlv.Append(out, x.Tag, x.Value)
-		}
-		again, err := bertlv.ParseAll(out)
-		require.NoError(t, err)
-		assert.Equal(t, len(list), len(again))
 	})
 }

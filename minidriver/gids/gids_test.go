@@ -127,6 +127,7 @@ func TestPINErrors(t *testing.T) {
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, left, pe.AttemptsLeft)
 			assert.Equal(t, left == 0, pe.Blocked)
+			assert.Contains(t, err.Error(), "user PIN", "the PIN is named")
 		}
 		_, err := e.md.Authenticate(ctx, tx, gids.PINUser, []byte(simgids.DefaultPIN), 0)
 		assert.ErrorIs(t, err, minidriver.ErrPINBlocked)

@@ -52,6 +52,7 @@ func (s *suite) testAuthenticate(t *testing.T) {
 			assert.Equal(t, minidriver.RoleUser, first.PIN)
 			assert.False(t, first.Blocked)
 			assert.NotContains(t, first.Error(), string(wrong), "the error text carries the PIN")
+			assert.Contains(t, first.Error(), "user PIN", "the error names the PIN, not its id")
 			second := pinError(t, f.authUser(ctx, tx, wrong))
 			if first.AttemptsLeft >= 0 {
 				assert.Equal(t, first.AttemptsLeft-1, second.AttemptsLeft, "attempts left after a second wrong PIN")

@@ -30,12 +30,29 @@ func padPIN(pin []byte) ([]byte, error) {
 	return b, nil
 }
 
+// pinName names a PIN in errors (SP 800-73-4 Part 1 §2.4.3 and §5.3: the
+// PIV Card Application PIN, the PIN Unblocking Key, the card management
+// key).
+func pinName(id minidriver.PinID) string {
+	switch id {
+	case PINUser:
+		return "user PIN"
+	case PINSignature:
+		return "user PIN (signature key)"
+	case PINPUK:
+		return "PUK"
+	case PINAdmin:
+		return "management key"
+	}
+	return minidriver.PINName(id)
+}
+
 // pinErr turns a refused verification into a *minidriver.PINError.
 func pinErr(id minidriver.PinID, err error) error {
 	var se *scrm.StatusError
 	if errors.As(err, &se) {
 		if errors.Is(err, scrm.ErrBlocked) {
-			return &minidriver.PINError{PIN: id, Blocked: true, Err: err}
+			return &minidriver.PINError{PIN: id, Name: pinName(id), Blocked: true, Err: err}
 		}
 		if errors.Is(err, scrm.ErrWrongPIN) {
 			n, ok := se.RetriesLeft()
@@ -43,9 +60,9 @@ func pinErr(id minidriver.PinID, err error) error {
 				n = -1
 			}
 			if ok && n == 0 {
-				return &minidriver.PINError{PIN: id, Blocked: true, Err: err}
+				return &minidriver.PINError{PIN: id, Name: pinName(id), Blocked: true, Err: err}
 			}
-			return &minidriver.PINError{PIN: id, AttemptsLeft: n, Err: err}
+			return &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: n, Err: err}
 		}
 	}
 	return cardErr("verify", err)
@@ -85,13 +102,13 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		alg := c.mgmtAlg
 		c.challenge = nil
 		if len(secret) != blockSize(alg) {
-			return nil, &minidriver.PINError{PIN: id, AttemptsLeft: -1}
+			return nil, &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: -1}
 		}
 		data := bertlv.Encode(0x7C, bertlv.Encode(0x82, secret))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: data}); err != nil {
 			c.roles &^= minidriver.NewPinSet(PINAdmin)
 			if errors.Is(err, scrm.ErrSecurityStatus) || errors.Is(err, scrm.ErrWrongData) {
-				return nil, &minidriver.PINError{PIN: id, AttemptsLeft: -1, Err: err}
+				return nil, &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: -1, Err: err}
 			}
 			return nil, pinErr(id, err)
 		}

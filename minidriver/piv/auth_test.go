@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,7 @@ func TestPINWrongBlockedUnblock(t *testing.T) {
 			assert.Equal(t, left, pe.AttemptsLeft)
 			assert.Equal(t, piv.PINUser, pe.PIN)
 			assert.NotContains(t, err.Error(), "000000")
+			assert.Contains(t, err.Error(), fmt.Sprintf("wrong user PIN, %d attempts left", left))
 		}
 		_, err := e.md.Authenticate(ctx, tx, piv.PINUser, []byte("000000"), 0)
 		assert.ErrorIs(t, err, minidriver.ErrPINBlocked)
@@ -39,6 +41,8 @@ func TestPINWrongBlockedUnblock(t *testing.T) {
 		require.True(t, errors.As(err, &pe))
 		assert.Equal(t, piv.PINPUK, pe.PIN)
 		assert.Equal(t, 2, pe.AttemptsLeft)
+		assert.Contains(t, err.Error(), "wrong PUK, 2 attempts left", "the PUK is named")
+		assert.NotContains(t, err.Error(), "87654321")
 		require.NoError(t, minidriver.ChangeAuthenticator(ctx, e.md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock, AuthPIN: piv.PINPUK, AuthData: []byte(simpiv.DefaultPUK), Target: piv.PINUser, NewData: []byte("654321")}))
 		_, err = e.md.Authenticate(ctx, tx, piv.PINUser, []byte("654321"), 0)
 		require.NoError(t, err)
@@ -82,6 +86,7 @@ func TestAuthenticateArguments(t *testing.T) {
 		var pe *minidriver.PINError
 		require.True(t, errors.As(err, &pe))
 		assert.Equal(t, -1, pe.AttemptsLeft)
+		assert.Contains(t, err.Error(), "wrong management key")
 	})
 }
 

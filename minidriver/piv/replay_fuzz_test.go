@@ -1,10 +1,14 @@
 package piv_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"testing"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
@@ -31,6 +35,8 @@ func FuzzCardAnswers(f *testing.F) {
 	f.Add(append(append([]byte{}, seed...), answer(0x53, 0x05, 0x81, 0x03, 1, 2, 3, 0x90, 0x00)...))
 	f.Add(append(append([]byte{}, seed...), answer(0x01, 0x01, 0x11, 0x04, 0x43, 0x86, 0x41, 0x04, 0x90, 0x00)...))
 	f.Add([]byte{})
+	// A card that says yes to everything after opening: the write paths.
+	f.Add(append(append([]byte{}, seed...), bytes.Repeat(answer(0x90, 0x00), 80)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		b := virtual.NewBackend()
@@ -64,7 +70,33 @@ func FuzzCardAnswers(f *testing.F) {
 		_, _ = md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: d[:], Padding: minidriver.PaddingNone})
 		_, _ = minidriver.RSADecrypt(ctx, md, tx, minidriver.DecryptRequest{Container: 2, Ciphertext: make([]byte, 256), Padding: minidriver.PaddingNone})
 		_, _ = minidriver.Challenge(ctx, md, tx, piv.PINAdmin)
+		_, _ = md.Authenticate(ctx, tx, piv.PINAdmin, make([]byte, 24), 0)
 		_, _ = md.Authenticate(ctx, tx, piv.PINUser, []byte("123456"), 0)
+
+		// The write paths: files (certificates, the container map, the
+		// file store), containers (generated and imported), PINs.
+		_ = minidriver.CreateFile(ctx, md, tx, "mscp", "kxc01", cardfs.EveryoneReadUserWriteAc)
+		_ = minidriver.WriteFile(ctx, md, tx, "mscp", "kxc01", d[:])
+		_ = minidriver.WriteFile(ctx, md, tx, "mscp", "cmapfile", make([]byte, 86))
+		_ = minidriver.WriteFile(ctx, md, tx, "", "cardcf", []byte{0, 0, 1, 0, 0, 0})
+		_ = minidriver.CreateFile(ctx, md, tx, "app", "data", cardfs.EveryoneReadUserWriteAc)
+		_ = minidriver.WriteFile(ctx, md, tx, "app", "data", data[:min(len(data), 600)])
+		_ = minidriver.DeleteFile(ctx, md, tx, "app", "data")
+		_ = minidriver.DeleteFile(ctx, md, tx, "mscp", "kxc01")
+		_ = minidriver.CreateContainer(ctx, md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.ECDSAP256})
+		_ = minidriver.CreateContainer(ctx, md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.ECDSAP256, Key: replayKey})
+		_ = minidriver.DeleteContainer(ctx, md, tx, 1)
+		_ = minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.ChangePIN, AuthPIN: piv.PINUser, AuthData: []byte("123456"), Target: piv.PINUser, NewData: []byte("654321")})
+		_ = minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock, AuthPIN: piv.PINPUK, AuthData: []byte("12345678"), Target: piv.PINUser, NewData: []byte("123456")})
 		_ = md.Deauthenticate(ctx, tx, 0xFF)
 	})
 }
+
+// replayKey is the key the replay fuzzer imports.
+var replayKey = func() *ecdsa.PrivateKey {
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), bytes.Repeat([]byte{0x11}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

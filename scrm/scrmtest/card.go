@@ -29,6 +29,13 @@ const (
 	// InsChainCount answers one byte: how many chained parts made the last
 	// command.
 	InsChainCount = 0x05
+	// InsTrickle answers P1P2 bytes counting up from 0, one byte per
+	// round: each answer is one byte and 6101 while more is left, as a
+	// card that trickles its answer would.
+	InsTrickle = 0x06
+	// InsEndless6C answers 6Cxx whatever the Le, with xx one more than the
+	// Le it got: a card that never takes the Le it asks for.
+	InsEndless6C = 0x07
 	// InsVerify is VERIFY of the TestCard's PIN (reference 80); no data asks
 	// for the status.
 	InsVerify = 0x20
@@ -52,6 +59,7 @@ type TestCard struct {
 	parts     int    // parts of the chain so far
 	lastParts int
 	pending   []byte // answer not yet fetched by GET RESPONSE
+	trickle   bool   // pending goes one byte per GET RESPONSE
 	verified  bool
 	tries     int
 	resets    int
@@ -109,7 +117,7 @@ func (c *TestCard) Transmit(apdu []byte) []byte {
 		le = 256
 	}
 	if ins != InsGetResponse {
-		c.pending = nil
+		c.pending, c.trickle = nil, false
 	}
 	if cla&0x10 != 0 {
 		c.chain = append(c.chain, data...)
@@ -138,6 +146,16 @@ func (c *TestCard) Transmit(apdu []byte) []byte {
 			return sw(nil, 0x6C00|uint16(p1))
 		}
 		return c.answer(bytes.Repeat([]byte{0xA5}, le), le)
+	case InsTrickle:
+		n := int(p1)<<8 | int(p2)
+		out := make([]byte, n)
+		for i := range out {
+			out[i] = byte(i)
+		}
+		c.trickle = true
+		return c.trickleAnswer(out)
+	case InsEndless6C:
+		return sw(nil, 0x6C00|uint16((le+1)&0xFF))
 	case InsStatus:
 		return sw(nil, uint16(p1)<<8|uint16(p2))
 	case InsChainCount:
@@ -150,6 +168,9 @@ func (c *TestCard) Transmit(apdu []byte) []byte {
 		}
 		rest := c.pending
 		c.pending = nil
+		if c.trickle {
+			return c.trickleAnswer(rest)
+		}
 		return c.answer(rest, le)
 	case 0xA4:
 		return sw(nil, 0x9000)
@@ -170,6 +191,17 @@ func (c *TestCard) answer(out []byte, le int) []byte {
 		return sw(bytes.Clone(out[:n]), 0x6100|uint16(rest&0xFF))
 	}
 	return sw(out, 0x9000)
+}
+
+// trickleAnswer sends one byte of out and keeps the rest for GET
+// RESPONSE, announcing one byte more (6101) while there is a rest.
+func (c *TestCard) trickleAnswer(out []byte) []byte {
+	if len(out) <= 1 {
+		c.trickle = false
+		return sw(bytes.Clone(out), 0x9000)
+	}
+	c.pending = out[1:]
+	return sw(bytes.Clone(out[:1]), 0x6101)
 }
 
 func (c *TestCard) verify(ref byte, pin []byte) []byte {

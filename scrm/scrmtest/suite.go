@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("TransmitRaw", func(t *testing.T) { testTransmitRaw(t, h) })
 	t.Run("DoISORules", func(t *testing.T) { testDoISORules(t, h) })
 	t.Run("StatusWords", func(t *testing.T) { testStatusWords(t, h) })
+	t.Run("BoundedRounds", func(t *testing.T) { testBoundedRounds(t, h) })
 	t.Run("TransactionsContend", func(t *testing.T) { testTransactionsContend(t, h) })
 	t.Run("Exclusive", func(t *testing.T) { testExclusive(t, h) })
 	t.Run("ResetSeenByOther", func(t *testing.T) { testResetSeenByOther(t, h) })
@@ -126,6 +127,60 @@ func testDoISORules(t *testing.T, h Harness) {
 			assert.Equal(t, []byte{byte(tc.parts)}, cnt.Data)
 		})
 	}
+}
+
+// testBoundedRounds: an answer at the MaxResponse bound in 256-byte
+// blocks comes whole; a card that trickles its answer a byte per round, or
+// that answers 6Cxx to the Le it asked for, fails fast with
+// ErrTooManyRounds (a card fault, not ErrWrongLength), within the rounds
+// an answer of MaxResponse bytes needs.
+func testBoundedRounds(t *testing.T, h Harness) {
+	sc := h.Context(t)
+	reader := h.Insert(t, NewTestCard())
+	const bound = 0xFFFF
+	card := connect(t, sc, reader, &scrm.ConnectOptions{MaxResponse: bound})
+	ctx := ctxT(t)
+
+	rounds := func(f func()) int {
+		before := card.Stats().APDUs
+		f()
+		return int(card.Stats().APDUs - before)
+	}
+	t.Run("answer at the bound", func(t *testing.T) {
+		n := rounds(func() {
+			rsp, err := card.Do(ctx, scrm.Command{INS: InsGenerate, P1: 0xFF, P2: 0xFF, Ne: scrm.MaxNe})
+			require.NoError(t, err)
+			assert.Equal(t, counting(bound), rsp.Data)
+		})
+		assert.Equal(t, (bound+255)/256, n, "one exchange per 256 bytes")
+	})
+	t.Run("short trickle", func(t *testing.T) {
+		rsp, err := card.Do(ctx, scrm.Command{INS: InsTrickle, P1: 0, P2: 5, Ne: 256})
+		require.NoError(t, err)
+		assert.Equal(t, counting(5), rsp.Data)
+	})
+	t.Run("trickling card", func(t *testing.T) {
+		n := rounds(func() {
+			_, err := card.Do(ctx, scrm.Command{INS: InsTrickle, P1: 0x10, P2: 0x00, Ne: scrm.MaxNe})
+			require.ErrorIs(t, err, scrm.ErrTooManyRounds)
+			assert.ErrorIs(t, err, scrm.ErrMalformedResponse)
+		})
+		assert.LessOrEqual(t, n, 1+(bound+255)/256+16, "rounds bounded by what MaxResponse needs")
+		assert.Greater(t, n, (bound+255)/256, "no answer cut short before the bound")
+	})
+	t.Run("endless 6Cxx", func(t *testing.T) {
+		n := rounds(func() {
+			rsp, err := card.Do(ctx, scrm.Command{INS: InsEndless6C, Ne: 16})
+			require.ErrorIs(t, err, scrm.ErrTooManyRounds)
+			assert.NotErrorIs(t, err, scrm.ErrWrongLength, "the card is at fault, not the command")
+			assert.Equal(t, uint16(0x6C12), rsp.SW)
+		})
+		assert.Equal(t, 2, n, "the command and one re-send")
+	})
+	// The card still works afterwards.
+	rsp, err := card.Do(ctx, scrm.Command{INS: InsEcho, Data: []byte{1}, Ne: 1})
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1}, rsp.Data)
 }
 
 func counting(n int) []byte {

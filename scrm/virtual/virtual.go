@@ -153,8 +153,14 @@ func (b *Backend) fillLocked(st *scrm.ReaderState) bool {
 	var actual scrm.StateFlag
 	st.ATR = nil
 	if st.Reader == scrm.PnPNotification {
+		// The pseudo-reader's state is the number of readers in the high
+		// word, nothing else (as pcsc-lite's): the wait returns when the
+		// count differs from the caller's. StateUnaware is a count of 0,
+		// so with no readers the wait blocks until one arrives; treating
+		// it as "answer at once" would return 0 again after Update, and
+		// a waiting loop would spin.
 		actual = scrm.StateFlag(len(b.readers)) << 16
-		differs := st.Current == scrm.StateUnaware || st.Current>>16 != actual>>16
+		differs := st.Current>>16 != actual>>16
 		if differs {
 			actual |= scrm.StateChanged
 		}

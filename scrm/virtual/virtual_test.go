@@ -59,17 +59,30 @@ func TestReaderArrival(t *testing.T) {
 	_, err := sc.ListReaders(ctx)
 	require.ErrorIs(t, err, scrm.ErrNoReadersAvailable)
 
+	// With no readers the plug-and-play wait blocks (StateUnaware is a
+	// count of 0), however often it is called: no busy loop.
 	st := []scrm.ReaderState{{Reader: scrm.PnPNotification}}
-	require.NoError(t, sc.GetStatusChange(ctx, st))
-	assert.Equal(t, 0, st[0].EventCount(), "no readers yet")
-	st[0].Update()
+	for range 3 {
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := sc.GetStatusChange(short, st)
+		cancel()
+		require.ErrorIs(t, err, scrm.ErrTimeout, "the wait returned with no reader attached")
+		assert.Equal(t, 0, st[0].EventCount(), "no readers yet")
+		st[0].Update()
+	}
 
+	// A reader attached before or during the wait ends it with the new
+	// count: whichever the goroutine sees, it cannot miss the reader.
 	done := make(chan error, 1)
 	go func() { done <- sc.GetStatusChange(ctx, st) }()
 	b.AddReader("New Reader")
 	require.NoError(t, <-done)
 	assert.True(t, st[0].Event.Has(scrm.StateChanged))
 	assert.Equal(t, 1, st[0].EventCount(), "the count is the number of readers")
+	st[0].Update()
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, sc.GetStatusChange(short, st), scrm.ErrTimeout, "no change since: the wait blocks")
 
 	unknown := []scrm.ReaderState{{Reader: "No Such Reader"}}
 	require.NoError(t, sc.GetStatusChange(ctx, unknown))
