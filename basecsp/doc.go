@@ -33,6 +33,12 @@
 // data they guard. Writing to a PIV card needs its management key: set
 // Config.AdminResponse (PIVManagementKey).
 //
+// A card that cannot be read never hides the others: the listings
+// (Provider.Cards, Containers, Certificates) return everything they read
+// on every readable card and, as their error, a CardErrors naming each
+// card (reader, cause) or object (a corrupt certificate: its container
+// and key spec) they could not read; errors.As finds it.
+//
 // Containers and cards are followed by their card identity (cardid): a
 // card removed and inserted again, in any reader, is found again by the
 // next operation.

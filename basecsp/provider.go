@@ -137,21 +137,23 @@ type Card struct {
 }
 
 // Cards returns the cards present in every reader that a plug-in takes.
+// A card a plug-in takes but that cannot be opened (a blank card, a card
+// that fails) does not hide the others: Cards returns every card it
+// opened and, as its error, a CardErrors naming each reader whose card it
+// could not open, and why.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 	refs, err := p.core.Cards(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]*Card, len(refs))
 	for i, r := range refs {
 		out[i] = &Card{ref: r}
 	}
-	return out, nil
+	return out, err
 }
 
-// Card returns the card in reader; reader "" means the first card present.
+// Card returns the card in reader; reader "" means the first card present
+// that could be opened.
 func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
-	cards, err := p.core.CardsFor(ctx, reader)
+	cards, _, err := p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,11 @@
 // The card properties of a key not finalized yet are those of the card
 // its name selects (the first card present when it names no reader).
 //
+// A card that cannot be read never hides the others: Keys, Certificates
+// and the "SmartCardUserCertStore" property return everything they read
+// on every readable card and, as their error, a CardErrors naming each
+// card (reader, cause) or object they could not read; errors.As finds it.
+//
 // Every operation is one PC/SC transaction run by the engine: re-select
 // the card's application, check cardcf, authenticate the PIN the operation
 // needs (cached, set through "SmartCardPin", prompted by Config.Prompt, or

@@ -162,12 +162,12 @@ func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
 // Keys lists every key of every card present: one entry per key of each
 // valid container (a container made by the Base CSP may hold two).
 // Container information comes from the data cache while cardcf says it is
-// fresh.
+// fresh. A card that cannot be read (a blank or failing card), or a
+// container whose keys cannot be read, does not hide the others: Keys
+// returns every key it read and, as its error, a CardErrors naming what
+// it could not read.
 func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 	list, err := p.core.List(ctx, true)
-	if err != nil {
-		return nil, err
-	}
 	var out []KeyEntry
 	for _, e := range list {
 		for _, s := range []struct {
@@ -189,7 +189,7 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 				Reader: e.Reader, CardID: e.CardID})
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // DeleteKey deletes a key (NCryptDeleteKey): its container, certificate

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -118,48 +119,46 @@ type CertEntry struct {
 
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present, through the data
-// cache.
+// cache. A card that cannot be read, and a certificate that cannot be
+// read or parsed, are reported in a CardErrors returned beside every
+// certificate that could (see listCards).
 func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
-	}
-	var out []CertEntry
-	for _, ec := range cards {
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			m, err := op.ContainerMap()
-			if err != nil {
-				return c.Errorf("%s: container map: %w", ec.Reader(), err)
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]CertEntry, error) {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
+		}
+		var out []CertEntry
+		for _, r := range m.ValidRecords() {
+			info, err := op.ContainerInfo(r.Index)
+			switch {
+			case errors.Is(err, minidriver.ErrNoKeyContainer):
+				continue
+			case err != nil && cardLevel(err):
+				return nil, fmt.Errorf("container %q: %w", r.Name, err)
+			case err != nil:
+				bad(&CardError{Container: r.Name, Err: err})
+				continue
 			}
-			for _, r := range m.ValidRecords() {
-				info, err := op.ContainerInfo(r.Index)
-				if errors.Is(err, minidriver.ErrNoKeyContainer) {
+			for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
+				if spec == 0 {
 					continue
 				}
-				if err != nil {
-					return c.Errorf("container %q: %w", r.Name, err)
+				cert, err := c.readCert(op, r.Index, spec.Slot())
+				switch {
+				case errors.Is(err, c.cfg.ErrNoCertificate):
+					continue
+				case err != nil && cardLevel(err):
+					return nil, err
+				case err != nil:
+					bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
+					continue
 				}
-				for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
-					if spec == 0 {
-						continue
-					}
-					cert, err := c.readCert(op, r.Index, spec.Slot())
-					if errors.Is(err, c.cfg.ErrNoCertificate) {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
-				}
+				out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // RootCertificates returns the card's root store (mscp/msroots). A card

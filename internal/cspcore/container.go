@@ -13,6 +13,7 @@ import (
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // Container is one key container on a card, as opened. Its fields are
@@ -117,13 +118,15 @@ func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, 
 
 // Open opens a container by a name of one of the four Windows forms (see
 // ParseName). A name found on no card is an error matching
-// minidriver.ErrNoKeyContainer.
+// minidriver.ErrNoKeyContainer; when some cards could not be read, it
+// also wraps their CardErrors. A card that cannot be read does not keep
+// the container from being found on another.
 func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	reader, cname, err := c.ParseName(name)
 	if err != nil {
 		return nil, err
 	}
-	cards, err := c.CardsFor(ctx, reader)
+	cards, failed, err := c.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +138,11 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 			return err
 		})
 		if err != nil {
-			return nil, err
+			if reader != "" {
+				return nil, err
+			}
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+			continue
 		}
 		if found != nil {
 			return found, nil
@@ -144,6 +151,9 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	what := "default container"
 	if cname != "" {
 		what = fmt.Sprintf("container %q", cname)
+	}
+	if len(failed) > 0 {
+		return nil, c.Errorf("no %s found: %w; %w", what, minidriver.ErrNoKeyContainer, failed)
 	}
 	return nil, c.Errorf("no %s found: %w", what, minidriver.ErrNoKeyContainer)
 }
@@ -162,38 +172,35 @@ type Entry struct {
 }
 
 // List lists every valid container of every card present; withInfo also
-// reads their public keys (from the cache while cardcf is unchanged).
+// reads their public keys (from the cache while cardcf is unchanged). A
+// card that cannot be read, or a container whose keys cannot be read, is
+// reported in a CardErrors returned beside the rest (see listCards).
 func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
-	}
-	var out []Entry
-	for _, ec := range cards {
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			m, err := op.ContainerMap()
-			if err != nil {
-				return c.Errorf("%s: container map: %w", ec.Reader(), err)
-			}
-			for _, r := range m.ValidRecords() {
-				e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
-					Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
-				if withInfo {
-					info, err := op.ContainerInfo(r.Index)
-					if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
-						return c.Errorf("container %q: %w", r.Name, err)
-					}
-					e.Info = info
-				}
-				out = append(out, e)
-			}
-			return nil
-		})
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]Entry, error) {
+		m, err := op.ContainerMap()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("container map: %w", err)
 		}
-	}
-	return out, nil
+		var out []Entry
+		for _, r := range m.ValidRecords() {
+			e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
+				Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
+			if withInfo {
+				info, err := op.ContainerInfo(r.Index)
+				switch {
+				case err == nil, errors.Is(err, minidriver.ErrNoKeyContainer):
+					e.Info = info
+				case cardLevel(err):
+					return nil, fmt.Errorf("container %q: %w", r.Name, err)
+				default:
+					bad(&CardError{Container: r.Name, Err: err})
+					continue
+				}
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	})
 }
 
 // NewGUID returns a random (version 4) GUID string, the name of a
@@ -261,11 +268,14 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		}
 		req.Bits = b
 	}
-	cards, err := c.CardsFor(ctx, reader)
+	cards, _, err := c.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
 	if reader == "" {
+		// A card that cannot be read is passed over: it cannot be
+		// written either.
+		readable := cards[:0:0]
 		for _, ec := range cards {
 			var exists bool
 			err := ec.Do(ctx, func(op *engine.Op) error {
@@ -277,12 +287,17 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				continue
 			}
+			readable = append(readable, ec)
 			if exists {
 				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), c.cfg.ErrExists)
 			}
 		}
+		if len(readable) == 0 {
+			return nil, c.Errorf("no card present can be read: %w", scrm.ErrNoSmartcard)
+		}
+		cards = readable
 	}
 	var lastErr error
 	for _, ec := range cards {

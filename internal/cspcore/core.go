@@ -128,37 +128,42 @@ func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 }
 
 // CardsFor returns the cards a name's reader part selects: the card in
-// reader, or every present card.
-func (c *Core) CardsFor(ctx context.Context, reader string) ([]*engine.Card, error) {
+// reader, or every present card that could be opened, with those that
+// could not (failed). With no card to use it fails, wrapping
+// scrm.ErrNoSmartcard and failed.
+func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Card, failed CardErrors, err error) {
 	e := c.cfg.Engine
 	if reader != "" {
 		ec, err := e.CardIn(ctx, reader)
 		if err != nil {
-			return nil, c.Errorf("reader %q: %w", reader, err)
+			return nil, nil, c.Errorf("reader %q: %w", reader, err)
 		}
-		return []*engine.Card{ec}, nil
+		return []*engine.Card{ec}, nil, nil
 	}
-	cards, err := e.Cards(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
+	cards, failed, err = c.cardsPresent(ctx)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case len(cards) == 0 && len(failed) > 0:
+		return nil, nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
+	case len(cards) == 0:
+		return nil, nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
 	}
-	if len(cards) == 0 {
-		return nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
-	}
-	return cards, nil
+	return cards, failed, nil
 }
 
-// Cards returns a Ref to every card present.
+// Cards returns a Ref to every card present, and a CardErrors beside
+// them naming each card that could not be opened.
 func (c *Core) Cards(ctx context.Context) ([]*Ref, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
+	cards, failed, err := c.cardsPresent(ctx)
 	if err != nil {
-		return nil, c.Errorf("%w", err)
+		return nil, err
 	}
 	out := make([]*Ref, len(cards))
 	for i, ec := range cards {
 		out[i] = c.NewRef(ec)
 	}
-	return out, nil
+	return out, c.listErr(failed)
 }
 
 // DiskCacheDir returns the directory of the disk cache a provider's

@@ -122,7 +122,11 @@ func (e *Engine) Context() *scrm.Context { return e.sc }
 // Cards returns the cards present in every reader that a plug-in takes,
 // opening those not opened yet. Readers without a card, cards no plug-in
 // takes, and cards that cannot be opened right now (being swapped, reset
-// or held exclusively by another application) are left out.
+// or held exclusively by another application) are left out. A card a
+// plug-in takes but that cannot be opened (not initialized, failing)
+// does not hide the others: Cards returns every card it opened and, as
+// its error, a CardErrors naming each card it could not open. Any other
+// error (the readers cannot be listed) comes with no cards.
 func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 	readers, err := e.sc.ListReaders(ctx)
 	if errors.Is(err, scrm.ErrNoReadersAvailable) {
@@ -132,6 +136,7 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	var cards []*Card
+	var failed CardErrors
 	for _, r := range readers {
 		c, err := e.CardIn(ctx, r)
 		switch {
@@ -144,10 +149,10 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 			// A card another application is changing, or one being
 			// swapped, is left out; it shows up at the next call.
 		default:
-			return nil, err
+			failed = append(failed, &CardError{Reader: r, Err: err})
 		}
 	}
-	return cards, nil
+	return cards, failed.Err()
 }
 
 // CardIn returns the card in reader, opening it through the registry the
@@ -201,7 +206,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	md, match, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.Rand})
 	if err != nil {
 		_ = conn.Close(scrm.LeaveCard)
-		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	c := &Card{e: e, reader: reader, conn: conn, md: md, plugin: match.Plugin.Name()}
 	err = c.Do(ctx, func(op *Op) error {
@@ -217,7 +222,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	})
 	if err != nil {
 		c.close()
-		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return c, nil
 }
