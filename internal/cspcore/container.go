@@ -338,7 +338,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		if req.CheckSizes {
 			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
 			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
-				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
 			}
 			if err != nil {
 				return c.Errorf("key sizes: %w", err)
@@ -348,7 +348,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 				want = spec.CurveBits()
 			}
 			if want != 0 && !ks.Supports(want) {
-				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, minidriver.ErrUnsupported)
+				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, c.errUnsupportedKey())
 			}
 		}
 		if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
@@ -397,6 +397,10 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			// Give the record back; the key slot is unchanged or unusable.
 			if m.Delete(idx) == nil {
 				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal())
+			}
+			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
+				// The card refused to make a key of this kind.
+				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
 			}
 			return c.Errorf("create key: %w", err)
 		}

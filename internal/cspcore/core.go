@@ -42,6 +42,11 @@ type Config struct {
 	// ErrExists, ErrNoCertificate and ErrBadName are the provider's
 	// sentinels that errors of these kinds wrap; required.
 	ErrExists, ErrNoCertificate, ErrBadName error
+	// ErrUnsupportedAlgorithm, if set, is wrapped by a create refused
+	// because the card has no keys of that algorithm or size (and only
+	// then: a create that fails writing to the card does not wrap it);
+	// nil means minidriver.ErrUnsupported alone.
+	ErrUnsupportedAlgorithm error
 }
 
 // Core is the shared provider logic over one engine.
@@ -72,6 +77,14 @@ func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }
 // Errorf formats an error with the provider's prefix.
 func (c *Core) Errorf(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", c.cfg.Prefix, fmt.Errorf(format, args...))
+}
+
+// errUnsupportedKey is what a create the card's keys do not allow wraps.
+func (c *Core) errUnsupportedKey() error {
+	if c.cfg.ErrUnsupportedAlgorithm != nil {
+		return c.cfg.ErrUnsupportedAlgorithm
+	}
+	return minidriver.ErrUnsupported
 }
 
 // ErrNoCertificate returns the provider's no-certificate sentinel.

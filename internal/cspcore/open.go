@@ -47,6 +47,8 @@ type Settings struct {
 // Sentinels are a provider's error values that errors of these kinds wrap.
 type Sentinels struct {
 	Exists, NoCertificate, BadName error
+	// UnsupportedAlgorithm is Config.ErrUnsupportedAlgorithm (optional).
+	UnsupportedAlgorithm error
 }
 
 // Open builds a provider's engine and Core from s: errors carry prefix and
@@ -83,7 +85,8 @@ func Open(s Settings, prefix string, errs Sentinels) (*Core, *engine.Engine, io.
 		admin = s.AdminResponse // a nil AdminResponder must stay a nil func
 	}
 	core, err := New(Config{Engine: e, Prefix: prefix, Rand: r, Silent: s.Silent, AdminResponse: admin,
-		ErrExists: errs.Exists, ErrNoCertificate: errs.NoCertificate, ErrBadName: errs.BadName})
+		ErrExists: errs.Exists, ErrNoCertificate: errs.NoCertificate, ErrBadName: errs.BadName,
+		ErrUnsupportedAlgorithm: errs.UnsupportedAlgorithm})
 	if err != nil {
 		return nil, nil, nil, errors.Join(fmt.Errorf("%s: %w", prefix, err), e.Close())
 	}
