@@ -19,6 +19,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -178,6 +179,7 @@ func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
 		return old, nil
 	}
 	e.cards[reader] = c
+	e.noteDuplicatesLocked(c)
 	return c, nil
 }
 
@@ -188,8 +190,8 @@ func (e *Engine) forget(c *Card) {
 		delete(e.cards, c.reader)
 	}
 	e.mu.Unlock()
-	if c.mode == minidriver.CacheSessionOnly {
-		e.mem.Drop(c.id)
+	if c.mode == minidriver.CacheSessionOnly || c.duplicate.Load() {
+		e.mem.Drop(c.cacheID)
 	}
 	c.close()
 }
@@ -216,6 +218,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 		}
 		c.props = props
 		c.id = cardfs.CardID(props.GUID)
+		c.cacheID = cacheKey(c.id, props.Serial, reader)
 		c.pinID = pincache.CardID{GUID: props.GUID}
 		c.mode = props.CacheMode
 		return nil
@@ -236,10 +239,15 @@ type Card struct {
 	plugin string
 
 	// Set once when opened.
-	id    cardfs.CardID
-	pinID pincache.CardID
-	props minidriver.CardProperties
-	mode  minidriver.CacheMode
+	id      cardfs.CardID
+	cacheID cardfs.CardID // the key of its data cache entries (cacheKey)
+	pinID   pincache.CardID
+	props   minidriver.CardProperties
+	mode    minidriver.CacheMode
+
+	// duplicate: another card of the engine reports the same identity
+	// (noteDuplicatesLocked); it stays set.
+	duplicate atomic.Bool
 
 	mu     sync.Mutex
 	dead   bool                                    // guarded by mu
@@ -298,7 +306,7 @@ func (c *Card) cache() *cardfs.DataCache {
 	switch {
 	case c.e.cfg.NoCache || c.mode == minidriver.CacheNone:
 		return nil
-	case c.mode == minidriver.CacheGlobal && c.e.disk != nil:
+	case c.mode == minidriver.CacheGlobal && c.e.disk != nil && !c.duplicate.Load():
 		return c.e.disk
 	}
 	return c.e.mem

@@ -52,7 +52,7 @@ func (op *Op) syncFreshness() error {
 	}
 	op.cf, op.hasCF = cf, true
 	if cache := c.cache(); cache != nil {
-		if stale := cache.Sync(c.id, cf); stale&cardfs.StalePins != 0 {
+		if stale := cache.Sync(c.cacheID, cf); stale&cardfs.StalePins != 0 {
 			c.mu.Lock()
 			c.pinfo = nil
 			c.mu.Unlock()
@@ -74,12 +74,12 @@ func (op *Op) cached(name string) ([]byte, bool) {
 	if cache == nil || !op.hasCF {
 		return nil, false
 	}
-	return cache.Get(op.c.id, name)
+	return cache.Get(op.c.cacheID, name)
 }
 
 func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
 	if cache := op.c.cache(); cache != nil && op.hasCF {
-		_ = cache.Put(op.c.id, class, name, data) // a failed disk write only costs a re-read
+		_ = cache.Put(op.c.cacheID, class, name, data) // a failed disk write only costs a re-read
 	}
 }
 
@@ -121,7 +121,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	}
 	op.cf = cf
 	if cache := op.c.cache(); cache != nil {
-		cache.Sync(op.c.id, cf)
+		cache.Sync(op.c.cacheID, cf)
 	}
 	if class == cardfs.StalePins {
 		op.c.e.pins.ObserveFreshness(op.c.pinID, cf.Pins)

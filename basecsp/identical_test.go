@@ -1,0 +1,117 @@
+package basecsp_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// TestIdenticalCardsKeepTheirOwnCache puts two default simulated PIV
+// cards (same serial, same cardid) in two readers: the data cache, in
+// memory and on disk, never gives one card's containers for the other.
+func TestIdenticalCardsKeepTheirOwnCache(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		disk bool
+	}{{"memory cache", false}, {"disk cache", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			b := virtual.NewBackend()
+			for _, r := range []string{"Reader A", "Reader B"} {
+				sim, err := simpiv.New(simpiv.Config{})
+				require.NoError(t, err)
+				b.AddReader(r).Insert(sim)
+			}
+			cfg := basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
+				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)}
+			if tc.disk {
+				cfg.CacheDir = t.TempDir()
+			}
+			open := func() *basecsp.Provider {
+				p, err := basecsp.Open(cfg)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = p.Close() })
+				return p
+			}
+			p := open()
+			cards, err := p.Cards(ctx)
+			require.NoError(t, err)
+			require.Len(t, cards, 2)
+			require.Equal(t, cards[0].ID(), cards[1].ID(), "the two cards report the same identity")
+
+			// Warm the cache on both cards, then write to each.
+			_, err = p.Containers(ctx)
+			require.NoError(t, err)
+			_, err = p.CreateContainer(ctx, `\\.\Reader A\one`, minidriver.ECDSAP256, 0, nil)
+			require.NoError(t, err)
+			_, err = p.CreateContainer(ctx, `\\.\Reader B\two`, minidriver.ECDSAP256, 0, nil)
+			require.NoError(t, err)
+
+			want := map[string]string{"Reader A": "one", "Reader B": "two"}
+			check := func(t *testing.T, p *basecsp.Provider) {
+				t.Helper()
+				for range 2 { // cold, then from the cache
+					list, err := p.Containers(ctx)
+					require.NoError(t, err)
+					got := map[string]string{}
+					for _, e := range list {
+						got[e.Reader] += e.Name
+					}
+					assert.Equal(t, want, got)
+				}
+				for reader, name := range want {
+					ct, err := p.Container(ctx, `\\.\`+reader+`\`)
+					require.NoError(t, err)
+					assert.Equal(t, name, ct.Name(), reader)
+				}
+			}
+			check(t, p)
+			check(t, open()) // a new process, on the same disk cache
+		})
+	}
+}
+
+// TestIdenticalCardsDiskCacheAcrossProcesses: each card is used by a
+// process of its own (which sees no duplicate), both on one disk cache;
+// a later process reading one reader's card gets that card's data.
+func TestIdenticalCardsDiskCacheAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	b := virtual.NewBackend()
+	for _, r := range []string{"Reader A", "Reader B"} {
+		sim, err := simpiv.New(simpiv.Config{})
+		require.NoError(t, err)
+		b.AddReader(r).Insert(sim)
+	}
+	dir := t.TempDir()
+	open := func() *basecsp.Provider {
+		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN), CacheDir: dir,
+			AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}
+	for reader, name := range map[string]string{"Reader A": "one", "Reader B": "two"} {
+		p := open()
+		_, err := p.CreateContainer(ctx, `\\.\`+reader+`\`+name, minidriver.ECDSAP256, 0, nil)
+		require.NoError(t, err)
+		ct, err := p.Container(ctx, `\\.\`+reader+`\`)
+		require.NoError(t, err)
+		require.Equal(t, name, ct.Name())
+		require.NoError(t, p.Close())
+	}
+	for reader, name := range map[string]string{"Reader A": "one", "Reader B": "two"} {
+		p := open()
+		ct, err := p.Container(ctx, `\\.\`+reader+`\`)
+		require.NoError(t, err)
+		assert.Equal(t, name, ct.Name(), "%s, from the disk cache", reader)
+		_, err = p.Container(ctx, `\\.\`+reader+`\`+name)
+		assert.NoError(t, err)
+	}
+}
