@@ -32,6 +32,10 @@
 // silent mode), does the work and logs out. Writes bump cardcf before the
 // data they guard. Writing to a PIV card needs its management key: set
 // Config.AdminResponse (PIVManagementKey).
+// The responder learns which card asks (minidriver.AdminChallenge:
+// plug-in, reader, identity, serial, algorithm), so one provider writes
+// to cards of several kinds, e.g. with
+// minidriver.AdminResponders(piv.ManagementKey(k1), gids.AdminKey(k2)).
 //
 // A card that cannot be read never hides the others: the listings
 // (Provider.Cards, Containers, Certificates) return everything they read

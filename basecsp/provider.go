@@ -11,6 +11,7 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -27,13 +28,23 @@ var (
 	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
 )
 
-// AdminResponder computes the response to the card's admin challenge
-// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
+// §4.6): it is minidriver.AdminResponder, a
+// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
+// card asks (plug-in, reader, card identity, serial, the key's
+// algorithm) beside the challenge, so one provider can write to cards of
+// several kinds and with different keys. The plug-in packages provide
+// the responders of their cards' keys (minidriver/piv.ManagementKey,
+// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+//
+//	AdminResponse: minidriver.AdminResponders(
+//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
 type AdminResponder = cspcore.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return cspcore.PIVManagementKey(key) }
+// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
+// the others (minidriver.ErrNoAdminKey). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider. Only Backend is required; the zero value of
 // every other field is the documented default. Open does not modify it.
@@ -81,7 +92,10 @@ type Config struct {
 	// changes bump). Without it such operations authenticate the user PIN
 	// only, which is enough on cards whose files the user may write (and
 	// on a YubiKey with a PIN-protected management key); elsewhere they
-	// fail with an error matching minidriver.ErrSecurityViolation.
+	// fail with an error matching minidriver.ErrSecurityViolation. The
+	// responder learns which card asks (see AdminResponder); one that
+	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
+	// writes to the user PIN.
 	AdminResponse AdminResponder
 }
 

@@ -69,6 +69,10 @@
 // an error wrapping pincache.ErrSilent in silent mode), work, log out.
 // Writing to a PIV card needs its management key: set
 // Config.AdminResponse (PIVManagementKey).
+// The responder learns which card asks (minidriver.AdminChallenge:
+// plug-in, reader, identity, serial, algorithm), so one provider writes
+// to cards of several kinds, e.g. with
+// minidriver.AdminResponders(piv.ManagementKey(k1), gids.AdminKey(k2)).
 //
 // # Concurrency
 //

@@ -10,17 +10,28 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// AdminResponder computes the response to the card's admin challenge
-// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
+// §4.6): it is minidriver.AdminResponder, a
+// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
+// card asks (plug-in, reader, card identity, serial, the key's
+// algorithm) beside the challenge, so one provider can write to cards of
+// several kinds and with different keys. The plug-in packages provide
+// the responders of their cards' keys (minidriver/piv.ManagementKey,
+// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+//
+//	AdminResponse: minidriver.AdminResponders(
+//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
 type AdminResponder = cspcore.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return cspcore.PIVManagementKey(key) }
+// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
+// the others (minidriver.ErrNoAdminKey). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider; its fields mean what basecsp.Config's
 // fields of the same names mean. Only Backend is required; the zero value
@@ -55,7 +66,10 @@ type Config struct {
 	Now func() time.Time
 	// AdminResponse, if set, authenticates ROLE_ADMIN (on PIV the
 	// management key) for every operation that writes to the card:
-	// creating and deleting keys, writing certificates and msroots.
+	// creating and deleting keys, writing certificates and msroots. The
+	// responder learns which card asks (see AdminResponder); one that
+	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
+	// writes to the user PIN.
 	AdminResponse AdminResponder
 }
 

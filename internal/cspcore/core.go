@@ -38,7 +38,7 @@ type Config struct {
 	// Silent passes the silent flag to PIN changes.
 	Silent bool
 	// AdminResponse, if set, authenticates ROLE_ADMIN before writes.
-	AdminResponse func(challenge []byte) ([]byte, error)
+	AdminResponse minidriver.AdminResponder
 	// ErrExists, ErrNoCertificate and ErrBadName are the provider's
 	// sentinels that errors of these kinds wrap; required.
 	ErrExists, ErrNoCertificate, ErrBadName error
@@ -126,13 +126,18 @@ func ParseName(name string, errBadName error) (reader, container string, err err
 }
 
 // WriteAuth authenticates what writing to the card needs: the admin key
-// when the provider has it, else the user PIN.
+// when the provider's responder has one for the card, else the user PIN
+// (also when the responder declines the card with
+// minidriver.ErrNoAdminKey).
 func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 	if c.cfg.AdminResponse != nil {
-		if err := op.AuthenticateResponse(minidriver.RoleAdmin, c.cfg.AdminResponse); err != nil {
+		err := op.AuthenticateAdmin(minidriver.RoleAdmin, c.cfg.AdminResponse)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, minidriver.ErrNoAdminKey) {
 			return c.Errorf("admin authentication: %w", err)
 		}
-		return nil
 	}
 	if err := op.Authenticate(minidriver.RoleUser, purpose); err != nil {
 		return c.Errorf("%w", err)

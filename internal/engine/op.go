@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -367,6 +368,24 @@ func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge [
 	}
 	op.authed |= minidriver.NewPinSet(id)
 	return nil
+}
+
+// AuthenticateAdmin authenticates the challenge-response PIN id (the
+// admin key, ROLE_ADMIN) with respond, which learns the card that asks
+// (plug-in, reader, identity, serial, the key's algorithm where the card
+// told it) beside the challenge.
+func (op *Op) AuthenticateAdmin(id minidriver.PinID, respond minidriver.AdminResponder) error {
+	c := op.c
+	return op.AuthenticateResponse(id, func(challenge []byte) ([]byte, error) {
+		return respond(op.ctx, minidriver.AdminChallenge{
+			Plugin:    c.plugin,
+			Reader:    c.reader,
+			CardID:    c.id,
+			Serial:    slices.Clone(c.props.Serial),
+			Algorithm: minidriver.ChallengeAlgorithm(c.md, id),
+			Challenge: challenge,
+		})
+	})
 }
 
 // NoteContainersChanged bumps cardcf's containers counter, before a key is
