@@ -291,3 +291,28 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		return nil
 	})
 }
+
+// InitParams are the secrets and identity a blank card is initialized
+// with (minidriver.InitParams): PIN is the user PIN, AdminKey the admin
+// key, CardID the 16-byte cardid (nil: a random one). The sizes are the
+// card's: for GIDS (minidriver/gids) a 4- to 16-byte PIN and a 24-byte
+// 3DES or 16- or 32-byte AES admin key. The caller owns and wipes them.
+type InitParams = minidriver.InitParams
+
+// InitializeCard initializes the blank card in reader (one that Cards
+// reports as a CardError because it has no file system yet, as a GIDS
+// card leaves the factory) through its plug-in, and returns it: the
+// plug-in creates the card's file system (cardid, cardcf, cardapps, an
+// empty container map), sets the user PIN and stores the admin key. The
+// work is one transaction that ends with a card reset, so nothing stays
+// authenticated. A card that is initialized already is refused with an
+// error matching minidriver.ErrFileExists, a card whose plug-in cannot
+// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
+// reader is required.
+func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (*Card, error) {
+	ref, err := p.core.Initialize(ctx, reader, params)
+	if err != nil {
+		return nil, err
+	}
+	return &Card{ref: ref}, nil
+}

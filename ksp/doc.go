@@ -31,7 +31,9 @@
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);
 //   - properties by their CNG names with typed values (Key.Property,
-//     Key.SetProperty).
+//     Key.SetProperty);
+//   - initialization of a blank card through its plug-in
+//     (Provider.InitializeCard: GIDS).
 //
 // # Properties
 //

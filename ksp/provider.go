@@ -216,3 +216,27 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 	}
 	return c.Delete(ctx)
 }
+
+// InitParams are the secrets and identity a blank card is initialized
+// with (minidriver.InitParams): PIN is the user PIN, AdminKey the admin
+// key, CardID the 16-byte cardid (nil: a random one). The sizes are the
+// card's: for GIDS (minidriver/gids) a 4- to 16-byte PIN and a 24-byte
+// 3DES or 16- or 32-byte AES admin key. The caller owns and wipes them.
+type InitParams = minidriver.InitParams
+
+// InitializeCard initializes the blank card in reader (one that Keys
+// reports as a CardError because it has no file system yet, as a GIDS
+// card leaves the factory) through its plug-in, and returns the new
+// card's identity: the plug-in creates the card's file system, sets the
+// user PIN and stores the admin key, in one transaction that ends with a
+// card reset. A card that is initialized already is refused with an error
+// matching minidriver.ErrFileExists, a card whose plug-in cannot
+// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
+// reader is required.
+func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (cardfs.CardID, error) {
+	ref, err := p.core.Initialize(ctx, reader, params)
+	if err != nil {
+		return cardfs.CardID{}, err
+	}
+	return ref.ID(), nil
+}

@@ -19,7 +19,7 @@ import (
 //
 // What a card may lack is in the optional interfaces (FileWriter,
 // ContainerManager, Decrypter, KeyAgreer, ChallengeResponder,
-// ChallengeAlgorithmer, AuthenticatorChanger, PropertySetter);
+// ChallengeAlgorithmer, AuthenticatorChanger, PropertySetter, Initializer);
 // the package functions of the same names find them by type assertion and
 // answer ErrUnsupported (ChallengeAlgorithm: "") when they are missing.
 //

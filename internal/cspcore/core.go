@@ -198,3 +198,16 @@ func DiskCacheDir(cacheDir string, use, noCache bool) (string, error) {
 	}
 	return filepath.Join(base, "cardmod"), nil
 }
+
+// Initialize initializes the blank card in reader (see
+// engine.Engine.Initialize) and returns a Ref to it. reader is required.
+func (c *Core) Initialize(ctx context.Context, reader string, p minidriver.InitParams) (*Ref, error) {
+	if reader == "" {
+		return nil, c.Errorf("initialize: no reader named: %w", minidriver.ErrInvalidParameter)
+	}
+	ec, err := c.cfg.Engine.Initialize(ctx, reader, p)
+	if err != nil {
+		return nil, c.Errorf("reader %q: %w", reader, err)
+	}
+	return c.NewRef(ec), nil
+}

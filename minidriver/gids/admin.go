@@ -23,3 +23,5 @@ func AdminKey(key []byte) minidriver.AdminResponder {
 		return AdminKeyResponse(k, ch.Challenge)
 	}
 }
+
+var _ minidriver.Initializer = (*Card)(nil)
