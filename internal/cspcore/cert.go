@@ -16,11 +16,12 @@ import (
 
 // readCert reads the certificate of container idx's key of kind from op,
 // trying every name the file may have (cardfs.CertFileNames). A missing or
-// empty file is the provider's ErrNoCertificate.
+// empty file is the provider's ErrNoCertificate; other errors are not
+// prefixed yet.
 func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Certificate, error) {
 	names, err := cardfs.CertFileNames(idx, kind)
 	if err != nil {
-		return nil, c.Errorf("%w", err)
+		return nil, err
 	}
 	for _, name := range names {
 		b, err := op.ReadFile(cardfs.MSCPDir, name)
@@ -28,7 +29,7 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 			continue
 		}
 		if err != nil {
-			return nil, c.Errorf("read %s: %w", name, err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if len(b) == 0 {
 			return nil, c.cfg.ErrNoCertificate
@@ -36,12 +37,12 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 		der := b
 		if !op.Card().Capabilities().CertificateCompression || (len(b) > 1 && b[0] == 0x01 && b[1] == 0x00) {
 			if der, err = cardfs.DecompressCert(b); err != nil {
-				return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+				return nil, fmt.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
 			}
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+			return nil, fmt.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
 		}
 		return cert, nil
 	}
@@ -55,7 +56,11 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 	var cert *x509.Certificate
 	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
 		var err error
-		cert, err = k.C.Ref.core.readCert(op, idx, k.Spec.Slot())
+		core := k.C.Ref.core
+		cert, err = core.readCert(op, idx, k.Spec.Slot())
+		if err != nil && !errors.Is(err, core.cfg.ErrNoCertificate) {
+			return core.Errorf("%w", err)
+		}
 		return err
 	})
 	if err != nil {

@@ -268,7 +268,7 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		}
 		req.Bits = b
 	}
-	cards, _, err := c.CardsFor(ctx, reader)
+	cards, failed, err := c.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
@@ -281,12 +281,13 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 			err := ec.Do(ctx, func(op *engine.Op) error {
 				m, err := op.ContainerMap()
 				if err != nil {
-					return c.Errorf("container map: %w", err)
+					return fmt.Errorf("container map: %w", err)
 				}
 				_, exists = m.Find(cname)
 				return nil
 			})
 			if err != nil {
+				failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
 				continue
 			}
 			readable = append(readable, ec)
@@ -295,7 +296,7 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 			}
 		}
 		if len(readable) == 0 {
-			return nil, c.Errorf("no card present can be read: %w", scrm.ErrNoSmartcard)
+			return nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
 		}
 		cards = readable
 	}
