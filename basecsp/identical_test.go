@@ -2,6 +2,10 @@ package basecsp_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +14,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -114,4 +119,54 @@ func TestIdenticalCardsDiskCacheAcrossProcesses(t *testing.T) {
 		_, err = p.Container(ctx, `\\.\`+reader+`\`+name)
 		assert.NoError(t, err)
 	}
+}
+
+// TestIdenticalCardsKeepTheirOwnPIN: two cards that report the same
+// identity but have different PINs. The PIN cached for one is never tried
+// on the other (which would cost it a try): each card's PIN is asked once
+// and then cached for that card.
+func TestIdenticalCardsKeepTheirOwnPIN(t *testing.T) {
+	ctx := context.Background()
+	pins := map[string]string{"Reader A": simpiv.DefaultPIN, "Reader B": "654321"}
+	b := virtual.NewBackend()
+	for _, r := range []string{"Reader A", "Reader B"} {
+		sim, err := simpiv.New(simpiv.Config{PIN: pins[r]})
+		require.NoError(t, err)
+		b.AddReader(r).Insert(sim)
+	}
+	var mu sync.Mutex
+	asked := map[string]int{}
+	p, err := basecsp.Open(basecsp.Config{Backend: b,
+		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+		Prompt: pincache.Func(func(_ context.Context, r pincache.Request) (*pincache.Secret, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked[r.CardName]++
+			return pincache.NewSecret([]byte(pins[r.CardName])), nil
+		})})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+
+	// The card in Reader A is used (and its PIN cached) before the
+	// provider meets the one in Reader B: the PIN cached under the
+	// identity they share is dropped then, and asked again once.
+	digest := sha256.Sum256([]byte("x"))
+	for range 2 {
+		for _, r := range []string{"Reader A", "Reader B"} {
+			ct, err := p.Container(ctx, `\\.\`+r+`\k`)
+			if err != nil {
+				ct, err = p.CreateContainer(ctx, `\\.\`+r+`\k`, minidriver.ECDSAP256, 0, nil)
+				require.NoError(t, err, r)
+			}
+			k, err := ct.Key(minidriver.ECDSAP256)
+			require.NoError(t, err)
+			_, err = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+			require.NoError(t, err, r)
+		}
+	}
+	assert.Equal(t, map[string]int{"Reader A": 2, "Reader B": 1}, asked, "no PIN was tried on the other card")
+	cards, err := p.Cards(ctx)
+	require.NoError(t, err)
+	require.Len(t, cards, 2)
+	assert.Equal(t, cards[0].ID(), cards[1].ID(), "the two cards report the same identity")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/pincache"
 )
 
 // cacheKey is the key of a card's entries in the data caches: a hash of
@@ -35,13 +36,30 @@ func sameIdentity(a, b *Card) bool {
 // noteDuplicatesLocked marks c and every other open card that reports
 // c's identity as duplicated: such cards are kept out of the disk cache,
 // where the reader that tells them apart in this process might hold the
-// other card in the next one, and their memory entries are dropped when
-// they are removed. e.mu is held.
+// other card in the next one; their PINs are cached by identity and
+// reader (pinKey), the PINs cached under the shared identity are
+// dropped (whose they were is unknown, and trying one on the other card
+// would cost it a try), and their memory entries and PINs are dropped
+// when they are removed. e.mu is held.
 func (e *Engine) noteDuplicatesLocked(c *Card) {
 	for _, o := range e.cards {
 		if o != c && sameIdentity(o, c) {
-			o.duplicate.Store(true)
-			c.duplicate.Store(true)
+			if !o.duplicate.Swap(true) {
+				e.pins.PurgeCard(o.pinID)
+			}
+			if !c.duplicate.Swap(true) {
+				e.pins.PurgeCard(c.pinID)
+			}
 		}
 	}
+}
+
+// pinKey is the card's key in the PIN cache: its identity (cardid and
+// serial number), and its reader too once another card reports the same
+// identity, so that a PIN is never tried on a card it is not for.
+func (c *Card) pinKey() pincache.CardID {
+	if c.duplicate.Load() {
+		return c.dupPinID
+	}
+	return c.pinID
 }

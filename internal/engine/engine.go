@@ -193,6 +193,10 @@ func (e *Engine) forget(c *Card) {
 	if c.mode == minidriver.CacheSessionOnly || c.duplicate.Load() {
 		e.mem.Drop(c.cacheID)
 	}
+	if c.duplicate.Load() {
+		// Another card like it may come into this reader.
+		e.pins.PurgeCard(c.dupPinID)
+	}
 	c.close()
 }
 
@@ -219,7 +223,8 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 		c.props = props
 		c.id = cardfs.CardID(props.GUID)
 		c.cacheID = cacheKey(c.id, props.Serial, reader)
-		c.pinID = pincache.CardID{GUID: props.GUID}
+		c.pinID = pincache.CardID{GUID: props.GUID, Serial: string(props.Serial)}
+		c.dupPinID = pincache.CardID{GUID: c.cacheID, Serial: string(props.Serial)}
 		c.mode = props.CacheMode
 		return nil
 	})
@@ -240,10 +245,13 @@ type Card struct {
 
 	// Set once when opened.
 	id      cardfs.CardID
-	cacheID cardfs.CardID // the key of its data cache entries (cacheKey)
-	pinID   pincache.CardID
-	props   minidriver.CardProperties
-	mode    minidriver.CacheMode
+	cacheID cardfs.CardID   // the key of its data cache entries (cacheKey)
+	pinID   pincache.CardID // the PIN cache key; see pinKey
+	// dupPinID is the PIN cache key once another card reports the same
+	// identity: the data cache key, which covers the reader.
+	dupPinID pincache.CardID
+	props    minidriver.CardProperties
+	mode     minidriver.CacheMode
 
 	// duplicate: another card of the engine reports the same identity
 	// (noteDuplicatesLocked); it stays set.

@@ -60,7 +60,7 @@ func (op *Op) syncFreshness() error {
 		}
 	}
 	if c.id != (cardfs.CardID{}) {
-		if c.e.pins.ObserveFreshness(c.pinID, cf.Pins) {
+		if c.e.pins.ObserveFreshness(c.pinKey(), cf.Pins) {
 			c.mu.Lock()
 			c.pinfo = nil
 			c.mu.Unlock()
@@ -125,7 +125,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 		cache.Sync(op.c.cacheID, cf)
 	}
 	if class == cardfs.StalePins {
-		op.c.e.pins.ObserveFreshness(op.c.pinID, cf.Pins)
+		op.c.e.pins.ObserveFreshness(op.c.pinKey(), cf.Pins)
 	}
 	return nil
 }
@@ -330,7 +330,7 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			return err
 		}
 	case minidriver.AlphanumericPIN:
-		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinID, CardName: op.c.reader, AttemptsLeft: -1, Context: context}
+		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinKey(), CardName: op.c.reader, AttemptsLeft: -1, Context: context}
 		att, err := op.c.e.src.Begin(op.ctx, req)
 		if err != nil {
 			return fmt.Errorf("engine: PIN %d: %w", id, err)
@@ -436,12 +436,12 @@ func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
 	}
 	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, pin, flags); err != nil {
 		if pincache.IsPINFailure(err) {
-			op.c.e.pins.Fail(op.c.pinID, id)
+			op.c.e.pins.Fail(op.c.pinKey(), id)
 		}
 		return err
 	}
 	op.authed |= minidriver.NewPinSet(id)
-	if err := op.c.e.pins.Put(op.c.pinID, id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
+	if err := op.c.e.pins.Put(op.c.pinKey(), id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
 		return fmt.Errorf("engine: cache PIN %d: %w", id, err)
 	}
 	return nil
