@@ -98,3 +98,41 @@ func TestAdminResponderDeclinesOtherCards(t *testing.T) {
 	_, err = minidriver.AdminResponders(gids.AdminKey(simgids.DefaultAdminKey))(ctx, minidriver.AdminChallenge{Plugin: "PIV", Reader: "r", Challenge: make([]byte, 16)})
 	assert.ErrorIs(t, err, minidriver.ErrNoAdminKey)
 }
+
+// TestAdminChallengeAlgorithm: the responder learns the management key's
+// algorithm as far as the card told it.
+func TestAdminChallengeAlgorithm(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  simpiv.Config
+		want string
+	}{
+		{"5.7 metadata, AES-192", simpiv.Config{}, "AES-192"},
+		{"5.7 metadata, AES-256", simpiv.Config{ManagementKeyAlgorithm: simpiv.AlgAES256, ManagementKey: make([]byte, 32)}, "AES-256"},
+		{"5.4 metadata, 3DES", simpiv.Config{Version: simpiv.Version{Major: 5, Minor: 4, Patch: 3}}, "3DES"},
+		{"5.2 no metadata, 3DES", simpiv.Config{Version: simpiv.Version{Major: 5, Minor: 2, Patch: 7}}, "3DES"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, err := simpiv.New(tc.cfg)
+			require.NoError(t, err)
+			key := tc.cfg.ManagementKey
+			if key == nil {
+				key = simpiv.DefaultManagementKey
+			}
+			b := virtual.NewBackend()
+			b.AddReader(readerName).Insert(sim)
+			var got minidriver.AdminChallenge
+			p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
+				AdminResponse: func(ctx context.Context, ch minidriver.AdminChallenge) ([]byte, error) {
+					got = ch
+					return piv.ManagementKey(key)(ctx, ch)
+				}})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = p.Close() })
+			_, err = p.CreateContainer(context.Background(), "k", minidriver.ECDSAP256, 0, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.Algorithm)
+			assert.Equal(t, readerName, got.Reader)
+		})
+	}
+}

@@ -23,9 +23,9 @@ type AdminChallenge struct {
 	CardID cardfs.CardID
 	// Serial is the card's serial number, nil when it has none.
 	Serial []byte
-	// Algorithm is the admin key's algorithm as the card told it
-	// (ChallengeAlgorithmer): "3DES", "AES-128", "AES-192" or
-	// "AES-256"; "" when the card did not say.
+	// Algorithm is the admin key's algorithm as far as the card told it
+	// (ChallengeAlgorithmer): "3DES", "AES-128", "AES-192", "AES-256",
+	// "AES" (key size not told); "" when the card did not say.
 	Algorithm string
 	// Challenge is the card's challenge, as Challenge returned it.
 	Challenge []byte
@@ -74,7 +74,8 @@ func AdminResponders(rs ...AdminResponder) AdminResponder {
 type ChallengeAlgorithmer interface {
 	// ChallengeAlgorithm names the algorithm of PIN id's key for the
 	// challenge Challenge returned last in this transaction ("3DES",
-	// "AES-128", "AES-192", "AES-256"), or "" when the card did not say.
+	// "AES-128", "AES-192", "AES-256", or "AES" when the card told only
+	// the cipher), or "" when the card did not say.
 	ChallengeAlgorithm(id PinID) string
 }
 

@@ -8,16 +8,26 @@ import (
 )
 
 // ChallengeAlgorithm names the algorithm of the management key
-// (PINAdmin) that the pending challenge is for: "3DES", "AES-128",
-// "AES-192" or "AES-256", the algorithm the card gave the challenge for
-// (GENERAL AUTHENTICATE names it in P1, and a card refuses a challenge
-// asked for another algorithm with 6A80 or 6A86: SP 800-73-4 Part 2
-// §3.2.4, Yubico's PIV notes). "" without a pending challenge.
+// (PINAdmin) the pending challenge is for, as far as the card told it:
+// "3DES", "AES-128", "AES-192" or "AES-256" where GET METADATA of 9B
+// reported the key's algorithm (YubiKey 5.3 and later, Yubico's PIV
+// metadata notes); otherwise the challenge's size tells only the cipher
+// (SP 800-73-4 Part 2 §3.2.4, the witness is one block): "3DES" for 8
+// bytes, "AES" for 16. "" without a pending challenge.
 func (c *Card) ChallengeAlgorithm(id minidriver.PinID) string {
 	if id != PINAdmin || c.challenge == nil {
 		return ""
 	}
-	return mgmtAlgName(c.mgmtAlg)
+	if c.q.metadata {
+		return mgmtAlgName(c.mgmtAlg)
+	}
+	switch len(c.challenge) {
+	case 8:
+		return "3DES"
+	case 16:
+		return "AES"
+	}
+	return ""
 }
 
 func mgmtAlgName(alg byte) string {
