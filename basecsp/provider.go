@@ -157,6 +157,9 @@ type Card struct {
 // could not open, and why.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 	refs, err := p.core.Cards(ctx)
+	if refs == nil {
+		return nil, err
+	}
 	out := make([]*Card, len(refs))
 	for i, r := range refs {
 		out[i] = &Card{ref: r}
