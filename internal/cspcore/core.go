@@ -7,6 +7,13 @@
 // Each provider keeps its own API and error sentinels and passes them in
 // Config; errors carry the provider's prefix.
 //
+// Listings over every card (Cards, List, Certificates) never let one card
+// hide the others: they return what they read and, beside it, a
+// CardErrors (engine.CardErrors) naming each card or object they could
+// not read. Admin authentication asks the configured
+// minidriver.AdminResponder, which learns the card that asks; the core
+// imports no plug-in.
+//
 // Concurrency: a Core, its Refs and Containers are safe for concurrent
 // use; operations on one card are serialised by the engine.
 package cspcore
