@@ -93,11 +93,11 @@ func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) erro
 }
 
 // openOn opens container name ("" = the default) on card ec in op; nil
-// when the card has no such container.
+// when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {
 	m, err := op.ContainerMap()
 	if err != nil {
-		return nil, c.Errorf("container map: %w", err)
+		return nil, fmt.Errorf("container map: %w", err)
 	}
 	var rec cardfs.ContainerMapRecord
 	var ok bool
@@ -111,7 +111,7 @@ func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, 
 	}
 	info, err := op.ContainerInfo(rec.Index)
 	if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
-		return nil, c.Errorf("container %q: %w", rec.Name, err)
+		return nil, fmt.Errorf("container %q: %w", rec.Name, err)
 	}
 	return &Container{Ref: c.NewRef(ec), Name: rec.Name, Index: rec.Index, Default: rec.Default(), Info: info}, nil
 }
@@ -138,8 +138,8 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 			return err
 		})
 		if err != nil {
-			if reader != "" {
-				return nil, err
+			if reader != "" || ctx.Err() != nil {
+				return nil, c.Errorf("%w", err)
 			}
 			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
 			continue
