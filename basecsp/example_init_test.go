@@ -49,7 +49,7 @@ func ExampleProvider_InitializeCard() {
 	var unread basecsp.CardErrors
 	if errors.As(err, &unread) {
 		for _, e := range unread {
-			fmt.Printf("cannot read the card in %s: %v\n", e.Reader, errors.Is(e.Err, minidriver.ErrFileNotFound))
+			fmt.Printf("cannot read the card in %s; blank: %v\n", e.Reader, errors.Is(e.Err, minidriver.ErrNotInitialized))
 		}
 	} else if err != nil {
 		panic(err)
@@ -82,7 +82,7 @@ func ExampleProvider_InitializeCard() {
 		fmt.Println(e.FullName())
 	}
 	// Output:
-	// cannot read the card in Reader 1: true
+	// cannot read the card in Reader 1; blank: true
 	// cards: 1
 	// initialized: Reader 1 GIDS
 	// \\.\Reader 0\piv key

@@ -58,6 +58,7 @@ func TestListingReportsUnreadableCard(t *testing.T) {
 				require.Len(t, ce, 1)
 				assert.Equal(t, tc.gidsReader, ce[0].Reader)
 				assert.Empty(t, ce[0].Container, "the whole card failed")
+				assert.ErrorIs(t, ce[0].Err, minidriver.ErrNotInitialized, "a blank card: InitializeCard can initialize it")
 				assert.ErrorIs(t, ce[0].Err, cardfs.ErrFileNotFound)
 				assert.ErrorIs(t, err, cardfs.ErrFileNotFound, "the causes are in the error's tree")
 				var one *basecsp.CardError

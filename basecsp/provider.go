@@ -303,8 +303,8 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Cards
-// reports as a CardError because it has no file system yet, as a GIDS
-// card leaves the factory) through its plug-in, and returns it: the
+// reports with a CardError matching minidriver.ErrNotInitialized: it has
+// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns it: the
 // plug-in creates the card's file system (cardid, cardcf, cardapps, an
 // empty container map), sets the user PIN and stores the admin key. The
 // work is one transaction that ends with a card reset, so nothing stays

@@ -11,6 +11,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
+	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -43,6 +44,7 @@ func TestKeysReportUnreadableCard(t *testing.T) {
 				require.ErrorAs(t, err, &ce, "%v", err)
 				require.Len(t, ce, 1)
 				assert.Equal(t, tc.gidsReader, ce[0].Reader)
+				assert.ErrorIs(t, ce[0].Err, minidriver.ErrNotInitialized)
 				assert.ErrorIs(t, ce[0].Err, cardfs.ErrFileNotFound)
 			}
 			keys, err := f.p.Keys(ctx)

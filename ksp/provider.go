@@ -225,8 +225,8 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Keys
-// reports as a CardError because it has no file system yet, as a GIDS
-// card leaves the factory) through its plug-in, and returns the new
+// reports with a CardError matching minidriver.ErrNotInitialized: it has
+// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns the new
 // card's identity: the plug-in creates the card's file system, sets the
 // user PIN and stores the admin key, in one transaction that ends with a
 // card reset. A card that is initialized already is refused with an error
