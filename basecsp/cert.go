@@ -40,16 +40,19 @@ type CertEntry struct {
 // every key in a valid container of every card present. Files come from
 // the data cache while cardcf says they are fresh, so a warm listing
 // sends only what one transaction's freshness check needs.
+//
+// A card that cannot be read, or a certificate that cannot be read or
+// parsed (a corrupt certificate object), does not hide the others:
+// Certificates returns every certificate it read and, as its error, a
+// CardErrors naming what it could not read (the key's Container and
+// KeySpec for a certificate).
 func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 	list, err := p.core.Certificates(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []CertEntry
 	for _, e := range list {
 		out = append(out, CertEntry{Certificate: e.Certificate, Container: e.Container, KeySpec: e.KeySpec, Reader: e.Reader, CardID: e.CardID})
 	}
-	return out, nil
+	return out, err
 }
 
 // RootCertificates returns the card's root store (mscp/msroots,

@@ -85,18 +85,18 @@ type ContainerEntry struct {
 // FullName returns `\\.\Reader\Name`.
 func (e ContainerEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
 
-// Containers lists every valid container of every card present.
+// Containers lists every valid container of every card present. A card
+// that cannot be read (a blank or failing card, a corrupt container map)
+// does not hide the others: Containers returns every container it read
+// and, as its error, a CardErrors naming each card it could not read.
 func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 	list, err := p.core.List(ctx, false)
-	if err != nil {
-		return nil, err
-	}
 	var out []ContainerEntry
 	for _, e := range list {
 		out = append(out, ContainerEntry{Name: e.Name, Reader: e.Reader, CardID: e.CardID, Index: e.Index,
 			Default: e.Default, SignatureBits: e.SignatureBits, KeyExchangeBits: e.KeyExchangeBits})
 	}
-	return out, nil
+	return out, err
 }
 
 // CreateContainer creates a container holding a new key of spec (the §7.1

@@ -229,9 +229,16 @@ func TestUseDiskCache(t *testing.T) {
 	assert.NotEmpty(t, entries)
 
 	// Another provider (a new process) on the same directory opens the
-	// container from the disk cache.
+	// container from the disk cache: it sends fewer APDUs than one
+	// without it, which reads the container map and key from the card.
 	other := f.open(t, basecsp.Config{UseDiskCache: true})
 	ct, err := other.Container(context.Background(), "ec")
 	require.NoError(t, err)
 	assert.Equal(t, "ec", ct.Name())
+	warm := ct.Card().Stats().APDUs
+
+	cold := f.open(t, basecsp.Config{})
+	ct, err = cold.Container(context.Background(), "ec")
+	require.NoError(t, err)
+	assert.Less(t, warm, ct.Card().Stats().APDUs, "a new provider with the disk cache reads less from the card")
 }

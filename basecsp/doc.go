@@ -18,7 +18,8 @@
 //   - the certificate of each key (Key.Certificate, Key.SetCertificate),
 //     the user certificate store (Provider.Certificates) and the card's
 //     root store in mscp/msroots (Card.RootCertificates);
-//   - card properties, PIN change and unblock (Card);
+//   - card properties, PIN change and unblock (Card); initialization of
+//     a blank card through its plug-in (Provider.InitializeCard: GIDS);
 //   - hashing objects (NewHash) signed on the card, and symmetric session
 //     keys (AES-128/192/256, 3DES; Provider.GenerateSessionKey) in host
 //     memory, exported as SIMPLEBLOBs wrapped under a card RSA key and
@@ -32,6 +33,16 @@
 // silent mode), does the work and logs out. Writes bump cardcf before the
 // data they guard. Writing to a PIV card needs its management key: set
 // Config.AdminResponse (PIVManagementKey).
+// The responder learns which card asks (minidriver.AdminChallenge:
+// plug-in, reader, identity, serial, algorithm), so one provider writes
+// to cards of several kinds, e.g. with
+// minidriver.AdminResponders(piv.ManagementKey(k1), gids.AdminKey(k2)).
+//
+// A card that cannot be read never hides the others: the listings
+// (Provider.Cards, Containers, Certificates) return everything they read
+// on every readable card and, as their error, a CardErrors naming each
+// card (reader, cause) or object (a corrupt certificate: its container
+// and key spec) they could not read; errors.As finds it.
 //
 // Containers and cards are followed by their card identity (cardid): a
 // card removed and inserted again, in any reader, is found again by the

@@ -11,6 +11,7 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -27,13 +28,23 @@ var (
 	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
 )
 
-// AdminResponder computes the response to the card's admin challenge
-// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
+// §4.6): it is minidriver.AdminResponder, a
+// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
+// card asks (plug-in, reader, card identity, serial, the key's
+// algorithm) beside the challenge, so one provider can write to cards of
+// several kinds and with different keys. The plug-in packages provide
+// the responders of their cards' keys (minidriver/piv.ManagementKey,
+// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+//
+//	AdminResponse: minidriver.AdminResponders(
+//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
 type AdminResponder = cspcore.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return cspcore.PIVManagementKey(key) }
+// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
+// the others (minidriver.ErrNoAdminKey). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider. Only Backend is required; the zero value of
 // every other field is the documented default. Open does not modify it.
@@ -81,7 +92,10 @@ type Config struct {
 	// changes bump). Without it such operations authenticate the user PIN
 	// only, which is enough on cards whose files the user may write (and
 	// on a YubiKey with a PIN-protected management key); elsewhere they
-	// fail with an error matching minidriver.ErrSecurityViolation.
+	// fail with an error matching minidriver.ErrSecurityViolation. The
+	// responder learns which card asks (see AdminResponder); one that
+	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
+	// writes to the user PIN.
 	AdminResponse AdminResponder
 }
 
@@ -137,21 +151,26 @@ type Card struct {
 }
 
 // Cards returns the cards present in every reader that a plug-in takes.
+// A card a plug-in takes but that cannot be opened (a blank card, a card
+// that fails) does not hide the others: Cards returns every card it
+// opened and, as its error, a CardErrors naming each reader whose card it
+// could not open, and why.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 	refs, err := p.core.Cards(ctx)
-	if err != nil {
+	if refs == nil {
 		return nil, err
 	}
 	out := make([]*Card, len(refs))
 	for i, r := range refs {
 		out[i] = &Card{ref: r}
 	}
-	return out, nil
+	return out, err
 }
 
-// Card returns the card in reader; reader "" means the first card present.
+// Card returns the card in reader; reader "" means the first card present
+// that could be opened.
 func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
-	cards, err := p.core.CardsFor(ctx, reader)
+	cards, _, err := p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
@@ -303,4 +322,29 @@ func checkPINArgs(id minidriver.PinID, auth, new []byte) error {
 		}
 	}
 	return nil
+}
+
+// InitParams are the secrets and identity a blank card is initialized
+// with (minidriver.InitParams): PIN is the user PIN, AdminKey the admin
+// key, CardID the 16-byte cardid (nil: a random one). The sizes are the
+// card's: for GIDS (minidriver/gids) a 4- to 16-byte PIN and a 24-byte
+// 3DES or 16- or 32-byte AES admin key. The caller owns and wipes them.
+type InitParams = minidriver.InitParams
+
+// InitializeCard initializes the blank card in reader (one that Cards
+// reports with a CardError matching minidriver.ErrNotInitialized: it has
+// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns it: the
+// plug-in creates the card's file system (cardid, cardcf, cardapps, an
+// empty container map), sets the user PIN and stores the admin key. The
+// work is one transaction that ends with a card reset, so nothing stays
+// authenticated. A card that is initialized already is refused with an
+// error matching minidriver.ErrFileExists, a card whose plug-in cannot
+// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
+// reader is required.
+func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (*Card, error) {
+	ref, err := p.core.Initialize(ctx, reader, params)
+	if err != nil {
+		return nil, err
+	}
+	return &Card{ref: ref}, nil
 }

@@ -23,7 +23,7 @@ type cardmodConfig struct {
 	Prompt    pincache.Prompt
 	Exclusive bool
 	CacheDir  string
-	Admin     func([]byte) ([]byte, error)
+	Admin     basecsp.AdminResponder
 }
 
 // cardmodSession is one cardmod provider (basecsp or ksp) doing the

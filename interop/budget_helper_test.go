@@ -102,7 +102,7 @@ func (s *helperSpec) runCardmod(ctx context.Context, res *helperResult) (err err
 		return err
 	}
 	defer func() { err = errors.Join(err, b.Release()) }()
-	var admin func([]byte) ([]byte, error)
+	var admin basecsp.AdminResponder
 	if s.MgmtKey != nil {
 		admin = basecsp.PIVManagementKey(s.MgmtKey)
 	}

@@ -671,7 +671,7 @@ func (h *harness) provisionCardmod(f *fixture, ca *testCA) {
 	}
 }
 
-func basecspAdmin() func([]byte) ([]byte, error) {
+func basecspAdmin() basecsp.AdminResponder {
 	return basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
 }
 

@@ -31,7 +31,9 @@
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);
 //   - properties by their CNG names with typed values (Key.Property,
-//     Key.SetProperty).
+//     Key.SetProperty);
+//   - initialization of a blank card through its plug-in
+//     (Provider.InitializeCard: GIDS).
 //
 // # Properties
 //
@@ -58,12 +60,21 @@
 // The card properties of a key not finalized yet are those of the card
 // its name selects (the first card present when it names no reader).
 //
+// A card that cannot be read never hides the others: Keys, Certificates
+// and the "SmartCardUserCertStore" property return everything they read
+// on every readable card and, as their error, a CardErrors naming each
+// card (reader, cause) or object they could not read; errors.As finds it.
+//
 // Every operation is one PC/SC transaction run by the engine: re-select
 // the card's application, check cardcf, authenticate the PIN the operation
 // needs (cached, set through "SmartCardPin", prompted by Config.Prompt, or
 // an error wrapping pincache.ErrSilent in silent mode), work, log out.
 // Writing to a PIV card needs its management key: set
 // Config.AdminResponse (PIVManagementKey).
+// The responder learns which card asks (minidriver.AdminChallenge:
+// plug-in, reader, identity, serial, algorithm), so one provider writes
+// to cards of several kinds, e.g. with
+// minidriver.AdminResponders(piv.ManagementKey(k1), gids.AdminKey(k2)).
 //
 // # Concurrency
 //

@@ -34,7 +34,10 @@ var (
 	// (NTE_NOT_SUPPORTED).
 	ErrNotExportable = fmt.Errorf("ksp: private keys are not exportable: %w", minidriver.ErrUnsupported)
 	// ErrUnsupportedAlgorithm: an algorithm, curve or key size this
-	// provider or the card does not support (NTE_NOT_SUPPORTED).
+	// provider or the card does not support (NTE_NOT_SUPPORTED). Only
+	// that: a create that fails otherwise (writing cardcf or the
+	// container map, authenticating) says what failed and does not
+	// match it, even when the card's answer was "not supported".
 	ErrUnsupportedAlgorithm = fmt.Errorf("ksp: unsupported algorithm: %w", minidriver.ErrUnsupported)
 	// ErrWrongCurve: a peer public key on another curve than the key's
 	// (NTE_INVALID_PARAMETER).

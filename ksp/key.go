@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -205,9 +204,8 @@ func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
 	}
 	c, err := k.p.core.Create(ctx, cspcore.CreateRequest{Name: k.name, Spec: spec, Bits: k.bits, Key: priv, PIN: k.pin, CheckSizes: true})
 	if err != nil {
-		if isUnsupported(err) {
-			return fmt.Errorf("%w: %w", ErrUnsupportedAlgorithm, err)
-		}
+		// The core wraps ErrUnsupportedAlgorithm where the card refused
+		// the algorithm or size, and only there.
 		return err
 	}
 	ck, err := c.Key(spec)
@@ -336,8 +334,6 @@ func specBits(alg Algorithm) int {
 	spec, _ := alg.spec(0)
 	return spec.CurveBits()
 }
-
-func isUnsupported(err error) bool { return errors.Is(err, minidriver.ErrUnsupported) }
 
 // Stats returns the APDUs and bytes exchanged so far on the provider's
 // connection to the key's card (zero before Finalize or when the card is

@@ -43,17 +43,18 @@ type CertEntry struct {
 }
 
 // Certificates returns the user certificate store of every card present
-// (what "SmartCardUserCertStore" gives).
+// (what "SmartCardUserCertStore" gives). A card that cannot be read, or a
+// certificate that cannot be read or parsed, does not hide the others:
+// Certificates returns every certificate it read and, as its error, a
+// CardErrors naming what it could not read (the key's Container and
+// KeySpec for a certificate).
 func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 	list, err := p.core.Certificates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]CertEntry, 0, len(list))
+	var out []CertEntry
 	for _, e := range list {
 		out = append(out, CertEntry{Certificate: e.Certificate, Name: e.Container, KeySpec: e.KeySpec, Reader: e.Reader, CardID: e.CardID})
 	}
-	return out, nil
+	return out, err
 }
 
 // cardRef returns the card of the key: the finalized key's, else the card
@@ -67,7 +68,7 @@ func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cards, err := k.p.core.CardsFor(ctx, reader)
+	cards, _, err := k.p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +125,8 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 	case PropSmartCardUserCertStore:
 		v, err := k.p.Certificates(ctx)
 		if err != nil {
-			return nil, propErr(name, err)
+			// What could be read is returned beside the CardErrors.
+			return v, propErr(name, err)
 		}
 		return v, nil
 	case PropSmartCardReader, PropSmartCardGUID, PropSmartCardKeyCertificate, PropSmartCardPinID,

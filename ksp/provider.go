@@ -10,17 +10,28 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// AdminResponder computes the response to the card's admin challenge
-// (ROLE_ADMIN, spec §4.6); see PIVManagementKey.
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
+// §4.6): it is minidriver.AdminResponder, a
+// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
+// card asks (plug-in, reader, card identity, serial, the key's
+// algorithm) beside the challenge, so one provider can write to cards of
+// several kinds and with different keys. The plug-in packages provide
+// the responders of their cards' keys (minidriver/piv.ManagementKey,
+// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+//
+//	AdminResponse: minidriver.AdminResponders(
+//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
 type AdminResponder = cspcore.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return cspcore.PIVManagementKey(key) }
+// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
+// the others (minidriver.ErrNoAdminKey). The key is copied.
+func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider; its fields mean what basecsp.Config's
 // fields of the same names mean. Only Backend is required; the zero value
@@ -55,7 +66,10 @@ type Config struct {
 	Now func() time.Time
 	// AdminResponse, if set, authenticates ROLE_ADMIN (on PIV the
 	// management key) for every operation that writes to the card:
-	// creating and deleting keys, writing certificates and msroots.
+	// creating and deleting keys, writing certificates and msroots. The
+	// responder learns which card asks (see AdminResponder); one that
+	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
+	// writes to the user PIN.
 	AdminResponse AdminResponder
 }
 
@@ -75,7 +89,8 @@ func Open(cfg Config) (*Provider, error) {
 		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName})
+	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName,
+		UnsupportedAlgorithm: ErrUnsupportedAlgorithm})
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +177,12 @@ func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
 // Keys lists every key of every card present: one entry per key of each
 // valid container (a container made by the Base CSP may hold two).
 // Container information comes from the data cache while cardcf says it is
-// fresh.
+// fresh. A card that cannot be read (a blank or failing card), or a
+// container whose keys cannot be read, does not hide the others: Keys
+// returns every key it read and, as its error, a CardErrors naming what
+// it could not read.
 func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 	list, err := p.core.List(ctx, true)
-	if err != nil {
-		return nil, err
-	}
 	var out []KeyEntry
 	for _, e := range list {
 		for _, s := range []struct {
@@ -189,7 +204,7 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 				Reader: e.Reader, CardID: e.CardID})
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // DeleteKey deletes a key (NCryptDeleteKey): its container, certificate
@@ -200,4 +215,28 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 		return err
 	}
 	return c.Delete(ctx)
+}
+
+// InitParams are the secrets and identity a blank card is initialized
+// with (minidriver.InitParams): PIN is the user PIN, AdminKey the admin
+// key, CardID the 16-byte cardid (nil: a random one). The sizes are the
+// card's: for GIDS (minidriver/gids) a 4- to 16-byte PIN and a 24-byte
+// 3DES or 16- or 32-byte AES admin key. The caller owns and wipes them.
+type InitParams = minidriver.InitParams
+
+// InitializeCard initializes the blank card in reader (one that Keys
+// reports with a CardError matching minidriver.ErrNotInitialized: it has
+// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns the new
+// card's identity: the plug-in creates the card's file system, sets the
+// user PIN and stores the admin key, in one transaction that ends with a
+// card reset. A card that is initialized already is refused with an error
+// matching minidriver.ErrFileExists, a card whose plug-in cannot
+// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
+// reader is required.
+func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (cardfs.CardID, error) {
+	ref, err := p.core.Initialize(ctx, reader, params)
+	if err != nil {
+		return cardfs.CardID{}, err
+	}
+	return ref.ID(), nil
 }

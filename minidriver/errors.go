@@ -33,6 +33,11 @@ var (
 	ErrNoKeyContainer = errors.New("minidriver: no such key container")
 	// ErrFileNotFound: no such file (SCARD_E_FILE_NOT_FOUND).
 	ErrFileNotFound = cardfs.ErrFileNotFound
+	// ErrNotInitialized: the card is blank, as it left the factory: it
+	// has no card file system yet (no cardid) and a plug-in with an
+	// Initializer can initialize it. It matches ErrFileNotFound
+	// (SCARD_E_FILE_NOT_FOUND).
+	ErrNotInitialized = fmt.Errorf("minidriver: the card is not initialized: %w", ErrFileNotFound)
 	// ErrDirNotFound: no such directory (SCARD_E_DIR_NOT_FOUND).
 	ErrDirNotFound = cardfs.ErrDirNotFound
 	// ErrFileExists: the file or directory exists (ERROR_FILE_EXISTS).

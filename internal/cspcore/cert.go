@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -15,11 +16,12 @@ import (
 
 // readCert reads the certificate of container idx's key of kind from op,
 // trying every name the file may have (cardfs.CertFileNames). A missing or
-// empty file is the provider's ErrNoCertificate.
+// empty file is the provider's ErrNoCertificate; other errors are not
+// prefixed yet.
 func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Certificate, error) {
 	names, err := cardfs.CertFileNames(idx, kind)
 	if err != nil {
-		return nil, c.Errorf("%w", err)
+		return nil, err
 	}
 	for _, name := range names {
 		b, err := op.ReadFile(cardfs.MSCPDir, name)
@@ -27,7 +29,7 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 			continue
 		}
 		if err != nil {
-			return nil, c.Errorf("read %s: %w", name, err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if len(b) == 0 {
 			return nil, c.cfg.ErrNoCertificate
@@ -35,12 +37,12 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 		der := b
 		if !op.Card().Capabilities().CertificateCompression || (len(b) > 1 && b[0] == 0x01 && b[1] == 0x00) {
 			if der, err = cardfs.DecompressCert(b); err != nil {
-				return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+				return nil, fmt.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
 			}
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, c.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
+			return nil, fmt.Errorf("%s: %w: %w", name, minidriver.ErrCommDataLost, err)
 		}
 		return cert, nil
 	}
@@ -54,7 +56,11 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 	var cert *x509.Certificate
 	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
 		var err error
-		cert, err = k.C.Ref.core.readCert(op, idx, k.Spec.Slot())
+		core := k.C.Ref.core
+		cert, err = core.readCert(op, idx, k.Spec.Slot())
+		if err != nil && !errors.Is(err, core.cfg.ErrNoCertificate) {
+			return core.Errorf("%w", err)
+		}
 		return err
 	})
 	if err != nil {
@@ -126,48 +132,46 @@ type CertEntry struct {
 
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present, through the data
-// cache.
+// cache. A card that cannot be read, and a certificate that cannot be
+// read or parsed, are reported in a CardErrors returned beside every
+// certificate that could (see listCards).
 func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
-	}
-	var out []CertEntry
-	for _, ec := range cards {
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			m, err := op.ContainerMap()
-			if err != nil {
-				return c.Errorf("%s: container map: %w", ec.Reader(), err)
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]CertEntry, error) {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
+		}
+		var out []CertEntry
+		for _, r := range m.ValidRecords() {
+			info, err := op.ContainerInfo(r.Index)
+			switch {
+			case errors.Is(err, minidriver.ErrNoKeyContainer):
+				continue
+			case err != nil && cardLevel(err):
+				return nil, fmt.Errorf("container %q: %w", r.Name, err)
+			case err != nil:
+				bad(&CardError{Container: r.Name, Err: err})
+				continue
 			}
-			for _, r := range m.ValidRecords() {
-				info, err := op.ContainerInfo(r.Index)
-				if errors.Is(err, minidriver.ErrNoKeyContainer) {
+			for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
+				if spec == 0 {
 					continue
 				}
-				if err != nil {
-					return c.Errorf("container %q: %w", r.Name, err)
+				cert, err := c.readCert(op, r.Index, spec.Slot())
+				switch {
+				case errors.Is(err, c.cfg.ErrNoCertificate):
+					continue
+				case err != nil && cardLevel(err):
+					return nil, err
+				case err != nil:
+					bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
+					continue
 				}
-				for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
-					if spec == 0 {
-						continue
-					}
-					cert, err := c.readCert(op, r.Index, spec.Slot())
-					if errors.Is(err, c.cfg.ErrNoCertificate) {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
-				}
+				out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // RootCertificates returns the card's root store (mscp/msroots). A card

@@ -13,6 +13,7 @@ import (
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // Container is one key container on a card, as opened. Its fields are
@@ -92,11 +93,11 @@ func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) erro
 }
 
 // openOn opens container name ("" = the default) on card ec in op; nil
-// when the card has no such container.
+// when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {
 	m, err := op.ContainerMap()
 	if err != nil {
-		return nil, c.Errorf("container map: %w", err)
+		return nil, fmt.Errorf("container map: %w", err)
 	}
 	var rec cardfs.ContainerMapRecord
 	var ok bool
@@ -110,20 +111,22 @@ func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, 
 	}
 	info, err := op.ContainerInfo(rec.Index)
 	if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
-		return nil, c.Errorf("container %q: %w", rec.Name, err)
+		return nil, fmt.Errorf("container %q: %w", rec.Name, err)
 	}
 	return &Container{Ref: c.NewRef(ec), Name: rec.Name, Index: rec.Index, Default: rec.Default(), Info: info}, nil
 }
 
 // Open opens a container by a name of one of the four Windows forms (see
 // ParseName). A name found on no card is an error matching
-// minidriver.ErrNoKeyContainer.
+// minidriver.ErrNoKeyContainer; when some cards could not be read, it
+// also wraps their CardErrors. A card that cannot be read does not keep
+// the container from being found on another.
 func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	reader, cname, err := c.ParseName(name)
 	if err != nil {
 		return nil, err
 	}
-	cards, err := c.CardsFor(ctx, reader)
+	cards, failed, err := c.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +138,11 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 			return err
 		})
 		if err != nil {
-			return nil, err
+			if reader != "" || ctx.Err() != nil {
+				return nil, c.Errorf("%w", err)
+			}
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+			continue
 		}
 		if found != nil {
 			return found, nil
@@ -144,6 +151,9 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	what := "default container"
 	if cname != "" {
 		what = fmt.Sprintf("container %q", cname)
+	}
+	if len(failed) > 0 {
+		return nil, c.Errorf("no %s found: %w; %w", what, minidriver.ErrNoKeyContainer, failed)
 	}
 	return nil, c.Errorf("no %s found: %w", what, minidriver.ErrNoKeyContainer)
 }
@@ -162,38 +172,35 @@ type Entry struct {
 }
 
 // List lists every valid container of every card present; withInfo also
-// reads their public keys (from the cache while cardcf is unchanged).
+// reads their public keys (from the cache while cardcf is unchanged). A
+// card that cannot be read, or a container whose keys cannot be read, is
+// reported in a CardErrors returned beside the rest (see listCards).
 func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
-	}
-	var out []Entry
-	for _, ec := range cards {
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			m, err := op.ContainerMap()
-			if err != nil {
-				return c.Errorf("%s: container map: %w", ec.Reader(), err)
-			}
-			for _, r := range m.ValidRecords() {
-				e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
-					Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
-				if withInfo {
-					info, err := op.ContainerInfo(r.Index)
-					if err != nil && !errors.Is(err, minidriver.ErrNoKeyContainer) {
-						return c.Errorf("container %q: %w", r.Name, err)
-					}
-					e.Info = info
-				}
-				out = append(out, e)
-			}
-			return nil
-		})
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]Entry, error) {
+		m, err := op.ContainerMap()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("container map: %w", err)
 		}
-	}
-	return out, nil
+		var out []Entry
+		for _, r := range m.ValidRecords() {
+			e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
+				Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
+			if withInfo {
+				info, err := op.ContainerInfo(r.Index)
+				switch {
+				case err == nil, errors.Is(err, minidriver.ErrNoKeyContainer):
+					e.Info = info
+				case cardLevel(err):
+					return nil, fmt.Errorf("container %q: %w", r.Name, err)
+				default:
+					bad(&CardError{Container: r.Name, Err: err})
+					continue
+				}
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	})
 }
 
 // NewGUID returns a random (version 4) GUID string, the name of a
@@ -261,28 +268,37 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		}
 		req.Bits = b
 	}
-	cards, err := c.CardsFor(ctx, reader)
+	cards, failed, err := c.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
 	}
 	if reader == "" {
+		// A card that cannot be read is passed over: it cannot be
+		// written either.
+		readable := cards[:0:0]
 		for _, ec := range cards {
 			var exists bool
 			err := ec.Do(ctx, func(op *engine.Op) error {
 				m, err := op.ContainerMap()
 				if err != nil {
-					return c.Errorf("container map: %w", err)
+					return fmt.Errorf("container map: %w", err)
 				}
 				_, exists = m.Find(cname)
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+				continue
 			}
+			readable = append(readable, ec)
 			if exists {
 				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), c.cfg.ErrExists)
 			}
 		}
+		if len(readable) == 0 {
+			return nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
+		}
+		cards = readable
 	}
 	var lastErr error
 	for _, ec := range cards {
@@ -368,7 +384,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		if req.CheckSizes {
 			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
 			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
-				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
 			}
 			if err != nil {
 				return c.Errorf("key sizes: %w", err)
@@ -378,7 +394,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 				want = spec.CurveBits()
 			}
 			if want != 0 && !ks.Supports(want) {
-				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, minidriver.ErrUnsupported)
+				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, c.errUnsupportedKey())
 			}
 		}
 		if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
@@ -427,6 +443,10 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			// Give the record back; the key slot is unchanged or unusable.
 			if m.Delete(idx) == nil {
 				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal())
+			}
+			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
+				// The card refused to make a key of this kind.
+				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
 			}
 			return c.Errorf("create key: %w", err)
 		}

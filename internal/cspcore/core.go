@@ -7,6 +7,13 @@
 // Each provider keeps its own API and error sentinels and passes them in
 // Config; errors carry the provider's prefix.
 //
+// Listings over every card (Cards, List, Certificates) never let one card
+// hide the others: they return what they read and, beside it, a
+// CardErrors (engine.CardErrors) naming each card or object they could
+// not read. Admin authentication asks the configured
+// minidriver.AdminResponder, which learns the card that asks; the core
+// imports no plug-in.
+//
 // Concurrency: a Core, its Refs and Containers are safe for concurrent
 // use; operations on one card are serialised by the engine.
 package cspcore
@@ -38,10 +45,15 @@ type Config struct {
 	// Silent passes the silent flag to PIN changes.
 	Silent bool
 	// AdminResponse, if set, authenticates ROLE_ADMIN before writes.
-	AdminResponse func(challenge []byte) ([]byte, error)
+	AdminResponse minidriver.AdminResponder
 	// ErrExists, ErrNoCertificate and ErrBadName are the provider's
 	// sentinels that errors of these kinds wrap; required.
 	ErrExists, ErrNoCertificate, ErrBadName error
+	// ErrUnsupportedAlgorithm, if set, is wrapped by a create refused
+	// because the card has no keys of that algorithm or size (and only
+	// then: a create that fails writing to the card does not wrap it);
+	// nil means minidriver.ErrUnsupported alone.
+	ErrUnsupportedAlgorithm error
 }
 
 // Core is the shared provider logic over one engine.
@@ -72,6 +84,14 @@ func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }
 // Errorf formats an error with the provider's prefix.
 func (c *Core) Errorf(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", c.cfg.Prefix, fmt.Errorf(format, args...))
+}
+
+// errUnsupportedKey is what a create the card's keys do not allow wraps.
+func (c *Core) errUnsupportedKey() error {
+	if c.cfg.ErrUnsupportedAlgorithm != nil {
+		return c.cfg.ErrUnsupportedAlgorithm
+	}
+	return minidriver.ErrUnsupported
 }
 
 // ErrNoCertificate returns the provider's no-certificate sentinel.
@@ -113,13 +133,18 @@ func ParseName(name string, errBadName error) (reader, container string, err err
 }
 
 // WriteAuth authenticates what writing to the card needs: the admin key
-// when the provider has it, else the user PIN.
+// when the provider's responder has one for the card, else the user PIN
+// (also when the responder declines the card with
+// minidriver.ErrNoAdminKey).
 func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 	if c.cfg.AdminResponse != nil {
-		if err := op.AuthenticateResponse(minidriver.RoleAdmin, c.cfg.AdminResponse); err != nil {
+		err := op.AuthenticateAdmin(minidriver.RoleAdmin, c.cfg.AdminResponse)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, minidriver.ErrNoAdminKey) {
 			return c.Errorf("admin authentication: %w", err)
 		}
-		return nil
 	}
 	if err := op.Authenticate(minidriver.RoleUser, purpose); err != nil {
 		return c.Errorf("%w", err)
@@ -128,42 +153,47 @@ func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 }
 
 // CardsFor returns the cards a name's reader part selects: the card in
-// reader, or every present card.
-func (c *Core) CardsFor(ctx context.Context, reader string) ([]*engine.Card, error) {
+// reader, or every present card that could be opened, with those that
+// could not (failed). With no card to use it fails, wrapping
+// scrm.ErrNoSmartcard and failed.
+func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Card, failed CardErrors, err error) {
 	e := c.cfg.Engine
 	if reader != "" {
 		ec, err := e.CardIn(ctx, reader)
 		if err != nil {
-			return nil, c.Errorf("reader %q: %w", reader, err)
+			return nil, nil, c.Errorf("reader %q: %w", reader, err)
 		}
-		return []*engine.Card{ec}, nil
+		return []*engine.Card{ec}, nil, nil
 	}
 	cards, skipped, err := e.CardsAndSkipped(ctx)
-	if err != nil {
-		return nil, c.Errorf("%w", err)
+	if err != nil && !errors.As(err, &failed) {
+		return nil, nil, c.Errorf("%w", err)
 	}
-	if len(cards) == 0 {
-		if errors.Is(skipped, scrm.ErrSharingViolation) {
-			// A card is there but another application holds it (or, in
-			// exclusive mode, shares it): not "no card".
-			return nil, c.Errorf("no card available: %w", skipped)
-		}
-		return nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
+	switch {
+	case len(cards) == 0 && len(failed) > 0:
+		return nil, nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
+	case len(cards) == 0 && errors.Is(skipped, scrm.ErrSharingViolation):
+		// A card is there but another application holds it (or, in
+		// exclusive mode, shares it): not "no card".
+		return nil, nil, c.Errorf("no card available: %w", skipped)
+	case len(cards) == 0:
+		return nil, nil, c.Errorf("no card present: %w", scrm.ErrNoSmartcard)
 	}
-	return cards, nil
+	return cards, failed, nil
 }
 
-// Cards returns a Ref to every card present.
+// Cards returns a Ref to every card present, and a CardErrors beside
+// them naming each card that could not be opened.
 func (c *Core) Cards(ctx context.Context) ([]*Ref, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
+	cards, failed, err := c.cardsPresent(ctx)
 	if err != nil {
-		return nil, c.Errorf("%w", err)
+		return nil, err
 	}
 	out := make([]*Ref, len(cards))
 	for i, ec := range cards {
 		out[i] = c.NewRef(ec)
 	}
-	return out, nil
+	return out, c.listErr(failed)
 }
 
 // DiskCacheDir returns the directory of the disk cache a provider's
@@ -179,4 +209,17 @@ func DiskCacheDir(cacheDir string, use, noCache bool) (string, error) {
 		return "", fmt.Errorf("disk cache: %w", err)
 	}
 	return filepath.Join(base, "cardmod"), nil
+}
+
+// Initialize initializes the blank card in reader (see
+// engine.Engine.Initialize) and returns a Ref to it. reader is required.
+func (c *Core) Initialize(ctx context.Context, reader string, p minidriver.InitParams) (*Ref, error) {
+	if reader == "" {
+		return nil, c.Errorf("initialize: no reader named: %w", minidriver.ErrInvalidParameter)
+	}
+	ec, err := c.cfg.Engine.Initialize(ctx, reader, p)
+	if err != nil {
+		return nil, c.Errorf("reader %q: %w", reader, err)
+	}
+	return c.NewRef(ec), nil
 }

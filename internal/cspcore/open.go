@@ -9,23 +9,14 @@ import (
 
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// AdminResponder computes the response to the card's admin challenge
-// (ROLE_ADMIN, spec §4.6). The providers export it under their own name.
-type AdminResponder func(challenge []byte) ([]byte, error)
-
-// PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder {
-	k := append([]byte(nil), key...)
-	return func(challenge []byte) ([]byte, error) {
-		return piv.ManagementKeyResponse(k, challenge)
-	}
-}
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
+// §4.6), learning which card asks; the providers export it under their
+// own name.
+type AdminResponder = minidriver.AdminResponder
 
 // Settings are the provider settings that basecsp.Config and ksp.Config
 // share; each provider documents them on its own Config and copies them
@@ -47,6 +38,8 @@ type Settings struct {
 // Sentinels are a provider's error values that errors of these kinds wrap.
 type Sentinels struct {
 	Exists, NoCertificate, BadName error
+	// UnsupportedAlgorithm is Config.ErrUnsupportedAlgorithm (optional).
+	UnsupportedAlgorithm error
 }
 
 // Open builds a provider's engine and Core from s: errors carry prefix and
@@ -78,12 +71,9 @@ func Open(s Settings, prefix string, errs Sentinels) (*Core, *engine.Engine, io.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	var admin func([]byte) ([]byte, error)
-	if s.AdminResponse != nil {
-		admin = s.AdminResponse // a nil AdminResponder must stay a nil func
-	}
-	core, err := New(Config{Engine: e, Prefix: prefix, Rand: r, Silent: s.Silent, AdminResponse: admin,
-		ErrExists: errs.Exists, ErrNoCertificate: errs.NoCertificate, ErrBadName: errs.BadName})
+	core, err := New(Config{Engine: e, Prefix: prefix, Rand: r, Silent: s.Silent, AdminResponse: s.AdminResponse,
+		ErrExists: errs.Exists, ErrNoCertificate: errs.NoCertificate, ErrBadName: errs.BadName,
+		ErrUnsupportedAlgorithm: errs.UnsupportedAlgorithm})
 	if err != nil {
 		return nil, nil, nil, errors.Join(fmt.Errorf("%s: %w", prefix, err), e.Close())
 	}

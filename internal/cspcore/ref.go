@@ -60,9 +60,9 @@ func (r *Ref) current(ctx context.Context) (*engine.Card, error) {
 	if c != nil {
 		return c, nil
 	}
-	cards, err := r.core.cfg.Engine.Cards(ctx)
+	cards, failed, err := r.core.cardsPresent(ctx)
 	if err != nil {
-		return nil, r.core.Errorf("%w", err)
+		return nil, err
 	}
 	for _, c := range cards {
 		if c.ID() == r.id {
@@ -71,6 +71,9 @@ func (r *Ref) current(ctx context.Context) (*engine.Card, error) {
 			r.mu.Unlock()
 			return c, nil
 		}
+	}
+	if len(failed) > 0 {
+		return nil, r.core.Errorf("card %s is not present: %w; %w", r.id, scrm.ErrNoSmartcard, failed)
 	}
 	return nil, r.core.Errorf("card %s is not present: %w", r.id, scrm.ErrNoSmartcard)
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -123,7 +124,11 @@ func (e *Engine) Context() *scrm.Context { return e.sc }
 // Cards returns the cards present in every reader that a plug-in takes,
 // opening those not opened yet. Readers without a card, cards no plug-in
 // takes, and cards that cannot be opened right now (being swapped, reset
-// or held exclusively by another application) are left out.
+// or held exclusively by another application) are left out. A card a
+// plug-in takes but that cannot be opened (not initialized, failing)
+// does not hide the others: Cards returns every card it opened and, as
+// its error, a CardErrors naming each card it could not open. Any other
+// error (the readers cannot be listed) comes with no cards.
 func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 	cards, _, err := e.CardsAndSkipped(ctx)
 	return cards, err
@@ -143,6 +148,7 @@ func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped er
 		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	var left []error
+	var failed CardErrors
 	for _, r := range readers {
 		c, err := e.CardIn(ctx, r)
 		switch {
@@ -156,10 +162,10 @@ func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped er
 			// swapped, is left out; it shows up at the next call.
 			left = append(left, err)
 		default:
-			return nil, nil, err
+			failed = append(failed, &CardError{Reader: r, Err: err})
 		}
 	}
-	return cards, joinSkipped(left), nil
+	return cards, joinSkipped(left), failed.Err()
 }
 
 // joinSkipped joins the errors of readers left out on one line.
@@ -198,6 +204,7 @@ func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
 		return old, nil
 	}
 	e.cards[reader] = c
+	e.noteDuplicatesLocked(c)
 	return c, nil
 }
 
@@ -208,8 +215,12 @@ func (e *Engine) forget(c *Card) {
 		delete(e.cards, c.reader)
 	}
 	e.mu.Unlock()
-	if c.mode == minidriver.CacheSessionOnly {
-		e.mem.Drop(c.id)
+	if c.mode == minidriver.CacheSessionOnly || c.duplicate.Load() {
+		e.mem.Drop(c.cacheID)
+	}
+	if c.duplicate.Load() {
+		// Another card like it may come into this reader.
+		e.pins.PurgeCard(c.dupPinID)
 	}
 	c.close()
 }
@@ -226,7 +237,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	md, match, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.Rand})
 	if err != nil {
 		_ = conn.Close(scrm.LeaveCard)
-		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	c := &Card{e: e, reader: reader, conn: conn, md: md, plugin: match.Plugin.Name()}
 	err = c.Do(ctx, func(op *Op) error {
@@ -236,13 +247,15 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 		}
 		c.props = props
 		c.id = cardfs.CardID(props.GUID)
-		c.pinID = pincache.CardID{GUID: props.GUID}
+		c.cacheID = cacheKey(c.id, props.Serial, reader)
+		c.pinID = pincache.CardID{GUID: props.GUID, Serial: string(props.Serial)}
+		c.dupPinID = pincache.CardID{GUID: c.cacheID, Serial: string(props.Serial)}
 		c.mode = props.CacheMode
 		return nil
 	})
 	if err != nil {
 		c.close()
-		return nil, fmt.Errorf("engine: %s: %w", reader, err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return c, nil
 }
@@ -256,10 +269,18 @@ type Card struct {
 	plugin string
 
 	// Set once when opened.
-	id    cardfs.CardID
-	pinID pincache.CardID
-	props minidriver.CardProperties
-	mode  minidriver.CacheMode
+	id      cardfs.CardID
+	cacheID cardfs.CardID   // the key of its data cache entries (cacheKey)
+	pinID   pincache.CardID // the PIN cache key; see pinKey
+	// dupPinID is the PIN cache key once another card reports the same
+	// identity: the data cache key, which covers the reader.
+	dupPinID pincache.CardID
+	props    minidriver.CardProperties
+	mode     minidriver.CacheMode
+
+	// duplicate: another card of the engine reports the same identity
+	// (noteDuplicatesLocked); it stays set.
+	duplicate atomic.Bool
 
 	mu     sync.Mutex
 	dead   bool                                    // guarded by mu
@@ -318,7 +339,7 @@ func (c *Card) cache() *cardfs.DataCache {
 	switch {
 	case c.e.cfg.NoCache || c.mode == minidriver.CacheNone:
 		return nil
-	case c.mode == minidriver.CacheGlobal && c.e.disk != nil:
+	case c.mode == minidriver.CacheGlobal && c.e.disk != nil && !c.duplicate.Load():
 		return c.e.disk
 	}
 	return c.e.mem

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -52,14 +53,14 @@ func (op *Op) syncFreshness() error {
 	}
 	op.cf, op.hasCF = cf, true
 	if cache := c.cache(); cache != nil {
-		if stale := cache.Sync(c.id, cf); stale&cardfs.StalePins != 0 {
+		if stale := cache.Sync(c.cacheID, cf); stale&cardfs.StalePins != 0 {
 			c.mu.Lock()
 			c.pinfo = nil
 			c.mu.Unlock()
 		}
 	}
 	if c.id != (cardfs.CardID{}) {
-		if c.e.pins.ObserveFreshness(c.pinID, cf.Pins) {
+		if c.e.pins.ObserveFreshness(c.pinKey(), cf.Pins) {
 			c.mu.Lock()
 			c.pinfo = nil
 			c.mu.Unlock()
@@ -74,12 +75,12 @@ func (op *Op) cached(name string) ([]byte, bool) {
 	if cache == nil || !op.hasCF {
 		return nil, false
 	}
-	return cache.Get(op.c.id, name)
+	return cache.Get(op.c.cacheID, name)
 }
 
 func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
 	if cache := op.c.cache(); cache != nil && op.hasCF {
-		_ = cache.Put(op.c.id, class, name, data) // a failed disk write only costs a re-read
+		_ = cache.Put(op.c.cacheID, class, name, data) // a failed disk write only costs a re-read
 	}
 }
 
@@ -121,10 +122,10 @@ func (op *Op) bump(class cardfs.Stale) error {
 	}
 	op.cf = cf
 	if cache := op.c.cache(); cache != nil {
-		cache.Sync(op.c.id, cf)
+		cache.Sync(op.c.cacheID, cf)
 	}
 	if class == cardfs.StalePins {
-		op.c.e.pins.ObserveFreshness(op.c.pinID, cf.Pins)
+		op.c.e.pins.ObserveFreshness(op.c.pinKey(), cf.Pins)
 	}
 	return nil
 }
@@ -329,7 +330,7 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			return err
 		}
 	case minidriver.AlphanumericPIN:
-		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinID, CardName: op.c.reader, AttemptsLeft: -1, Context: context}
+		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinKey(), CardName: op.c.reader, AttemptsLeft: -1, Context: context}
 		att, err := op.c.e.src.Begin(op.ctx, req)
 		if err != nil {
 			return fmt.Errorf("engine: PIN %d: %w", id, err)
@@ -367,6 +368,24 @@ func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge [
 	}
 	op.authed |= minidriver.NewPinSet(id)
 	return nil
+}
+
+// AuthenticateAdmin authenticates the challenge-response PIN id (the
+// admin key, ROLE_ADMIN) with respond, which learns the card that asks
+// (plug-in, reader, identity, serial, the key's algorithm where the card
+// told it) beside the challenge.
+func (op *Op) AuthenticateAdmin(id minidriver.PinID, respond minidriver.AdminResponder) error {
+	c := op.c
+	return op.AuthenticateResponse(id, func(challenge []byte) ([]byte, error) {
+		return respond(op.ctx, minidriver.AdminChallenge{
+			Plugin:    c.plugin,
+			Reader:    c.reader,
+			CardID:    c.id,
+			Serial:    slices.Clone(c.props.Serial),
+			Algorithm: minidriver.ChallengeAlgorithm(c.md, id),
+			Challenge: challenge,
+		})
+	})
 }
 
 // NoteContainersChanged bumps cardcf's containers counter, before a key is
@@ -417,12 +436,12 @@ func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
 	}
 	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, pin, flags); err != nil {
 		if pincache.IsPINFailure(err) {
-			op.c.e.pins.Fail(op.c.pinID, id)
+			op.c.e.pins.Fail(op.c.pinKey(), id)
 		}
 		return err
 	}
 	op.authed |= minidriver.NewPinSet(id)
-	if err := op.c.e.pins.Put(op.c.pinID, id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
+	if err := op.c.e.pins.Put(op.c.pinKey(), id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
 		return fmt.Errorf("engine: cache PIN %d: %w", id, err)
 	}
 	return nil

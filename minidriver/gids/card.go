@@ -230,7 +230,7 @@ func (c *Card) masterFile(ctx context.Context, tx *scrm.Tx) (*masterFile, error)
 	if err != nil {
 		if errors.Is(err, scrm.ErrNotFound) {
 			// A blank card: no file system yet.
-			return nil, fmt.Errorf("%w: gids: the card has no master file (not initialized)", minidriver.ErrFileNotFound)
+			return nil, fmt.Errorf("%w: gids: the card has no master file", minidriver.ErrNotInitialized)
 		}
 		return nil, cardErr("read the master file", err)
 	}

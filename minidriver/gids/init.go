@@ -12,15 +12,11 @@ import (
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// InitParams are the secrets and identity of a card being initialized.
-type InitParams struct {
-	// PIN is the user PIN (4 to 16 bytes).
-	PIN []byte
-	// AdminKey is the admin key: 24 bytes (3DES) or 16 or 32 bytes (AES).
-	AdminKey []byte
-	// CardID is the 16-byte cardid; nil draws one from the Env's Rand.
-	CardID []byte
-}
+// InitParams are the secrets and identity of a card being initialized:
+// minidriver.InitParams. PIN is the user PIN (4 to 16 bytes); AdminKey
+// the admin key, 24 bytes (3DES) or 16 or 32 bytes (AES); CardID the
+// 16-byte cardid, nil to draw one from the Env's Rand.
+type InitParams = minidriver.InitParams
 
 // doFiles are the DO files of the minidriver file system with their PUT
 // DATA and GET DATA conditions (10 user PIN, 20 admin key, 30 either, 00

@@ -1,0 +1,85 @@
+package cspcore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// CardError is a card, or one object on it, that a listing could not
+// read; the providers export it under the same name.
+type CardError = engine.CardError
+
+// CardErrors is what a listing could not read, returned beside what it
+// did read; the providers export it under the same name.
+type CardErrors = engine.CardErrors
+
+// cardsPresent returns the cards present and what could not be opened
+// (engine.Cards' CardErrors); err is any other failure, with no cards.
+func (c *Core) cardsPresent(ctx context.Context) ([]*engine.Card, CardErrors, error) {
+	cards, err := c.cfg.Engine.Cards(ctx)
+	var failed CardErrors
+	if err != nil && !errors.As(err, &failed) {
+		return nil, nil, c.Errorf("%w", err)
+	}
+	return cards, failed, nil
+}
+
+// listErr is the error of a listing that could not read failed: nil when
+// it read everything, else failed (ordered by reader) with the provider's
+// prefix.
+func (c *Core) listErr(failed CardErrors) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(failed, func(a, b *CardError) int { return strings.Compare(a.Reader, b.Reader) })
+	return c.Errorf("%w", failed)
+}
+
+// listCards runs fn on every card present, each in one operation, and
+// returns what fn listed on every card it could read. A card that cannot
+// be opened, or whose operation fails, is a CardError (and what fn
+// listed on it is dropped); fn reports an object it cannot read with bad
+// and goes on. The error is nil, a CardErrors with the provider's prefix
+// beside the results, or (with no results) why nothing could be listed.
+func listCards[T any](ctx context.Context, c *Core, fn func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]T, error)) ([]T, error) {
+	cards, failed, err := c.cardsPresent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, ec := range cards {
+		var items []T
+		var itemErrs CardErrors
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			items, itemErrs = nil, nil
+			var err error
+			items, err = fn(ec, op, func(e *CardError) {
+				e.Reader, e.CardID = ec.Reader(), ec.ID()
+				itemErrs = append(itemErrs, e)
+			})
+			return err
+		})
+		if err != nil {
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+			continue
+		}
+		out = append(out, items...)
+		failed = append(failed, itemErrs...)
+	}
+	return out, c.listErr(failed)
+}
+
+// cardLevel reports whether err, met reading one object of a card, is a
+// failure of the card or its connection (the operation cannot go on)
+// rather than of that object.
+func cardLevel(err error) bool {
+	return errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrResetCard) ||
+		errors.Is(err, scrm.ErrNoSmartcard) || errors.Is(err, scrm.ErrUnresponsiveCard) ||
+		errors.Is(err, scrm.ErrUnpoweredCard) || errors.Is(err, scrm.ErrNotTransacted) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
