@@ -235,7 +235,7 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 		if err := op.NotePINsChanged(); err != nil {
 			return fmt.Errorf("basecsp: change PIN: %w", err)
 		}
-		err := minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+		err := op.ChangeAuthenticator(minidriver.ChangeRequest{
 			Mode: minidriver.ChangePIN, AuthPIN: id, AuthData: old, Target: id, NewData: new, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: change PIN %d: %w", id, err)
@@ -267,7 +267,7 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		if err := op.NotePINsChanged(); err != nil {
 			return fmt.Errorf("basecsp: unblock PIN: %w", err)
 		}
-		err = minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+		err = op.ChangeAuthenticator(minidriver.ChangeRequest{
 			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
