@@ -1,0 +1,185 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/bertlv"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// isVerifyWithPIN matches a VERIFY of the PIV PIN that carries the PIN.
+func isVerifyWithPIN(cmd []byte) bool {
+	return len(cmd) > 5 && cmd[1] == 0x20 && cmd[2] == 0x00 && cmd[3] == 0x80
+}
+
+// probePIV connects to the card as another application would and reports
+// whether the PIN is verified (an empty VERIFY answers 9000 rather than
+// 63Cx, whose x is the tries left) and whether slot 9A signs without a PIN.
+func probePIV(t *testing.T, b scrm.Backend, reader string) (verified bool, tries int, signs bool) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := scrm.NewContext(b).Connect(ctx, reader, nil)
+	require.NoError(t, err)
+	defer conn.Close(scrm.LeaveCard)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.End(scrm.LeaveCard)
+	_, err = tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: simpiv.AID, Ne: 256})
+	require.NoError(t, err)
+	_, err = tx.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80})
+	tries = -1
+	if err != nil {
+		require.ErrorIs(t, err, scrm.ErrWrongPIN, "an unverified PIN answers 63Cx")
+		var se *scrm.StatusError
+		require.ErrorAs(t, err, &se)
+		tries, _ = se.RetriesLeft()
+	}
+	verified = err == nil
+	// GENERAL AUTHENTICATE with slot 9A's P-256 key (SP 800-73-4 part 2,
+	// 3.2.4): 7C { 82 (response wanted), 81 challenge }.
+	digest := sha256.Sum256([]byte("probe"))
+	data := bertlv.Encode(0x7C, append(bertlv.Encode(0x82, nil), bertlv.Encode(0x81, digest[:])...))
+	_, err = tx.Do(ctx, scrm.Command{INS: 0x87, P1: 0x11, P2: 0x9A, Data: data, Ne: 256})
+	if err != nil {
+		require.ErrorIs(t, err, scrm.ErrSecurityStatus, "a signature without the PIN is refused with 6982")
+	}
+	return verified, tries, err == nil
+}
+
+// The card executes VERIFY and its answer is lost: the operation fails,
+// and no login survives it. Another connection finds the PIN unverified
+// and cannot sign (the CVE-2023-40660 class).
+func TestLostVerifyAnswerLeavesNoLogin(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault virtual.Fault
+	}{
+		{"transport error", virtual.Fault{Lose: scrm.ErrCommError}},
+		{"0-byte answer", virtual.Fault{Mutate: func([]byte) []byte { return nil }}},
+		{"1-byte answer", virtual.Fault{Mutate: func(r []byte) []byte { return r[:1] }}},
+		{"deadline while exchanging", virtual.Fault{Lose: fmt.Errorf("%w: %w", scrm.ErrTimeout, context.DeadlineExceeded)}},
+		{"status word of no meaning", virtual.Fault{Mutate: func([]byte) []byte { return []byte{0x62, 0x00} }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, engine.Config{})
+			pub := f.generate(t)
+			verified, tries, signs := probePIV(t, f.b, "Virtual Reader 0")
+			require.False(t, verified)
+			require.False(t, signs)
+
+			fault := tc.fault
+			fault.Match = isVerifyWithPIN
+			f.reader.InjectFault(fault)
+			digest := sha256.Sum256([]byte("data"))
+			_, err := f.sign(digest[:])
+			require.Error(t, err)
+			assert.Zero(t, f.reader.PendingFaults(), "the fault hit VERIFY")
+			verified, after, signs := probePIV(t, f.b, "Virtual Reader 0")
+			assert.Equal(t, tries, after, "the PIN was right: no try used")
+			assert.False(t, verified, "the PIN is not left verified")
+			assert.False(t, signs, "no signature without the PIN")
+
+			// The engine goes on: the next signature verifies the PIN again.
+			sig, err := f.sign(digest[:])
+			require.NoError(t, err)
+			assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+			verified, _, _ = probePIV(t, f.b, "Virtual Reader 0")
+			assert.False(t, verified)
+		})
+	}
+}
+
+// A logout that fails ends the transaction with a reset: the operation's
+// result stands, and the card is left without a login.
+func TestFailedLogoutResets(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.generate(t)
+	isLogout := func(cmd []byte) bool { return len(cmd) >= 4 && cmd[1] == 0x20 && cmd[2] == 0xFF }
+	f.reader.InjectFault(virtual.Fault{Match: isLogout, Lose: scrm.ErrCommError})
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	require.NoError(t, err, "the signature was made; the reset logs out")
+	assert.Zero(t, f.reader.PendingFaults(), "the fault hit the logout")
+	verified, _, signs := probePIV(t, f.b, "Virtual Reader 0")
+	assert.False(t, verified)
+	assert.False(t, signs)
+}
+
+// A Prompt that panics leaves neither the transaction nor the card's lock
+// held: another engine signs at once, and Close returns.
+func TestPanickingPromptReleasesTheCard(t *testing.T) {
+	panicking := promptFunc(func() { panic("prompt failed") })
+	f := newFixture(t, engine.Config{Prompt: panicking})
+	f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	require.PanicsWithValue(t, "prompt failed", func() { _, _ = f.sign(digest[:]) })
+
+	other := newEngineOn(t, f.b, engine.Config{Prompt: f.prompt})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := other.Do(ctx, func(op *engine.Op) error {
+		if err := op.Authenticate(minidriver.RoleUser, "sign"); err != nil {
+			return err
+		}
+		_, err := op.Card().SignData(op.Context(), op.Tx(), minidriver.SignRequest{Container: 0, KeySpec: minidriver.ECDSAP256, Digest: digest[:]})
+		return err
+	})
+	require.NoError(t, err, "the card is free within a second")
+
+	closed := make(chan error, 1)
+	go func() { closed <- f.e.Close() }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+}
+
+// A panic right after the card executed VERIFY (in the backend, as in a
+// tracer: scrm's TestPanickingTracerReleasesCard): the login may be
+// active, so the card is reset on the way out.
+func TestPanicAfterVerifyResets(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	f.generate(t)
+	f.reader.InjectFault(virtual.Fault{Match: isVerifyWithPIN, Mutate: func(rsp []byte) []byte { panic("backend failed") }})
+	digest := sha256.Sum256([]byte("data"))
+	require.PanicsWithValue(t, "backend failed", func() { _, _ = f.sign(digest[:]) })
+	verified, _, signs := probePIV(t, f.b, "Virtual Reader 0")
+	assert.False(t, verified, "the login made before the panic is gone")
+	assert.False(t, signs)
+	require.NoError(t, f.e.Close())
+}
+
+type promptFunc func()
+
+func (p promptFunc) PIN(ctx context.Context, r pincache.Request) (*pincache.Secret, error) {
+	p()
+	return nil, nil
+}
+
+// newEngineOn opens an engine on the card in "Virtual Reader 0" of b.
+func newEngineOn(t *testing.T, b *virtual.Backend, cfg engine.Config) *engine.Card {
+	t.Helper()
+	cfg.Backend = b
+	e, err := engine.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	c, err := e.CardIn(context.Background(), "Virtual Reader 0")
+	require.NoError(t, err)
+	return c
+}
