@@ -25,6 +25,11 @@ var (
 	// ErrBadName: a container name that breaks the naming rules (a
 	// backslash outside the \\.\Reader\ prefix, more than 39 characters).
 	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
+	// ErrClosed: the provider was closed. Every method of a closed
+	// Provider, and of its Cards, Containers and Keys, that returns an
+	// error returns one matching it, without touching a card or asking
+	// for a PIN; so does a second Close.
+	ErrClosed = errors.New("basecsp: provider closed")
 )
 
 // AdminResponder computes the response to the card's admin challenge
@@ -102,7 +107,7 @@ func Open(cfg Config) (*Provider, error) {
 		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName})
+	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed})
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +116,14 @@ func Open(cfg Config) (*Provider, error) {
 
 // Close releases every card and wipes the cached PINs. Config.Backend
 // belongs to the caller and stays usable by other providers: release it
-// separately. Containers and keys of the provider are unusable afterwards.
+// separately. It waits for running operations to end. Afterwards every
+// method of the provider and of its cards, containers and keys fails
+// with an error matching ErrClosed.
 func (p *Provider) Close() error {
 	if err := p.e.Close(); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("basecsp: %w", err)
 	}
 	return nil
@@ -138,6 +148,9 @@ type Card struct {
 
 // Cards returns the cards present in every reader that a plug-in takes.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	refs, err := p.core.Cards(ctx)
 	if err != nil {
 		return nil, err
@@ -151,6 +164,9 @@ func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 
 // Card returns the card in reader; reader "" means the first card present.
 func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	cards, err := p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
@@ -194,6 +210,9 @@ type CardInfo struct {
 // Info reads the card's properties, free space and key sizes.
 func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	var info CardInfo
+	if err := c.ref.Core().CheckOpen(); err != nil {
+		return info, err
+	}
 	err := c.ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
 		props := ec.Properties()
 		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
@@ -226,6 +245,9 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 // Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
 	core := c.ref.Core()
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
 		if core.HasAdmin() {
 			if err := core.WriteAuth(op, "change PIN"); err != nil {
@@ -251,6 +273,9 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 // needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
 	core := c.ref.Core()
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
 		info, err := op.PINInfo(target)
 		if err != nil {

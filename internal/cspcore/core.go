@@ -60,6 +60,11 @@ func New(cfg Config) (*Core, error) {
 	return &Core{cfg: cfg}, nil
 }
 
+// CheckOpen returns nil before the provider's Close and its ErrClosed
+// sentinel after: every provider method calls it first, so that a closed
+// provider touches no card and asks for no PIN.
+func (c *Core) CheckOpen() error { return c.cfg.Engine.CheckOpen() }
+
 // Engine returns the engine.
 func (c *Core) Engine() *engine.Engine { return c.cfg.Engine }
 

@@ -46,7 +46,7 @@ type Settings struct {
 
 // Sentinels are a provider's error values that errors of these kinds wrap.
 type Sentinels struct {
-	Exists, NoCertificate, BadName error
+	Exists, NoCertificate, BadName, Closed error
 }
 
 // Open builds a provider's engine and Core from s: errors carry prefix and
@@ -74,6 +74,7 @@ func Open(s Settings, prefix string, errs Sentinels) (*Core, *engine.Engine, io.
 		Exclusive: s.Exclusive,
 		Rand:      r,
 		Now:       s.Now,
+		ErrClosed: errs.Closed,
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", prefix, err)

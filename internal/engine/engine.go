@@ -81,12 +81,12 @@ type Engine struct {
 // Cards after Close (unless Config.ErrClosed names another).
 var ErrClosed = errors.New("engine: closed")
 
-// checkOpen returns the closed error after Close.
-func (e *Engine) checkOpen() error {
+// CheckOpen returns nil before Close and Config.ErrClosed after.
+func (e *Engine) CheckOpen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return fmt.Errorf("engine: %w", e.cfg.ErrClosed)
+		return e.cfg.ErrClosed
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return fmt.Errorf("engine: %w", e.cfg.ErrClosed)
+		return e.cfg.ErrClosed
 	}
 	e.closed = true
 	cards := e.cards
@@ -153,7 +153,7 @@ func (e *Engine) Context() *scrm.Context { return e.sc }
 // takes, and cards that cannot be opened right now (being swapped, reset
 // or held exclusively by another application) are left out.
 func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
-	if err := e.checkOpen(); err != nil {
+	if err := e.CheckOpen(); err != nil {
 		return nil, err
 	}
 	readers, err := e.sc.ListReaders(ctx)
@@ -191,7 +191,7 @@ func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
 	closed := e.closed
 	e.mu.Unlock()
 	if closed {
-		return nil, e.checkOpen()
+		return nil, e.CheckOpen()
 	}
 	if ok && c.alive() {
 		return c, nil
@@ -215,7 +215,7 @@ func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
 	defer e.mu.Unlock()
 	if e.closed {
 		c.close()
-		return nil, fmt.Errorf("engine: %w", e.cfg.ErrClosed)
+		return nil, e.cfg.ErrClosed
 	}
 	if old, ok := e.cards[reader]; ok && old.alive() {
 		c.close()
@@ -386,7 +386,7 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 	var carry carried
 	defer carry.wipe()
 	for attempt := 0; ; attempt++ {
-		if err := c.e.checkOpen(); err != nil {
+		if err := c.e.CheckOpen(); err != nil {
 			return err
 		}
 		retry, err := c.doOnce(ctx, fn, &carry)
@@ -407,7 +407,7 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 			c.mu.Unlock()
 		}
 		if errors.Is(err, scrm.ErrClosed) {
-			if cerr := c.e.checkOpen(); cerr != nil {
+			if cerr := c.e.CheckOpen(); cerr != nil {
 				return false, cerr
 			}
 		}
