@@ -284,6 +284,10 @@ func (tx *Tx) Card() *Card { return tx.card }
 // a logout fails. The Tx calls it itself when an answer is lost.
 func (tx *Tx) RequireReset() { tx.needReset = true }
 
+// CardRemoved reports whether the card was found removed during the
+// transaction: every later exchange of the connection fails.
+func (tx *Tx) CardRemoved() bool { return tx.card.removed }
+
 // ResetRequired reports whether End will reset the card: RequireReset was
 // called, or an exchange of the transaction lost its answer or did not
 // finish.

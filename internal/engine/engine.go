@@ -314,6 +314,11 @@ func (c *Card) Plugin() string { return c.plugin }
 // Conn returns the card's connection, for its statistics.
 func (c *Card) Conn() *scrm.Card { return c.conn }
 
+// Alive reports whether the card can still be used: not closed, not
+// removed, and not left uncertain by a write that failed halfway. Engine
+// CardIn and Cards open a card that is not alive afresh.
+func (c *Card) Alive() bool { return c.alive() }
+
 func (c *Card) alive() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -481,12 +486,16 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		c.lastCF = &cf
 	}
 	c.mu.Unlock()
+	removed := tx.CardRemoved()
 	endErr := tx.End(disp)
 	finished = true
 	if err == nil && endErr != nil {
 		err = fmt.Errorf("engine: %w", endErr)
 	}
-	if errors.Is(err, scrm.ErrRemovedCard) {
+	if removed || errors.Is(err, scrm.ErrRemovedCard) || (err != nil && op.wrote) {
+		// Removed (maybe during the logout), or a write that failed
+		// halfway: what the plug-in holds in memory about the card may
+		// differ from the card, so the next operation opens it afresh.
 		c.mu.Lock()
 		c.dead = true
 		c.mu.Unlock()

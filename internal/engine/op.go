@@ -33,31 +33,46 @@ type Op struct {
 	carry *carried
 }
 
-// carried holds, across the attempts of one Do, the PINs entered for
-// verifications that a card reset interrupted before the card judged
-// them: the next attempt verifies them again instead of prompting again.
+// carried holds, across the attempts of one Do, the PINs entered for it:
+// those whose verification a card reset interrupted before the card
+// judged them (pending), and copies of those the card accepted (good), so
+// that an attempt after a reset verifies them again instead of asking
+// again, whatever their cache policy. Everything is wiped when Do ends.
 type carried struct {
-	pins map[minidriver.PinID]*pincache.Attempt
+	pending map[minidriver.PinID]*pincache.Attempt
+	good    map[minidriver.PinID]*pincache.Secret
 }
 
 func (c *carried) take(id minidriver.PinID) *pincache.Attempt {
-	att := c.pins[id]
-	delete(c.pins, id)
+	att := c.pending[id]
+	delete(c.pending, id)
 	return att
 }
 
 func (c *carried) keep(id minidriver.PinID, att *pincache.Attempt) {
-	if c.pins == nil {
-		c.pins = make(map[minidriver.PinID]*pincache.Attempt)
+	if c.pending == nil {
+		c.pending = make(map[minidriver.PinID]*pincache.Attempt)
 	}
-	c.pins[id] = att
+	c.pending[id] = att
 }
 
-// wipe ends every carried attempt unjudged: the PINs are wiped.
+func (c *carried) accepted(id minidriver.PinID, s *pincache.Secret) {
+	if c.good == nil {
+		c.good = make(map[minidriver.PinID]*pincache.Secret)
+	}
+	c.good[id].Wipe()
+	c.good[id] = s.Clone()
+}
+
+// wipe ends every carried attempt unjudged and wipes the copies.
 func (c *carried) wipe() {
-	for id, att := range c.pins {
+	for id, att := range c.pending {
 		att.Done(scrm.ErrResetCard)
-		delete(c.pins, id)
+		delete(c.pending, id)
+	}
+	for id, s := range c.good {
+		s.Wipe()
+		delete(c.good, id)
 	}
 }
 
@@ -419,6 +434,16 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 		op.settle(before, err, id)
 		return err
 	case minidriver.AlphanumericPIN:
+		if s := op.carry.good[id]; s != nil {
+			// Accepted earlier in this Do, before a reset: verify it again.
+			before := op.sent()
+			_, err := op.c.md.Authenticate(op.ctx, op.tx, id, s.Bytes(), flags)
+			op.settle(before, err, id)
+			if pincache.IsPINFailure(err) {
+				op.c.e.pins.Fail(op.c.pinID, id)
+			}
+			return err
+		}
 		att := op.carry.take(id)
 		if att == nil {
 			req := pincache.Request{PIN: id, Info: info, Card: op.c.pinID, CardName: op.c.reader, AttemptsLeft: -1, Context: context}
@@ -429,9 +454,13 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 		before := op.sent()
 		_, err = op.c.md.Authenticate(op.ctx, op.tx, id, att.Secret().Bytes(), flags)
 		op.settle(before, err, id)
-		if errors.Is(err, scrm.ErrResetCard) {
+		switch {
+		case errors.Is(err, scrm.ErrResetCard):
 			op.carry.keep(id, att) // not judged: verify it again after the reset
-		} else {
+		case err == nil:
+			op.carry.accepted(id, att.Secret())
+			att.Done(nil)
+		default:
 			att.Done(err)
 		}
 		return err
