@@ -6,9 +6,17 @@
 // authenticate when the operation needs it (PIN from the cache or the
 // prompt), do the work, log out, end.
 //
+// No login outlives an operation: when the outcome of an authentication
+// is not a definite status word, when a logout fails, or when a callback
+// panics while a login may be active, the transaction ends with a card
+// reset (see Card.Do). A reset is lost login state, not a failure: an
+// operation that has written nothing starts over after one.
+//
 // Concurrency: an Engine and its Cards are safe for concurrent use.
 // Operations on one card are serialised by the card's scrm lock and PC/SC
-// transaction; operations on different cards run in parallel.
+// transaction; operations on different cards run in parallel. A panic in
+// an operation releases both before it goes on. Close waits for running
+// operations; afterwards every call fails with Config.ErrClosed.
 package engine
 
 import (
