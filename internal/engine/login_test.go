@@ -5,12 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -182,4 +184,109 @@ func newEngineOn(t *testing.T, b *virtual.Backend, cfg engine.Config) *engine.Ca
 	c, err := e.CardIn(context.Background(), "Virtual Reader 0")
 	require.NoError(t, err)
 	return c
+}
+
+// A card being reset while the engine first opens it is not absent: the
+// plug-ins probe it again.
+func TestCardBeingResetIsNotAbsent(t *testing.T) {
+	sim, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	r := b.AddReader("Virtual Reader 0")
+	r.Insert(sim)
+	e, err := engine.New(engine.Config{Backend: b})
+	require.NoError(t, err)
+	defer e.Close()
+	for range 3 {
+		r.ResetOnNext()
+	}
+	cards, err := e.Cards(context.Background())
+	require.NoError(t, err)
+	assert.Len(t, cards, 1, "the card is listed")
+	assert.Zero(t, r.PendingFaults())
+}
+
+// Resets under an operation are recovered while the operation has written
+// nothing, up to MaxResetRetries times: a card that resets on every
+// exchange fails the operation instead of holding it forever.
+func TestResetRetriesAreBounded(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	pub := f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	for range 2 {
+		f.reader.ResetOnNext()
+	}
+	sig, err := f.sign(digest[:])
+	require.NoError(t, err, "two resets are no failure")
+	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+	assert.Equal(t, int32(1), f.prompt.count.Load(), "the PIN is asked for once")
+
+	for range 100 {
+		f.reader.ResetOnNext()
+	}
+	_, err = f.sign(digest[:])
+	assert.ErrorIs(t, err, scrm.ErrResetCard)
+	assert.Equal(t, 100-(engine.MaxResetRetries+1), f.reader.ClearFaults(), "one attempt and MaxResetRetries retries")
+}
+
+// switchingCard is a card whose contents are replaced by another card's
+// at its next reset, as a card re-personalised under a reset would be.
+type switchingCard struct {
+	mu         sync.Mutex
+	cur, next  cardsimCard
+	switchNext bool
+}
+
+type cardsimCard interface {
+	ATR() []byte
+	Reset()
+	Transmit([]byte) []byte
+}
+
+func (c *switchingCard) ATR() []byte { c.mu.Lock(); defer c.mu.Unlock(); return c.cur.ATR() }
+func (c *switchingCard) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.switchNext {
+		c.cur, c.switchNext = c.next, false
+	}
+	c.cur.Reset()
+}
+func (c *switchingCard) Transmit(apdu []byte) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur.Transmit(apdu)
+}
+
+// After a reset the card's identity is read again: a card that has
+// another identity fails the operation as a removal does, and is found as
+// the new card it is.
+func TestAnotherIdentityAfterResetFails(t *testing.T) {
+	newGIDS := func(last byte) *simgids.Card {
+		id := make([]byte, 16)
+		id[0], id[15] = 0xC1, last
+		sim, err := simgids.New(simgids.Config{Initialized: true, CardID: id})
+		require.NoError(t, err)
+		return sim
+	}
+	card := &switchingCard{cur: newGIDS(1), next: newGIDS(2)}
+	b := virtual.NewBackend()
+	r := b.AddReader("G")
+	r.Insert(card)
+	e, err := engine.New(engine.Config{Backend: b})
+	require.NoError(t, err)
+	defer e.Close()
+	ec, err := e.CardIn(context.Background(), "G")
+	require.NoError(t, err)
+	first := ec.ID()
+
+	card.mu.Lock()
+	card.switchNext = true
+	card.mu.Unlock()
+	r.Reset()
+	err = ec.Do(context.Background(), func(op *engine.Op) error { return nil })
+	require.ErrorIs(t, err, scrm.ErrRemovedCard)
+	again, err := e.CardIn(context.Background(), "G")
+	require.NoError(t, err)
+	assert.NotEqual(t, first, again.ID(), "the new card is opened as what it is")
 }
