@@ -54,18 +54,15 @@ type kind struct {
 	unlock bool              // the providers can unblock the PIN (PIV: with the PUK)
 }
 
-var (
-	kindsOnce sync.Once
-	kinds     []*kind
-	kindsErr  error
-)
-
-// setupKinds makes each card family's starting card once: an imported
-// RSA-2048 exchange key "rsa", generated ECDSA P-256 keys "ec" and
-// "other", an ECDH P-256 key "dh".
+// setupKinds makes each card family's starting card, once per run of the
+// test (its disk cache lives in the test's temporary directory): an
+// imported RSA-2048 exchange key "rsa", generated ECDSA P-256 keys "ec"
+// and "other", an ECDH P-256 key "dh".
 func setupKinds(t *testing.T) []*kind {
 	t.Helper()
-	kindsOnce.Do(func() {
+	var kinds []*kind
+	var kindsErr error
+	func() {
 		rk := csptest.RSAKey(t)
 		pivKind := &kind{
 			name: "PIV", aid: simpiv.AID, pin: simpiv.DefaultPIN, tries: simpiv.DefaultTries, rsa: rk, unlock: true,
@@ -112,7 +109,7 @@ func setupKinds(t *testing.T) []*kind {
 			}
 		}
 		kinds = []*kind{pivKind, gidsKind}
-	})
+	}()
 	require.NoError(t, kindsErr)
 	return kinds
 }
