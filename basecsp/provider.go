@@ -268,9 +268,11 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 
 // UnblockPIN unblocks PIN target and sets it to newPIN, authenticated by
 // PIN auth (a PUK, or the admin PIN) with authData (spec §4.5): auth must
-// be in target's unblock permission. cardcf's PIN counter is bumped first;
-// on a card where only the admin key may write, Config.AdminResponse is
-// needed.
+// be in target's unblock permission. When auth is a challenge-response PIN
+// (the GIDS admin key) and authData is empty, the response to the card's
+// challenge is computed with Config.AdminResponse. cardcf's PIN counter is
+// bumped first; on a card where only the admin key may write,
+// Config.AdminResponse is needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
 	core := c.ref.Core()
 	if err := core.CheckOpen(); err != nil {
@@ -291,6 +293,22 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		}
 		if err := op.NotePINsChanged(); err != nil {
 			return fmt.Errorf("basecsp: unblock PIN: %w", err)
+		}
+		authInfo, err := op.PINInfo(auth)
+		if err != nil {
+			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+		}
+		if authInfo.Type == minidriver.ChallengeResponsePIN && len(authData) == 0 {
+			ch, err := minidriver.Challenge(op.Context(), op.Card(), op.Tx(), auth)
+			if err != nil {
+				return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+			}
+			resp, err := core.AdminRespond(ch)
+			if err != nil {
+				return err
+			}
+			defer clear(resp)
+			authData = resp
 		}
 		err = op.ChangeAuthenticator(minidriver.ChangeRequest{
 			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: core.AuthFlags()})

@@ -71,6 +71,20 @@ func (c *Core) Engine() *engine.Engine { return c.cfg.Engine }
 // Rand returns the source of randomness.
 func (c *Core) Rand() io.Reader { return c.cfg.Rand }
 
+// AdminRespond computes the response to an admin challenge with the
+// provider's AdminResponse; without one it fails with an error matching
+// minidriver.ErrInvalidParameter.
+func (c *Core) AdminRespond(challenge []byte) ([]byte, error) {
+	if c.cfg.AdminResponse == nil {
+		return nil, c.Errorf("no admin responder (Config.AdminResponse): %w", minidriver.ErrInvalidParameter)
+	}
+	resp, err := c.cfg.AdminResponse(challenge)
+	if err != nil {
+		return nil, c.Errorf("challenge response: %w", err)
+	}
+	return resp, nil
+}
+
 // HasAdmin reports whether writes authenticate the admin key.
 func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }
 

@@ -255,8 +255,8 @@ func view(t *testing.T, p *basecsp.Provider, keys bool) string {
 }
 
 // probe connects as another application and reports the PIN's tries
-// left (-1: verified, which must never be seen) and whether the PIV
-// management key is authenticated.
+// left (-1: verified, which must never be seen) and whether the admin key
+// (the PIV management key, the GIDS admin key) is authenticated.
 func probe(t *testing.T, e *env) (tries int, admin bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -266,6 +266,18 @@ func probe(t *testing.T, e *env) (tries int, admin bool) {
 	tx, err := conn.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.End(scrm.ResetCard) // the probe itself leaves nothing
+	if e.k.name == "GIDS" {
+		// Selecting GIDS again starts a fresh session (as a Java Card
+		// applet is selected again): ask first, in what the last
+		// application left selected, as another application could.
+		_, err = tx.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80})
+		if err == nil {
+			return -1, false
+		}
+		// RESET RETRY COUNTER needs the admin key (GIDS v2.0 9.6).
+		_, err = tx.Do(ctx, scrm.Command{INS: 0x2C, P1: 0x02, P2: 0x80, Data: []byte("99999999")})
+		admin = err == nil
+	}
 	_, err = tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, P2: 0x00, Data: e.k.aid, Ne: 256})
 	require.NoError(t, err)
 	_, err = tx.Do(ctx, scrm.Command{INS: 0x20, P2: 0x80})
@@ -435,7 +447,6 @@ var operations = []operation{
 	{
 		name:   "unblock",
 		writes: true,
-		only:   "PIV", // GIDS unblocks with the admin key's challenge inside the change: not offered by the providers
 		prepare: func(e *env) error {
 			e.newPIN = "13572468"
 			var err error
@@ -443,6 +454,10 @@ var operations = []operation{
 			return err
 		},
 		run: func(ctx context.Context, e *env) (any, error) {
+			if e.k.name == "GIDS" {
+				// With the admin key: the provider answers its challenge.
+				return nil, e.card.UnblockPIN(ctx, minidriver.RoleUser, gids.PINAdmin, nil, []byte(e.newPIN))
+			}
 			return nil, e.card.UnblockPIN(ctx, minidriver.RoleUser, piv.PINPUK, []byte(simpiv.DefaultPUK), []byte(e.newPIN))
 		},
 		check: func(t *testing.T, e *env, _ any) { assert.True(t, pinWorks(t, e, e.newPIN), "the new PIN is set") },
