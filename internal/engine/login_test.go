@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,4 +290,35 @@ func TestAnotherIdentityAfterResetFails(t *testing.T) {
 	again, err := e.CardIn(context.Background(), "G")
 	require.NoError(t, err)
 	assert.NotEqual(t, first, again.ID(), "the new card is opened as what it is")
+}
+
+// In exclusive mode a PIN stays verified between operations; an answer
+// lost in one of them ends that login with a reset, and the next
+// operation verifies the PIN again.
+func TestExclusiveLostAnswerEndsTheKeptLogin(t *testing.T) {
+	f := newFixture(t, engine.Config{Exclusive: true})
+	pub := f.generate(t)
+	digest := sha256.Sum256([]byte("data"))
+	_, err := f.sign(digest[:])
+	require.NoError(t, err)
+
+	var verifies atomic.Int32
+	countVerifies := virtual.Fault{Match: func(cmd []byte) bool {
+		if isVerifyWithPIN(cmd) {
+			verifies.Add(1)
+		}
+		return false
+	}}
+	isSign := func(cmd []byte) bool { return len(cmd) > 4 && cmd[1] == 0x87 && cmd[3] == 0x9A }
+	f.reader.InjectFault(virtual.Fault{Match: isSign, Lose: scrm.ErrCommError})
+	_, err = f.sign(digest[:])
+	require.Error(t, err)
+	require.Zero(t, f.reader.PendingFaults())
+
+	f.reader.InjectFault(countVerifies)
+	sig, err := f.sign(digest[:])
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+	assert.Equal(t, int32(1), verifies.Load(), "the PIN is verified again after the reset")
+	f.reader.ClearFaults()
 }
