@@ -100,9 +100,11 @@ func (op *Op) settle(sentBefore uint64, err error, ids ...minidriver.PinID) {
 
 func (op *Op) sent() uint64 { return op.tx.Card().Stats().APDUs }
 
-// checkIdentity reads the card's identity after a reset: a card that now
-// has another identity is another card, and the operation fails as after
-// a removal.
+// checkIdentity reads the card's identity (cardid, through the plug-in)
+// after a reset: a card that now has another identity is another card,
+// and the operation fails as after a removal. How fresh the answer is is
+// the plug-in's: GIDS reads the file from the card, PIV answers with the
+// CHUID's GUID it read when it opened the card.
 func (op *Op) checkIdentity() error {
 	c := op.c
 	if c.id == (cardfs.CardID{}) {
