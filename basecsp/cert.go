@@ -12,6 +12,9 @@ import (
 // card's kscNN or kxcNN file, through the data cache. A key without one
 // gives an error matching ErrNoCertificate.
 func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
+	if err := k.core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	return k.k.Certificate(ctx)
 }
 
@@ -21,6 +24,9 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 // bumped first. nil deletes the certificate. cert's public key must be the
 // key's. Writing needs what Config.AdminResponse describes.
 func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
+	if err := k.core().CheckOpen(); err != nil {
+		return err
+	}
 	return k.k.SetCertificate(ctx, cert)
 }
 
@@ -47,6 +53,9 @@ type CertEntry struct {
 // CardErrors naming what it could not read (the key's Container and
 // KeySpec for a certificate).
 func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	list, err := p.core.Certificates(ctx)
 	var out []CertEntry
 	for _, e := range list {
@@ -58,6 +67,9 @@ func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 // RootCertificates returns the card's root store (mscp/msroots,
 // PP_ROOT_CERTSTORE). A card without the file has none.
 func (c *Card) RootCertificates(ctx context.Context) ([]*x509.Certificate, error) {
+	if err := c.ref.Core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	return c.ref.RootCertificates(ctx)
 }
 
@@ -65,5 +77,8 @@ func (c *Card) RootCertificates(ctx context.Context) ([]*x509.Certificate, error
 // creating the file when missing. Writing needs what
 // Config.AdminResponse describes.
 func (c *Card) SetRootCertificates(ctx context.Context, certs []*x509.Certificate) error {
+	if err := c.ref.Core().CheckOpen(); err != nil {
+		return err
+	}
 	return c.ref.SetRootCertificates(ctx, certs)
 }

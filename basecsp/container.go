@@ -47,6 +47,9 @@ func (c *Container) KeySpecs() []minidriver.KeySpec { return c.c.KeySpecs() }
 // Key returns the container's key of spec. It does not touch the card:
 // the public key was read when the container was opened.
 func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
+	if err := c.c.Ref.Core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	k, err := c.c.Key(spec)
 	if err != nil {
 		return nil, err
@@ -59,6 +62,9 @@ func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
 // "" for the default container of the first card that has one. A name
 // found on no card is an error matching minidriver.ErrNoKeyContainer.
 func (p *Provider) Container(ctx context.Context, name string) (*Container, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	c, err := p.core.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -90,6 +96,9 @@ func (e ContainerEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.N
 // does not hide the others: Containers returns every container it read
 // and, as its error, a CardErrors naming each card it could not read.
 func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	list, err := p.core.List(ctx, false)
 	var out []ContainerEntry
 	for _, e := range list {
@@ -115,6 +124,9 @@ func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 // record (the default when the card has none) and write it, bump cardcf's
 // containers counter, create the key, record its size in the map.
 func (p *Provider) CreateContainer(ctx context.Context, name string, spec minidriver.KeySpec, bits int, importKey crypto.PrivateKey) (*Container, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	c, err := p.core.Create(ctx, cspcore.CreateRequest{Name: name, Spec: spec, Bits: bits, Key: importKey})
 	if err != nil {
 		return nil, err
@@ -137,7 +149,17 @@ func (p *Provider) DeleteContainer(ctx context.Context, name string) error {
 // Delete deletes the container: its keys, its certificate files, its
 // container map record (spec §7.1). When it was the default, the first
 // remaining container becomes the default.
-func (c *Container) Delete(ctx context.Context) error { return c.c.Delete(ctx) }
+func (c *Container) Delete(ctx context.Context) error {
+	if err := c.c.Ref.Core().CheckOpen(); err != nil {
+		return err
+	}
+	return c.c.Delete(ctx)
+}
 
 // SetDefault makes the container its card's default container.
-func (c *Container) SetDefault(ctx context.Context) error { return c.c.SetDefault(ctx) }
+func (c *Container) SetDefault(ctx context.Context) error {
+	if err := c.c.Ref.Core().CheckOpen(); err != nil {
+		return err
+	}
+	return c.c.SetDefault(ctx)
+}

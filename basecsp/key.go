@@ -34,6 +34,8 @@ func (k *Key) Spec() minidriver.KeySpec { return k.k.Spec }
 // Bits returns the key size: the RSA modulus or curve size in bits.
 func (k *Key) Bits() int { return k.k.Bits }
 
+func (k *Key) core() *cspcore.Core { return k.k.C.Ref.Core() }
+
 // Container returns the key's container.
 func (k *Key) Container() *Container { return k.c }
 
@@ -53,6 +55,9 @@ func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 // keys return an ASN.1 DER signature. rand gives the PSS salt; nil means
 // the provider's Config.Rand.
 func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if err := k.core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	return k.k.Sign(ctx, rand, digest, opts)
 }
 
@@ -73,5 +78,8 @@ func (k *Key) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]
 // Hash, MGFHash (0 = Hash) and Label. Errors from unpadding say nothing of
 // what failed.
 func (k *Key) DecryptContext(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	if err := k.core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	return k.k.Decrypt(ctx, rand, msg, opts)
 }

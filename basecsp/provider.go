@@ -26,6 +26,11 @@ var (
 	// ErrBadName: a container name that breaks the naming rules (a
 	// backslash outside the \\.\Reader\ prefix, more than 39 characters).
 	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
+	// ErrClosed: the provider was closed. Every method of a closed
+	// Provider, and of its Cards, Containers and Keys, that returns an
+	// error returns one matching it, without touching a card or asking
+	// for a PIN; so does a second Close.
+	ErrClosed = errors.New("basecsp: provider closed")
 )
 
 // AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
@@ -116,7 +121,7 @@ func Open(cfg Config) (*Provider, error) {
 		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName})
+	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed})
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +130,14 @@ func Open(cfg Config) (*Provider, error) {
 
 // Close releases every card and wipes the cached PINs. Config.Backend
 // belongs to the caller and stays usable by other providers: release it
-// separately. Containers and keys of the provider are unusable afterwards.
+// separately. It waits for running operations to end. Afterwards every
+// method of the provider and of its cards, containers and keys fails
+// with an error matching ErrClosed.
 func (p *Provider) Close() error {
 	if err := p.e.Close(); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("basecsp: %w", err)
 	}
 	return nil
@@ -156,6 +166,9 @@ type Card struct {
 // opened and, as its error, a CardErrors naming each reader whose card it
 // could not open, and why.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	refs, err := p.core.Cards(ctx)
 	if refs == nil {
 		return nil, err
@@ -170,6 +183,9 @@ func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 // Card returns the card in reader; reader "" means the first card present
 // that could be opened.
 func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	cards, _, err := p.core.CardsFor(ctx, reader)
 	if err != nil {
 		return nil, err
@@ -213,6 +229,9 @@ type CardInfo struct {
 // Info reads the card's properties, free space and key sizes.
 func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	var info CardInfo
+	if err := c.ref.Core().CheckOpen(); err != nil {
+		return info, err
+	}
 	err := c.ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
 		props := ec.Properties()
 		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
@@ -245,6 +264,9 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 // Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
 	core := c.ref.Core()
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	if err := checkPINArgs(id, old, new); err != nil {
 		return fmt.Errorf("basecsp: change PIN: %w", err)
 	}
@@ -257,7 +279,7 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 		if err := op.NotePINsChanged(); err != nil {
 			return fmt.Errorf("basecsp: change PIN: %w", err)
 		}
-		err := minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+		err := op.ChangeAuthenticator(minidriver.ChangeRequest{
 			Mode: minidriver.ChangePIN, AuthPIN: id, AuthData: old, Target: id, NewData: new, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: change PIN %d: %w", id, err)
@@ -268,11 +290,16 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 
 // UnblockPIN unblocks PIN target and sets it to newPIN, authenticated by
 // PIN auth (a PUK, or the admin PIN) with authData (spec §4.5): auth must
-// be in target's unblock permission. cardcf's PIN counter is bumped first;
-// on a card where only the admin key may write, Config.AdminResponse is
-// needed.
+// be in target's unblock permission. When auth is a challenge-response PIN
+// (the GIDS admin key) and authData is empty, the response to the card's
+// challenge is computed with Config.AdminResponse. cardcf's PIN counter is
+// bumped first; on a card where only the admin key may write,
+// Config.AdminResponse is needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
 	core := c.ref.Core()
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	if err := checkPINArgs(target, authData, newPIN); err != nil {
 		return fmt.Errorf("basecsp: unblock PIN: %w", err)
 	}
@@ -295,7 +322,23 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		if err := op.NotePINsChanged(); err != nil {
 			return fmt.Errorf("basecsp: unblock PIN: %w", err)
 		}
-		err = minidriver.ChangeAuthenticator(op.Context(), op.Card(), op.Tx(), minidriver.ChangeRequest{
+		authInfo, err := op.PINInfo(auth)
+		if err != nil {
+			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+		}
+		if authInfo.Type == minidriver.ChallengeResponsePIN && len(authData) == 0 {
+			ch, err := minidriver.Challenge(op.Context(), op.Card(), op.Tx(), auth)
+			if err != nil {
+				return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+			}
+			resp, err := core.AdminRespond(op, auth, ch)
+			if err != nil {
+				return err
+			}
+			defer clear(resp)
+			authData = resp
+		}
+		err = op.ChangeAuthenticator(minidriver.ChangeRequest{
 			Mode: minidriver.Unblock, AuthPIN: auth, AuthData: authData, Target: target, NewData: newPIN, Flags: core.AuthFlags()})
 		if err != nil {
 			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)

@@ -211,11 +211,10 @@ func fuzzProvider(t *testing.T, fx *providerFixture, script []byte) {
 }
 
 // seedPositions is how many command positions the seeds put a fault at.
-// From position 18 on the faults reach the first PIN VERIFY, and an
-// answer lost there needs the reset of issue 10 §1 (a login whose outcome
-// is unknown ends with a reset) not to leave the card logged in; with it,
-// 40 positions pass (checked against that work before it was merged).
-const seedPositions = 18
+// From position 18 on the faults reach the first PIN VERIFY, where an
+// answer lost would leave the card logged in without the reset of a
+// login whose outcome is unknown (issue 10 §1).
+const seedPositions = 40
 
 // providerSeeds are scripts that reach the interesting places: none
 // (everything works), a fault at each of the first commands, answers lost

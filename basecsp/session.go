@@ -123,6 +123,9 @@ type SessionKey struct {
 // GenerateSessionKey draws a new session key from the provider's
 // randomness.
 func (p *Provider) GenerateSessionKey(alg SessionAlg) (*SessionKey, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	n := alg.KeySize()
 	if n == 0 {
 		return nil, fmt.Errorf("basecsp: session key algorithm %v: %w", alg, minidriver.ErrUnsupported)
@@ -188,6 +191,9 @@ func (s *SessionKey) Export(to *Key, w Wrapping) ([]byte, error) {
 	if to == nil {
 		return nil, fmt.Errorf("basecsp: export under no key: %w", minidriver.ErrInvalidParameter)
 	}
+	if err := to.core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	pub, ok := to.Public().(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("basecsp: export under a %v key: %w", to.Spec(), minidriver.ErrInvalidParameter)
@@ -244,6 +250,9 @@ func encryptPKCS1v15(r io.Reader, pub *rsa.PublicKey, msg []byte) ([]byte, error
 // so that the card cannot serve as a padding oracle; such a key fails
 // later (GCM authentication, CBC padding).
 func (k *Key) ImportSessionKey(ctx context.Context, blob []byte, w Wrapping) (*SessionKey, error) {
+	if err := k.core().CheckOpen(); err != nil {
+		return nil, err
+	}
 	if len(blob) < 12 || blob[0] != simpleBlob || blob[1] != blobVersion ||
 		binary.LittleEndian.Uint32(blob[8:]) != calgRSAKeyX {
 		return nil, fmt.Errorf("basecsp: not a SIMPLEBLOB: %w", minidriver.ErrInvalidParameter)

@@ -86,6 +86,17 @@
 // removal. A Key's properties set before Finalize are guarded by the
 // Key's lock; Finalize happens once.
 //
+// No login outlives an operation: when the outcome of an authentication
+// is unknown (a lost or malformed answer, a transport error, a deadline),
+// when a logout fails, or when a Prompt, admin responder or tracer panics
+// while a login may be active, the operation's transaction ends with a
+// card reset; a panic releases the card before it goes on. A reset made
+// by another application is no failure: the operation reconnects,
+// re-selects and goes on (it starts over, with the PIN already entered,
+// when the reset came before it wrote anything). Close waits for running
+// operations; afterwards every method that returns an error returns one
+// matching ErrClosed, without touching a card or asking for a PIN.
+//
 // Errors are prefixed "ksp: ", wrap the card's errors with %w (test them
 // with errors.Is against this package's, minidriver's, scrm's and
 // pincache's sentinels) and never carry PINs, secrets or key material.

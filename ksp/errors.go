@@ -51,8 +51,12 @@ var (
 	// ErrBadBlob: a public key blob that cannot be parsed
 	// (NTE_BAD_DATA).
 	ErrBadBlob = fmt.Errorf("ksp: bad key blob: %w", minidriver.ErrInvalidParameter)
-	// ErrClosed: a Secret used after Close.
-	ErrClosed = fmt.Errorf("ksp: secret closed: %w", minidriver.ErrInvalidParameter)
+	// ErrClosed: the provider, or a Secret, was closed (NTE_INVALID_HANDLE
+	// in CNG; it matches minidriver.ErrInvalidParameter). Every method
+	// of a closed Provider, and of its Keys and Secrets, that returns an
+	// error returns one matching it, without touching a card or asking
+	// for a PIN; so does a second Provider.Close.
+	ErrClosed = fmt.Errorf("ksp: closed: %w", minidriver.ErrInvalidParameter)
 )
 
 // PropertyError reports a failed Property or SetProperty call: which

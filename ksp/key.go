@@ -150,6 +150,9 @@ func usageOf(spec minidriver.KeySpec) KeyUsage {
 // ErrUnsupportedAlgorithm; whether the card has such keys is asked at
 // Finalize.
 func (p *Provider) CreatePersistedKey(ctx context.Context, name string, alg Algorithm) (*Key, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	if _, ok := alg.spec(0); !ok {
 		return nil, fmt.Errorf("ksp: algorithm %q: %w", alg, ErrUnsupportedAlgorithm)
 	}
@@ -176,6 +179,9 @@ func (k *Key) Finalize(ctx context.Context) error { return k.finalize(ctx, nil) 
 // blob, then finalize): an *rsa.PrivateKey for RSA, an *ecdsa.PrivateKey
 // or *ecdh.PrivateKey on the algorithm's curve for ECDSA and ECDH.
 func (k *Key) FinalizeImport(ctx context.Context, priv crypto.PrivateKey) error {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return err
+	}
 	if priv == nil {
 		return fmt.Errorf("ksp: no key to import: %w", minidriver.ErrInvalidParameter)
 	}
@@ -183,6 +189,9 @@ func (k *Key) FinalizeImport(ctx context.Context, priv crypto.PrivateKey) error 
 }
 
 func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.k != nil {
@@ -216,8 +225,11 @@ func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
 	return nil
 }
 
-// key returns the finalized key.
+// key returns the finalized key; after the provider's Close, ErrClosed.
 func (k *Key) key() (*cspcore.Key, error) {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.k == nil {

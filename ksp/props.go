@@ -49,6 +49,9 @@ type CertEntry struct {
 // CardErrors naming what it could not read (the key's Container and
 // KeySpec for a certificate).
 func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	list, err := p.core.Certificates(ctx)
 	var out []CertEntry
 	for _, e := range list {
@@ -105,6 +108,9 @@ func propErr(name string, err error) error { return &PropertyError{Name: name, E
 // (certificate, PIN) asked of a key not finalized yet needs the card the
 // key's name selects.
 func (k *Key) Property(ctx context.Context, name string) (any, error) {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return nil, propErr(name, err)
+	}
 	switch name {
 	case PropAlgorithmGroup:
 		return k.alg.Group(), nil
@@ -184,6 +190,9 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 // before Finalize; an "Export Policy" other than 0 is refused with
 // ErrNotExportable.
 func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return propErr(name, err)
+	}
 	switch name {
 	case PropLength, PropKeyUsage, PropSmartCardPinID:
 		return k.setKeyProperty(name, value)

@@ -2,6 +2,7 @@ package ksp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -89,7 +90,7 @@ func Open(cfg Config) (*Provider, error) {
 		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName,
+	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed,
 		UnsupportedAlgorithm: ErrUnsupportedAlgorithm})
 	if err != nil {
 		return nil, err
@@ -98,9 +99,14 @@ func Open(cfg Config) (*Provider, error) {
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
-// belongs to the caller. Keys of the provider are unusable afterwards.
+// belongs to the caller. It waits for running operations to end.
+// Afterwards every method of the provider and of its keys and secrets
+// fails with an error matching ErrClosed.
 func (p *Provider) Close() error {
 	if err := p.e.Close(); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("ksp: %w", err)
 	}
 	return nil
@@ -130,6 +136,9 @@ func keyOf(c *cspcore.Container) (*cspcore.Key, error) {
 // matching minidriver.ErrNoKeyContainer. The key's public part is read
 // now; Public never touches the card afterwards.
 func (p *Provider) OpenKey(ctx context.Context, name string) (*Key, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	c, err := p.core.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -145,6 +154,9 @@ func (p *Provider) OpenKey(ctx context.Context, name string) (*Key, error) {
 // dwLegacyKeySpec) in the container name, for containers that hold two
 // keys (made by the Base CSP).
 func (p *Provider) OpenKeySpec(ctx context.Context, name string, spec minidriver.KeySpec) (*Key, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	c, err := p.core.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -182,6 +194,9 @@ func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
 // returns every key it read and, as its error, a CardErrors naming what
 // it could not read.
 func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	list, err := p.core.List(ctx, true)
 	var out []KeyEntry
 	for _, e := range list {
@@ -210,6 +225,9 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 // DeleteKey deletes a key (NCryptDeleteKey): its container, certificate
 // files and container map record (the §7.1 delete flow).
 func (p *Provider) DeleteKey(ctx context.Context, name string) error {
+	if err := p.core.CheckOpen(); err != nil {
+		return err
+	}
 	c, err := p.core.Open(ctx, name)
 	if err != nil {
 		return err

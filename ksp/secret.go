@@ -47,6 +47,7 @@ func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
 // agreement index (NCryptSecretAgreement): it never leaves it except
 // through a KDF. Close wipes it. A Secret is safe for concurrent use.
 type Secret struct {
+	p   *Provider
 	a   minidriver.KeyAgreer // the plug-in of the card connection that agreed
 	mu  sync.Mutex
 	idx int  // guarded by mu
@@ -87,7 +88,7 @@ func (k *Key) agree(ctx context.Context, peer *ecdh.PublicKey, use func(a minidr
 func (k *Key) SecretAgreement(ctx context.Context, peer *ecdh.PublicKey) (*Secret, error) {
 	var s *Secret
 	err := k.agree(ctx, peer, func(a minidriver.KeyAgreer, ai int) error {
-		s = &Secret{a: a, idx: ai, ok: true}
+		s = &Secret{p: k.p, a: a, idx: ai, ok: true}
 		return nil
 	})
 	if err != nil {
@@ -103,6 +104,10 @@ func (s *Secret) agreer(fn func(a minidriver.KeyAgreer, idx int) error) error {
 	defer s.mu.Unlock()
 	if !s.ok {
 		return ErrClosed
+	}
+	if err := s.p.core.CheckOpen(); err != nil {
+		s.ok = false // the plug-in destroyed its agreements when the provider closed
+		return err
 	}
 	return fn(s.a, s.idx)
 }

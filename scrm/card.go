@@ -79,6 +79,12 @@ type Card struct {
 	closed       bool
 	resetPending bool // a reset was recovered from and no Begin reported it yet
 	secretAnswer bool // the last command's answer was redacted (for raw GET RESPONSE)
+	// The card's state is unknown since the transaction began: a command
+	// was sent and its answer lost (lostAnswer), or an exchange is still
+	// under way (inflight: set while the backend and the tracer run, so
+	// that a panic there leaves it set).
+	lostAnswer bool
+	inflight   bool
 
 	stats statCounters
 }
@@ -87,11 +93,19 @@ type Card struct {
 // and no other process can interleave with. It ends with End; until then it
 // holds the Card's lock, so always End it (defer tx.End(scrm.LeaveCard)).
 // A Tx is used by one goroutine.
+//
+// A Tx whose card state became unknown ends with a reset whatever
+// disposition End is given (see RequireReset): so does one in which a
+// command was sent and its answer lost (a transport error, a malformed or
+// 0-byte answer, a context done while the backend exchanged), since the
+// card may have executed it, and one in which the backend or the tracer
+// panicked during an exchange.
 type Tx struct {
-	card  *Card
-	reset bool
-	err   error // set when the transaction was lost (card reset or removed)
-	done  bool
+	card      *Card
+	reset     bool
+	err       error // set when the transaction was lost (card reset or removed)
+	done      bool
+	needReset bool // RequireReset was called
 }
 
 func (c *Card) acquire(ctx context.Context) error {
@@ -176,10 +190,19 @@ func (c *Card) ResetCount() uint64 {
 	return c.resets
 }
 
+// MaxResetRecoveries bounds the resets one Begin recovers from before it
+// gets the card: each one is a reset by another connection between this
+// one's reconnection and its next attempt to take the transaction. The
+// bound only stops a card or reader that resets on every attempt; waiting
+// is bounded by the context.
+const MaxResetRecoveries = 64
+
 // Begin starts a transaction, waiting for the Card's lock and for other
 // processes' transactions, until ctx is done. If the card was reset since
 // the last transaction, Begin reconnects and the Tx's WasReset reports it:
 // every security state (verified PINs, authenticated keys) is then gone.
+// A reset is not a failure: Begin reconnects as often as other connections
+// reset the card before it gets it, up to MaxResetRecoveries times.
 func (c *Card) Begin(ctx context.Context) (*Tx, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
@@ -197,10 +220,11 @@ func (c *Card) beginLocked(ctx context.Context) (*Tx, error) {
 		return nil, err
 	}
 	err := c.conn.BeginTransaction(ctx)
-	if errors.Is(err, ErrResetCard) {
-		if err = c.recoverResetLocked(); err == nil {
-			err = c.conn.BeginTransaction(ctx)
+	for n := 0; errors.Is(err, ErrResetCard) && n < MaxResetRecoveries; n++ {
+		if err = c.recoverResetLocked(); err != nil {
+			break
 		}
+		err = c.conn.BeginTransaction(ctx)
 	}
 	if err != nil {
 		c.noteErrorLocked(err)
@@ -208,6 +232,7 @@ func (c *Card) beginLocked(ctx context.Context) (*Tx, error) {
 	}
 	tx := &Tx{card: c, reset: c.resetPending}
 	c.resetPending = false
+	c.lostAnswer, c.inflight = false, false
 	return tx, nil
 }
 
@@ -218,6 +243,7 @@ func (c *Card) recoverResetLocked() error {
 		return fmt.Errorf("scrm: %s: reconnect after reset: %w", c.reader, err)
 	}
 	c.resetPending = true
+	c.lostAnswer = false // the reset dropped whatever the lost command did
 	c.refreshStatusLocked(true)
 	return nil
 }
@@ -251,6 +277,25 @@ func (tx *Tx) WasReset() bool { return tx.reset }
 
 // Card returns the Card the transaction is on.
 func (tx *Tx) Card() *Card { return tx.card }
+
+// RequireReset marks the card's security state as unknown: End resets the
+// card whatever disposition it is given, so that no login can outlive the
+// transaction. Card plug-ins call it when the outcome of an
+// authentication (a PIN verification, a key's mutual authentication, a
+// PIN change or unblock) is not a definite status word, and engines when
+// a logout fails. The Tx calls it itself when an answer is lost.
+func (tx *Tx) RequireReset() { tx.needReset = true }
+
+// CardRemoved reports whether the card was found removed during the
+// transaction: every later exchange of the connection fails.
+func (tx *Tx) CardRemoved() bool { return tx.card.removed }
+
+// ResetRequired reports whether End will reset the card: RequireReset was
+// called, or an exchange of the transaction lost its answer or did not
+// finish.
+func (tx *Tx) ResetRequired() bool {
+	return tx.needReset || tx.card.lostAnswer || tx.card.inflight
+}
 
 func (tx *Tx) check() error {
 	switch {
@@ -291,7 +336,9 @@ func (tx *Tx) noteError(err error) {
 }
 
 // End ends the transaction, doing d to the card (LeaveCard keeps it as it
-// is; ResetCard drops every security state, for every connection). It
+// is; ResetCard drops every security state, for every connection). When
+// ResetRequired, LeaveCard becomes ResetCard; if the card cannot be reset
+// through the end of the transaction, End resets it by reconnecting. It
 // releases the Card's lock even when ending fails. Calling End again
 // returns ErrTxDone.
 func (tx *Tx) End(d Disposition) error {
@@ -301,6 +348,10 @@ func (tx *Tx) End(d Disposition) error {
 	tx.done = true
 	c := tx.card
 	defer c.release()
+	if tx.ResetRequired() && d == LeaveCard {
+		d = ResetCard
+	}
+	c.lostAnswer, c.inflight = false, false
 	if c.closed || c.removed {
 		return nil
 	}
@@ -309,10 +360,18 @@ func (tx *Tx) End(d Disposition) error {
 	case err == nil:
 	case errors.Is(err, ErrResetCard):
 		// Reset by another connection at the end: recover now so that the
-		// next Begin reports it.
+		// next Begin reports it. The reset dropped every login too.
 		return c.recoverResetLocked()
 	default:
 		c.noteErrorLocked(err)
+		if d == ResetCard && !c.removed {
+			// The reset must happen: do it by reconnecting.
+			if rerr := c.conn.Reconnect(c.opts.Share, c.opts.Protocols, ResetCard); rerr == nil {
+				c.resetPending = true
+				c.refreshStatusLocked(true)
+				return nil
+			}
+		}
 		if tx.err != nil {
 			return nil // already reported
 		}
@@ -336,16 +395,18 @@ func (tx *Tx) End(d Disposition) error {
 // re-send) fails it with ErrMalformedResponse or ErrTooManyRounds.
 // Command chaining sends at most ceil(len(Data)/MaxCommandData) parts and
 // stops at the first part the card does not answer 9000.
-func (c *Card) Do(ctx context.Context, cmd Command) (Response, error) {
+func (c *Card) Do(ctx context.Context, cmd Command) (rsp Response, err error) {
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return Response{}, err
 	}
-	rsp, err := tx.Do(ctx, cmd)
-	if endErr := tx.End(LeaveCard); err == nil && endErr != nil {
-		err = endErr
-	}
-	return rsp, err
+	defer func() {
+		// Deferred, so that a panicking tracer releases the card too.
+		if endErr := tx.End(LeaveCard); err == nil && endErr != nil {
+			err = endErr
+		}
+	}()
+	return tx.Do(ctx, cmd)
 }
 
 // Transmit sends one APDU exactly as given and returns the answer with its
@@ -416,8 +477,9 @@ func (c *Card) redactionLocked(cmd *Command) redaction {
 // exchangeLocked is the one place that talks to the backend.
 func (c *Card) exchangeLocked(ctx context.Context, apdu []byte, red redaction) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, ctxError(ctx)
+		return nil, ctxError(ctx) // not sent: the card's state is known
 	}
+	c.inflight = true // cleared when the answer (or its loss) is known
 	rsp, err := c.conn.Transmit(ctx, apdu)
 	c.stats.add(len(apdu), len(rsp))
 	c.secretAnswer = red&redactResponse != 0
@@ -437,16 +499,23 @@ func (c *Card) exchangeLocked(ctx context.Context, apdu []byte, red redaction) (
 		}
 		t.TraceAPDU(&ev)
 	}
+	c.inflight = false
 	if err == nil {
 		return rsp, nil
 	}
 	if errors.Is(err, ErrResetCard) {
+		// The card was reset before the command reached it: every login
+		// is gone, so its state is known.
 		if rerr := c.recoverResetLocked(); rerr != nil {
 			return nil, rerr
 		}
 		return nil, fmt.Errorf("scrm: %s: %w (security state lost)", c.reader, ErrResetCard)
 	}
 	c.noteErrorLocked(err)
+	if !c.removed {
+		// Sent, and the answer lost: the card may have executed it.
+		c.lostAnswer = true
+	}
 	return nil, fmt.Errorf("scrm: %s: transmit: %w", c.reader, err)
 }
 

@@ -24,9 +24,14 @@
 // PC/SC transaction keeps other processes out, the Card's lock keeps other
 // goroutines out) until [Tx.End]. When another connection has reset the
 // card, Begin reconnects and [Tx.WasReset] says so: every login made before
-// is gone. A reset noticed in the middle of a transaction fails that
-// exchange with ErrResetCard after reconnecting, so the caller can start
-// over. After removal every call fails with ErrRemovedCard.
+// is gone. Begin recovers from as many resets as other connections make
+// before it gets the card (up to [MaxResetRecoveries]). A reset noticed in
+// the middle of a transaction fails that exchange with ErrResetCard after
+// reconnecting, so the caller can start over. After removal every call
+// fails with ErrRemovedCard. A transaction whose card state is unknown (a
+// command sent and its answer lost, a panic during an exchange, or
+// [Tx.RequireReset]) ends with a reset whatever disposition [Tx.End] is
+// given, so that no login outlives it.
 //
 // Tracing: a [Tracer] sees every exchange; the data of commands carrying
 // PINs, keys and management-key cryptograms, and answers carrying secrets,
@@ -35,7 +40,8 @@
 //
 // Concurrency: Context and Card are safe for concurrent use. Exchanges on a
 // Card are serialised; a Tx belongs to the goroutine that began it and holds
-// the Card until End, so always end it. Calls that can block take a
+// the Card until End, so always end it (in a defer: Card.Do does, so a
+// panicking tracer releases the card). Calls that can block take a
 // context.Context: waiting for the Card's lock, for a PC/SC transaction and
 // for status changes ends when the context is done. One exchange with the
 // card, once sent, runs to its end (PC/SC cannot abort it).

@@ -72,11 +72,30 @@ func New(cfg Config) (*Core, error) {
 	return &Core{cfg: cfg}, nil
 }
 
+// CheckOpen returns nil before the provider's Close and its ErrClosed
+// sentinel after: every provider method calls it first, so that a closed
+// provider touches no card and asks for no PIN.
+func (c *Core) CheckOpen() error { return c.cfg.Engine.CheckOpen() }
+
 // Engine returns the engine.
 func (c *Core) Engine() *engine.Engine { return c.cfg.Engine }
 
 // Rand returns the source of randomness.
 func (c *Core) Rand() io.Reader { return c.cfg.Rand }
+
+// AdminRespond computes the response to the challenge the card of op
+// issued for PIN id with the provider's AdminResponse; without one it fails with an error matching
+// minidriver.ErrInvalidParameter.
+func (c *Core) AdminRespond(op *engine.Op, id minidriver.PinID, challenge []byte) ([]byte, error) {
+	if c.cfg.AdminResponse == nil {
+		return nil, c.Errorf("no admin responder (Config.AdminResponse): %w", minidriver.ErrInvalidParameter)
+	}
+	resp, err := c.cfg.AdminResponse(op.Context(), op.AdminChallenge(id, challenge))
+	if err != nil {
+		return nil, c.Errorf("challenge response: %w", err)
+	}
+	return resp, nil
+}
 
 // HasAdmin reports whether writes authenticate the admin key.
 func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }

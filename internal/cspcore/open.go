@@ -37,7 +37,7 @@ type Settings struct {
 
 // Sentinels are a provider's error values that errors of these kinds wrap.
 type Sentinels struct {
-	Exists, NoCertificate, BadName error
+	Exists, NoCertificate, BadName, Closed error
 	// UnsupportedAlgorithm is Config.ErrUnsupportedAlgorithm (optional).
 	UnsupportedAlgorithm error
 }
@@ -67,6 +67,7 @@ func Open(s Settings, prefix string, errs Sentinels) (*Core, *engine.Engine, io.
 		Exclusive: s.Exclusive,
 		Rand:      r,
 		Now:       s.Now,
+		ErrClosed: errs.Closed,
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", prefix, err)

@@ -57,7 +57,7 @@ func (r *Ref) current(ctx context.Context) (*engine.Card, error) {
 	r.mu.Lock()
 	c := r.card
 	r.mu.Unlock()
-	if c != nil {
+	if c != nil && c.Alive() {
 		return c, nil
 	}
 	cards, failed, err := r.core.cardsPresent(ctx)
@@ -100,7 +100,10 @@ func (r *Ref) Do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) er
 			started = true
 			return fn(c, op)
 		})
-		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard)) {
+		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard) ||
+			errors.Is(err, scrm.ErrClosed)) {
+			// Removed, or opened afresh by another goroutine (the
+			// connection c was on is closed): find the card again.
 			r.lost(c)
 			if !started && attempt == 0 {
 				continue

@@ -6,9 +6,17 @@
 // authenticate when the operation needs it (PIN from the cache or the
 // prompt), do the work, log out, end.
 //
+// No login outlives an operation: when the outcome of an authentication
+// is not a definite status word, when a logout fails, or when a callback
+// panics while a login may be active, the transaction ends with a card
+// reset (see Card.Do). A reset is lost login state, not a failure: an
+// operation that has written nothing starts over after one.
+//
 // Concurrency: an Engine and its Cards are safe for concurrent use.
 // Operations on one card are serialised by the card's scrm lock and PC/SC
-// transaction; operations on different cards run in parallel.
+// transaction; operations on different cards run in parallel. A panic in
+// an operation releases both before it goes on. Close waits for running
+// operations; afterwards every call fails with Config.ErrClosed.
 package engine
 
 import (
@@ -59,6 +67,9 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock of the PIN cache; nil means time.Now.
 	Now func() time.Time
+	// ErrClosed is the error every call returns (wrapped) after Close;
+	// nil means ErrClosed. Providers pass their own sentinel.
+	ErrClosed error
 }
 
 // Engine is the shared engine of the providers.
@@ -71,8 +82,23 @@ type Engine struct {
 	disk *cardfs.DataCache // global cache; nil without CacheDir
 	mem  *cardfs.DataCache // session cache
 
-	mu    sync.Mutex
-	cards map[string]*Card // guarded by mu; by reader name
+	mu     sync.Mutex
+	cards  map[string]*Card // guarded by mu; by reader name
+	closed bool             // guarded by mu
+}
+
+// ErrClosed is the error, wrapped, of every call on an Engine or its
+// Cards after Close (unless Config.ErrClosed names another).
+var ErrClosed = errors.New("engine: closed")
+
+// CheckOpen returns nil before Close and Config.ErrClosed after.
+func (e *Engine) CheckOpen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return e.cfg.ErrClosed
+	}
+	return nil
 }
 
 // New returns an engine over cfg.Backend.
@@ -82,6 +108,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	if cfg.ErrClosed == nil {
+		cfg.ErrClosed = ErrClosed
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -103,11 +132,19 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Close closes every card connection and wipes the cached PINs. The
-// backend belongs to the caller and stays usable (by other engines too);
-// release it separately.
+// Close closes every card connection (waiting for running operations to
+// end) and wipes the cached PINs. Afterwards every call on the Engine and
+// its Cards fails with an error matching Config.ErrClosed, touching no
+// card and asking for no PIN; so does a second Close. The backend belongs
+// to the caller and stays usable (by other engines too); release it
+// separately.
 func (e *Engine) Close() error {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return e.cfg.ErrClosed
+	}
+	e.closed = true
 	cards := e.cards
 	e.cards = make(map[string]*Card)
 	e.mu.Unlock()
@@ -140,6 +177,9 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 // application" (scrm.ErrSharingViolation) from "no card present"
 // (scrm.ErrNoSmartcard).
 func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped error, err error) {
+	if err := e.CheckOpen(); err != nil {
+		return nil, nil, err
+	}
 	readers, err := e.sc.ListReaders(ctx)
 	if errors.Is(err, scrm.ErrNoReadersAvailable) {
 		return nil, nil, nil
@@ -156,10 +196,11 @@ func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped er
 			cards = append(cards, c)
 		case errors.Is(err, scrm.ErrNoSmartcard), errors.Is(err, minidriver.ErrUnknownCard),
 			errors.Is(err, scrm.ErrRemovedCard), errors.Is(err, scrm.ErrSharingViolation),
-			errors.Is(err, scrm.ErrNotTransacted), errors.Is(err, scrm.ErrResetCard),
+			errors.Is(err, scrm.ErrNotTransacted),
 			errors.Is(err, scrm.ErrUnresponsiveCard), errors.Is(err, scrm.ErrUnpoweredCard):
 			// A card another application is changing, or one being
-			// swapped, is left out; it shows up at the next call.
+			// swapped, is left out; it shows up at the next call. A card
+			// being reset is not absent: CardIn opens it again.
 			left = append(left, err)
 		default:
 			failed = append(failed, &CardError{Reader: r, Err: err})
@@ -186,19 +227,35 @@ func joinSkipped(errs []error) error {
 func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
 	e.mu.Lock()
 	c, ok := e.cards[reader]
+	closed := e.closed
 	e.mu.Unlock()
+	if closed {
+		return nil, e.CheckOpen()
+	}
 	if ok && c.alive() {
 		return c, nil
 	}
 	if ok {
 		e.forget(c)
 	}
-	c, err := e.open(ctx, reader)
+	var err error
+	for attempt := 0; ; attempt++ {
+		// A reset while the plug-ins probe the card is not a failure:
+		// probe again.
+		c, err = e.open(ctx, reader)
+		if err == nil || !errors.Is(err, scrm.ErrResetCard) || attempt >= MaxResetRetries || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		c.close()
+		return nil, e.cfg.ErrClosed
+	}
 	if old, ok := e.cards[reader]; ok && old.alive() {
 		c.close()
 		return old, nil
@@ -311,6 +368,11 @@ func (c *Card) Plugin() string { return c.plugin }
 // Conn returns the card's connection, for its statistics.
 func (c *Card) Conn() *scrm.Card { return c.conn }
 
+// Alive reports whether the card can still be used: not closed, not
+// removed, and not left uncertain by a write that failed halfway. Engine
+// CardIn and Cards open a card that is not alive afresh.
+func (c *Card) Alive() bool { return c.alive() }
+
 func (c *Card) alive() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -345,16 +407,57 @@ func (c *Card) cache() *cardfs.DataCache {
 	return c.e.mem
 }
 
+// MaxResetRetries bounds how often one operation starts over after the
+// card was reset under it (a power glitch, a reader fault, a reset by
+// another connection that PC/SC let through): at most this many times, and
+// only while the operation has written nothing to the card. Resets by
+// other connections before the operation gets the card are recovered in
+// scrm.Card.Begin (up to scrm.MaxResetRecoveries per Begin).
+const MaxResetRetries = 8
+
 // Do runs fn as one logical operation in one transaction: it re-establishes
 // the plug-in's application, validates the caches against cardcf, lets fn
 // authenticate and work through op, then logs out every PIN fn
-// authenticated (ending the transaction with a card reset when the card
-// cannot log out) and ends the transaction. No login outlives Do, except
+// authenticated and ends the transaction. No login outlives Do, except
 // in exclusive mode (Config.Exclusive): no other application can reach the
 // card between operations, so PINs whose cache policy is Normal stay
 // verified and cardcf is not read again until the card is reset; Close
 // resets the card to end that login.
+//
+// The transaction ends with a card reset (scrm.ResetCard), dropping every
+// login of every connection, whenever the card's login state is not known
+// for certain: an authentication that neither succeeded nor was refused
+// with a status word (a lost, malformed or 0-byte answer, a transport
+// error, a deadline, a cancelled context), any exchange whose answer was
+// lost (see scrm.Tx.RequireReset), a logout that failed or that the card
+// cannot do (the PIV management key), and a panic in fn or in a callback
+// it reached (a Prompt, an admin responder, a tracer) while a login may be
+// active. After a panic the transaction and the card's lock are released
+// and the panic goes on.
+//
+// A reset is lost login state, not a failure: when the card was reset
+// before fn wrote anything to it, Do starts over (re-selecting the
+// application, reading cardcf, authenticating again with the PIN already
+// entered) up to MaxResetRetries times. After a reset the card's identity
+// is read again; a card with another identity fails the operation with an
+// error matching scrm.ErrRemovedCard, as a removal does.
 func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
+	var carry carried
+	defer carry.wipe()
+	for attempt := 0; ; attempt++ {
+		if err := c.e.CheckOpen(); err != nil {
+			return err
+		}
+		retry, err := c.doOnce(ctx, fn, &carry)
+		if !retry || attempt >= MaxResetRetries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// doOnce is one attempt of Do. retry says the attempt failed because the
+// card was reset before anything was written.
+func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried) (retry bool, err error) {
 	tx, err := c.conn.Begin(ctx)
 	if err != nil {
 		if errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard) {
@@ -362,12 +465,36 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 			c.dead = true
 			c.mu.Unlock()
 		}
-		return fmt.Errorf("engine: %w", err)
+		if errors.Is(err, scrm.ErrClosed) {
+			if cerr := c.e.CheckOpen(); cerr != nil {
+				return false, cerr
+			}
+		}
+		return errors.Is(err, scrm.ErrResetCard), fmt.Errorf("engine: %w", err)
 	}
-	op := &Op{c: c, ctx: ctx, tx: tx}
+	op := &Op{c: c, ctx: ctx, tx: tx, carry: carry}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// A panic in fn or a callback: no logout is attempted (the
+		// plug-in's state is unknown), the card is reset when a login may
+		// be active, the transaction and the card's lock are released,
+		// and the panic goes on.
+		c.mu.Lock()
+		if op.authed != 0 || op.authing || c.kept != 0 {
+			tx.RequireReset()
+		}
+		c.kept, c.lastCF = 0, nil
+		c.mu.Unlock()
+		_ = tx.End(scrm.LeaveCard)
+	}()
+
 	excl := c.e.cfg.Exclusive
 	c.mu.Lock()
-	if tx.WasReset() {
+	wasReset := tx.WasReset()
+	if wasReset {
 		c.kept, c.lastCF = 0, nil
 	}
 	if excl {
@@ -377,6 +504,9 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 	c.mu.Unlock()
 
 	err = c.md.Resume(ctx, tx)
+	if err == nil && wasReset {
+		err = op.checkIdentity()
+	}
 	if err == nil {
 		if excl && lastCF != nil {
 			op.cf, op.hasCF = *lastCF, true
@@ -393,11 +523,14 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 		keep = op.keepable()
 		logout &^= keep
 	}
-	disp := scrm.LeaveCard
 	if logout != 0 {
 		if derr := c.md.Deauthenticate(ctx, tx, logout); derr != nil {
-			disp, keep = scrm.ResetCard, 0
+			tx.RequireReset() // the only logout left
 		}
+	}
+	disp := scrm.LeaveCard
+	if tx.ResetRequired() {
+		disp, keep = scrm.ResetCard, 0
 	}
 	c.mu.Lock()
 	c.kept = keep
@@ -407,15 +540,21 @@ func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 		c.lastCF = &cf
 	}
 	c.mu.Unlock()
-	if endErr := tx.End(disp); err == nil && endErr != nil {
+	removed := tx.CardRemoved()
+	endErr := tx.End(disp)
+	finished = true
+	if err == nil && endErr != nil {
 		err = fmt.Errorf("engine: %w", endErr)
 	}
-	if errors.Is(err, scrm.ErrRemovedCard) {
+	if removed || errors.Is(err, scrm.ErrRemovedCard) || (err != nil && op.wrote) {
+		// Removed (maybe during the logout), or a write that failed
+		// halfway: what the plug-in holds in memory about the card may
+		// differ from the card, so the next operation opens it afresh.
 		c.mu.Lock()
 		c.dead = true
 		c.mu.Unlock()
 	}
-	return err
+	return errors.Is(err, scrm.ErrResetCard) && !op.wrote, err
 }
 
 // KeyAgreer returns the plug-in's KeyAgreer, for DeriveKey and

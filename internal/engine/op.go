@@ -25,6 +25,107 @@ type Op struct {
 	cf     cardfs.CardCF
 	hasCF  bool
 	authed minidriver.PinSet
+	// authing is set while an authentication runs: a panic then may
+	// leave a login behind.
+	authing bool
+	// wrote is set once the operation started changing the card (every
+	// change bumps cardcf first): it is not started over after a reset.
+	wrote bool
+	carry *carried
+}
+
+// carried holds, across the attempts of one Do, the PINs entered for it:
+// those whose verification a card reset interrupted before the card
+// judged them (pending), and copies of those the card accepted (good), so
+// that an attempt after a reset verifies them again instead of asking
+// again, whatever their cache policy. Everything is wiped when Do ends.
+type carried struct {
+	pending map[minidriver.PinID]*pincache.Attempt
+	good    map[minidriver.PinID]*pincache.Secret
+}
+
+func (c *carried) take(id minidriver.PinID) *pincache.Attempt {
+	att := c.pending[id]
+	delete(c.pending, id)
+	return att
+}
+
+func (c *carried) keep(id minidriver.PinID, att *pincache.Attempt) {
+	if c.pending == nil {
+		c.pending = make(map[minidriver.PinID]*pincache.Attempt)
+	}
+	c.pending[id] = att
+}
+
+func (c *carried) accepted(id minidriver.PinID, s *pincache.Secret) {
+	if c.good == nil {
+		c.good = make(map[minidriver.PinID]*pincache.Secret)
+	}
+	c.good[id].Wipe()
+	c.good[id] = s.Clone()
+}
+
+// wipe ends every carried attempt unjudged and wipes the copies.
+func (c *carried) wipe() {
+	for id, att := range c.pending {
+		att.Done(scrm.ErrResetCard)
+		delete(c.pending, id)
+	}
+	for id, s := range c.good {
+		s.Wipe()
+		delete(c.good, id)
+	}
+}
+
+// settle records what an authentication call left on the card: success
+// adds ids to the PINs logged out at the end of the operation; a refusal
+// with a status word (a *minidriver.PINError), or a call that sent
+// nothing, leaves the login state as it was; anything else (a lost,
+// malformed or unexpected answer, a transport error, a deadline) makes it
+// unknown, and the transaction ends with a card reset.
+func (op *Op) settle(sentBefore uint64, err error, ids ...minidriver.PinID) {
+	var pe *minidriver.PINError
+	switch {
+	case err == nil:
+		for _, id := range ids {
+			op.authed |= minidriver.NewPinSet(id)
+		}
+	case errors.As(err, &pe):
+	case op.tx.Card().Stats().APDUs == sentBefore:
+	case errors.Is(err, scrm.ErrResetCard):
+		// The card was reset under the authentication: no login is left.
+	default:
+		op.tx.RequireReset()
+	}
+}
+
+func (op *Op) sent() uint64 { return op.tx.Card().Stats().APDUs }
+
+// checkIdentity reads the card's identity (cardid, through the plug-in)
+// after a reset: a card that now has another identity is another card,
+// and the operation fails as after a removal. How fresh the answer is is
+// the plug-in's: GIDS reads the file from the card, PIV answers with the
+// CHUID's GUID it read when it opened the card.
+func (op *Op) checkIdentity() error {
+	c := op.c
+	if c.id == (cardfs.CardID{}) {
+		return nil // still opening
+	}
+	b, err := c.md.ReadFile(op.ctx, op.tx, cardfs.RootDir, cardfs.CardIDFile)
+	switch {
+	case errors.Is(err, minidriver.ErrFileNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("engine: read cardid after a reset: %w", err)
+	}
+	id, err := cardfs.ParseCardID(b)
+	if err != nil || id != c.id {
+		c.mu.Lock()
+		c.dead = true
+		c.mu.Unlock()
+		return fmt.Errorf("engine: %s: the card has another identity after a reset: %w", c.reader, scrm.ErrRemovedCard)
+	}
+	return nil
 }
 
 // Card returns the plug-in's card, for calls the engine does not wrap.
@@ -104,6 +205,7 @@ func (op *Op) ReadFile(dir, name string) ([]byte, error) {
 // bump increments the cardcf counter of class on the card before the data
 // it guards changes (spec §3.2), and drops the class from the cache.
 func (op *Op) bump(class cardfs.Stale) error {
+	op.wrote = true
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
@@ -309,7 +411,9 @@ func (op *Op) PINInfo(id minidriver.PinID) (minidriver.PINInfo, error) {
 // Authenticate makes sure PIN id is verified in this transaction: an empty
 // PIN needs nothing, an external one is verified without data, an
 // alphanumeric one with the cached PIN where its policy allows, else the
-// prompt's. A wrong cached PIN is dropped and not retried.
+// prompt's. A wrong cached PIN is dropped and not retried. When the
+// outcome is neither success nor a refusal, the transaction ends with a
+// card reset (see Card.Do).
 func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 	if op.authed.Has(id) {
 		return nil
@@ -322,29 +426,50 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 	if op.c.e.cfg.Silent {
 		flags |= minidriver.Silent
 	}
+	op.authing = true
+	defer func() { op.authing = false }()
 	switch info.Type {
 	case minidriver.EmptyPIN:
 		return nil
 	case minidriver.ExternalPIN:
-		if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, nil, flags); err != nil {
-			return err
-		}
+		before := op.sent()
+		_, err := op.c.md.Authenticate(op.ctx, op.tx, id, nil, flags)
+		op.settle(before, err, id)
+		return err
 	case minidriver.AlphanumericPIN:
-		req := pincache.Request{PIN: id, Info: info, Card: op.c.pinKey(), CardName: op.c.reader, AttemptsLeft: -1, Context: context}
-		att, err := op.c.e.src.Begin(op.ctx, req)
-		if err != nil {
-			return fmt.Errorf("engine: PIN %d: %w", id, err)
-		}
-		_, err = op.c.md.Authenticate(op.ctx, op.tx, id, att.Secret().Bytes(), flags)
-		att.Done(err)
-		if err != nil {
+		if s := op.carry.good[id]; s != nil {
+			// Accepted earlier in this Do, before a reset: verify it again.
+			before := op.sent()
+			_, err := op.c.md.Authenticate(op.ctx, op.tx, id, s.Bytes(), flags)
+			op.settle(before, err, id)
+			if pincache.IsPINFailure(err) {
+				op.c.e.pins.Fail(op.c.pinKey(), id)
+			}
 			return err
 		}
+		att := op.carry.take(id)
+		if att == nil {
+			req := pincache.Request{PIN: id, Info: info, Card: op.c.pinKey(), CardName: op.c.reader, AttemptsLeft: -1, Context: context}
+			if att, err = op.c.e.src.Begin(op.ctx, req); err != nil {
+				return fmt.Errorf("engine: PIN %d: %w", id, err)
+			}
+		}
+		before := op.sent()
+		_, err = op.c.md.Authenticate(op.ctx, op.tx, id, att.Secret().Bytes(), flags)
+		op.settle(before, err, id)
+		switch {
+		case errors.Is(err, scrm.ErrResetCard):
+			op.carry.keep(id, att) // not judged: verify it again after the reset
+		case err == nil:
+			op.carry.accepted(id, att.Secret())
+			att.Done(nil)
+		default:
+			att.Done(err)
+		}
+		return err
 	default:
 		return fmt.Errorf("engine: PIN %d is challenge-response: %w", id, minidriver.ErrUnsupported)
 	}
-	op.authed |= minidriver.NewPinSet(id)
-	return nil
 }
 
 // AuthenticateResponse authenticates a challenge-response PIN (normally
@@ -354,8 +479,12 @@ func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge [
 	if op.authed.Has(id) {
 		return nil
 	}
+	op.authing = true
+	defer func() { op.authing = false }()
+	before := op.sent()
 	ch, err := minidriver.Challenge(op.ctx, op.c.md, op.tx, id)
 	if err != nil {
+		op.settle(before, err)
 		return err
 	}
 	resp, err := respond(ch)
@@ -363,11 +492,24 @@ func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge [
 		return fmt.Errorf("engine: challenge response: %w", err)
 	}
 	defer clear(resp)
-	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, resp, 0); err != nil {
-		return err
-	}
-	op.authed |= minidriver.NewPinSet(id)
-	return nil
+	before = op.sent()
+	_, err = op.c.md.Authenticate(op.ctx, op.tx, id, resp, 0)
+	op.settle(before, err, id)
+	return err
+}
+
+// ChangeAuthenticator changes or unblocks a PIN (or changes the admin
+// key) with the plug-in's CardChangeAuthenticatorEx. The PINs it involves
+// are logged out at the end of the operation, as a card may leave them
+// verified; when its outcome is neither success nor a refusal, the
+// transaction ends with a card reset.
+func (op *Op) ChangeAuthenticator(req minidriver.ChangeRequest) error {
+	op.authing = true
+	defer func() { op.authing = false }()
+	before := op.sent()
+	err := minidriver.ChangeAuthenticator(op.ctx, op.c.md, op.tx, req)
+	op.settle(before, err, req.AuthPIN, req.Target)
+	return err
 }
 
 // AuthenticateAdmin authenticates the challenge-response PIN id (the
@@ -375,17 +517,25 @@ func (op *Op) AuthenticateResponse(id minidriver.PinID, respond func(challenge [
 // (plug-in, reader, identity, serial, the key's algorithm where the card
 // told it) beside the challenge.
 func (op *Op) AuthenticateAdmin(id minidriver.PinID, respond minidriver.AdminResponder) error {
-	c := op.c
 	return op.AuthenticateResponse(id, func(challenge []byte) ([]byte, error) {
-		return respond(op.ctx, minidriver.AdminChallenge{
-			Plugin:    c.plugin,
-			Reader:    c.reader,
-			CardID:    c.id,
-			Serial:    slices.Clone(c.props.Serial),
-			Algorithm: minidriver.ChallengeAlgorithm(c.md, id),
-			Challenge: challenge,
-		})
+		return respond(op.ctx, op.AdminChallenge(id, challenge))
 	})
+}
+
+// AdminChallenge is challenge, issued by the card for the
+// challenge-response PIN id, with the card that asks (plug-in, reader,
+// identity, serial, the key's algorithm where the card told it), as an
+// AdminResponder is given it.
+func (op *Op) AdminChallenge(id minidriver.PinID, challenge []byte) minidriver.AdminChallenge {
+	c := op.c
+	return minidriver.AdminChallenge{
+		Plugin:    c.plugin,
+		Reader:    c.reader,
+		CardID:    c.id,
+		Serial:    slices.Clone(c.props.Serial),
+		Algorithm: minidriver.ChallengeAlgorithm(c.md, id),
+		Challenge: challenge,
+	}
 }
 
 // NoteContainersChanged bumps cardcf's containers counter, before a key is
@@ -434,13 +584,17 @@ func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
 	if op.c.e.cfg.Silent {
 		flags |= minidriver.Silent
 	}
-	if _, err := op.c.md.Authenticate(op.ctx, op.tx, id, pin, flags); err != nil {
+	op.authing = true
+	before := op.sent()
+	_, err = op.c.md.Authenticate(op.ctx, op.tx, id, pin, flags)
+	op.settle(before, err, id)
+	op.authing = false
+	if err != nil {
 		if pincache.IsPINFailure(err) {
 			op.c.e.pins.Fail(op.c.pinKey(), id)
 		}
 		return err
 	}
-	op.authed |= minidriver.NewPinSet(id)
 	if err := op.c.e.pins.Put(op.c.pinKey(), id, info.CachePolicy, pincache.NewSecret(pin)); err != nil {
 		return fmt.Errorf("engine: cache PIN %d: %w", id, err)
 	}

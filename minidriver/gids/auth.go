@@ -45,6 +45,7 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		}
 		_, err := tx.Do(ctx, scrm.Command{INS: 0x20, P1: 0x00, P2: 0x80, Data: secret})
 		if err != nil {
+			unsettled(tx, err)
 			return nil, pinErr(PINUser, "verify the PIN", err)
 		}
 		return nil, nil
@@ -64,6 +65,26 @@ func pinName(id minidriver.PinID) string {
 		return "admin key"
 	}
 	return minidriver.PINName(id)
+}
+
+// unsettled marks tx for a reset when an authentication command failed
+// without a status word that settles its outcome: a lost or malformed
+// answer, a transport error, a deadline, or a status word that is neither
+// a refusal (63Cx, 64xx, 66xx to 6Fxx: ISO/IEC 7816-4 5.6, nothing
+// executed or verification failed) nor success. The card may then hold a
+// login nobody knows of; the reset at the end of the transaction drops it
+// (the lesson of CVE-2023-40660).
+func unsettled(tx *scrm.Tx, err error) {
+	if errors.Is(err, scrm.ErrResetCard) || errors.Is(err, scrm.ErrRemovedCard) {
+		return // no login survives either
+	}
+	var se *scrm.StatusError
+	if errors.As(err, &se) {
+		if s1 := se.SW1; s1 == 0x64 || (s1 >= 0x66 && s1 <= 0x6F) || (s1 == 0x63 && se.SW2&0xF0 == 0xC0) {
+			return
+		}
+	}
+	tx.RequireReset()
 }
 
 // pinErr maps a failed PIN or key verification to a *minidriver.PINError
@@ -136,6 +157,7 @@ func (c *Card) adminRespond(ctx context.Context, tx *scrm.Tx, resp []byte) error
 	}
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, Data: bertlv.Encode(0x7C, bertlv.Encode(0x82, resp)), Ne: scrm.MaxShortNe})
 	if err != nil {
+		unsettled(tx, err)
 		return pinErr(PINAdmin, "admin authentication", err)
 	}
 	if dyn, ok := bertlv.Find(rsp.Data, 0x7C); ok {
@@ -143,6 +165,9 @@ func (c *Card) adminRespond(ctx context.Context, tx *scrm.Tx, resp []byte) error
 			return nil
 		}
 	}
+	// The card said 9000, so it may hold the admin login, but its answer
+	// is not what it should be: end the transaction with a reset.
+	tx.RequireReset()
 	return fmt.Errorf("%w: gids: admin authentication answer", minidriver.ErrUnexpected)
 }
 
@@ -203,6 +228,7 @@ func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 		return nil
 	}
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P1: 0x00, P2: 0x82}); err != nil {
+		tx.RequireReset() // the logins may still be active
 		return cardErr("log out", err)
 	}
 	return nil
@@ -229,6 +255,7 @@ func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidri
 		data := cat(req.AuthData, req.NewData)
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x24, P1: 0x00, P2: 0x80, Data: data}); err != nil {
+			unsettled(tx, err)
 			return pinErr(PINUser, "change the PIN", err)
 		}
 		return nil
@@ -240,6 +267,7 @@ func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidri
 			return err
 		}
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x2C, P1: 0x02, P2: 0x80, Data: req.NewData}); err != nil {
+			tx.RequireReset() // the admin key is authenticated
 			return cardErr("unblock the PIN", err)
 		}
 		return nil
@@ -260,6 +288,7 @@ func (c *Card) putAdminKey(ctx context.Context, tx *scrm.Tx, key []byte) error {
 	data := bertlv.Encode(0x70, cat(bertlv.Encode(0x84, []byte{adminKeyRef}), bertlv.Encode(0xA5, bertlv.Encode(0x87, key))))
 	defer clear(data)
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
+		tx.RequireReset() // the admin key is authenticated
 		return cardErr("store the admin key", err)
 	}
 	return nil

@@ -68,6 +68,26 @@ func pinErr(id minidriver.PinID, err error) error {
 	return cardErr("verify", err)
 }
 
+// unsettled marks tx for a reset when an authentication command failed
+// without a status word that settles its outcome: a lost or malformed
+// answer, a transport error, a deadline, or a status word that is neither
+// a refusal (63Cx, 64xx, 66xx to 6Fxx: ISO/IEC 7816-4 5.6, nothing
+// executed or verification failed) nor success. The card may then hold a
+// login nobody knows of; the reset at the end of the transaction drops it
+// (the lesson of CVE-2023-40660).
+func unsettled(tx *scrm.Tx, err error) {
+	if errors.Is(err, scrm.ErrResetCard) || errors.Is(err, scrm.ErrRemovedCard) {
+		return // no login survives either
+	}
+	var se *scrm.StatusError
+	if errors.As(err, &se) {
+		if s1 := se.SW1; s1 == 0x64 || (s1 >= 0x66 && s1 <= 0x6F) || (s1 == 0x63 && se.SW2&0xF0 == 0xC0) {
+			return
+		}
+	}
+	tx.RequireReset()
+}
+
 // Authenticate verifies a PIN: PINUser and PINSignature with VERIFY of the
 // PIV PIN, PINAdmin with the response to the last Challenge. The PUK
 // cannot be verified on its own (it only unblocks, see
@@ -91,6 +111,7 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P2: refPIN, Data: data}); err != nil {
 			c.roles &^= minidriver.NewPinSet(PINUser, PINSignature)
+			unsettled(tx, err)
 			return nil, pinErr(id, err)
 		}
 		c.roles |= minidriver.NewPinSet(id)
@@ -107,6 +128,7 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 		data := bertlv.Encode(0x7C, bertlv.Encode(0x82, secret))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: data}); err != nil {
 			c.roles &^= minidriver.NewPinSet(PINAdmin)
+			unsettled(tx, err)
 			if errors.Is(err, scrm.ErrSecurityStatus) || errors.Is(err, scrm.ErrWrongData) {
 				return nil, &minidriver.PINError{PIN: id, Name: pinName(id), AttemptsLeft: -1, Err: err}
 			}
@@ -221,6 +243,7 @@ func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 		if !c.q.resetVerify {
 			errs = append(errs, fmt.Errorf("piv: PIN logout: %w", minidriver.ErrUnsupported))
 		} else if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P1: 0xFF, P2: refPIN}); err != nil {
+			tx.RequireReset() // the PIN may still be verified
 			errs = append(errs, cardErr("PIN logout", err))
 		} else {
 			c.roles &^= pins
@@ -263,9 +286,12 @@ func (c *Card) ChangeAuthenticator(ctx context.Context, tx *scrm.Tx, req minidri
 		data := append(puk, pin...)
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x2C, P2: refPIN, Data: data}); err != nil {
+			unsettled(tx, err)
 			return pinErr(PINPUK, err)
 		}
-		c.roles &^= minidriver.NewPinSet(PINUser, PINSignature)
+		// A card may leave the new PIN verified: count it as such, so that
+		// Deauthenticate logs it out.
+		c.roles |= minidriver.NewPinSet(PINUser, PINSignature)
 		return nil
 	case req.Mode == minidriver.ChangePIN && req.Target == PINAdmin && req.AuthPIN == PINAdmin:
 		return c.changeMgmtKey(ctx, tx, req.AuthData, req.NewData)
@@ -288,7 +314,13 @@ func (c *Card) changeRef(ctx context.Context, tx *scrm.Tx, ref byte, id minidriv
 	data := append(o, n...)
 	defer clear(data)
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x24, P2: ref, Data: data}); err != nil {
+		unsettled(tx, err)
 		return pinErr(id, err)
+	}
+	if ref == refPIN {
+		// CHANGE REFERENCE DATA verified the old PIN: a card may leave
+		// the PIN verified, so Deauthenticate logs it out.
+		c.roles |= minidriver.NewPinSet(PINUser, PINSignature)
 	}
 	return nil
 }
@@ -340,6 +372,7 @@ func (c *Card) changeMgmtKey(ctx context.Context, tx *scrm.Tx, response, newKey 
 	data := append([]byte{alg, refMgmt, byte(len(key))}, key...)
 	defer clear(data)
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: data}); err != nil {
+		unsettled(tx, err)
 		return cardErr("set management key", err)
 	}
 	c.mgmtAlg = alg

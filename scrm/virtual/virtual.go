@@ -8,7 +8,8 @@
 // after a reset until it reconnects, SCARD_W_REMOVED_CARD after removal,
 // status-change waits with event counters and the PnP pseudo-reader. Faults
 // can be injected on the next exchange: fail, delay, reset or remove the
-// card, truncate or corrupt the answer.
+// card, truncate or corrupt the answer, or let the card execute the
+// command and lose its answer.
 //
 // Concurrency: a Backend and its Readers are safe for concurrent use. A
 // reader calls its card from one goroutine at a time.
@@ -340,6 +341,10 @@ func (r *Reader) stateLocked() scrm.StateFlag {
 // Fault is something that goes wrong on the next exchange with the card in
 // a reader. The steps apply in field order; the zero Fault does nothing.
 type Fault struct {
+	// Match, if not nil, makes the fault wait for the first exchange whose
+	// command (the APDU as sent) it returns true for; the exchanges
+	// before it pass untouched, and the faults queued after it wait too.
+	Match func(cmd []byte) bool
 	// Delay holds the exchange back (honouring the caller's context).
 	Delay time.Duration
 	// Remove takes the card out before the exchange: it fails with
@@ -350,6 +355,12 @@ type Fault struct {
 	Reset bool
 	// Err, if not nil, is returned instead of sending the command.
 	Err error
+	// Lose, if not nil, lets the card execute the command and then loses
+	// its answer: the exchange fails with Lose (for example
+	// scrm.ErrCommError), as when a reader or daemon fails after the
+	// card answered. The card's state has changed; the caller does not
+	// know how.
+	Lose error
 	// Mutate, if not nil, changes the card's answer before it is returned.
 	Mutate func(rsp []byte) []byte
 }
@@ -361,6 +372,28 @@ func (r *Reader) InjectFault(f Fault) {
 	defer r.b.mu.Unlock()
 	r.faults = append(r.faults, f)
 }
+
+// ClearFaults drops the faults not applied yet and returns how many there
+// were.
+func (r *Reader) ClearFaults() int {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	n := len(r.faults)
+	r.faults = nil
+	return n
+}
+
+// PendingFaults returns how many injected faults have not been applied
+// yet.
+func (r *Reader) PendingFaults() int {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	return len(r.faults)
+}
+
+// LoseNextAnswer lets the card execute the next command and then fails
+// the exchange with err, losing the answer.
+func (r *Reader) LoseNextAnswer(err error) { r.InjectFault(Fault{Lose: err}) }
 
 // FailNext makes the next exchange fail with err.
 func (r *Reader) FailNext(err error) { r.InjectFault(Fault{Err: err}) }
@@ -449,7 +482,7 @@ func (c *conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 		return nil, scrm.ErrNoSmartcard
 	}
 	var f Fault
-	if len(r.faults) > 0 {
+	if len(r.faults) > 0 && (r.faults[0].Match == nil || r.faults[0].Match(cmd)) {
 		f = r.faults[0]
 		r.faults = r.faults[1:]
 	}
@@ -489,6 +522,10 @@ func (c *conn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	clear(in) // the command may hold a PIN or key
 	r.io.Unlock()
 	rsp = slices.Clone(rsp)
+	if f.Lose != nil {
+		clear(rsp) // the answer may hold a secret
+		return nil, f.Lose
+	}
 	if f.Mutate != nil {
 		rsp = f.Mutate(rsp)
 	}
