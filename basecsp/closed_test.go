@@ -79,6 +79,7 @@ func TestClosedMeansClosed(t *testing.T) {
 	calls := map[string]func() error{
 		"Provider.Close":           func() error { return f.p.Close() },
 		"Provider.Cards":           func() error { _, err := f.p.Cards(ctx); return err },
+		"Provider.InitializeCard":  func() error { _, err := f.p.InitializeCard(ctx, "reader", basecsp.InitParams{}); return err },
 		"Provider.Card":            func() error { _, err := f.p.Card(ctx, ""); return err },
 		"Provider.Certificates":    func() error { _, err := f.p.Certificates(ctx); return err },
 		"Provider.Container":       func() error { _, err := f.p.Container(ctx, "rsa"); return err },

@@ -267,7 +267,7 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 	if err := core.CheckOpen(); err != nil {
 		return err
 	}
-	if err := checkPINArgs(id, old, new); err != nil {
+	if err := checkPINArgs(id, old, new, false); err != nil {
 		return fmt.Errorf("basecsp: change PIN: %w", err)
 	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
@@ -300,7 +300,9 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 	if err := core.CheckOpen(); err != nil {
 		return err
 	}
-	if err := checkPINArgs(target, authData, newPIN); err != nil {
+	// Empty authData is allowed here: with a challenge-response auth PIN
+	// it asks for the response from Config.AdminResponse (checked below).
+	if err := checkPINArgs(target, authData, newPIN, len(authData) == 0); err != nil {
 		return fmt.Errorf("basecsp: unblock PIN: %w", err)
 	}
 	if !auth.Valid() || auth == minidriver.RoleEveryone {
@@ -313,6 +315,16 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 		}
 		if auth == target || !info.UnblockPermission.Has(auth) {
 			return fmt.Errorf("basecsp: PIN %d may not unblock PIN %d: %w", auth, target, minidriver.ErrInvalidParameter)
+		}
+		if len(authData) == 0 {
+			// Only a challenge-response PIN is answered for the caller.
+			ai, err := op.PINInfo(auth)
+			if err != nil {
+				return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)
+			}
+			if ai.Type != minidriver.ChallengeResponsePIN {
+				return fmt.Errorf("basecsp: unblock PIN %d: a secret of 0 bytes for PIN %d: %w", target, auth, minidriver.ErrInvalidParameter)
+			}
 		}
 		if core.HasAdmin() {
 			if err := core.WriteAuth(op, "unblock PIN"); err != nil {
@@ -353,13 +365,17 @@ const maxSecretLen = 255
 
 // checkPINArgs checks a PIN change's arguments before the card is asked
 // (and before cardcf is bumped for it): a PIN that can be changed, and
-// secrets of 1 to maxSecretLen bytes. The plug-in checks its card's own
-// rules.
-func checkPINArgs(id minidriver.PinID, auth, new []byte) error {
+// secrets of 1 to maxSecretLen bytes (auth may be empty when emptyAuth
+// says so: an unblock whose challenge-response PIN is answered by
+// Config.AdminResponse). The plug-in checks its card's own rules.
+func checkPINArgs(id minidriver.PinID, auth, new []byte, emptyAuth bool) error {
 	if !id.Valid() || id == minidriver.RoleEveryone {
 		return fmt.Errorf("PIN %d: %w", id, minidriver.ErrInvalidParameter)
 	}
-	for _, b := range [][]byte{auth, new} {
+	for i, b := range [][]byte{auth, new} {
+		if i == 0 && emptyAuth && len(b) == 0 {
+			continue
+		}
 		if len(b) == 0 || len(b) > maxSecretLen {
 			return fmt.Errorf("a secret of %d bytes (1 to %d): %w", len(b), maxSecretLen, minidriver.ErrInvalidParameter)
 		}

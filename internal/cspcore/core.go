@@ -233,6 +233,9 @@ func DiskCacheDir(cacheDir string, use, noCache bool) (string, error) {
 // Initialize initializes the blank card in reader (see
 // engine.Engine.Initialize) and returns a Ref to it. reader is required.
 func (c *Core) Initialize(ctx context.Context, reader string, p minidriver.InitParams) (*Ref, error) {
+	if err := c.CheckOpen(); err != nil {
+		return nil, err
+	}
 	if reader == "" {
 		return nil, c.Errorf("initialize: no reader named: %w", minidriver.ErrInvalidParameter)
 	}

@@ -15,6 +15,9 @@ import (
 // refuses it when it is initialized (minidriver.ErrFileExists); a
 // plug-in that cannot initialize cards gives minidriver.ErrUnsupported.
 func (e *Engine) Initialize(ctx context.Context, reader string, p minidriver.InitParams) (*Card, error) {
+	if err := e.CheckOpen(); err != nil {
+		return nil, err
+	}
 	if c, err := e.CardIn(ctx, reader); err == nil {
 		err := c.Do(ctx, func(op *Op) error {
 			return minidriver.Initialize(op.ctx, c.md, op.tx, p)
