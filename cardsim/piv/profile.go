@@ -180,7 +180,9 @@ func YubiKey(v Version) Profile {
 // ProfileYubiKey57 is a YubiKey 5 with firmware 5.7.1: AES-192 factory
 // management key, RSA up to 4096, Ed25519/X25519, MOVE/DELETE KEY, GET
 // METADATA (see YubiKey for the sources).
-func ProfileYubiKey57() Profile { return named(YubiKey(Version{5, 7, 1}), "yubikey-5.7", "YubiKey 5, firmware 5.7") }
+func ProfileYubiKey57() Profile {
+	return named(YubiKey(Version{5, 7, 1}), "yubikey-5.7", "YubiKey 5, firmware 5.7")
+}
 
 // ProfileYubiKey54 is a YubiKey 5 with firmware 5.4.3 (5.4 to 5.6 behave
 // alike for PIV): GET METADATA, AES management keys, a 3DES factory key,
