@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -265,6 +266,10 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 	if err != nil {
 		return nil, err
 	}
+	if len(cards) > 0 && !slices.ContainsFunc(cards, func(ec *engine.Card) bool { return !ec.Properties().ReadOnly }) {
+		// Nowhere to create it: refused before any scan or login.
+		return nil, c.Errorf("the card in %s is read-only: %w", cards[0].Reader(), minidriver.ErrReadOnly)
+	}
 	if reader == "" {
 		for _, ec := range cards {
 			var exists bool
@@ -318,8 +323,18 @@ func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, 
 
 func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {
 	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
+	// A card that says it is read-only, or one that cannot generate keys
+	// when asked to, is refused before any login or scan (issue 15,
+	// item 8): its properties and capabilities are known since it was
+	// opened.
+	if ec.Properties().ReadOnly {
+		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), minidriver.ErrReadOnly)
+	}
 	var ct *Container
 	err := ec.Do(ctx, func(op *engine.Op) error {
+		if key == nil && !op.Card().Capabilities().KeyGen {
+			return c.Errorf("the card in %s does not generate keys: %w", ec.Reader(), minidriver.ErrUnsupported)
+		}
 		if req.CheckSizes {
 			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
 			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
