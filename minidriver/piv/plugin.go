@@ -158,6 +158,26 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	if _, err := selectPIV(ctx, tx); err != nil {
 		return nil, fmt.Errorf("piv: select: %w", err)
 	}
+	return p.openSelected(ctx, tx, env)
+}
+
+var _ minidriver.ProbeOpener = Plugin{}
+
+// ProbeOpen is Probe then Open without a second SELECT: a PIV card found
+// by probing is selected once (minidriver.ProbeOpener).
+func (p Plugin) ProbeOpen(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, bool, error) {
+	if _, err := selectPIV(ctx, tx); err != nil {
+		if isStatus(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	c, err := p.openSelected(ctx, tx, env)
+	return c, true, err
+}
+
+// openSelected is Open once the PIV application is selected.
+func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, error) {
 	c := &Card{env: env, useProtected: p.ProtectedManagementKey}
 	tx.Card().AddRedaction(redactSecrets)
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
