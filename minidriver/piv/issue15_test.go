@@ -2,10 +2,10 @@ package piv_test
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
