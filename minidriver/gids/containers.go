@@ -102,6 +102,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return err
 	}
 	defer clear(keyDER)
+	if err := c.checkAlg(req.KeySpec, alg); err != nil {
+		return err
+	}
 	km, err := c.keyMap(ctx, tx)
 	if err != nil {
 		return err
@@ -124,6 +127,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		gen := bertlv.Encode(0xAC, cat(bertlv.Encode(0x80, []byte{alg}), bertlv.Encode(0x83, []byte{ref})))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x47, Data: gen, Ne: ne}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)
+			if errors.Is(err, scrm.ErrUnsupported) {
+				c.algs.refuse(alg)
+			}
 			return cardErr("generate the key", err)
 		}
 	} else {
@@ -138,6 +144,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)
+			if errors.Is(err, scrm.ErrUnsupported) {
+				c.algs.refuse(alg)
+			}
 			return cardErr("import the key", err)
 		}
 	}

@@ -103,6 +103,9 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 	efatr, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x2F, P2: 0x01, Data: []byte{0x5C, 0x00}, Ne: scrm.MaxShortNe})
 	switch {
 	case err == nil:
+		if a, ok := parseAlgs(efatr.Data); ok {
+			c.algs = a
+		}
 		caps := parseEFATR(efatr.Data)
 		l := tx.Card().Limits()
 		if caps.extended {
