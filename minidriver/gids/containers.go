@@ -117,6 +117,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return cardErr("create the key file", err)
 	}
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x44}); err != nil {
+		_ = c.deleteKeyFile(ctx, tx, ref)
 		return cardErr("activate the key file", err)
 	}
 	if keyDER == nil {
@@ -156,7 +157,12 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	}
 	next := &keyMap{records: append([]kmRecord(nil), km.records...)}
 	next.set(req.Index, kmRecord{State: 1, Alg: alg, KeyType: keyType, KeyFile: 0xB000 | uint16(ref), Unknown: 0xFFFF})
-	return c.writeKeyMap(ctx, tx, next)
+	if err := c.writeKeyMap(ctx, tx, next); err != nil {
+		// A key the key map does not name is a key nobody finds: gone.
+		_ = c.deleteKeyFile(ctx, tx, ref)
+		return err
+	}
+	return nil
 }
 
 // keyAlg checks a request and returns the algorithm identifier and, for
@@ -248,5 +254,10 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	}
 	next := &keyMap{records: append([]kmRecord(nil), km.records...)}
 	next.set(idx, deletedKM)
+	// Deleted records at the end are dropped: deleting the last
+	// container gives back the key map it was created in.
+	for len(next.records) > 0 && next.records[len(next.records)-1] == deletedKM {
+		next.records = next.records[:len(next.records)-1]
+	}
 	return c.writeKeyMap(ctx, tx, next)
 }
