@@ -2,6 +2,7 @@ package gids
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
@@ -81,10 +82,20 @@ func resolveProfile(cfg Config) Profile {
 	p := cfg.Profile
 	if p.Name == "" {
 		p = ProfileRSAEC()
-		if cfg.MaxRSABits > 0 {
+		if cfg.MaxRSABits > 0 && cfg.MaxRSABits < 4096 {
+			// Not a documented profile any more: the state file does
+			// not name it, and a loaded card follows its Config.
 			p.Algorithms = slices.DeleteFunc(p.Algorithms, func(a byte) bool { return rsaBits(a) > cfg.MaxRSABits })
+			p.Name = "gids-rsa-ec-max" + strconv.Itoa(cfg.MaxRSABits)
 		}
 	}
+	p.Algorithms = slices.Clone(p.Algorithms)
+	return p
+}
+
+// Profile returns the profile the card behaves as.
+func (c *Card) Profile() Profile {
+	p := c.h.prof
 	p.Algorithms = slices.Clone(p.Algorithms)
 	return p
 }
