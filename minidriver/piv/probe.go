@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
-	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -155,13 +154,4 @@ func (c *Card) ensureStore(ctx context.Context, tx *scrm.Tx) error {
 		return nil
 	}
 	return cardErr(fmt.Sprintf("put data %06X", objFileStore), err)
-}
-
-// checkStore fails a write that needs the file store on a card without
-// one.
-func (c *Card) checkStore(what string) error {
-	if c.store == storeNo {
-		return fmt.Errorf("piv: %s: the card has no room for cardmod's file store (object %06X): %w", what, objFileStore, minidriver.ErrUnsupported)
-	}
-	return nil
 }
