@@ -63,6 +63,10 @@ var ATRYubiKey5NFC = []byte{
 // RID A0 00 00 03 08, PIX 00 00 10 00 01 00.
 var AID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 
+// otpAID is Yubico's OTP application, selected with or without its
+// version byte (libykpiv sends A0 00 00 05 27 20 01 01).
+var otpAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01}
+
 // Version is a YubiKey firmware version, as GET VERSION reports it.
 type Version struct {
 	Major, Minor, Patch uint8
@@ -282,6 +286,14 @@ func (c *Card) dispatch(cmd command) reply {
 	if cmd.ins == 0xA4 {
 		return c.cmdSelect(cmd)
 	}
+	if c.sess.otp {
+		// Yubico's OTP application: its serial number command only.
+		if cmd.ins == 0x01 && cmd.p1 == 0x10 {
+			s := c.st.serial
+			return ok([]byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)})
+		}
+		return status(swInsNotSupported)
+	}
 	// With the PIV application not selected (after power-on, or after a
 	// SELECT of an AID the card lacks) a YubiKey answers 6D00 to PIV
 	// instructions (OpenSC PR 1243: "If some non existent AID was selected
@@ -366,6 +378,10 @@ func (c *Card) cmdSelect(cmd command) reply {
 			return ok(nil)
 		}
 		return ok(c.applicationPropertyTemplate())
+	}
+	if c.st.prof.OTPSerial && bytes.HasPrefix(cmd.data, otpAID) && len(cmd.data) <= len(otpAID)+1 {
+		c.sess = session{otp: true}
+		return ok(nil)
 	}
 	// The card has no other application. Like a YubiKey, a SELECT of an
 	// unknown AID leaves no application selected.

@@ -29,6 +29,12 @@ type Profile struct {
 	ATR []byte
 	// Serial: the Yubico GET SERIAL (F8) is answered.
 	Serial bool
+	// OTPSerial: the card has Yubico's OTP application (AID A0 00 00 05
+	// 27 20 01) answering its serial number to 00 01 10 00, where
+	// libykpiv reads the serial of a NEO or YubiKey 4 ("get serial from
+	// neo/yk4 devices using the otp applet", yubico-piv-tool lib/ykpiv.c)
+	// before selecting the PIV application again.
+	OTPSerial bool
 	// Metadata: the Yubico GET METADATA (F7) is answered.
 	Metadata bool
 	// Import: the Yubico IMPORT ASYMMETRIC KEY (FE) is answered.
@@ -145,6 +151,7 @@ func YubiKey(v Version) Profile {
 		Version:                    v,
 		ATR:                        ATRYubiKey5NFC,
 		Serial:                     v.AtLeast(5, 0, 0),
+		OTPSerial:                  !v.AtLeast(5, 0, 0),
 		Metadata:                   v.AtLeast(5, 3, 0),
 		Import:                     true,
 		SetManagementKey:           true,

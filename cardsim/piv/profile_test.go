@@ -146,3 +146,17 @@ func TestProfileVersionConflict(t *testing.T) {
 	_, err := piv.New(piv.Config{Profile: piv.ProfileYubiKey4(), Version: piv.Version{Major: 5, Minor: 7, Patch: 1}})
 	assert.Error(t, err)
 }
+
+// TestProfileOTPSerial: a YubiKey 4 or NEO gives its serial through the OTP
+// application, as libykpiv reads it, and the PIV application is selected
+// again afterwards; a YubiKey 5 has GET SERIAL instead.
+func TestProfileOTPSerial(t *testing.T) {
+	tc := newCard(t, piv.Config{Profile: piv.ProfileYubiKey4(), Serial: 0x01020304})
+	tc.mustOK(0xA4, 0x04, 0x00, h("A0 00 00 05 27 20 01"))
+	assert.Equal(t, h("01 02 03 04"), tc.mustOK(0x01, 0x10, 0x00, nil))
+	tc.wantSW(0x6D00, 0xCB, 0x3F, 0xFF, tlv(0x5C, []byte{0x7E}))
+	tc.mustOK(0xA4, 0x04, 0x00, piv.AID)
+	tc.mustOK(0xCB, 0x3F, 0xFF, tlv(0x5C, []byte{0x7E}))
+	five := newCard(t, piv.Config{Profile: piv.ProfileYubiKey57()})
+	five.wantSW(0x6A82, 0xA4, 0x04, 0x00, h("A0 00 00 05 27 20 01"))
+}

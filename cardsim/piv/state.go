@@ -48,6 +48,7 @@ type state struct {
 // a SELECT of another application clear it.
 type session struct {
 	selected    bool
+	otp         bool // Yubico's OTP application is selected
 	pinVerified bool
 	// pinFresh is set by a successful VERIFY and consumed by the next
 	// operation with a PIN-always key (SP 800-73-4: "PIN Always ... must
