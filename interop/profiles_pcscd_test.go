@@ -65,7 +65,7 @@ func TestPivGoOnProfiles(t *testing.T) {
 			require.NoError(t, err, "piv-go GenerateKey")
 			ecPub := pub.(*ecdsa.PublicKey)
 			require.NoError(t, yk.SetCertificate(pivgo.DefaultManagementKey, pivgo.SlotAuthentication,
-				mustParse(t, issueCert(t, ecPub, "from piv-go"))))
+				parseCertDER(t, issueCert(t, ecPub, "from piv-go"))))
 			require.NoError(t, yk.Close())
 
 			ctx := context.Background()
@@ -111,7 +111,7 @@ func TestPivGoOnProfiles(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, der []byte) *x509.Certificate {
+func parseCertDER(t *testing.T, der []byte) *x509.Certificate {
 	t.Helper()
 	c, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
