@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -28,6 +29,16 @@ type Plugin interface {
 	Open(ctx context.Context, tx *scrm.Tx, env Env) (Card, error)
 }
 
+// ProbeOpener is implemented by plug-ins that can open a card with the
+// answer of their own successful probe, so that a card found by probing is
+// not selected twice: ProbeOpen probes as Probe does and, when the card is
+// the plug-in's, opens it as Open does, in the same transaction, without
+// sending again what the probe sent. A card that is not the plug-in's is
+// (nil, false, nil).
+type ProbeOpener interface {
+	ProbeOpen(ctx context.Context, tx *scrm.Tx, env Env) (Card, bool, error)
+}
+
 // Env is what the caller gives a plug-in when it opens a card (the caller's
 // part of CARD_DATA).
 type Env struct {
@@ -46,15 +57,52 @@ type Match struct {
 }
 
 // Registry is an ordered list of plug-ins. Matching tries every plug-in's
-// ATR/mask pairs first, in order, then probes them in order. A Registry is
-// immutable and safe for concurrent use.
+// ATR/mask pairs first, in order, then probes them: first the plug-in that
+// last took a card with the same ATR through this Registry (the ATR told
+// which one it was), then the others in order. Its plug-in list is
+// immutable; it is safe for concurrent use.
 type Registry struct {
 	plugins []Plugin
+	// byATR remembers, by ATR, the index of the plug-in whose probe last
+	// took a card with that ATR (at most maxRemembered ATRs).
+	mu    sync.Mutex
+	byATR map[string]int
 }
+
+// maxRemembered bounds the ATRs a Registry remembers.
+const maxRemembered = 64
 
 // NewRegistry returns a registry of plugins, matched in the order given.
 func NewRegistry(plugins ...Plugin) *Registry {
 	return &Registry{plugins: append([]Plugin(nil), plugins...)}
+}
+
+// probeOrder returns the indexes of the plug-ins in the order to probe a
+// card with atr.
+func (r *Registry) probeOrder(atr []byte) []int {
+	out := make([]int, 0, len(r.plugins))
+	r.mu.Lock()
+	first, ok := r.byATR[string(atr)]
+	r.mu.Unlock()
+	if ok && first < len(r.plugins) {
+		out = append(out, first)
+	}
+	for i := range r.plugins {
+		if !ok || i != first {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// remember notes that plug-in i's probe took a card with atr.
+func (r *Registry) remember(atr []byte, i int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byATR == nil || len(r.byATR) >= maxRemembered {
+		r.byATR = make(map[string]int)
+	}
+	r.byATR[string(atr)] = i
 }
 
 // Plugins returns the plug-ins in matching order.
@@ -64,30 +112,58 @@ func (r *Registry) Plugins() []Plugin { return append([]Plugin(nil), r.plugins..
 // When none takes the card the error wraps ErrUnknownCard and names what
 // was tried.
 func (r *Registry) Match(ctx context.Context, tx *scrm.Tx) (Match, error) {
-	atr := tx.Card().ATR()
-	for _, p := range r.plugins {
-		for _, m := range p.ATRs() {
-			if m.Match(atr) {
-				return Match{Plugin: p, ByATR: true, Reason: fmt.Sprintf("ATR % X matches %s", atr, m)}, nil
-			}
-		}
+	if m, ok := r.matchATR(tx.Card().ATR()); ok {
+		return m, nil
 	}
+	m, _, err := r.probe(ctx, tx, nil)
+	return m, err
+}
+
+// probe probes the plug-ins in probeOrder. With open set, a plug-in that
+// is a ProbeOpener opens the card from its probe, and the Card is
+// returned.
+func (r *Registry) probe(ctx context.Context, tx *scrm.Tx, open *Env) (Match, Card, error) {
+	atr := tx.Card().ATR()
 	var tried []string
-	for _, p := range r.plugins {
-		ok, err := p.Probe(ctx, tx)
+	for _, i := range r.probeOrder(atr) {
+		p := r.plugins[i]
+		var ok bool
+		var err error
+		var card Card
+		if po, isPO := p.(ProbeOpener); isPO && open != nil {
+			card, ok, err = po.ProbeOpen(ctx, tx, *open)
+			if err != nil && ok {
+				return Match{Plugin: p}, nil, fmt.Errorf("minidriver: %s: open: %w", p.Name(), err)
+			}
+		} else {
+			ok, err = p.Probe(ctx, tx)
+		}
 		if err != nil {
 			if errors.Is(err, scrm.ErrResetCard) || errors.Is(err, scrm.ErrRemovedCard) || ctx.Err() != nil {
-				return Match{}, fmt.Errorf("minidriver: probing for %s: %w", p.Name(), err)
+				return Match{}, nil, fmt.Errorf("minidriver: probing for %s: %w", p.Name(), err)
 			}
 			tried = append(tried, p.Name()+" ("+err.Error()+")")
 			continue
 		}
 		if ok {
-			return Match{Plugin: p, Reason: fmt.Sprintf("%s probe answered", p.Name())}, nil
+			r.remember(atr, i)
+			return Match{Plugin: p, Reason: fmt.Sprintf("%s probe answered", p.Name())}, card, nil
 		}
 		tried = append(tried, p.Name())
 	}
-	return Match{}, fmt.Errorf("%w: ATR % X; probed %s", ErrUnknownCard, atr, strings.Join(tried, ", "))
+	return Match{}, nil, fmt.Errorf("%w: ATR % X; probed %s", ErrUnknownCard, atr, strings.Join(tried, ", "))
+}
+
+// matchATR finds the plug-in whose ATR/mask pairs match atr.
+func (r *Registry) matchATR(atr []byte) (Match, bool) {
+	for _, p := range r.plugins {
+		for _, m := range p.ATRs() {
+			if m.Match(atr) {
+				return Match{Plugin: p, ByATR: true, Reason: fmt.Sprintf("ATR % X matches %s", atr, m)}, true
+			}
+		}
+	}
+	return Match{}, false
 }
 
 // Open matches the card and opens it with its plug-in, in one transaction
@@ -98,11 +174,21 @@ func (r *Registry) Open(ctx context.Context, card *scrm.Card, env Env) (Card, Ma
 		return nil, Match{}, fmt.Errorf("minidriver: %w", err)
 	}
 	defer tx.End(scrm.LeaveCard)
-	m, err := r.Match(ctx, tx)
-	if err != nil {
-		return nil, Match{}, err
+	if m, ok := r.matchATR(tx.Card().ATR()); ok {
+		c, err := m.Plugin.Open(ctx, tx, env)
+		if err != nil {
+			return nil, m, fmt.Errorf("minidriver: %s: open: %w", m.Plugin.Name(), err)
+		}
+		return c, m, nil
 	}
-	c, err := m.Plugin.Open(ctx, tx, env)
+	m, c, err := r.probe(ctx, tx, &env)
+	if err != nil {
+		return nil, m, err
+	}
+	if c != nil {
+		return c, m, nil
+	}
+	c, err = m.Plugin.Open(ctx, tx, env)
 	if err != nil {
 		return nil, m, fmt.Errorf("minidriver: %s: open: %w", m.Plugin.Name(), err)
 	}

@@ -116,6 +116,9 @@ type Config struct {
 	// CardID is the 16-byte cardid of an initialized card; nil means 16
 	// bytes from Rand.
 	CardID []byte
+	// Profile is the card family the card behaves as (see Profiles); its
+	// zero value is ProfileRSAEC with MaxRSABits applied.
+	Profile Profile
 	// ATR is the answer to reset; nil means DefaultATR.
 	ATR []byte
 	// Rand is the source of every random value the card draws (key
@@ -138,10 +141,11 @@ type hooks struct {
 	rand       io.Reader
 	capacity   int
 	maxRSABits int
+	prof       Profile
 }
 
 func (cfg Config) hooks() hooks {
-	h := hooks{atr: DefaultATR, rand: rand.Reader, capacity: DefaultCapacity, maxRSABits: 4096}
+	h := hooks{atr: DefaultATR, rand: rand.Reader, capacity: DefaultCapacity, maxRSABits: 4096, prof: resolveProfile(cfg)}
 	if cfg.ATR != nil {
 		h.atr = append([]byte(nil), cfg.ATR...)
 	}

@@ -6,6 +6,11 @@
 //	card, err := gids.New(gids.Config{})                  // blank, as from the factory
 //	card, err := gids.New(gids.Config{Initialized: true}) // as gids-tool --initialize leaves it
 //
+// Config.Profile selects a card family (Profiles): RSA and ECC
+// (ProfileRSAEC, the default), RSA-1024/2048 only (ProfileRSA), or RSA
+// only without saying so (ProfileRSAQuiet); a listed profile names its
+// algorithms in EF.ATR (tag AC), an algorithm a card lacks answers 6A81.
+//
 // Where the GIDS text is ambiguous the card does what OpenSC's GIDS driver
 // and GidsApplet (the Java Card GIDS implementation OpenSC is tested with)
 // do; the comments say where. TestInteropOpenSC checks it through pcscd and

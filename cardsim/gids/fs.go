@@ -233,7 +233,7 @@ func (c *Card) cmdGetData(cmd command) reply {
 		if !bytes.Equal(cmd.data, []byte{0x5C, 0x00}) {
 			return status(swIncorrectData)
 		}
-		return ok(efATR)
+		return ok(c.h.prof.efATRContent())
 	}
 	f, sw := c.doFile(cmd)
 	if sw != swOK {

@@ -209,6 +209,9 @@ func (c *Card) cmdGenerate(cmd command) reply {
 	} else if bits > c.h.maxRSABits {
 		return status(swFuncNotSupported)
 	}
+	if !c.h.prof.supportsAlg(a) {
+		return status(swFuncNotSupported)
+	}
 	if !f.keyAlgAllowed(a) {
 		return status(swIncorrectData)
 	}
@@ -278,6 +281,9 @@ func (c *Card) putKey(cmd command) reply {
 		return status(swIncorrectData)
 	}
 	if k.rsa != nil && k.rsa.N.BitLen() > c.h.maxRSABits {
+		return status(swFuncNotSupported)
+	}
+	if k.sym == nil && !c.h.prof.supportsAlg(k.alg) {
 		return status(swFuncNotSupported)
 	}
 	if k.sym == nil && !f.keyAlgAllowed(k.alg) {

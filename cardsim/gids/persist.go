@@ -47,7 +47,10 @@ const StateVersion = 1
 // (selection, PIN verified, admin authenticated, security environment) is
 // saved.
 type savedState struct {
-	Version   int         `json:"version"`
+	Version int `json:"version"`
+	// Profile names the card's Profile (ProfileByName); absent means
+	// the Config's.
+	Profile   string      `json:"profile,omitempty"`
 	LifeCycle string      `json:"life_cycle"`
 	PIN       savedPIN    `json:"pin"`
 	Files     []savedFile `json:"files"`
@@ -93,6 +96,9 @@ var ErrUnsupportedStateVersion = cardsim.ErrUnsupportedStateVersion
 func (c *Card) Save(w io.Writer) error {
 	c.mu.Lock()
 	s, err := c.st.marshal()
+	if _, known := ProfileByName(c.h.prof.Name); known && err == nil {
+		s.Profile = c.h.prof.Name
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -123,6 +129,16 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 	st, err := unmarshalState(data, h.capacity)
 	if err != nil {
 		return nil, err
+	}
+	var named struct {
+		Profile string `json:"profile"`
+	}
+	if err := json.Unmarshal(data, &named); err == nil && named.Profile != "" {
+		p, known := ProfileByName(named.Profile)
+		if !known {
+			return nil, &LoadError{Card: "gids", Reason: fmt.Sprintf("unknown profile %q", named.Profile)}
+		}
+		h.prof = p
 	}
 	return &Card{h: h, st: st, tr: newTransport()}, nil
 }

@@ -104,8 +104,27 @@ func TestEFATR(t *testing.T) {
 	tc.mustOK(0xA4, 0x04, 0x00, gids.AID[:9])
 	atr, sw := tc.raw(h("00 CB 2F 01 02 5C 00 FF"))
 	require.Equal(t, uint16(0x9000), sw)
-	assert.Equal(t, cat(h("43 01 D4 47 03 D0 01 C0 46 0C"), []byte("cardmod GIDS")), atr)
+	assert.Equal(t, cat(h("43 01 D4 47 03 D0 01 C0 46 0C"), []byte("cardmod GIDS"),
+		h("AC 15 80 01 06 80 01 07 80 01 08 80 01 09 80 01 0C 80 01 0D 80 01 0E")), atr, "with the algorithms of ProfileRSAEC")
 	tc.wantSW(0x6A80, 0xCB, 0x2F, 0x01, h("5C 02 DF 20"))
+
+	quiet := newCard(t, gids.Config{Profile: gids.ProfileRSAQuiet()})
+	quiet.mustOK(0xA4, 0x04, 0x00, gids.AID[:9])
+	atr, sw = quiet.raw(h("00 CB 2F 01 02 5C 00 FF"))
+	require.Equal(t, uint16(0x9000), sw)
+	assert.Equal(t, cat(h("43 01 D4 47 03 D0 01 C0 46 0C"), []byte("cardmod GIDS")), atr, "a card that says nothing of its algorithms")
+}
+
+// TestProfiles: every documented profile is found by name, and an RSA-only
+// card refuses an EC key with 6A81.
+func TestProfiles(t *testing.T) {
+	for _, p := range gids.Profiles() {
+		q, ok := gids.ProfileByName(p.Name)
+		require.True(t, ok)
+		assert.Equal(t, p, q)
+	}
+	_, ok := gids.ProfileByName("nope")
+	assert.False(t, ok)
 }
 
 func TestSelectFileByID(t *testing.T) {

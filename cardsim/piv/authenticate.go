@@ -54,7 +54,7 @@ func (c *Card) cmdGeneralAuthenticate(cmd command) reply {
 	if cmd.p2 == SlotManagement {
 		return c.authenticateManagementKey(cmd)
 	}
-	if !isKeySlot(cmd.p2) {
+	if !c.hasSlot(cmd.p2) {
 		return status(swIncorrectP1P2)
 	}
 	if _, _, known := algInfo(cmd.p1); !known {

@@ -63,6 +63,10 @@ var ATRYubiKey5NFC = []byte{
 // RID A0 00 00 03 08, PIX 00 00 10 00 01 00.
 var AID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 
+// otpAID is Yubico's OTP application, selected with or without its
+// version byte (libykpiv sends A0 00 00 05 27 20 01 01).
+var otpAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01}
+
 // Version is a YubiKey firmware version, as GET VERSION reports it.
 type Version struct {
 	Major, Minor, Patch uint8
@@ -100,15 +104,20 @@ type Config struct {
 	// ManagementKeyAlgorithm is AlgTDES, AlgAES128, AlgAES192 or AlgAES256;
 	// 0 means the firmware's default (3DES before 5.7, AES-192 from 5.7).
 	ManagementKeyAlgorithm byte
-	// Version is the firmware version; zero means DefaultVersion. It selects
-	// behaviour: GET SERIAL needs 5.0, GET METADATA 5.3, AES management keys
-	// 5.4, RSA-3072/4096, Ed25519, X25519 and MOVE KEY 5.7.
+	// Profile is the card family the card behaves as (see Profiles). Its
+	// zero value means the YubiKey of Version (YubiKey(Version)).
+	Profile Profile
+	// Version is the YubiKey firmware version when Profile is zero; zero
+	// means DefaultVersion. It selects behaviour: GET SERIAL needs 5.0,
+	// GET METADATA 5.3, AES management keys 5.4, RSA-3072/4096, Ed25519,
+	// X25519 and MOVE KEY 5.7. With a Profile it must be zero or the
+	// profile's version.
 	Version Version
 	// Serial is the serial number; 0 means DefaultSerial.
 	Serial uint32
 	// FormFactor is reported in attestations; 0 means DefaultFormFactor.
 	FormFactor byte
-	// ATR is the answer to reset; nil means ATRYubiKey5NFC.
+	// ATR is the answer to reset; nil means the profile's.
 	ATR []byte
 	// Rand is the source of every random value the card draws (key
 	// generation, challenges, certificate serial numbers). nil means
@@ -122,7 +131,7 @@ type Config struct {
 	Touch func(slot byte) bool
 	// Now is the clock for the 15 s touch cache; nil means time.Now.
 	Now func() time.Time
-	// MaxObjectSize bounds one data object; 0 means DefaultMaxObjectSize.
+	// MaxObjectSize bounds one data object; 0 means the profile's.
 	MaxObjectSize int
 }
 
@@ -135,8 +144,8 @@ type hooks struct {
 	maxObjectSize int
 }
 
-func (cfg Config) hooks() hooks {
-	h := hooks{atr: ATRYubiKey5NFC, rand: rand.Reader, touch: cfg.Touch, now: time.Now, maxObjectSize: DefaultMaxObjectSize}
+func (cfg Config) hooks(p *Profile) hooks {
+	h := hooks{atr: p.ATR, rand: rand.Reader, touch: cfg.Touch, now: time.Now, maxObjectSize: p.MaxObjectSize}
 	if cfg.ATR != nil {
 		h.atr = append([]byte(nil), cfg.ATR...)
 	}
@@ -168,12 +177,25 @@ var _ cardsim.Card = (*Card)(nil)
 // New makes a fresh card. It generates the simulated attestation root and
 // the slot F9 attestation key and certificate from cfg.Rand.
 func New(cfg Config) (*Card, error) {
-	h := cfg.hooks()
-	st, err := newState(cfg, h.rand)
+	r := cfg.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	st, err := newState(cfg, r)
 	if err != nil {
 		return nil, err
 	}
-	return &Card{h: h, st: st, tr: newTransport()}, nil
+	return &Card{h: cfg.hooks(&st.prof), st: st, tr: newTransport()}, nil
+}
+
+// Profile returns the profile the card behaves as.
+func (c *Card) Profile() Profile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.st.prof
+	p.Algorithms = append([]byte(nil), p.Algorithms...)
+	p.ATR = append([]byte(nil), p.ATR...)
+	return p
 }
 
 // ATR implements cardsim.Card.
@@ -264,6 +286,14 @@ func (c *Card) dispatch(cmd command) reply {
 	if cmd.ins == 0xA4 {
 		return c.cmdSelect(cmd)
 	}
+	if c.sess.otp {
+		// Yubico's OTP application: its serial number command only.
+		if cmd.ins == 0x01 && cmd.p1 == 0x10 {
+			s := c.st.serial
+			return ok([]byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)})
+		}
+		return status(swInsNotSupported)
+	}
 	// With the PIV application not selected (after power-on, or after a
 	// SELECT of an AID the card lacks) a YubiKey answers 6D00 to PIV
 	// instructions (OpenSC PR 1243: "If some non existent AID was selected
@@ -272,7 +302,7 @@ func (c *Card) dispatch(cmd command) reply {
 	if !c.sess.selected {
 		return status(swInsNotSupported)
 	}
-	fw := c.st.fw
+	p := &c.st.prof
 	switch cmd.ins {
 	case 0xCB:
 		return c.cmdGetData(cmd)
@@ -289,29 +319,39 @@ func (c *Card) dispatch(cmd command) reply {
 	case 0x47:
 		return c.cmdGenerate(cmd)
 	case 0xFD:
-		return c.cmdGetVersion(cmd)
+		if p.Version != (Version{}) {
+			return c.cmdGetVersion(cmd)
+		}
 	case 0xF8:
-		if fw.AtLeast(5, 0, 0) {
+		if p.Serial {
 			return c.cmdGetSerial(cmd)
 		}
 	case 0xFE:
-		return c.cmdImport(cmd)
+		if p.Import {
+			return c.cmdImport(cmd)
+		}
 	case 0xFF:
-		return c.cmdSetManagementKey(cmd)
+		if p.SetManagementKey {
+			return c.cmdSetManagementKey(cmd)
+		}
 	case 0xFB:
-		return c.cmdReset(cmd)
+		if p.ResetApp {
+			return c.cmdReset(cmd)
+		}
 	case 0xFA:
-		return c.cmdSetPINRetries(cmd)
+		if p.ResetApp {
+			return c.cmdSetPINRetries(cmd)
+		}
 	case 0xF9:
-		if fw.AtLeast(4, 3, 0) {
+		if p.Attestation {
 			return c.cmdAttest(cmd)
 		}
 	case 0xF7:
-		if fw.AtLeast(5, 3, 0) {
+		if p.Metadata {
 			return c.cmdGetMetadata(cmd)
 		}
 	case 0xF6:
-		if fw.AtLeast(5, 7, 0) {
+		if p.MoveKey {
 			return c.cmdMoveKey(cmd)
 		}
 	}
@@ -338,6 +378,10 @@ func (c *Card) cmdSelect(cmd command) reply {
 			return ok(nil)
 		}
 		return ok(c.applicationPropertyTemplate())
+	}
+	if c.st.prof.OTPSerial && bytes.HasPrefix(cmd.data, otpAID) && len(cmd.data) <= len(otpAID)+1 {
+		c.sess = session{otp: true}
+		return ok(nil)
 	}
 	// The card has no other application. Like a YubiKey, a SELECT of an
 	// unknown AID leaves no application selected.

@@ -5,6 +5,23 @@
 // the vpcd bridge.
 //
 //	card, err := piv.New(piv.Config{}) // a fresh YubiKey 5, firmware 5.7.1
+//	card, err := piv.New(piv.Config{Profile: piv.ProfileApplet()})
+//
+// # Profiles
+//
+// A Profile is a real card family the card behaves as; Profiles lists the
+// documented ones, each citing its sources in its constructor's doc:
+// YubiKey 5.7, 5.4 to 5.6, 5.0 to 5.2 (no GET METADATA), YubiKey 4 and the
+// NEO (ProfileYubiKey57 ... ProfileYubiKeyNEO, or YubiKey for any
+// firmware); a standard SP 800-73-4 card issued read-only for its holder
+// (ProfileIssued: no Yubico instruction, 6D00; no 5FFFxx objects; CHUID,
+// CCC, Discovery and Key History; certificates in 9A, 9C, 9D, 9E, 82 and
+// 83; every write refused); and a PIV applet of another vendor with
+// Yubico's GET VERSION and GET METADATA but no 5FFF10-5FFF20 and retired
+// slots 82-8C only (ProfileApplet; 6A86 for 8D-95, 6A81 to PUT DATA of
+// 5FFFxx). The rest of this comment describes the YubiKey 5.7; the
+// profiles say where a card differs. The state file keeps the profile's
+// name.
 //
 // # Transport
 //

@@ -59,7 +59,7 @@ func tlvMap(b []byte, allowed ...uint32) (map[uint32][]byte, bool) {
 // 3.3.2): 00 47 00 slot, AC { 80 alg [AA pin policy] [AB touch policy] };
 // the response is 7F49 with the public key.
 func (c *Card) cmdGenerate(cmd command) reply {
-	if cmd.p1 != 0x00 || !isKeySlot(cmd.p2) {
+	if cmd.p1 != 0x00 || !c.hasSlot(cmd.p2) {
 		return status(swIncorrectP1P2)
 	}
 	if !c.sess.mgmtAuth {
@@ -94,7 +94,7 @@ func (c *Card) cmdGenerate(cmd command) reply {
 // the private scalar (06), Ed25519 as the seed (07), X25519 as the scalar
 // (08); then optional AA and AB policies.
 func (c *Card) cmdImport(cmd command) reply {
-	if !isKeySlot(cmd.p2) {
+	if !c.hasSlot(cmd.p2) {
 		return status(swIncorrectP1P2)
 	}
 	if !c.sess.mgmtAuth {
@@ -218,7 +218,7 @@ func (c *Card) cmdSetManagementKey(cmd command) reply {
 		return status(swIncorrectData)
 	}
 	alg, key := d[0], d[3:]
-	if !mgmtAlgSupported(c.st.fw, alg) || len(key) != mgmtKeyLen(alg) {
+	if !mgmtAlgSupported(&c.st.prof, alg) || len(key) != mgmtKeyLen(alg) {
 		return status(swIncorrectData)
 	}
 	c.st.mgmt = managementKey{alg: alg, key: append([]byte(nil), key...), touch: cmd.p2 == 0xFE}
@@ -260,6 +260,10 @@ func (c *Card) cmdGetMetadata(cmd command) reply {
 			tlv.Encode(0x02, []byte{0x00, c.mgmtTouchPolicy()}),
 			tlv.Encode(0x05, boolByte(bytes.Equal(c.st.mgmt.key, DefaultManagementKey))),
 		))
+	case isKeySlot(ref) && !c.hasSlot(ref):
+		// A slot this card lacks (a retired slot beyond its last, say):
+		// incorrect P1-P2, as the applet of ProfileApplet answers.
+		return status(swIncorrectP1P2)
 	case isKeySlot(ref):
 		k := c.st.keys[ref]
 		if k == nil {
@@ -284,7 +288,7 @@ func (c *Card) cmdMoveKey(cmd command) reply {
 		return status(swSecurityStatus)
 	}
 	src, dst := cmd.p2, cmd.p1
-	if !isKeySlot(src) {
+	if !c.hasSlot(src) {
 		return status(swIncorrectP1P2)
 	}
 	if dst == 0xFF {
@@ -294,7 +298,7 @@ func (c *Card) cmdMoveKey(cmd command) reply {
 		delete(c.st.keys, src)
 		return ok(nil)
 	}
-	if !isKeySlot(dst) || src == SlotAttestation || dst == src {
+	if !c.hasSlot(dst) || src == SlotAttestation || dst == src {
 		return status(swIncorrectP1P2)
 	}
 	k := c.st.keys[src]
@@ -315,7 +319,7 @@ func (c *Card) cmdMoveKey(cmd command) reply {
 // as "not found").
 func (c *Card) cmdAttest(cmd command) reply {
 	slot := cmd.p1
-	if cmd.p2 != 0x00 || !isKeySlot(slot) || slot == SlotAttestation {
+	if cmd.p2 != 0x00 || !c.hasSlot(slot) || slot == SlotAttestation {
 		return status(swIncorrectP1P2)
 	}
 	k := c.st.keys[slot]

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"slices"
 
 	"github.com/cardmod/cardmod/cardsim/internal/tlv"
 )
@@ -99,21 +100,15 @@ func algInfo(alg byte) (kind keyKind, bits int, ok bool) {
 	return 0, 0, false
 }
 
-// algSupported reports whether the card's firmware knows alg: RSA-3072,
-// RSA-4096, Ed25519 and X25519 came with 5.7 (Yubico PIV docs), P-384 with
-// YubiKey 4.
+// algSupported reports whether the card's profile has alg (see YubiKey
+// for the firmware history).
 func (c *Card) algSupported(alg byte) bool {
-	fw := c.st.fw
-	switch alg {
-	case AlgRSA1024, AlgRSA2048, AlgECCP256:
-		return true
-	case AlgECCP384:
-		return fw.AtLeast(4, 0, 0)
-	case AlgRSA3072, AlgRSA4096, AlgEd25519, AlgX25519:
-		return fw.AtLeast(5, 7, 0)
-	}
-	return false
+	return slices.Contains(c.st.prof.Algorithms, alg)
 }
+
+// hasSlot reports whether ref names a key slot this card has (see
+// Profile.RetiredSlots and Profile.Attestation).
+func (c *Card) hasSlot(ref byte) bool { return isKeySlot(ref) && c.st.prof.hasSlot(ref) }
 
 // isKeySlot reports whether ref names an asymmetric key slot: 9A, 9C, 9D,
 // 9E, the retired 82-95, and the attestation slot F9.

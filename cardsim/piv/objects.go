@@ -76,6 +76,22 @@ func validObjectTag(tag uint32) bool {
 	return tag == ObjDiscovery || tag == ObjBITGroupTemplate || (tag >= 0x5F0000 && tag <= 0x5FFFFF)
 }
 
+// standardObjectTag reports whether tag is one of the SP 800-73-4 data
+// objects (part 1, table 3): 5FC101 to 5FC123, the Discovery object and
+// the BIT group template.
+func standardObjectTag(tag uint32) bool {
+	return tag == ObjDiscovery || tag == ObjBITGroupTemplate || (tag >= 0x5FC101 && tag <= 0x5FC123)
+}
+
+// hasObjectTag reports whether this card stores objects under tag: every
+// valid tag with Profile.VendorObjects, else the SP 800-73-4 ones.
+func (c *Card) hasObjectTag(tag uint32) bool {
+	if c.st.prof.VendorObjects {
+		return validObjectTag(tag)
+	}
+	return standardObjectTag(tag)
+}
+
 // parseTagList reads the tag list 5C of GET DATA and PUT DATA: one tag of
 // one (7E), two (7F61) or three (5FC1xx) bytes.
 func parseTagList(v []byte) (uint32, bool) {
@@ -102,7 +118,7 @@ func (c *Card) cmdGetData(cmd command) reply {
 	if !okTag {
 		return status(swIncorrectData)
 	}
-	if !validObjectTag(tag) {
+	if !c.hasObjectTag(tag) {
 		return status(swNotFound)
 	}
 	// A YubiKey asks for the PIN before telling whether a protected object
@@ -142,6 +158,11 @@ func (c *Card) cmdPutData(cmd command) reply {
 	tag, okTag := parseTagList(list.Value)
 	if !okTag || !validObjectTag(tag) {
 		return status(swIncorrectData)
+	}
+	if !c.hasObjectTag(tag) {
+		// A tag outside the objects this card has (a Yubico 5FFFxx object
+		// on a card without them): function not supported.
+		return status(swFuncNotSupported)
 	}
 	if tag == ObjDiscovery {
 		// The Discovery object is fixed.

@@ -23,6 +23,7 @@ const StateVersion = 1
 //
 //	{
 //	  "version": 1,
+//	  "profile": "yubikey-5.7",
 //	  "firmware": "5.7.1",
 //	  "serial": 10000001,
 //	  "form_factor": 1,
@@ -37,10 +38,14 @@ const StateVersion = 1
 //
 // PIN and PUK are kept padded with FF to 8 bytes, in hex; private keys as
 // PKCS#8 DER (X25519 included); policies as stored (0 means the slot's
-// default). Nothing of the session (selection, PIN verified, management key
+// default). "profile" names the card's Profile (see ProfileByName); a
+// state without it, or with the name YubiKey gives a firmware, is the
+// YubiKey of "firmware", which is empty for a card without GET VERSION.
+// Nothing of the session (selection, PIN verified, management key
 // authenticated) is saved.
 type savedState struct {
 	Version         int           `json:"version"`
+	Profile         string        `json:"profile,omitempty"`
 	Firmware        string        `json:"firmware"`
 	Serial          uint32        `json:"serial"`
 	FormFactor      byte          `json:"form_factor"`
@@ -130,7 +135,7 @@ func Load(r io.Reader, cfg Config) (*Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Card{h: cfg.hooks(), st: st, tr: newTransport()}, nil
+	return &Card{h: cfg.hooks(&st.prof), st: st, tr: newTransport()}, nil
 }
 
 // LoadFile loads a card from a file written by SaveFile.
@@ -141,6 +146,7 @@ func LoadFile(path string, cfg Config) (*Card, error) {
 func (st *state) marshal() (*savedState, error) {
 	s := &savedState{
 		Version:         StateVersion,
+		Profile:         st.prof.Name,
 		Firmware:        st.fw.String(),
 		Serial:          st.serial,
 		FormFactor:      st.formFactor,
@@ -196,10 +202,30 @@ func unmarshalState(data []byte) (*state, error) {
 		return nil, bad("corrupt state", err)
 	}
 	st := &state{serial: s.Serial, formFactor: s.FormFactor, keys: map[byte]*slotKey{}, objects: map[uint32][]byte{}}
-	fw, err := parseVersion(s.Firmware)
-	if err != nil {
-		return nil, bad("firmware", err)
+	var fw Version
+	if s.Firmware != "" && s.Firmware != (Version{}).String() {
+		v, err := parseVersion(s.Firmware)
+		if err != nil {
+			return nil, bad("firmware", err)
+		}
+		fw = v
 	}
+	prof, known := ProfileByName(s.Profile)
+	switch {
+	case known && prof.Version != fw:
+		return nil, bad(fmt.Sprintf("firmware %v is not that of profile %s", fw, s.Profile), nil)
+	case !known && fw == (Version{}):
+		return nil, bad(fmt.Sprintf("profile %q without firmware", s.Profile), nil)
+	case !known && s.Profile != "" && s.Profile != YubiKey(fw).Name:
+		return nil, bad(fmt.Sprintf("unknown profile %q", s.Profile), nil)
+	case !known:
+		prof = YubiKey(fw)
+	}
+	var err error
+	if prof, err = resolveProfile(Config{Profile: prof}); err != nil {
+		return nil, bad("profile", err)
+	}
+	st.prof = prof
 	st.fw = fw
 	for _, x := range []struct {
 		name string
@@ -217,14 +243,14 @@ func unmarshalState(data []byte) (*state, error) {
 		x.out.max, x.out.left = x.in.Max, x.in.Left
 	}
 	mk, err := hex.DecodeString(s.ManagementKey.Key)
-	if err != nil || !mgmtAlgSupported(fw, s.ManagementKey.Algorithm) || len(mk) != mgmtKeyLen(s.ManagementKey.Algorithm) {
+	if err != nil || !mgmtAlgSupported(&st.prof, s.ManagementKey.Algorithm) || len(mk) != mgmtKeyLen(s.ManagementKey.Algorithm) {
 		return nil, bad("management key: wrong algorithm or length", err)
 	}
 	st.mgmt = managementKey{alg: s.ManagementKey.Algorithm, key: mk, touch: s.ManagementKey.Touch}
 	for _, k := range s.Keys {
 		slot64, err := strconv.ParseUint(k.Slot, 16, 8)
 		slot := byte(slot64)
-		if err != nil || !isKeySlot(slot) {
+		if err != nil || !isKeySlot(slot) || !st.prof.hasSlot(slot) {
 			return nil, bad(fmt.Sprintf("key slot %q", k.Slot), err)
 		}
 		if _, dup := st.keys[slot]; dup {
@@ -247,7 +273,7 @@ func unmarshalState(data []byte) (*state, error) {
 	for _, o := range s.Objects {
 		tag64, err := strconv.ParseUint(o.Tag, 16, 32)
 		tag := uint32(tag64)
-		if err != nil || !validObjectTag(tag) || tag == ObjDiscovery {
+		if err != nil || !validObjectTag(tag) || tag == ObjDiscovery || (!st.prof.VendorObjects && !standardObjectTag(tag)) {
 			return nil, bad(fmt.Sprintf("object tag %q", o.Tag), err)
 		}
 		if _, dup := st.objects[tag]; dup {

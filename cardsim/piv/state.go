@@ -33,6 +33,7 @@ type managementKey struct {
 // state is everything a card keeps across power cycles, and what Save
 // writes.
 type state struct {
+	prof       Profile
 	fw         Version
 	serial     uint32
 	formFactor byte
@@ -47,6 +48,7 @@ type state struct {
 // a SELECT of another application clear it.
 type session struct {
 	selected    bool
+	otp         bool // Yubico's OTP application is selected
 	pinVerified bool
 	// pinFresh is set by a successful VERIFY and consumed by the next
 	// operation with a PIN-always key (SP 800-73-4: "PIN Always ... must
@@ -109,13 +111,8 @@ var (
 	defaultPUKPadded, _ = padPIN(DefaultPUK)
 )
 
-// defaultMgmtAlg is the factory management key algorithm of a firmware.
-func defaultMgmtAlg(fw Version) byte {
-	if fw.AtLeast(5, 7, 0) {
-		return AlgAES192
-	}
-	return AlgTDES
-}
+// defaultMgmtAlg is the factory management key algorithm of a profile.
+func defaultMgmtAlg(p *Profile) byte { return p.DefaultManagementAlgorithm }
 
 // mgmtKeyLen returns the key length of a management key algorithm.
 func mgmtKeyLen(alg byte) int {
@@ -130,27 +127,30 @@ func mgmtKeyLen(alg byte) int {
 	return 0
 }
 
-// mgmtAlgSupported: AES management keys came with firmware 5.4.
-func mgmtAlgSupported(fw Version, alg byte) bool {
+// mgmtAlgSupported: AES management keys where the profile has them
+// (YubiKey 5.4 and later).
+func mgmtAlgSupported(p *Profile, alg byte) bool {
 	switch alg {
 	case AlgTDES:
 		return true
 	case AlgAES128, AlgAES192, AlgAES256:
-		return fw.AtLeast(5, 4, 0)
+		return p.AESManagementKey || alg == p.DefaultManagementAlgorithm
 	}
 	return false
 }
 
 func newState(cfg Config, r io.Reader) (*state, error) {
+	prof, err := resolveProfile(cfg)
+	if err != nil {
+		return nil, err
+	}
 	st := &state{
-		fw:         cfg.Version,
+		prof:       prof,
+		fw:         prof.Version,
 		serial:     cfg.Serial,
 		formFactor: cfg.FormFactor,
 		keys:       map[byte]*slotKey{},
 		objects:    map[uint32][]byte{},
-	}
-	if st.fw == (Version{}) {
-		st.fw = DefaultVersion
 	}
 	if st.serial == 0 {
 		st.serial = DefaultSerial
@@ -165,7 +165,6 @@ func newState(cfg Config, r io.Reader) (*state, error) {
 	if puk == "" {
 		puk = DefaultPUK
 	}
-	var err error
 	if st.pin.value, err = padPIN(pin); err != nil {
 		return nil, err
 	}
@@ -186,10 +185,10 @@ func newState(cfg Config, r io.Reader) (*state, error) {
 
 	st.mgmt.alg = cfg.ManagementKeyAlgorithm
 	if st.mgmt.alg == 0 {
-		st.mgmt.alg = defaultMgmtAlg(st.fw)
+		st.mgmt.alg = defaultMgmtAlg(&st.prof)
 	}
-	if !mgmtAlgSupported(st.fw, st.mgmt.alg) {
-		return nil, fmt.Errorf("piv: management key algorithm %02X not supported by firmware %v", st.mgmt.alg, st.fw)
+	if !mgmtAlgSupported(&st.prof, st.mgmt.alg) {
+		return nil, fmt.Errorf("piv: management key algorithm %02X not supported by profile %s", st.mgmt.alg, st.prof.Name)
 	}
 	st.mgmt.key = append([]byte(nil), cfg.ManagementKey...)
 	if cfg.ManagementKey == nil {
@@ -198,8 +197,15 @@ func newState(cfg Config, r io.Reader) (*state, error) {
 	if len(st.mgmt.key) != mgmtKeyLen(st.mgmt.alg) {
 		return nil, fmt.Errorf("piv: management key must be %d bytes for algorithm %02X", mgmtKeyLen(st.mgmt.alg), st.mgmt.alg)
 	}
-	if err := st.makeAttestation(r); err != nil {
-		return nil, err
+	if prof.Attestation {
+		if err := st.makeAttestation(r); err != nil {
+			return nil, err
+		}
+	}
+	if prof.Issued {
+		if err := st.issue(r); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }
@@ -319,5 +325,5 @@ func (st *state) factoryReset() {
 	}
 	st.pin = secret{value: defaultPINPadded, max: DefaultTries, left: DefaultTries}
 	st.puk = secret{value: defaultPUKPadded, max: DefaultTries, left: DefaultTries}
-	st.mgmt = managementKey{alg: defaultMgmtAlg(st.fw), key: append([]byte(nil), DefaultManagementKey...)}
+	st.mgmt = managementKey{alg: defaultMgmtAlg(&st.prof), key: append([]byte(nil), DefaultManagementKey...)}
 }

@@ -29,6 +29,12 @@
 //	-reader NAME      the reader name pcscd gives that vpcd slot; default
 //	                  the name of Debian's configuration for ports 35963
 //	                  and 35964 ("Virtual PCD 00 00" and "Virtual PCD 00 01")
+//	-profile NAME     the card family a new card behaves as: a PIV profile
+//	                  (yubikey-5.7, yubikey-5.4, yubikey-5.0, yubikey-4,
+//	                  yubikey-neo, piv-issued, piv-applet; see
+//	                  cardsim/piv.Profiles) or, with -card gids, a GIDS one
+//	                  (gids-rsa-ec, gids-rsa, gids-rsa-quiet; see
+//	                  cardsim/gids.Profiles). The state file keeps it.
 //	-firmware X.Y.Z   firmware of a new card (default 5.7.1; before 5.7 the
 //	                  factory management key is 3DES, from 5.7 AES-192)
 //	-serial N         serial number of a new card (default 10000001)
@@ -39,7 +45,7 @@
 //	                  cardsim/gids' default PIN and admin key
 //
 // -firmware, -serial and -mgmt-alg are for PIV cards, -blank for GIDS
-// cards.
+// cards; -firmware and -profile exclude each other.
 // The creation flags apply only when the state file does not exist yet.
 // Then, for example:
 //
@@ -108,6 +114,9 @@ type options struct {
 	version piv.Version
 	serial  uint32
 	mgmtAlg byte
+	// pivProfile and gidsProfile: the -profile of a new card.
+	pivProfile  piv.Profile
+	gidsProfile gids.Profile
 	// creation lists the creation flags given, which a loaded card ignores.
 	creation []string
 }
@@ -116,7 +125,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fl := flag.NewFlagSet("vcard", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var o options
-	var firmware, mgmtAlg string
+	var firmware, mgmtAlg, profile string
 	var serial uint64
 	fl.StringVar(&o.state, "state", "", "the card's state `file` (created on first use)")
 	fl.StringVar(&o.kind, "card", "piv", "the `kind` of a new card: piv or gids")
@@ -125,13 +134,14 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fl.StringVar(&o.reader, "reader", "", "the reader `name` pcscd gives that vpcd slot (default: Debian's name for ports 35963 and 35964)")
 	fl.StringVar(&firmware, "firmware", piv.DefaultVersion.String(), "firmware `version` of a new card")
 	fl.Uint64Var(&serial, "serial", uint64(piv.DefaultSerial), "serial `number` of a new card")
+	fl.StringVar(&profile, "profile", "", "the card `family` of a new card (cardsim/piv or cardsim/gids profile name)")
 	fl.StringVar(&mgmtAlg, "mgmt-alg", "", "management key `algorithm` of a new card: tdes, aes128, aes192, aes256 (default: the firmware's)")
 	if err := fl.Parse(args); err != nil {
 		return o, err
 	}
 	fl.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "serial", "mgmt-alg", "blank", "card":
+		case "firmware", "serial", "mgmt-alg", "blank", "card", "profile":
 			o.creation = append(o.creation, "-"+f.Name)
 		}
 	})
@@ -148,6 +158,22 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 	default:
 		return o, fmt.Errorf("-card %q: want piv or gids", o.kind)
+	}
+	if profile != "" {
+		var known bool
+		if o.kind == "gids" {
+			o.gidsProfile, known = gids.ProfileByName(profile)
+		} else {
+			o.pivProfile, known = piv.ProfileByName(profile)
+			for _, c := range o.creation {
+				if c == "-firmware" {
+					return o, errors.New("-firmware and -profile exclude each other: the profile has its firmware")
+				}
+			}
+		}
+		if !known {
+			return o, fmt.Errorf("-profile %q: not a %s profile (want one of %s)", profile, o.kind, strings.Join(profileNames(o.kind), ", "))
+		}
 	}
 	if fl.NArg() != 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fl.Args())
@@ -180,6 +206,21 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// profileNames lists the profiles of a kind of card.
+func profileNames(kind string) []string {
+	var out []string
+	if kind == "gids" {
+		for _, p := range gids.Profiles() {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	for _, p := range piv.Profiles() {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 func parseVersion(s string) (piv.Version, error) {
@@ -234,13 +275,17 @@ func openCard(o options, out *printer) (simCard, string, error) {
 	}
 	switch o.kind {
 	case "gids":
-		g, err := gids.New(gids.Config{Initialized: !o.blank})
+		g, err := gids.New(gids.Config{Initialized: !o.blank, Profile: o.gidsProfile})
 		if err != nil {
 			return nil, "", err
 		}
 		card, desc = g, gidsDesc(g)
 	default:
-		p, err := piv.New(piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg})
+		cfg := piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg, Profile: o.pivProfile}
+		if o.pivProfile.Name != "" {
+			cfg.Version = piv.Version{}
+		}
+		p, err := piv.New(cfg)
 		if err != nil {
 			return nil, "", err
 		}
@@ -275,10 +320,12 @@ func loadCard(o options) (simCard, string, error) {
 }
 
 func pivDesc(c *piv.Card) string {
-	return fmt.Sprintf("PIV card %d (firmware %s)", c.Serial(), c.Version())
+	return fmt.Sprintf("PIV card %d (%s, firmware %s)", c.Serial(), c.Profile().Name, c.Version())
 }
 
-func gidsDesc(c *gids.Card) string { return fmt.Sprintf("GIDS card (%s)", c.LifeCycle()) }
+func gidsDesc(c *gids.Card) string {
+	return fmt.Sprintf("GIDS card (%s, %s)", c.Profile().Name, c.LifeCycle())
+}
 
 // saver writes the card's state to its file when it has changed.
 type saver struct {

@@ -226,6 +226,10 @@ func TestParseArgs(t *testing.T) {
 		{"-state", "c.json", "-card", "cac"},
 		{"-state", "c.json", "-blank"},
 		{"-state", "c.json", "-card", "gids", "-firmware", "5.4.3"},
+		{"-state", "c.json", "-profile", "yubikey-9"},
+		{"-state", "c.json", "-profile", "gids-rsa"},
+		{"-state", "c.json", "-card", "gids", "-profile", "piv-applet"},
+		{"-state", "c.json", "-profile", "yubikey-4", "-firmware", "5.7.1"},
 		{"-nosuchflag"},
 	} {
 		_, err := parseArgs(args, &bytes.Buffer{})
@@ -235,6 +239,13 @@ func TestParseArgs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "gids", o.kind)
 	assert.True(t, o.blank)
+
+	o, err = parseArgs([]string{"-state", "c.json", "-profile", "piv-applet"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "piv-applet", o.pivProfile.Name)
+	o, err = parseArgs([]string{"-state", "g.json", "-card", "gids", "-profile", "gids-rsa"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "gids-rsa", o.gidsProfile.Name)
 
 	_, err = parseArgs([]string{"-h"}, &bytes.Buffer{})
 	assert.ErrorIs(t, err, flag.ErrHelp)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -272,6 +273,10 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 	if err != nil {
 		return nil, err
 	}
+	if len(cards) > 0 && !slices.ContainsFunc(cards, func(ec *engine.Card) bool { return !ec.Properties().ReadOnly }) {
+		// Nowhere to create it: refused before any scan or login.
+		return nil, c.Errorf("the card in %s is read-only: %w", cards[0].Reader(), minidriver.ErrReadOnly)
+	}
 	if reader == "" {
 		// A card that cannot be read is passed over: it cannot be
 		// written either.
@@ -379,8 +384,25 @@ func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, 
 
 func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {
 	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
+	// A card that says it is read-only, or one that cannot generate keys
+	// when asked to, is refused before any login or scan (issue 15,
+	// item 8): its properties and capabilities are known since it was
+	// opened.
+	if ec.Properties().ReadOnly {
+		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), minidriver.ErrReadOnly)
+	}
 	var ct *Container
 	err := ec.Do(ctx, func(op *engine.Op) error {
+		if key == nil && !op.Card().Capabilities().KeyGen {
+			return c.Errorf("the card in %s does not generate keys: %w", ec.Reader(), minidriver.ErrUnsupported)
+		}
+		// A key spec the card says it lacks is refused before anything is
+		// written (issue 15, item 5); CheckSizes refuses sizes too.
+		if ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec); errors.Is(err, minidriver.ErrUnsupported) {
+			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+		} else if err == nil && spec.CurveBits() != 0 && !ks.Supports(spec.CurveBits()) {
+			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+		}
 		if req.CheckSizes {
 			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
 			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
@@ -425,6 +447,11 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		if _, ok := m.Default(); !ok {
 			rec.Flags |= cardfs.ContainerDefault
 		}
+		// A create that fails at any step leaves every card file as it
+		// was (issue 15, item 4): the key is deleted again and the map's
+		// original bytes written back. cardcf alone records that
+		// something happened.
+		orig := m.Marshal()
 		idx, err := m.Add(rec, ec.Properties().MaxContainers)
 		if err != nil {
 			if errors.Is(err, cardfs.ErrContainerExists) {
@@ -432,36 +459,51 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			}
 			return c.Errorf("%w", err)
 		}
+		mapWritten, keyMade := false, false
+		undo := func() {
+			if keyMade {
+				_ = minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx)
+			}
+			if mapWritten {
+				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, orig)
+			}
+		}
 		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			// The card may have taken part of it.
+			mapWritten = true
+			undo()
 			return c.Errorf("write container map: %w", err)
 		}
+		mapWritten = true
 		if err := op.NoteContainersChanged(); err != nil {
+			undo()
 			return c.Errorf("%w", err)
 		}
 		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
 		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
-			// Give the record back; the key slot is unchanged or unusable.
-			if m.Delete(idx) == nil {
-				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal())
-			}
+			undo()
 			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
 				// The card refused to make a key of this kind.
 				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
 			}
 			return c.Errorf("create key: %w", err)
 		}
+		keyMade = true
 		sig, kx := uint16(0), uint16(bits)
 		if spec.InSignatureSlot() {
 			sig, kx = kx, 0
 		}
 		if err := m.SetKeySizes(idx, sig, kx); err != nil {
+			undo()
 			return c.Errorf("%w", err)
 		}
 		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+			undo()
 			return c.Errorf("write container map: %w", err)
 		}
 		info, err := op.ContainerInfo(idx)
 		if err != nil {
+			undo()
 			return c.Errorf("new container: %w", err)
 		}
 		r, _ := m.Record(idx)

@@ -41,6 +41,9 @@ type Card struct {
 	env      minidriver.Env
 	appAID   []byte
 	chaining bool
+	// algs: the card's algorithms, as it listed them or as its refusals
+	// taught the plug-in (algs.go).
+	algs cardAlgs
 
 	agreements minidriver.Agreements
 
@@ -161,8 +164,14 @@ func (c *Card) PINInfo(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) (m
 func (c *Card) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec) (minidriver.KeySizes, error) {
 	switch {
 	case spec.IsRSA():
-		return minidriver.KeySizes{Min: 1024, Default: 2048, Max: 4096, Increment: 1024}, nil
+		if ks, ok := c.algs.rsaSizes(); ok {
+			return ks, nil
+		}
+		return minidriver.KeySizes{}, fmt.Errorf("%w: gids: the card has no RSA keys", minidriver.ErrUnsupported)
 	case spec.Valid():
+		if alg, ok := eccAlg(spec); !ok || !c.algs.has(alg) {
+			return minidriver.KeySizes{}, fmt.Errorf("%w: gids: the card has no %v keys", minidriver.ErrUnsupported, spec)
+		}
 		b := spec.CurveBits()
 		return minidriver.KeySizes{Min: b, Default: b, Max: b, Increment: 1}, nil
 	}

@@ -102,6 +102,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return err
 	}
 	defer clear(keyDER)
+	if err := c.checkAlg(req.KeySpec, alg); err != nil {
+		return err
+	}
 	km, err := c.keyMap(ctx, tx)
 	if err != nil {
 		return err
@@ -114,6 +117,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return cardErr("create the key file", err)
 	}
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x44}); err != nil {
+		_ = c.deleteKeyFile(ctx, tx, ref)
 		return cardErr("activate the key file", err)
 	}
 	if keyDER == nil {
@@ -124,6 +128,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		gen := bertlv.Encode(0xAC, cat(bertlv.Encode(0x80, []byte{alg}), bertlv.Encode(0x83, []byte{ref})))
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0x47, Data: gen, Ne: ne}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)
+			if errors.Is(err, scrm.ErrUnsupported) {
+				c.algs.refuse(alg)
+			}
 			return cardErr("generate the key", err)
 		}
 	} else {
@@ -138,6 +145,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		defer clear(data)
 		if _, err := tx.Do(ctx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 			_ = c.deleteKeyFile(ctx, tx, ref)
+			if errors.Is(err, scrm.ErrUnsupported) {
+				c.algs.refuse(alg)
+			}
 			return cardErr("import the key", err)
 		}
 	}
@@ -147,7 +157,12 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	}
 	next := &keyMap{records: append([]kmRecord(nil), km.records...)}
 	next.set(req.Index, kmRecord{State: 1, Alg: alg, KeyType: keyType, KeyFile: 0xB000 | uint16(ref), Unknown: 0xFFFF})
-	return c.writeKeyMap(ctx, tx, next)
+	if err := c.writeKeyMap(ctx, tx, next); err != nil {
+		// A key the key map does not name is a key nobody finds: gone.
+		_ = c.deleteKeyFile(ctx, tx, ref)
+		return err
+	}
+	return nil
 }
 
 // keyAlg checks a request and returns the algorithm identifier and, for
@@ -239,5 +254,10 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	}
 	next := &keyMap{records: append([]kmRecord(nil), km.records...)}
 	next.set(idx, deletedKM)
+	// Deleted records at the end are dropped: deleting the last
+	// container gives back the key map it was created in.
+	for len(next.records) > 0 && next.records[len(next.records)-1] == deletedKM {
+		next.records = next.records[:len(next.records)-1]
+	}
 	return c.writeKeyMap(ctx, tx, next)
 }

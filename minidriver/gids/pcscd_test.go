@@ -95,9 +95,18 @@ func (r *tools) must(name string, args ...string) string {
 // container with its certificate through the plug-in, and signs; a
 // container and certificate created through the plug-in (by basecsp, with
 // no GIDS-specific code) are listed by pkcs11-tool -O and sign there.
+//
+// It runs on every simulated GIDS profile (cardsim/gids.Profiles): OpenSC
+// makes RSA keys only, which each of them has.
 func TestInteropOpenSC(t *testing.T) {
 	pc := pcscdtest.Require(t)
-	sim, err := simgids.New(simgids.Config{})
+	for _, prof := range simgids.Profiles() {
+		t.Run(prof.Name, func(t *testing.T) { interopOpenSC(t, pc, prof) })
+	}
+}
+
+func interopOpenSC(t *testing.T, pc *pcscdtest.Env, prof simgids.Profile) {
+	sim, err := simgids.New(simgids.Config{Profile: prof})
 	require.NoError(t, err)
 	reader := pc.Insert(t, sim)
 	r := newTools(t)

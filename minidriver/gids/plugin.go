@@ -73,6 +73,28 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	if err != nil {
 		return nil, fmt.Errorf("gids: select: %w", err)
 	}
+	return p.openSelected(ctx, tx, env, rsp)
+}
+
+var _ minidriver.ProbeOpener = Plugin{}
+
+// ProbeOpen is Probe then Open with the probe's SELECT answer: a GIDS card
+// found by probing costs one SELECT, not two (minidriver.ProbeOpener).
+func (p Plugin) ProbeOpen(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, bool, error) {
+	rsp, err := selectGIDS(ctx, tx, true)
+	if err != nil {
+		if isStatus(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	c, err := p.openSelected(ctx, tx, env, rsp)
+	return c, true, err
+}
+
+// openSelected is Open once the application is selected, with the SELECT
+// answer.
+func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.Env, rsp scrm.Response) (minidriver.Card, error) {
 	c := &Card{env: env}
 	tx.Card().AddRedaction(redactSecrets)
 	if fci, err := parseFCI(rsp.Data); err == nil {
@@ -81,6 +103,9 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	efatr, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x2F, P2: 0x01, Data: []byte{0x5C, 0x00}, Ne: scrm.MaxShortNe})
 	switch {
 	case err == nil:
+		if a, ok := parseAlgs(efatr.Data); ok {
+			c.algs = a
+		}
 		caps := parseEFATR(efatr.Data)
 		l := tx.Card().Limits()
 		if caps.extended {

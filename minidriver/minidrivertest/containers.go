@@ -116,6 +116,16 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 			assert.False(t, first.(interface{ Equal(crypto.PublicKey) bool }).Equal(info.Key(k.Spec)), "a new key replaces the old one")
 		})
 	}
+	if s.h.Features.KeepsKeys {
+		f.do(func(ctx context.Context, tx *scrm.Tx) {
+			f.loginWrite(ctx, tx)
+			err := minidriver.DeleteContainer(ctx, f.card, tx, k.Container)
+			assert.ErrorIs(t, err, minidriver.ErrUnsupported, "delete on a card that keeps its keys")
+			_, err = f.card.ContainerInfo(ctx, tx, k.Container)
+			assert.NoError(t, err, "the key is still there after a refused delete")
+		})
+		return
+	}
 	f.do(func(ctx context.Context, tx *scrm.Tx) {
 		err := minidriver.DeleteContainer(ctx, f.card, tx, k.Container)
 		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "delete without authentication")

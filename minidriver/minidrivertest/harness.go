@@ -107,6 +107,11 @@ type Features struct {
 	// ChangePIN: the user PIN can be changed and unblocked
 	// (minidriver.AuthenticatorChanger).
 	ChangePIN bool
+	// KeepsKeys: the card creates keys but cannot delete them (a PIV card
+	// without a delete command and without a stored container map):
+	// DeleteContainer must answer minidriver.ErrUnsupported and leave the
+	// key usable.
+	KeepsKeys bool
 }
 
 // Run runs the conformance suite against the plug-in h describes.

@@ -72,6 +72,20 @@ type Card struct {
 	pubs map[byte]crypto.PublicKey
 	// mgmtAlg is the management key's algorithm, 0 until known.
 	mgmtAlg byte
+	// store and mapStore: what is known of the card's room for the file
+	// store (5FFF20) and the container map (5FFF10); lacking: key slots
+	// the card said it does not have. All three hold for the Card's
+	// lifetime (probe.go).
+	store, mapStore storeState
+	lacking         map[byte]bool
+	// openStore is store as Open found it; vendorATR: the ATR is a
+	// YubiKey's. Together they decide the cache mode.
+	openStore storeState
+	vendorATR bool
+	// memMap holds the names and key specs of containers written to
+	// cmapfile on a card that cannot store the map, by slot, for the
+	// Card's lifetime.
+	memNames map[byte]string
 	// mapFresh is the container map kept across transactions under
 	// cardcf.
 	mapFresh freshMap
@@ -150,9 +164,12 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 		KeyImport:              c.q.importKey && !c.readOnly,
 		MaxContainers:          maxContainers,
 	}
-	if c.readOnly || !c.stableID {
-		// cardcf cannot be written, and keys can change elsewhere (spec
-		// §1.3, §3.1).
+	if c.readOnly || !c.stableID || (!c.vendorATR && c.openStore != storeYes) {
+		// cardcf cannot be written, keys can change elsewhere (spec
+		// §1.3, §3.1), or a card of another make than Yubico held no
+		// cardcf when it was opened: it may turn out to have no room for
+		// it and then never signal a change, so nothing of it is cached
+		// (docs/piv-mapping.md, "Caching").
 		p.CacheMode = minidriver.CacheNone
 	}
 	return p, nil
@@ -227,7 +244,8 @@ func (c *Card) remember(tag uint32, v []byte) {
 
 // putData writes a data object (PUT DATA, SP 800-73-4 part 2, 3.3.2) in
 // one command; an empty value deletes it. The card asks for the
-// management key.
+// management key. Before the first write of a transaction the file store
+// is made sure of (ensureStore).
 func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
 	c.begin(tx)
 	if c.readOnly {
@@ -236,12 +254,32 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 	if len(val) > c.q.maxObject {
 		return fmt.Errorf("piv: object %06X of %d bytes (card takes %d): %w", tag, len(val), c.q.maxObject, minidriver.ErrNoSpace)
 	}
+	if tag != objFileStore {
+		if err := c.ensureStore(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := c.putObject(ctx, tx, tag, val); err != nil {
+		if tag == objMSCMAP && lacksObject(err, true) {
+			c.mapStore = storeNo
+		}
+		if tag == objFileStore && c.store == storeUnknown && lacksObject(err, true) {
+			c.store = storeNo
+		}
+		return cardErr(fmt.Sprintf("put data %06X", tag), err)
+	}
+	return nil
+}
+
+// putObject sends the PUT DATA of putData and remembers the new value; the
+// card's refusal is returned as scrm gives it.
+func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
 	if tag == objMSCMAP || tag == objFileStore {
 		c.mapFresh.valid = false
 	}
 	data := bertlv.Append(tagList(tag), 0x53, val)
 	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
-		return cardErr(fmt.Sprintf("put data %06X", tag), err)
+		return err
 	}
 	if len(val) == 0 {
 		c.remember(tag, nil)

@@ -53,37 +53,25 @@ func metaTag(slot byte) uint32 { return 0x01000000 | uint32(slot) }
 // no key (or, without metadata, no certificate) is ErrNoKeyContainer.
 func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, error) {
 	c.begin(tx)
+	if c.lacking[slot] {
+		return keyInfo{}, fmt.Errorf("piv: slot %02X: the card has no such slot: %w", slot, minidriver.ErrNoKeyContainer)
+	}
 	if c.q.metadata {
-		raw, cached := c.objs[metaTag(slot)]
-		if !cached {
-			rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: slot, Ne: c.maxNe()})
-			if err != nil {
-				if errors.Is(err, scrm.ErrNotFound) {
-					c.remember(metaTag(slot), nil)
-					return keyInfo{}, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
+		ki, ok, err := c.slotMetadata(ctx, tx, slot)
+		if ok || err != nil {
+			return ki, err
+		}
+		// The card does not know GET METADATA after all: certificates.
+	}
+	if !c.q.metadata && slot >= 0x82 && slot <= 0x95 {
+		if n, ok := c.retiredWithCerts(ctx, tx); ok && int(slot-0x82) >= n {
+			if pub, ok := c.pubs[slot]; ok {
+				if alg, known := c.algs[slot]; known {
+					return keyInfo{Alg: alg, Public: pub}, nil
 				}
-				return keyInfo{}, cardErr(fmt.Sprintf("metadata of slot %02X", slot), err)
 			}
-			raw = append([]byte{}, rsp.Data...)
-			c.remember(metaTag(slot), raw)
+			return keyInfo{}, fmt.Errorf("piv: slot %02X: %w (not in the Key History)", slot, minidriver.ErrNoKeyContainer)
 		}
-		if raw == nil {
-			return keyInfo{}, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
-		}
-		md, err := parseMetadata(raw)
-		if err != nil {
-			return keyInfo{}, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
-		}
-		ki := keyInfo{Alg: md.Alg, PINPolicy: md.PINPolicy}
-		if md.HasPublic {
-			pub, err := parsePublicKey(md.Alg, md.Public, false)
-			if err != nil {
-				return keyInfo{}, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
-			}
-			ki.Public = pub
-		}
-		c.setAlg(slot, md.Alg)
-		return ki, nil
 	}
 	der, err := c.readCert(ctx, tx, slot)
 	if errors.Is(err, minidriver.ErrFileNotFound) {
@@ -92,6 +80,15 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 			if alg, known := c.algs[slot]; known {
 				return keyInfo{Alg: alg, Public: pub}, nil
 			}
+		}
+		// A key cardmod made, recorded in the file store.
+		ki, ok, err := c.storedPublic(ctx, tx, slot)
+		if err != nil {
+			return keyInfo{}, err
+		}
+		if ok {
+			c.setAlg(slot, ki.Alg)
+			return ki, nil
 		}
 		return keyInfo{}, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
 	}
@@ -124,6 +121,73 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 	}
 	c.setAlg(slot, ki.Alg)
 	return ki, nil
+}
+
+// slotMetadata is slotInfo from GET METADATA (Yubico, firmware 5.3). ok is
+// false when the card turns out not to know the instruction (6D00): the
+// plug-in then stops asking (probe.go). A slot the card has told it lacks
+// (6A86, 6A88, 6A81) is remembered and not asked for again; it and an
+// empty slot (6A82) are ErrNoKeyContainer.
+func (c *Card) slotMetadata(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, bool, error) {
+	raw, cached := c.objs[metaTag(slot)]
+	if !cached {
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: slot, Ne: c.maxNe()})
+		switch {
+		case err == nil:
+			raw = append([]byte{}, rsp.Data...)
+			c.remember(metaTag(slot), raw)
+		case lacksInstruction(err):
+			c.q.metadata = false
+			return keyInfo{}, false, nil
+		case noKeyStatus(err):
+			if lacksSlot(err) {
+				c.noteSlotLacking(slot)
+			}
+			c.remember(metaTag(slot), nil)
+			return keyInfo{}, true, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
+		default:
+			return keyInfo{}, true, cardErr(fmt.Sprintf("metadata of slot %02X", slot), err)
+		}
+	}
+	if raw == nil {
+		return keyInfo{}, true, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
+	}
+	md, err := parseMetadata(raw)
+	if err != nil {
+		return keyInfo{}, true, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+	}
+	ki := keyInfo{Alg: md.Alg, PINPolicy: md.PINPolicy}
+	if md.HasPublic {
+		pub, err := parsePublicKey(md.Alg, md.Public, false)
+		if err != nil {
+			return keyInfo{}, true, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+		}
+		ki.Public = pub
+	}
+	c.setAlg(slot, md.Alg)
+	return ki, true, nil
+}
+
+// retiredWithCerts reads the Key History object (5FC10C, SP 800-73-4
+// part 1, 3.3.2) in the transaction: keysWithOnCardCerts (tag C1) retired
+// keys have their certificates on the card, in the lowest retired slots
+// from 82 on. OpenSC's PIV driver reads the retired certificates the Key
+// History announces and no others. ok is false when the card has no Key
+// History (or an unreadable one): every retired slot is then looked at.
+func (c *Card) retiredWithCerts(ctx context.Context, tx *scrm.Tx) (int, bool) {
+	raw, err := c.getData(ctx, tx, objKeyHistory)
+	if err != nil {
+		return 0, false
+	}
+	m, err := parseTLVs(raw)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := m[0xC1]
+	if !ok || len(v) != 1 || v[0] > 20 {
+		return 0, false
+	}
+	return int(v[0]), true
 }
 
 func (c *Card) setAlg(slot, alg byte) {
@@ -182,8 +246,13 @@ func (c *Card) specFor(slot, alg byte) minidriver.KeySpec {
 
 // defaultPIN is the PIN ID of a slot's container when nothing else says.
 func defaultPIN(slot byte) minidriver.PinID {
-	if slot == 0x9C {
+	switch slot {
+	case 0x9C:
 		return PINSignature
+	case 0x9E:
+		// The card authentication key needs no PIN (SP 800-73-4 part 1,
+		// 3.2.4: access rule "Always"; Yubico: PIN policy "never").
+		return minidriver.RoleEveryone
 	}
 	return PINUser
 }
@@ -199,7 +268,7 @@ func containerName(id cardfs.CardID, slot byte) string {
 // storedMap returns Yubico's container map (object 5FFF10), or nil when
 // the card has none.
 func (c *Card) storedMap(ctx context.Context, tx *scrm.Tx) ([]ykRecord, bool, error) {
-	if !c.q.yubiKey {
+	if c.mapStore == storeNo {
 		return nil, false, nil
 	}
 	c.begin(tx)
@@ -216,8 +285,13 @@ func (c *Card) storedMap(ctx context.Context, tx *scrm.Tx) ([]ykRecord, bool, er
 		if errors.Is(err, scrm.ErrNotFound) {
 			return nil, false, nil
 		}
+		if lacksObject(err, false) {
+			c.mapStore = storeNo
+			return nil, false, nil
+		}
 		return nil, false, cardErr("read container map", err)
 	}
+	c.mapStore = storeYes
 	recs, err := parseYKMap(raw)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
@@ -295,6 +369,10 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 	var out []container
 	def := false
 	for i, slot := range slotTable {
+		if c.lacking[slot] {
+			out = append(out, container{Index: i})
+			continue
+		}
 		ki, err := c.slotInfo(ctx, tx, slot)
 		if errors.Is(err, minidriver.ErrNoKeyContainer) || errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrCommDataLost) {
 			// No key, or one the plug-in cannot use or read: no container,
@@ -306,7 +384,11 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 			return nil, false, err
 		}
 		bits, _, _ := algBits(ki.Alg)
-		ct := container{Index: i, Name: containerName(c.guid, slot), Flags: cardfs.ContainerValid,
+		name := containerName(c.guid, slot)
+		if n, ok := c.memNames[slot]; ok {
+			name = n
+		}
+		ct := container{Index: i, Name: name, Flags: cardfs.ContainerValid,
 			Slot: slot, Spec: c.specFor(slot, ki.Alg), Bits: bits}
 		if !def {
 			ct.Flags |= cardfs.ContainerDefault

@@ -51,6 +51,7 @@ const (
 	kindCmap
 	kindMSRoots
 	kindCert
+	kindHidden // the plug-in's own file in the store (pubsFile)
 )
 
 func classify(dir, name string) fileKind {
@@ -61,6 +62,8 @@ func classify(dir, name string) fileKind {
 		return kindCardApps
 	case dir == "" && name == cardfs.CardCFFile:
 		return kindCardCF
+	case dir == "" && name == pubsFile:
+		return kindHidden
 	case dir == cardfs.MSCPDir && name == cardfs.ContainerMapFile:
 		return kindCmap
 	case dir == cardfs.MSCPDir && name == cardfs.MSRootsFile:
@@ -85,29 +88,55 @@ func (c *Card) roleSet() cardfs.Roles {
 }
 
 // loadStore reads the file store (object 5FFF20); a card without one has
-// an empty store with the mscp directory.
+// an empty store with the mscp directory. What the card answers is noted
+// (probe.go): present, absent (6A82) or not a data object of this card.
 func (c *Card) loadStore(ctx context.Context, tx *scrm.Tx) (*cardfs.MemFS, error) {
+	fs, _, err := c.readStore(ctx, tx)
+	return fs, err
+}
+
+// readStore is loadStore, and whether the card holds the object.
+func (c *Card) readStore(ctx context.Context, tx *scrm.Tx) (*cardfs.MemFS, bool, error) {
 	var raw []byte
-	if c.q.vendorStore {
+	present := false
+	if c.store != storeNo {
 		v, err := c.getData(ctx, tx, objFileStore)
 		switch {
 		case err == nil:
-			raw = v
+			raw, present = v, true
+			c.store = storeYes
 		case errors.Is(err, scrm.ErrNotFound):
+		case lacksObject(err, false):
+			c.store = storeNo
 		default:
-			return nil, cardErr("read file store", err)
+			return nil, false, cardErr("read file store", err)
 		}
 	}
 	fs, err := parseFileStore(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+		return nil, false, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 	}
 	if !slices.Contains(fs.ListDirectories(cardfs.RolesAll), cardfs.MSCPDir) {
 		if err := fs.CreateDirectory(cardfs.RolesAll, cardfs.MSCPDir, cardfs.UserCreateDeleteDirAc); err != nil {
-			return nil, fmt.Errorf("piv: file store: %w", err)
+			return nil, false, fmt.Errorf("piv: file store: %w", err)
 		}
 	}
-	return fs, nil
+	return fs, present, nil
+}
+
+// readCardCF reads cardcf from the file store; six zero bytes when the
+// store does not hold it (a card cardmod never wrote to, or one without
+// room for the store: such a Card is CacheNone, see Properties).
+func (c *Card) readCardCF(ctx context.Context, tx *scrm.Tx) ([]byte, error) {
+	fs, err := c.loadStore(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := fs.ReadFile(cardfs.RolesAll, "", cardfs.CardCFFile)
+	if errors.Is(err, cardfs.ErrFileNotFound) {
+		return make([]byte, cardfs.CardCFSize), nil
+	}
+	return b, err
 }
 
 func (c *Card) saveStore(ctx context.Context, tx *scrm.Tx, fs *cardfs.MemFS) error {
@@ -127,18 +156,9 @@ func (c *Card) ReadFile(ctx context.Context, tx *scrm.Tx, dir, name string) ([]b
 	case kindCardApps:
 		return cardfs.DefaultCardApps().Marshal()
 	case kindCardCF:
-		if !c.q.vendorStore {
-			return make([]byte, cardfs.CardCFSize), nil
-		}
-		fs, err := c.loadStore(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		b, err := fs.ReadFile(cardfs.RolesAll, "", cardfs.CardCFFile)
-		if errors.Is(err, cardfs.ErrFileNotFound) {
-			return make([]byte, cardfs.CardCFSize), nil
-		}
-		return b, err
+		return c.readCardCF(ctx, tx)
+	case kindHidden:
+		return nil, pathErr("read", dir, name, cardfs.ErrFileNotFound)
 	case kindCmap:
 		cts, _, err := c.containers(ctx, tx)
 		if err != nil {
@@ -254,14 +274,11 @@ func (c *Card) readCertFile(ctx context.Context, tx *scrm.Tx, name string) ([]by
 
 // readMSRoots joins objects 5FFF11-5FFF15.
 func (c *Card) readMSRoots(ctx context.Context, tx *scrm.Tx) ([]byte, error) {
-	if !c.q.vendorStore {
-		return nil, pathErr("read", cardfs.MSCPDir, cardfs.MSRootsFile, cardfs.ErrFileNotFound)
-	}
 	var out []byte
 	for tag := objMSRoots1; tag <= objMSRoots5; tag++ {
 		raw, err := c.getData(ctx, tx, tag)
 		if err != nil {
-			if errors.Is(err, scrm.ErrNotFound) && tag == objMSRoots1 {
+			if (errors.Is(err, scrm.ErrNotFound) || lacksObject(err, false)) && tag == objMSRoots1 {
 				return nil, pathErr("read", cardfs.MSCPDir, cardfs.MSRootsFile, cardfs.ErrFileNotFound)
 			}
 			if errors.Is(err, scrm.ErrNotFound) {
@@ -322,7 +339,7 @@ func (c *Card) ListFiles(ctx context.Context, tx *scrm.Tx, dir string) ([]string
 			out = append(out, n)
 		}
 	}
-	if c.q.vendorStore || dir != "" && dir != cardfs.MSCPDir {
+	if c.store != storeNo {
 		fs, err := c.loadStore(ctx, tx)
 		if err != nil {
 			return nil, err
@@ -332,6 +349,9 @@ func (c *Card) ListFiles(ctx context.Context, tx *scrm.Tx, dir string) ([]string
 			return nil, err
 		}
 		for _, f := range files {
+			if dir == "" && f == pubsFile {
+				continue
+			}
 			if !slices.Contains(out, f) {
 				out = append(out, f)
 			}
@@ -348,7 +368,10 @@ func (c *Card) FileInfo(ctx context.Context, tx *scrm.Tx, dir, name string) (min
 		return minidriver.FileInfo{}, pathErr("info", dir, name, err)
 	}
 	k := classify(dir, name)
-	if k == kindStore || k == kindCardCF && c.q.vendorStore {
+	if k == kindHidden {
+		return minidriver.FileInfo{}, pathErr("info", dir, name, cardfs.ErrFileNotFound)
+	}
+	if k == kindStore || k == kindCardCF {
 		fs, err := c.loadStore(ctx, tx)
 		if err != nil {
 			return minidriver.FileInfo{}, err
@@ -393,7 +416,12 @@ func (c *Card) FreeSpace(ctx context.Context, tx *scrm.Tx) (minidriver.FreeSpace
 		return minidriver.FreeSpace{}, err
 	}
 	free := c.q.maxObject - len(marshalFileStore(fs))
-	return minidriver.FreeSpace{BytesAvailable: max(free, 0), ContainersAvailable: max(maxContainers-used, 0), MaxContainers: maxContainers}, nil
+	if c.store == storeNo || (c.store == storeUnknown && !c.vendorATR) {
+		// No room for files, or none known to be there.
+		free = 0
+	}
+	slots := maxContainers - len(c.lacking)
+	return minidriver.FreeSpace{BytesAvailable: max(free, 0), ContainersAvailable: max(slots-used, 0), MaxContainers: slots}, nil
 }
 
 // KeySizes reports the RSA and ECC sizes of the card's firmware.

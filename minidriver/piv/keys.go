@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -105,8 +106,21 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	if err != nil {
 		return err
 	}
+	if req.Key == nil {
+		// An algorithm the card lacks is refused before anything is
+		// written.
+		if _, err := c.keyAlg(req.KeySpec, req.Bits); err != nil {
+			return err
+		}
+	}
 	slot, err := c.slotFor(ctx, tx, req.Index)
 	if err != nil {
+		return err
+	}
+	if c.lacking[slot] {
+		return fmt.Errorf("piv: container %d: the card has no slot %02X: %w", req.Index, slot, minidriver.ErrNoSpace)
+	}
+	if err := c.ensureStore(ctx, tx); err != nil {
 		return err
 	}
 	delete(c.objs, metaTag(slot))
@@ -140,7 +154,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	c.setAlg(slot, alg)
 	c.setSpec(slot, req.KeySpec)
 	c.setPublic(slot, pub)
-	return nil
+	return c.recordPublic(ctx, tx, slot, alg, pub)
 }
 
 // setPublic keeps the public key of a key this Card created, for cards
@@ -253,6 +267,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 			}
 		}
 		c.setPublic(slot, pub)
+		return c.recordPublic(ctx, tx, slot, alg, pub)
 	}
 	return nil
 }
@@ -275,8 +290,13 @@ func ecdsaFromECDH(k *ecdh.PublicKey) (*ecdsa.PublicKey, error) {
 }
 
 // DeleteContainer deletes the key of a container's slot with the Yubico
-// MOVE KEY command (F6, firmware 5.7); older cards cannot delete a key
-// (ErrUnsupported). It needs ROLE_ADMIN.
+// MOVE KEY command (F6, firmware 5.7). SP 800-73-4 has no command that
+// deletes a key: on a card without F6 that keeps the container map
+// (5FFF10), the slot's certificate object is deleted and the key stays in
+// the slot, unused, until a new key overwrites it; the caller then removes
+// the container's map record, after which no container names the slot. A
+// card without F6 and without a stored map cannot forget a key
+// (ErrUnsupported). Deletion needs ROLE_ADMIN.
 func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error {
 	c.begin(tx)
 	if c.readOnly {
@@ -287,14 +307,28 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 		return err
 	}
 	if !c.q.moveKey {
-		return fmt.Errorf("piv: key deletion needs YubiKey firmware 5.7: %w", minidriver.ErrUnsupported)
-	}
-	if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xF6, P1: 0xFF, P2: ct.Slot}); err != nil {
-		return cardErr(fmt.Sprintf("delete key in slot %02X", ct.Slot), err)
+		if _, stored, err := c.storedMap(ctx, tx); err != nil {
+			return err
+		} else if !stored {
+			return fmt.Errorf("piv: the card can delete neither the key in slot %02X (no Yubico DELETE KEY) nor its container (no container map): %w", ct.Slot, minidriver.ErrUnsupported)
+		}
+		if err := c.putData(ctx, tx, certObject(ct.Slot), nil); err != nil && !errors.Is(err, scrm.ErrNotFound) {
+			return err
+		}
+		if err := c.recordPublic(ctx, tx, ct.Slot, 0, nil); err != nil {
+			return err
+		}
+	} else {
+		if err := c.ensureStore(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := c.adminDo(ctx, tx, scrm.Command{INS: 0xF6, P1: 0xFF, P2: ct.Slot}); err != nil {
+			return cardErr(fmt.Sprintf("delete key in slot %02X", ct.Slot), err)
+		}
+		c.remember(metaTag(ct.Slot), nil)
 	}
 	delete(c.algs, ct.Slot)
 	delete(c.specs, ct.Slot)
 	delete(c.pubs, ct.Slot)
-	c.remember(metaTag(ct.Slot), nil)
 	return nil
 }

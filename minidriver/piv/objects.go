@@ -22,11 +22,12 @@ import (
 // Data objects (SP 800-73-4 part 1, table 3) and the Yubico vendor objects
 // the plug-in reads and writes.
 const (
-	objCHUID     uint32 = 0x5FC102
-	objMSCMAP    uint32 = 0x5FFF10 // Yubico: Windows container map
-	objMSRoots1  uint32 = 0x5FFF11 // Yubico: msroots, first of five
-	objMSRoots5  uint32 = 0x5FFF15
-	objFileStore uint32 = 0x5FFF20 // cardmod: the other files (docs/piv-mapping.md)
+	objCHUID      uint32 = 0x5FC102
+	objKeyHistory uint32 = 0x5FC10C // SP 800-73-4 part 1, 3.3.2
+	objMSCMAP     uint32 = 0x5FFF10 // Yubico: Windows container map
+	objMSRoots1   uint32 = 0x5FFF11 // Yubico: msroots, first of five
+	objMSRoots5   uint32 = 0x5FFF15
+	objFileStore  uint32 = 0x5FFF20 // cardmod: the other files (docs/piv-mapping.md)
 )
 
 // Tags inside the objects.
@@ -67,6 +68,8 @@ func certObject(slot byte) uint32 {
 type chuid struct {
 	GUID  []byte // 16 bytes, or nil when absent
 	FASCN []byte
+	// Signed: the issuer asymmetric signature (tag 3E) is not empty.
+	Signed bool
 }
 
 // parseCHUID reads the value of object 5FC102 (SP 800-73-4 part 1,
@@ -89,6 +92,7 @@ func parseCHUID(b []byte) (chuid, error) {
 		}
 		c.FASCN = append([]byte(nil), f...)
 	}
+	c.Signed = len(m[0x3E]) > 0
 	return c, nil
 }
 

@@ -36,9 +36,12 @@ var _ minidriver.Plugin = Plugin{}
 // Name returns "PIV".
 func (Plugin) Name() string { return "PIV" }
 
-// knownATRs are the YubiKey 4 and 5 answers to reset (USB CCID and NFC).
+// knownATRs are the YubiKey NEO, 4 and 5 answers to reset (USB CCID and
+// NFC).
 // Other PIV cards are found by Probe.
 var knownATRs = [...][2]string{
+	// YubiKey NEO over USB (historical bytes "YubikeyNEOr3").
+	{"3B FC 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 4E 45 4F 72 33 E1", ""},
 	// YubiKey 4 (historical bytes "Yubikey4").
 	{"3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 34 D4", ""},
 	// YubiKey 5 series over USB: compact TLV with "YubiKey" and a last
@@ -48,7 +51,7 @@ var knownATRs = [...][2]string{
 	{"3B 8D 80 01 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 F9", ""},
 }
 
-// ATRs returns the YubiKey 4 and 5 ATR/mask pairs.
+// ATRs returns the YubiKey NEO, 4 and 5 ATR/mask pairs.
 func (Plugin) ATRs() []scrm.ATRMask {
 	out := make([]scrm.ATRMask, 0, len(knownATRs))
 	for _, a := range knownATRs {
@@ -107,7 +110,6 @@ type quirks struct {
 	p384        bool // ECC P-384
 	rsaMax      int  // largest RSA modulus
 	defaultMgmt byte // factory management key algorithm
-	vendorStore bool // data objects 5FFF10-5FFF20 are writable
 	maxObject   int  // largest data object value
 	_           [0]int
 }
@@ -136,7 +138,6 @@ func quirksFor(yk bool, v version) quirks {
 		p384:        v.atLeast(4, 0, 0),
 		rsaMax:      2048,
 		defaultMgmt: algTDES,
-		vendorStore: true,
 		maxObject:   3052,
 	}
 	if !v.atLeast(4, 0, 0) {
@@ -157,6 +158,26 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	if _, err := selectPIV(ctx, tx); err != nil {
 		return nil, fmt.Errorf("piv: select: %w", err)
 	}
+	return p.openSelected(ctx, tx, env)
+}
+
+var _ minidriver.ProbeOpener = Plugin{}
+
+// ProbeOpen is Probe then Open without a second SELECT: a PIV card found
+// by probing is selected once (minidriver.ProbeOpener).
+func (p Plugin) ProbeOpen(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, bool, error) {
+	if _, err := selectPIV(ctx, tx); err != nil {
+		if isStatus(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	c, err := p.openSelected(ctx, tx, env)
+	return c, true, err
+}
+
+// openSelected is Open once the PIV application is selected.
+func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, error) {
 	c := &Card{env: env, useProtected: p.ProtectedManagementKey}
 	tx.Card().AddRedaction(redactSecrets)
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
@@ -183,6 +204,22 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 			c.serial = append([]byte(nil), rsp.Data...)
 		}
 	}
+	// A YubiKey, known by its ATR, stores objects under every tag from
+	// 5F0000 to 5FFFFF ("On a YubiKey, any number between 0x005F0000 and
+	// 0x005FFFFF (inclusive) can be a valid DataTag", Yubico, PIV data
+	// objects): cardmod's file store can be made at the first write. Of
+	// any other card, answering GET VERSION or not, nothing is assumed:
+	// whether it holds the store (and with it cardcf) is asked here, and
+	// a card without it is presented with a cardcf of zeros and no
+	// caching (CacheNone) for this Card's lifetime, since it may turn out
+	// to have no room for it; the first write gives it a store if it can
+	// (probe.go).
+	c.vendorATR = matchesAny(p.ATRs(), tx.Card().ATR())
+	if !c.vendorATR {
+		if _, _, err := c.readStore(ctx, tx); err != nil && !isStatus(err) {
+			return nil, err
+		}
+	}
 	raw, err := c.getData(ctx, tx, objCHUID)
 	var ch chuid
 	switch {
@@ -195,7 +232,14 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 	default:
 		return nil, err
 	}
-	c.readOnly = p.ReadOnly || !c.q.vendorStore
+	// An issuer-signed CHUID (a non-empty issuer asymmetric signature,
+	// tag 3E; SP 800-73-4 part 1, 3.1.2) marks a card personalised by an
+	// issuer, whose management key its holder does not have (OpenSC's PIV
+	// driver and Windows' PIV minidriver treat such cards as read-only): it
+	// is presented read-only, and a create is refused before any login.
+	// yubico-piv-tool, ykman and piv-go write CHUIDs with an empty
+	// signature (3E 00).
+	c.readOnly = p.ReadOnly || ch.Signed
 	c.stableID = true
 	switch {
 	case len(ch.GUID) == 16 && !allZero(ch.GUID):
@@ -214,8 +258,19 @@ func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (mini
 		copy(c.guid[:], h[:])
 		c.stableID = false
 	}
+	c.openStore = c.store
 	c.tx = nil
 	return c, nil
+}
+
+// matchesAny reports whether atr matches one of the ATR/mask pairs.
+func matchesAny(ms []scrm.ATRMask, atr []byte) bool {
+	for _, m := range ms {
+		if m.Match(atr) {
+			return true
+		}
+	}
+	return false
 }
 
 // isStatus reports whether err is a status word (the card answered).

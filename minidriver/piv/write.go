@@ -23,6 +23,9 @@ func (c *Card) writable(op, dir, name string) error {
 	if c.readOnly {
 		return pathErr(op, dir, name, minidriver.ErrReadOnly)
 	}
+	if d, n, err := names(dir, name); err == nil && classify(d, n) == kindHidden {
+		return pathErr(op, dir, name, fmt.Errorf("%w: the plug-in's own file", cardfs.ErrAccessDenied))
+	}
 	return nil
 }
 
@@ -162,7 +165,17 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 		if err := fs.WriteFile(c.roleSet()|cardfs.RoleSet(cardfs.RoleUser), "", name, data); err != nil {
 			return err
 		}
-		return c.saveStore(ctx, tx, fs)
+		if c.store == storeNo {
+			// No room for cardcf on this card: every Card of it is
+			// CacheNone, so there is nothing for cardcf to protect and the
+			// value is not kept (docs/piv-mapping.md, "Caching").
+			return nil
+		}
+		err = c.saveStore(ctx, tx, fs)
+		if err != nil && c.store == storeNo {
+			return nil
+		}
+		return err
 	case kindCmap:
 		return c.writeCmapfile(ctx, tx, data)
 	case kindMSRoots:
@@ -340,10 +353,39 @@ func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) erro
 			out[i].PinID = byte(defaultPIN(out[i].Slot))
 		}
 	}
-	if len(out) == 0 {
-		return c.putData(ctx, tx, objMSCMAP, nil)
+	if c.mapStore != storeNo {
+		var err error
+		if len(out) == 0 {
+			err = c.putData(ctx, tx, objMSCMAP, nil)
+		} else {
+			err = c.putData(ctx, tx, objMSCMAP, marshalYKMap(out))
+		}
+		if err == nil || c.mapStore != storeNo {
+			return err
+		}
 	}
-	return c.putData(ctx, tx, objMSCMAP, marshalYKMap(out))
+	// The card cannot store the map (PUT DATA of 5FFF10 refused as an
+	// object it does not have): container i stays in slotTable[i], and the
+	// names and key specs are kept for this Card's lifetime only; other
+	// processes see the slots' derived names (docs/piv-mapping.md).
+	if stored {
+		return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, fmt.Errorf("%w: the stored map cannot be rewritten", minidriver.ErrUnsupported))
+	}
+	names := map[byte]string{}
+	for i, y := range out {
+		if !y.valid() {
+			continue
+		}
+		if i >= maxContainers || y.Slot != slotTable[i] || c.lacking[y.Slot] {
+			return pathErr("write", cardfs.MSCPDir, cardfs.ContainerMapFile, cardfs.ErrTooManyContainers)
+		}
+		names[y.Slot] = y.Name
+		if spec := minidriver.KeySpec(y.KeySpec); spec.Valid() && y.KeyBits != 0 {
+			c.setSpec(y.Slot, spec)
+		}
+	}
+	c.memNames = names
+	return nil
 }
 
 // specFromSizes derives a record's key spec from the cmapfile key sizes:

@@ -1,0 +1,74 @@
+package basecsp_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/cardsim"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// insCounter counts the commands a card receives, by instruction.
+type insCounter struct {
+	cardsim.Card
+	mu  sync.Mutex
+	ins map[byte]int
+}
+
+func (c *insCounter) Transmit(apdu []byte) []byte {
+	if len(apdu) >= 4 {
+		c.mu.Lock()
+		c.ins[apdu[1]]++
+		c.mu.Unlock()
+	}
+	return c.Card.Transmit(apdu)
+}
+
+func (c *insCounter) count(ins byte) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ins[ins]
+}
+
+// TestCreateOnReadOnlyCardRefusedFirst: with piv.Plugin{ReadOnly: true},
+// and on an issued (read-only) PIV card, CreateContainer is refused before
+// any PIN is asked for, verified or the management key authenticated, and
+// before the slots are scanned (issue 15, item 8).
+func TestCreateOnReadOnlyCardRefusedFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		plugin piv.Plugin
+		cfg    simpiv.Config
+	}{
+		{"Plugin.ReadOnly", piv.Plugin{ReadOnly: true}, simpiv.Config{}},
+		{"issued card", piv.Plugin{}, simpiv.Config{Profile: simpiv.ProfileIssued()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, err := simpiv.New(tc.cfg)
+			require.NoError(t, err)
+			card := &insCounter{Card: sim, ins: map[byte]int{}}
+			b := virtual.NewBackend()
+			b.AddReader(readerName).Insert(card)
+			pr := newPrompt(simpiv.DefaultPIN)
+			p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr, Registry: minidriver.NewRegistry(tc.plugin),
+				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = p.Close() })
+			_, err = p.CreateContainer(context.Background(), "new", minidriver.ECDSAP256, 0, nil)
+			require.ErrorIs(t, err, minidriver.ErrReadOnly)
+			assert.Zero(t, pr.Count.Load(), "no PIN asked for")
+			assert.Zero(t, card.count(0x20), "no VERIFY")
+			assert.Zero(t, card.count(0x87), "no GENERAL AUTHENTICATE (management key)")
+			assert.Zero(t, card.count(0xF7), "no GET METADATA scan")
+			assert.Zero(t, card.count(0x47), "no GENERATE")
+		})
+	}
+}
