@@ -14,7 +14,12 @@
 // codes of the specification (SCardCode) and are tested with errors.Is:
 // ErrUnsupported, ErrWrongPIN (a *PINError with the attempts left),
 // ErrPINBlocked, ErrNoKeyContainer, ErrFileNotFound, ErrSecurityViolation,
-// and so on.
+// and so on. There is one sentinel per meaning: those a card reports with a
+// status word are package scrm's values under the contract's names
+// (ErrWrongPIN is scrm.ErrWrongPIN, ErrUnsupported is scrm.ErrUnsupported),
+// the file system's are package cardfs's, so errors.Is matches either name;
+// docs/errors.md has the table from status word to scrm error to minidriver
+// error to SCARD_* code.
 //
 // A Registry lists plug-ins explicitly and finds the one for a card by
 // ATR/mask and, where no ATR matches, by probing (a SELECT of the plug-in's
