@@ -7,14 +7,14 @@ import (
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// Sentinel errors. The minidriver layer maps them to the result codes of the
-// minidriver specification (minidriver-spec.md §0.1 and §1.2); the intended
-// mapping is given beside each one.
+// Sentinel errors. The minidriver layer maps them to the result codes the
+// minidriver specification gives its functions (minidriver.SCardCode); the
+// mapping is given beside each one and in docs/errors.md.
 var (
 	// ErrFormat is matched (errors.Is) by every *FormatError: a card file
 	// whose bytes do not follow its format. The engine reports unreadable
 	// card data as SCARD_E_COMM_DATA_LOST (0x8010002F), not as
-	// FILE_NOT_FOUND (spec §0).
+	// FILE_NOT_FOUND (spec CardReadFile).
 	ErrFormat = errors.New("cardfs: malformed file")
 
 	// ErrAccessDenied: the caller's authenticated roles do not grant the
@@ -39,8 +39,8 @@ var (
 	ErrDirNotEmpty = errors.New("cardfs: directory not empty")
 
 	// ErrNoSpace: the card's capacity would be exceeded. Maps to
-	// SCARD_E_WRITE_TOO_MANY (0x80100028); the specification leaves the
-	// exact code open (spec §10), SCARD_E_NO_MEMORY is the alternative.
+	// SCARD_E_WRITE_TOO_MANY (0x80100028); the specification names no
+	// code for it; SCARD_E_NO_MEMORY is the alternative.
 	// It is scrm.ErrNoSpace: the meaning of a card's 6A84.
 	ErrNoSpace = scrm.ErrNoSpace
 

@@ -1,5 +1,9 @@
 // Package minidriver is the card plug-in contract of cardmod: the semantics
-// of the Windows smart card minidriver specification v7, in Go types. A
+// of the Windows smart card minidriver specification v7, in Go types.
+// Comments in this module that cite "spec" mean Microsoft's Smart Card
+// Minidriver Specification v7.07 and name the section by its title ("File
+// System Requirements: Cache File") or by the function, structure or
+// property it documents (CardAuthenticateEx, PIN_INFO, CP_CARD_CACHE_MODE). A
 // plug-in (package minidriver/piv for PIV cards, ...) presents its card as
 // one uniform card file system (cardid, cardcf, cardapps, mscp/cmapfile,
 // certificate files; see package cardfs) with key containers, PINs and

@@ -1,13 +1,16 @@
 package minidriver_test
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -340,4 +343,34 @@ func TestSentinelsShared(t *testing.T) {
 	assert.NotErrorIs(t, &minidriver.PINError{AttemptsLeft: 2, Err: &scrm.StatusError{SW1: 0x63, SW2: 0xC2}}, minidriver.ErrPINBlocked)
 	// cardfs.ErrAccessDenied is a case of the security status meaning.
 	assert.ErrorIs(t, cardfs.ErrAccessDenied, minidriver.ErrSecurityViolation)
+}
+
+// TestNoMissingSpecFile keeps the module's comments and docs from citing
+// the team's design notes on the specification, a file that is not in the
+// repository:
+// references name the Microsoft specification's sections instead (see the
+// package doc).
+func TestNoMissingSpecFile(t *testing.T) {
+	var bad []string
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != ".." {
+			return filepath.SkipDir
+		}
+		if ext := filepath.Ext(path); d.IsDir() || (ext != ".go" && ext != ".md") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("minidriver-spec"+".md")) || bytes.Contains(b, []byte("minidriver-spec"+" §")) {
+			bad = append(bad, path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Empty(t, bad, "files citing the design notes (not in the repository) instead of the specification")
 }

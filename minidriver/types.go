@@ -8,7 +8,8 @@ import (
 	"github.com/cardmod/cardmod/cardfs"
 )
 
-// KeySpec is the role and algorithm of a key in a container (spec §6.1).
+// KeySpec is the role and algorithm of a key in a container (the AT_* values
+// of cardmod.h; spec CardQueryKeySizes).
 type KeySpec uint32
 
 // Key specs. AT_KEYEXCHANGE and AT_SIGNATURE are RSA keys; the ECDSA specs
@@ -85,7 +86,8 @@ func (s KeySpec) String() string {
 	return "KeySpec(" + strconv.Itoa(int(s)) + ")"
 }
 
-// PinID identifies one of the card's eight PINs (spec §4.1).
+// PinID identifies one of the card's eight PINs (spec "Developer
+// Guidelines: Enhanced PIN Support").
 type PinID uint8
 
 // Well-known PIN IDs; 3 to 7 are card-defined and protect containers only.
@@ -153,7 +155,8 @@ const (
 	UnblockOnlyPIN      PINPurpose = 6 // a PUK: only unblocks the user PIN
 )
 
-// PINCachePolicyType says how the caller may cache a PIN (spec §4.2).
+// PINCachePolicyType says how the caller may cache a PIN (spec
+// PIN_CACHE_POLICY).
 type PINCachePolicyType uint32
 
 // Cache policies.
@@ -280,7 +283,7 @@ const (
 	PaddingOAEP Padding = 0x8
 )
 
-// CacheMode is a card's data cache mode (CP_CARD_CACHE_MODE, spec §3.1).
+// CacheMode is a card's data cache mode (spec CP_CARD_CACHE_MODE).
 type CacheMode uint32
 
 // Cache modes.

@@ -84,8 +84,9 @@ func (f *fixture) begin() *scrm.Tx {
 	return tx
 }
 
-// end ends a transaction as the engine does: it logs every PIN out and
-// leaves the card, or resets it when Deauthenticate fails (spec §4.4).
+// end ends a transaction as the engine does: it logs every PIN out and leaves
+// the card, or resets it when Deauthenticate fails (spec
+// CardDeauthenticateEx).
 func (f *fixture) end(tx *scrm.Tx) {
 	f.t.Helper()
 	d := scrm.LeaveCard
@@ -95,8 +96,8 @@ func (f *fixture) end(tx *scrm.Tx) {
 	require.NoError(f.t, tx.End(d), "end transaction")
 }
 
-// logout logs set out as the engine does: Deauthenticate, or, when that
-// fails (spec §4.4), ending the transaction with a card reset and
+// logout logs set out as the engine does: Deauthenticate, or, when that fails
+// (spec CardDeauthenticateEx), ending the transaction with a card reset and
 // beginning the next. It returns the transaction to go on with.
 func (f *fixture) logout(tx *scrm.Tx, set minidriver.PinSet) *scrm.Tx {
 	f.t.Helper()
@@ -369,7 +370,7 @@ func pinError(t *testing.T, err error) *minidriver.PINError {
 // stand for.
 const invalidParameter uint32 = 0x80100004
 
-// create makes a container as the engine does (spec §7.1): on a card
+// create makes a container as the engine does (docs/design.md): on a card
 // with a writable file system it bumps cardcf and writes the container's
 // map record first, then creates the key, then records the key's size.
 // The caller has logged in.

@@ -152,7 +152,8 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 	}
 	if c.readOnly || !c.stableID {
 		// cardcf cannot be written, and keys can change elsewhere (spec
-		// §1.3, §3.1).
+		// "Smart Card Minidriver Overview" on read-only cards,
+		// CP_CARD_CACHE_MODE).
 		p.CacheMode = minidriver.CacheNone
 	}
 	return p, nil

@@ -40,7 +40,7 @@ const (
 	tagCHUIDFASCN  = 0x30
 	tagCHUIDGUID   = 0x34
 	certInfoGzip   = 0x01
-	maxCertSize    = 0xFFFF // a certificate file holds at most 65535 bytes (spec §2.6)
+	maxCertSize    = 0xFFFF // a certificate file holds at most 65535 bytes (the compressed form stores the length in a WORD)
 	ykRecordSize   = 107
 	ykNameUnits    = 40
 	ykFingerprintN = 20
