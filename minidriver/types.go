@@ -2,6 +2,7 @@ package minidriver
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"fmt"
 	"strconv"
 
@@ -62,6 +63,21 @@ func (s KeySpec) CurveBits() int {
 		return 521
 	}
 	return 0
+}
+
+// Curve returns the crypto/ecdh curve of an ECC key spec (ECDSA or ECDH),
+// nil for RSA and unknown specs. For ECDSA keys, ecdsa.PublicKey.ECDH and
+// ecdsa.ParseRawPrivateKey bridge to crypto/ecdsa.
+func (s KeySpec) Curve() ecdh.Curve {
+	switch s.CurveBits() {
+	case 256:
+		return ecdh.P256()
+	case 384:
+		return ecdh.P384()
+	case 521:
+		return ecdh.P521()
+	}
+	return nil
 }
 
 func (s KeySpec) String() string {

@@ -63,13 +63,10 @@ type entry struct {
 	expires  time.Time // zero: no expiry of its own
 }
 
-// New returns an empty Cache configured by cfg (nil for the default).
-func New(cfg *Config) *Cache {
-	c := &Cache{}
-	if cfg != nil {
-		c.cfg = *cfg
-	}
-	return c
+// New returns an empty Cache configured by cfg; the zero Config is the
+// default.
+func New(cfg Config) *Cache {
+	return &Cache{cfg: cfg}
 }
 
 func (c *Cache) now() time.Time {

@@ -247,7 +247,7 @@ func checkPublic(t *testing.T, k Key, pub crypto.PublicKey) {
 	case k.Spec.IsECDH():
 		ek, ok := pub.(*ecdh.PublicKey)
 		require.True(t, ok, "%s key is %T, want *ecdh.PublicKey", k.Spec, pub)
-		assert.Equal(t, ecdhCurve(k.Spec), ek.Curve(), "curve")
+		assert.Equal(t, k.Spec.Curve(), ek.Curve(), "curve")
 	default:
 		t.Fatalf("minidrivertest: Harness.Keys has key spec %s", k.Spec)
 	}
@@ -270,24 +270,12 @@ func newKey(t *testing.T, k Key) crypto.PrivateKey {
 	case k.Spec.IsECDSA():
 		priv, err = ecdsa.GenerateKey(ellipticCurve(k.Spec), rand.Reader)
 	case k.Spec.IsECDH():
-		priv, err = ecdhCurve(k.Spec).GenerateKey(rand.Reader)
+		priv, err = k.Spec.Curve().GenerateKey(rand.Reader)
 	default:
 		err = fmt.Errorf("key spec %s", k.Spec)
 	}
 	require.NoError(t, err, "generate a software key")
 	return priv
-}
-
-func ecdhCurve(s minidriver.KeySpec) ecdh.Curve {
-	switch s.CurveBits() {
-	case 256:
-		return ecdh.P256()
-	case 384:
-		return ecdh.P384()
-	case 521:
-		return ecdh.P521()
-	}
-	return nil
 }
 
 func ellipticCurve(s minidriver.KeySpec) elliptic.Curve {
