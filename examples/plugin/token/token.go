@@ -14,12 +14,12 @@
 //
 // The Example Token has one application, a user PIN, four P-256 key slots
 // and one data object, the file store, that the plug-in keeps its card file
-// system in. Its status words are those of ISO/IEC 7816-4 §5.6.
+// system in. Its status words are those of ISO/IEC 7816-4 §5.1.3.
 //
 //	SELECT        00 A4 04 00 AID        serial (8) ‖ store counter (4, big-endian) ‖ store capacity (2)
 //	VERIFY        00 20 00 81 PIN        9000, 63Cx (x tries left), 6983 (blocked), 6A80 (PIN not 4..8 bytes)
 //	VERIFY        00 20 00 81 (no data)  9000 when verified, else 63Cx or 6983
-//	VERIFY        00 20 FF 81 (no data)  logs the PIN out (ISO/IEC 7816-4 §11.5.6, P1 = FF)
+//	VERIFY        00 20 FF 81 (no data)  logs the PIN out (P1 = FF, as PIV's VERIFY: SP 800-73-4 Part 2 §3.2.1)
 //	GENERATE KEY  00 46 00 slot          04 ‖ X ‖ Y of the new key; needs the PIN (6982)
 //	READ KEY      80 CA 00 slot          04 ‖ X ‖ Y, or 6A88 for an empty slot
 //	SIGN          00 2A 9E slot digest   ECDSA signature, ASN.1 DER; needs the PIN; 6A88 for an empty slot
@@ -71,7 +71,7 @@ const DefaultPIN = "123456"
 // Config.StoreCapacity is zero.
 const DefaultStoreCapacity = 8192
 
-// Status words the application answers (ISO/IEC 7816-4 §5.6).
+// Status words the application answers (ISO/IEC 7816-4 §5.1.3).
 const (
 	swOK             = 0x9000
 	swWrongLength    = 0x6700
