@@ -27,8 +27,11 @@
 //     system (cardfs.Format) in an empty file store.
 //   - plugin_test.go runs the conformance suite (package
 //     minidriver/minidrivertest) on fresh simulated tokens in virtual
-//     readers; example_test.go is the whole path from a reader to a
-//     verified signature.
+//     readers and pins the APDUs a transaction costs; provider_test.go
+//     uses the plug-in through the Base CSP; replay_fuzz_test.go feeds it
+//     arbitrary card answers (cardsim.Replay); bench_test.go reports APDUs
+//     and bytes per operation (minidrivertest.Measure); example_test.go is
+//     the whole path from a reader to a verified signature.
 //
 // The rules the conformance suite enforces are listed in the package
 // documentation of package minidriver.

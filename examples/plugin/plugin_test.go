@@ -86,3 +86,40 @@ func TestStoreFull(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got, "the file as the token holds it")
 }
+
+// TestAPDUBudget pins what a transaction costs: SELECT in Resume, the file
+// store read again only after another context wrote it.
+func TestAPDUBudget(t *testing.T) {
+	sc := newToken(t)
+	reg := minidriver.NewRegistry(plugin.Plugin{})
+	a, _, err := reg.Open(t.Context(), sc, minidriver.Env{})
+	require.NoError(t, err)
+	b, _, err := reg.Open(t.Context(), sc, minidriver.Env{})
+	require.NoError(t, err)
+	pin := []byte(token.DefaultPIN)
+	apdus := func(md minidriver.Card, f func(tx *scrm.Tx)) uint64 {
+		before := sc.Stats()
+		tx, err := sc.Begin(t.Context())
+		require.NoError(t, err)
+		require.NoError(t, md.Resume(t.Context(), tx))
+		f(tx)
+		require.NoError(t, tx.End(scrm.LeaveCard))
+		return sc.Stats().Sub(before).APDUs
+	}
+	read := func(md minidriver.Card) func(tx *scrm.Tx) {
+		return func(tx *scrm.Tx) {
+			_, err := md.ReadFile(t.Context(), tx, cardfs.RootDir, cardfs.CardCFFile)
+			require.NoError(t, err)
+		}
+	}
+	assert.Equal(t, uint64(1), apdus(a, read(a)), "SELECT, then cardcf from the copy")
+	assert.Equal(t, uint64(4), apdus(a, func(tx *scrm.Tx) {
+		_, err := a.Authenticate(t.Context(), tx, minidriver.RoleUser, pin, 0)
+		require.NoError(t, err)
+		require.NoError(t, minidriver.WriteFile(t.Context(), a, tx, cardfs.RootDir, cardfs.CardCFFile, make([]byte, cardfs.CardCFSize)))
+		require.NoError(t, a.Deauthenticate(t.Context(), tx, minidriver.NewPinSet(minidriver.RoleUser)))
+	}), "SELECT, VERIFY, PUT DATA, log out")
+	assert.Equal(t, uint64(1), apdus(a, read(a)), "the writer's copy is current")
+	assert.Equal(t, uint64(2), apdus(b, read(b)), "the other context reads the store again (GET DATA)")
+	assert.Equal(t, uint64(1), apdus(b, read(b)), "and then no more")
+}
