@@ -366,7 +366,12 @@ func TestNoMissingSpecFile(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(b, []byte("minidriver-spec"+".md")) || bytes.Contains(b, []byte("minidriver-spec"+" §")) {
+		// The providers and their core still cite the notes' section
+		// numbers; they are being restructured, and the
+		// session that does it names the specification's sections there.
+		// Everywhere else a bare section number is not a reference.
+		legacy := strings.HasPrefix(path, "../basecsp/") || strings.HasPrefix(path, "../ksp/") || strings.HasPrefix(path, "../internal/")
+		if bytes.Contains(b, []byte("minidriver-"+"spec")) || (!legacy && bytes.Contains(b, []byte("spec"+" §"))) {
 			bad = append(bad, path)
 		}
 		return nil
