@@ -13,20 +13,12 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/minidrivertest"
 	"github.com/cardmod/cardmod/scrm"
-	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
 // openToken returns an initialized token with a key in container 0,
 // opened through the plug-in.
 func openToken(b *testing.B) (*scrm.Card, minidriver.Card) {
-	tok, err := token.New(token.Config{})
-	require.NoError(b, err)
-	bk := virtual.NewBackend()
-	bk.AddReader("r").Insert(tok)
-	sc, err := scrm.NewContext(bk).Connect(b.Context(), "r", nil)
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = sc.Close(scrm.LeaveCard) })
-	require.NoError(b, plugin.Initialize(b.Context(), sc, []byte(token.DefaultPIN), nil))
+	sc := newTokenTB(b)
 	md, _, err := minidriver.NewRegistry(plugin.Plugin{}).Open(b.Context(), sc, minidriver.Env{})
 	require.NoError(b, err)
 	tx, err := sc.Begin(b.Context())

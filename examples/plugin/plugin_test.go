@@ -20,8 +20,10 @@ import (
 var readers atomic.Int64
 
 // newToken returns a connection to a fresh, initialized token in a
-// virtual reader of its own.
-func newToken(t *testing.T) *scrm.Card {
+// virtual reader of its own (minidrivertest.Harness.NewCard).
+func newToken(t *testing.T) *scrm.Card { return newTokenTB(t) }
+
+func newTokenTB(t testing.TB) *scrm.Card {
 	t.Helper()
 	tok, err := token.New(token.Config{})
 	require.NoError(t, err)

@@ -270,12 +270,21 @@ func (t *Token) verify(cmd scrm.Command) cardsim.Reply {
 	return reply(swOK)
 }
 
-// slot returns the key slot P2 names, or the status word refusing it.
-func slot(cmd scrm.Command) (int, uint16) {
-	if int(cmd.P2) >= Slots {
-		return 0, swWrongP1P2
+// slot returns the key slot P2 names, checking in the card's order: the
+// slot exists (6A86), the PIN is verified when the command needs it
+// (6982), the slot holds a key when the command needs one (6A88). A
+// refusal is the status word, with slot -1.
+func (t *Token) slot(cmd scrm.Command, needPIN, needKey bool) (int, uint16) {
+	switch i := int(cmd.P2); {
+	case i >= Slots:
+		return -1, swWrongP1P2
+	case needPIN && !t.verified:
+		return -1, swSecurity
+	case needKey && t.keys[i] == nil:
+		return -1, swRefNotFound
+	default:
+		return i, 0
 	}
-	return int(cmd.P2), 0
 }
 
 func point(k *ecdsa.PrivateKey) []byte {
@@ -287,12 +296,9 @@ func point(k *ecdsa.PrivateKey) []byte {
 }
 
 func (t *Token) generate(cmd scrm.Command) cardsim.Reply {
-	i, sw := slot(cmd)
+	i, sw := t.slot(cmd, true, false)
 	if sw != 0 {
 		return reply(sw)
-	}
-	if !t.verified {
-		return reply(swSecurity)
 	}
 	k, err := ecdh.P256().GenerateKey(t.rand)
 	if err != nil {
@@ -307,25 +313,18 @@ func (t *Token) generate(cmd scrm.Command) cardsim.Reply {
 }
 
 func (t *Token) readKey(cmd scrm.Command) cardsim.Reply {
-	i, sw := slot(cmd)
+	i, sw := t.slot(cmd, false, true)
 	if sw != 0 {
 		return reply(sw)
-	}
-	if t.keys[i] == nil {
-		return reply(swRefNotFound)
 	}
 	return cardsim.Reply{Data: point(t.keys[i]), SW: swOK}
 }
 
 func (t *Token) sign(cmd scrm.Command) cardsim.Reply {
-	i, sw := slot(cmd)
+	i, sw := t.slot(cmd, true, true)
 	switch {
 	case sw != 0:
 		return reply(sw)
-	case !t.verified:
-		return reply(swSecurity)
-	case t.keys[i] == nil:
-		return reply(swRefNotFound)
 	case len(cmd.Data) == 0 || len(cmd.Data) > 64:
 		return reply(swWrongData)
 	}
@@ -337,14 +336,9 @@ func (t *Token) sign(cmd scrm.Command) cardsim.Reply {
 }
 
 func (t *Token) deleteKey(cmd scrm.Command) cardsim.Reply {
-	i, sw := slot(cmd)
-	switch {
-	case sw != 0:
+	i, sw := t.slot(cmd, true, true)
+	if sw != 0 {
 		return reply(sw)
-	case !t.verified:
-		return reply(swSecurity)
-	case t.keys[i] == nil:
-		return reply(swRefNotFound)
 	}
 	t.keys[i] = nil
 	return reply(swOK)
