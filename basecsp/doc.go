@@ -1,7 +1,7 @@
 // Package basecsp is cardmod's Base CSP: the CAPI view of smart cards
-// (minidriver-spec.md §7). A Provider opens the cards of one scrm backend
-// through the card plug-ins (package minidriver) and the shared engine,
-// and gives:
+// (as Microsoft's Base Smart Card CSP; docs/design.md). A Provider opens
+// the cards of one scrm backend through the card plug-ins (package
+// minidriver) and the shared engine, and gives:
 //
 //   - key containers by the four Windows name forms (ParseName):
 //     `\\.\Reader\Container`, `\\.\Reader\`, `Container` and "" (the

@@ -4,7 +4,8 @@ import "strconv"
 
 // Role is a principal of the card: a PIN identifier (PIN_ID, 0 to 7). Only
 // RoleEveryone, RoleUser and RoleAdmin take part in file access; roles 3 to
-// 7 protect key containers only (spec §4.1).
+// 7 protect key containers only (spec "Developer Guidelines: Enhanced PIN
+// Support").
 type Role uint8
 
 // The three principals every card has.
@@ -28,9 +29,10 @@ func (r Role) String() string {
 }
 
 // Roles is the set of roles a caller has authenticated in the current
-// transaction, as a PIN_SET bitmask: bit n set means role n is
-// authenticated. Everyone is implied: the zero value is an unauthenticated
-// caller. Access is the union of what each role may do (spec §4.1).
+// transaction, as a PIN_SET bitmask: bit n set means role n is authenticated.
+// Everyone is implied: the zero value is an unauthenticated caller. Access is
+// the union of what each role may do (spec "Developer Guidelines: Enhanced
+// PIN Support").
 type Roles uint8
 
 // Common role sets.
@@ -65,8 +67,9 @@ func (s Roles) Has(r Role) bool {
 // Right is a bit set of file rights.
 type Right uint8
 
-// File rights. Deleting a file needs write access to it (spec §2.3), so
-// RightDelete is granted exactly where RightWrite is.
+// File rights. Deleting a file needs write access to it (spec
+// CARD_FILE_ACCESS_CONDITION), so RightDelete is granted exactly where
+// RightWrite is.
 const (
 	RightRead Right = 1 << iota
 	RightWrite
@@ -89,7 +92,7 @@ func (r Right) String() string {
 }
 
 // FileAccessCondition is CARD_FILE_ACCESS_CONDITION, fixed when a file is
-// created (spec §2.3).
+// created (spec CARD_FILE_ACCESS_CONDITION).
 type FileAccessCondition uint8
 
 // File access conditions with their numeric values.
@@ -127,11 +130,11 @@ func (ac FileAccessCondition) String() string {
 	return "FileAccessCondition(" + strconv.Itoa(int(ac)) + ")"
 }
 
-// Rights returns what role r may do to a file under access condition ac
-// (spec §2.3): the admin is a super-user for reading and writing except
-// that nobody reads UserWriteExecuteAc files and only the user executes;
-// roles other than everyone, user and admin, InvalidAc, UnknownAc and
-// undefined values grant nothing.
+// Rights returns what role r may do to a file under access condition ac (spec
+// CARD_FILE_ACCESS_CONDITION): the admin is a super-user for reading and
+// writing except that nobody reads UserWriteExecuteAc files and only the user
+// executes; roles other than everyone, user and admin, InvalidAc, UnknownAc
+// and undefined values grant nothing.
 func (ac FileAccessCondition) Rights(r Role) Right {
 	const rw = RightRead | RightWrite | RightDelete
 	switch ac {
@@ -196,8 +199,8 @@ func CanExecute(ac FileAccessCondition, r Role) bool { return ac.Rights(r)&Right
 func CanDelete(ac FileAccessCondition, r Role) bool { return ac.Rights(r)&RightDelete != 0 }
 
 // DirectoryAccessCondition is CARD_DIRECTORY_ACCESS_CONDITION, fixed when a
-// directory is created (spec §2.3). Directory access conditions cannot be
-// queried through the minidriver interface.
+// directory is created (spec CARD_DIRECTORY_ACCESS_CONDITION). Directory
+// access conditions cannot be queried through the minidriver interface.
 type DirectoryAccessCondition uint8
 
 // Directory access conditions with their numeric values.

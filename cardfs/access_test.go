@@ -7,9 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// TestFileAccessMatrix checks every access condition, role and right
-// against spec §2.3, written out as a table of strings "E U A" with the
-// letters of the rights (R, W, X, D) or "-".
+// TestFileAccessMatrix checks every access condition, role and right against
+// the specification's CARD_FILE_ACCESS_CONDITION, written out as a table of
+// strings "E U A" with the letters of the rights (R, W, X, D) or "-".
 func TestFileAccessMatrix(t *testing.T) {
 	matrix := map[FileAccessCondition][3]string{
 		InvalidAc:                {"-", "-", "-"},

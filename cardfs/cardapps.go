@@ -13,10 +13,10 @@ const CardAppsRecordSize = 8
 // maxCardApps bounds the number of cardapps records parsed.
 const maxCardApps = 256
 
-// CardApps is the content of the cardapps file: application names, one
-// 8-byte NUL-padded record each; a name's position is its application
-// index (spec §2.2). A record of eight NUL bytes is an empty slot, held as
-// "". A new card holds DefaultCardApps.
+// CardApps is the content of the cardapps file: application names, one 8-byte
+// NUL-padded record each; a name's position is its application index (spec
+// "File System Requirements: Application Directory"). A record of eight NUL
+// bytes is an empty slot, held as "". A new card holds DefaultCardApps.
 type CardApps []string
 
 // DefaultCardApps returns the cardapps of a newly created card: "mscp".

@@ -19,7 +19,8 @@ const (
 	CardCFCurrentVersion = 1
 )
 
-// CardCF is the cache freshness file (CARD_CACHE_FILE_FORMAT, spec §2.4):
+// CardCF is the cache freshness file (CARD_CACHE_FILE_FORMAT, spec
+// "File System Requirements: Cache File"):
 //
 //	offset 0  bVersion
 //	offset 1  bPinsFreshness
@@ -28,8 +29,8 @@ const (
 //	offset 6  per-application data, kept verbatim
 //
 // Whoever changes the card bumps the matching counter and writes cardcf
-// before changing the data it guards, in the same transaction (spec §3.2).
-// Counters wrap around.
+// before changing the data it guards, in the same transaction (spec "File
+// System Requirements: Cache File"). Counters wrap around.
 type CardCF struct {
 	Version    uint8
 	Pins       uint8
@@ -92,7 +93,7 @@ func (c CardCF) Equal(o CardCF) bool {
 // Stale is a set of cache classes invalidated by a cardcf change.
 type Stale uint8
 
-// Cache classes (spec §3.2).
+// Cache classes (spec "File System Requirements: Cache File").
 const (
 	// StalePins: cached PINs and PIN information.
 	StalePins Stale = 1 << iota

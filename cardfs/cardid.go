@@ -10,9 +10,10 @@ import (
 // CardIDSize is the size of the cardid file.
 const CardIDSize = 16
 
-// CardID is the content of the cardid file: 16 random bytes that identify
-// the card (not its chip serial). It changes only when the card is recycled,
-// and with cardcf it keys every cached item (spec §2.2, §3.2).
+// CardID is the content of the cardid file: 16 random bytes that identify the
+// card (not its chip serial). It changes only when the card is recycled, and
+// with cardcf it keys every cached item (spec "File System Requirements: Card
+// Identifier, Cache File").
 type CardID [CardIDSize]byte
 
 // NewCardID draws a card identifier from rand (normally crypto/rand.Reader).

@@ -9,7 +9,8 @@ import (
 	"strconv"
 )
 
-// Compressed certificate file layout (spec §2.6).
+// Compressed certificate file layout (spec: certificate compression, when
+// CARD_CAPABILITIES.fCertificateCompression is false).
 const (
 	// CertCompressionVersion is the WORD at offset 0 of a compressed
 	// certificate file.
@@ -58,7 +59,8 @@ func CompressCert(der []byte) ([]byte, error) {
 // than the stated length plus one byte, so a hostile stream cannot make it
 // allocate more. A file starting with 0x30 (a DER SEQUENCE) is taken as an
 // uncompressed certificate and returned as a copy, as written by modules
-// that compress themselves (spec §10: raw-DER fallback). Anything else is a
+// that compress themselves (a fallback the specification does not
+// describe). Anything else is a
 // *FormatError. Bytes after the end of the zlib stream are ignored (cards
 // may pad their objects). The certificate itself is not parsed.
 func DecompressCert(b []byte) ([]byte, error) {

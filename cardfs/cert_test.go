@@ -13,11 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// goldenCompressed is a compressed certificate file written by hand from
-// spec §2.6 for the 5 bytes 30 03 02 01 05: version 01 00, length 05 00,
-// then a zlib stream (header 78 01) holding one stored deflate block
-// (final, length 5, one's complement fa ff) and the Adler-32 checksum
-// 01 0e 00 3c.
+// goldenCompressed is a compressed certificate file written by hand from the
+// specification's certificate compression for the 5 bytes 30 03 02 01 05:
+// version 01 00, length 05 00, then a zlib stream (header 78 01) holding one
+// stored deflate block (final, length 5, one's complement fa ff) and the
+// Adler-32 checksum 01 0e 00 3c.
 const goldenCompressed = "01 00 05 00  78 01  01 05 00 fa ff  30 03 02 01 05  01 0e 00 3c"
 
 func readPEMCert(tb testing.TB, path string) []byte {

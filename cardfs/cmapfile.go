@@ -12,7 +12,7 @@ import (
 // ContainerMapRecordSize is the size of one CONTAINER_MAP_RECORD.
 const ContainerMapRecordSize = 86
 
-// Layout of a container map record (spec §2.5).
+// Layout of a container map record (spec CONTAINER_MAP_RECORD).
 const (
 	cmapNameSize  = 80 // WCHAR wszGuid[40]
 	cmapFlagsOff  = 80
@@ -66,8 +66,8 @@ func (r ContainerMapRecord) Default() bool { return r.Flags&ContainerDefault != 
 // Container names are stored with their case but compared
 // case-insensitively (Unicode upper-casing then lower-casing): Find, Add
 // and ParseContainerMap's uniqueness check treat
-// "ABC" and "abc" as the same container. The specification leaves this open
-// (spec §10); matching case-insensitively keeps a card usable whichever way
+// "ABC" and "abc" as the same container. The specification does not
+// say; matching case-insensitively keeps a card usable whichever way
 // another implementation wrote a name.
 //
 // The zero value is an empty map. A ContainerMap is not safe for

@@ -9,7 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// goldenRecord is one cmapfile record written by hand from spec §2.5:
+// goldenRecord is one cmapfile record written by hand from the
+// specification's CONTAINER_MAP_RECORD:
 // name "0b2b5c27-1b1e-4f8b-9b13-1d6b9b3f5a10" as UTF-16LE NUL-padded to 80
 // bytes, flags valid|default (0x03), reserved 0, no signature key, a
 // 2048-bit key exchange key (0x0800 little-endian).

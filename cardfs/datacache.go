@@ -42,10 +42,11 @@ type DataCacheConfig struct {
 	MaxCard int
 }
 
-// DataCache is the freshness-validated cache of card data (spec §3.2):
-// items are keyed by card identity (cardid) and name, each in a cache class
-// (pins, containers or files), and trusted only while the card's cardcf
-// counter of that class is the one they were cached under.
+// DataCache is the freshness-validated cache of card data (spec "File System
+// Requirements: Cache File"): items are keyed by card identity (cardid) and
+// name, each in a cache class (pins, containers or files), and trusted only
+// while the card's cardcf counter of that class is the one they were cached
+// under.
 //
 // Use: at the start of each transaction read cardcf from the card and call
 // Sync; it drops the classes whose counters moved. Then Get, and Put what

@@ -1,5 +1,6 @@
 // Package cardfs models the uniform card file system of the Windows smart
-// card minidriver specification (v7, §2): the well-known files and their
+// card minidriver specification (v7.07, chapter "File System
+// Requirements"): the well-known files and their
 // names, access conditions, byte-exact codecs for the card's own files,
 // and an in-memory file system for plug-ins whose card has none.
 //
@@ -26,7 +27,7 @@
 // [MemFS] is a root with one level of directories, files with access
 // conditions enforced against the caller's roles, optional capacity, and a
 // versioned snapshot ([MemFS.Snapshot], [MemFS.Restore]). [Format] lays
-// out a new card on it (spec §2.7). File system errors are [*PathError]
+// out a new card on it. File system errors are [*PathError]
 // values wrapping sentinels ([ErrAccessDenied], [ErrFileNotFound], ...)
 // whose comments give the SCARD_* code the minidriver layer maps them to.
 //

@@ -3,22 +3,26 @@ package cardfs
 import (
 	"errors"
 	"strings"
+
+	"github.com/cardmod/cardmod/scrm"
 )
 
-// Sentinel errors. The minidriver layer maps them to the result codes of the
-// minidriver specification (minidriver-spec.md §0.1 and §1.2); the intended
-// mapping is given beside each one.
+// Sentinel errors. The minidriver layer maps them to the result codes the
+// minidriver specification gives its functions (minidriver.SCardCode); the
+// mapping is given beside each one and in docs/errors.md.
 var (
 	// ErrFormat is matched (errors.Is) by every *FormatError: a card file
 	// whose bytes do not follow its format. The engine reports unreadable
 	// card data as SCARD_E_COMM_DATA_LOST (0x8010002F), not as
-	// FILE_NOT_FOUND (spec §0).
+	// FILE_NOT_FOUND (spec CardReadFile).
 	ErrFormat = errors.New("cardfs: malformed file")
 
 	// ErrAccessDenied: the caller's authenticated roles do not grant the
 	// right the operation needs. Maps to SCARD_W_SECURITY_VIOLATION
-	// (0x8010006A).
-	ErrAccessDenied = errors.New("cardfs: access denied")
+	// (0x8010006A). It is a case of scrm.ErrSecurityStatus (which is
+	// minidriver.ErrSecurityViolation, the meaning of a card's 6982) and
+	// matches it with errors.Is.
+	ErrAccessDenied error = &wrapErr{msg: "cardfs: access denied", err: scrm.ErrSecurityStatus}
 
 	// ErrFileNotFound maps to SCARD_E_FILE_NOT_FOUND (0x80100024).
 	ErrFileNotFound = errors.New("cardfs: file not found")
@@ -35,9 +39,10 @@ var (
 	ErrDirNotEmpty = errors.New("cardfs: directory not empty")
 
 	// ErrNoSpace: the card's capacity would be exceeded. Maps to
-	// SCARD_E_WRITE_TOO_MANY (0x80100028); the specification leaves the
-	// exact code open (spec §10), SCARD_E_NO_MEMORY is the alternative.
-	ErrNoSpace = errors.New("cardfs: not enough space on card")
+	// SCARD_E_WRITE_TOO_MANY (0x80100028); the specification names no
+	// code for it; SCARD_E_NO_MEMORY is the alternative.
+	// It is scrm.ErrNoSpace: the meaning of a card's 6A84.
+	ErrNoSpace = scrm.ErrNoSpace
 
 	// ErrInvalidName: a file, directory or container name that breaks the
 	// naming rules. Maps to SCARD_E_INVALID_PARAMETER (0x80100004).
@@ -46,7 +51,8 @@ var (
 	// ErrInvalidParameter: another argument is out of range (an access
 	// condition, a container index, a size). Maps to
 	// SCARD_E_INVALID_PARAMETER (0x80100004).
-	ErrInvalidParameter = errors.New("cardfs: invalid parameter")
+	// It is scrm.ErrInvalidParameter (SCARD_E_INVALID_PARAMETER).
+	ErrInvalidParameter error = scrm.ErrInvalidParameter
 
 	// ErrContainerExists: a valid container of that name is already in the
 	// container map. The providers report NTE_EXISTS (0x8009000F).
@@ -135,7 +141,11 @@ func (e *PathError) Error() string {
 	if p == "" {
 		p = "/"
 	}
-	return "cardfs: " + e.Op + " " + p + ": " + strings.TrimPrefix(e.Err.Error(), "cardfs: ")
+	reason := e.Err.Error()
+	for _, pkg := range [...]string{"cardfs: ", "scrm: "} { // sentinels owned here or by scrm
+		reason = strings.TrimPrefix(reason, pkg)
+	}
+	return "cardfs: " + e.Op + " " + p + ": " + reason
 }
 
 // Unwrap returns Err.

@@ -8,7 +8,7 @@ import (
 )
 
 // Building a container map and bumping cardcf before writing it, as a
-// writer must (spec §3.2).
+// writer must (spec "File System Requirements: Cache File").
 func ExampleContainerMap() {
 	cf, _ := cardfs.ParseCardCF([]byte{1, 0, 0, 0, 0, 0})
 	prev := cf

@@ -5,7 +5,8 @@ import (
 	"io"
 )
 
-// Format performs the card creation steps of spec §2.7 on fs, acting as
+// Format creates the files of a new card (spec "File System Requirements")
+// on fs, acting as
 // the card's issuer (every role):
 //
 //  1. cardid (EveryoneReadAdminWriteAc): 16 bytes from rand

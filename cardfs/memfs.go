@@ -62,7 +62,8 @@ type memDir struct {
 // plug-in whose card has no file system of its own (PIV) present one.
 //
 // Every operation takes the roles the caller has authenticated in the
-// current transaction and enforces the access conditions of spec §2.3:
+// current transaction and enforces the access conditions of the specification
+// (CARD_FILE_ACCESS_CONDITION, CARD_DIRECTORY_ACCESS_CONDITION):
 // files need the right for the operation (FileInfo needs read, as
 // CardGetFileInfo does; delete needs write), creating a file needs the
 // directory's create right, creating or deleting a directory needs the

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Well-known directories and files of the card file system (spec §2.2). The
+// Well-known directories and files of the card file system (spec "File System
+// Requirements: Logical Data Layout"). The
 // root directory is written as RootDir ("").
 const (
 	// RootDir names the root directory (the minidriver interface accepts
@@ -40,14 +41,15 @@ const (
 	// MaxNameLen is the longest file or directory name, in characters.
 	MaxNameLen = 8
 	// MaxContainers is the hard limit on key containers: the container
-	// index is a BYTE in every minidriver call (spec §2.5).
+	// index is a BYTE in every minidriver call (spec CONTAINER_MAP_RECORD).
 	MaxContainers = 255
 	// MaxContainerNameLen is the longest container name in UTF-16 code
 	// units (MAX_CONTAINER_NAME_LEN).
 	MaxContainerNameLen = 39
 )
 
-// Certificate file name prefixes (spec §2.2): key exchange and signature
+// Certificate file name prefixes (spec "File System Requirements: Logical
+// Data Layout"): key exchange and signature
 // certificates of a container.
 const (
 	KeyExchangeCertPrefix = "kxc"
@@ -106,7 +108,8 @@ func ValidateName(name string) error {
 
 // NormalizeName validates name (see ValidateName) and returns it in lower
 // case, the form under which files are stored: names are case-insensitive
-// and modules lower-case them (spec §2.1).
+// and modules lower-case them (spec "File System Requirements: File
+// Naming Requirements").
 func NormalizeName(name string) (string, error) {
 	if err := ValidateName(name); err != nil {
 		return "", err
@@ -149,11 +152,11 @@ func CertFileName(index int, keySpec KeySpec) (string, error) {
 
 // CertFileNames returns the names under which the certificate of container
 // index may be stored, in the order a reader should try them: the canonical
-// lower-case hexadecimal name (CertFileName), then the upper-case
-// hexadecimal one (OpenSC's GIDS driver) and the decimal one (OpenSC's
-// minidriver) when they differ. Implementations disagree for indexes of 10
-// and more (spec §2.2); on a case-insensitive file system the upper-case
-// name is the same file as the canonical one.
+// lower-case hexadecimal name (CertFileName), then the upper-case hexadecimal
+// one (OpenSC's GIDS driver) and the decimal one (OpenSC's minidriver) when
+// they differ. Implementations disagree for indexes of 10 and more (spec
+// "File System Requirements"); on a case-insensitive file system the
+// upper-case name is the same file as the canonical one.
 func CertFileNames(index int, keySpec KeySpec) ([]string, error) {
 	name, err := CertFileName(index, keySpec)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package ksp is cardmod's Smart Card Key Storage Provider: CNG's view of
-// smart cards (minidriver-spec.md §5.3, §6.4, §7.3), over the same engine
-// and shared provider logic as the Base CSP (package basecsp), so that a
-// key made through one is a key of the other.
+// smart cards (as Microsoft's Smart Card KSP; docs/design.md), over the
+// same engine and shared provider logic as the Base CSP (package basecsp),
+// so that a key made through one is a key of the other.
 //
 // A Provider opens the cards of one scrm backend and gives:
 //

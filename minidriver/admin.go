@@ -10,7 +10,7 @@ import (
 )
 
 // AdminChallenge is a card's challenge for its admin key (ROLE_ADMIN,
-// CardGetChallengeEx, spec §4.6) together with the card that asks: what
+// CardGetChallengeEx in the specification) together with the card that asks: what
 // an AdminResponder learns. One responder can so hold the keys of many
 // cards, of any plug-in, and answer each with the right one.
 type AdminChallenge struct {

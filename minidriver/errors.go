@@ -11,23 +11,38 @@ import (
 // Errors of the contract. Each carries the meaning of one SCARD_* (or
 // Win32) code of the minidriver specification; SCardCode returns the number.
 // Plug-ins return them wrapped with %w; callers test them with errors.Is.
-// The file system errors are those of package cardfs, so that a plug-in
-// built on cardfs.MemFS returns them as they are.
+//
+// There is one sentinel per meaning in cardmod, owned by the lowest layer
+// where the meaning arises: a meaning a card reports with a status word, or
+// a PC/SC service with a code, is package scrm's value under a minidriver
+// name (ErrWrongPIN is scrm.ErrWrongPIN, ErrUnsupported is
+// scrm.ErrUnsupported, ...), and the file system errors are those of
+// package cardfs, so that a plug-in built on cardfs.MemFS returns them as
+// they are. A plug-in may therefore pass a card's status error on wrapped
+// and errors.Is still finds the contract's meaning. docs/errors.md has the
+// table from status word to scrm error to minidriver error to SCARD_* code.
 var (
 	// ErrUnsupported: the card or plug-in cannot do this
-	// (SCARD_E_UNSUPPORTED_FEATURE).
-	ErrUnsupported = errors.New("minidriver: not supported by this card")
+	// (SCARD_E_UNSUPPORTED_FEATURE). It is scrm.ErrUnsupported: a card's
+	// 6D00, 6E00 or 6A81 matches it.
+	ErrUnsupported = scrm.ErrUnsupported
 	// ErrInvalidParameter: a bad argument, unknown flag, unknown PIN ID or
-	// key spec (SCARD_E_INVALID_PARAMETER).
-	ErrInvalidParameter = errors.New("minidriver: invalid parameter")
+	// key spec (SCARD_E_INVALID_PARAMETER). It is scrm.ErrInvalidParameter
+	// and cardfs.ErrInvalidParameter.
+	ErrInvalidParameter error = scrm.ErrInvalidParameter
 	// ErrWrongPIN: the PIN or response was wrong (SCARD_W_WRONG_CHV); the
-	// error is a *PINError with the attempts left.
-	ErrWrongPIN = errors.New("minidriver: wrong PIN")
-	// ErrPINBlocked: the PIN is blocked (SCARD_W_CHV_BLOCKED).
-	ErrPINBlocked = errors.New("minidriver: PIN blocked")
+	// error is a *PINError with the attempts left. It is scrm.ErrWrongPIN:
+	// a card's 63Cx matches it.
+	ErrWrongPIN = scrm.ErrWrongPIN
+	// ErrPINBlocked: the PIN is blocked (SCARD_W_CHV_BLOCKED). It is
+	// scrm.ErrBlocked: a card's 6983 or 6984 matches it. A *PINError for
+	// the attempt that blocked the PIN (63C0) matches ErrWrongPIN too;
+	// test ErrPINBlocked first.
+	ErrPINBlocked = scrm.ErrBlocked
 	// ErrSecurityViolation: the operation needs an authentication that has
-	// not been made (SCARD_W_SECURITY_VIOLATION).
-	ErrSecurityViolation = errors.New("minidriver: security status not satisfied")
+	// not been made (SCARD_W_SECURITY_VIOLATION). It is
+	// scrm.ErrSecurityStatus (a card's 6982) and cardfs.ErrAccessDenied.
+	ErrSecurityViolation = scrm.ErrSecurityStatus
 	// ErrNoKeyContainer: no container, or no key of that spec in it
 	// (SCARD_E_NO_KEY_CONTAINER).
 	ErrNoKeyContainer = errors.New("minidriver: no such key container")
@@ -44,21 +59,23 @@ var (
 	ErrFileExists = cardfs.ErrFileExists
 	// ErrDirNotEmpty: the directory holds files (ERROR_DIR_NOT_EMPTY).
 	ErrDirNotEmpty = cardfs.ErrDirNotEmpty
-	// ErrNoSpace: the card is full (SCARD_E_WRITE_TOO_MANY).
+	// ErrNoSpace: the card is full (SCARD_E_WRITE_TOO_MANY). It is
+	// cardfs.ErrNoSpace and scrm.ErrNoSpace (a card's 6A84).
 	ErrNoSpace = cardfs.ErrNoSpace
 	// ErrCommDataLost: data read from the card is unusable
-	// (SCARD_E_COMM_DATA_LOST), for example a corrupt object.
-	ErrCommDataLost = errors.New("minidriver: card data unusable")
+	// (SCARD_E_COMM_DATA_LOST), for example a corrupt object. It is
+	// scrm.ErrCommDataLost.
+	ErrCommDataLost error = scrm.ErrCommDataLost
 	// ErrReadOnly: the card cannot be written (SCARD_E_READ_ONLY_CARD).
 	ErrReadOnly = errors.New("minidriver: card is read-only")
 	// ErrUnknownCard: no plug-in takes the card (SCARD_E_UNKNOWN_CARD).
 	ErrUnknownCard = errors.New("minidriver: unknown card")
 	// ErrInsufficientBuffer: the input is shorter than the key needs
-	// (SCARD_E_INSUFFICIENT_BUFFER).
-	ErrInsufficientBuffer = errors.New("minidriver: insufficient buffer")
+	// (SCARD_E_INSUFFICIENT_BUFFER). It is scrm.ErrInsufficientBuffer.
+	ErrInsufficientBuffer error = scrm.ErrInsufficientBuffer
 	// ErrUnexpected: the card answered something the plug-in cannot
-	// interpret (SCARD_E_UNEXPECTED).
-	ErrUnexpected = errors.New("minidriver: unexpected card answer")
+	// interpret (SCARD_E_UNEXPECTED). It is scrm.ErrUnexpected.
+	ErrUnexpected error = scrm.ErrUnexpected
 )
 
 // PINError is a failed authentication: a wrong PIN, a wrong challenge

@@ -2,6 +2,7 @@ package minidriver_test
 
 import (
 	"context"
+	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"testing"
@@ -187,4 +188,18 @@ func TestKeySpec(t *testing.T) {
 	assert.Equal(t, 521, minidriver.ECDHP521.CurveBits())
 	assert.False(t, minidriver.KeySpec(9).Valid())
 	assert.Equal(t, []minidriver.PinID{1, 2}, minidriver.NewPinSet(minidriver.RoleUser, minidriver.RoleAdmin, 9).IDs())
+}
+
+func TestKeySpecCurve(t *testing.T) {
+	for _, c := range []struct {
+		spec  minidriver.KeySpec
+		curve ecdh.Curve
+	}{
+		{minidriver.ECDSAP256, ecdh.P256()}, {minidriver.ECDHP256, ecdh.P256()},
+		{minidriver.ECDSAP384, ecdh.P384()}, {minidriver.ECDHP384, ecdh.P384()},
+		{minidriver.ECDSAP521, ecdh.P521()}, {minidriver.ECDHP521, ecdh.P521()},
+		{minidriver.KeyExchange, nil}, {minidriver.Signature, nil}, {0, nil}, {9, nil},
+	} {
+		assert.Equal(t, c.curve, c.spec.Curve(), "%v", c.spec)
+	}
 }

@@ -2,13 +2,15 @@ package minidriver
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"fmt"
 	"strconv"
 
 	"github.com/cardmod/cardmod/cardfs"
 )
 
-// KeySpec is the role and algorithm of a key in a container (spec §6.1).
+// KeySpec is the role and algorithm of a key in a container (the AT_* values
+// of cardmod.h; spec CardQueryKeySizes).
 type KeySpec uint32
 
 // Key specs. AT_KEYEXCHANGE and AT_SIGNATURE are RSA keys; the ECDSA specs
@@ -63,6 +65,21 @@ func (s KeySpec) CurveBits() int {
 	return 0
 }
 
+// Curve returns the crypto/ecdh curve of an ECC key spec (ECDSA or ECDH),
+// nil for RSA and unknown specs. For ECDSA keys, ecdsa.PublicKey.ECDH and
+// ecdsa.ParseRawPrivateKey bridge to crypto/ecdsa.
+func (s KeySpec) Curve() ecdh.Curve {
+	switch s.CurveBits() {
+	case 256:
+		return ecdh.P256()
+	case 384:
+		return ecdh.P384()
+	case 521:
+		return ecdh.P521()
+	}
+	return nil
+}
+
 func (s KeySpec) String() string {
 	switch s {
 	case KeyExchange:
@@ -85,7 +102,8 @@ func (s KeySpec) String() string {
 	return "KeySpec(" + strconv.Itoa(int(s)) + ")"
 }
 
-// PinID identifies one of the card's eight PINs (spec §4.1).
+// PinID identifies one of the card's eight PINs (spec "Developer
+// Guidelines: Enhanced PIN Support").
 type PinID uint8
 
 // Well-known PIN IDs; 3 to 7 are card-defined and protect containers only.
@@ -153,7 +171,8 @@ const (
 	UnblockOnlyPIN      PINPurpose = 6 // a PUK: only unblocks the user PIN
 )
 
-// PINCachePolicyType says how the caller may cache a PIN (spec §4.2).
+// PINCachePolicyType says how the caller may cache a PIN (spec
+// PIN_CACHE_POLICY).
 type PINCachePolicyType uint32
 
 // Cache policies.
@@ -280,7 +299,7 @@ const (
 	PaddingOAEP Padding = 0x8
 )
 
-// CacheMode is a card's data cache mode (CP_CARD_CACHE_MODE, spec §3.1).
+// CacheMode is a card's data cache mode (spec CP_CARD_CACHE_MODE).
 type CacheMode uint32
 
 // Cache modes.

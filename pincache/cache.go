@@ -26,7 +26,7 @@ type Config struct {
 }
 
 // Cache keeps verified PINs per card and PIN ID under the PIN's cache
-// policy (minidriver-spec §4.2, §4.7):
+// policy (spec PIN_CACHE_POLICY, "Card PIN Operations"):
 //
 //   - PINCacheNormal: kept until purged.
 //   - PINCacheTimed: kept for Info seconds from insertion; use does not
@@ -63,13 +63,10 @@ type entry struct {
 	expires  time.Time // zero: no expiry of its own
 }
 
-// New returns an empty Cache configured by cfg (nil for the default).
-func New(cfg *Config) *Cache {
-	c := &Cache{}
-	if cfg != nil {
-		c.cfg = *cfg
-	}
-	return c
+// New returns an empty Cache configured by cfg; the zero Config is the
+// default.
+func New(cfg Config) *Cache {
+	return &Cache{cfg: cfg}
 }
 
 func (c *Cache) now() time.Time {
@@ -181,8 +178,8 @@ func (c *Cache) Put(card CardID, pin minidriver.PinID, p minidriver.PINCachePoli
 	return nil
 }
 
-// Replace stores the new PIN of card and pin after a PIN change or
-// unblock (minidriver-spec §4.5): the old PIN is wiped in any case, and s
+// Replace stores the new PIN of card and pin after a PIN change or unblock
+// (spec CardChangeAuthenticatorEx): the old PIN is wiped in any case, and s
 // is kept if p allows it, as Put does. Replace takes ownership of s.
 //
 // A PIN change bumps bPinsFreshness in cardcf. The caller that made the
@@ -234,12 +231,12 @@ func (c *Cache) PurgeAll() {
 }
 
 // ObserveFreshness reports the bPinsFreshness byte read from card's cardcf
-// (minidriver-spec §3.2). When it differs from the last value seen for the
-// card, every PIN cached for the card is wiped: a PIN was changed or
-// unblocked, possibly by another process. When no value has been seen for
-// the card yet, the value is remembered, and PINs already cached for the
-// card are wiped too: they were stored with no freshness to check them
-// against. It reports whether PINs were purged.
+// (spec "File System Requirements: Cache File"). When it differs from the
+// last value seen for the card, every PIN cached for the card is wiped: a PIN
+// was changed or unblocked, possibly by another process. When no value has
+// been seen for the card yet, the value is remembered, and PINs already
+// cached for the card are wiped too: they were stored with no freshness to
+// check them against. It reports whether PINs were purged.
 //
 // Call it at the start of every transaction, before Get (and so before
 // any Put for the card).

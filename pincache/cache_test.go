@@ -26,7 +26,7 @@ func TestCachePolicies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := New(&Config{Now: newFakeClock().Now})
+			c := New(Config{Now: newFakeClock().Now})
 			s, buf := secretWithBuf(testPIN)
 			require.NoError(t, c.Put(cardA, minidriver.RoleUser, tc.policy, s))
 			assert.Equal(t, tc.wipedOnPut, isZero(buf), "wiped on put")
@@ -55,7 +55,7 @@ func TestCacheGetReturnsCopy(t *testing.T) {
 }
 
 func TestCacheKeys(t *testing.T) {
-	c := New(nil)
+	c := New(Config{})
 	withSerial := CardID{GUID: cardA.GUID, Serial: "\x01\x02"}
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte("user"))))
 	require.NoError(t, c.Put(cardA, minidriver.RoleAdmin, normal, NewSecret([]byte("admin"))))
@@ -83,7 +83,7 @@ func TestCacheKeys(t *testing.T) {
 
 func TestCacheTimedExpiry(t *testing.T) {
 	clk := newFakeClock()
-	c := New(&Config{Now: clk.Now})
+	c := New(Config{Now: clk.Now})
 	s, buf := secretWithBuf(testPIN)
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, timed60, s))
 
@@ -102,7 +102,7 @@ func TestCacheTimedExpiry(t *testing.T) {
 
 func TestCacheTimedExpirySweptByOtherAccess(t *testing.T) {
 	clk := newFakeClock()
-	c := New(&Config{Now: clk.Now})
+	c := New(Config{Now: clk.Now})
 	s, buf := secretWithBuf(testPIN)
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, timed60, s))
 	clk.Advance(2 * time.Minute)
@@ -133,7 +133,7 @@ func TestCacheGetHonoursCurrentPolicy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
-			c := New(&Config{Now: clk.Now})
+			c := New(Config{Now: clk.Now})
 			s, buf := secretWithBuf(testPIN)
 			require.NoError(t, c.Put(cardA, minidriver.RoleUser, tc.stored, s))
 			clk.Advance(tc.advance)
@@ -147,7 +147,7 @@ func TestCacheGetHonoursCurrentPolicy(t *testing.T) {
 
 func TestCacheClockBackwards(t *testing.T) {
 	clk := newFakeClock()
-	c := New(&Config{Now: clk.Now})
+	c := New(Config{Now: clk.Now})
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, timed60, NewSecret([]byte(testPIN))))
 	clk.Advance(-time.Hour)
 	_, ok := c.Get(cardA, minidriver.RoleUser, timed60)
@@ -187,7 +187,7 @@ func TestCacheWipeOnDrop(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
-			c := New(&Config{Now: clk.Now})
+			c := New(Config{Now: clk.Now})
 			c.ObserveFreshness(cardA, 7)
 			s, buf := secretWithBuf(testPIN)
 			require.NoError(t, c.Put(cardA, minidriver.RoleUser, timed60, s))
@@ -206,7 +206,7 @@ func TestCacheWipeOnDrop(t *testing.T) {
 }
 
 func TestCacheReplaceKeepsNewPIN(t *testing.T) {
-	c := New(nil)
+	c := New(Config{})
 	c.ObserveFreshness(cardA, 0)
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte("old"))))
 	// The engine changed the PIN and bumped bPinsFreshness from 0 to 1.
@@ -220,7 +220,7 @@ func TestCacheReplaceKeepsNewPIN(t *testing.T) {
 }
 
 func TestCacheObserveFreshness(t *testing.T) {
-	c := New(nil)
+	c := New(Config{})
 	put := func(card CardID, pin minidriver.PinID) {
 		require.NoError(t, c.Put(card, pin, normal, NewSecret([]byte(testPIN))))
 	}
@@ -273,7 +273,7 @@ func TestCacheObserveFreshness(t *testing.T) {
 }
 
 func TestCacheInvalidArguments(t *testing.T) {
-	c := New(nil)
+	c := New(Config{})
 	cases := []struct {
 		name   string
 		pin    minidriver.PinID
@@ -299,7 +299,7 @@ func TestCacheInvalidArguments(t *testing.T) {
 }
 
 func TestCacheMaxCards(t *testing.T) {
-	c := New(&Config{MaxCards: 2})
+	c := New(Config{MaxCards: 2})
 	cardC := CardID{GUID: [16]byte{0xC0}}
 	sA, bufA := secretWithBuf("a")
 	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, sA))
@@ -318,7 +318,7 @@ func TestCacheMaxCards(t *testing.T) {
 	assert.True(t, isZero(bufA), "evicted PINs are wiped")
 
 	// The default bound.
-	d := New(nil)
+	d := New(Config{})
 	for i := range DefaultMaxCards + 10 {
 		id := CardID{Serial: fmt.Sprint(i)}
 		require.NoError(t, d.Put(id, minidriver.RoleUser, normal, NewSecret([]byte("x"))))
@@ -328,7 +328,7 @@ func TestCacheMaxCards(t *testing.T) {
 
 func TestCacheConcurrent(t *testing.T) {
 	clk := newFakeClock()
-	c := New(&Config{Now: clk.Now, MaxCards: 4})
+	c := New(Config{Now: clk.Now, MaxCards: 4})
 	cards := []CardID{cardA, cardB, {GUID: [16]byte{0xC0}}, {GUID: [16]byte{0xD0}}, {GUID: [16]byte{0xE0}}}
 	policies := []minidriver.PINCachePolicy{normal, timed60, none, alwaysPrompt}
 	var wg sync.WaitGroup

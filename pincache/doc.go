@@ -1,6 +1,7 @@
 // Package pincache supplies PINs for card authentication: it asks the user
 // through a Prompt and keeps verified PINs in a Cache that honours the
-// cache policy each card gives its PINs (minidriver-spec §4.2, §4.7).
+// cache policy each card gives its PINs (spec PIN_INFO and PIN_CACHE_POLICY,
+// "Card PIN Operations").
 //
 // The pieces:
 //
@@ -18,7 +19,7 @@
 //     change (Replace), on a change of cardcf's bPinsFreshness
 //     (ObserveFreshness), when the card can no longer be confirmed as the
 //     same card (PurgeCard) and on request (Purge, PurgeAll).
-//   - Source combines the two for one authentication (spec §4.4): the
+//   - Source combines the two for one authentication (spec CardAuthenticateEx): the
 //     cached PIN when the policy allows it, otherwise a prompt, or an error
 //     wrapping ErrSilent in a silent context. The caller reports the card's
 //     answer with Attempt.Done: a success is cached per policy, a wrong or

@@ -27,7 +27,7 @@ func ExampleSource() {
 		fmt.Println("prompt:", strings.TrimSpace(r.Question()))
 		return pincache.NewSecret([]byte("123456")), nil
 	})
-	src := &pincache.Source{Cache: pincache.New(nil), Prompt: prompt}
+	src := &pincache.Source{Cache: pincache.New(pincache.Config{}), Prompt: prompt}
 	req := pincache.Request{
 		PIN: minidriver.RoleUser,
 		Info: minidriver.PINInfo{
@@ -74,7 +74,7 @@ func ExampleSource() {
 // Cache policies decide what is kept: a Timed PIN lives Info seconds from
 // insertion; a PIN under PINCacheNone is never stored.
 func ExampleCache() {
-	c := pincache.New(nil)
+	c := pincache.New(pincache.Config{})
 	card := pincache.CardID{GUID: [16]byte{0xCA, 0xFE}}
 	timed := minidriver.PINCachePolicy{Type: minidriver.PINCacheTimed, Info: 300}
 	none := minidriver.PINCachePolicy{Type: minidriver.PINCacheNone}

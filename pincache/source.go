@@ -8,11 +8,11 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// Source supplies the PIN for one authentication at a time, as the Base
-// CSP does (minidriver-spec §4.4): the cached PIN when the PIN's policy
-// allows it, otherwise the Prompt's answer. In a silent context, or
-// without a Prompt, it fails with an error wrapping ErrSilent where it
-// would have to prompt.
+// Source supplies the PIN for one authentication at a time, as the Base CSP
+// does (spec "Card PIN Operations", CardAuthenticateEx): the cached PIN when
+// the PIN's policy allows it, otherwise the Prompt's answer. In a silent
+// context, or without a Prompt, it fails with an error wrapping ErrSilent
+// where it would have to prompt.
 //
 // Use:
 //

@@ -91,7 +91,7 @@ func TestSourcePolicies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prompt := &countingPrompt{pin: testPIN}
-			src := &Source{Cache: New(&Config{Now: newFakeClock().Now}), Prompt: prompt}
+			src := &Source{Cache: New(Config{Now: newFakeClock().Now}), Prompt: prompt}
 			card := &fakeCard{pin: testPIN, left: 3}
 			for i := range 3 {
 				cached, err := authenticate(context.Background(), src, card, userRequest(tc.policy))
@@ -115,7 +115,7 @@ func TestSourceFailedCachedPINPrompts(t *testing.T) {
 	for _, blocked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("blocked=%v", blocked), func(t *testing.T) {
 			prompt := &countingPrompt{pin: testPIN}
-			src := &Source{Cache: New(nil), Prompt: prompt}
+			src := &Source{Cache: New(Config{}), Prompt: prompt}
 			card := &fakeCard{pin: testPIN, left: 3}
 			req := userRequest(normal)
 
@@ -177,7 +177,7 @@ func TestSourceFailedCachedPINPrompts(t *testing.T) {
 
 func TestSourceRetrySkipsCache(t *testing.T) {
 	prompt := &countingPrompt{pin: testPIN}
-	src := &Source{Cache: New(nil), Prompt: prompt}
+	src := &Source{Cache: New(Config{}), Prompt: prompt}
 	require.NoError(t, src.Cache.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte(testPIN))))
 	req := userRequest(normal)
 	req.Retry = true
@@ -191,7 +191,7 @@ func TestSourceRetrySkipsCache(t *testing.T) {
 func TestSourceTimedNotExtendedByUse(t *testing.T) {
 	clk := newFakeClock()
 	prompt := &countingPrompt{pin: testPIN}
-	src := &Source{Cache: New(&Config{Now: clk.Now}), Prompt: prompt}
+	src := &Source{Cache: New(Config{Now: clk.Now}), Prompt: prompt}
 	card := &fakeCard{pin: testPIN, left: 3}
 	req := userRequest(timed60)
 	for _, step := range []struct {
@@ -230,7 +230,7 @@ func TestSourceSilent(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &Source{Cache: New(nil), Prompt: tc.prompt, Silent: tc.silent}
+			src := &Source{Cache: New(Config{}), Prompt: tc.prompt, Silent: tc.silent}
 			if tc.cached {
 				// Seed as a Normal PIN, whatever the request's policy.
 				require.NoError(t, src.Cache.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte(testPIN))))
@@ -269,7 +269,7 @@ func TestSourcePromptErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &Source{Cache: New(nil), Prompt: tc.prompt}
+			src := &Source{Cache: New(Config{}), Prompt: tc.prompt}
 			att, err := src.Begin(tc.ctx, userRequest(normal))
 			require.Error(t, err)
 			assert.Nil(t, att)
@@ -300,7 +300,7 @@ func TestSourceRejectsRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			prompt := &countingPrompt{pin: testPIN}
-			src := &Source{Cache: New(nil), Prompt: prompt}
+			src := &Source{Cache: New(Config{}), Prompt: prompt}
 			req := userRequest(normal)
 			tc.mod(&req)
 			_, err := src.Begin(context.Background(), req)
@@ -329,7 +329,7 @@ func TestAttemptDone(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &Source{Cache: New(nil), Prompt: &countingPrompt{pin: testPIN}}
+			src := &Source{Cache: New(Config{}), Prompt: &countingPrompt{pin: testPIN}}
 			if tc.cached {
 				require.NoError(t, src.Cache.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte(testPIN))))
 			}
@@ -370,7 +370,7 @@ func TestSourceConcurrent(t *testing.T) {
 		return NewSecret([]byte(testPIN)), nil
 	})
 	clk := newFakeClock()
-	src := &Source{Cache: New(&Config{Now: clk.Now}), Prompt: prompt}
+	src := &Source{Cache: New(Config{Now: clk.Now}), Prompt: prompt}
 	cards := []CardID{cardA, cardB}
 	policies := []minidriver.PINCachePolicy{normal, timed60, none, alwaysPrompt}
 	fc := &fakeCard{pin: testPIN, left: 1 << 30}
@@ -410,7 +410,7 @@ func TestNoPINInErrors(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	c := New(nil)
+	c := New(Config{})
 	collect(c.Put(cardA, 9, normal, NewSecret([]byte(testPIN))))
 	collect(c.Put(cardA, 1, minidriver.PINCachePolicy{Type: 7}, NewSecret([]byte(testPIN))))
 

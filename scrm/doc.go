@@ -18,7 +18,10 @@
 // errors: a [*StatusError] that matches [ErrNotFound], [ErrSecurityStatus],
 // [ErrWrongPIN] (with the tries left from RetriesLeft), [ErrBlocked] and
 // the other sentinels with errors.Is. Transport failures wrap the PC/SC
-// result [Code]s such as [ErrRemovedCard] and [ErrResetCard].
+// result [Code]s such as [ErrRemovedCard] and [ErrResetCard]. These
+// sentinels are the one value of each meaning in cardmod: package minidriver
+// re-exports them under the contract's names (docs/errors.md has the table
+// from status word to sentinel to SCARD_* code).
 //
 // Transactions: [Card.Begin] takes the card for one logical operation (the
 // PC/SC transaction keeps other processes out, the Card's lock keeps other

@@ -86,6 +86,12 @@ func (c Code) Error() string {
 }
 
 // Sentinels for status words; a *StatusError matches them with errors.Is.
+// They are the one sentinel of each meaning in cardmod: package minidriver
+// (and cardfs, where the meaning arises in a file system) re-exports them
+// under its own names (minidriver.ErrWrongPIN is ErrWrongPIN,
+// minidriver.ErrPINBlocked is ErrBlocked, ...), so errors.Is matches either
+// name, whichever layer produced the error. docs/errors.md has the table
+// from status word to sentinel to SCARD_* code.
 var (
 	// ErrNotFound: file, data object, application or key reference not found
 	// (6A82, 6A88, 6A83).
@@ -101,9 +107,12 @@ var (
 	ErrBlocked = errors.New("scrm: blocked")
 	// ErrWrongLength: wrong length Lc or Le (6700, 6Cxx).
 	ErrWrongLength = errors.New("scrm: wrong length")
-	// ErrUnsupported: instruction or class not supported, or function not
-	// supported (6D00, 6E00, 6A81).
-	ErrUnsupported = errors.New("scrm: not supported")
+	// ErrUnsupported: instruction or class not supported, function not
+	// supported, or a logical channel or secure messaging not supported
+	// (6D00, 6E00, 6A81, 6881, 6882). It is the value ErrUnsupportedFeature
+	// (SCARD_E_UNSUPPORTED_FEATURE), the code a PC/SC service reports for a
+	// request it does not support, so one errors.Is matches both.
+	ErrUnsupported error = ErrUnsupportedFeature
 	// ErrWrongData: incorrect parameters in the data field (6A80).
 	ErrWrongData = errors.New("scrm: wrong data")
 	// ErrWrongParameters: incorrect P1-P2 (6A86, 6B00, 6A87).

@@ -116,7 +116,7 @@ func New(cfg Config) (*Engine, error) {
 	if reg == nil {
 		reg = minidriver.NewRegistry(mdpiv.Plugin{}, mdgids.Plugin{})
 	}
-	pins := pincache.New(&pincache.Config{Now: cfg.Now})
+	pins := pincache.New(pincache.Config{Now: cfg.Now})
 	e := &Engine{
 		cfg:   cfg,
 		sc:    scrm.NewContext(cfg.Backend),

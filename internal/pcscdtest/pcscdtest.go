@@ -50,9 +50,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
+	"github.com/cardmod/cardmod/scrm/scrmtest"
 	"github.com/cardmod/cardmod/scrm/vpcd"
 )
 
@@ -209,7 +209,7 @@ func (e *Env) Context(t *testing.T) *scrm.Context {
 // Insert presents card in a free vpcd reader and returns the reader's name
 // once pcscd reports the card present (scrmtest.Harness). The card is
 // removed, and the reader given back, when t ends.
-func (e *Env) Insert(t *testing.T, card cardsim.Card) string {
+func (e *Env) Insert(t *testing.T, card scrmtest.Card) string {
 	t.Helper()
 	name, _ := e.InsertTB(t, card)
 	return name
@@ -219,7 +219,7 @@ func (e *Env) Insert(t *testing.T, card cardsim.Card) string {
 // card out and waits until pcscd reports the reader empty; it may be called
 // more than once and runs at cleanup anyway. The reader stays reserved for
 // t until t ends.
-func (e *Env) InsertTB(t testing.TB, card cardsim.Card) (reader string, remove func()) {
+func (e *Env) InsertTB(t testing.TB, card vpcd.Card) (reader string, remove func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), acquireTimeout)
 	defer cancel()
@@ -304,7 +304,7 @@ type Reader struct {
 
 // Insert presents card in the reader and waits until pcscd reports it
 // present. The reader must be empty.
-func (r *Reader) Insert(ctx context.Context, card cardsim.Card) error {
+func (r *Reader) Insert(ctx context.Context, card vpcd.Card) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.released {

@@ -32,17 +32,15 @@ const (
 	padOAEP      byte = 0x80 // RSAES-OAEP (SHA-1) by the card
 )
 
-// rsaAlg is the algorithm identifier of an RSA modulus size.
+// rsaAlg is the algorithm identifier of an RSA modulus size: algRSABits
+// read the other way, so that the mapping is written once. (PIV numbers
+// RSA 3072 and 4096 differently; each plug-in keeps its card's
+// identifiers.)
 func rsaAlg(bits int) (byte, bool) {
-	switch bits {
-	case 1024:
-		return algRSA1024, true
-	case 2048:
-		return algRSA2048, true
-	case 3072:
-		return algRSA3072, true
-	case 4096:
-		return algRSA4096, true
+	for alg := algRSA1024; alg <= algRSA4096; alg++ {
+		if algRSABits(alg) == bits {
+			return alg, true
+		}
 	}
 	return 0, false
 }

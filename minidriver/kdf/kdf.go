@@ -1,5 +1,5 @@
 // Package kdf holds the key derivation functions of the minidriver
-// specification (CardDeriveKey, spec §6.4) and of CNG's key storage
+// specification (CardDeriveKey) and of CNG's key storage
 // provider: HASH, HMAC, TLS_PRF, SP800_56A_CONCAT and SP800_108_CTR_HMAC.
 // Each is a struct whose fields are the KDF's parameter list and which
 // implements minidriver.KDF: Derive(Z) applies it to an ECDH shared secret

@@ -68,7 +68,7 @@ type Options struct {
 }
 
 // params returns the parameter types KDF name takes and those it cannot
-// do without (spec §6.4; CNG's tables for SP800_56A_CONCAT and
+// do without (spec CardDeriveKey; CNG's tables for SP800_56A_CONCAT and
 // SP800_108_CTR_HMAC); ok is false for an unknown name.
 func params(name string) (allowed, required []ParamType, ok bool) {
 	switch name {

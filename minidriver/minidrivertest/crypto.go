@@ -285,7 +285,7 @@ func (s *suite) testECDH(t *testing.T) {
 			ka, ok := f.card.(minidriver.KeyAgreer)
 			require.True(t, ok, "a card with ECDH keys must be a minidriver.KeyAgreer")
 			pub := f.provision(k).(*ecdh.PublicKey)
-			peer, err := ecdhCurve(k.Spec).GenerateKey(rand.Reader)
+			peer, err := k.Spec.Curve().GenerateKey(rand.Reader)
 			require.NoError(t, err)
 			z, err := peer.ECDH(pub)
 			require.NoError(t, err)

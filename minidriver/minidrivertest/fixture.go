@@ -84,8 +84,9 @@ func (f *fixture) begin() *scrm.Tx {
 	return tx
 }
 
-// end ends a transaction as the engine does: it logs every PIN out and
-// leaves the card, or resets it when Deauthenticate fails (spec §4.4).
+// end ends a transaction as the engine does: it logs every PIN out and leaves
+// the card, or resets it when Deauthenticate fails (spec
+// CardDeauthenticateEx).
 func (f *fixture) end(tx *scrm.Tx) {
 	f.t.Helper()
 	d := scrm.LeaveCard
@@ -95,8 +96,8 @@ func (f *fixture) end(tx *scrm.Tx) {
 	require.NoError(f.t, tx.End(d), "end transaction")
 }
 
-// logout logs set out as the engine does: Deauthenticate, or, when that
-// fails (spec §4.4), ending the transaction with a card reset and
+// logout logs set out as the engine does: Deauthenticate, or, when that fails
+// (spec CardDeauthenticateEx), ending the transaction with a card reset and
 // beginning the next. It returns the transaction to go on with.
 func (f *fixture) logout(tx *scrm.Tx, set minidriver.PinSet) *scrm.Tx {
 	f.t.Helper()
@@ -246,7 +247,7 @@ func checkPublic(t *testing.T, k Key, pub crypto.PublicKey) {
 	case k.Spec.IsECDH():
 		ek, ok := pub.(*ecdh.PublicKey)
 		require.True(t, ok, "%s key is %T, want *ecdh.PublicKey", k.Spec, pub)
-		assert.Equal(t, ecdhCurve(k.Spec), ek.Curve(), "curve")
+		assert.Equal(t, k.Spec.Curve(), ek.Curve(), "curve")
 	default:
 		t.Fatalf("minidrivertest: Harness.Keys has key spec %s", k.Spec)
 	}
@@ -269,24 +270,12 @@ func newKey(t *testing.T, k Key) crypto.PrivateKey {
 	case k.Spec.IsECDSA():
 		priv, err = ecdsa.GenerateKey(ellipticCurve(k.Spec), rand.Reader)
 	case k.Spec.IsECDH():
-		priv, err = ecdhCurve(k.Spec).GenerateKey(rand.Reader)
+		priv, err = k.Spec.Curve().GenerateKey(rand.Reader)
 	default:
 		err = fmt.Errorf("key spec %s", k.Spec)
 	}
 	require.NoError(t, err, "generate a software key")
 	return priv
-}
-
-func ecdhCurve(s minidriver.KeySpec) ecdh.Curve {
-	switch s.CurveBits() {
-	case 256:
-		return ecdh.P256()
-	case 384:
-		return ecdh.P384()
-	case 521:
-		return ecdh.P521()
-	}
-	return nil
 }
 
 func ellipticCurve(s minidriver.KeySpec) elliptic.Curve {
@@ -369,7 +358,7 @@ func pinError(t *testing.T, err error) *minidriver.PINError {
 // stand for.
 const invalidParameter uint32 = 0x80100004
 
-// create makes a container as the engine does (spec §7.1): on a card
+// create makes a container as the engine does (docs/design.md): on a card
 // with a writable file system it bumps cardcf and writes the container's
 // map record first, then creates the key, then records the key's size.
 // The caller has logged in.

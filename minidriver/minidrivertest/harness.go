@@ -24,6 +24,8 @@
 // answer minidriver.ErrUnsupported. A subtest is skipped, with the reason,
 // only when the Harness says the card lacks what it needs, or when the
 // card itself says so (a card without an admin PIN has no admin test).
+// The rules it enforces are listed in the documentation of package
+// minidriver; examples/plugin is a small plug-in that passes it.
 //
 // Concurrency: Run uses t and the Harness from the test's goroutine; the
 // Harness functions need not be safe for concurrent use.

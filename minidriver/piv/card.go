@@ -166,10 +166,11 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 	}
 	if c.readOnly || !c.stableID || (!c.vendorATR && c.openStore != storeYes) {
 		// cardcf cannot be written, keys can change elsewhere (spec
-		// §1.3, §3.1), or a card of another make than Yubico held no
-		// cardcf when it was opened: it may turn out to have no room for
-		// it and then never signal a change, so nothing of it is cached
-		// (docs/piv-mapping.md, "Caching").
+		// "Smart Card Minidriver Overview" on read-only cards,
+		// CP_CARD_CACHE_MODE), or a card of another make than Yubico held
+		// no cardcf when it was opened: it may turn out to have no room
+		// for it and then never signal a change, so nothing of it is
+		// cached (docs/piv-mapping.md, "Caching").
 		p.CacheMode = minidriver.CacheNone
 	}
 	return p, nil

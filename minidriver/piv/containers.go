@@ -429,7 +429,8 @@ func marshalCmapfile(cts []container) []byte {
 // freshMap keeps the container map object (5FFF10) across transactions,
 // trusted only while the file store object holding cardcf (5FFF20) reads
 // the same: the caller reads cardcf at the start of every transaction, and
-// whoever changes the container map bumps cardcf first (spec §3.2). It
+// whoever changes the container map bumps cardcf first (spec "File System
+// Requirements: Cache File"). It
 // saves reading the map again before every signature. The caller's own
 // cache of cmapfile rests on the same rule.
 type freshMap struct {

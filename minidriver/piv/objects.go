@@ -41,7 +41,7 @@ const (
 	tagCHUIDFASCN  = 0x30
 	tagCHUIDGUID   = 0x34
 	certInfoGzip   = 0x01
-	maxCertSize    = 0xFFFF // a certificate file holds at most 65535 bytes (spec §2.6)
+	maxCertSize    = 0xFFFF // a certificate file holds at most 65535 bytes (the compressed form stores the length in a WORD)
 	ykRecordSize   = 107
 	ykNameUnits    = 40
 	ykFingerprintN = 20
@@ -182,17 +182,14 @@ func algBits(alg byte) (bits int, ec bool, ok bool) {
 	return 0, false, false
 }
 
-// rsaAlg returns the algorithm of an RSA modulus size.
+// rsaAlg returns the algorithm of an RSA modulus size: algBits read the
+// other way, so that the table is written once. (GIDS numbers RSA 3072 and
+// 4096 differently; each plug-in keeps its card's identifiers.)
 func rsaAlg(bits int) (byte, bool) {
-	switch bits {
-	case 1024:
-		return algRSA1024, true
-	case 2048:
-		return algRSA2048, true
-	case 3072:
-		return algRSA3072, true
-	case 4096:
-		return algRSA4096, true
+	for _, alg := range [...]byte{algRSA1024, algRSA2048, algRSA3072, algRSA4096} {
+		if b, ec, _ := algBits(alg); !ec && b == bits {
+			return alg, true
+		}
 	}
 	return 0, false
 }

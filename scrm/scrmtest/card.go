@@ -11,8 +11,6 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"sync"
-
-	"github.com/cardmod/cardmod/cardsim"
 )
 
 // Instructions of the TestCard.
@@ -50,7 +48,20 @@ const TestPIN = "1234"
 // bytes announcing command chaining (no extended length).
 var TestATR = []byte{0x3B, 0x85, 0x80, 0x01, 0x80, 0x73, 0xC0, 0x21, 0x80, 0x96}
 
-// TestCard is a cardsim.Card for transport tests. It answers at most 256
+// Card is what a Harness puts in its readers: the methods virtual.Card and
+// vpcd.Card have, with the same contract (an answer to reset, Reset to the
+// power-on state, Transmit answering an APDU with data and SW1 SW2, never
+// fewer than two bytes). TestCard implements it.
+type Card interface {
+	// ATR returns the card's answer to reset. The caller must not modify it.
+	ATR() []byte
+	// Reset returns the card to its state after power-on.
+	Reset()
+	// Transmit answers one command APDU with response data and SW1 SW2.
+	Transmit(apdu []byte) []byte
+}
+
+// TestCard is a Card for transport tests. It answers at most 256
 // bytes at a time and sends the rest with 61xx, as real cards do.
 type TestCard struct {
 	mu        sync.Mutex
@@ -65,17 +76,17 @@ type TestCard struct {
 	resets    int
 }
 
-var _ cardsim.Card = (*TestCard)(nil)
+var _ Card = (*TestCard)(nil)
 
 // NewTestCard returns a TestCard with TestATR, PIN TestPIN and 3 tries.
 func NewTestCard() *TestCard {
 	return &TestCard{atr: TestATR, tries: 3}
 }
 
-// ATR implements cardsim.Card.
+// ATR implements Card.
 func (c *TestCard) ATR() []byte { return c.atr }
 
-// Reset implements cardsim.Card.
+// Reset implements Card.
 func (c *TestCard) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -92,7 +103,7 @@ func (c *TestCard) Resets() int {
 
 func sw(out []byte, s uint16) []byte { return append(out, byte(s>>8), byte(s)) }
 
-// Transmit implements cardsim.Card. It takes short APDUs only.
+// Transmit implements Card. It takes short APDUs only.
 func (c *TestCard) Transmit(apdu []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -24,7 +23,7 @@ type Harness interface {
 	Context(t *testing.T) *scrm.Context
 	// Insert presents card in a free reader and returns the reader's name
 	// once the backend reports a card present there.
-	Insert(t *testing.T, card cardsim.Card) string
+	Insert(t *testing.T, card Card) string
 	// Remove takes the card out of reader and returns once the backend
 	// reports the reader empty.
 	Remove(t *testing.T, reader string)

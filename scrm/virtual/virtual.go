@@ -1,5 +1,5 @@
 // Package virtual is an in-process scrm.Backend: virtual readers holding
-// simulated cards (anything that implements cardsim.Card), for tests,
+// simulated cards (anything that implements [Card]), for tests,
 // examples and programs that need a card and have none.
 //
 // It behaves as pcsc-lite does where that matters to callers: shared and
@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -240,7 +239,7 @@ type Reader struct {
 	io sync.Mutex
 
 	// Guarded by b.mu.
-	card      cardsim.Card
+	card      Card
 	events    uint16 // insertions and removals
 	inserted  uint64 // incremented on every insertion: identifies a card presence
 	resets    uint64 // incremented on every reset
@@ -257,7 +256,7 @@ func (r *Reader) Name() string { return r.name }
 
 // Insert puts card in the reader (removing any card there first) and powers
 // it up.
-func (r *Reader) Insert(card cardsim.Card) {
+func (r *Reader) Insert(card Card) {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	if r.card != nil {
@@ -317,7 +316,7 @@ func (r *Reader) resetLocked(by *conn) {
 }
 
 // Card returns the card in the reader, or nil.
-func (r *Reader) Card() cardsim.Card {
+func (r *Reader) Card() Card {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	return r.card

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/scrmtest"
 	"github.com/cardmod/cardmod/scrm/virtual"
@@ -27,7 +26,7 @@ type harness struct {
 
 func (h *harness) Context(t *testing.T) *scrm.Context { return h.sc }
 
-func (h *harness) Insert(t *testing.T, card cardsim.Card) string {
+func (h *harness) Insert(t *testing.T, card scrmtest.Card) string {
 	h.mu.Lock()
 	h.n++
 	name := fmt.Sprintf("Virtual Reader %d", h.n)

@@ -9,7 +9,7 @@ import (
 	"github.com/cardmod/cardmod/scrm/vpcd"
 )
 
-// card is a minimal cardsim.Card: it answers every command with 9000.
+// card is a minimal vpcd.Card: it answers every command with 9000.
 type card struct{}
 
 func (card) ATR() []byte                 { return []byte{0x3B, 0x80, 0x80, 0x01, 0x01} }

@@ -1,4 +1,4 @@
-// Package vpcd serves a simulated card (any [cardsim.Card]) to a real PC/SC
+// Package vpcd serves a simulated card (any [Card]) to a real PC/SC
 // resource manager through the vsmartcard "vpcd" reader driver, so that
 // pcscd and every PC/SC application on the machine (OpenSC,
 // yubico-piv-tool, scrm/pcsc, ...) see it as a card in a reader.
@@ -49,8 +49,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/cardmod/cardmod/cardsim"
 )
 
 // Default vpcd settings of Debian's vsmartcard-vpcd package
@@ -174,7 +172,7 @@ func (c *Config) disconnected(err error) {
 // once ctx is done (the card is then removed: the connection is closed), or
 // an error straight away when card's ATR cannot be presented or cfg.Addr is
 // malformed.
-func Serve(ctx context.Context, card cardsim.Card, cfg *Config) error {
+func Serve(ctx context.Context, card Card, cfg *Config) error {
 	if err := checkATR(card.ATR()); err != nil {
 		return err
 	}
@@ -217,7 +215,7 @@ func Serve(ctx context.Context, card cardsim.Card, cfg *Config) error {
 
 // serveConn answers vpcd on conn until the connection fails or ctx is done.
 // It closes conn.
-func serveConn(ctx context.Context, conn net.Conn, card cardsim.Card) error {
+func serveConn(ctx context.Context, conn net.Conn, card Card) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	defer conn.Close()
@@ -228,7 +226,7 @@ func serveConn(ctx context.Context, conn net.Conn, card cardsim.Card) error {
 // session is the protocol state of one connection, independent of the
 // transport so that it can be fuzzed.
 type session struct {
-	card       cardsim.Card
+	card       Card
 	rw         io.ReadWriter
 	beforeRead func()
 	in         [2 + MaxMessage]byte // largest message vpcd can send
@@ -339,7 +337,7 @@ type Server struct {
 // Start presents card in the vpcd reader at cfg.Addr from a new goroutine,
 // as Serve does, until Remove is called. It does not wait for pcscd to see
 // the card: wait for SCARD_STATE_PRESENT with SCardGetStatusChange.
-func Start(card cardsim.Card, cfg *Config) *Server {
+func Start(card Card, cfg *Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -349,8 +349,9 @@ func (c *Chip) generate(spec minidriver.KeySpec, bits int) (crypto.PrivateKey, e
 }
 
 // AdminResponse returns the response to an admin challenge: the 3DES-EDE
-// encryption of each 8-byte block of challenge under key (ECB, which for
-// the usual single block is also CBC with a zero IV; spec §4.6).
+// encryption of each 8-byte block of challenge under key (ECB, which for the
+// usual single block is also CBC with a zero IV; spec "Developer Guidelines:
+// Challenge/Response Method of Unblocking Smart Card PIN").
 func AdminResponse(key, challenge []byte) []byte {
 	b, err := des.NewTripleDESCipher(key)
 	if err != nil || len(challenge)%des.BlockSize != 0 {
