@@ -1,0 +1,74 @@
+// Command cardmod inspects and provisions smart cards, serves simulated
+// cards, and runs an ssh-agent over the keys of every card: cardmod's
+// providers (package basecsp) as a program, working on every card a
+// plug-in takes (PIV, GIDS) in the system's readers (pcscd), or on the
+// embedded simulated card kept in a state file (-sim FILE), so that
+// everything can be tried without hardware.
+//
+//	go install github.com/cardmod/cardmod/cmd/cardmod@latest
+//	cardmod list                       # readers, cards, keys, certificates
+//	eval $(cardmod agent)              # an ssh-agent with the card keys
+//	ssh-add -l
+//
+// # Commands
+//
+//	list [-json]                 readers, cards (plug-in, card ID, serial, free
+//	                             space, PIN and PUK tries), containers with
+//	                             algorithm and size, certificates (subject,
+//	                             issuer, validity, SHA-256 fingerprint), as
+//	                             certutil -scinfo shows a card; a card that
+//	                             cannot be read is listed with its error
+//	agent [-D] [-a SOCKET]       an ssh-agent serving the card keys (see below)
+//	generate [-alg A] NAME       a new key on the card (p256, p384, p521,
+//	                             ecdh-p256, ecdh-p384, rsa1024..rsa4096); prints
+//	                             the public key; progress on a terminal
+//	import -in FILE NAME         a private key (PEM or DER: PKCS #8, PKCS #1,
+//	                             SEC 1) and the certificate beside it
+//	delete NAME                  a container with its keys and certificates
+//	cert import -in FILE NAME    a certificate for the container's key
+//	cert export NAME             the certificate, PEM
+//	csr -subject DN NAME         a certificate request signed on the card
+//	selfsign -subject DN NAME    a self-signed certificate, stored and printed
+//	sign [-hash H] [-pss] NAME   signs standard input or -in FILE; the
+//	                             signature is verified before it is printed
+//	pin info [-json]             the PIN and PUK tries left
+//	pin change [-puk]            changes the PIN (or the PIV PUK)
+//	pin unblock                  unblocks the PIN with the PUK (PIV)
+//	init                         initializes a blank GIDS card
+//	serve                        serves the -sim card to pcscd through vpcd
+//	help [COMMAND]               the commands, flags and exit codes
+//
+// # Global flags
+//
+// They go before or after the command:
+//
+//	-reader NAME         the reader to use (default: the first card a plug-in
+//	                     takes)
+//	-sim FILE            the embedded simulated card kept in FILE (created on
+//	                     first use; its state is saved when it changes)
+//	-sim-card piv|gids   the kind of a new simulated card
+//	-trace               every APDU on standard error; PINs, keys and
+//	                     management-key cryptograms redacted
+//	-pinentry PATH       ask for PINs with this pinentry program (the Assuan
+//	                     protocol of GnuPG's pinentry-tty, -curses, ...);
+//	                     also $CARDMOD_PINENTRY
+//	-pin-stdin           read PINs from standard input, one a line
+//	-mgmt-key-file FILE  the PIV management key or GIDS admin key, in hex;
+//	                     default: the factory key
+//
+// PINs are asked on the terminal with echo off unless -pin-stdin or a
+// pinentry program is given; never taken from an argument or the
+// environment. A wrong PIN is never retried by cardmod itself.
+//
+// # Errors and exit codes
+//
+// A failure is one line on standard error that says what failed and what to
+// do. The exit codes:
+//
+//	0  success
+//	1  the operation failed (the card refused it, a file could not be read, ...)
+//	2  usage: unknown command, bad flag or argument
+//	3  no such reader, card, container or key, or no plug-in takes the card
+//	4  PIN: wrong, blocked, cancelled, or needed with no way to ask for it
+//	5  pcscd is not reachable
+package main
