@@ -12,13 +12,15 @@
 //
 // # Commands
 //
-//	list [-json]                 readers, cards (plug-in, card ID, serial, free
+//	list [-json|-ssh]            readers, cards (plug-in, card ID, serial, free
 //	                             space, PIN and PUK tries), containers with
 //	                             algorithm and size, certificates (subject,
 //	                             issuer, validity, SHA-256 fingerprint), as
 //	                             certutil -scinfo shows a card; a card that
-//	                             cannot be read is listed with its error
-//	agent [-D] [-a SOCKET]       an ssh-agent serving the card keys (see below)
+//	                             cannot be read is listed with its error;
+//	                             -ssh prints the agent's keys as
+//	                             authorized_keys lines
+//	agent [-D] [-a SOCKET] [-k]  an ssh-agent serving the card keys (see below)
 //	generate [-alg A] NAME       a new key on the card (p256, p384, p521,
 //	                             ecdh-p256, ecdh-p384, rsa1024..rsa4096); prints
 //	                             the public key; progress on a terminal
@@ -59,6 +61,30 @@
 // PINs are asked on the terminal with echo off unless -pin-stdin or a
 // pinentry program is given; never taken from an argument or the
 // environment. A wrong PIN is never retried by cardmod itself.
+//
+// # The agent
+//
+// `eval $(cardmod agent)` starts an ssh-agent in the background and sets
+// SSH_AUTH_SOCK and SSH_AGENT_PID, as ssh-agent does (-D: stay in the
+// foreground and log to standard error; -a: the socket path; -k: stop the
+// agent of $SSH_AGENT_PID). It listens on a socket in a new private
+// directory (0700; the socket 0600) and serves every ECDSA (P-256, P-384,
+// P-521) and RSA key of every card (of -reader's card only, when given),
+// named by certificate subject (or container), container and reader. Keys
+// come and go as cards are inserted and removed. The agent keeps a shared
+// connection to each card, so the card stays powered and other programs
+// still get it; each signature is one transaction in which the PIN is
+// verified (cached as the card's PIN policy allows, asked through pinentry
+// or the terminal otherwise) and logged out again. A wrong PIN is never
+// retried. ssh-add -x locks the agent: the cached PINs are forgotten and no
+// key is served until ssh-add -X. Adding and removing keys is refused: the
+// agent serves card keys only. Its log names keys and errors, never a PIN,
+// data or signature. -exclusive holds the cards exclusively instead (one
+// APDU fewer per signature; other programs are kept out).
+//
+// In the background the agent has no terminal: it asks for PINs with
+// -pinentry, $CARDMOD_PINENTRY or the pinentry program on $PATH, on the
+// terminal it was started from ($GPG_TTY, else standard input's).
 //
 // # Errors and exit codes
 //

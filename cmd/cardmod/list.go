@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
@@ -28,6 +30,7 @@ func listCommand() *command {
 		short: "show readers, cards, containers, keys and certificates (like certutil -scinfo)",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.BoolVar(&o.json, "json", false, "print JSON")
+			fs.BoolVar(&o.ssh, "ssh", false, "print the ECDSA and RSA keys as authorized_keys lines, as the agent names them")
 		},
 		run: runList,
 	}
@@ -122,6 +125,17 @@ func algorithmOf(pub crypto.PublicKey) (string, int) {
 func runList(ctx context.Context, s *session, o *cmdOpts, args []string) error {
 	if len(args) != 0 {
 		return usageErrorf("list takes no arguments")
+	}
+	if o.ssh {
+		p, err := s.openProvider(ctx)
+		if err != nil {
+			return err
+		}
+		keys, err := listAgentKeys(ctx, p, s.g.reader)
+		for _, k := range keys {
+			fmt.Fprintf(s.io.out, "%s %s\n", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.pub))), k.comment)
+		}
+		return err
 	}
 	l, err := collectListing(ctx, s)
 	if err != nil {

@@ -51,6 +51,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		listCommand(),
+		agentCommand(),
 		generateCommand(),
 		importCommand(),
 		deleteCommand(),

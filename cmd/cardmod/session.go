@@ -55,19 +55,24 @@ func orDefault(s, def string) string {
 
 // cmdOpts are the flags of the subcommands (each uses its own).
 type cmdOpts struct {
-	json    bool
-	alg     string
-	spec    string
-	subject string
-	days    int
-	out     string
-	in      string
-	hash    string
-	force   bool
-	blank   bool
-	addr    string
-	vreader string
-	pss     bool
+	json       bool
+	alg        string
+	spec       string
+	subject    string
+	days       int
+	out        string
+	in         string
+	hash       string
+	force      bool
+	blank      bool
+	addr       string
+	vreader    string
+	pss        bool
+	socket     string
+	foreground bool
+	kill       bool
+	ssh        bool
+	exclusive  bool
 }
 
 // session holds what one run opened: the backend (pcscd or the simulated
@@ -87,6 +92,8 @@ type session struct {
 	mu       sync.Mutex // serialises trace output
 	// blankSim: a new simulated GIDS card is blank (for init).
 	blankSim bool
+	// exclusive: the provider connects exclusively (agent -exclusive).
+	exclusive bool
 }
 
 // simReaderName is the virtual reader of -sim.
@@ -194,7 +201,7 @@ func (s *session) openProvider(ctx context.Context) (*basecsp.Provider, error) {
 		return nil, err
 	}
 	pr := s.promptSource()
-	cfg := basecsp.Config{Backend: b, AdminResponse: admin}
+	cfg := basecsp.Config{Backend: b, AdminResponse: admin, Exclusive: s.exclusive}
 	if pr != nil {
 		cfg.Prompt = pr
 	}
