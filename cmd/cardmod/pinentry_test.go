@@ -219,3 +219,20 @@ func TestTerminalPrompt(t *testing.T) {
 	assert.Contains(t, out.String(), "BEGIN PUBLIC KEY")
 	assert.NotContains(t, seen.String(), "123456", "no echo")
 }
+
+// TestProgressOnTerminalOnly: key generation shows progress when standard
+// error is a terminal, and nothing when it is not.
+func TestProgressOnTerminalOnly(t *testing.T) {
+	master, slave, _ := openPTY(t)
+	seen := ptyOutput(master)
+	sim := simFile(t)
+	var out syncBuffer
+	io := &stdio{in: strings.NewReader("123456\n"), out: &out, err: slave, getenv: func(string) string { return "" }}
+	code := run(context.Background(), []string{"-sim", sim, "-pin-stdin", "generate", "-alg", "rsa2048", "k"}, io)
+	require.Equal(t, exitOK, code)
+	waitShown(t, seen, "generating a rsa2048 key on the card: done in")
+
+	r := ok(t, runCmd(t, "123456\n", "-sim", sim, "-pin-stdin", "generate", "-alg", "rsa2048", "k2"))
+	assert.Empty(t, r.err, "nothing when standard error is not a terminal")
+	assert.Contains(t, r.out, "BEGIN PUBLIC KEY")
+}
