@@ -95,7 +95,12 @@ func pivMetadataTries(ctx context.Context, tx *scrm.Tx, ref byte) (*tries, error
 	if err != nil {
 		return nil, err
 	}
-	b := rsp.Data
+	return parseMetadataTries(rsp.Data)
+}
+
+// parseMetadataTries finds tag 06 (total, remaining) in a GET METADATA
+// answer: simple one-byte tags and lengths, as the YubiKey sends them.
+func parseMetadataTries(b []byte) (*tries, error) {
 	for len(b) >= 2 {
 		tag, n := b[0], int(b[1])
 		if n > 0x7F || len(b) < 2+n {
