@@ -343,6 +343,7 @@ func (a *cardAgent) watch(ctx context.Context) {
 	}
 	sc := scrm.NewContext(b) // not released: the session owns the backend
 	var states []scrm.ReaderState
+	changed := true
 	for ctx.Err() == nil {
 		readers, err := sc.ListReaders(ctx)
 		if err != nil {
@@ -353,8 +354,15 @@ func (a *cardAgent) watch(ctx context.Context) {
 			for _, r := range readers {
 				states = append(states, scrm.ReaderState{Reader: r, Current: scrm.StateUnaware})
 			}
+			changed = true
 		}
-		a.refresh(ctx)
+		if changed {
+			// Opens the cards that arrived (the provider keeps their
+			// connections) and notes the keys; nothing is sent to the
+			// cards while nothing changes.
+			a.refresh(ctx)
+			changed = false
+		}
 		wctx, cancel := context.WithTimeout(ctx, agentWatchPoll)
 		err = sc.GetStatusChange(wctx, states)
 		cancel()
@@ -375,6 +383,8 @@ func (a *cardAgent) watch(ctx context.Context) {
 			states = nil
 			continue
 		}
+		// A wait that returns says a reader's state changed.
+		changed = true
 		for i := range states {
 			states[i].Update()
 		}

@@ -423,7 +423,13 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	sim := provisioned(t)
 	opened, err := simfile.Open(sim, simfile.Options{})
 	require.NoError(t, err)
-	reader := env.Insert(t, opened.Card)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	slot, err := env.Acquire(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, slot.Release()) })
+	require.NoError(t, slot.Insert(ctx, opened.Card))
+	reader := slot.Name
 	ra := startAgent(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", reader, "-pin-stdin")
 
 	senv := sshEnv(t, ra.sock)
@@ -440,11 +446,22 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, strings.ToLower(string(out)), "token manufacturer : piv_ii", "%s", out)
 	// ... and the agent still signs afterwards.
-	out2 := runTool(t, senv, "", "ssh-add", "-l")
-	assert.Equal(t, l, out2)
+	assert.Equal(t, l, runTool(t, senv, "", "ssh-add", "-l"))
 	msg := filepath.Join(t.TempDir(), "msg")
 	require.NoError(t, os.WriteFile(msg, []byte("x"), 0o600))
 	pub := msg + ".pub"
 	require.NoError(t, os.WriteFile(pub, []byte(first), 0o600))
+	runTool(t, senv, "", "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", msg)
+	require.NoError(t, os.Remove(msg+".sig"))
+
+	// The card pulled: no keys. Inserted again: the keys are back and
+	// sign, the PIN still cached (the same card, by its identity).
+	require.NoError(t, slot.Remove(ctx))
+	cmd := exec.Command("ssh-add", "-l")
+	cmd.Env = senv
+	gone, _ := cmd.CombinedOutput()
+	assert.Contains(t, string(gone), "no identities")
+	require.NoError(t, slot.Insert(ctx, opened.Card))
+	assert.Equal(t, l, runTool(t, senv, "", "ssh-add", "-l"))
 	runTool(t, senv, "", "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", msg)
 }
