@@ -141,6 +141,9 @@ func startBackground(ctx context.Context, s *session, o *cmdOpts) error {
 		}
 	}
 	cmd.Env = append(cmd.Env, "CARDMOD_AGENT_BACKGROUND=1")
+	if f, ok := s.io.in.(*os.File); ok && s.g.pinStdin {
+		cmd.Stdin = f // the PINs of a script: `echo $PIN | cardmod -pin-stdin agent`
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

@@ -308,13 +308,16 @@ func (c *assuanConn) dialogue(p *pinentry, q question) (*pincache.Secret, error)
 	if _, err := c.answer(nil, 0); err != nil { // the greeting
 		return nil, err
 	}
+	// A pinentry that does not know an option says ERR; that is not fatal
+	// (gpg-agent ignores it too).
+	var ae *assuanError
 	if p.ttyname != "" {
-		if err := c.command("OPTION ttyname=" + percentEscape(p.ttyname)); err != nil {
+		if err := c.command("OPTION ttyname=" + percentEscape(p.ttyname)); err != nil && !errors.As(err, &ae) {
 			return nil, err
 		}
 	}
 	if p.ttytype != "" {
-		if err := c.command("OPTION ttytype=" + percentEscape(p.ttytype)); err != nil {
+		if err := c.command("OPTION ttytype=" + percentEscape(p.ttytype)); err != nil && !errors.As(err, &ae) {
 			return nil, err
 		}
 	}
