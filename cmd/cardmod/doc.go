@@ -35,7 +35,8 @@
 //	                             signature is verified before it is printed
 //	pin info [-json]             the PIN and PUK tries left
 //	pin change [-puk]            changes the PIN (or the PIV PUK)
-//	pin unblock                  unblocks the PIN with the PUK (PIV)
+//	pin unblock                  unblocks the PIN: with the PUK (PIV), with the
+//	                             admin key (GIDS)
 //	init                         initializes a blank GIDS card
 //	serve                        serves the -sim card to pcscd through vpcd
 //	help [COMMAND]               the commands, flags and exit codes

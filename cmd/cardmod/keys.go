@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdh"
@@ -655,5 +654,3 @@ func verifySig(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts)
 	}
 	return fmt.Errorf("cannot verify with a %T", pub)
 }
-
-var _ = bytes.Equal

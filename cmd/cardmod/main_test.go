@@ -24,7 +24,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/cardfs"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/simfile"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -428,10 +432,56 @@ func TestInitBlankGIDS(t *testing.T) {
 	assert.Contains(t, r.err, "initialized already")
 }
 
-var _ = scrm.ErrNoSmartcard
-
 func pssOpts() crypto.SignerOpts {
 	return &rsaPSS
 }
 
 var rsaPSS = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+
+// TestGIDSUnblock: a blocked GIDS PIN is unblocked with the admin key, and
+// cardcf's PIN counter moves (other processes drop the PIN they cached).
+func TestGIDSUnblock(t *testing.T) {
+	sim := simFile(t)
+	cmd := func(stdin string, args ...string) result {
+		return runCmd(t, stdin, append([]string{"-sim", sim, "-sim-card", "gids", "-pin-stdin"}, args...)...)
+	}
+	ok(t, cmd("123456\n", "generate", "k"))
+	for range 3 {
+		cmd("999999\n", "sign", "-in", "/dev/null", "k")
+	}
+	r := ok(t, cmd("", "pin", "info"))
+	assert.Contains(t, r.out, "PIN: blocked")
+	before := pinsFreshness(t, sim)
+	ok(t, cmd("24682468\n", "pin", "unblock"))
+	assert.Equal(t, before+1, pinsFreshness(t, sim), "cardcf's PIN counter bumped")
+	r = ok(t, cmd("", "pin", "info"))
+	assert.Contains(t, r.out, "PIN: 3 tries left")
+	ok(t, cmd("24682468\n", "sign", "-in", "/dev/null", "k"))
+	r = cmd("123456\n", "sign", "-in", "/dev/null", "k")
+	assert.Equal(t, exitPIN, r.code, "the old PIN is gone")
+}
+
+// pinsFreshness reads bPinsFreshness of the GIDS card in sim's cardcf.
+func pinsFreshness(t *testing.T, sim string) byte {
+	t.Helper()
+	ctx := context.Background()
+	opened, err := simfile.Open(sim, simfile.Options{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	b.AddReader("R").Insert(opened.Card)
+	conn, err := scrm.NewContext(b).Connect(ctx, "R", nil)
+	require.NoError(t, err)
+	defer conn.Close(scrm.LeaveCard)
+	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, conn, minidriver.Env{})
+	require.NoError(t, err)
+	defer md.Close()
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.End(scrm.LeaveCard)
+	require.NoError(t, md.Resume(ctx, tx))
+	raw, err := md.ReadFile(ctx, tx, "", cardfs.CardCFFile)
+	require.NoError(t, err)
+	cf, err := cardfs.ParseCardCF(raw)
+	require.NoError(t, err)
+	return cf.Pins
+}

@@ -7,9 +7,9 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
-	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -19,7 +19,7 @@ const pivPUK minidriver.PinID = 3
 func pinCommand() *command {
 	return &command{
 		name: "pin", args: "change|unblock|info",
-		short: "change or unblock the PIN (or, with -puk, change the PUK), or show the tries left",
+		short: "change the PIN (-puk: the PIV PUK), unblock it (PIV: with the PUK; GIDS: with the admin key), or show the tries left",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.BoolVar(&o.json, "json", false, "info: print JSON")
 			fs.BoolVar(&o.force, "puk", false, "change: change the PUK instead of the PIN (PIV)")
@@ -135,9 +135,85 @@ func pinUnblock(ctx context.Context, s *session) error {
 		}
 		fmt.Fprintln(s.io.err, "PIN unblocked")
 		return nil
+	case "GIDS":
+		nw, err := pr.askNew(ctx, "PIN")
+		if err != nil {
+			return err
+		}
+		defer nw.Wipe()
+		if err := gidsUnblock(ctx, s, card.Reader(), nw.Bytes()); err != nil {
+			return fmt.Errorf("unblocking the PIN: %w", err)
+		}
+		fmt.Fprintln(s.io.err, "PIN unblocked")
+		return nil
 	}
-	return withHint(fmt.Errorf("unblocking the PIN of a %s card: %w", info.Plugin, minidriver.ErrUnsupported), exitFailed,
-		"the provider cannot unblock with the admin key yet (GIDS: use gids-tool --unblock)")
+	return fmt.Errorf("unblocking the PIN of a %s card: %w", info.Plugin, minidriver.ErrUnsupported)
+}
+
+// gidsUnblock unblocks a GIDS card's user PIN with the admin key. The
+// provider cannot (its UnblockPIN takes the authenticating PIN's data, and a
+// GIDS admin key answers a challenge of the same transaction), so it is
+// done here through the plug-in, in one transaction, as the provider would:
+// the admin key's challenge and response, RESET RETRY COUNTER with the new
+// PIN, the new PIN verified, cardcf's PIN counter bumped (spec §3.2: other
+// processes drop the PIN they cached), logged out.
+func gidsUnblock(ctx context.Context, s *session, reader string, newPIN []byte) error {
+	sc := scrm.NewContext(s.backend)
+	conn, err := sc.Connect(ctx, reader, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(scrm.LeaveCard) }()
+	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, conn, minidriver.Env{})
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	key, err := s.adminKeyBytes()
+	if err != nil {
+		return err
+	}
+	defer clear(key)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		if err := md.Resume(ctx, tx); err != nil {
+			return err
+		}
+		ch, err := minidriver.Challenge(ctx, md, tx, minidriver.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		resp, err := gids.AdminKeyResponse(key, ch)
+		if err != nil {
+			return err
+		}
+		defer clear(resp)
+		if err := minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock,
+			AuthPIN: minidriver.RoleAdmin, AuthData: resp, Target: minidriver.RoleUser, NewData: newPIN}); err != nil {
+			return err
+		}
+		if _, err := md.Authenticate(ctx, tx, minidriver.RoleUser, newPIN, 0); err != nil {
+			return err
+		}
+		raw, err := md.ReadFile(ctx, tx, "", cardfs.CardCFFile)
+		if err != nil {
+			return err
+		}
+		cf, err := cardfs.ParseCardCF(raw)
+		if err != nil {
+			return err
+		}
+		cf.BumpPins()
+		return minidriver.WriteFile(ctx, md, tx, "", cardfs.CardCFFile, cf.Marshal())
+	}()
+	// Ending with a reset logs out the admin key and the PIN.
+	if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
+		err = eerr
+	}
+	return err
 }
 
 func initCommand() *command {
@@ -229,5 +305,3 @@ func firstCard(ctx context.Context, sc *scrm.Context, readers []string) (string,
 	}
 	return "", fmt.Errorf("no card in any reader: %w", scrm.ErrNoSmartcard)
 }
-
-var _ = pincache.ErrCancelled
