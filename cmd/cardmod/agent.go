@@ -230,15 +230,20 @@ func serveAgent(ctx context.Context, s *session, o *cmdOpts) error {
 	if background {
 		s.io.out = io.Discard
 	}
-	if f, ok := ctx.Value(agentReadyKey{}).(func(string, *cardAgent)); ok {
-		f(path, a)
-	}
-
 	wctx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); a.watch(wctx) }()
+	watching := make(chan struct{})
+	go func() { defer wg.Done(); a.watch(wctx, watching) }()
 	defer func() { stopWatch(); wg.Wait() }()
+	if f, ok := ctx.Value(agentReadyKey{}).(func(string, *cardAgent)); ok {
+		// Tests count APDUs: they start once the cards present are open.
+		select {
+		case <-watching:
+		case <-ctx.Done():
+		}
+		f(path, a)
+	}
 
 	go func() { <-ctx.Done(); ln.Close() }()
 	var conns sync.WaitGroup
@@ -336,10 +341,15 @@ func (a *cardAgent) close() {
 	a.keys = nil
 }
 
-// watch reopens the cards whenever a reader or card changes, so the
-// provider keeps a shared connection to each card present, and logs keys
-// coming and going.
-func (a *cardAgent) watch(ctx context.Context) {
+// watch reopens the cards whenever a card comes or goes, so the provider
+// keeps a shared connection to each card present, and logs keys coming and
+// going. ready is closed once the cards present at the start are open.
+func (a *cardAgent) watch(ctx context.Context, ready chan<- struct{}) {
+	defer func() {
+		if ready != nil {
+			close(ready)
+		}
+	}()
 	b, err := a.s.openBackend(ctx)
 	if err != nil {
 		return
@@ -358,6 +368,12 @@ func (a *cardAgent) watch(ctx context.Context) {
 				states = append(states, scrm.ReaderState{Reader: r, Current: scrm.StateUnaware})
 			}
 			changed = true
+			// Learn the states (a wait from StateUnaware returns at once).
+			if len(states) > 0 && sc.GetStatusChange(ctx, states) == nil {
+				for i := range states {
+					states[i].Update()
+				}
+			}
 		}
 		if changed {
 			// Opens the cards that arrived (the provider keeps their
@@ -365,6 +381,10 @@ func (a *cardAgent) watch(ctx context.Context) {
 			// cards while nothing changes.
 			a.refresh(ctx)
 			changed = false
+		}
+		if ready != nil {
+			close(ready)
+			ready = nil
 		}
 		wctx, cancel := context.WithTimeout(ctx, agentWatchPoll)
 		err = sc.GetStatusChange(wctx, states)
@@ -386,12 +406,22 @@ func (a *cardAgent) watch(ctx context.Context) {
 			states = nil
 			continue
 		}
-		// A wait that returns says a reader's state changed.
-		changed = true
+		// Only a card coming or going matters; a reader's in-use and
+		// exclusive flags change with every program's connections,
+		// this agent's too.
 		for i := range states {
+			if presence(states[i].Current) != presence(states[i].Event) ||
+				states[i].Current&^0xFFFF != states[i].Event&^0xFFFF {
+				changed = true
+			}
 			states[i].Update()
 		}
 	}
+}
+
+// presence is the part of a reader state that says whether a card is there.
+func presence(f scrm.StateFlag) scrm.StateFlag {
+	return f & (scrm.StatePresent | scrm.StateEmpty | scrm.StateUnknown | scrm.StateUnavailable | scrm.StateMute)
 }
 
 func sameReaders(states []scrm.ReaderState, readers []string) bool {

@@ -86,3 +86,30 @@ func BenchmarkAgentSignature(b *testing.B) {
 		})
 	}
 }
+
+// TestAgentSignatureAPDUs is the budget of one SSH signature through the
+// agent in shared mode, the PIN cached: SELECT, cardcf, VERIFY, GENERAL
+// AUTHENTICATE, logout.
+func TestAgentSignatureAPDUs(t *testing.T) {
+	sim := provisioned(t)
+	opened, err := simfile.Open(sim, simfile.Options{})
+	require.NoError(t, err)
+	vb := virtual.NewBackend()
+	vb.AddReader("Reader 1").Insert(opened.Card)
+	cb := &countingBackend{Backend: vb}
+	ra := startAgent(t, &stdio{backend: cb}, "123456\n", "-pin-stdin")
+	conn, err := net.Dial("unix", ra.sock)
+	require.NoError(t, err)
+	defer conn.Close()
+	ag := agent.NewClient(conn)
+	keys, err := ag.List()
+	require.NoError(t, err)
+	_, err = ag.Sign(keys[0], []byte("warm"))
+	require.NoError(t, err)
+	for range 3 {
+		before := cb.apdus.Load()
+		_, err = ag.Sign(keys[0], []byte("data"))
+		require.NoError(t, err)
+		require.Equal(t, uint64(5), cb.apdus.Load()-before)
+	}
+}
