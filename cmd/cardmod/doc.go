@@ -87,6 +87,14 @@
 // -pinentry, $CARDMOD_PINENTRY or the pinentry program on $PATH, on the
 // terminal it was started from ($GPG_TTY, else standard input's).
 //
+// # Concurrency
+//
+// Each command is one run of one goroutine, except the agent: it serves
+// every client connection in its own goroutine (any number of ssh sessions
+// at once), with a watcher goroutine beside them; the provider underneath
+// serialises the operations on one card and runs different cards in
+// parallel, and PIN questions are asked one at a time.
+//
 // # Errors and exit codes
 //
 // A failure is one line on standard error that says what failed and what to

@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, io *stdio) int {
 		cmd.flags(fs, o)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(io.err, "usage: cardmod %s [flags] %s\n%s\n\nflags:\n", name, cmd.args, cmd.short)
+		fmt.Fprintf(io.err, "%s\n%s\n\nflags:\n", strings.TrimSpace("usage: cardmod "+name+" [flags] "+cmd.args), cmd.short)
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, top.Args()[1:])
@@ -209,7 +209,7 @@ func helpCommand() *command {
 				if c.flags != nil {
 					c.flags(fs, &cmdOpts{})
 				}
-				fmt.Fprintf(s.io.out, "usage: cardmod %s [flags] %s\n%s\n", c.name, c.args, c.short)
+				fmt.Fprintf(s.io.out, "%s\n%s\n", strings.TrimSpace("usage: cardmod "+c.name+" [flags] "+c.args), c.short)
 				var names []string
 				fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 				if len(names) > 0 {

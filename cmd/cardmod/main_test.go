@@ -485,3 +485,22 @@ func pinsFreshness(t *testing.T, sim string) byte {
 	require.NoError(t, err)
 	return cf.Pins
 }
+
+// TestTraceRedactsImportedKeys: -trace never shows the private key of an
+// import, on either card.
+func TestTraceRedactsImportedKeys(t *testing.T) {
+	for _, kind := range []string{"piv", "gids"} {
+		t.Run(kind, func(t *testing.T) {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			require.NoError(t, err)
+			der, err := x509.MarshalPKCS8PrivateKey(key)
+			require.NoError(t, err)
+			keyFile := filepath.Join(t.TempDir(), "key.pem")
+			require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+			r := ok(t, runCmd(t, "123456\n", "-sim", simFile(t), "-sim-card", kind, "-pin-stdin", "-trace", "import", "-in", keyFile, "k"))
+			d := key.D.FillBytes(make([]byte, 32))
+			assert.NotContains(t, r.err, spaced(d[:8]), "a piece of the private key in the trace")
+			assert.Contains(t, r.err, "redacted")
+		})
+	}
+}
