@@ -160,6 +160,7 @@ func TestListNewSimulatedCards(t *testing.T) {
 			assert.Contains(t, r.out, "Card:        "+strings.ToUpper(kind))
 			assert.Contains(t, r.out, "no containers")
 			l := listJSON(t, "-sim", sim)
+			assert.Contains(t, ok(t, runCmd(t, "", "--sim", sim, "list", "--json")).out, `"readers"`, "--flags too")
 			require.Len(t, l.Readers, 1)
 			c := l.Readers[0].Card
 			require.NotNil(t, c)
@@ -503,5 +504,17 @@ func TestTraceRedactsImportedKeys(t *testing.T) {
 			assert.NotContains(t, r.err, spaced(d[:8]), "a piece of the private key in the trace")
 			assert.Contains(t, r.err, "redacted")
 		})
+	}
+}
+
+// TestDocListsExitCodes: the package doc and `cardmod help` give the same
+// exit codes.
+func TestDocListsExitCodes(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(exitCodesText), "\n")[1:]
+	require.Len(t, lines, 6)
+	for _, l := range lines {
+		assert.Contains(t, string(doc), "//\t"+strings.TrimSpace(l)+"\n")
 	}
 }

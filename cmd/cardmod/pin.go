@@ -22,7 +22,7 @@ func pinCommand() *command {
 		short: "change the PIN (-puk: the PIV PUK), unblock it (PIV: with the PUK; GIDS: with the admin key), or show the tries left",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.BoolVar(&o.json, "json", false, "info: print JSON")
-			fs.BoolVar(&o.force, "puk", false, "change: change the PUK instead of the PIN (PIV)")
+			fs.BoolVar(&o.puk, "puk", false, "change: change the PUK instead of the PIN (PIV)")
 		},
 		run: func(ctx context.Context, s *session, o *cmdOpts, args []string) error {
 			if len(args) != 1 {
@@ -32,7 +32,7 @@ func pinCommand() *command {
 			case "info":
 				return pinInfo(ctx, s, o)
 			case "change":
-				return pinChange(ctx, s, o.force)
+				return pinChange(ctx, s, o.puk)
 			case "unblock":
 				return pinUnblock(ctx, s)
 			}

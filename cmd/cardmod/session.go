@@ -63,7 +63,7 @@ type cmdOpts struct {
 	out        string
 	in         string
 	hash       string
-	force      bool
+	puk        bool
 	blank      bool
 	addr       string
 	vreader    string
