@@ -18,6 +18,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,8 +61,7 @@ func parseAlg(alg, spec string) (minidriver.KeySpec, int, error) {
 	case "ecdhp384":
 		return minidriver.ECDHP384, 0, nil
 	case "rsa1024", "rsa2048", "rsa3072", "rsa4096":
-		var bits int
-		fmt.Sscanf(a[3:], "%d", &bits)
+		bits, _ := strconv.Atoi(a[3:]) // one of the four sizes above
 		ks := minidriver.KeyExchange
 		if spec == "signature" {
 			ks = minidriver.Signature

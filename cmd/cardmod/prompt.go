@@ -83,8 +83,6 @@ func newPrompter(g *globals, io *stdio) *prompter {
 	return nil
 }
 
-func (p *prompter) close() {}
-
 // PIN implements pincache.Prompt. A retry is refused with stdin (the next
 // line is most likely not a better PIN); pinentry and the terminal show the
 // error and ask again.

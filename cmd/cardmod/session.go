@@ -244,9 +244,6 @@ func (s *session) close() error {
 		}
 	}
 	s.closers = nil
-	if s.prompter != nil {
-		s.prompter.close()
-	}
 	if s.saver != nil {
 		if _, err := s.saver.SaveIfChanged(); err != nil {
 			errs = append(errs, fmt.Errorf("saving the simulated card: %w", err))
