@@ -465,3 +465,43 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	assert.Equal(t, l, runTool(t, senv, "", "ssh-add", "-l"))
 	runTool(t, senv, "", "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", msg)
 }
+
+// TestAgentPINPolicy: the agent asks for the PIN (here through a pinentry
+// program) only when the card's policy wants it: once for the key of slot
+// 9A (cached), before every signature for the key of slot 9C (always).
+func TestAgentPINPolicy(t *testing.T) {
+	sim := provisioned(t) // ec256 in 9A, ec384 in 9C, rsa in 9D
+	pe, log := fakePinentry(t, `D 123456\nOK`)
+	ra := startAgent(t, &stdio{}, "", "-sim", sim, "-pinentry", pe)
+	conn, err := net.Dial("unix", ra.sock)
+	require.NoError(t, err)
+	defer conn.Close()
+	ag := agent.NewClient(conn)
+	keys, err := ag.List()
+	require.NoError(t, err)
+	byName := map[string]*agent.Key{}
+	for _, k := range keys {
+		byName[strings.Fields(k.Comment)[1]] = k
+	}
+	prompts := func() int {
+		b, err := os.ReadFile(log)
+		if os.IsNotExist(err) {
+			return 0
+		}
+		require.NoError(t, err)
+		return strings.Count(string(b), "GETPIN\n")
+	}
+	for range 3 {
+		_, err := ag.Sign(byName["[ec256]"], []byte("x"))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, prompts(), "9A: the PIN once, then cached")
+	for range 2 {
+		_, err := ag.Sign(byName["[ec384]"], []byte("x"))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 3, prompts(), "9C: the PIN before every signature")
+	_, err = ag.Sign(byName["[rsa]"], []byte("x"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, prompts(), "9D: the cached PIN")
+}
