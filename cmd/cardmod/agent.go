@@ -350,14 +350,25 @@ func (a *cardAgent) watch(ctx context.Context, ready chan<- struct{}) {
 			close(ready)
 		}
 	}()
-	b, err := a.s.openBackend(ctx)
-	if err != nil {
-		return
-	}
-	sc := scrm.NewContext(b) // not released: the session owns the backend
+	var sc *scrm.Context
+	var scBackend scrm.Backend
 	var states []scrm.ReaderState
 	changed := true
 	for ctx.Err() == nil {
+		// The backend is replaced when the PC/SC service was lost.
+		b, err := a.backend(ctx)
+		if err != nil {
+			a.log.Printf("%s", errText(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(agentWatchPoll):
+			}
+			continue
+		}
+		if b != scBackend {
+			sc, scBackend, states = scrm.NewContext(b), b, nil // not released: the session owns the backend
+		}
 		readers, err := sc.ListReaders(ctx)
 		if err != nil {
 			readers = nil
@@ -398,12 +409,18 @@ func (a *cardAgent) watch(ctx context.Context, ready chan<- struct{}) {
 			}
 			// The service went away (pcscd restarted) or the reader list
 			// changed: look again after a pause.
+			if serviceLost(err) {
+				a.mu.Lock()
+				a.reopenLocked()
+				a.mu.Unlock()
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(agentWatchPoll):
 			}
 			states = nil
+			changed = true
 			continue
 		}
 		// Only a card coming or going matters; a reader's in-use and
@@ -449,6 +466,13 @@ func (a *cardAgent) refresh(ctx context.Context) []*agentKey {
 		return nil
 	}
 	keys, err := listAgentKeys(ctx, p, a.s.g.reader)
+	if serviceLost(err) {
+		a.log.Printf("the PC/SC service was lost (%s); connecting again", errText(err))
+		a.reopenLocked()
+		if p, err = a.providerLocked(ctx); err == nil {
+			keys, err = listAgentKeys(ctx, p, a.s.g.reader)
+		}
+	}
 	if err != nil {
 		a.log.Printf("listing keys: %s", errText(err))
 	}
@@ -460,6 +484,37 @@ func (a *cardAgent) refresh(ctx context.Context) []*agentKey {
 	}
 	a.keys = keys
 	return keys
+}
+
+// backend returns the session's backend, opening it again after reopen.
+func (a *cardAgent) backend(ctx context.Context) (scrm.Backend, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.s.openBackend(ctx)
+}
+
+// serviceLost reports an error that says the connection to the PC/SC
+// service itself is gone (pcscd restarted or stopped): the provider's
+// connections will not work again.
+func serviceLost(err error) bool {
+	return errors.Is(err, scrm.ErrInvalidHandle) || errors.Is(err, scrm.ErrServiceStopped) ||
+		errors.Is(err, scrm.ErrNoService) || errors.Is(err, scrm.ErrReaderUnavailable)
+}
+
+// reopenLocked drops the provider (and the agent's own pcscd backend) after
+// the service was lost; the next use opens them again. The cached PINs go
+// with the provider.
+func (a *cardAgent) reopenLocked() {
+	a.keys = nil
+	if a.p != nil {
+		_ = a.p.Close()
+		a.p = nil
+		a.s.provider = nil
+	}
+	if a.s.io.backend == nil && a.s.g.sim == "" && a.s.backend != nil {
+		_ = a.s.backend.Release()
+		a.s.backend = nil
+	}
 }
 
 func sameKeys(x, y []*agentKey) bool {
@@ -576,6 +631,19 @@ func (c *agentConn) Sign(key ssh.PublicKey, data []byte) (*ssh.Signature, error)
 // SignWithFlags signs data on the card: rsa-sha2-256 and rsa-sha2-512 as
 // the flags ask, ssh-rsa (SHA-1) otherwise; ECDSA with the curve's hash.
 func (c *agentConn) SignWithFlags(key ssh.PublicKey, data []byte, flags agent.SignatureFlags) (*ssh.Signature, error) {
+	sig, err := c.sign(key, data, flags)
+	if serviceLost(err) {
+		// The card was not reached: connect again and sign once more.
+		c.a.log.Printf("the PC/SC service was lost; connecting again")
+		c.a.mu.Lock()
+		c.a.reopenLocked()
+		c.a.mu.Unlock()
+		sig, err = c.sign(key, data, flags)
+	}
+	return sig, err
+}
+
+func (c *agentConn) sign(key ssh.PublicKey, data []byte, flags agent.SignatureFlags) (*ssh.Signature, error) {
 	k, err := c.find(key.Marshal())
 	if err != nil {
 		c.a.log.Printf("sign: %s", err)

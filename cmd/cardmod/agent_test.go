@@ -505,3 +505,96 @@ func TestAgentPINPolicy(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, prompts(), "9D: the cached PIN")
 }
+
+// restartingBackend is a backend whose service can "restart" as pcscd
+// does: every connection made before fails from then on (invalid handle);
+// new ones work.
+type restartingBackend struct {
+	scrm.Backend
+	mu    sync.Mutex
+	epoch int
+}
+
+func (b *restartingBackend) restart() {
+	b.mu.Lock()
+	b.epoch++
+	b.mu.Unlock()
+}
+
+func (b *restartingBackend) Connect(ctx context.Context, reader string, share scrm.ShareMode, proto scrm.Protocol) (scrm.Conn, error) {
+	c, err := b.Backend.Connect(ctx, reader, share, proto)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &restartingConn{Conn: c, b: b, epoch: b.epoch}, nil
+}
+
+type restartingConn struct {
+	scrm.Conn
+	b     *restartingBackend
+	epoch int
+}
+
+func (c *restartingConn) stale() bool {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	return c.epoch != c.b.epoch
+}
+
+func (c *restartingConn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if c.stale() {
+		return nil, scrm.ErrInvalidHandle
+	}
+	return c.Conn.Transmit(ctx, cmd)
+}
+
+func (c *restartingConn) BeginTransaction(ctx context.Context) error {
+	if c.stale() {
+		return scrm.ErrInvalidHandle
+	}
+	return c.Conn.BeginTransaction(ctx)
+}
+
+func (c *restartingConn) Status() (scrm.ConnStatus, error) {
+	if c.stale() {
+		return scrm.ConnStatus{}, scrm.ErrInvalidHandle
+	}
+	return c.Conn.Status()
+}
+
+// TestAgentSurvivesServiceRestart: after the PC/SC service restarts (every
+// connection's handle is gone), the agent connects again and signs; the PIN
+// is asked again (the new provider has no cached PIN, and a restarted pcscd
+// has powered the card down anyway).
+func TestAgentSurvivesServiceRestart(t *testing.T) {
+	sim := provisioned(t)
+	opened, err := simfile.Open(sim, simfile.Options{})
+	require.NoError(t, err)
+	vb := virtual.NewBackend()
+	vb.AddReader("Reader 1").Insert(opened.Card)
+	rb := &restartingBackend{Backend: vb}
+	ra := startAgent(t, &stdio{backend: rb}, "123456\n123456\n", "-pin-stdin")
+	conn, err := net.Dial("unix", ra.sock)
+	require.NoError(t, err)
+	defer conn.Close()
+	ag := agent.NewClient(conn)
+	keys, err := ag.List()
+	require.NoError(t, err)
+	require.Len(t, keys, 3)
+	_, err = ag.Sign(keys[0], []byte("before"))
+	require.NoError(t, err)
+
+	rb.restart()
+	_, err = ag.Sign(keys[0], []byte("after"))
+	require.NoError(t, err, ra.errb.String())
+	assert.Contains(t, ra.errb.String(), "the PC/SC service was lost; connecting again")
+	keys, err = ag.List()
+	require.NoError(t, err)
+	assert.Len(t, keys, 3)
+	rb.restart()
+	keys, err = ag.List()
+	require.NoError(t, err)
+	assert.Len(t, keys, 3, "a listing connects again too")
+}

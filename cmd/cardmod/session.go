@@ -88,7 +88,6 @@ type session struct {
 	vreader  *virtual.Reader
 	provider *basecsp.Provider
 	prompter *prompter
-	closers  []func() error
 	mu       sync.Mutex // serialises trace output
 	// blankSim: a new simulated GIDS card is blank (for init).
 	blankSim bool
@@ -140,7 +139,6 @@ func (s *session) openBackend(ctx context.Context) (scrm.Backend, error) {
 		b = &traceBackend{Backend: b, w: s.io.err, mu: &s.mu}
 	}
 	s.backend = b
-	s.closers = append(s.closers, b.Release)
 	return b, nil
 }
 
@@ -210,8 +208,6 @@ func (s *session) openProvider(ctx context.Context) (*basecsp.Provider, error) {
 		return nil, err
 	}
 	s.provider = p
-	// Closed before the backend (closers run last to first).
-	s.closers = append(s.closers, p.Close)
 	return p, nil
 }
 
@@ -234,16 +230,19 @@ func (s *session) card(ctx context.Context) (*basecsp.Card, error) {
 	return p.Card(ctx, s.g.reader)
 }
 
-// close releases what the session opened, last first, and saves the
+// close releases what the session opened (the provider, then the
+// backend), and saves the
 // simulated card's state when it changed.
 func (s *session) close() error {
 	var errs []error
-	for i := len(s.closers) - 1; i >= 0; i-- {
-		if err := s.closers[i](); err != nil {
-			errs = append(errs, err)
-		}
+	if s.provider != nil {
+		errs = append(errs, s.provider.Close())
+		s.provider = nil
 	}
-	s.closers = nil
+	if s.backend != nil {
+		errs = append(errs, s.backend.Release())
+		s.backend = nil
+	}
 	if s.saver != nil {
 		if _, err := s.saver.SaveIfChanged(); err != nil {
 			errs = append(errs, fmt.Errorf("saving the simulated card: %w", err))
