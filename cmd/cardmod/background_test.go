@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // envRunMain makes the test binary run the command instead of the tests:
@@ -35,7 +38,8 @@ func TestAgentBackground(t *testing.T) {
 	sim := provisioned(t)
 	t.Setenv(envRunMain, "1")
 	t.Setenv("TMPDIR", t.TempDir())
-	r := ok(t, runCmd(t, "", "-sim", sim, "agent"))
+	pe, peLog := fakePinentry(t, `D 123456\nOK`)
+	r := ok(t, runCmd(t, "", "-sim", sim, "-pinentry", pe, "agent"))
 	m := regexp.MustCompile(`^SSH_AUTH_SOCK=(\S+); export SSH_AUTH_SOCK;\nSSH_AGENT_PID=(\d+); export SSH_AGENT_PID;\necho Agent pid (\d+);\n$`).FindStringSubmatch(r.out)
 	require.NotNil(t, m, "%q", r.out)
 	sock, pid := m[1], m[2]
@@ -49,6 +53,23 @@ func TestAgentBackground(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "Alice [ec256]")
+
+	// The background agent asks for the PIN with the pinentry program.
+	conn, err := net.Dial("unix", sock)
+	require.NoError(t, err)
+	ag := agent.NewClient(conn)
+	keys, err := ag.List()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	sig, err := ag.Sign(keys[0], []byte("data"))
+	require.NoError(t, err)
+	pub, err := ssh.ParsePublicKey(keys[0].Blob)
+	require.NoError(t, err)
+	require.NoError(t, pub.Verify([]byte("data"), sig))
+	conn.Close()
+	log, err := os.ReadFile(peLog)
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "GETPIN")
 
 	env := map[string]string{"SSH_AGENT_PID": pid}
 	r = runIO(t, &stdio{getenv: func(k string) string { return env[k] }}, "", "agent", "-k")
