@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -305,6 +306,8 @@ type cardAgent struct {
 	keys   []*agentKey // as of the last listing
 	locked bool
 	lockPW [32]byte // SHA-256 of the lock passphrase
+	// cardNames names the cards seen, by identity, for key comments.
+	cardNames map[cardfs.CardID]string
 }
 
 // agentKey is one card key served.
@@ -465,12 +468,15 @@ func (a *cardAgent) refresh(ctx context.Context) []*agentKey {
 		a.log.Printf("%s", errText(err))
 		return nil
 	}
-	keys, err := listAgentKeys(ctx, p, a.s.g.reader)
+	if a.cardNames == nil {
+		a.cardNames = map[cardfs.CardID]string{}
+	}
+	keys, err := listAgentKeys(ctx, p, a.s.g.reader, a.cardNames)
 	if serviceLost(err) {
 		a.log.Printf("the PC/SC service was lost (%s); connecting again", errText(err))
 		a.reopenLocked()
 		if p, err = a.providerLocked(ctx); err == nil {
-			keys, err = listAgentKeys(ctx, p, a.s.g.reader)
+			keys, err = listAgentKeys(ctx, p, a.s.g.reader, a.cardNames)
 		}
 	}
 	if err != nil {
@@ -532,10 +538,32 @@ func sameKeys(x, y []*agentKey) bool {
 // listAgentKeys returns the ECDSA and RSA keys of every card present (of
 // reader's card only when reader is set). Keys of a card that cannot be
 // read are left out; the error says why.
-func listAgentKeys(ctx context.Context, p *basecsp.Provider, reader string) ([]*agentKey, error) {
+//
+// A key is named "<certificate CN or subject, or the container> [<container>]
+// <plug-in> <serial> in <reader>". names caches the card part by card
+// identity (nil: no cache).
+func listAgentKeys(ctx context.Context, p *basecsp.Provider, reader string, names map[cardfs.CardID]string) ([]*agentKey, error) {
 	entries, err := p.Containers(ctx)
 	if err != nil {
 		return nil, err
+	}
+	cardName := func(e basecsp.ContainerEntry) string {
+		if n, ok := names[e.CardID]; ok {
+			return n
+		}
+		n := "card"
+		if c, err := p.Card(ctx, e.Reader); err == nil {
+			if info, err := c.Info(ctx); err == nil {
+				n = info.Plugin
+				if len(info.Serial) > 0 {
+					n += " " + serialText(info.Plugin, info.Serial)
+				}
+			}
+		}
+		if names != nil {
+			names[e.CardID] = n
+		}
+		return n
 	}
 	var keys []*agentKey
 	var errs []error
@@ -567,7 +595,7 @@ func listAgentKeys(ctx context.Context, p *basecsp.Provider, reader string) ([]*
 					name = cert.Subject.CommonName
 				}
 			}
-			comment := fmt.Sprintf("%s [%s] %s", clean(name), clean(e.Name), clean(e.Reader))
+			comment := fmt.Sprintf("%s [%s] %s in %s", clean(name), clean(e.Name), clean(cardName(e)), clean(e.Reader))
 			keys = append(keys, &agentKey{key: k, pub: pub, blob: pub.Marshal(), comment: comment})
 		}
 	}

@@ -174,9 +174,9 @@ func TestAgentWithOpenSSH(t *testing.T) {
 	env := sshEnv(t, ra.sock)
 	l := runTool(t, env, "", "ssh-add", "-l")
 	assert.Contains(t, l, "256 SHA256:")
-	assert.Contains(t, l, "Alice [ec256] cardmod Simulated PIV 0 (ECDSA)")
+	assert.Contains(t, l, "Alice [ec256] PIV 10000001 in cardmod Simulated PIV 0 (ECDSA)")
 	assert.Contains(t, l, "384 SHA256:")
-	assert.Contains(t, l, "ec384 [ec384] cardmod Simulated PIV 0 (ECDSA)")
+	assert.Contains(t, l, "ec384 [ec384] PIV 10000001 in cardmod Simulated PIV 0 (ECDSA)")
 	assert.Contains(t, l, "2048 SHA256:")
 	assert.Contains(t, l, "(RSA)")
 
@@ -434,7 +434,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 
 	senv := sshEnv(t, ra.sock)
 	l := runTool(t, senv, "", "ssh-add", "-l")
-	assert.Contains(t, l, "Alice [ec256] "+reader+" (ECDSA)")
+	assert.Contains(t, l, "Alice [ec256] PIV 10000001 in "+reader+" (ECDSA)")
 	assert.Equal(t, 3, strings.Count(l, "SHA256:"), l)
 
 	listed := runTool(t, senv, "", "ssh-add", "-L")

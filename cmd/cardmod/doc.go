@@ -71,7 +71,9 @@
 // agent of $SSH_AGENT_PID). It listens on a socket in a new private
 // directory (0700; the socket 0600) and serves every ECDSA (P-256, P-384,
 // P-521) and RSA key of every card (of -reader's card only, when given),
-// named by certificate subject (or container), container and reader. Keys
+// named by certificate subject (or container), container, card (plug-in
+// and serial number) and reader, as in "Alice [auth] PIV 10000001 in Yubico
+// YubiKey OTP+FIDO+CCID 00 00". Keys
 // come and go as cards are inserted and removed; when the PC/SC service
 // restarts, the agent connects again (and asks for the PIN again). The agent
 // keeps a shared

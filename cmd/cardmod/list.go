@@ -131,7 +131,7 @@ func runList(ctx context.Context, s *session, o *cmdOpts, args []string) error {
 		if err != nil {
 			return err
 		}
-		keys, err := listAgentKeys(ctx, p, s.g.reader)
+		keys, err := listAgentKeys(ctx, p, s.g.reader, nil)
 		for _, k := range keys {
 			fmt.Fprintf(s.io.out, "%s %s\n", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.pub))), k.comment)
 		}
