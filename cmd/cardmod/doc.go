@@ -72,12 +72,11 @@
 // directory (0700; the socket 0600) and serves every ECDSA (P-256, P-384,
 // P-521) and RSA key of every card (of -reader's card only, when given),
 // named by certificate subject (or container), container, card (plug-in
-// and serial number) and reader, as in "Alice [auth] PIV 10000001 in Yubico
-// YubiKey OTP+FIDO+CCID 00 00". Keys
-// come and go as cards are inserted and removed; when the PC/SC service
-// restarts, the agent connects again (and asks for the PIN again). The agent
-// keeps a shared
-// connection to each card, so the card stays powered and other programs
+// and serial number) and reader, as in "Alice [auth] PIV 10000001 in
+// Yubico YubiKey OTP+FIDO+CCID 00 00". Keys come and go as cards are
+// inserted and removed; when the PC/SC service restarts, the agent connects
+// again (and asks for the PIN again). The agent keeps a shared connection
+// to each card, so the card stays powered and other programs
 // still get it; each signature is one transaction in which the PIN is
 // verified (cached as the card's PIN policy allows, asked through pinentry
 // or the terminal otherwise) and logged out again. A wrong PIN is never
