@@ -34,7 +34,7 @@ cd "$(dirname "$0")/.."
 STATICCHECK_VERSION=v0.8.2
 VPCD_READERS=4 # vpcd readers in the private pcscd; each has two slots
 VPCD_BASE_PORT=35963
-APT_PACKAGES=(libpcsclite-dev pkg-config pcscd vsmartcard-vpcd opensc yubico-piv-tool pcsc-tools)
+APT_PACKAGES=(libpcsclite-dev pkg-config pcscd vsmartcard-vpcd opensc yubico-piv-tool pcsc-tools openssh-client openssh-server pinentry-tty)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
@@ -173,6 +173,9 @@ command -v pcscd >/dev/null || missing+=(pcscd)
 command -v opensc-tool >/dev/null || missing+=(opensc)
 command -v yubico-piv-tool >/dev/null || missing+=(yubico-piv-tool)
 command -v pcsc_scan >/dev/null || missing+=(pcsc-tools)
+command -v ssh-add >/dev/null || missing+=(openssh-client)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v pinentry-tty >/dev/null || missing+=(pinentry-tty)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v unshare >/dev/null || missing+=(util-linux)

@@ -58,13 +58,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -74,9 +72,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/simfile"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
 	"github.com/cardmod/cardmod/scrm/vpcd"
@@ -251,110 +249,38 @@ func (p *printer) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-// simCard is a simulated card whose state can be saved.
-type simCard interface {
-	cardsim.Card
-	Save(w io.Writer) error
-	SaveFile(path string) error
+// pivConfig is the configuration of a new PIV card: the -profile's
+// firmware, or -firmware.
+func pivConfig(o options) piv.Config {
+	cfg := piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg, Profile: o.pivProfile}
+	if o.pivProfile.Name != "" {
+		cfg.Version = piv.Version{}
+	}
+	return cfg
 }
 
 // openCard loads the state file, or makes a new card and writes it there
-// when the file does not exist. It also returns a description of the card
-// for the messages.
-func openCard(o options, out *printer) (simCard, string, error) {
-	card, desc, err := loadCard(o)
-	if err == nil {
-		out.printf("loaded %s from %s", desc, o.state)
-		if len(o.creation) > 0 {
-			out.printf("ignoring %s (creation flags apply only to a new card)", strings.Join(o.creation, ", "))
-		}
-		return card, desc, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
-	}
-	switch o.kind {
-	case "gids":
-		g, err := gids.New(gids.Config{Initialized: !o.blank, Profile: o.gidsProfile})
-		if err != nil {
-			return nil, "", err
-		}
-		card, desc = g, gidsDesc(g)
-	default:
-		cfg := piv.Config{Version: o.version, Serial: o.serial, ManagementKeyAlgorithm: o.mgmtAlg, Profile: o.pivProfile}
-		if o.pivProfile.Name != "" {
-			cfg.Version = piv.Version{}
-		}
-		p, err := piv.New(cfg)
-		if err != nil {
-			return nil, "", err
-		}
-		card, desc = p, pivDesc(p)
-	}
-	if err := card.SaveFile(o.state); err != nil {
-		return nil, "", err
-	}
-	out.printf("created %s in %s", desc, o.state)
-	return card, desc, nil
-}
-
-// loadCard loads the state file as the kind of card it holds: a PIV card,
-// or else a GIDS card. When neither loads, the error is the one of the
-// kind asked for with -card.
-func loadCard(o options) (simCard, string, error) {
-	p, perr := piv.LoadFile(o.state, piv.Config{})
-	if perr == nil {
-		return p, pivDesc(p), nil
-	}
-	if errors.Is(perr, fs.ErrNotExist) {
-		return nil, "", perr
-	}
-	g, gerr := gids.LoadFile(o.state, gids.Config{})
-	if gerr == nil {
-		return g, gidsDesc(g), nil
-	}
-	if o.kind == "gids" {
-		return nil, "", gerr
-	}
-	return nil, "", perr
-}
-
-func pivDesc(c *piv.Card) string {
-	return fmt.Sprintf("PIV card %d (%s, firmware %s)", c.Serial(), c.Profile().Name, c.Version())
-}
-
-func gidsDesc(c *gids.Card) string {
-	return fmt.Sprintf("GIDS card (%s, %s)", c.Profile().Name, c.LifeCycle())
-}
-
-// saver writes the card's state to its file when it has changed.
-type saver struct {
-	card simCard
-	path string
-	last []byte // the state last written
-}
-
-func state(c simCard) ([]byte, error) {
-	var b bytes.Buffer
-	if err := c.Save(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-func (s *saver) saveIfChanged() (bool, error) {
-	cur, err := state(s.card)
+// when the file does not exist (package internal/simfile, shared with
+// cmd/cardmod). It also returns a description of the card for the
+// messages.
+func openCard(o options, out *printer) (simfile.Card, string, error) {
+	opened, err := simfile.Open(o.state, simfile.Options{
+		Kind: o.kind,
+		PIV:  pivConfig(o),
+		GIDS: gids.Config{Initialized: !o.blank, Profile: o.gidsProfile},
+	})
 	if err != nil {
-		return false, err
+		return nil, "", err
 	}
-	if bytes.Equal(cur, s.last) {
-		return false, nil
+	if opened.Created {
+		out.printf("created %s in %s", opened.Desc, o.state)
+		return opened.Card, opened.Desc, nil
 	}
-	if err := s.card.SaveFile(s.path); err != nil {
-		return false, err
+	out.printf("loaded %s from %s", opened.Desc, o.state)
+	if len(o.creation) > 0 {
+		out.printf("ignoring %s (creation flags apply only to a new card)", strings.Join(o.creation, ", "))
 	}
-	s.last = cur
-	return true, nil
+	return opened.Card, opened.Desc, nil
 }
 
 // run is the command: it parses args, serves the card until ctx is done,
@@ -371,12 +297,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 	if err != nil {
 		return err
 	}
-	sv := &saver{card: card, path: o.state}
-	if sv.last, err = state(card); err != nil {
+	sv, err := simfile.NewSaver(card, o.state)
+	if err != nil {
 		return err
 	}
 	defer func() {
-		changed, serr := sv.saveIfChanged()
+		changed, serr := sv.SaveIfChanged()
 		switch {
 		case serr != nil:
 			err = errors.Join(err, fmt.Errorf("saving the card: %w", serr))
@@ -438,7 +364,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(reader
 		case <-srv.Done():
 			return srv.Remove() // Serve failed at once (bad ATR or address)
 		case <-tick.C:
-			changed, err := sv.saveIfChanged()
+			changed, err := sv.SaveIfChanged()
 			if err != nil {
 				return fmt.Errorf("saving the card: %w", err)
 			}

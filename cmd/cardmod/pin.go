@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/gids"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// pivPUK is the PIV plug-in's PIN ID of the PUK (minidriver/piv.PINPUK).
+const pivPUK minidriver.PinID = 3
+
+func pinCommand() *command {
+	return &command{
+		name: "pin", args: "change|unblock|info",
+		short: "change the PIN (-puk: the PIV PUK), unblock it (PIV: with the PUK; GIDS: with the admin key), or show the tries left",
+		flags: func(fs *flag.FlagSet, o *cmdOpts) {
+			fs.BoolVar(&o.json, "json", false, "info: print JSON")
+			fs.BoolVar(&o.puk, "puk", false, "change: change the PUK instead of the PIN (PIV)")
+		},
+		run: func(ctx context.Context, s *session, o *cmdOpts, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("want `pin change`, `pin unblock` or `pin info`")
+			}
+			switch args[0] {
+			case "info":
+				return pinInfo(ctx, s, o)
+			case "change":
+				return pinChange(ctx, s, o.puk)
+			case "unblock":
+				return pinUnblock(ctx, s)
+			}
+			return usageErrorf("unknown pin command %q: want change, unblock or info", args[0])
+		},
+	}
+}
+
+type pinInfoOut struct {
+	Reader string `json:"reader"`
+	Plugin string `json:"plugin"`
+	PIN    *tries `json:"pin"`
+	PUK    *tries `json:"puk,omitempty"`
+}
+
+func pinInfo(ctx context.Context, s *session, o *cmdOpts) error {
+	card, err := s.card(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := card.Info(ctx)
+	if err != nil {
+		return err
+	}
+	pin, puk, err := pinTries(ctx, s.backend, card.Reader(), info.Plugin)
+	if err != nil {
+		return err
+	}
+	out := pinInfoOut{Reader: card.Reader(), Plugin: info.Plugin, PIN: pin, PUK: puk}
+	if o.json {
+		enc := json.NewEncoder(s.io.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(s.io.out, "PIN: %s\n", pin)
+	if puk != nil {
+		fmt.Fprintf(s.io.out, "PUK: %s\n", puk)
+	}
+	return nil
+}
+
+func pinChange(ctx context.Context, s *session, puk bool) error {
+	card, err := s.card(ctx)
+	if err != nil {
+		return err
+	}
+	id, what := minidriver.RoleUser, "PIN"
+	if puk {
+		info, err := card.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Plugin != "PIV" {
+			return withHint(fmt.Errorf("a %s card has no PUK", info.Plugin), exitUsage, "change the PIN without -puk")
+		}
+		id, what = pivPUK, "PUK"
+	}
+	pr := s.asker()
+	old, err := pr.askOld(ctx, "Current "+what)
+	if err != nil {
+		return err
+	}
+	defer old.Wipe()
+	nw, err := pr.askNew(ctx, what)
+	if err != nil {
+		return err
+	}
+	defer nw.Wipe()
+	if err := card.ChangePIN(ctx, id, old.Bytes(), nw.Bytes()); err != nil {
+		return fmt.Errorf("changing the %s: %w", what, err)
+	}
+	fmt.Fprintf(s.io.err, "%s changed\n", what)
+	return nil
+}
+
+func pinUnblock(ctx context.Context, s *session) error {
+	card, err := s.card(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := card.Info(ctx)
+	if err != nil {
+		return err
+	}
+	pr := s.asker()
+	switch info.Plugin {
+	case "PIV":
+		puk, err := pr.askOld(ctx, "PUK")
+		if err != nil {
+			return err
+		}
+		defer puk.Wipe()
+		nw, err := pr.askNew(ctx, "PIN")
+		if err != nil {
+			return err
+		}
+		defer nw.Wipe()
+		if err := card.UnblockPIN(ctx, minidriver.RoleUser, pivPUK, puk.Bytes(), nw.Bytes()); err != nil {
+			return fmt.Errorf("unblocking the PIN: %w", err)
+		}
+		fmt.Fprintln(s.io.err, "PIN unblocked")
+		return nil
+	case "GIDS":
+		nw, err := pr.askNew(ctx, "PIN")
+		if err != nil {
+			return err
+		}
+		defer nw.Wipe()
+		if err := gidsUnblock(ctx, s, card.Reader(), nw.Bytes()); err != nil {
+			return fmt.Errorf("unblocking the PIN: %w", err)
+		}
+		fmt.Fprintln(s.io.err, "PIN unblocked")
+		return nil
+	}
+	return fmt.Errorf("unblocking the PIN of a %s card: %w", info.Plugin, minidriver.ErrUnsupported)
+}
+
+// gidsUnblock unblocks a GIDS card's user PIN with the admin key. The
+// provider cannot (its UnblockPIN takes the authenticating PIN's data, and a
+// GIDS admin key answers a challenge of the same transaction), so it is
+// done here through the plug-in, in one transaction, as the provider would:
+// the admin key's challenge and response, RESET RETRY COUNTER with the new
+// PIN, the new PIN verified, cardcf's PIN counter bumped (spec §3.2: other
+// processes drop the PIN they cached), logged out.
+func gidsUnblock(ctx context.Context, s *session, reader string, newPIN []byte) error {
+	sc := scrm.NewContext(s.backend)
+	conn, err := sc.Connect(ctx, reader, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(scrm.LeaveCard) }()
+	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, conn, minidriver.Env{})
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	key, err := s.adminKeyBytes()
+	if err != nil {
+		return err
+	}
+	defer clear(key)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		if err := md.Resume(ctx, tx); err != nil {
+			return err
+		}
+		ch, err := minidriver.Challenge(ctx, md, tx, minidriver.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		resp, err := gids.AdminKeyResponse(key, ch)
+		if err != nil {
+			return err
+		}
+		defer clear(resp)
+		if err := minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock,
+			AuthPIN: minidriver.RoleAdmin, AuthData: resp, Target: minidriver.RoleUser, NewData: newPIN}); err != nil {
+			return err
+		}
+		if _, err := md.Authenticate(ctx, tx, minidriver.RoleUser, newPIN, 0); err != nil {
+			return err
+		}
+		raw, err := md.ReadFile(ctx, tx, "", cardfs.CardCFFile)
+		if err != nil {
+			return err
+		}
+		cf, err := cardfs.ParseCardCF(raw)
+		if err != nil {
+			return err
+		}
+		cf.BumpPins()
+		return minidriver.WriteFile(ctx, md, tx, "", cardfs.CardCFFile, cf.Marshal())
+	}()
+	// Ending with a reset logs out the admin key and the PIN.
+	if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
+		err = eerr
+	}
+	return err
+}
+
+func initCommand() *command {
+	return &command{
+		name:  "init",
+		short: "initialize a blank GIDS card: sets the new PIN and the admin key (-mgmt-key-file, default the factory key)",
+		run: func(ctx context.Context, s *session, o *cmdOpts, args []string) error {
+			if len(args) != 0 {
+				return usageErrorf("init takes no arguments")
+			}
+			if s.g.sim != "" && s.g.simCard == "gids" {
+				// A new simulated GIDS card for init is blank.
+				s.blankSim = true
+			}
+			b, err := s.openBackend(ctx)
+			if err != nil {
+				return err
+			}
+			sc := scrm.NewContext(b)
+			reader := s.g.reader
+			if reader == "" {
+				rs, err := sc.ListReaders(ctx)
+				if err != nil {
+					return err
+				}
+				reader, err = firstCard(ctx, sc, rs)
+				if err != nil {
+					return err
+				}
+			}
+			conn, err := sc.Connect(ctx, reader, nil)
+			if err != nil {
+				return fmt.Errorf("connecting to %q: %w", reader, err)
+			}
+			defer func() { _ = conn.Close(scrm.LeaveCard) }()
+			reg := minidriver.NewRegistry(gids.Plugin{})
+			md, _, err := reg.Open(ctx, conn, minidriver.Env{})
+			if err != nil {
+				return withHint(fmt.Errorf("opening the card in %q: %w", reader, err), exitNotFound, "init is for GIDS cards")
+			}
+			defer md.Close()
+			gc, ok := md.(*gids.Card)
+			if !ok {
+				return fmt.Errorf("init: %w", minidriver.ErrUnsupported)
+			}
+			pin, err := s.asker().askNew(ctx, "PIN")
+			if err != nil {
+				return err
+			}
+			defer pin.Wipe()
+			key, err := s.adminKeyBytes()
+			if err != nil {
+				return err
+			}
+			defer clear(key)
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			err = gc.Initialize(ctx, tx, gids.InitParams{PIN: pin.Bytes(), AdminKey: key})
+			if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
+				err = eerr
+			}
+			if err != nil {
+				if errors.Is(err, minidriver.ErrFileExists) {
+					return withHint(fmt.Errorf("initializing the card: %w", err), exitFailed, "the card is initialized already")
+				}
+				return fmt.Errorf("initializing the card: %w", err)
+			}
+			fmt.Fprintf(s.io.err, "GIDS card in %q initialized\n", reader)
+			return nil
+		},
+	}
+}
+
+// firstCard returns the first reader holding a card.
+func firstCard(ctx context.Context, sc *scrm.Context, readers []string) (string, error) {
+	st := make([]scrm.ReaderState, len(readers))
+	for i, r := range readers {
+		st[i] = scrm.ReaderState{Reader: r}
+	}
+	if err := sc.GetStatusChange(ctx, st); err != nil {
+		return "", err
+	}
+	for _, r := range st {
+		if r.Event.Has(scrm.StatePresent) {
+			return r.Reader, nil
+		}
+	}
+	return "", fmt.Errorf("no card in any reader: %w", scrm.ErrNoSmartcard)
+}
