@@ -16,12 +16,14 @@ import (
 )
 
 // refusingCardCF is a PIV card whose PUT DATA of the cardcf object
-// (5FFF20) answers 6A81, as a PIV applet without Yubico's objects does.
+// (5FFF20) fails with 6581, a memory failure (ISO/IEC 7816-4 5.6). (A
+// 6A81 there would tell the plug-in the card has no room for cardcf, and
+// the create goes on without it.)
 type refusingCardCF struct{ *simpiv.Card }
 
 func (c refusingCardCF) Transmit(apdu []byte) []byte {
 	if len(apdu) > 5 && apdu[1] == 0xDB && bytes.Contains(apdu[5:], []byte{0x5C, 0x03, 0x5F, 0xFF, 0x20}) {
-		return []byte{0x6A, 0x81}
+		return []byte{0x65, 0x81}
 	}
 	return c.Card.Transmit(apdu)
 }
@@ -42,6 +44,6 @@ func TestFinalizeStorageFailureIsNotUnsupportedAlgorithm(t *testing.T) {
 	err = k.Finalize(ctx)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ksp.ErrUnsupportedAlgorithm), "P-256 is supported; the cardcf write failed: %v", err)
-	assert.ErrorIs(t, err, scrm.ErrUnsupported, "the card's answer is kept")
+	assert.ErrorIs(t, err, scrm.ErrCardError, "the card's answer is kept")
 	assert.Contains(t, err.Error(), "cardcf")
 }

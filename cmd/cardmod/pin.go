@@ -155,7 +155,7 @@ func pinUnblock(ctx context.Context, s *session) error {
 // GIDS admin key answers a challenge of the same transaction), so it is
 // done here through the plug-in, in one transaction, as the provider would:
 // the admin key's challenge and response, RESET RETRY COUNTER with the new
-// PIN, the new PIN verified, cardcf's PIN counter bumped (spec §3.2: other
+// PIN, the new PIN verified, cardcf's PIN counter bumped (spec "File System Requirements: Cache File": other
 // processes drop the PIN they cached), logged out.
 func gidsUnblock(ctx context.Context, s *session, reader string, newPIN []byte) error {
 	sc := scrm.NewContext(s.backend)

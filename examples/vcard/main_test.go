@@ -118,8 +118,8 @@ func TestRunServesAndPersists(t *testing.T) {
 	assert.Equal(t, piv.DefaultTries, tries)
 	wrongPIN(t, sc, reader)
 	out := s.stop(t)
-	assert.Contains(t, out, "created PIV card 4242 (firmware 5.4.3) in "+state)
-	assert.Contains(t, out, `PIV card 4242 (firmware 5.4.3) present in reader "`+r.Name+`"`)
+	assert.Contains(t, out, "created PIV card 4242 (yubikey-5.4.3, firmware 5.4.3) in "+state)
+	assert.Contains(t, out, `PIV card 4242 (yubikey-5.4.3, firmware 5.4.3) present in reader "`+r.Name+`"`)
 	assert.Contains(t, out, "state saved in "+state)
 
 	saved, err := piv.LoadFile(state, piv.Config{})
@@ -133,7 +133,7 @@ func TestRunServesAndPersists(t *testing.T) {
 	assert.Equal(t, uint32(4242), serial)
 	assert.Equal(t, piv.DefaultTries-1, tries, "the wrong PIN of the first run was not saved")
 	out = s.stop(t)
-	assert.Contains(t, out, "loaded PIV card 4242 (firmware 5.4.3) from "+state)
+	assert.Contains(t, out, "loaded PIV card 4242 (yubikey-5.4.3, firmware 5.4.3) from "+state)
 	assert.Contains(t, out, "ignoring -serial (creation flags apply only to a new card)")
 	assert.Contains(t, out, "state unchanged in "+state)
 }

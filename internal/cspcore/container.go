@@ -399,9 +399,9 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		// A key spec the card says it lacks is refused before anything is
 		// written (issue 15, item 5); CheckSizes refuses sizes too.
 		if ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec); errors.Is(err, minidriver.ErrUnsupported) {
-			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
 		} else if err == nil && spec.CurveBits() != 0 && !ks.Supports(spec.CurveBits()) {
-			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, minidriver.ErrUnsupported)
+			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
 		}
 		if req.CheckSizes {
 			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
