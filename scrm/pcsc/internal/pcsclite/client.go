@@ -139,13 +139,42 @@ func establishOn(ctx context.Context, conn net.Conn, path string, cfg Config) (*
 	return c, nil
 }
 
+// Bounds of dial's wait while pcscd's listen queue is full.
+const (
+	busyRetryMin = time.Millisecond
+	busyRetryMax = 50 * time.Millisecond
+	busyWaitMax  = 30 * time.Second
+)
+
+// dial connects to pcscd's socket at path. pcscd listens with a backlog of
+// one (listen(commonSocket, 1) in pcsc-lite's winscard_msg_srv.c), so
+// clients that connect at the same moment overflow it. pcsc-lite's own
+// client connects with a blocking connect(2), which the kernel holds until
+// the queue has room; Go's connect is non-blocking and fails with EAGAIN
+// instead. dial therefore tries again, with backoff from busyRetryMin to
+// busyRetryMax, while the queue is full, until ctx is done or busyWaitMax
+// has passed.
 func dial(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("pcsclite: connect to pcscd at %s: %w (%w)", path, scrm.ErrNoService, err)
+	wait := busyRetryMin
+	giveUp := time.Now().Add(busyWaitMax)
+	for {
+		conn, err := d.DialContext(ctx, "unix", path)
+		if err == nil {
+			return conn, nil
+		}
+		if !queueFull(err) || ctx.Err() != nil || time.Now().After(giveUp) {
+			return nil, fmt.Errorf("pcsclite: connect to pcscd at %s: %w (%w)", path, scrm.ErrNoService, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("pcsclite: connect to pcscd at %s: %w (%w; %w)", path, scrm.ErrNoService, err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, busyRetryMax)
 	}
-	return conn, nil
 }
 
 // interruptOn makes the socket's pending and future I/O fail once ctx is
