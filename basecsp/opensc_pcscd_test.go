@@ -3,6 +3,7 @@ package basecsp_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func TestFailedCreateInvisibleToOpenSC(t *testing.T) {
 	env := pcscdtest.Require(t)
 	_, err := exec.LookPath("pkcs11-tool")
 	require.NoError(t, err, "pkcs11-tool is needed (scripts/test.sh installs it)")
+	conf := pcscdtest.OpenSCConf(t) // room for every reader's card
 	for _, prof := range []simgids.Profile{simgids.ProfileRSA(), simgids.ProfileRSAQuiet()} {
 		t.Run(prof.Name, func(t *testing.T) {
 			sim, err := simgids.New(simgids.Config{Initialized: true, Profile: prof})
@@ -38,6 +40,7 @@ func TestFailedCreateInvisibleToOpenSC(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, "pkcs11-tool", "--module", openscPKCS11, "--slot-description", reader, "--login", "--pin", simgids.DefaultPIN, "-O")
+				cmd.Env = append(os.Environ(), "OPENSC_CONF="+conf)
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				require.NoError(t, cmd.Run(), "pkcs11-tool -O:\n%s", out.String())

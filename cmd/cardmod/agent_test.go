@@ -460,10 +460,12 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	first := strings.SplitN(listed, "\n", 2)[0] + "\n"
 	testSSHLogins(t, ra.sock, first)
 
-	// OpenSC gets the card while the agent holds its shared connection.
-	out, err := exec.Command(needTool(t, "pkcs11-tool"), "-L").CombinedOutput()
+	// OpenSC gets the card while the agent holds its shared connection
+	// (OpenSCConf: other packages' cards in the other readers would use up
+	// OpenSC's default 16 slots).
+	out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t), needTool(t, "pkcs11-tool"), "-L")
 	require.NoError(t, err, "%s", out)
-	assert.Contains(t, strings.ToLower(string(out)), "token manufacturer : piv_ii", "%s", out)
+	assert.Contains(t, strings.ToLower(slotBlock(out, reader)), "token manufacturer : piv_ii", "%s", out)
 	// ... and the agent still signs afterwards.
 	assert.Equal(t, l, runTool(t, senv, "", "ssh-add", "-l"))
 	msg := filepath.Join(t.TempDir(), "msg")
@@ -616,4 +618,23 @@ func TestAgentSurvivesServiceRestart(t *testing.T) {
 	keys, err = ag.List()
 	require.NoError(t, err)
 	assert.Len(t, keys, 3, "a listing connects again too")
+}
+
+// slotBlock returns the lines `pkcs11-tool -L` prints for the first slot of
+// reader: from its "Slot N (0x…): <reader> …" line to the next slot's.
+func slotBlock(list, reader string) string {
+	var b strings.Builder
+	in := false
+	for _, l := range strings.Split(list, "\n") {
+		if strings.HasPrefix(l, "Slot ") {
+			if in {
+				break
+			}
+			in = strings.Contains(l, reader)
+		}
+		if in {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
