@@ -207,7 +207,8 @@ func issue(t *testing.T, ca *ecdsa.PrivateKey, pub any) *x509.Certificate {
 }
 
 // TestSilentCreationWithSmartCardPin: the silent creation pattern of
-// spec §7.1: a silent provider cannot prompt, so it creates a key only
+// Microsoft's "Smart Card Architecture" ("Create a new container in silent
+// context"): a silent provider cannot prompt, so it creates a key only
 // after "SmartCardPin" was set on the key being created.
 func TestSilentCreationWithSmartCardPin(t *testing.T) {
 	f := newFixture(t, ksp.Config{})

@@ -17,13 +17,14 @@ import (
 )
 
 // AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// §4.6): it is minidriver.AdminResponder, a
-// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
-// card asks (plug-in, reader, card identity, serial, the key's
-// algorithm) beside the challenge, so one provider can write to cards of
-// several kinds and with different keys. The plug-in packages provide
-// the responders of their cards' keys (minidriver/piv.ManagementKey,
-// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+// CardGetChallenge and CardAuthenticateChallenge): it is
+// minidriver.AdminResponder, a func(ctx, minidriver.AdminChallenge)
+// ([]byte, error), and learns which card asks (plug-in, reader, card
+// identity, serial, the key's algorithm) beside the challenge, so one
+// provider can write to cards of several kinds and with different keys. The
+// plug-in packages provide the responders of their cards' keys
+// (minidriver/piv.ManagementKey, minidriver/gids.AdminKey) and
+// minidriver.AdminResponders combines them:
 //
 //	AdminResponse: minidriver.AdminResponders(
 //		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
@@ -112,10 +113,12 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// ParseName splits a key name of one of the four Windows forms (spec
-// §7.1): `\\.\Reader\Key`, `\\.\Reader\` (the default key of the card in
-// that reader), `Key` (on any card) and "" (the default key of any card).
-// A backslash in the key part is an error matching ErrBadName.
+// ParseName splits a key name of one of the four Windows forms (Microsoft's
+// "Smart Card Architecture": "Container specification levels", which
+// NCryptOpenKey takes too): `\\.\Reader\Key`, `\\.\Reader\` (the default
+// key of the card in that reader), `Key` (on any card) and "" (the default
+// key of any card). A backslash in the key part is an error matching
+// ErrBadName.
 func ParseName(name string) (reader, key string, err error) {
 	return cspcore.ParseName(name, ErrBadName)
 }
@@ -223,7 +226,8 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 }
 
 // DeleteKey deletes a key (NCryptDeleteKey): its container, certificate
-// files and container map record (the §7.1 delete flow).
+// files and container map record ("Smart Card Architecture": "Delete a
+// container").
 func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 	if err := p.core.CheckOpen(); err != nil {
 		return err
@@ -243,14 +247,14 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Keys
-// reports with a CardError matching minidriver.ErrNotInitialized: it has
-// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns the new
-// card's identity: the plug-in creates the card's file system, sets the
-// user PIN and stores the admin key, in one transaction that ends with a
-// card reset. A card that is initialized already is refused with an error
-// matching minidriver.ErrFileExists, a card whose plug-in cannot
-// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
-// reader is required.
+// reports with a CardError matching minidriver.ErrNotInitialized: it has no
+// file system yet, as a GIDS card leaves the factory) through its plug-in,
+// and returns the new card's identity: the plug-in creates the card's file
+// system, sets the user PIN and stores the admin key, in one transaction
+// that ends with a card reset. A card that is initialized already is
+// refused with an error matching minidriver.ErrFileExists, a card whose
+// plug-in cannot initialize cards (PIV) with one matching
+// minidriver.ErrUnsupported. reader is required.
 func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (cardfs.CardID, error) {
 	ref, err := p.core.Initialize(ctx, reader, params)
 	if err != nil {
