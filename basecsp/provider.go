@@ -1,6 +1,7 @@
 package basecsp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -58,8 +60,8 @@ type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV and GIDS
-	// plug-ins (minidriver/piv, minidriver/gids), in that order.
+	// Registry lists the card plug-ins; nil means plugins.NewRegistry()
+	// (package minidriver/plugins: PIV, then GIDS).
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt
@@ -119,7 +121,7 @@ type Provider struct {
 // yet.
 func Open(cfg Config) (*Provider, error) {
 	core, e, r, err := cspcore.Open(cspcore.Settings{
-		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
+		Backend: cfg.Backend, Registry: cmp.Or(cfg.Registry, plugins.NewRegistry()), Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
 	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed})

@@ -23,7 +23,7 @@ type AdminResponder = minidriver.AdminResponder
 // here.
 type Settings struct {
 	Backend       scrm.Backend
-	Registry      *minidriver.Registry
+	Registry      *minidriver.Registry // required; the providers pass the default
 	Prompt        pincache.Prompt
 	Silent        bool
 	CacheDir      string
