@@ -9,6 +9,11 @@
 //     `\\.\Reader\`, `Key` and "" (the default key of any card); opening
 //     (OpenKey), listing (Keys: name, algorithm, key spec, reader, card),
 //     deleting (DeleteKey);
+//   - keys found by what their user knows (FindKey with a KeyQuery): the
+//     certificate's subject or fingerprint, the public key, the key name,
+//     or the plug-in's own address such as a PIV slot
+//     (minidriver/piv.SlotAuthentication is slot 9A); a key found nowhere
+//     is an error matching minidriver.ErrNoKeyContainer;
 //   - creation in two steps as NCryptCreatePersistedKey and
 //     NCryptFinalizeKey: CreatePersistedKey returns a Key whose "Length",
 //     "Key Usage" and "SmartCardPinId" may be set, then Finalize generates
