@@ -60,7 +60,7 @@ func TestProperties(t *testing.T) {
 	assert.Equal(t, ecdhCert.Raw, get(ksp.PropSmartCardKeyCertificate).(*x509.Certificate).Raw)
 	store := get(ksp.PropSmartCardUserCertStore).([]ksp.CertEntry)
 	require.Len(t, store, 1)
-	assert.Equal(t, "props", store[0].Name)
+	assert.Equal(t, "props", store[0].Container)
 	assert.Equal(t, minidriver.ECDHP256, store[0].KeySpec)
 	assert.Equal(t, id, store[0].CardID)
 
