@@ -89,7 +89,7 @@ type ContainerEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e ContainerEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
+func (e ContainerEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
 
 // Containers lists every valid container of every card present. A card
 // that cannot be read (a blank or failing card, a corrupt container map)

@@ -189,7 +189,7 @@ type KeyEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
+func (e KeyEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
 
 // Keys lists every key of every card present: one entry per key of each
 // valid container (a container made by the Base CSP may hold two).

@@ -29,7 +29,7 @@ type Container struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (c *Container) FullName() string { return `\\.\` + c.Ref.Reader() + `\` + c.Name }
+func (c *Container) FullName() string { return FullName(c.Ref.Reader(), c.Name) }
 
 // KeySpecs lists the key specs of the container's keys.
 func (c *Container) KeySpecs() []minidriver.KeySpec {

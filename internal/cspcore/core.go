@@ -135,10 +135,16 @@ func (c *Core) ParseName(name string) (reader, container string, err error) {
 	return ParseName(name, c.cfg.ErrBadName)
 }
 
+// namePrefix begins a name that says its reader.
+const namePrefix = `\\.\`
+
+// FullName returns the fully qualified name of container on the card in
+// reader, `\\.\Reader\Container`: what ParseName splits.
+func FullName(reader, container string) string { return namePrefix + reader + `\` + container }
+
 // ParseName is Core.ParseName with the sentinel errBadName.
 func ParseName(name string, errBadName error) (reader, container string, err error) {
-	const prefix = `\\.\`
-	if rest, ok := strings.CutPrefix(name, prefix); ok {
+	if rest, ok := strings.CutPrefix(name, namePrefix); ok {
 		reader, container, _ = strings.Cut(rest, `\`)
 		if reader == "" {
 			return "", "", fmt.Errorf("%w: no reader in %q", errBadName, name)
