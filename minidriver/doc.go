@@ -162,7 +162,11 @@
 // Optional interfaces (OptionalInterfaces): a Harness feature comes with
 // its interface (WriteFiles with FileWriter, Generate or Import with
 // ContainerManager, ChangePIN with AuthenticatorChanger); for an interface
-// the card lacks, the package functions answer ErrUnsupported.
+// the card lacks, the package functions answer ErrUnsupported. A
+// ContainerAddresser gives, for the container of every Harness key, either
+// ErrNoKeyContainer or a non-nil address of a comparable type with a
+// non-empty String, the same when asked again and different for different
+// containers; an index no container has (-1) is ErrNoKeyContainer.
 //
 // Concurrency: a Registry is safe for concurrent use. A Card is used by one
 // goroutine at a time (the caller's lock and transaction serialise it);
