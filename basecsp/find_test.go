@@ -12,8 +12,10 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // FindKey finds a key by each thing a user may know of it, and every
@@ -97,4 +99,41 @@ func TestFindKeyAddressIsThePluginsOwn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, readerName, k.Container().Reader())
 	assert.True(t, piv9A.Public().(*ecdsa.PublicKey).Equal(k.Public()))
+}
+
+// A key another tool made (ykman, piv-go: no container map on the card,
+// so its container has a GUID-shaped name nobody knows) is found by its
+// slot, and the key found signs.
+func TestFindKeyMadeByAnotherTool(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	conn, err := scrm.NewContext(f.b).Connect(ctx, readerName, nil)
+	require.NoError(t, err)
+	md, _, err := minidriver.NewRegistry(piv.Plugin{}).Open(ctx, conn, minidriver.Env{})
+	require.NoError(t, err)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, md.Resume(ctx, tx))
+	ch, err := minidriver.Challenge(ctx, md, tx, piv.PINAdmin)
+	require.NoError(t, err)
+	resp, err := piv.ManagementKeyResponse(simpiv.DefaultManagementKey, ch)
+	require.NoError(t, err)
+	_, err = md.Authenticate(ctx, tx, piv.PINAdmin, resp, 0)
+	require.NoError(t, err)
+	// Container 1 is slot 9C on a card without a container map.
+	require.NoError(t, minidriver.CreateContainer(ctx, md, tx, minidriver.CreateContainerRequest{Index: 1, KeySpec: minidriver.ECDSAP256}))
+	require.NoError(t, tx.End(scrm.ResetCard))
+	require.NoError(t, md.Close())
+	require.NoError(t, conn.Close(scrm.LeaveCard))
+
+	k, err := f.p.FindKey(ctx, basecsp.KeyQuery{Address: piv.SlotSignature})
+	require.NoError(t, err)
+	assert.Len(t, k.Container().Name(), 36, "a GUID-shaped name")
+	_, err = f.p.FindKey(ctx, basecsp.KeyQuery{Address: piv.SlotAuthentication})
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "slot 9A holds no key")
+
+	digest := sha256.Sum256([]byte("hello"))
+	sig, err := k.SignContext(ctx, nil, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), digest[:], sig))
 }
