@@ -111,7 +111,6 @@ type Config struct {
 // backend, their keys, certificates and PINs. It is safe for concurrent
 // use.
 type Provider struct {
-	cfg  Config
 	rand io.Reader
 	e    *engine.Engine
 	core *cspcore.Core
@@ -128,7 +127,7 @@ func Open(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, rand: r, e: e, core: core}, nil
+	return &Provider{rand: r, e: e, core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend

@@ -80,7 +80,6 @@ type Config struct {
 // Provider is the Smart Card KSP: keys by name on the cards of one
 // backend. It is safe for concurrent use.
 type Provider struct {
-	cfg  Config
 	rand io.Reader
 	e    *engine.Engine
 	core *cspcore.Core
@@ -98,7 +97,7 @@ func Open(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, rand: r, e: e, core: core}, nil
+	return &Provider{rand: r, e: e, core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
