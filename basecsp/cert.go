@@ -4,8 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 
-	"github.com/cardmod/cardmod/cardfs"
-	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/internal/cspcore"
 )
 
 // Certificate returns the key's certificate (KP_CERTIFICATE) from the
@@ -31,16 +30,17 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 }
 
 // CertEntry is one certificate of the user store (PP_USER_CERTSTORE) with
-// the key it belongs to.
-type CertEntry struct {
-	Certificate *x509.Certificate
-	// Container, KeySpec, Reader and CardID say where the key is:
-	// Provider.Container(ctx, `\\.\`+Reader+`\`+Container).Key(KeySpec).
-	Container string
-	KeySpec   minidriver.KeySpec
-	Reader    string
-	CardID    cardfs.CardID
-}
+// the key it belongs to. Its fields:
+//
+//	Certificate *x509.Certificate
+//	Container   string             // the key's container
+//	KeySpec     minidriver.KeySpec // the key's spec
+//	Reader      string             // the reader its card was in
+//	CardID      cardfs.CardID      // its card's identity
+//
+// The key is Provider.Container(ctx, `\\.\`+Reader+`\`+Container).Key(KeySpec).
+// It is the type ksp.CertEntry is too.
+type CertEntry = cspcore.CertEntry
 
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present. Files come from
@@ -56,12 +56,7 @@ func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 	if err := p.core.CheckOpen(); err != nil {
 		return nil, err
 	}
-	list, err := p.core.Certificates(ctx)
-	var out []CertEntry
-	for _, e := range list {
-		out = append(out, CertEntry{Certificate: e.Certificate, Container: e.Container, KeySpec: e.KeySpec, Reader: e.Reader, CardID: e.CardID})
-	}
-	return out, err
+	return p.core.Certificates(ctx)
 }
 
 // RootCertificates returns the card's root store (mscp/msroots,

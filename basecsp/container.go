@@ -89,7 +89,7 @@ type ContainerEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e ContainerEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
+func (e ContainerEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
 
 // Containers lists every valid container of every card present. A card
 // that cannot be read (a blank or failing card, a corrupt container map)
@@ -108,12 +108,13 @@ func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 	return out, err
 }
 
-// CreateContainer creates a container holding a new key of spec (the §7.1
-// create flow) and returns it. name is one of the four forms of ParseName:
-// with a reader the card in that reader is used, else the first card with
-// a free container; an empty container name becomes a new GUID string. A
-// name already on the card (on any card, without a reader) is refused with
-// an error matching ErrExists.
+// CreateContainer creates a container holding a new key of spec (the Base
+// CSP's create flow, Microsoft's "Smart Card Architecture": "Create a new
+// container (no reader specified)") and returns it. name is one of the four
+// forms of ParseName: with a reader the card in that reader is used, else
+// the first card with a free container; an empty container name becomes a
+// new GUID string. A name already on the card (on any card, without a
+// reader) is refused with an error matching ErrExists.
 //
 // importKey nil generates the key on the card (bits is the RSA modulus
 // size, 0 for the card's default; ignored for ECC); otherwise the
@@ -134,10 +135,11 @@ func (p *Provider) CreateContainer(ctx context.Context, name string, spec minidr
 	return &Container{c: c}, nil
 }
 
-// DeleteContainer deletes a container (the §7.1 delete flow): its keys,
-// its certificate files, its container map record. name is one of the
-// forms of ParseName; "" deletes the default container, and the card then
-// gets the first remaining container as its default.
+// DeleteContainer deletes a container ("Smart Card Architecture": "Delete
+// a container"): its keys, its certificate files, its container map
+// record. name is one of the forms of ParseName; "" deletes the default
+// container, and the card then gets the first remaining container as its
+// default.
 func (p *Provider) DeleteContainer(ctx context.Context, name string) error {
 	c, err := p.Container(ctx, name)
 	if err != nil {
@@ -147,8 +149,9 @@ func (p *Provider) DeleteContainer(ctx context.Context, name string) error {
 }
 
 // Delete deletes the container: its keys, its certificate files, its
-// container map record (spec §7.1). When it was the default, the first
-// remaining container becomes the default.
+// container map record ("Smart Card Architecture": "Delete a container").
+// When it was the default, the first remaining container becomes the
+// default.
 func (c *Container) Delete(ctx context.Context) error {
 	if err := c.c.Ref.Core().CheckOpen(); err != nil {
 		return err

@@ -9,6 +9,11 @@
 //     creation with a generated or imported key, name collisions refused
 //     with ErrExists (Provider.CreateContainer), deletion, the default
 //     container;
+//   - keys found by what their user knows (Provider.FindKey with a
+//     KeyQuery): the certificate's subject or fingerprint, the public key,
+//     the container name, or the plug-in's own address such as a PIV slot
+//     (minidriver/piv.SlotAuthentication is slot 9A); a key found nowhere
+//     is an error matching minidriver.ErrNoKeyContainer;
 //   - keys (Container.Key) that are honest crypto.Signer and
 //     crypto.Decrypter values: RSA PKCS #1 v1.5 (every hash with a
 //     DigestInfo, no DigestInfo, MD5+SHA1) and PSS signatures, ECDSA

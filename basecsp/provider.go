@@ -1,6 +1,7 @@
 package basecsp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -34,13 +36,14 @@ var (
 )
 
 // AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// §4.6): it is minidriver.AdminResponder, a
-// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
-// card asks (plug-in, reader, card identity, serial, the key's
-// algorithm) beside the challenge, so one provider can write to cards of
-// several kinds and with different keys. The plug-in packages provide
-// the responders of their cards' keys (minidriver/piv.ManagementKey,
-// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+// CardGetChallenge and CardAuthenticateChallenge): it is
+// minidriver.AdminResponder, a func(ctx, minidriver.AdminChallenge)
+// ([]byte, error), and learns which card asks (plug-in, reader, card
+// identity, serial, the key's algorithm) beside the challenge, so one
+// provider can write to cards of several kinds and with different keys. The
+// plug-in packages provide the responders of their cards' keys
+// (minidriver/piv.ManagementKey, minidriver/gids.AdminKey) and
+// minidriver.AdminResponders combines them:
 //
 //	AdminResponse: minidriver.AdminResponders(
 //		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
@@ -57,8 +60,8 @@ type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV and GIDS
-	// plug-ins (minidriver/piv, minidriver/gids), in that order.
+	// Registry lists the card plug-ins; nil means plugins.NewRegistry()
+	// (package minidriver/plugins: PIV, then GIDS).
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt
@@ -108,7 +111,6 @@ type Config struct {
 // backend, their keys, certificates and PINs. It is safe for concurrent
 // use.
 type Provider struct {
-	cfg  Config
 	rand io.Reader
 	e    *engine.Engine
 	core *cspcore.Core
@@ -118,14 +120,14 @@ type Provider struct {
 // yet.
 func Open(cfg Config) (*Provider, error) {
 	core, e, r, err := cspcore.Open(cspcore.Settings{
-		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
+		Backend: cfg.Backend, Registry: cmp.Or(cfg.Registry, plugins.NewRegistry()), Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
 	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed})
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, rand: r, e: e, core: core}, nil
+	return &Provider{rand: r, e: e, core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
@@ -144,7 +146,8 @@ func (p *Provider) Close() error {
 }
 
 // ParseName splits a container name of one of the four Windows forms
-// (spec §7.1): `\\.\Reader\Container` (that container on the card in that
+// (Microsoft's "Smart Card Architecture": "Container specification
+// levels"): `\\.\Reader\Container` (that container on the card in that
 // reader), `\\.\Reader\` or `\\.\Reader` (the default container of the card
 // in that reader), `Container` (that container on any card) and "" (the
 // default container of any card). The reader name ends at the first
@@ -257,11 +260,11 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	return info, err
 }
 
-// ChangePIN changes PIN id from old to new (CardChangeAuthenticatorEx,
-// spec §4.5). cardcf's PIN counter is bumped first, so every provider
-// drops its cached copy of the PIN; this provider's cache forgets it too
-// and the next operation asks again. Bumping cardcf is a write: see
-// Config.AdminResponse.
+// ChangePIN changes PIN id from old to new (spec
+// CardChangeAuthenticatorEx). cardcf's PIN counter is bumped first, so
+// every provider drops its cached copy of the PIN; this provider's cache
+// forgets it too and the next operation asks again. Bumping cardcf is a
+// write: see Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
 	core := c.ref.Core()
 	if err := core.CheckOpen(); err != nil {
@@ -289,7 +292,8 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 }
 
 // UnblockPIN unblocks PIN target and sets it to newPIN, authenticated by
-// PIN auth (a PUK, or the admin PIN) with authData (spec §4.5): auth must
+// PIN auth (a PUK, or the admin PIN) with authData (spec
+// CardChangeAuthenticatorEx, PIN_CHANGE_FLAG_UNBLOCK): auth must
 // be in target's unblock permission. When auth is a challenge-response PIN
 // (the GIDS admin key) and authData is empty, the response to the card's
 // challenge is computed with Config.AdminResponse. cardcf's PIN counter is
@@ -391,15 +395,15 @@ func checkPINArgs(id minidriver.PinID, auth, new []byte, emptyAuth bool) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Cards
-// reports with a CardError matching minidriver.ErrNotInitialized: it has
-// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns it: the
-// plug-in creates the card's file system (cardid, cardcf, cardapps, an
-// empty container map), sets the user PIN and stores the admin key. The
-// work is one transaction that ends with a card reset, so nothing stays
-// authenticated. A card that is initialized already is refused with an
-// error matching minidriver.ErrFileExists, a card whose plug-in cannot
-// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
-// reader is required.
+// reports with a CardError matching minidriver.ErrNotInitialized: it has no
+// file system yet, as a GIDS card leaves the factory) through its plug-in,
+// and returns it: the plug-in creates the card's file system (cardid,
+// cardcf, cardapps, an empty container map), sets the user PIN and stores
+// the admin key. The work is one transaction that ends with a card reset,
+// so nothing stays authenticated. A card that is initialized already is
+// refused with an error matching minidriver.ErrFileExists, a card whose
+// plug-in cannot initialize cards (PIV) with one matching
+// minidriver.ErrUnsupported. reader is required.
 func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (*Card, error) {
 	ref, err := p.core.Initialize(ctx, reader, params)
 	if err != nil {

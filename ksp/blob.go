@@ -11,7 +11,8 @@ import (
 	"math/big"
 )
 
-// Magic numbers of the BCRYPT public key blobs (spec §6.5).
+// Magic numbers of the BCRYPT public key blobs (BCRYPT_RSAKEY_BLOB and
+// BCRYPT_ECCKEY_BLOB in bcrypt.h; spec CardGetContainerInfo).
 const (
 	MagicRSAPublic      uint32 = 0x31415352 // BCRYPT_RSAPUBLIC_MAGIC "RSA1"
 	MagicECDSAP256      uint32 = 0x31534345 // BCRYPT_ECDSA_PUBLIC_P256_MAGIC "ECS1"

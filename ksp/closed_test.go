@@ -81,6 +81,7 @@ func TestClosedMeansClosed(t *testing.T) {
 	calls := map[string]func() error{
 		"Provider.Close":              func() error { return f.p.Close() },
 		"Provider.OpenKey":            func() error { _, err := f.p.OpenKey(ctx, "rsa"); return err },
+		"Provider.FindKey":            func() error { _, err := f.p.FindKey(ctx, ksp.KeyQuery{Container: "rsa"}); return err },
 		"Provider.OpenKeySpec":        func() error { _, err := f.p.OpenKeySpec(ctx, "rsa", minidriver.KeyExchange); return err },
 		"Provider.Keys":               func() error { _, err := f.p.Keys(ctx); return err },
 		"Provider.InitializeCard":     func() error { _, err := f.p.InitializeCard(ctx, "reader", ksp.InitParams{}); return err },

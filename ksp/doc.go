@@ -9,6 +9,11 @@
 //     `\\.\Reader\`, `Key` and "" (the default key of any card); opening
 //     (OpenKey), listing (Keys: name, algorithm, key spec, reader, card),
 //     deleting (DeleteKey);
+//   - keys found by what their user knows (FindKey with a KeyQuery): the
+//     certificate's subject or fingerprint, the public key, the key name,
+//     or the plug-in's own address such as a PIV slot
+//     (minidriver/piv.SlotAuthentication is slot 9A); a key found nowhere
+//     is an error matching minidriver.ErrNoKeyContainer;
 //   - creation in two steps as NCryptCreatePersistedKey and
 //     NCryptFinalizeKey: CreatePersistedKey returns a Key whose "Length",
 //     "Key Usage" and "SmartCardPinId" may be set, then Finalize generates
@@ -24,9 +29,9 @@
 //     which Secret.Derive derives key material with the KDFs of package
 //     minidriver/kdf (HASH, HMAC, TLS_PRF, SP800_56A_CONCAT,
 //     SP800_108_CTR_HMAC; Secret.DeriveNamed takes a KDF name and
-//     BCryptBuffer list, checked with the §6.4 rules by kdf.Parse) and
-//     which Secret.Close wipes; deriving and wiping happen in the
-//     plug-in's memory and send no APDU;
+//     BCryptBuffer list, checked with the rules of spec CARD_DERIVE_KEY
+//     by kdf.Parse) and which Secret.Close wipes; deriving and wiping
+//     happen in the plug-in's memory and send no APDU;
 //   - public keys as Go values (Key.Public, which never touches the card)
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);

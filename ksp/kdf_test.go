@@ -209,8 +209,8 @@ func TestKDFKnownAnswers(t *testing.T) {
 	}
 }
 
-// TestKDFWithoutRequiredParameters: §6.4's required parameters are
-// enforced before anything is derived.
+// TestKDFWithoutRequiredParameters: the parameters spec CardDeriveKey
+// requires are enforced before anything is derived.
 func TestKDFWithoutRequiredParameters(t *testing.T) {
 	f := newFixture(t, ksp.Config{})
 	k, peer := rfc5903Key(t, f)

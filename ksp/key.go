@@ -28,7 +28,8 @@ const (
 )
 
 // spec returns the key spec of a with usage: RSA keys go to the key
-// exchange slot unless their usage is signing only (spec §7.3).
+// exchange slot unless their usage is signing only (a CNG key has no key
+// spec, and Microsoft documents no rule for the Smart Card KSP's choice).
 func (a Algorithm) spec(usage KeyUsage) (minidriver.KeySpec, bool) {
 	switch a {
 	case RSA:
@@ -169,8 +170,9 @@ func usageOfAlg(alg Algorithm) KeyUsage {
 }
 
 // Finalize generates the key on the card (NCryptFinalizeKey), in one
-// transaction: the §7.1 create flow, after asking the card whether it has
-// keys of this algorithm and size (an error matching
+// transaction: the KSP's create flow ("Smart Card Architecture": "Create
+// a new container (no reader specified)"), after asking the card whether
+// it has keys of this algorithm and size (an error matching
 // ErrUnsupportedAlgorithm if not). A name already on the card is refused
 // with an error matching ErrExists.
 func (k *Key) Finalize(ctx context.Context) error { return k.finalize(ctx, nil) }

@@ -56,7 +56,7 @@ func TestKeysReportUnreadableCard(t *testing.T) {
 			certs, err := f.p.Certificates(ctx)
 			check(t, err)
 			require.Len(t, certs, 1)
-			assert.Equal(t, "one", certs[0].Name)
+			assert.Equal(t, "one", certs[0].Container)
 
 			v, err := k.Property(ctx, ksp.PropSmartCardUserCertStore)
 			check(t, err)

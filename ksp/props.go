@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 
-	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
@@ -31,16 +30,17 @@ const (
 )
 
 // CertEntry is one certificate of the user store
-// ("SmartCardUserCertStore") with the key it belongs to.
-type CertEntry struct {
-	Certificate *x509.Certificate
-	// Name, KeySpec, Reader and CardID say where the key is:
-	// Provider.OpenKey(ctx, `\\.\`+Reader+`\`+Name).
-	Name    string
-	KeySpec minidriver.KeySpec
-	Reader  string
-	CardID  cardfs.CardID
-}
+// ("SmartCardUserCertStore") with the key it belongs to. Its fields:
+//
+//	Certificate *x509.Certificate
+//	Container   string             // the key's (container's) name
+//	KeySpec     minidriver.KeySpec // the key's legacy spec
+//	Reader      string             // the reader its card was in
+//	CardID      cardfs.CardID      // its card's identity
+//
+// The key is Provider.OpenKeySpec(ctx, `\\.\`+Reader+`\`+Container, KeySpec).
+// It is the type basecsp.CertEntry is too.
+type CertEntry = cspcore.CertEntry
 
 // Certificates returns the user certificate store of every card present
 // (what "SmartCardUserCertStore" gives). A card that cannot be read, or a
@@ -52,12 +52,7 @@ func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 	if err := p.core.CheckOpen(); err != nil {
 		return nil, err
 	}
-	list, err := p.core.Certificates(ctx)
-	var out []CertEntry
-	for _, e := range list {
-		out = append(out, CertEntry{Certificate: e.Certificate, Name: e.Container, KeySpec: e.KeySpec, Reader: e.Reader, CardID: e.CardID})
-	}
-	return out, err
+	return p.core.Certificates(ctx)
 }
 
 // cardRef returns the card of the key: the finalized key's, else the card

@@ -60,7 +60,7 @@ func TestProperties(t *testing.T) {
 	assert.Equal(t, ecdhCert.Raw, get(ksp.PropSmartCardKeyCertificate).(*x509.Certificate).Raw)
 	store := get(ksp.PropSmartCardUserCertStore).([]ksp.CertEntry)
 	require.Len(t, store, 1)
-	assert.Equal(t, "props", store[0].Name)
+	assert.Equal(t, "props", store[0].Container)
 	assert.Equal(t, minidriver.ECDHP256, store[0].KeySpec)
 	assert.Equal(t, id, store[0].CardID)
 
@@ -207,7 +207,8 @@ func issue(t *testing.T, ca *ecdsa.PrivateKey, pub any) *x509.Certificate {
 }
 
 // TestSilentCreationWithSmartCardPin: the silent creation pattern of
-// spec §7.1: a silent provider cannot prompt, so it creates a key only
+// Microsoft's "Smart Card Architecture" ("Create a new container in silent
+// context"): a silent provider cannot prompt, so it creates a key only
 // after "SmartCardPin" was set on the key being created.
 func TestSilentCreationWithSmartCardPin(t *testing.T) {
 	f := newFixture(t, ksp.Config{})

@@ -1,6 +1,7 @@
 package ksp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,18 +13,20 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
 // AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// §4.6): it is minidriver.AdminResponder, a
-// func(ctx, minidriver.AdminChallenge) ([]byte, error), and learns which
-// card asks (plug-in, reader, card identity, serial, the key's
-// algorithm) beside the challenge, so one provider can write to cards of
-// several kinds and with different keys. The plug-in packages provide
-// the responders of their cards' keys (minidriver/piv.ManagementKey,
-// minidriver/gids.AdminKey) and minidriver.AdminResponders combines them:
+// CardGetChallenge and CardAuthenticateChallenge): it is
+// minidriver.AdminResponder, a func(ctx, minidriver.AdminChallenge)
+// ([]byte, error), and learns which card asks (plug-in, reader, card
+// identity, serial, the key's algorithm) beside the challenge, so one
+// provider can write to cards of several kinds and with different keys. The
+// plug-in packages provide the responders of their cards' keys
+// (minidriver/piv.ManagementKey, minidriver/gids.AdminKey) and
+// minidriver.AdminResponders combines them:
 //
 //	AdminResponse: minidriver.AdminResponders(
 //		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
@@ -42,8 +45,8 @@ type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV and GIDS
-	// plug-ins (minidriver/piv, minidriver/gids), in that order.
+	// Registry lists the card plug-ins; nil means plugins.NewRegistry()
+	// (package minidriver/plugins: PIV, then GIDS).
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt
@@ -77,7 +80,6 @@ type Config struct {
 // Provider is the Smart Card KSP: keys by name on the cards of one
 // backend. It is safe for concurrent use.
 type Provider struct {
-	cfg  Config
 	rand io.Reader
 	e    *engine.Engine
 	core *cspcore.Core
@@ -87,7 +89,7 @@ type Provider struct {
 // yet.
 func Open(cfg Config) (*Provider, error) {
 	core, e, r, err := cspcore.Open(cspcore.Settings{
-		Backend: cfg.Backend, Registry: cfg.Registry, Prompt: cfg.Prompt, Silent: cfg.Silent,
+		Backend: cfg.Backend, Registry: cmp.Or(cfg.Registry, plugins.NewRegistry()), Prompt: cfg.Prompt, Silent: cfg.Silent,
 		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
 		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
 	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed,
@@ -95,7 +97,7 @@ func Open(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, rand: r, e: e, core: core}, nil
+	return &Provider{rand: r, e: e, core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
@@ -112,10 +114,12 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// ParseName splits a key name of one of the four Windows forms (spec
-// §7.1): `\\.\Reader\Key`, `\\.\Reader\` (the default key of the card in
-// that reader), `Key` (on any card) and "" (the default key of any card).
-// A backslash in the key part is an error matching ErrBadName.
+// ParseName splits a key name of one of the four Windows forms (Microsoft's
+// "Smart Card Architecture": "Container specification levels", which
+// NCryptOpenKey takes too): `\\.\Reader\Key`, `\\.\Reader\` (the default
+// key of the card in that reader), `Key` (on any card) and "" (the default
+// key of any card). A backslash in the key part is an error matching
+// ErrBadName.
 func ParseName(name string) (reader, key string, err error) {
 	return cspcore.ParseName(name, ErrBadName)
 }
@@ -184,7 +188,7 @@ type KeyEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e KeyEntry) FullName() string { return `\\.\` + e.Reader + `\` + e.Name }
+func (e KeyEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
 
 // Keys lists every key of every card present: one entry per key of each
 // valid container (a container made by the Base CSP may hold two).
@@ -223,7 +227,8 @@ func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 }
 
 // DeleteKey deletes a key (NCryptDeleteKey): its container, certificate
-// files and container map record (the §7.1 delete flow).
+// files and container map record ("Smart Card Architecture": "Delete a
+// container").
 func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 	if err := p.core.CheckOpen(); err != nil {
 		return err
@@ -243,14 +248,14 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Keys
-// reports with a CardError matching minidriver.ErrNotInitialized: it has
-// no file system yet, as a GIDS card leaves the factory) through its plug-in, and returns the new
-// card's identity: the plug-in creates the card's file system, sets the
-// user PIN and stores the admin key, in one transaction that ends with a
-// card reset. A card that is initialized already is refused with an error
-// matching minidriver.ErrFileExists, a card whose plug-in cannot
-// initialize cards (PIV) with one matching minidriver.ErrUnsupported.
-// reader is required.
+// reports with a CardError matching minidriver.ErrNotInitialized: it has no
+// file system yet, as a GIDS card leaves the factory) through its plug-in,
+// and returns the new card's identity: the plug-in creates the card's file
+// system, sets the user PIN and stores the admin key, in one transaction
+// that ends with a card reset. A card that is initialized already is
+// refused with an error matching minidriver.ErrFileExists, a card whose
+// plug-in cannot initialize cards (PIV) with one matching
+// minidriver.ErrUnsupported. reader is required.
 func (p *Provider) InitializeCard(ctx context.Context, reader string, params InitParams) (cardfs.CardID, error) {
 	ref, err := p.core.Initialize(ctx, reader, params)
 	if err != nil {

@@ -151,8 +151,8 @@ func (s *Secret) DeriveContext(ctx context.Context, k minidriver.KDF) ([]byte, e
 
 // DeriveNamed derives key material with a KDF named as in CNG ("HASH",
 // "HMAC", "TLS_PRF", "SP800_56A_CONCAT", "SP800_108_CTR_HMAC") and its
-// BCryptBuffer parameter list, parsed by kdf.Parse with the §6.4 rules: a
-// missing required parameter is an error matching
+// BCryptBuffer parameter list, parsed by kdf.Parse with the rules of spec
+// CARD_DERIVE_KEY: a missing required parameter is an error matching
 // minidriver.ErrInvalidParameter.
 func (s *Secret) DeriveNamed(ctx context.Context, name string, params []kdf.Param) ([]byte, error) {
 	k, err := kdf.Parse(name, params)

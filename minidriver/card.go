@@ -19,9 +19,10 @@ import (
 //
 // What a card may lack is in the optional interfaces (FileWriter,
 // ContainerManager, Decrypter, KeyAgreer, ChallengeResponder,
-// ChallengeAlgorithmer, AuthenticatorChanger, PropertySetter, Initializer);
-// the package functions of the same names find them by type assertion and
-// answer ErrUnsupported (ChallengeAlgorithm: "") when they are missing.
+// ChallengeAlgorithmer, AuthenticatorChanger, PropertySetter, Initializer,
+// ContainerAddresser); the package functions of the same names find them by
+// type assertion and answer ErrUnsupported (ChallengeAlgorithm: "") when
+// they are missing.
 //
 // A Card is used by one goroutine at a time: the caller's per-card lock and
 // transaction serialise it.

@@ -3,7 +3,10 @@
 // Comments in this module that cite "spec" mean Microsoft's Smart Card
 // Minidriver Specification v7.07 and name the section by its title ("File
 // System Requirements: Cache File") or by the function, structure or
-// property it documents (CardAuthenticateEx, PIN_INFO, CP_CARD_CACHE_MODE). A
+// property it documents (CardAuthenticateEx, PIN_INFO, CP_CARD_CACHE_MODE);
+// what the providers do above the minidriver (container names, card
+// selection, the create and delete flows) cites Microsoft's "Smart Card
+// Architecture" page by its headings ("Container specification levels"). A
 // plug-in (package minidriver/piv for PIV cards, ...) presents its card as
 // one uniform card file system (cardid, cardcf, cardapps, mscp/cmapfile,
 // certificate files; see package cardfs) with key containers, PINs and
@@ -159,7 +162,11 @@
 // Optional interfaces (OptionalInterfaces): a Harness feature comes with
 // its interface (WriteFiles with FileWriter, Generate or Import with
 // ContainerManager, ChangePIN with AuthenticatorChanger); for an interface
-// the card lacks, the package functions answer ErrUnsupported.
+// the card lacks, the package functions answer ErrUnsupported. A
+// ContainerAddresser gives, for the container of every Harness key, either
+// ErrNoKeyContainer or a non-nil address of a comparable type with a
+// non-empty String, the same when asked again and different for different
+// containers; an index no container has (-1) is ErrNoKeyContainer.
 //
 // Concurrency: a Registry is safe for concurrent use. A Card is used by one
 // goroutine at a time (the caller's lock and transaction serialise it);

@@ -43,11 +43,7 @@ var layerRules = []layerRule{
 // knownArrows are the imports that break a rule today, each to be removed by
 // the change that ends it. The test fails when a rule is broken by an import
 // not listed here, and when a listed import is gone (delete it here then).
-var knownArrows = [][2]string{
-	// issue 13: the default plug-in list moves out of the engine.
-	{"internal/engine", "minidriver/piv"},
-	{"internal/engine", "minidriver/gids"},
-}
+var knownArrows = [][2]string{}
 
 // TestImportLayers draws the module's import graph (production code, no
 // tests) with go list and checks the layer rules on it.

@@ -121,7 +121,7 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 }
 
 // CertEntry is one certificate of the user store with the key it belongs
-// to.
+// to; the providers export it under the same name.
 type CertEntry struct {
 	Certificate *x509.Certificate
 	Container   string

@@ -29,7 +29,7 @@ type Container struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (c *Container) FullName() string { return `\\.\` + c.Ref.Reader() + `\` + c.Name }
+func (c *Container) FullName() string { return FullName(c.Ref.Reader(), c.Name) }
 
 // KeySpecs lists the key specs of the container's keys.
 func (c *Container) KeySpecs() []minidriver.KeySpec {
@@ -237,7 +237,8 @@ type CreateRequest struct {
 	CheckSizes bool
 }
 
-// Create creates a container holding a new key (the §7.1 create flow) and
+// Create creates a container holding a new key (Microsoft's "Smart Card
+// Architecture": "Create a new container (no reader specified)") and
 // returns it. With a reader in the name the card in that reader is used,
 // else the first card with a free container; a name already on the card
 // (on any card, without a reader) is refused with the provider's
@@ -514,8 +515,9 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 }
 
 // Delete deletes the container: its keys, its certificate files, its
-// container map record (spec §7.1). When it was the default, the first
-// remaining container becomes the default.
+// container map record ("Smart Card Architecture": "Delete a container").
+// When it was the default, the first remaining container becomes the
+// default.
 func (c *Container) Delete(ctx context.Context) error {
 	core := c.Ref.core
 	return c.Do(ctx, func(op *engine.Op, idx int) error {

@@ -1,9 +1,11 @@
 // Package cspcore is the provider logic shared by cardmod's Base CSP
 // (package basecsp) and Smart Card KSP (package ksp), over the engine
-// (package internal/engine): container names and card selection (spec
-// §7.1), the create and delete flows, containers and cards followed by
-// their card identity, signing and decryption with the padding done on the
-// host, certificates and the user and root certificate stores (§7.3).
+// (package internal/engine): container names and card selection, the
+// create and delete flows (Microsoft's "Smart Card Architecture": "Smart
+// card selection"), containers and cards followed by their card identity,
+// signing and decryption with the padding done on the host, certificates
+// and the user and root certificate stores ("Smart Card Architecture":
+// "Base CSP and smart card KSP properties in Windows").
 // Each provider keeps its own API and error sentinels and passes them in
 // Config; errors carry the provider's prefix.
 //
@@ -124,7 +126,8 @@ func (c *Core) AuthFlags() minidriver.AuthFlags {
 	return 0
 }
 
-// ParseName splits a name of one of the four Windows forms (spec §7.1):
+// ParseName splits a name of one of the four Windows forms ("Smart Card
+// Architecture": "Container specification levels"):
 // `\\.\Reader\Container`, `\\.\Reader\` or `\\.\Reader`, `Container`, "".
 // The reader name ends at the first backslash after the prefix; container
 // names cannot hold a backslash. Errors wrap the provider's ErrBadName.
@@ -132,10 +135,16 @@ func (c *Core) ParseName(name string) (reader, container string, err error) {
 	return ParseName(name, c.cfg.ErrBadName)
 }
 
+// namePrefix begins a name that says its reader.
+const namePrefix = `\\.\`
+
+// FullName returns the fully qualified name of container on the card in
+// reader, `\\.\Reader\Container`: what ParseName splits.
+func FullName(reader, container string) string { return namePrefix + reader + `\` + container }
+
 // ParseName is Core.ParseName with the sentinel errBadName.
 func ParseName(name string, errBadName error) (reader, container string, err error) {
-	const prefix = `\\.\`
-	if rest, ok := strings.CutPrefix(name, prefix); ok {
+	if rest, ok := strings.CutPrefix(name, namePrefix); ok {
 		reader, container, _ = strings.Cut(rest, `\`)
 		if reader == "" {
 			return "", "", fmt.Errorf("%w: no reader in %q", errBadName, name)

@@ -12,6 +12,7 @@ import (
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -61,7 +62,7 @@ func TestDiskCacheDir(t *testing.T) {
 }
 
 func TestNewAndGUID(t *testing.T) {
-	e, err := engine.New(engine.Config{Backend: virtual.NewBackend()})
+	e, err := engine.New(engine.Config{Backend: virtual.NewBackend(), Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	_, err = cspcore.New(cspcore.Config{Engine: e})

@@ -14,8 +14,8 @@ import (
 )
 
 // AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// §4.6), learning which card asks; the providers export it under their
-// own name.
+// CardGetChallenge and CardAuthenticateChallenge), learning which card
+// asks; the providers export it under their own name.
 type AdminResponder = minidriver.AdminResponder
 
 // Settings are the provider settings that basecsp.Config and ksp.Config
@@ -23,7 +23,7 @@ type AdminResponder = minidriver.AdminResponder
 // here.
 type Settings struct {
 	Backend       scrm.Backend
-	Registry      *minidriver.Registry
+	Registry      *minidriver.Registry // required; the providers pass the default
 	Prompt        pincache.Prompt
 	Silent        bool
 	CacheDir      string

@@ -33,20 +33,19 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
-	mdgids "github.com/cardmod/cardmod/minidriver/gids"
-	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// Config configures an Engine. Only Backend is required; the zero value of
-// every other field is the documented default.
+// Config configures an Engine. Backend and Registry are required; the zero
+// value of every other field is the documented default.
 type Config struct {
 	// Backend is where the cards are: scrm/pcsc for the system's readers,
 	// scrm/virtual for simulated ones.
 	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means the PIV and GIDS
-	// plug-ins (minidriver/piv, minidriver/gids), in that order.
+	// Registry lists the card plug-ins. The engine names none itself: the
+	// providers pass minidriver/plugins.NewRegistry when their Config
+	// names no registry.
 	Registry *minidriver.Registry
 	// Prompt asks for PINs; nil means never prompt (as Silent).
 	Prompt pincache.Prompt
@@ -114,7 +113,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	reg := cfg.Registry
 	if reg == nil {
-		reg = minidriver.NewRegistry(mdpiv.Plugin{}, mdgids.Plugin{})
+		return nil, errors.New("engine: no plug-in registry")
 	}
 	pins := pincache.New(pincache.Config{Now: cfg.Now})
 	e := &Engine{

@@ -18,6 +18,7 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"
@@ -52,6 +53,9 @@ func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	r.Insert(sim)
 	f := &fixture{b: b, reader: r, sim: sim, prompt: &countingPrompt{pin: simpiv.DefaultPIN}}
 	cfg.Backend = b
+	if cfg.Registry == nil {
+		cfg.Registry = plugins.NewRegistry()
+	}
 	if cfg.Prompt == nil {
 		cfg.Prompt = f.prompt
 	}
@@ -202,7 +206,7 @@ func TestGlobalCacheAcrossEngines(t *testing.T) {
 
 	// A second engine (a new process) over the same card and cache
 	// directory gets the container information without asking the card.
-	e2, err := engine.New(engine.Config{Backend: f.b, CacheDir: dir})
+	e2, err := engine.New(engine.Config{Backend: f.b, Registry: plugins.NewRegistry(), CacheDir: dir})
 	require.NoError(t, err)
 	defer e2.Close()
 	c2, err := e2.CardIn(context.Background(), "Virtual Reader 0")
@@ -279,7 +283,7 @@ func TestContainerPINCached(t *testing.T) {
 
 func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {
 	f := newFixture(t, engine.Config{})
-	e2, err := engine.New(engine.Config{Backend: f.b})
+	e2, err := engine.New(engine.Config{Backend: f.b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	require.NoError(t, e2.Close())
 	// The first engine still works on the same backend.
@@ -374,6 +378,7 @@ func TestWriteFailingHalfwayIsTrustedCorrectly(t *testing.T) {
 	ctx := context.Background()
 	open := func(cfg engine.Config) *engine.Card {
 		cfg.Backend = b
+		cfg.Registry = plugins.NewRegistry()
 		e, err := engine.New(cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = e.Close() })
@@ -435,7 +440,7 @@ func TestDefaultRegistryTakesGIDS(t *testing.T) {
 	require.NoError(t, err)
 	b := virtual.NewBackend()
 	b.AddReader("G").Insert(card)
-	e, err := engine.New(engine.Config{Backend: b})
+	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	c, err := e.CardIn(context.Background(), "G")

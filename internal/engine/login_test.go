@@ -18,6 +18,7 @@ import (
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"
@@ -179,6 +180,9 @@ func (p promptFunc) PIN(ctx context.Context, r pincache.Request) (*pincache.Secr
 func newEngineOn(t *testing.T, b *virtual.Backend, cfg engine.Config) *engine.Card {
 	t.Helper()
 	cfg.Backend = b
+	if cfg.Registry == nil {
+		cfg.Registry = plugins.NewRegistry()
+	}
 	e, err := engine.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
@@ -195,7 +199,7 @@ func TestCardBeingResetIsNotAbsent(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("Virtual Reader 0")
 	r.Insert(sim)
-	e, err := engine.New(engine.Config{Backend: b})
+	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	for range 3 {
@@ -274,7 +278,7 @@ func TestAnotherIdentityAfterResetFails(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("G")
 	r.Insert(card)
-	e, err := engine.New(engine.Config{Backend: b})
+	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	ec, err := e.CardIn(context.Background(), "G")

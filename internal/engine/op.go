@@ -203,7 +203,8 @@ func (op *Op) ReadFile(dir, name string) ([]byte, error) {
 }
 
 // bump increments the cardcf counter of class on the card before the data
-// it guards changes (spec §3.2), and drops the class from the cache.
+// it guards changes (spec "File System Requirements: Cache File"), and
+// drops the class from the cache.
 func (op *Op) bump(class cardfs.Stale) error {
 	op.wrote = true
 	if !op.hasCF {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
+	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,12 +77,21 @@ func (s *suite) testOptional(t *testing.T) {
 				return minidriver.SetContainerPIN(ctx, f.card, tx, 0, minidriver.RoleUser)
 			},
 		}},
+		{"ContainerAddresser", is[minidriver.ContainerAddresser](f.card), false, []call{
+			func(ctx context.Context, tx *scrm.Tx) error {
+				_, err := minidriver.ContainerAddress(ctx, f.card, tx, 0)
+				return err
+			},
+		}},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			f := f.with(t)
 			if c.present {
 				t.Logf("the card is a minidriver.%s", c.name)
+				if c.name == "ContainerAddresser" {
+					s.testAddresses(t, f)
+				}
 				return
 			}
 			assert.False(t, c.feature, "Harness.Features needs minidriver.%s, which the card lacks", c.name)
@@ -91,6 +102,35 @@ func (s *suite) testOptional(t *testing.T) {
 			})
 		})
 	}
+}
+
+// testAddresses checks a ContainerAddresser's addresses: for the
+// container of every Harness key, ErrNoKeyContainer or a comparable
+// address with a String, the same when asked again, and different for
+// different containers; for an index no container has, ErrNoKeyContainer.
+func (s *suite) testAddresses(t *testing.T, f *fixture) {
+	f.do(func(ctx context.Context, tx *scrm.Tx) {
+		seen := map[minidriver.KeyAddress]int{}
+		for _, k := range s.h.Keys {
+			a, err := minidriver.ContainerAddress(ctx, f.card, tx, k.Container)
+			if errors.Is(err, minidriver.ErrNoKeyContainer) {
+				continue
+			}
+			require.NoError(t, err, "ContainerAddress(%d)", k.Container)
+			require.NotNil(t, a, "ContainerAddress(%d)", k.Container)
+			require.True(t, reflect.TypeOf(a).Comparable(), "ContainerAddress(%d): a %T is not comparable", k.Container, a)
+			assert.NotEmpty(t, a.String(), "ContainerAddress(%d).String()", k.Container)
+			again, err := minidriver.ContainerAddress(ctx, f.card, tx, k.Container)
+			require.NoError(t, err)
+			assert.Equal(t, a, again, "ContainerAddress(%d) asked twice", k.Container)
+			if i, ok := seen[a]; ok && i != k.Container {
+				t.Errorf("containers %d and %d have one address, %v", i, k.Container, a)
+			}
+			seen[a] = k.Container
+		}
+		_, err := minidriver.ContainerAddress(ctx, f.card, tx, -1)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "ContainerAddress(-1)")
+	})
 }
 
 // is reports whether card implements interface T.

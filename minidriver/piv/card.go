@@ -41,7 +41,8 @@ const maxContainers = len(slotTable)
 
 // Card is a PIV card opened by Plugin.Open. It implements minidriver.Card
 // and the optional FileWriter, ContainerManager, Decrypter, KeyAgreer,
-// ChallengeResponder and AuthenticatorChanger.
+// ChallengeResponder, AuthenticatorChanger and ContainerAddresser (its
+// containers' key slots, Slot).
 //
 // A Card is used by one goroutine at a time, inside the caller's
 // transaction (the caller's per-card lock serialises it); only its

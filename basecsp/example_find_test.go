@@ -1,0 +1,74 @@
+package basecsp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/cardmod/cardmod/basecsp"
+	simgids "github.com/cardmod/cardmod/cardsim/gids"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm/virtual"
+)
+
+// twoCards returns readers holding a GIDS card ("Reader 0") and a PIV
+// card with a P-256 key in slot 9A ("Reader 1"), as an issuer would hand
+// them out.
+func twoCards() *virtual.Backend {
+	gids, err := simgids.New(simgids.Config{Initialized: true})
+	if err != nil {
+		panic(err)
+	}
+	yk, err := simpiv.New(simpiv.Config{})
+	if err != nil {
+		panic(err)
+	}
+	backend := virtual.NewBackend()
+	backend.AddReader("Reader 0").Insert(gids)
+	backend.AddReader("Reader 1").Insert(yk)
+	admin, err := basecsp.Open(basecsp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+	if err != nil {
+		panic(err)
+	}
+	defer admin.Close()
+	// The first container of a PIV card is slot 9A.
+	if _, err := admin.CreateContainer(context.Background(), `\\.\Reader 1\`, minidriver.ECDSAP256, 0, nil); err != nil {
+		panic(err)
+	}
+	return backend
+}
+
+// The key in slot 9A of the first PIV card, found by its slot: the GIDS
+// card in the first reader has no PIV slots and is passed over.
+func ExampleProvider_FindKey() {
+	backend := twoCards() // scrm/pcsc.NewBackend() for the system's readers
+	ctx := context.Background()
+
+	p, err := basecsp.Open(basecsp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN))})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	key, err := p.FindKey(ctx, basecsp.KeyQuery{Address: piv.SlotAuthentication})
+	if err != nil {
+		panic(err)
+	}
+
+	digest := sha256.Sum256([]byte("hello, card"))
+	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("reader:", key.Container().Reader())
+	fmt.Println("signature verifies:", ecdsa.VerifyASN1(key.Public().(*ecdsa.PublicKey), digest[:], sig))
+	// Output:
+	// reader: Reader 1
+	// signature verifies: true
+}
