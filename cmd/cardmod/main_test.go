@@ -439,7 +439,8 @@ func pssOpts() crypto.SignerOpts {
 
 var rsaPSS = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 
-// TestGIDSUnblock: a blocked GIDS PIN is unblocked with the admin key, and
+// TestGIDSUnblock: a blocked GIDS PIN is unblocked with the admin key (a
+// wrong one, given with -mgmt-key-file, leaves it blocked and says so), and
 // cardcf's PIN counter moves (other processes drop the PIN they cached).
 func TestGIDSUnblock(t *testing.T) {
 	sim := simFile(t)
@@ -451,6 +452,13 @@ func TestGIDSUnblock(t *testing.T) {
 		cmd("999999\n", "sign", "-in", "/dev/null", "k")
 	}
 	r := ok(t, cmd("", "pin", "info"))
+	assert.Contains(t, r.out, "PIN: blocked")
+	wrongKey := filepath.Join(t.TempDir(), "admin.hex")
+	require.NoError(t, os.WriteFile(wrongKey, []byte(strings.Repeat("11", 24)+"\n"), 0o600))
+	r = cmd("24682468\n", "-mgmt-key-file", wrongKey, "pin", "unblock")
+	assert.Equal(t, exitFailed, r.code, "a wrong admin key unblocks nothing: %s", r.err)
+	assert.Contains(t, r.err, "-mgmt-key-file", "the hint names the flag")
+	r = ok(t, cmd("", "pin", "info"))
 	assert.Contains(t, r.out, "PIN: blocked")
 	before := pinsFreshness(t, sim)
 	ok(t, cmd("24682468\n", "pin", "unblock"))

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"
@@ -141,79 +140,20 @@ func pinUnblock(ctx context.Context, s *session) error {
 			return err
 		}
 		defer nw.Wipe()
-		if err := gidsUnblock(ctx, s, card.Reader(), nw.Bytes()); err != nil {
+		// GIDS v2.0 unblocks the user PIN with RESET RETRY COUNTER after
+		// the admin key's mutual authentication (minidriver/gids
+		// ChangeAuthenticator). The provider answers the card's
+		// challenge itself, in the same transaction, with the session's
+		// admin responder (minidriver.AdminResponders), and bumps
+		// cardcf's PIN counter first so other processes drop the PIN
+		// they cached.
+		if err := card.UnblockPIN(ctx, minidriver.RoleUser, gids.PINAdmin, nil, nw.Bytes()); err != nil {
 			return fmt.Errorf("unblocking the PIN: %w", err)
 		}
 		fmt.Fprintln(s.io.err, "PIN unblocked")
 		return nil
 	}
 	return fmt.Errorf("unblocking the PIN of a %s card: %w", info.Plugin, minidriver.ErrUnsupported)
-}
-
-// gidsUnblock unblocks a GIDS card's user PIN with the admin key. The
-// provider cannot (its UnblockPIN takes the authenticating PIN's data, and a
-// GIDS admin key answers a challenge of the same transaction), so it is
-// done here through the plug-in, in one transaction, as the provider would:
-// the admin key's challenge and response, RESET RETRY COUNTER with the new
-// PIN, the new PIN verified, cardcf's PIN counter bumped (spec "File System Requirements: Cache File": other
-// processes drop the PIN they cached), logged out.
-func gidsUnblock(ctx context.Context, s *session, reader string, newPIN []byte) error {
-	sc := scrm.NewContext(s.backend)
-	conn, err := sc.Connect(ctx, reader, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(scrm.LeaveCard) }()
-	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, conn, minidriver.Env{})
-	if err != nil {
-		return err
-	}
-	defer md.Close()
-	key, err := s.adminKeyBytes()
-	if err != nil {
-		return err
-	}
-	defer clear(key)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	err = func() error {
-		if err := md.Resume(ctx, tx); err != nil {
-			return err
-		}
-		ch, err := minidriver.Challenge(ctx, md, tx, minidriver.RoleAdmin)
-		if err != nil {
-			return err
-		}
-		resp, err := gids.AdminKeyResponse(key, ch)
-		if err != nil {
-			return err
-		}
-		defer clear(resp)
-		if err := minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock,
-			AuthPIN: minidriver.RoleAdmin, AuthData: resp, Target: minidriver.RoleUser, NewData: newPIN}); err != nil {
-			return err
-		}
-		if _, err := md.Authenticate(ctx, tx, minidriver.RoleUser, newPIN, 0); err != nil {
-			return err
-		}
-		raw, err := md.ReadFile(ctx, tx, "", cardfs.CardCFFile)
-		if err != nil {
-			return err
-		}
-		cf, err := cardfs.ParseCardCF(raw)
-		if err != nil {
-			return err
-		}
-		cf.BumpPins()
-		return minidriver.WriteFile(ctx, md, tx, "", cardfs.CardCFFile, cf.Marshal())
-	}()
-	// Ending with a reset logs out the admin key and the PIN.
-	if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
-		err = eerr
-	}
-	return err
 }
 
 func initCommand() *command {
