@@ -19,7 +19,6 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/internal/simfile"
 	"github.com/cardmod/cardmod/scrm"
@@ -111,18 +110,7 @@ func (ra *runningAgent) stop(t testing.TB) {
 // state file.
 func provisioned(t testing.TB) string {
 	t.Helper()
-	return provisionedAs(t, 0)
-}
-
-// provisionedAs is provisioned on a card with the given serial number (0:
-// the simulator's default).
-func provisionedAs(t testing.TB, serial uint32) string {
-	t.Helper()
 	sim := filepath.Join(t.TempDir(), "card.json")
-	if serial != 0 {
-		_, err := simfile.Open(sim, simfile.Options{PIV: simpiv.Config{Serial: serial}})
-		require.NoError(t, err)
-	}
 	steps := [][]string{
 		{"generate", "-alg", "p256", "ec256"},
 		{"selfsign", "-subject", "CN=Alice", "ec256"},
@@ -421,9 +409,6 @@ func TestAgentSSHLogin(t *testing.T) {
 	assert.NotContains(t, ra.errb.String(), "123456")
 }
 
-// agentPCSCDSerial is the serial number of TestAgentThroughPCSCD's card.
-const agentPCSCDSerial = 10000777
-
 // nopRelease keeps the test's pcscd backend from being released by the
 // command.
 type nopRelease struct{ scrm.Backend }
@@ -435,11 +420,11 @@ func (nopRelease) Release() error { return nil }
 // (pkcs11-tool) still gets the card while the agent holds it.
 func TestAgentThroughPCSCD(t *testing.T) {
 	env := pcscdtest.Require(t)
-	// A serial of its own: other packages' tests put default simulated
-	// cards into the other vpcd readers at the same time, and an identical
-	// card there would (rightly) make the engine drop the PINs cached under
-	// the shared identity.
-	sim := provisionedAs(t, agentPCSCDSerial)
+	// The simulator's default card: other packages' tests put identical
+	// default cards into the other vpcd readers at the same time. -reader
+	// keeps them out of the agent (TestReaderRestrictsAgent), so they
+	// cannot make it drop the PIN it cached for this one.
+	sim := provisioned(t)
 	opened, err := simfile.Open(sim, simfile.Options{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -453,7 +438,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 
 	senv := sshEnv(t, ra.sock)
 	l := runTool(t, senv, "", "ssh-add", "-l")
-	assert.Contains(t, l, fmt.Sprintf("Alice [ec256] PIV %d in %s (ECDSA)", agentPCSCDSerial, reader))
+	assert.Contains(t, l, "Alice [ec256] PIV 10000001 in "+reader+" (ECDSA)")
 	assert.Equal(t, 3, strings.Count(l, "SHA256:"), l)
 
 	listed := runTool(t, senv, "", "ssh-add", "-L")

@@ -45,7 +45,9 @@
 //
 // They go before or after the command:
 //
-//	-reader NAME         the reader to use (default: the first card a plug-in
+//	-reader NAME         use this reader only: no other reader is listed,
+//	                     watched or connected to (default: every reader;
+//	                     one-card commands take the first card a plug-in
 //	                     takes)
 //	-sim FILE            the embedded simulated card kept in FILE (created on
 //	                     first use; its state is saved when it changes)

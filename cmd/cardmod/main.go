@@ -168,7 +168,9 @@ commands:
 	}
 	fmt.Fprint(w, `
 global flags (also accepted after the command):
-  -reader NAME        the reader to use (default: the first card a plug-in takes)
+  -reader NAME        use this reader only; the others are not looked at
+                      (default: every reader; one-card commands take the
+                      first card a plug-in takes)
   -sim FILE           use the embedded simulated card kept in FILE instead of pcscd
   -sim-card KIND      the kind of a new simulated card: piv (default) or gids
   -trace              print every APDU on standard error, secrets redacted

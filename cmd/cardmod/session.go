@@ -38,7 +38,7 @@ type globals struct {
 // register adds the global flags to fs; flags given twice (before and after
 // the command) take the last value.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.reader, "reader", g.reader, "the reader `name` to use (default: the first card a plug-in takes)")
+	fs.StringVar(&g.reader, "reader", g.reader, "use this reader `name` only; the others are not looked at (default: every reader; one-card commands take the first card a plug-in takes)")
 	fs.StringVar(&g.sim, "sim", g.sim, "use the embedded simulated card kept in `file` (created on first use)")
 	fs.StringVar(&g.simCard, "sim-card", orDefault(g.simCard, simfile.KindPIV), "the `kind` of a new simulated card: piv or gids")
 	fs.BoolVar(&g.trace, "trace", g.trace, "print every APDU on standard error, secrets redacted")
@@ -135,6 +135,10 @@ func (s *session) openBackend(ctx context.Context) (scrm.Backend, error) {
 			return nil, fmt.Errorf("connecting to the PC/SC service: %w", err)
 		}
 		b = pb
+	}
+	if s.g.reader != "" {
+		// -reader: the other readers do not exist for this run.
+		b = &oneReaderBackend{Backend: b, reader: s.g.reader}
 	}
 	if s.g.trace {
 		b = &traceBackend{Backend: b, w: s.io.err, mu: &s.mu}
