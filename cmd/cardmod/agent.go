@@ -184,6 +184,9 @@ func (g *globals) args() []string {
 		abs, err := filepath.Abs(g.sim)
 		if err == nil {
 			a = append(a, "-sim", abs, "-sim-card", g.simCard)
+			if g.profile != "" {
+				a = append(a, "-profile", g.profile)
+			}
 		}
 	}
 	if g.pinStdin {

@@ -18,6 +18,7 @@ import (
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/internal/simfile"
 )
 
 // listThrough runs `cardmod -reader reader list -json` through pcscd.
@@ -33,6 +34,48 @@ func listThrough(t *testing.T, env *pcscdtest.Env, reader string) *cardEntry {
 	return l.Readers[0].Card
 }
 
+// serving is a `cardmod serve` run in-process by a test.
+type serving struct {
+	out, errb syncBuffer
+	done      chan int
+	stop      context.CancelFunc
+}
+
+// startServe runs `cardmod <args> serve <serveArgs>` until the test stops
+// it, and returns once pcscd reports the card in reader.
+func startServe(t *testing.T, ctx context.Context, reader string, args ...string) *serving {
+	t.Helper()
+	sv := &serving{done: make(chan int, 1)}
+	ready := make(chan string, 1)
+	sctx, stop := context.WithCancel(context.WithValue(ctx, serveReadyKey{}, func(r string) { ready <- r }))
+	sv.stop = stop
+	t.Cleanup(stop)
+	go func() {
+		sv.done <- run(sctx, args, &stdio{out: &sv.out, err: &sv.errb, getenv: func(string) string { return "" }})
+	}()
+	select {
+	case r := <-ready:
+		require.Equal(t, reader, r)
+	case code := <-sv.done:
+		t.Fatalf("serve ended with %d: %s", code, sv.errb.String())
+	}
+	assert.Contains(t, sv.errb.String(), "present in reader")
+	assert.Equal(t, reader+"\n", sv.out.String())
+	return sv
+}
+
+// end stops serve and requires a clean exit.
+func (sv *serving) end(t *testing.T) {
+	t.Helper()
+	sv.stop()
+	select {
+	case code := <-sv.done:
+		require.Equal(t, exitOK, code, sv.errb.String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+}
+
 // TestServeThroughPCSCD: `cardmod serve` presents the -sim card to pcscd
 // through vpcd; cardmod itself provisions it there, and the state file
 // keeps what was done.
@@ -44,23 +87,7 @@ func TestServeThroughPCSCD(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, slot.Release()) })
 	sim := simFile(t)
-
-	ready := make(chan string, 1)
-	sctx, stop := context.WithCancel(context.WithValue(ctx, serveReadyKey{}, func(r string) { ready <- r }))
-	defer stop()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(sctx, []string{"-sim", sim, "serve", "-addr", slot.Addr, "-vpcd-reader", slot.Name}, &stdio{out: &out, err: &errb, getenv: func(string) string { return "" }})
-	}()
-	select {
-	case r := <-ready:
-		require.Equal(t, slot.Name, r)
-	case code := <-done:
-		t.Fatalf("serve ended with %d: %s", code, errb.String())
-	}
-	assert.Contains(t, errb.String(), "present in reader")
-	assert.Equal(t, slot.Name+"\n", out.String())
+	sv := startServe(t, ctx, slot.Name, "-sim", sim, "serve", "-addr", slot.Addr, "-vpcd-reader", slot.Name)
 
 	c := listThrough(t, env, slot.Name)
 	assert.Equal(t, "PIV", c.Plugin)
@@ -68,18 +95,53 @@ func TestServeThroughPCSCD(t *testing.T) {
 	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p384", "served")
 	require.Equal(t, exitOK, r.code, r.err)
 
-	stop()
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code, errb.String())
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not stop")
-	}
-	assert.Contains(t, errb.String(), "state saved in "+sim)
+	sv.end(t)
+	assert.Contains(t, sv.errb.String(), "state saved in "+sim)
 	l := listJSON(t, "-sim", sim)
 	require.Len(t, l.Readers[0].Card.Containers, 1)
 	assert.Equal(t, "served", l.Readers[0].Card.Containers[0].Name)
 	assert.Equal(t, "ECDSA P-384", l.Readers[0].Card.Containers[0].Keys[0].Algorithm)
+}
+
+// TestServeProfileThroughPCSCD: `cardmod -profile P serve` makes the new
+// card of that family and serves it (the reader to wait in given with
+// -reader): an RSA-only GIDS card (gids-rsa) and a non-Yubico PIV applet
+// (piv-applet), as pcscd and cardmod see them; the state file keeps the
+// profile.
+func TestServeProfileThroughPCSCD(t *testing.T) {
+	env := pcscdtest.Require(t)
+	tests := []struct {
+		kind, profile, plugin string
+		p256                  int // exit code of generate -alg p256 on the card
+	}{
+		{"gids", "gids-rsa", "GIDS", exitFailed},
+		{"piv", "piv-applet", "PIV", exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			slot, err := env.Acquire(ctx)
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, slot.Release()) })
+			sim := simFile(t)
+			sv := startServe(t, ctx, slot.Name, "-sim", sim, "-sim-card", tt.kind, "-profile", tt.profile, "-reader", slot.Name, "serve", "-addr", slot.Addr)
+			assert.Contains(t, sv.errb.String(), "("+tt.profile+",")
+
+			c := listThrough(t, env, slot.Name)
+			assert.Equal(t, tt.plugin, c.Plugin)
+			opened, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, spaced(opened.Card.ATR()), c.ATR, "pcscd reports the profile's ATR")
+			r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p256", "k")
+			assert.Equal(t, tt.p256, r.code, r.err)
+
+			sv.end(t)
+			again, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, tt.profile, again.Profile)
+		})
+	}
 }
 
 // TestListCardOfYubicoPIVTool: a card provisioned by yubico-piv-tool (a
