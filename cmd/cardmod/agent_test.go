@@ -513,10 +513,12 @@ func TestAgentPINPolicy(t *testing.T) {
 }
 
 // restartingBackend is a backend whose service can "restart" as pcscd
-// does: every connection made before fails from then on (invalid handle);
-// new ones work.
+// does: every connection made before fails from then on with lost (an
+// invalid handle, or cardmod's pcscd client's communication error for a
+// socket that broke); new ones work.
 type restartingBackend struct {
 	scrm.Backend
+	lost  error
 	mu    sync.Mutex
 	epoch int
 }
@@ -551,21 +553,21 @@ func (c *restartingConn) stale() bool {
 
 func (c *restartingConn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if c.stale() {
-		return nil, scrm.ErrInvalidHandle
+		return nil, c.b.lost
 	}
 	return c.Conn.Transmit(ctx, cmd)
 }
 
 func (c *restartingConn) BeginTransaction(ctx context.Context) error {
 	if c.stale() {
-		return scrm.ErrInvalidHandle
+		return c.b.lost
 	}
 	return c.Conn.BeginTransaction(ctx)
 }
 
 func (c *restartingConn) Status() (scrm.ConnStatus, error) {
 	if c.stale() {
-		return scrm.ConnStatus{}, scrm.ErrInvalidHandle
+		return scrm.ConnStatus{}, c.b.lost
 	}
 	return c.Conn.Status()
 }
@@ -573,36 +575,45 @@ func (c *restartingConn) Status() (scrm.ConnStatus, error) {
 // TestAgentSurvivesServiceRestart: after the PC/SC service restarts (every
 // connection's handle is gone), the agent connects again and signs; the PIN
 // is asked again (the new provider has no cached PIN, and a restarted pcscd
-// has powered the card down anyway).
+// has powered the card down anyway). The connections fail as libpcsclite
+// reports a handle the new pcscd does not know, and as cardmod's own pcscd
+// client reports the broken socket (TestAgentSurvivesPCSCDRestart does
+// it with a real pcscd).
 func TestAgentSurvivesServiceRestart(t *testing.T) {
-	sim := provisioned(t)
-	opened, err := simfile.Open(sim, simfile.Options{})
-	require.NoError(t, err)
-	vb := virtual.NewBackend()
-	vb.AddReader("Reader 1").Insert(opened.Card)
-	rb := &restartingBackend{Backend: vb}
-	ra := startAgent(t, &stdio{backend: rb}, "123456\n123456\n", "-pin-stdin")
-	conn, err := net.Dial("unix", ra.sock)
-	require.NoError(t, err)
-	defer conn.Close()
-	ag := agent.NewClient(conn)
-	keys, err := ag.List()
-	require.NoError(t, err)
-	require.Len(t, keys, 3)
-	_, err = ag.Sign(keys[0], []byte("before"))
-	require.NoError(t, err)
+	for _, lost := range []error{scrm.ErrInvalidHandle, fmt.Errorf("pcsclite: transmit: connection to pcscd lost: %w", scrm.ErrCommError)} {
+		t.Run(lost.Error(), func(t *testing.T) {
+			sim := provisioned(t)
+			opened, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			vb := virtual.NewBackend()
+			vb.AddReader("Reader 1").Insert(opened.Card)
+			rb := &restartingBackend{Backend: vb, lost: lost}
+			ra := startAgent(t, &stdio{backend: rb}, "123456\n123456\n123456\n", "-pin-stdin")
+			conn, err := net.Dial("unix", ra.sock)
+			require.NoError(t, err)
+			defer conn.Close()
+			ag := agent.NewClient(conn)
+			keys, err := ag.List()
+			require.NoError(t, err)
+			require.Len(t, keys, 3)
+			_, err = ag.Sign(keys[0], []byte("before"))
+			require.NoError(t, err)
 
-	rb.restart()
-	_, err = ag.Sign(keys[0], []byte("after"))
-	require.NoError(t, err, ra.errb.String())
-	assert.Contains(t, ra.errb.String(), "the PC/SC service was lost; connecting again")
-	keys, err = ag.List()
-	require.NoError(t, err)
-	assert.Len(t, keys, 3)
-	rb.restart()
-	keys, err = ag.List()
-	require.NoError(t, err)
-	assert.Len(t, keys, 3, "a listing connects again too")
+			rb.restart()
+			_, err = ag.Sign(keys[0], []byte("after"))
+			require.NoError(t, err, ra.errb.String())
+			assert.Contains(t, ra.errb.String(), "the PC/SC service was lost; connecting again")
+			keys, err = ag.List()
+			require.NoError(t, err)
+			assert.Len(t, keys, 3)
+			rb.restart()
+			keys, err = ag.List()
+			require.NoError(t, err)
+			assert.Len(t, keys, 3, "a listing connects again too")
+			_, err = ag.Sign(keys[0], []byte("after the second restart"))
+			require.NoError(t, err, ra.errb.String())
+		})
+	}
 }
 
 // slotBlock returns the lines `pkcs11-tool -L` prints for the first slot of
