@@ -225,14 +225,119 @@ func stopChild(t *testing.T, cmd *exec.Cmd) error {
 	}
 }
 
+// serveChild runs `cardmod -sim sim serve` into p's vpcd reader (the
+// card joins pcscd's network namespace, where vpcd listens) until t ends,
+// and returns once serve says pcscd reports the card.
+func (p *privatePCSCD) serveChild(t *testing.T, sim string) {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	var log syncBuffer
+	serve := p.inNetns(exe, "-sim", sim, "serve", "-addr", p.addr, "-vpcd-reader", p.reader)
+	serve.Env = p.env()
+	out, err := serve.StdoutPipe()
+	require.NoError(t, err)
+	serve.Stderr = &log
+	require.NoError(t, serve.Start())
+	t.Cleanup(func() { assert.NoError(t, stopChild(t, serve), "serve: %s", log.String()) })
+	line, err := readLine(out, 30*time.Second)
+	require.NoError(t, err, "serve: %s", log.String())
+	require.Equal(t, p.reader, line, "serve prints the reader once pcscd reports the card")
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+}
+
+// agentChild is `cardmod -pin-stdin agent -D` run as a process of its own
+// over p.
+type agentChild struct {
+	cmd  *exec.Cmd
+	sock string
+	log  syncBuffer
+	env  []string // of the OpenSSH tools
+}
+
+// startAgentChild starts the agent with the PINs of stdin and returns once
+// it listens; it is stopped when t ends (or by stop).
+func (p *privatePCSCD) startAgentChild(t *testing.T, stdin string) *agentChild {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cmagent")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o700))
+	a := &agentChild{sock: filepath.Join(dir, "agent.sock")}
+	a.cmd = cardmodChild(p.env(), "-pin-stdin", "agent", "-D", "-a", a.sock)
+	a.cmd.Stdin = strings.NewReader(stdin)
+	out, err := a.cmd.StdoutPipe()
+	require.NoError(t, err)
+	a.cmd.Stderr = &a.log
+	require.NoError(t, a.cmd.Start())
+	t.Cleanup(func() { a.stop(t) })
+	line, err := readLine(out, 30*time.Second)
+	require.NoError(t, err, "agent: %s", a.log.String())
+	require.Equal(t, "SSH_AUTH_SOCK="+a.sock+"; export SSH_AUTH_SOCK;", line)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	a.env = sshEnv(t, a.sock)
+	return a
+}
+
+// stop ends the agent (SIGTERM) and requires a clean exit; once.
+func (a *agentChild) stop(t *testing.T) {
+	t.Helper()
+	if a.cmd == nil {
+		return
+	}
+	assert.NoError(t, stopChild(t, a.cmd), "agent: %s", a.log.String())
+	a.cmd = nil
+}
+
+// keys waits until ssh-add -l lists the 3 keys of the provisioned card
+// and returns its output.
+func (a *agentChild) keys(t *testing.T, p *privatePCSCD, what string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command("ssh-add", "-l")
+		cmd.Env = a.env
+		out, _ := cmd.CombinedOutput()
+		if strings.Count(string(out), "SHA256:") == 3 {
+			return string(out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: ssh-add -l: %s\nagent log:\n%s\npcscd log:\n%s", what, out, a.log.String(), p.log(t))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// signer signs a file with the agent's first key through ssh-keygen -Y
+// sign and checks it with -Y verify.
+func (a *agentChild) signer(t *testing.T) func() {
+	t.Helper()
+	first := strings.SplitN(runTool(t, a.env, "", "ssh-add", "-L"), "\n", 2)[0]
+	dir := t.TempDir()
+	msg := filepath.Join(dir, "msg")
+	pub := filepath.Join(dir, "k.pub")
+	allowed := filepath.Join(dir, "allowed")
+	require.NoError(t, os.WriteFile(msg, []byte("signed by a card\n"), 0o600))
+	require.NoError(t, os.WriteFile(pub, []byte(first+"\n"), 0o600))
+	f := strings.Fields(first)
+	require.NoError(t, os.WriteFile(allowed, []byte("alice@example "+f[0]+" "+f[1]+"\n"), 0o600))
+	return func() {
+		t.Helper()
+		_ = os.Remove(msg + ".sig")
+		runTool(t, a.env, "", "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", msg)
+		out := runTool(t, a.env, "signed by a card\n", "ssh-keygen", "-Y", "verify", "-f", allowed, "-I", "alice@example", "-n", "file", "-s", msg+".sig")
+		assert.Contains(t, out, `Good "file" signature for alice@example`)
+	}
+}
+
 // TestAgentSurvivesPCSCDRestart: the agent, as a process of its own, over
 // a real pcscd (a private one, see privatePCSCD) with the card served by
 // `cardmod serve` through vpcd: ssh-add lists the keys and a signature
 // works; pcscd is stopped (SIGTERM, as a restart; SIGKILL, as a crash)
-// and started again, serve presents the card to
-// the new pcscd (it reconnects to vpcd by itself), and the same agent
-// lists the keys and signs again (asking for the PIN again: the card was
-// powered down).
+// and started again, serve presents the card to the new pcscd (it
+// reconnects to vpcd by itself), and the same agent lists the same keys
+// and signs again (asking for the PIN again: the new provider has none
+// cached, and the card was powered down).
 func TestAgentSurvivesPCSCDRestart(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -241,90 +346,67 @@ func TestAgentSurvivesPCSCDRestart(t *testing.T) {
 			needTool(t, "ssh-keygen")
 			sim := provisioned(t)
 			p := startPrivatePCSCD(t)
+			p.serveChild(t, sim)
+			a := p.startAgentChild(t, "123456\n123456\n")
 
-			var serveLog syncBuffer
-			exe, err := os.Executable()
-			require.NoError(t, err)
-			// The card joins pcscd's network namespace, where vpcd listens.
-			serve := p.inNetns(exe, "-sim", sim, "serve", "-addr", p.addr, "-vpcd-reader", p.reader)
-			serve.Env = p.env()
-			serveOut, err := serve.StdoutPipe()
-			require.NoError(t, err)
-			serve.Stderr = &serveLog
-			require.NoError(t, serve.Start())
-			t.Cleanup(func() { assert.NoError(t, stopChild(t, serve), "serve: %s", serveLog.String()) })
-			line, err := readLine(serveOut, 30*time.Second)
-			require.NoError(t, err, "serve: %s", serveLog.String())
-			require.Equal(t, p.reader, line, "serve prints the reader once pcscd reports the card")
-			go func() { _, _ = io.Copy(io.Discard, serveOut) }()
-
-			sockDir, err := os.MkdirTemp("", "cmagent")
-			require.NoError(t, err)
-			t.Cleanup(func() { os.RemoveAll(sockDir) })
-			require.NoError(t, os.Chmod(sockDir, 0o700))
-			sock := filepath.Join(sockDir, "agent.sock")
-			var agentLog syncBuffer
-			ag := cardmodChild(p.env(), "-pin-stdin", "agent", "-D", "-a", sock)
-			ag.Stdin = strings.NewReader("123456\n123456\n")
-			agentOut, err := ag.StdoutPipe()
-			require.NoError(t, err)
-			ag.Stderr = &agentLog
-			require.NoError(t, ag.Start())
-			t.Cleanup(func() { assert.NoError(t, stopChild(t, ag), "agent: %s", agentLog.String()) })
-			line, err = readLine(agentOut, 30*time.Second)
-			require.NoError(t, err, "agent: %s", agentLog.String())
-			require.Equal(t, "SSH_AUTH_SOCK="+sock+"; export SSH_AUTH_SOCK;", line)
-			go func() { _, _ = io.Copy(io.Discard, agentOut) }()
-
-			senv := sshEnv(t, sock)
-			keysListed := func(what string) string {
-				t.Helper()
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					cmd := exec.Command("ssh-add", "-l")
-					cmd.Env = senv
-					out, _ := cmd.CombinedOutput()
-					if strings.Count(string(out), "SHA256:") == 3 {
-						return string(out)
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s: ssh-add -l: %s\nagent log:\n%s\npcscd log:\n%s", what, out, agentLog.String(), p.log(t))
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
-			}
-			before := keysListed("before the restart")
+			before := a.keys(t, p, "before the restart")
 			assert.Contains(t, before, "Alice [ec256] PIV 10000001 in "+p.reader+" (ECDSA)")
+			sign := a.signer(t)
+			sign()
 
-			listed := runTool(t, senv, "", "ssh-add", "-L")
-			first := strings.SplitN(listed, "\n", 2)[0]
-			dir := t.TempDir()
-			msg := filepath.Join(dir, "msg")
-			pub := filepath.Join(dir, "k.pub")
-			allowed := filepath.Join(dir, "allowed")
-			require.NoError(t, os.WriteFile(msg, []byte("signed by a card\n"), 0o600))
-			require.NoError(t, os.WriteFile(pub, []byte(first+"\n"), 0o600))
-			f := strings.Fields(first)
-			require.NoError(t, os.WriteFile(allowed, []byte("alice@example "+f[0]+" "+f[1]+"\n"), 0o600))
-			signAndVerify := func() {
-				t.Helper()
-				_ = os.Remove(msg + ".sig")
-				runTool(t, senv, "", "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "file", msg)
-				out := runTool(t, senv, "signed by a card\n", "ssh-keygen", "-Y", "verify", "-f", allowed, "-I", "alice@example", "-n", "file", "-s", msg+".sig")
-				assert.Contains(t, out, `Good "file" signature for alice@example`)
-			}
-			signAndVerify()
-
-			// pcscd restarts. Every handle the agent held is gone; serve's vpcd
-			// connection drops and it dials the new pcscd's vpcd until it answers.
+			// Every handle the agent held is gone; serve's vpcd connection
+			// drops and it dials the new pcscd's vpcd until it answers.
 			p.stop(t, sig)
 			p.start(t)
 			p.cardPresent(t)
-			after := keysListed("after the restart")
-			assert.Equal(t, before, after, "the same keys, by the same names")
-			signAndVerify()
-			assert.NotContains(t, agentLog.String(), "123456", "no PIN in the log")
-			t.Logf("agent log:\n%s", agentLog.String())
+			assert.Equal(t, before, a.keys(t, p, "after the restart"), "the same keys, by the same names")
+			sign()
+			assert.NotContains(t, a.log.String(), "123456", "no PIN in the log")
+			t.Logf("agent log:\n%s", a.log.String())
 		})
 	}
+}
+
+// unpowered counts pcscd's reports, in the log of its current run, of
+// powering the card down (pcsc-lite's eventhandler.c logs each change of
+// the reader's power state; a card no client holds goes from
+// POWER_STATE_GRACE_PERIOD to POWER_STATE_UNPOWERED within a second or so).
+func (p *privatePCSCD) unpowered(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, fmt.Sprintf("pcscd-%d.log", p.runs)))
+	require.NoError(t, err)
+	return strings.Count(string(b), "POWER_STATE_UNPOWERED")
+}
+
+// agentIdle is how long TestAgentKeepsCardPowered leaves the card idle:
+// several of pcscd's polls (about 400 ms each) past its grace period.
+const agentIdle = 4 * time.Second
+
+// TestAgentKeepsCardPowered: while the agent runs, the card idle in its
+// reader stays powered (pcscd powers a card down soon after its last
+// client disconnects, which wipes the card's own PIN state) and the next
+// signature after the idle period needs no new PIN (standard input holds
+// one PIN only); once the agent is gone, pcscd powers the idle card down,
+// which is what the first half shows does not happen.
+func TestAgentKeepsCardPowered(t *testing.T) {
+	pcscdtest.Require(t)
+	needTool(t, "ssh-add")
+	needTool(t, "ssh-keygen")
+	sim := provisioned(t)
+	p := startPrivatePCSCD(t)
+	p.serveChild(t, sim)
+	a := p.startAgentChild(t, "123456\n")
+	a.keys(t, p, "agent started")
+	sign := a.signer(t)
+	sign()
+
+	down := p.unpowered(t)
+	time.Sleep(agentIdle)
+	assert.Equal(t, down, p.unpowered(t), "pcscd powered the card down while the agent held it:\n%s", p.log(t))
+	sign() // the PIN cached: none is left on standard input
+	assert.Equal(t, down, p.unpowered(t))
+
+	a.stop(t)
+	time.Sleep(agentIdle)
+	assert.Greater(t, p.unpowered(t), down, "without the agent pcscd powers the idle card down:\n%s", p.log(t))
 }
