@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"flag"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -209,4 +214,70 @@ func TestAgentOneTransactionPerSignature(t *testing.T) {
 			assert.Equal(t, int64(1), cb.begun.Load()-before, "%s, signature %d", k.Comment, i+1)
 		}
 	}
+}
+
+// TestAgentBackgroundAsksOnItsTerminal: `cardmod agent` started from a
+// terminal goes to the background without one, and asks for the PIN on
+// the terminal it was started from, through pinentry (Debian's
+// pinentry-tty; GPG_TTY names the terminal, as for gpg-agent).
+func TestAgentBackgroundAsksOnItsTerminal(t *testing.T) {
+	pe := needTool(t, "pinentry-tty")
+	sim := provisioned(t)
+	t.Setenv(envRunMain, "1")
+	t.Setenv("TMPDIR", t.TempDir())
+	master, slave, _ := openPTY(t)
+	seen := ptyOutput(master)
+	var out, errb bytes.Buffer
+	// Standard input is the terminal (runIO would give a string).
+	code := run(context.Background(), []string{"-sim", sim, "-pinentry", pe, "agent"},
+		&stdio{in: slave, out: &out, err: &errb, getenv: func(string) string { return "" }})
+	require.Equal(t, exitOK, code, errb.String())
+	m := regexp.MustCompile(`SSH_AUTH_SOCK=(\S+); export SSH_AUTH_SOCK;\nSSH_AGENT_PID=(\d+);`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, "%q", out.String())
+	pid, err := strconv.Atoi(m[2])
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		// The agent is this test process's child: reap it.
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			var ws syscall.WaitStatus
+			if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid || err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	})
+
+	conn, err := net.Dial("unix", m[1])
+	require.NoError(t, err)
+	defer conn.Close()
+	ag := agent.NewClient(conn)
+	keys, err := ag.List()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	type res struct {
+		sig *ssh.Signature
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		sig, err := ag.Sign(keys[0], []byte("data"))
+		done <- res{sig, err}
+	}()
+	waitShown(t, seen, "PIN")
+	_, err = master.Write([]byte("123456\r"))
+	require.NoError(t, err)
+	var got res
+	select {
+	case got = <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("no signature; the terminal showed %q", seen.String())
+	}
+	require.NoError(t, got.err)
+	pub, err := ssh.ParsePublicKey(keys[0].Blob)
+	require.NoError(t, err)
+	require.NoError(t, pub.Verify([]byte("data"), got.sig))
+	assert.NotContains(t, seen.String(), "123456", "no echo")
 }
