@@ -420,6 +420,9 @@ func TestTraceRedactsSecrets(t *testing.T) {
 	}
 }
 
+// TestInitBlankGIDS: init turns a blank GIDS card into one that lists and
+// generates keys with the new PIN; a second init, or one on a PIV card, is
+// refused with what to do.
 func TestInitBlankGIDS(t *testing.T) {
 	sim := simFile(t)
 	r := ok(t, runCmd(t, "24681357\n", "-sim", sim, "-sim-card", "gids", "-pin-stdin", "init"))
@@ -428,9 +431,16 @@ func TestInitBlankGIDS(t *testing.T) {
 	require.NotNil(t, l.Readers[0].Card)
 	assert.Equal(t, "GIDS", l.Readers[0].Card.Plugin)
 	ok(t, runCmd(t, "24681357\n", "-sim", sim, "-pin-stdin", "generate", "-alg", "p256", "k"))
-	r = runCmd(t, "24681357\n", "-sim", sim, "-pin-stdin", "init")
+	// Refused before any PIN is asked (none on standard input).
+	r = runCmd(t, "", "-sim", sim, "-pin-stdin", "init")
 	assert.Equal(t, exitFailed, r.code, r.err)
 	assert.Contains(t, r.err, "initialized already")
+
+	// A PIV card has no card initialization.
+	r = runCmd(t, "", "-sim", simFile(t), "-pin-stdin", "init")
+	assert.Equal(t, exitFailed, r.code, r.err)
+	assert.Contains(t, r.err, "init is for cards that are initialized by their holder (GIDS)")
+	assert.Equal(t, 1, strings.Count(r.err, "\n"), "one line: %q", r.err)
 }
 
 func pssOpts() crypto.SignerOpts {
