@@ -184,6 +184,9 @@ func (g *globals) args() []string {
 		abs, err := filepath.Abs(g.sim)
 		if err == nil {
 			a = append(a, "-sim", abs, "-sim-card", g.simCard)
+			if g.profile != "" {
+				a = append(a, "-profile", g.profile)
+			}
 		}
 	}
 	if g.pinStdin {
@@ -413,6 +416,7 @@ func (a *cardAgent) watch(ctx context.Context, ready chan<- struct{}) {
 			// The service went away (pcscd restarted) or the reader list
 			// changed: look again after a pause.
 			if serviceLost(err) {
+				a.log.Printf("the PC/SC service was lost (%s); connecting again", errText(err))
 				a.mu.Lock()
 				a.reopenLocked()
 				a.mu.Unlock()
@@ -501,10 +505,15 @@ func (a *cardAgent) backend(ctx context.Context) (scrm.Backend, error) {
 
 // serviceLost reports an error that says the connection to the PC/SC
 // service itself is gone (pcscd restarted or stopped): the provider's
-// connections will not work again.
+// connections will not work again. cardmod's own client of pcscd reports
+// the socket to a pcscd that died or restarted as scrm.ErrCommError
+// (SCARD_F_COMM_ERROR; package scrm/pcsc documents it, and its backend
+// treats the same codes as a context to establish again); a handle a
+// restarted service does not know is scrm.ErrInvalidHandle.
 func serviceLost(err error) bool {
 	return errors.Is(err, scrm.ErrInvalidHandle) || errors.Is(err, scrm.ErrServiceStopped) ||
-		errors.Is(err, scrm.ErrNoService) || errors.Is(err, scrm.ErrReaderUnavailable)
+		errors.Is(err, scrm.ErrNoService) || errors.Is(err, scrm.ErrReaderUnavailable) ||
+		errors.Is(err, scrm.ErrCommError)
 }
 
 // reopenLocked drops the provider (and the agent's own pcscd backend) after

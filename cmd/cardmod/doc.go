@@ -38,18 +38,30 @@
 //	pin unblock                  unblocks the PIN: with the PUK (PIV), with the
 //	                             admin key (GIDS)
 //	init                         initializes a blank GIDS card
-//	serve                        serves the -sim card to pcscd through vpcd
+//	serve [-addr A] [-vpcd-reader R]
+//	                             serves the -sim card to pcscd through vpcd
+//	                             at A and waits until pcscd reports it in R
+//	                             (default -reader, else Debian's vpcd names)
 //	help [COMMAND]               the commands, flags and exit codes
 //
 // # Global flags
 //
 // They go before or after the command:
 //
-//	-reader NAME         the reader to use (default: the first card a plug-in
+//	-reader NAME         use this reader only: no other reader is listed,
+//	                     watched or connected to (default: every reader;
+//	                     one-card commands take the first card a plug-in
 //	                     takes)
 //	-sim FILE            the embedded simulated card kept in FILE (created on
 //	                     first use; its state is saved when it changes)
 //	-sim-card piv|gids   the kind of a new simulated card
+//	-profile NAME        the card family of a new simulated card (-sim and
+//	                     serve; a state file that exists keeps its card's):
+//	                     PIV (cardsim/piv.Profiles): yubikey-5.7 (the
+//	                     default), yubikey-5.4, yubikey-5.0, yubikey-4,
+//	                     yubikey-neo, piv-issued, piv-applet; GIDS
+//	                     (cardsim/gids.Profiles): gids-rsa-ec (the default),
+//	                     gids-rsa, gids-rsa-quiet
 //	-trace               every APDU on standard error; PINs, keys and
 //	                     management-key cryptograms redacted
 //	-pinentry PATH       ask for PINs with this pinentry program (the Assuan

@@ -76,6 +76,11 @@ func classify(err error) (int, string) {
 		return exitPIN, "no way to ask for the PIN: run on a terminal, or use -pin-stdin or -pinentry"
 	case errors.Is(err, minidriver.ErrPINBlocked), errors.Is(err, scrm.ErrBlocked):
 		return exitPIN, "the PIN is blocked: unblock it with `cardmod pin unblock`"
+	case errors.As(err, &pe) && pe.PIN == minidriver.RoleAdmin && errors.Is(err, minidriver.ErrWrongPIN):
+		// The PIV management key and the GIDS admin key are the admin
+		// role of their plug-ins; they come from -mgmt-key-file, not a
+		// prompt.
+		return exitFailed, "the card refused the management or admin key: give the card's key with -mgmt-key-file"
 	case errors.As(err, &pe) && errors.Is(err, minidriver.ErrWrongPIN):
 		if pe.AttemptsLeft >= 0 {
 			return exitPIN, fmt.Sprintf("%d tries left; `cardmod pin info` shows them", pe.AttemptsLeft)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cardmod/cardmod/internal/simfile"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -120,6 +121,10 @@ func run(ctx context.Context, args []string, io *stdio) int {
 		}
 		return exitUsage
 	}
+	if g.profile != "" && g.sim == "" {
+		fmt.Fprintf(io.err, "cardmod %s: -profile is for a new simulated card: give -sim FILE too (`cardmod help` shows the usage)\n", name)
+		return exitUsage
+	}
 	s := &session{g: g, io: io}
 	err = cmd.run(ctx, s, o, rest)
 	if cerr := s.close(); err == nil {
@@ -166,18 +171,24 @@ commands:
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
 	}
-	fmt.Fprint(w, `
+	fmt.Fprintf(w, `
 global flags (also accepted after the command):
-  -reader NAME        the reader to use (default: the first card a plug-in takes)
+  -reader NAME        use this reader only; the others are not looked at
+                      (default: every reader; one-card commands take the
+                      first card a plug-in takes)
   -sim FILE           use the embedded simulated card kept in FILE instead of pcscd
   -sim-card KIND      the kind of a new simulated card: piv (default) or gids
+  -profile NAME       the card family of a new simulated card (also for serve;
+                      the first of each list is the default):
+                      PIV: %s
+                      GIDS: %s
   -trace              print every APDU on standard error, secrets redacted
   -pinentry PATH      ask for PINs with this pinentry program (also $CARDMOD_PINENTRY)
   -pin-stdin          read PINs from standard input, one a line (for scripts)
   -mgmt-key-file FILE the card's management (PIV) or admin (GIDS) key in hex
                       (default: the factory key)
 
-`)
+`, strings.Join(simfile.ProfileNames(simfile.KindPIV), ", "), strings.Join(simfile.ProfileNames(simfile.KindGIDS), ", "))
 	fmt.Fprint(w, exitCodesText)
 	fmt.Fprint(w, "\n`cardmod <command> -h` shows the flags of a command.\n")
 }

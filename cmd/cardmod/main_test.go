@@ -420,6 +420,9 @@ func TestTraceRedactsSecrets(t *testing.T) {
 	}
 }
 
+// TestInitBlankGIDS: init turns a blank GIDS card into one that lists and
+// generates keys with the new PIN; a second init, or one on a PIV card, is
+// refused with what to do.
 func TestInitBlankGIDS(t *testing.T) {
 	sim := simFile(t)
 	r := ok(t, runCmd(t, "24681357\n", "-sim", sim, "-sim-card", "gids", "-pin-stdin", "init"))
@@ -428,9 +431,16 @@ func TestInitBlankGIDS(t *testing.T) {
 	require.NotNil(t, l.Readers[0].Card)
 	assert.Equal(t, "GIDS", l.Readers[0].Card.Plugin)
 	ok(t, runCmd(t, "24681357\n", "-sim", sim, "-pin-stdin", "generate", "-alg", "p256", "k"))
-	r = runCmd(t, "24681357\n", "-sim", sim, "-pin-stdin", "init")
+	// Refused before any PIN is asked (none on standard input).
+	r = runCmd(t, "", "-sim", sim, "-pin-stdin", "init")
 	assert.Equal(t, exitFailed, r.code, r.err)
 	assert.Contains(t, r.err, "initialized already")
+
+	// A PIV card has no card initialization.
+	r = runCmd(t, "", "-sim", simFile(t), "-pin-stdin", "init")
+	assert.Equal(t, exitFailed, r.code, r.err)
+	assert.Contains(t, r.err, "init is for cards that are initialized by their holder (GIDS)")
+	assert.Equal(t, 1, strings.Count(r.err, "\n"), "one line: %q", r.err)
 }
 
 func pssOpts() crypto.SignerOpts {
@@ -439,7 +449,8 @@ func pssOpts() crypto.SignerOpts {
 
 var rsaPSS = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 
-// TestGIDSUnblock: a blocked GIDS PIN is unblocked with the admin key, and
+// TestGIDSUnblock: a blocked GIDS PIN is unblocked with the admin key (a
+// wrong one, given with -mgmt-key-file, leaves it blocked and says so), and
 // cardcf's PIN counter moves (other processes drop the PIN they cached).
 func TestGIDSUnblock(t *testing.T) {
 	sim := simFile(t)
@@ -451,6 +462,13 @@ func TestGIDSUnblock(t *testing.T) {
 		cmd("999999\n", "sign", "-in", "/dev/null", "k")
 	}
 	r := ok(t, cmd("", "pin", "info"))
+	assert.Contains(t, r.out, "PIN: blocked")
+	wrongKey := filepath.Join(t.TempDir(), "admin.hex")
+	require.NoError(t, os.WriteFile(wrongKey, []byte(strings.Repeat("11", 24)+"\n"), 0o600))
+	r = cmd("24682468\n", "-mgmt-key-file", wrongKey, "pin", "unblock")
+	assert.Equal(t, exitFailed, r.code, "a wrong admin key unblocks nothing: %s", r.err)
+	assert.Contains(t, r.err, "-mgmt-key-file", "the hint names the flag")
+	r = ok(t, cmd("", "pin", "info"))
 	assert.Contains(t, r.out, "PIN: blocked")
 	before := pinsFreshness(t, sim)
 	ok(t, cmd("24682468\n", "pin", "unblock"))
@@ -516,5 +534,111 @@ func TestDocListsExitCodes(t *testing.T) {
 	require.Len(t, lines, 6)
 	for _, l := range lines {
 		assert.Contains(t, string(doc), "//\t"+strings.TrimSpace(l)+"\n")
+	}
+}
+
+// TestSimProfile: -profile makes the new -sim card of that family (every
+// documented profile of both kinds; the card answers with the profile's
+// ATR and behaves as the profile says), a state file that exists keeps its
+// card's profile (and says so), and a name that is no profile of the kind,
+// or -profile without -sim, is a usage error.
+func TestSimProfile(t *testing.T) {
+	for _, kind := range []string{simfile.KindPIV, simfile.KindGIDS} {
+		for _, name := range simfile.ProfileNames(kind) {
+			t.Run(name, func(t *testing.T) {
+				sim := simFile(t)
+				l := listJSON(t, "-sim", sim, "-sim-card", kind, "-profile", name)
+				require.Len(t, l.Readers, 1)
+				c := l.Readers[0].Card
+				require.NotNil(t, c)
+				require.Empty(t, c.Error)
+				opened, err := simfile.Open(sim, simfile.Options{})
+				require.NoError(t, err)
+				assert.Equal(t, name, opened.Profile)
+				assert.Equal(t, spaced(opened.Card.ATR()), c.ATR)
+				if kind == simfile.KindPIV {
+					p, ok := simpiv.ProfileByName(name)
+					require.True(t, ok)
+					assert.Equal(t, spaced(p.ATR), c.ATR, "the profile's ATR")
+					assert.Equal(t, "PIV", c.Plugin)
+					assert.Equal(t, p.Issued, c.ReadOnly, "an issued card is read-only")
+				} else {
+					assert.Equal(t, "GIDS", c.Plugin)
+				}
+			})
+		}
+	}
+
+	t.Run("behaviour", func(t *testing.T) {
+		tests := []struct {
+			kind, profile, alg string
+			code               int
+		}{
+			{simfile.KindGIDS, "gids-rsa-ec", "p256", exitOK},
+			{simfile.KindGIDS, "gids-rsa", "p256", exitFailed}, // RSA-only card
+			{simfile.KindPIV, "yubikey-5.7", "p256", exitOK},
+			{simfile.KindPIV, "piv-issued", "p256", exitFailed}, // read-only for its holder
+		}
+		for _, tt := range tests {
+			r := runCmd(t, "123456\n", "-sim", simFile(t), "-sim-card", tt.kind, "-profile", tt.profile, "-pin-stdin", "generate", "-alg", tt.alg, "k")
+			assert.Equal(t, tt.code, r.code, "%s generate -alg %s: %s", tt.profile, tt.alg, r.err)
+		}
+	})
+
+	t.Run("default", func(t *testing.T) {
+		for _, kind := range []string{simfile.KindPIV, simfile.KindGIDS} {
+			sim := simFile(t)
+			listJSON(t, "-sim", sim, "-sim-card", kind)
+			opened, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, simfile.ProfileNames(kind)[0], opened.Profile, "the first profile listed is the default")
+		}
+	})
+
+	t.Run("existing file keeps its profile", func(t *testing.T) {
+		sim := simFile(t)
+		listJSON(t, "-sim", sim, "-profile", "yubikey-4")
+		r := ok(t, runCmd(t, "", "-sim", sim, "-profile", "piv-applet", "list"))
+		assert.Contains(t, r.err, "-profile piv-applet ignored: "+sim+" holds a yubikey-4 piv card")
+		r = ok(t, runCmd(t, "", "-sim", sim, "-profile", "yubikey-4", "list"))
+		assert.Empty(t, r.err, "the profile it has: nothing to say")
+		opened, err := simfile.Open(sim, simfile.Options{})
+		require.NoError(t, err)
+		assert.Equal(t, "yubikey-4", opened.Profile)
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			want string
+		}{
+			{"unknown", []string{"-sim", simFile(t), "-profile", "yubikey-99", "list"}, "yubikey-5.7, yubikey-5.4"},
+			{"a PIV profile for a GIDS card", []string{"-sim", simFile(t), "-sim-card", "gids", "-profile", "yubikey-4", "list"}, "gids-rsa-ec, gids-rsa, gids-rsa-quiet"},
+			{"without -sim", []string{"-profile", "yubikey-4", "list"}, "give -sim FILE"},
+			{"serve without -sim", []string{"serve", "-profile", "gids-rsa"}, "give -sim FILE"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := runCmd(t, "", tt.args...)
+				assert.Equal(t, exitUsage, r.code, r.err)
+				assert.Contains(t, r.err, tt.want)
+				assert.Equal(t, 1, strings.Count(r.err, "\n"), "one line: %q", r.err)
+			})
+		}
+	})
+}
+
+// TestDocListsProfiles: `cardmod help` and the package doc name every
+// profile of the simulated cards.
+func TestDocListsProfiles(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	help := ok(t, runCmd(t, "", "help")).out
+	for _, kind := range []string{simfile.KindPIV, simfile.KindGIDS} {
+		for _, name := range simfile.ProfileNames(kind) {
+			assert.Contains(t, help, name)
+			assert.Contains(t, string(doc), name)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -15,9 +17,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/internal/simfile"
 )
 
 // listThrough runs `cardmod -reader reader list -json` through pcscd.
@@ -33,6 +37,48 @@ func listThrough(t *testing.T, env *pcscdtest.Env, reader string) *cardEntry {
 	return l.Readers[0].Card
 }
 
+// serving is a `cardmod serve` run in-process by a test.
+type serving struct {
+	out, errb syncBuffer
+	done      chan int
+	stop      context.CancelFunc
+}
+
+// startServe runs `cardmod <args> serve <serveArgs>` until the test stops
+// it, and returns once pcscd reports the card in reader.
+func startServe(t *testing.T, ctx context.Context, reader string, args ...string) *serving {
+	t.Helper()
+	sv := &serving{done: make(chan int, 1)}
+	ready := make(chan string, 1)
+	sctx, stop := context.WithCancel(context.WithValue(ctx, serveReadyKey{}, func(r string) { ready <- r }))
+	sv.stop = stop
+	t.Cleanup(stop)
+	go func() {
+		sv.done <- run(sctx, args, &stdio{out: &sv.out, err: &sv.errb, getenv: func(string) string { return "" }})
+	}()
+	select {
+	case r := <-ready:
+		require.Equal(t, reader, r)
+	case code := <-sv.done:
+		t.Fatalf("serve ended with %d: %s", code, sv.errb.String())
+	}
+	assert.Contains(t, sv.errb.String(), "present in reader")
+	assert.Equal(t, reader+"\n", sv.out.String())
+	return sv
+}
+
+// end stops serve and requires a clean exit.
+func (sv *serving) end(t *testing.T) {
+	t.Helper()
+	sv.stop()
+	select {
+	case code := <-sv.done:
+		require.Equal(t, exitOK, code, sv.errb.String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+}
+
 // TestServeThroughPCSCD: `cardmod serve` presents the -sim card to pcscd
 // through vpcd; cardmod itself provisions it there, and the state file
 // keeps what was done.
@@ -44,23 +90,7 @@ func TestServeThroughPCSCD(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, slot.Release()) })
 	sim := simFile(t)
-
-	ready := make(chan string, 1)
-	sctx, stop := context.WithCancel(context.WithValue(ctx, serveReadyKey{}, func(r string) { ready <- r }))
-	defer stop()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(sctx, []string{"-sim", sim, "serve", "-addr", slot.Addr, "-vpcd-reader", slot.Name}, &stdio{out: &out, err: &errb, getenv: func(string) string { return "" }})
-	}()
-	select {
-	case r := <-ready:
-		require.Equal(t, slot.Name, r)
-	case code := <-done:
-		t.Fatalf("serve ended with %d: %s", code, errb.String())
-	}
-	assert.Contains(t, errb.String(), "present in reader")
-	assert.Equal(t, slot.Name+"\n", out.String())
+	sv := startServe(t, ctx, slot.Name, "-sim", sim, "serve", "-addr", slot.Addr, "-vpcd-reader", slot.Name)
 
 	c := listThrough(t, env, slot.Name)
 	assert.Equal(t, "PIV", c.Plugin)
@@ -68,18 +98,53 @@ func TestServeThroughPCSCD(t *testing.T) {
 	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p384", "served")
 	require.Equal(t, exitOK, r.code, r.err)
 
-	stop()
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code, errb.String())
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not stop")
-	}
-	assert.Contains(t, errb.String(), "state saved in "+sim)
+	sv.end(t)
+	assert.Contains(t, sv.errb.String(), "state saved in "+sim)
 	l := listJSON(t, "-sim", sim)
 	require.Len(t, l.Readers[0].Card.Containers, 1)
 	assert.Equal(t, "served", l.Readers[0].Card.Containers[0].Name)
 	assert.Equal(t, "ECDSA P-384", l.Readers[0].Card.Containers[0].Keys[0].Algorithm)
+}
+
+// TestServeProfileThroughPCSCD: `cardmod -profile P serve` makes the new
+// card of that family and serves it (the reader to wait in given with
+// -reader): an RSA-only GIDS card (gids-rsa) and a non-Yubico PIV applet
+// (piv-applet), as pcscd and cardmod see them; the state file keeps the
+// profile.
+func TestServeProfileThroughPCSCD(t *testing.T) {
+	env := pcscdtest.Require(t)
+	tests := []struct {
+		kind, profile, plugin string
+		p256                  int // exit code of generate -alg p256 on the card
+	}{
+		{"gids", "gids-rsa", "GIDS", exitFailed},
+		{"piv", "piv-applet", "PIV", exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			slot, err := env.Acquire(ctx)
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, slot.Release()) })
+			sim := simFile(t)
+			sv := startServe(t, ctx, slot.Name, "-sim", sim, "-sim-card", tt.kind, "-profile", tt.profile, "-reader", slot.Name, "serve", "-addr", slot.Addr)
+			assert.Contains(t, sv.errb.String(), "("+tt.profile+",")
+
+			c := listThrough(t, env, slot.Name)
+			assert.Equal(t, tt.plugin, c.Plugin)
+			opened, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, spaced(opened.Card.ATR()), c.ATR, "pcscd reports the profile's ATR")
+			r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p256", "k")
+			assert.Equal(t, tt.p256, r.code, r.err)
+
+			sv.end(t)
+			again, err := simfile.Open(sim, simfile.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, tt.profile, again.Profile)
+		})
+	}
 }
 
 // TestListCardOfYubicoPIVTool: a card provisioned by yubico-piv-tool (a
@@ -134,7 +199,8 @@ func TestListCardOfYubicoPIVTool(t *testing.T) {
 
 // TestListCardOfOpenSC: a key generated by OpenSC's piv-tool (slot 9A,
 // P-256, algorithm 11; mutual authentication with the 3DES management key
-// from PIV_EXT_AUTH_KEY) is listed.
+// from PIV_EXT_AUTH_KEY) is listed, then the certificate piv-tool writes
+// for it.
 func TestListCardOfOpenSC(t *testing.T) {
 	env := pcscdtest.Require(t)
 	pivTool := needTool(t, "piv-tool")
@@ -165,6 +231,41 @@ func TestListCardOfOpenSC(t *testing.T) {
 	k := c.Containers[0].Keys
 	require.Len(t, k, 1)
 	assert.Equal(t, "ECDSA P-256", k[0].Algorithm)
+	assert.Nil(t, k[0].Certificate)
 	require.NotNil(t, c.PIN)
 	assert.Equal(t, 3, c.PIN.Left)
+
+	// A certificate for that key, written by piv-tool (-C 9A -i PEM: OpenSC
+	// 0.23 reads it with PEM_read_X509, "does not contain PEM-encoded
+	// certificate" otherwise; the
+	// public key comes from `cardmod list -ssh`, piv-tool could not decode
+	// it), is listed with its subject and fingerprint.
+	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "", "-reader", reader, "list", "-ssh")
+	require.Equal(t, exitOK, r.code, r.err)
+	sshPub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.out))
+	require.NoError(t, err, r.out)
+	pub := sshPub.(ssh.CryptoPublicKey).CryptoPublicKey()
+	certPEM := issue(t, pub, "CN=Written by piv-tool")
+	blk, _ := pem.Decode(certPEM)
+	require.NotNil(t, blk)
+	certFile := filepath.Join(dir, "cert.pem")
+	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
+	cmd = exec.Command(pivTool, "-r", reader, "-A", "M:9B:03", "-C", "9A", "-i", certFile)
+	cmd.Env = append(os.Environ(), "PIV_EXT_AUTH_KEY="+keyFile)
+	// OpenSC 0.23's piv-tool exits non-zero (31, 32 seen) printing nothing after
+	// writing it (pcscd's log: both chained PUT DATA parts of 5FC105
+	// answered 9000): the listing below is what tells.
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		require.Empty(t, strings.TrimSpace(string(out)), "piv-tool -C: %v", err)
+		t.Logf("piv-tool -C: %v", err)
+	}
+	c = listThrough(t, env, reader)
+	require.Len(t, c.Containers, 1, "%+v", c.Containers)
+	k = c.Containers[0].Keys
+	require.Len(t, k, 1)
+	require.NotNil(t, k[0].Certificate, "%+v", k[0])
+	assert.Equal(t, "CN=Written by piv-tool", k[0].Certificate.Subject)
+	sum := sha256.Sum256(blk.Bytes)
+	assert.Equal(t, hex.EncodeToString(sum[:]), k[0].Certificate.SHA256)
 }

@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/scrm"
@@ -141,7 +141,14 @@ func pinUnblock(ctx context.Context, s *session) error {
 			return err
 		}
 		defer nw.Wipe()
-		if err := gidsUnblock(ctx, s, card.Reader(), nw.Bytes()); err != nil {
+		// GIDS v2.0 unblocks the user PIN with RESET RETRY COUNTER after
+		// the admin key's mutual authentication (minidriver/gids
+		// ChangeAuthenticator). The provider answers the card's
+		// challenge itself, in the same transaction, with the session's
+		// admin responder (minidriver.AdminResponders), and bumps
+		// cardcf's PIN counter first so other processes drop the PIN
+		// they cached.
+		if err := card.UnblockPIN(ctx, minidriver.RoleUser, gids.PINAdmin, nil, nw.Bytes()); err != nil {
 			return fmt.Errorf("unblocking the PIN: %w", err)
 		}
 		fmt.Fprintln(s.io.err, "PIN unblocked")
@@ -150,71 +157,8 @@ func pinUnblock(ctx context.Context, s *session) error {
 	return fmt.Errorf("unblocking the PIN of a %s card: %w", info.Plugin, minidriver.ErrUnsupported)
 }
 
-// gidsUnblock unblocks a GIDS card's user PIN with the admin key. The
-// provider cannot (its UnblockPIN takes the authenticating PIN's data, and a
-// GIDS admin key answers a challenge of the same transaction), so it is
-// done here through the plug-in, in one transaction, as the provider would:
-// the admin key's challenge and response, RESET RETRY COUNTER with the new
-// PIN, the new PIN verified, cardcf's PIN counter bumped (spec "File System Requirements: Cache File": other
-// processes drop the PIN they cached), logged out.
-func gidsUnblock(ctx context.Context, s *session, reader string, newPIN []byte) error {
-	sc := scrm.NewContext(s.backend)
-	conn, err := sc.Connect(ctx, reader, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(scrm.LeaveCard) }()
-	md, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(ctx, conn, minidriver.Env{})
-	if err != nil {
-		return err
-	}
-	defer md.Close()
-	key, err := s.adminKeyBytes()
-	if err != nil {
-		return err
-	}
-	defer clear(key)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	err = func() error {
-		if err := md.Resume(ctx, tx); err != nil {
-			return err
-		}
-		ch, err := minidriver.Challenge(ctx, md, tx, minidriver.RoleAdmin)
-		if err != nil {
-			return err
-		}
-		resp, err := gids.AdminKeyResponse(key, ch)
-		if err != nil {
-			return err
-		}
-		defer clear(resp)
-		if err := minidriver.ChangeAuthenticator(ctx, md, tx, minidriver.ChangeRequest{Mode: minidriver.Unblock,
-			AuthPIN: minidriver.RoleAdmin, AuthData: resp, Target: minidriver.RoleUser, NewData: newPIN}); err != nil {
-			return err
-		}
-		if _, err := md.Authenticate(ctx, tx, minidriver.RoleUser, newPIN, 0); err != nil {
-			return err
-		}
-		raw, err := md.ReadFile(ctx, tx, "", cardfs.CardCFFile)
-		if err != nil {
-			return err
-		}
-		cf, err := cardfs.ParseCardCF(raw)
-		if err != nil {
-			return err
-		}
-		cf.BumpPins()
-		return minidriver.WriteFile(ctx, md, tx, "", cardfs.CardCFFile, cf.Marshal())
-	}()
-	// Ending with a reset logs out the admin key and the PIN.
-	if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
-		err = eerr
-	}
-	return err
-}
+// initHint is what to do about init on a card that has no initialization.
+const initHint = "init is for cards that are initialized by their holder (GIDS)"
 
 func initCommand() *command {
 	return &command{
@@ -228,13 +172,13 @@ func initCommand() *command {
 				// A new simulated GIDS card for init is blank.
 				s.blankSim = true
 			}
-			b, err := s.openBackend(ctx)
+			p, err := s.openProvider(ctx)
 			if err != nil {
 				return err
 			}
-			sc := scrm.NewContext(b)
 			reader := s.g.reader
 			if reader == "" {
+				sc := scrm.NewContext(s.backend) // not released: the session releases the backend
 				rs, err := sc.ListReaders(ctx)
 				if err != nil {
 					return err
@@ -244,20 +188,18 @@ func initCommand() *command {
 					return err
 				}
 			}
-			conn, err := sc.Connect(ctx, reader, nil)
-			if err != nil {
-				return fmt.Errorf("connecting to %q: %w", reader, err)
-			}
-			defer func() { _ = conn.Close(scrm.LeaveCard) }()
-			reg := minidriver.NewRegistry(gids.Plugin{})
-			md, _, err := reg.Open(ctx, conn, minidriver.Env{})
-			if err != nil {
-				return withHint(fmt.Errorf("opening the card in %q: %w", reader, err), exitNotFound, "init is for GIDS cards")
-			}
-			defer md.Close()
-			gc, ok := md.(*gids.Card)
-			if !ok {
-				return fmt.Errorf("init: %w", minidriver.ErrUnsupported)
+			// A card the provider opens is initialized already, or is of a
+			// kind that has no initialization: say so before asking for a
+			// PIN for nothing.
+			if c, err := p.Card(ctx, reader); err == nil {
+				info, err := c.Info(ctx)
+				if err != nil {
+					return err
+				}
+				if info.Plugin == "GIDS" {
+					return withHint(fmt.Errorf("the GIDS card in %q: %w", reader, minidriver.ErrFileExists), exitFailed, "the card is initialized already")
+				}
+				return withHint(fmt.Errorf("initializing the %s card in %q: %w", info.Plugin, reader, minidriver.ErrUnsupported), exitFailed, initHint)
 			}
 			pin, err := s.asker().askNew(ctx, "PIN")
 			if err != nil {
@@ -269,19 +211,17 @@ func initCommand() *command {
 				return err
 			}
 			defer clear(key)
-			tx, err := conn.Begin(ctx)
-			if err != nil {
-				return err
-			}
-			err = gc.Initialize(ctx, tx, gids.InitParams{PIN: pin.Bytes(), AdminKey: key})
-			if eerr := tx.End(scrm.ResetCard); err == nil && eerr != nil && !errors.Is(eerr, scrm.ErrResetCard) {
-				err = eerr
-			}
-			if err != nil {
-				if errors.Is(err, minidriver.ErrFileExists) {
-					return withHint(fmt.Errorf("initializing the card: %w", err), exitFailed, "the card is initialized already")
-				}
-				return fmt.Errorf("initializing the card: %w", err)
+			// The provider initializes the card through its plug-in
+			// (GIDS v2.0 card initialization, minidriver/gids
+			// Card.Initialize) in one transaction ending with a reset.
+			_, err = p.InitializeCard(ctx, reader, basecsp.InitParams{PIN: pin.Bytes(), AdminKey: key})
+			switch {
+			case errors.Is(err, minidriver.ErrFileExists):
+				return withHint(fmt.Errorf("initializing the card in %q: %w", reader, err), exitFailed, "the card is initialized already")
+			case errors.Is(err, minidriver.ErrUnsupported):
+				return withHint(fmt.Errorf("initializing the card in %q: %w", reader, err), exitFailed, initHint)
+			case err != nil:
+				return fmt.Errorf("initializing the card in %q: %w", reader, err)
 			}
 			fmt.Fprintf(s.io.err, "GIDS card in %q initialized\n", reader)
 			return nil

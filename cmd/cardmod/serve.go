@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	"github.com/cardmod/cardmod/internal/simfile"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
@@ -27,7 +26,7 @@ func serveCommand() *command {
 		short: "serve the simulated card of -sim FILE to pcscd through vpcd (like examples/vcard), until interrupted",
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.StringVar(&o.addr, "addr", vpcd.DefaultAddr, "vpcd's `host:port`")
-			fs.StringVar(&o.vreader, "vpcd-reader", "", "the reader `name` pcscd gives that vpcd slot, to wait for the card there (default: Debian's name for ports 35963 and 35964)")
+			fs.StringVar(&o.vreader, "vpcd-reader", "", "the reader `name` pcscd gives that vpcd slot, to wait for the card there (default: -reader, else Debian's name for ports 35963 and 35964)")
 			fs.BoolVar(&o.blank, "blank", false, "a new GIDS card is blank (for `cardmod init` or gids-tool)")
 		},
 		noCard: true,
@@ -46,22 +45,23 @@ func runServe(ctx context.Context, s *session, o *cmdOpts, args []string) error 
 	if s.g.sim == "" {
 		return usageErrorf("serve needs -sim FILE, the state file of the card to serve")
 	}
-	if s.g.simCard != simfile.KindPIV && s.g.simCard != simfile.KindGIDS {
-		return usageErrorf("-sim-card %q: want piv or gids", s.g.simCard)
-	}
 	host, port, err := net.SplitHostPort(o.addr)
 	if err != nil || host == "" {
 		return usageErrorf("-addr %q: want host:port", o.addr)
 	}
 	reader := o.vreader
 	if reader == "" {
+		// -reader names the reader the served card appears in.
+		reader = s.g.reader
+	}
+	if reader == "" {
 		if p, err := strconv.Atoi(port); err == nil {
 			reader, _ = vpcd.ReaderName(p)
 		}
 	}
-	opened, err := simfile.Open(s.g.sim, simfile.Options{Kind: s.g.simCard, GIDS: simgids.Config{Initialized: !o.blank}})
+	opened, err := s.openSim(!o.blank)
 	if err != nil {
-		return withHint(err, exitFailed, "give another -sim file, or remove this one to start with a new card")
+		return err
 	}
 	sv, err := simfile.NewSaver(opened.Card, s.g.sim)
 	if err != nil {

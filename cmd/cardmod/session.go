@@ -29,6 +29,7 @@ type globals struct {
 	reader      string
 	sim         string
 	simCard     string
+	profile     string
 	trace       bool
 	pinentry    string
 	pinStdin    bool
@@ -38,9 +39,10 @@ type globals struct {
 // register adds the global flags to fs; flags given twice (before and after
 // the command) take the last value.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.reader, "reader", g.reader, "the reader `name` to use (default: the first card a plug-in takes)")
+	fs.StringVar(&g.reader, "reader", g.reader, "use this reader `name` only; the others are not looked at (default: every reader; one-card commands take the first card a plug-in takes)")
 	fs.StringVar(&g.sim, "sim", g.sim, "use the embedded simulated card kept in `file` (created on first use)")
 	fs.StringVar(&g.simCard, "sim-card", orDefault(g.simCard, simfile.KindPIV), "the `kind` of a new simulated card: piv or gids")
+	fs.StringVar(&g.profile, "profile", g.profile, "the card `family` of a new simulated card (-sim, serve): a cardsim/piv or, with -sim-card gids, a cardsim/gids profile (default: yubikey-5.7, gids-rsa-ec)")
 	fs.BoolVar(&g.trace, "trace", g.trace, "print every APDU on standard error, secrets redacted")
 	fs.StringVar(&g.pinentry, "pinentry", g.pinentry, "ask for PINs with this pinentry `program` (default $CARDMOD_PINENTRY)")
 	fs.BoolVar(&g.pinStdin, "pin-stdin", g.pinStdin, "read PINs from standard input, one a line")
@@ -111,12 +113,9 @@ func (s *session) openBackend(ctx context.Context) (scrm.Backend, error) {
 	}
 	var b scrm.Backend
 	if s.g.sim != "" {
-		if s.g.simCard != simfile.KindPIV && s.g.simCard != simfile.KindGIDS {
-			return nil, usageErrorf("-sim-card %q: want piv or gids", s.g.simCard)
-		}
-		o, err := simfile.Open(s.g.sim, simfile.Options{Kind: s.g.simCard, GIDS: simgids.Config{Initialized: !s.blankSim}})
+		o, err := s.openSim(!s.blankSim)
 		if err != nil {
-			return nil, withHint(err, exitFailed, "give another -sim file, or remove this one to start with a new card")
+			return nil, err
 		}
 		sv, err := simfile.NewSaver(o.Card, s.g.sim)
 		if err != nil {
@@ -136,11 +135,38 @@ func (s *session) openBackend(ctx context.Context) (scrm.Backend, error) {
 		}
 		b = pb
 	}
+	if s.g.reader != "" {
+		// -reader: the other readers do not exist for this run.
+		b = &oneReaderBackend{Backend: b, reader: s.g.reader}
+	}
 	if s.g.trace {
 		b = &traceBackend{Backend: b, w: s.io.err, mu: &s.mu}
 	}
 	s.backend = b
 	return b, nil
+}
+
+// openSim opens the -sim card: loads its state file, or makes a new card
+// of -sim-card and -profile there (a GIDS card initialized when
+// initialized is set). A loaded card keeps its kind and profile; a
+// -profile it does not have is noted on standard error.
+func (s *session) openSim(initialized bool) (*simfile.Opened, error) {
+	if s.g.simCard != simfile.KindPIV && s.g.simCard != simfile.KindGIDS {
+		return nil, usageErrorf("-sim-card %q: want piv or gids", s.g.simCard)
+	}
+	o, err := simfile.Open(s.g.sim, simfile.Options{Kind: s.g.simCard, Profile: s.g.profile, GIDS: simgids.Config{Initialized: initialized}})
+	if errors.Is(err, simfile.ErrUnknownProfile) {
+		return nil, usageErrorf("-profile: %s", strings.TrimPrefix(err.Error(), "simfile: "))
+	}
+	if err != nil {
+		return nil, withHint(err, exitFailed, "give another -sim file, or remove this one to start with a new card")
+	}
+	if !o.Created && s.g.profile != "" && s.g.profile != o.Profile {
+		s.mu.Lock()
+		fmt.Fprintf(s.io.err, "cardmod: -profile %s ignored: %s holds a %s %s card (the profile is chosen when the file is made)\n", s.g.profile, s.g.sim, o.Profile, o.Kind)
+		s.mu.Unlock()
+	}
+	return o, nil
 }
 
 // adminKeys returns the PIV management key and the GIDS admin key: the

@@ -170,7 +170,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 			}
 		}
 		if !known {
-			return o, fmt.Errorf("-profile %q: not a %s profile (want one of %s)", profile, o.kind, strings.Join(profileNames(o.kind), ", "))
+			return o, fmt.Errorf("-profile %q: not a %s profile (want one of %s)", profile, o.kind, strings.Join(simfile.ProfileNames(o.kind), ", "))
 		}
 	}
 	if fl.NArg() != 0 {
@@ -204,21 +204,6 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
-}
-
-// profileNames lists the profiles of a kind of card.
-func profileNames(kind string) []string {
-	var out []string
-	if kind == "gids" {
-		for _, p := range gids.Profiles() {
-			out = append(out, p.Name)
-		}
-		return out
-	}
-	for _, p := range piv.Profiles() {
-		out = append(out, p.Name)
-	}
-	return out
 }
 
 func parseVersion(s string) (piv.Version, error) {

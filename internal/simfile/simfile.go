@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/cardmod/cardmod/cardsim"
 	"github.com/cardmod/cardmod/cardsim/gids"
@@ -39,14 +40,58 @@ type Card interface {
 	SaveFile(path string) error
 }
 
+// ErrUnknownProfile is the error of a profile name that is not one of
+// the documented profiles of the card's kind (see ProfileNames).
+var ErrUnknownProfile = errors.New("simfile: unknown card profile")
+
 // Options say how to make a new card; a loaded card ignores them.
 type Options struct {
 	// Kind is KindPIV ("" means it) or KindGIDS.
 	Kind string
+	// Profile, if not empty, names the card family of a new card: one of
+	// ProfileNames(Kind) (cardsim/piv.ProfileByName or
+	// cardsim/gids.ProfileByName). It replaces PIV.Profile or
+	// GIDS.Profile. The name is checked even when the file is loaded,
+	// whose card keeps the profile it was made with.
+	Profile string
 	// PIV configures a new PIV card.
 	PIV piv.Config
 	// GIDS configures a new GIDS card.
 	GIDS gids.Config
+}
+
+// ProfileNames returns the names of the documented profiles of a kind of
+// card (KindPIV, "" meaning it, or KindGIDS), in the order
+// cardsim/piv.Profiles and cardsim/gids.Profiles list them.
+func ProfileNames(kind string) []string {
+	var out []string
+	if kind == KindGIDS {
+		for _, p := range gids.Profiles() {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	for _, p := range piv.Profiles() {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// withProfile returns o with o.Profile resolved into o.PIV or o.GIDS.
+func (o Options) withProfile(kind string) (Options, error) {
+	if o.Profile == "" {
+		return o, nil
+	}
+	known := false
+	if kind == KindGIDS {
+		o.GIDS.Profile, known = gids.ProfileByName(o.Profile)
+	} else {
+		o.PIV.Profile, known = piv.ProfileByName(o.Profile)
+	}
+	if !known {
+		return o, fmt.Errorf("%w %q for a %s card (want one of %s)", ErrUnknownProfile, o.Profile, kind, strings.Join(ProfileNames(kind), ", "))
+	}
+	return o, nil
 }
 
 // Opened is a card opened from its state file.
@@ -55,9 +100,12 @@ type Opened struct {
 	Card Card
 	// Kind is the kind of card the file holds.
 	Kind string
-	// Desc describes it for messages ("PIV card 10000001 (firmware
-	// 5.7.1)").
+	// Desc describes it for messages ("PIV card 10000001 (yubikey-5.7,
+	// firmware 5.7.1)").
 	Desc string
+	// Profile is the name of the card's profile (the one it was made
+	// with, for a loaded card).
+	Profile string
 	// Created says the file did not exist and was written with a new card.
 	Created bool
 }
@@ -74,6 +122,10 @@ func Open(path string, o Options) (*Opened, error) {
 	}
 	if kind != KindPIV && kind != KindGIDS {
 		return nil, fmt.Errorf("simfile: card kind %q: want %s or %s", kind, KindPIV, KindGIDS)
+	}
+	o, err := o.withProfile(kind)
+	if err != nil {
+		return nil, err
 	}
 	c, err := load(path, kind)
 	if err == nil {
@@ -100,7 +152,7 @@ func Open(path string, o Options) (*Opened, error) {
 	if err := card.SaveFile(path); err != nil {
 		return nil, fmt.Errorf("simfile: %w", err)
 	}
-	return &Opened{Card: card, Kind: kind, Desc: Describe(card), Created: true}, nil
+	return &Opened{Card: card, Kind: kind, Desc: Describe(card), Profile: profileName(card), Created: true}, nil
 }
 
 // load loads path as the kind of card it holds: a PIV card, or else a GIDS
@@ -108,14 +160,14 @@ func Open(path string, o Options) (*Opened, error) {
 func load(path, kind string) (*Opened, error) {
 	p, perr := piv.LoadFile(path, piv.Config{})
 	if perr == nil {
-		return &Opened{Card: p, Kind: KindPIV, Desc: Describe(p)}, nil
+		return &Opened{Card: p, Kind: KindPIV, Desc: Describe(p), Profile: profileName(p)}, nil
 	}
 	if errors.Is(perr, fs.ErrNotExist) {
 		return nil, perr
 	}
 	g, gerr := gids.LoadFile(path, gids.Config{})
 	if gerr == nil {
-		return &Opened{Card: g, Kind: KindGIDS, Desc: Describe(g)}, nil
+		return &Opened{Card: g, Kind: KindGIDS, Desc: Describe(g), Profile: profileName(g)}, nil
 	}
 	if kind == KindGIDS {
 		return nil, gerr
@@ -132,6 +184,17 @@ func Describe(c Card) string {
 		return fmt.Sprintf("GIDS card (%s, %s)", c.Profile().Name, c.LifeCycle())
 	}
 	return fmt.Sprintf("%T", c)
+}
+
+// profileName is the name of a simulated card's profile.
+func profileName(c Card) string {
+	switch c := c.(type) {
+	case *piv.Card:
+		return c.Profile().Name
+	case *gids.Card:
+		return c.Profile().Name
+	}
+	return ""
 }
 
 // Saver writes a card's state to its file when it has changed.

@@ -92,3 +92,41 @@ func ExampleOpen() {
 	fmt.Println(o.Created, o.Kind, o.Desc)
 	// Output: true piv PIV card 1234 (yubikey-5.7, firmware 5.7.1)
 }
+
+// TestOpenProfile: every documented profile of each kind makes a new card
+// of that family; a loaded card keeps its own profile whatever is asked;
+// a name that is not a profile of the kind is refused, also when loading.
+func TestOpenProfile(t *testing.T) {
+	for _, kind := range []string{simfile.KindPIV, simfile.KindGIDS} {
+		names := simfile.ProfileNames(kind)
+		require.NotEmpty(t, names)
+		for i, name := range names {
+			t.Run(kind+"/"+name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "card.json")
+				o, err := simfile.Open(path, simfile.Options{Kind: kind, Profile: name, GIDS: gids.Config{Initialized: true}})
+				require.NoError(t, err)
+				assert.True(t, o.Created)
+				assert.Equal(t, kind, o.Kind)
+				assert.Equal(t, name, o.Profile)
+				assert.Contains(t, o.Desc, name)
+
+				other := names[(i+1)%len(names)]
+				again, err := simfile.Open(path, simfile.Options{Kind: kind, Profile: other})
+				require.NoError(t, err)
+				assert.False(t, again.Created)
+				assert.Equal(t, name, again.Profile, "the state file keeps its profile")
+			})
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "card.json")
+	_, err := simfile.Open(path, simfile.Options{Kind: simfile.KindGIDS, Profile: "yubikey-5.7"})
+	assert.ErrorIs(t, err, simfile.ErrUnknownProfile, "a PIV profile for a GIDS card")
+	assert.ErrorContains(t, err, "gids-rsa-ec", "the error lists the kind's profiles")
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no card made")
+	_, err = simfile.Open(path, simfile.Options{})
+	require.NoError(t, err)
+	_, err = simfile.Open(path, simfile.Options{Profile: "yubikey-99"})
+	assert.ErrorIs(t, err, simfile.ErrUnknownProfile, "checked when loading too")
+}
