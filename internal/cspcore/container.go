@@ -70,11 +70,10 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 
 // Resolve finds the container's current index by its name in op.
 func (c *Container) Resolve(op *engine.Op) (int, error) {
-	m, err := op.ContainerMap()
+	rec, ok, err := op.FindContainer(c.Name)
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
 	}
-	rec, ok := m.Find(c.Name)
 	if !ok {
 		return 0, c.Ref.core.Errorf("container %q is gone: %w", c.Name, minidriver.ErrNoKeyContainer)
 	}
@@ -96,16 +95,9 @@ func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) erro
 // openOn opens container name ("" = the default) on card ec in op; nil
 // when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {
-	m, err := op.ContainerMap()
+	rec, ok, err := op.FindContainer(name)
 	if err != nil {
 		return nil, fmt.Errorf("container map: %w", err)
-	}
-	var rec cardfs.ContainerMapRecord
-	var ok bool
-	if name == "" {
-		rec, ok = m.Default()
-	} else {
-		rec, ok = m.Find(name)
 	}
 	if !ok {
 		return nil, nil

@@ -601,3 +601,70 @@ func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
 	}
 	return nil
 }
+
+// FindContainer returns the cmapfile record of the container called name
+// ("" = the default container); ok is false when the card has none. It
+// asks as little as it can: the cached cmapfile while cardcf says it is
+// fresh, else what an earlier FindContainer found under the same cardcf,
+// else the plug-in's minidriver.ContainerFinder (a PIV card without a
+// stored map then asks about one slot instead of 24), else cmapfile from
+// the card.
+func (op *Op) FindContainer(name string) (rec cardfs.ContainerMapRecord, ok bool, err error) {
+	if b, hit := op.cached(fileKey(cardfs.MSCPDir, cardfs.ContainerMapFile)); hit {
+		if m, perr := cardfs.ParseContainerMap(b); perr == nil {
+			return findIn(m, name)
+		}
+	}
+	key := "find:" + name
+	if b, hit := op.cached(key); hit {
+		if r, derr := decodeRecord(b); derr == nil {
+			return r, true, nil
+		}
+	}
+	r, err := minidriver.FindContainer(op.ctx, op.c.md, op.tx, name)
+	switch {
+	case err == nil:
+		op.remember(cardfs.StaleContainers, key, encodeRecord(r))
+		return r, true, nil
+	case errors.Is(err, minidriver.ErrNoKeyContainer):
+		return cardfs.ContainerMapRecord{}, false, nil
+	case !errors.Is(err, minidriver.ErrUnsupported):
+		return cardfs.ContainerMapRecord{}, false, err
+	}
+	m, err := op.ContainerMap()
+	if err != nil {
+		return cardfs.ContainerMapRecord{}, false, err
+	}
+	return findIn(m, name)
+}
+
+func findIn(m *cardfs.ContainerMap, name string) (cardfs.ContainerMapRecord, bool, error) {
+	if name == "" {
+		r, ok := m.Default()
+		return r, ok, nil
+	}
+	r, ok := m.Find(name)
+	return r, ok, nil
+}
+
+// encodeRecord keeps a found record in the data cache: index (2 bytes,
+// big-endian), flags, the two key sizes (2 bytes each), the name.
+func encodeRecord(r cardfs.ContainerMapRecord) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(r.Index))
+	b = append(b, byte(r.Flags))
+	b = binary.BigEndian.AppendUint16(b, r.SigKeySizeBits)
+	b = binary.BigEndian.AppendUint16(b, r.KeyExchangeKeySizeBits)
+	return append(b, r.Name...)
+}
+
+func decodeRecord(b []byte) (cardfs.ContainerMapRecord, error) {
+	if len(b) < 7 {
+		return cardfs.ContainerMapRecord{}, errBadCacheItem
+	}
+	r := cardfs.ContainerMapRecord{Index: int(binary.BigEndian.Uint16(b)), Flags: cardfs.ContainerFlags(b[2]),
+		SigKeySizeBits: binary.BigEndian.Uint16(b[3:]), KeyExchangeKeySizeBits: binary.BigEndian.Uint16(b[5:]), Name: string(b[7:])}
+	if r.Index >= cardfs.MaxContainers || !r.Valid() || cardfs.ValidateContainerName(r.Name) != nil {
+		return cardfs.ContainerMapRecord{}, errBadCacheItem
+	}
+	return r, nil
+}

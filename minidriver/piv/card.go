@@ -215,7 +215,9 @@ func (c *Card) maxNe() int {
 // scrm.ErrNotFound.
 func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, error) {
 	c.begin(tx)
-	if v, ok := c.objs[tag]; ok {
+	_, read := c.objs[tag]
+	if read || c.hostLookup(tx, tag) {
+		v := c.objs[tag]
 		if v == nil {
 			return nil, fmt.Errorf("piv: object %06X: %w", tag, scrm.ErrNotFound)
 		}
@@ -225,6 +227,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	if err != nil {
 		if errors.Is(err, scrm.ErrNotFound) {
 			c.remember(tag, nil)
+			c.hostAdd(tx, tag, nil)
 		}
 		return nil, fmt.Errorf("piv: get data %06X: %w", tag, err)
 	}
@@ -234,6 +237,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	}
 	v = append([]byte{}, v...)
 	c.remember(tag, v)
+	c.hostAdd(tx, tag, v)
 	return v, nil
 }
 
@@ -288,6 +292,9 @@ func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byt
 	} else {
 		c.remember(tag, append([]byte{}, val...))
 	}
+	// The caller bumped cardcf before this write: the new value is fresh
+	// under the cardcf it now holds.
+	c.hostAdd(tx, tag, c.objs[tag])
 	return nil
 }
 

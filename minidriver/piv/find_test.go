@@ -1,0 +1,93 @@
+package piv_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/cardfs"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/pincache"
+	"github.com/cardmod/cardmod/scrm"
+)
+
+// FindContainer answers what cmapfile says, on a card with cardmod's map
+// and on one a peer provisioned (no map), for every container, the
+// default and a name the card does not have.
+func TestFindContainerAgreesWithCmapfile(t *testing.T) {
+	for _, peer := range []bool{false, true} {
+		f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), peer)
+		r := f.start(t)
+		card, err := scrm.NewContext(r.b).Connect(context.Background(), r.reader, nil)
+		require.NoError(t, err)
+		md, _, err := minidriver.NewRegistry(piv.Plugin{}).Open(context.Background(), card, minidriver.Env{})
+		require.NoError(t, err)
+		ctx := context.Background()
+		tx, err := card.Begin(ctx)
+		require.NoError(t, err)
+		require.NoError(t, md.Resume(ctx, tx))
+		b, err := md.ReadFile(ctx, tx, cardfs.MSCPDir, cardfs.ContainerMapFile)
+		require.NoError(t, err)
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(t, err)
+		recs := m.ValidRecords()
+		require.NotEmpty(t, recs)
+		for _, want := range recs {
+			got, err := minidriver.FindContainer(ctx, md, tx, want.Name)
+			require.NoError(t, err, "peer %v, %s", peer, want.Name)
+			assert.Equal(t, want, got, "peer %v", peer)
+		}
+		def, ok := m.Default()
+		require.True(t, ok)
+		got, err := minidriver.FindContainer(ctx, md, tx, "")
+		require.NoError(t, err)
+		assert.Equal(t, def, got, "default, peer %v", peer)
+		_, err = minidriver.FindContainer(ctx, md, tx, "no-such-container")
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+		require.NoError(t, tx.End(scrm.LeaveCard))
+		require.NoError(t, card.Close(scrm.LeaveCard))
+	}
+}
+
+// What the plug-in keeps in the disk cache is not used once another
+// process changed the key: that process bumped cardcf, and a new process
+// with the cache signs with the new key.
+func TestPluginCacheFollowsCardcf(t *testing.T) {
+	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), false)
+	r := f.start(t)
+	r.signNew(true) // fills the disk cache
+	ctx := context.Background()
+	other, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+	require.NoError(t, err)
+	c, err := other.Container(ctx, f.sign)
+	require.NoError(t, err)
+	require.NoError(t, c.Delete(ctx))
+	c, err = other.CreateContainer(ctx, f.sign, minidriver.ECDSAP256, 0, nil)
+	require.NoError(t, err)
+	k, err := c.Key(minidriver.ECDSAP256)
+	require.NoError(t, err)
+	fresh := k.Public().(*ecdsa.PublicKey)
+	require.False(t, fresh.Equal(f.pub), "the new key differs")
+	require.NoError(t, other.Close())
+
+	p := r.process(true)
+	c, err = p.Container(ctx, f.sign)
+	require.NoError(t, err)
+	k, err = c.Key(minidriver.ECDSAP256)
+	require.NoError(t, err)
+	assert.True(t, fresh.Equal(k.Public()), "the public key is the new one")
+	d := sha256.Sum256([]byte("after"))
+	sig, err := k.SignContext(ctx, rand.Reader, d[:], crypto.SHA256)
+	require.NoError(t, err)
+	assert.True(t, ecdsa.VerifyASN1(fresh, d[:], sig), "signed by the new key")
+}
