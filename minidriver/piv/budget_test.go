@@ -90,7 +90,7 @@ type budgetFixture struct {
 
 // budgetRun is one measurement: the fixture's card in a virtual reader.
 type budgetRun struct {
-	t      *testing.T
+	t      testing.TB
 	f      *budgetFixture
 	sim    *countingSim
 	b      *virtual.Backend
@@ -100,7 +100,7 @@ type budgetRun struct {
 
 const budgetReader = "Budget Reader"
 
-func (f *budgetFixture) start(t *testing.T) *budgetRun {
+func (f *budgetFixture) start(t testing.TB) *budgetRun {
 	t.Helper()
 	sim, err := simpiv.Load(bytes.NewReader(f.state), simpiv.Config{Profile: f.profile, Rand: seeded(3)})
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func (r *budgetRun) list(p *basecsp.Provider) {
 // newBudgetFixture provisions a card of profile: by cardmod (basecsp) or,
 // with peer, as piv-go and yubico-piv-tool do. The issued profile comes
 // provisioned by its issuer.
-func newBudgetFixture(t *testing.T, profile simpiv.Profile, peer bool) *budgetFixture {
+func newBudgetFixture(t testing.TB, profile simpiv.Profile, peer bool) *budgetFixture {
 	t.Helper()
 	sim, err := simpiv.New(simpiv.Config{Profile: profile, Rand: seeded(2)})
 	require.NoError(t, err)
@@ -225,7 +225,7 @@ func newBudgetFixture(t *testing.T, profile simpiv.Profile, peer bool) *budgetFi
 // the commands piv-go's GenerateKey and SetCertificate send (management
 // key, GENERATE ASYMMETRIC KEY PAIR, PUT DATA; SP 800-73-4 part 2, 3.3):
 // no container map, no cardcf, no CHUID.
-func peerProvision(t *testing.T, b *virtual.Backend, profile simpiv.Profile, slots []budgetSlot) {
+func peerProvision(t testing.TB, b *virtual.Backend, profile simpiv.Profile, slots []budgetSlot) {
 	t.Helper()
 	ctx := context.Background()
 	card, err := scrm.NewContext(b).Connect(ctx, budgetReader, nil)
@@ -346,5 +346,27 @@ func TestBudgetListCertificates(t *testing.T) {
 			n = r.count("list, new process, disk cache", func() { r.list(r.process(true)) })
 			assert.LessOrEqual(t, n, want.listDisk, "list in a new process with the disk cache")
 		})
+	}
+}
+
+// BenchmarkNewProcessSign signs with the 9A key in a new process (a new
+// provider each time) on a YubiKey 5.7 provisioned by cardmod and by a
+// peer, with and without the disk cache, and reports the APDUs the card
+// receives per signature.
+func BenchmarkNewProcessSign(b *testing.B) {
+	for _, peer := range []bool{false, true} {
+		f := newBudgetFixture(b, simpiv.ProfileYubiKey57(), peer)
+		for _, disk := range []bool{false, true} {
+			b.Run(fmt.Sprintf("peer=%v/disk=%v", peer, disk), func(b *testing.B) {
+				r := f.start(b)
+				r.signNew(disk) // fills the disk cache
+				r.sim.take()
+				b.ResetTimer()
+				for b.Loop() {
+					r.signNew(disk)
+				}
+				b.ReportMetric(float64(len(r.sim.take()))/float64(b.N), "APDUs/op")
+			})
+		}
 	}
 }
