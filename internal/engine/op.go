@@ -624,7 +624,9 @@ func (op *Op) FindContainer(name string) (rec cardfs.ContainerMapRecord, ok bool
 	r, err := minidriver.FindContainer(op.ctx, op.c.md, op.tx, name)
 	switch {
 	case err == nil:
-		op.remember(cardfs.StaleContainers, key, encodeRecord(r))
+		// The record is a piece of cmapfile: cached as cmapfile is, under
+		// the files counter, which every change of cmapfile bumps.
+		op.remember(cardfs.StaleFiles, key, encodeRecord(r))
 		return r, true, nil
 	case errors.Is(err, minidriver.ErrNoKeyContainer):
 		return cardfs.ContainerMapRecord{}, false, nil

@@ -91,3 +91,36 @@ func TestPluginCacheFollowsCardcf(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ecdsa.VerifyASN1(fresh, d[:], sig), "signed by the new key")
 }
+
+// The default container found through the disk cache follows a change of
+// default made by another process (a cmapfile write, which bumps cardcf's
+// files counter).
+func TestFoundDefaultFollowsCardcf(t *testing.T) {
+	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), false)
+	r := f.start(t)
+	ctx := context.Background()
+	def := func() string {
+		p := r.process(true)
+		c, err := p.Container(ctx, `\\.\`+r.reader+`\`)
+		require.NoError(t, err)
+		name := c.FullName()
+		require.NoError(t, p.Close())
+		return name
+	}
+	require.Equal(t, f.sign, def(), "the 9A container is the default")
+	other := r.process(false)
+	list, err := other.Containers(ctx)
+	require.NoError(t, err)
+	var second string
+	for _, e := range list {
+		if e.Index == 1 {
+			second = e.FullName()
+		}
+	}
+	require.NotEmpty(t, second)
+	c, err := other.Container(ctx, second)
+	require.NoError(t, err)
+	require.NoError(t, c.SetDefault(ctx))
+	require.NoError(t, other.Close())
+	assert.Equal(t, second, def(), "the new default")
+}
