@@ -452,8 +452,21 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			}
 			return c.Errorf("%w", err)
 		}
-		mapWritten, keyMade := false, false
-		undo := func() {
+		// The record is written once, with the key's size, before the key
+		// is made (as the Base CSP writes cmapfile before
+		// CardCreateContainerEx), and cardcf is bumped once before both:
+		// its containers and files counters in one write (spec "File
+		// System Requirements: Cache File": whoever changes the data bumps
+		// cardcf first; within one transaction nobody reads in between).
+		sig, kx := uint16(0), uint16(bits)
+		if spec.InSignatureSlot() {
+			sig, kx = kx, 0
+		}
+		if err := m.SetKeySizes(idx, sig, kx); err != nil {
+			return c.Errorf("%w", err)
+		}
+		mapWritten := false
+		undo := func(keyMade bool) {
 			if keyMade {
 				_ = minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx)
 			}
@@ -461,42 +474,28 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, orig)
 			}
 		}
+		if err := op.NoteContainersAndFilesChanged(); err != nil {
+			return c.Errorf("%w", err)
+		}
 		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
 			// The card may have taken part of it.
 			mapWritten = true
-			undo()
+			undo(false)
 			return c.Errorf("write container map: %w", err)
 		}
 		mapWritten = true
-		if err := op.NoteContainersChanged(); err != nil {
-			undo()
-			return c.Errorf("%w", err)
-		}
 		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
 		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
-			undo()
+			undo(false)
 			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
 				// The card refused to make a key of this kind.
 				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
 			}
 			return c.Errorf("create key: %w", err)
 		}
-		keyMade = true
-		sig, kx := uint16(0), uint16(bits)
-		if spec.InSignatureSlot() {
-			sig, kx = kx, 0
-		}
-		if err := m.SetKeySizes(idx, sig, kx); err != nil {
-			undo()
-			return c.Errorf("%w", err)
-		}
-		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
-			undo()
-			return c.Errorf("write container map: %w", err)
-		}
 		info, err := op.ContainerInfo(idx)
 		if err != nil {
-			undo()
+			undo(true)
 			return c.Errorf("new container: %w", err)
 		}
 		r, _ := m.Record(idx)

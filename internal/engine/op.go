@@ -31,7 +31,12 @@ type Op struct {
 	// wrote is set once the operation started changing the card (every
 	// change bumps cardcf first): it is not started over after a reset.
 	wrote bool
-	carry *carried
+	// bumped holds the cardcf classes this operation has bumped already:
+	// one bump per class and transaction tells every other reader that
+	// the class changed (nobody reads between the transaction's writes),
+	// so later writes of the class in the same transaction need none.
+	bumped cardfs.Stale
+	carry  *carried
 }
 
 // carried holds, across the attempts of one Do, the PINs entered for it:
@@ -202,32 +207,39 @@ func (op *Op) ReadFile(dir, name string) ([]byte, error) {
 	return b, nil
 }
 
-// bump increments the cardcf counter of class on the card before the data
-// it guards changes (spec "File System Requirements: Cache File"), and
-// drops the class from the cache.
-func (op *Op) bump(class cardfs.Stale) error {
+// bump increments the cardcf counters of classes on the card before the
+// data they guard changes (spec "File System Requirements: Cache File"),
+// in one write, and drops the classes from the cache. A class this
+// operation bumped already is not bumped again (Op.bumped).
+func (op *Op) bump(classes cardfs.Stale) error {
 	op.wrote = true
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
+	classes &^= op.bumped
+	if classes == 0 {
+		return nil
+	}
 	cf := op.cf
 	cf.Extra = append([]byte(nil), op.cf.Extra...)
-	switch class {
-	case cardfs.StalePins:
+	if classes&cardfs.StalePins != 0 {
 		cf.BumpPins()
-	case cardfs.StaleContainers:
+	}
+	if classes&cardfs.StaleContainers != 0 {
 		cf.BumpContainers()
-	default:
+	}
+	if classes&cardfs.StaleFiles != 0 {
 		cf.BumpFiles()
 	}
 	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()); err != nil {
 		return fmt.Errorf("engine: bump cardcf: %w", err)
 	}
 	op.cf = cf
+	op.bumped |= classes
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
-	if class == cardfs.StalePins {
+	if classes&cardfs.StalePins != 0 {
 		op.c.e.pins.ObserveFreshness(op.c.pinKey(), cf.Pins)
 	}
 	return nil
@@ -546,6 +558,16 @@ func (op *Op) NoteContainersChanged() error {
 		return err
 	}
 	return op.bump(cardfs.StaleContainers)
+}
+
+// NoteContainersAndFilesChanged bumps cardcf's containers and files
+// counters in one write, before an operation that changes both (a key
+// created with its container map record).
+func (op *Op) NoteContainersAndFilesChanged() error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	return op.bump(cardfs.StaleContainers | cardfs.StaleFiles)
 }
 
 // NotePINsChanged bumps cardcf's PIN counter, before a PIN change or

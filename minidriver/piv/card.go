@@ -98,6 +98,10 @@ type Card struct {
 	objs      map[uint32][]byte
 	roles     minidriver.PinSet
 	challenge []byte
+	// made: the algorithm and public key of each key generated in this
+	// transaction, from GENERATE's answer (SP 800-73-4 part 2, 3.3.2),
+	// so that ContainerInfo reads nothing back.
+	made map[byte]keyInfo
 	// protectedTried: the PIN-protected management key was looked for.
 	protectedTried bool
 	// hiddenAdmin: the management key was authenticated with the
@@ -123,6 +127,7 @@ func (c *Card) begin(tx *scrm.Tx) {
 		c.objs = nil
 		c.roles = 0
 		c.challenge = nil
+		c.made = nil
 		c.protectedTried = false
 		c.hiddenAdmin = false
 	}
@@ -280,6 +285,14 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 // putObject sends the PUT DATA of putData and remembers the new value; the
 // card's refusal is returned as scrm gives it.
 func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
+	// The container map kept under the file store stays true across this
+	// Card's own write of the store (a cardcf bump, or a file) when it was
+	// true under the store it replaces: nothing else reached the card in
+	// between, within the transaction.
+	keptMap, keep := []byte(nil), false
+	if tag == objFileStore {
+		keptMap, keep = c.mapFresh.lookup(c.objs)
+	}
 	if tag == objMSCMAP || tag == objFileStore {
 		c.mapFresh.valid = false
 	}
@@ -291,6 +304,9 @@ func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byt
 		c.remember(tag, nil)
 	} else {
 		c.remember(tag, append([]byte{}, val...))
+	}
+	if keep {
+		c.mapFresh.store(c.objs, keptMap)
 	}
 	// The caller bumped cardcf before this write: the new value is fresh
 	// under the cardcf it now holds.

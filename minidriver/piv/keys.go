@@ -124,6 +124,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return err
 	}
 	delete(c.objs, metaTag(slot))
+	delete(c.made, slot)
 	delete(c.algs, slot)
 	delete(c.specs, slot)
 	delete(c.pubs, slot)
@@ -154,6 +155,10 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	c.setAlg(slot, alg)
 	c.setSpec(slot, req.KeySpec)
 	c.setPublic(slot, pub)
+	if c.made == nil {
+		c.made = make(map[byte]keyInfo)
+	}
+	c.made[slot] = keyInfo{Alg: alg, Public: pub}
 	return c.recordPublic(ctx, tx, slot, alg, pub)
 }
 
@@ -330,5 +335,6 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	delete(c.algs, ct.Slot)
 	delete(c.specs, ct.Slot)
 	delete(c.pubs, ct.Slot)
+	delete(c.made, ct.Slot)
 	return nil
 }
