@@ -19,6 +19,12 @@ import (
 // Op is one logical operation in progress: what fn of Card.Do works
 // through. It is valid only during Do and used by one goroutine.
 type Op struct {
+	// bumped holds the cardcf classes this operation has bumped already:
+	// one bump per class and transaction tells every other reader that
+	// the class changed (nobody reads between the transaction's writes),
+	// so later writes of the class in the same transaction need none.
+	bumped cardfs.Stale
+
 	c      *Card
 	ctx    context.Context
 	tx     *scrm.Tx
@@ -31,12 +37,7 @@ type Op struct {
 	// wrote is set once the operation started changing the card (every
 	// change bumps cardcf first): it is not started over after a reset.
 	wrote bool
-	// bumped holds the cardcf classes this operation has bumped already:
-	// one bump per class and transaction tells every other reader that
-	// the class changed (nobody reads between the transaction's writes),
-	// so later writes of the class in the same transaction need none.
-	bumped cardfs.Stale
-	carry  *carried
+	carry *carried
 }
 
 // carried holds, across the attempts of one Do, the PINs entered for it:
@@ -211,35 +212,34 @@ func (op *Op) ReadFile(dir, name string) ([]byte, error) {
 // data they guard changes (spec "File System Requirements: Cache File"),
 // in one write, and drops the classes from the cache. A class this
 // operation bumped already is not bumped again (Op.bumped).
-func (op *Op) bump(classes cardfs.Stale) error {
+func (op *Op) bump(class cardfs.Stale) error {
+	if class &^= op.bumped; class == 0 {
+		return nil // bumped already in this transaction
+	}
 	op.wrote = true
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
-	classes &^= op.bumped
-	if classes == 0 {
-		return nil
-	}
 	cf := op.cf
 	cf.Extra = append([]byte(nil), op.cf.Extra...)
-	if classes&cardfs.StalePins != 0 {
+	if class&cardfs.StalePins != 0 {
 		cf.BumpPins()
 	}
-	if classes&cardfs.StaleContainers != 0 {
+	if class&cardfs.StaleContainers != 0 {
 		cf.BumpContainers()
 	}
-	if classes&cardfs.StaleFiles != 0 {
+	if class&cardfs.StaleFiles != 0 {
 		cf.BumpFiles()
 	}
 	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()); err != nil {
 		return fmt.Errorf("engine: bump cardcf: %w", err)
 	}
 	op.cf = cf
-	op.bumped |= classes
+	op.bumped |= class
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
-	if classes&cardfs.StalePins != 0 {
+	if class&cardfs.StalePins != 0 {
 		op.c.e.pins.ObserveFreshness(op.c.pinKey(), cf.Pins)
 	}
 	return nil
