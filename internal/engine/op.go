@@ -234,8 +234,8 @@ func (op *Op) bump(class cardfs.Stale) error {
 	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()); err != nil {
 		return fmt.Errorf("engine: bump cardcf: %w", err)
 	}
-	op.cf = cf
 	op.bumped |= class
+	op.cf = cf
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
