@@ -291,7 +291,7 @@ func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byt
 	// between, within the transaction.
 	keptMap, keep := []byte(nil), false
 	if tag == objFileStore {
-		keptMap, keep = c.mapFresh.lookup(c.objs)
+		keptMap, keep = c.mapFresh.readUnder(c.objs)
 	}
 	if tag == objMSCMAP || tag == objFileStore {
 		c.mapFresh.valid = false

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -75,4 +76,15 @@ func (c *Card) hostAdd(tx *scrm.Tx, tag uint32, v []byte) {
 		item = append([]byte{1}, v...)
 	}
 	c.env.Cache.AddFile(tx, class, hostName(tag), item)
+}
+
+// readUnder returns the kept container map when it was read under the
+// file store (cardcf) value read in this transaction: the map is known to
+// be the card's now, whatever this Card writes next.
+func (f *freshMap) readUnder(objs map[uint32][]byte) ([]byte, bool) {
+	store, read := objs[objFileStore]
+	if !f.valid || !read || (store == nil) != (f.cardcf == nil) || !bytes.Equal(store, f.cardcf) {
+		return nil, false
+	}
+	return f.value, true
 }
