@@ -1,11 +1,14 @@
 package piv_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -123,4 +126,56 @@ func TestFoundDefaultFollowsCardcf(t *testing.T) {
 	require.NoError(t, c.SetDefault(ctx))
 	require.NoError(t, other.Close())
 	assert.Equal(t, second, def(), "the new default")
+}
+
+// The management key's algorithm kept in the disk cache saves GET METADATA
+// 9B in a new process, and a key another application changed to another
+// algorithm (without touching cardcf, as yubico-piv-tool does) is still
+// authenticated: the card refuses the kept algorithm and the plug-in asks
+// again.
+func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
+	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), true)
+	r := f.start(t)
+	ctx := context.Background()
+	writeCert := func(key []byte) []string {
+		p, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+			AdminResponse: basecsp.PIVManagementKey(key), CacheDir: r.cache})
+		require.NoError(t, err)
+		defer func() { _ = p.Close() }()
+		c, err := p.Container(ctx, f.sign)
+		require.NoError(t, err)
+		k, err := c.Key(minidriver.ECDSAP256)
+		require.NoError(t, err)
+		cert, err := x509.ParseCertificate(makeCert(t, k.Public(), "again"))
+		require.NoError(t, err)
+		r.sim.take()
+		require.NoError(t, k.SetCertificate(ctx, cert))
+		return r.sim.take()
+	}
+	askedAlg := func(log []string) bool {
+		for _, l := range log {
+			if strings.HasPrefix(l, "00 F7 00 9B") {
+				return true
+			}
+		}
+		return false
+	}
+	assert.True(t, askedAlg(writeCert(simpiv.DefaultManagementKey)), "the first process asks")
+	assert.False(t, askedAlg(writeCert(simpiv.DefaultManagementKey)), "the next one has it from the disk cache")
+
+	// Another application makes the management key a 3DES key.
+	tdes := bytes.Repeat([]byte{0x42}, 24)
+	card, err := scrm.NewContext(r.b).Connect(ctx, r.reader, nil)
+	require.NoError(t, err)
+	tx, err := card.Begin(ctx)
+	require.NoError(t, err)
+	md, _, err := minidriver.NewRegistry(piv.Plugin{}).OpenTx(ctx, tx, minidriver.Env{})
+	require.NoError(t, err)
+	admin(t, ctx, md, tx, simpiv.DefaultManagementKey)
+	_, err = tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{simpiv.AlgTDES, 0x9B, 24}, tdes...)})
+	require.NoError(t, err)
+	require.NoError(t, tx.End(scrm.ResetCard))
+	require.NoError(t, card.Close(scrm.LeaveCard))
+
+	assert.True(t, askedAlg(writeCert(tdes)), "the refused algorithm is asked for again")
 }

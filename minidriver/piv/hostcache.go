@@ -88,3 +88,17 @@ func (f *freshMap) readUnder(objs map[uint32][]byte) ([]byte, bool) {
 	}
 	return f.value, true
 }
+
+// mgmtAlgItem is the management key's algorithm (one byte) in the
+// caller's cache.
+const mgmtAlgItem = "piv/mgmtalg"
+
+// mgmtAlgKnown reports whether alg is a management key algorithm the
+// plug-in speaks.
+func mgmtAlgKnown(alg byte) bool {
+	switch alg {
+	case algTDES, algAES128, algAES192, algAES256:
+		return true
+	}
+	return false
+}
