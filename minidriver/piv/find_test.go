@@ -179,3 +179,21 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 
 	assert.True(t, askedAlg(writeCert(tdes)), "the refused algorithm is asked for again")
 }
+
+// A YubiKey NEO has no retired slots: with its four slots taken, a fifth
+// key is refused for want of room (the card answers 6A86 to GENERATE in
+// slot 82), and the container map is left as it was.
+func TestNEOWithoutRoomRefusesAKey(t *testing.T) {
+	f := newBudgetFixture(t, simpiv.ProfileYubiKeyNEO(), false)
+	r := f.start(t)
+	ctx := context.Background()
+	p := r.process(false)
+	before, err := p.Containers(ctx)
+	require.NoError(t, err)
+	require.Len(t, before, 4)
+	_, err = p.CreateContainer(ctx, `\\.\`+r.reader+`\fifth`, minidriver.ECDSAP256, 0, nil)
+	require.ErrorIs(t, err, minidriver.ErrNoSpace)
+	after, err := r.process(false).Containers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+}
