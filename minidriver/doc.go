@@ -121,7 +121,9 @@
 // context sees it, and generating again replaces it. DeleteContainer
 // without the login is ErrSecurityViolation, and twice ErrNoKeyContainer.
 // ContainerPIN names RoleEveryone or a listed PIN that is not
-// UnblockOnlyPIN.
+// UnblockOnlyPIN. A ContainerFinder's FindContainer gives, for every valid
+// container's name and for "" (the default), the record cmapfile holds,
+// and ErrNoKeyContainer for a name the card does not have.
 //
 // PINs (Authenticate, Unblock, ChangePIN, Admin): a wrong PIN is a
 // *PINError for that PIN matching ErrWrongPIN, not Blocked, whose text
