@@ -15,7 +15,8 @@
 //
 // The contract is the Card interface (the mandatory entry points) and small
 // optional interfaces (FileWriter, ContainerManager, Decrypter, KeyAgreer,
-// ChallengeResponder, AuthenticatorChanger, PropertySetter); the functions
+// ChallengeResponder, AuthenticatorChanger, PropertySetter,
+// ContainerFinder); the functions
 // of the same names in this package find them by type assertion and answer
 // ErrUnsupported for a card that lacks them. Errors map to the SCARD_*
 // codes of the specification (SCardCode) and are tested with errors.Is:
@@ -37,7 +38,11 @@
 // *scrm.Tx, a plug-in never begins, ends or keeps a transaction, and an
 // authentication lasts until Deauthenticate or the end of the caller's
 // transaction. At the start of each transaction the caller calls Resume so
-// that the plug-in re-establishes its application cheaply.
+// that the plug-in re-establishes its application cheaply. The caller may
+// offer its data cache in Env.Cache (the specification's
+// pfnCspCacheAddFile and pfnCspCacheLookupFile): a plug-in keeps there
+// what it reads for itself, and gets it back only in a transaction in
+// which the caller has validated the cache against cardcf.
 //
 // Byte strings are big-endian throughout (digests, signatures, RSA blocks):
 // the CAPI little-endian convention of the C interface is not carried over.
@@ -116,7 +121,9 @@
 // context sees it, and generating again replaces it. DeleteContainer
 // without the login is ErrSecurityViolation, and twice ErrNoKeyContainer.
 // ContainerPIN names RoleEveryone or a listed PIN that is not
-// UnblockOnlyPIN.
+// UnblockOnlyPIN. A ContainerFinder's FindContainer gives, for every valid
+// container's name and for "" (the default), the record cmapfile holds,
+// and ErrNoKeyContainer for a name the card does not have.
 //
 // PINs (Authenticate, Unblock, ChangePIN, Admin): a wrong PIN is a
 // *PINError for that PIN matching ErrWrongPIN, not Blocked, whose text

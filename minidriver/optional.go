@@ -121,3 +121,25 @@ func SetContainerPIN(ctx context.Context, card Card, tx *scrm.Tx, idx int, id Pi
 	}
 	return s.SetContainerPIN(ctx, tx, idx, id)
 }
+
+// ContainerFinder is implemented by cards that can find one container
+// without reading the whole container map: a card that has no stored map
+// and presents one built from its key slots (PIV) would otherwise ask the
+// card about every slot to answer one name. The caller uses it where it has
+// no fresh cmapfile of its own; the record is the one cmapfile would hold.
+type ContainerFinder interface {
+	// FindContainer returns the valid record of the container called name
+	// (compared case-insensitively), or the default container's when name
+	// is "". A name the card does not have is ErrNoKeyContainer.
+	FindContainer(ctx context.Context, tx *scrm.Tx, name string) (cardfs.ContainerMapRecord, error)
+}
+
+// FindContainer finds one container by name ("" = the default), if card
+// can; otherwise ErrUnsupported, and the caller reads cmapfile.
+func FindContainer(ctx context.Context, card Card, tx *scrm.Tx, name string) (cardfs.ContainerMapRecord, error) {
+	f, ok := card.(ContainerFinder)
+	if !ok {
+		return cardfs.ContainerMapRecord{}, unsupported("find container")
+	}
+	return f.FindContainer(ctx, tx, name)
+}

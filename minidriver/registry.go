@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -45,6 +46,32 @@ type Env struct {
 	// Rand is the source of randomness (card IDs, challenges); nil means
 	// crypto/rand.
 	Rand io.Reader
+	// Cache, if not nil, is the caller's data cache offered to the
+	// plug-in for its own internal card data (the spec's
+	// pfnCspCacheAddFile and pfnCspCacheLookupFile): what it reads from the card to answer the
+	// contract's calls (a PIV card's container map object and key
+	// metadata, say) can then be kept across transactions and, with a
+	// global cache, across processes.
+	Cache Cache
+}
+
+// Cache is the caller's data cache as a plug-in sees it (the spec's
+// pfnCspCacheAddFile and pfnCspCacheLookupFile; an item is replaced by
+// adding it again, and goes with its cardcf class). Items live and die with the caller's data
+// cache: they are kept per card identity, trusted only while the card's
+// cardcf counter of their class is the one they were cached under, and
+// only in a transaction in which the caller has read cardcf; anywhere else
+// (while opening the card, on a card that is not cached) LookupFile
+// misses and AddFile keeps nothing. Only public card data belongs there,
+// never PINs or keys. Its methods run inside the caller's transaction tx,
+// as every call of the contract does.
+type Cache interface {
+	// LookupFile returns a copy of item name, if cached and fresh.
+	LookupFile(tx *scrm.Tx, name string) ([]byte, bool)
+	// AddFile caches data (copied) as item name in class (one of
+	// cardfs.StalePins, StaleContainers, StaleFiles): the item is dropped
+	// when that counter of cardcf moves.
+	AddFile(tx *scrm.Tx, class cardfs.Stale, name string, data []byte)
 }
 
 // Match says which plug-in took a card and why.
@@ -174,6 +201,14 @@ func (r *Registry) Open(ctx context.Context, card *scrm.Card, env Env) (Card, Ma
 		return nil, Match{}, fmt.Errorf("minidriver: %w", err)
 	}
 	defer tx.End(scrm.LeaveCard)
+	return r.OpenTx(ctx, tx, env)
+}
+
+// OpenTx is Open inside the caller's transaction tx, so that the caller
+// can go on with the card in the same transaction (reading its
+// properties, say) instead of beginning another one and re-selecting the
+// application.
+func (r *Registry) OpenTx(ctx context.Context, tx *scrm.Tx, env Env) (Card, Match, error) {
 	if m, ok := r.matchATR(tx.Card().ATR()); ok {
 		c, err := m.Plugin.Open(ctx, tx, env)
 		if err != nil {

@@ -70,11 +70,10 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 
 // Resolve finds the container's current index by its name in op.
 func (c *Container) Resolve(op *engine.Op) (int, error) {
-	m, err := op.ContainerMap()
+	rec, ok, err := op.FindContainer(c.Name)
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
 	}
-	rec, ok := m.Find(c.Name)
 	if !ok {
 		return 0, c.Ref.core.Errorf("container %q is gone: %w", c.Name, minidriver.ErrNoKeyContainer)
 	}
@@ -96,16 +95,9 @@ func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) erro
 // openOn opens container name ("" = the default) on card ec in op; nil
 // when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {
-	m, err := op.ContainerMap()
+	rec, ok, err := op.FindContainer(name)
 	if err != nil {
 		return nil, fmt.Errorf("container map: %w", err)
-	}
-	var rec cardfs.ContainerMapRecord
-	var ok bool
-	if name == "" {
-		rec, ok = m.Default()
-	} else {
-		rec, ok = m.Find(name)
 	}
 	if !ok {
 		return nil, nil
@@ -460,8 +452,21 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			}
 			return c.Errorf("%w", err)
 		}
-		mapWritten, keyMade := false, false
-		undo := func() {
+		// The record is written once, with the key's size, before the key
+		// is made (as the Base CSP writes cmapfile before
+		// CardCreateContainerEx), and cardcf is bumped once before both:
+		// its containers and files counters in one write (spec "File
+		// System Requirements: Cache File": whoever changes the data bumps
+		// cardcf first; within one transaction nobody reads in between).
+		sig, kx := uint16(0), uint16(bits)
+		if spec.InSignatureSlot() {
+			sig, kx = kx, 0
+		}
+		if err := m.SetKeySizes(idx, sig, kx); err != nil {
+			return c.Errorf("%w", err)
+		}
+		mapWritten := false
+		undo := func(keyMade bool) {
 			if keyMade {
 				_ = minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx)
 			}
@@ -469,42 +474,28 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, orig)
 			}
 		}
+		if err := op.NoteContainersAndFilesChanged(); err != nil {
+			return c.Errorf("%w", err)
+		}
 		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
 			// The card may have taken part of it.
 			mapWritten = true
-			undo()
+			undo(false)
 			return c.Errorf("write container map: %w", err)
 		}
 		mapWritten = true
-		if err := op.NoteContainersChanged(); err != nil {
-			undo()
-			return c.Errorf("%w", err)
-		}
 		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
 		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
-			undo()
+			undo(false)
 			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
 				// The card refused to make a key of this kind.
 				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
 			}
 			return c.Errorf("create key: %w", err)
 		}
-		keyMade = true
-		sig, kx := uint16(0), uint16(bits)
-		if spec.InSignatureSlot() {
-			sig, kx = kx, 0
-		}
-		if err := m.SetKeySizes(idx, sig, kx); err != nil {
-			undo()
-			return c.Errorf("%w", err)
-		}
-		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
-			undo()
-			return c.Errorf("write container map: %w", err)
-		}
 		info, err := op.ContainerInfo(idx)
 		if err != nil {
-			undo()
+			undo(true)
 			return c.Errorf("new container: %w", err)
 		}
 		r, _ := m.Record(idx)

@@ -290,29 +290,39 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	md, match, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.Rand})
+	// The plug-in opens the card and reports its properties in one
+	// transaction: the properties need no exchange of their own (the
+	// plug-in has just read what they say), so a second transaction, with
+	// its re-select and cardcf read, would only cost APDUs.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		_ = conn.Close(scrm.LeaveCard)
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	pc := &pluginCache{}
+	md, match, err := e.reg.OpenTx(ctx, tx, minidriver.Env{Rand: e.cfg.Rand, Cache: pc})
+	var props minidriver.CardProperties
+	if err == nil {
+		if props, err = md.Properties(ctx, tx); err != nil {
+			_ = md.Close()
+		}
+	}
+	if endErr := tx.End(scrm.LeaveCard); err == nil && endErr != nil {
+		_ = md.Close()
+		err = endErr
+	}
 	if err != nil {
 		_ = conn.Close(scrm.LeaveCard)
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	c := &Card{e: e, reader: reader, conn: conn, md: md, plugin: match.Plugin.Name()}
-	err = c.Do(ctx, func(op *Op) error {
-		props, err := md.Properties(ctx, op.tx)
-		if err != nil {
-			return err
-		}
-		c.props = props
-		c.id = cardfs.CardID(props.GUID)
-		c.cacheID = cacheKey(c.id, props.Serial, reader)
-		c.pinID = pincache.CardID{GUID: props.GUID, Serial: string(props.Serial)}
-		c.dupPinID = pincache.CardID{GUID: c.cacheID, Serial: string(props.Serial)}
-		c.mode = props.CacheMode
-		return nil
-	})
-	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("engine: %w", err)
-	}
+	c.props = props
+	c.id = cardfs.CardID(props.GUID)
+	c.cacheID = cacheKey(c.id, props.Serial, reader)
+	c.pinID = pincache.CardID{GUID: props.GUID, Serial: string(props.Serial)}
+	c.dupPinID = pincache.CardID{GUID: c.cacheID, Serial: string(props.Serial)}
+	c.mode = props.CacheMode
+	pc.card.Store(c)
 	return c, nil
 }
 
@@ -337,6 +347,9 @@ type Card struct {
 	// duplicate: another card of the engine reports the same identity
 	// (noteDuplicatesLocked); it stays set.
 	duplicate atomic.Bool
+	// cur is the operation in progress once it has read cardcf (nil
+	// otherwise): the plug-in's cache (pluginCache) serves only it.
+	cur atomic.Pointer[Op]
 
 	mu     sync.Mutex
 	dead   bool                                    // guarded by mu
@@ -514,7 +527,9 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		}
 	}
 	if err == nil {
+		c.cur.Store(op)
 		err = fn(op)
+		c.cur.Store(nil)
 	}
 	logout := op.authed
 	var keep minidriver.PinSet
@@ -568,4 +583,44 @@ func (c *Card) KeyAgreer() (minidriver.KeyAgreer, error) {
 		return nil, fmt.Errorf("engine: key agreement: %w", minidriver.ErrUnsupported)
 	}
 	return a, nil
+}
+
+// pluginCache is the engine's data cache offered to the plug-in
+// (minidriver.Env.Cache, the spec's pfnCspCacheAddFile and
+// pfnCspCacheLookupFile): items are the card's, under the names the
+// plug-in gives them (prefixed, so they cannot collide with the engine's),
+// and served only to the operation in progress in tx once it has read
+// cardcf, under the same freshness rule as every other item.
+type pluginCache struct {
+	card atomic.Pointer[Card] // nil while the card is being opened
+}
+
+var _ minidriver.Cache = (*pluginCache)(nil)
+
+// op returns the operation in progress in tx, or nil.
+func (p *pluginCache) op(tx *scrm.Tx) *Op {
+	c := p.card.Load()
+	if c == nil {
+		return nil
+	}
+	op := c.cur.Load()
+	if op == nil || op.tx != tx {
+		return nil
+	}
+	return op
+}
+
+// LookupFile implements minidriver.Cache.
+func (p *pluginCache) LookupFile(tx *scrm.Tx, name string) ([]byte, bool) {
+	if op := p.op(tx); op != nil {
+		return op.cached("plugin:" + name)
+	}
+	return nil, false
+}
+
+// AddFile implements minidriver.Cache.
+func (p *pluginCache) AddFile(tx *scrm.Tx, class cardfs.Stale, name string, data []byte) {
+	if op := p.op(tx); op != nil {
+		op.remember(class, "plugin:"+name, data)
+	}
 }

@@ -278,7 +278,11 @@ func TestContainerPINCached(t *testing.T) {
 	id2, second := read()
 	assert.Equal(t, minidriver.RoleUser, id1)
 	assert.Equal(t, id1, id2)
-	assert.Less(t, second, first, "the PIN ID comes from the cache the second time")
+	// The generation already left the key's metadata in the data cache
+	// (the plug-in's, minidriver.Env.Cache), so neither read asks the card
+	// more than the transaction's SELECT and cardcf.
+	assert.LessOrEqual(t, second, first)
+	assert.Equal(t, uint64(2), second, "the PIN ID comes from the cache the second time")
 }
 
 func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {

@@ -19,6 +19,12 @@ import (
 // Op is one logical operation in progress: what fn of Card.Do works
 // through. It is valid only during Do and used by one goroutine.
 type Op struct {
+	// bumped holds the cardcf classes this operation has bumped already:
+	// one bump per class and transaction tells every other reader that
+	// the class changed (nobody reads between the transaction's writes),
+	// so later writes of the class in the same transaction need none.
+	bumped cardfs.Stale
+
 	c      *Card
 	ctx    context.Context
 	tx     *scrm.Tx
@@ -202,32 +208,38 @@ func (op *Op) ReadFile(dir, name string) ([]byte, error) {
 	return b, nil
 }
 
-// bump increments the cardcf counter of class on the card before the data
-// it guards changes (spec "File System Requirements: Cache File"), and
-// drops the class from the cache.
+// bump increments the cardcf counters of classes on the card before the
+// data they guard changes (spec "File System Requirements: Cache File"),
+// in one write, and drops the classes from the cache. A class this
+// operation bumped already is not bumped again (Op.bumped).
 func (op *Op) bump(class cardfs.Stale) error {
+	if class &^= op.bumped; class == 0 {
+		return nil // bumped already in this transaction
+	}
 	op.wrote = true
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
 	cf := op.cf
 	cf.Extra = append([]byte(nil), op.cf.Extra...)
-	switch class {
-	case cardfs.StalePins:
+	if class&cardfs.StalePins != 0 {
 		cf.BumpPins()
-	case cardfs.StaleContainers:
+	}
+	if class&cardfs.StaleContainers != 0 {
 		cf.BumpContainers()
-	default:
+	}
+	if class&cardfs.StaleFiles != 0 {
 		cf.BumpFiles()
 	}
 	if err := minidriver.WriteFile(op.ctx, op.c.md, op.tx, cardfs.RootDir, cardfs.CardCFFile, cf.Marshal()); err != nil {
 		return fmt.Errorf("engine: bump cardcf: %w", err)
 	}
+	op.bumped |= class
 	op.cf = cf
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
-	if class == cardfs.StalePins {
+	if class&cardfs.StalePins != 0 {
 		op.c.e.pins.ObserveFreshness(op.c.pinKey(), cf.Pins)
 	}
 	return nil
@@ -548,6 +560,16 @@ func (op *Op) NoteContainersChanged() error {
 	return op.bump(cardfs.StaleContainers)
 }
 
+// NoteContainersAndFilesChanged bumps cardcf's containers and files
+// counters in one write, before an operation that changes both (a key
+// created with its container map record).
+func (op *Op) NoteContainersAndFilesChanged() error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	return op.bump(cardfs.StaleContainers | cardfs.StaleFiles)
+}
+
 // NotePINsChanged bumps cardcf's PIN counter, before a PIN change or
 // unblock.
 func (op *Op) NotePINsChanged() error { return op.bump(cardfs.StalePins) }
@@ -600,4 +622,73 @@ func (op *Op) VerifyPIN(id minidriver.PinID, pin []byte) error {
 		return fmt.Errorf("engine: cache PIN %d: %w", id, err)
 	}
 	return nil
+}
+
+// FindContainer returns the cmapfile record of the container called name
+// ("" = the default container); ok is false when the card has none. It
+// asks as little as it can: the cached cmapfile while cardcf says it is
+// fresh, else what an earlier FindContainer found under the same cardcf,
+// else the plug-in's minidriver.ContainerFinder (a PIV card without a
+// stored map then asks about one slot instead of 24), else cmapfile from
+// the card.
+func (op *Op) FindContainer(name string) (rec cardfs.ContainerMapRecord, ok bool, err error) {
+	if b, hit := op.cached(fileKey(cardfs.MSCPDir, cardfs.ContainerMapFile)); hit {
+		if m, perr := cardfs.ParseContainerMap(b); perr == nil {
+			return findIn(m, name)
+		}
+	}
+	key := "find:" + name
+	if b, hit := op.cached(key); hit {
+		if r, derr := decodeRecord(b); derr == nil {
+			return r, true, nil
+		}
+	}
+	r, err := minidriver.FindContainer(op.ctx, op.c.md, op.tx, name)
+	switch {
+	case err == nil:
+		// The record is a piece of cmapfile: cached as cmapfile is, under
+		// the files counter, which every change of cmapfile bumps.
+		op.remember(cardfs.StaleFiles, key, encodeRecord(r))
+		return r, true, nil
+	case errors.Is(err, minidriver.ErrNoKeyContainer):
+		return cardfs.ContainerMapRecord{}, false, nil
+	case !errors.Is(err, minidriver.ErrUnsupported):
+		return cardfs.ContainerMapRecord{}, false, err
+	}
+	m, err := op.ContainerMap()
+	if err != nil {
+		return cardfs.ContainerMapRecord{}, false, err
+	}
+	return findIn(m, name)
+}
+
+func findIn(m *cardfs.ContainerMap, name string) (cardfs.ContainerMapRecord, bool, error) {
+	if name == "" {
+		r, ok := m.Default()
+		return r, ok, nil
+	}
+	r, ok := m.Find(name)
+	return r, ok, nil
+}
+
+// encodeRecord keeps a found record in the data cache: index (2 bytes,
+// big-endian), flags, the two key sizes (2 bytes each), the name.
+func encodeRecord(r cardfs.ContainerMapRecord) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(r.Index))
+	b = append(b, byte(r.Flags))
+	b = binary.BigEndian.AppendUint16(b, r.SigKeySizeBits)
+	b = binary.BigEndian.AppendUint16(b, r.KeyExchangeKeySizeBits)
+	return append(b, r.Name...)
+}
+
+func decodeRecord(b []byte) (cardfs.ContainerMapRecord, error) {
+	if len(b) < 7 {
+		return cardfs.ContainerMapRecord{}, errBadCacheItem
+	}
+	r := cardfs.ContainerMapRecord{Index: int(binary.BigEndian.Uint16(b)), Flags: cardfs.ContainerFlags(b[2]),
+		SigKeySizeBits: binary.BigEndian.Uint16(b[3:]), KeyExchangeKeySizeBits: binary.BigEndian.Uint16(b[5:]), Name: string(b[7:])}
+	if r.Index >= cardfs.MaxContainers || !r.Valid() || cardfs.ValidateContainerName(r.Name) != nil {
+		return cardfs.ContainerMapRecord{}, errBadCacheItem
+	}
+	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -40,6 +41,7 @@ func (s *suite) testContainers(t *testing.T) {
 				f := s.open(t)
 				f.provision(k)
 				f.checkContainerPIN(k)
+				f.checkFinder()
 			})
 		}
 	})
@@ -101,6 +103,7 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 		assert.Nil(t, other, "the other slot of a container with one key")
 	})
 	f.checkContainerPIN(k)
+	f.checkFinder()
 	g := s.openOn(t, f.sc)
 	g.do(func(ctx context.Context, tx *scrm.Tx) {
 		info, err := g.card.ContainerInfo(ctx, tx, k.Container)
@@ -135,6 +138,36 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "ContainerInfo after delete")
 		err = minidriver.DeleteContainer(ctx, f.card, tx, k.Container)
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "delete twice")
+	})
+}
+
+// checkFinder checks, on a card that is a minidriver.ContainerFinder, that
+// FindContainer answers what mscp/cmapfile says: the record of every valid
+// container by its name, the default container's for "", and
+// ErrNoKeyContainer for a name the card does not have.
+func (f *fixture) checkFinder() {
+	if _, ok := f.card.(minidriver.ContainerFinder); !ok {
+		return
+	}
+	f.do(func(ctx context.Context, tx *scrm.Tx) {
+		b, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, cardfs.ContainerMapFile)
+		require.NoError(f.t, err, "read cmapfile")
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(f.t, err, "parse cmapfile")
+		for _, want := range m.ValidRecords() {
+			got, err := minidriver.FindContainer(ctx, f.card, tx, want.Name)
+			if assert.NoError(f.t, err, "FindContainer(%q)", want.Name) {
+				assert.Equal(f.t, want, got, "FindContainer(%q) against cmapfile", want.Name)
+			}
+		}
+		if def, ok := m.Default(); ok {
+			got, err := minidriver.FindContainer(ctx, f.card, tx, "")
+			if assert.NoError(f.t, err, "FindContainer of the default") {
+				assert.Equal(f.t, def, got, "the default container against cmapfile")
+			}
+		}
+		_, err = minidriver.FindContainer(ctx, f.card, tx, "no such container here")
+		assert.ErrorIs(f.t, err, minidriver.ErrNoKeyContainer, "FindContainer of an unknown name")
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
@@ -156,6 +157,15 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 	if c.mgmtAlg != 0 && !refresh {
 		return c.mgmtAlg, nil
 	}
+	if !refresh && c.q.metadata && c.env.Cache != nil {
+		// Kept by an earlier process under cardcf's PIN counter (a change
+		// of the management key is an authenticator change); a stale
+		// value is refused by the card (6A80/6A86) and read again.
+		if b, ok := c.env.Cache.LookupFile(tx, mgmtAlgItem); ok && len(b) == 1 && mgmtAlgKnown(b[0]) {
+			c.mgmtAlg = b[0]
+			return c.mgmtAlg, nil
+		}
+	}
 	c.mgmtAlg = c.q.defaultMgmt
 	if c.q.metadata {
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: refMgmt, Ne: scrm.MaxShortNe})
@@ -167,6 +177,9 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 			return 0, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 		}
 		c.mgmtAlg = md.Alg
+		if c.env.Cache != nil && mgmtAlgKnown(md.Alg) {
+			c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{md.Alg})
+		}
 	}
 	return c.mgmtAlg, nil
 }

@@ -98,6 +98,10 @@ type Card struct {
 	objs      map[uint32][]byte
 	roles     minidriver.PinSet
 	challenge []byte
+	// made: the algorithm and public key of each key generated in this
+	// transaction, from GENERATE's answer (SP 800-73-4 part 2, 3.3.2),
+	// so that ContainerInfo reads nothing back.
+	made map[byte]keyInfo
 	// protectedTried: the PIN-protected management key was looked for.
 	protectedTried bool
 	// hiddenAdmin: the management key was authenticated with the
@@ -123,6 +127,7 @@ func (c *Card) begin(tx *scrm.Tx) {
 		c.objs = nil
 		c.roles = 0
 		c.challenge = nil
+		c.made = nil
 		c.protectedTried = false
 		c.hiddenAdmin = false
 	}
@@ -215,7 +220,9 @@ func (c *Card) maxNe() int {
 // scrm.ErrNotFound.
 func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, error) {
 	c.begin(tx)
-	if v, ok := c.objs[tag]; ok {
+	_, read := c.objs[tag]
+	if read || c.hostLookup(tx, tag) {
+		v := c.objs[tag]
 		if v == nil {
 			return nil, fmt.Errorf("piv: object %06X: %w", tag, scrm.ErrNotFound)
 		}
@@ -225,6 +232,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	if err != nil {
 		if errors.Is(err, scrm.ErrNotFound) {
 			c.remember(tag, nil)
+			c.hostAdd(tx, tag, nil)
 		}
 		return nil, fmt.Errorf("piv: get data %06X: %w", tag, err)
 	}
@@ -234,6 +242,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	}
 	v = append([]byte{}, v...)
 	c.remember(tag, v)
+	c.hostAdd(tx, tag, v)
 	return v, nil
 }
 
@@ -276,6 +285,14 @@ func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte)
 // putObject sends the PUT DATA of putData and remembers the new value; the
 // card's refusal is returned as scrm gives it.
 func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
+	// The container map kept under the file store stays true across this
+	// Card's own write of the store (a cardcf bump, or a file) when it was
+	// true under the store it replaces: nothing else reached the card in
+	// between, within the transaction.
+	keptMap, keep := []byte(nil), false
+	if tag == objFileStore {
+		keptMap, keep = c.mapFresh.readUnder(c.objs)
+	}
 	if tag == objMSCMAP || tag == objFileStore {
 		c.mapFresh.valid = false
 	}
@@ -288,6 +305,12 @@ func (c *Card) putObject(ctx context.Context, tx *scrm.Tx, tag uint32, val []byt
 	} else {
 		c.remember(tag, append([]byte{}, val...))
 	}
+	if keep {
+		c.mapFresh.store(c.objs, keptMap)
+	}
+	// The caller bumped cardcf before this write: the new value is fresh
+	// under the cardcf it now holds.
+	c.hostAdd(tx, tag, c.objs[tag])
 	return nil
 }
 

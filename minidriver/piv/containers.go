@@ -130,18 +130,24 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 // empty slot (6A82) are ErrNoKeyContainer.
 func (c *Card) slotMetadata(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, bool, error) {
 	raw, cached := c.objs[metaTag(slot)]
+	if !cached && c.hostLookup(tx, metaTag(slot)) {
+		raw, cached = c.objs[metaTag(slot)], true
+	}
 	if !cached {
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: slot, Ne: c.maxNe()})
 		switch {
 		case err == nil:
 			raw = append([]byte{}, rsp.Data...)
 			c.remember(metaTag(slot), raw)
+			c.hostAdd(tx, metaTag(slot), raw)
 		case lacksInstruction(err):
 			c.q.metadata = false
 			return keyInfo{}, false, nil
 		case noKeyStatus(err):
 			if lacksSlot(err) {
 				c.noteSlotLacking(slot)
+			} else {
+				c.hostAdd(tx, metaTag(slot), nil)
 			}
 			c.remember(metaTag(slot), nil)
 			return keyInfo{}, true, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)

@@ -445,9 +445,11 @@ func (c *Card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidri
 	if err != nil {
 		return minidriver.ContainerInfo{}, err
 	}
-	ki, err := c.slotInfo(ctx, tx, ct.Slot)
-	if err != nil {
-		return minidriver.ContainerInfo{}, err
+	ki, made := c.made[ct.Slot]
+	if !made {
+		if ki, err = c.slotInfo(ctx, tx, ct.Slot); err != nil {
+			return minidriver.ContainerInfo{}, err
+		}
 	}
 	if ki.Public == nil {
 		return minidriver.ContainerInfo{}, fmt.Errorf("piv: container %d: public key unknown: %w", idx, minidriver.ErrNoKeyContainer)

@@ -124,6 +124,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		return err
 	}
 	delete(c.objs, metaTag(slot))
+	delete(c.made, slot)
 	delete(c.algs, slot)
 	delete(c.specs, slot)
 	delete(c.pubs, slot)
@@ -141,6 +142,9 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	tmpl := bertlv.Encode(0xAC, append(bertlv.Encode(0x80, []byte{alg}), policy...))
 	rsp, err := c.adminDo(ctx, tx, scrm.Command{INS: 0x47, P2: slot, Data: tmpl, Ne: c.maxNe()})
 	if err != nil {
+		if err := c.noSuchSlot(slot, req.Index, err); err != nil {
+			return err
+		}
 		return cardErr(fmt.Sprintf("generate in slot %02X", slot), err)
 	}
 	v, err := bertlv.Single(rsp.Data, 0x7F49)
@@ -154,6 +158,10 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	c.setAlg(slot, alg)
 	c.setSpec(slot, req.KeySpec)
 	c.setPublic(slot, pub)
+	if c.made == nil {
+		c.made = make(map[byte]keyInfo)
+	}
+	c.made[slot] = keyInfo{Alg: alg, Public: pub}
 	return c.recordPublic(ctx, tx, slot, alg, pub)
 }
 
@@ -330,5 +338,20 @@ func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error 
 	delete(c.algs, ct.Slot)
 	delete(c.specs, ct.Slot)
 	delete(c.pubs, ct.Slot)
+	delete(c.made, ct.Slot)
 	return nil
+}
+
+// noSuchSlot turns a refusal of a key command that names a key reference
+// the card does not have (6A86, incorrect P1-P2, or 6A88, reference not
+// found: SP 800-73-4 part 2, 3.3.2; a YubiKey NEO has no
+// retired slots) into ErrNoSpace, and remembers the slot as lacking for
+// the Card's lifetime; any other error is nil.
+func (c *Card) noSuchSlot(slot byte, idx int, err error) error {
+	sw, ok := swOf(err)
+	if !ok || (sw != 0x6A86 && sw != 0x6A88) {
+		return nil
+	}
+	c.noteSlotLacking(slot)
+	return fmt.Errorf("piv: container %d: the card has no slot %02X: %w: %w", idx, slot, minidriver.ErrNoSpace, err)
 }
