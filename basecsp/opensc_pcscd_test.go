@@ -30,12 +30,12 @@ func TestFailedCreateInvisibleToOpenSC(t *testing.T) {
 	env := pcscdtest.Require(t)
 	_, err := exec.LookPath("pkcs11-tool")
 	require.NoError(t, err, "pkcs11-tool is needed (scripts/test.sh installs it)")
-	conf := pcscdtest.OpenSCConf(t) // room for every reader's card
 	for _, prof := range []simgids.Profile{simgids.ProfileRSA(), simgids.ProfileRSAQuiet()} {
 		t.Run(prof.Name, func(t *testing.T) {
 			sim, err := simgids.New(simgids.Config{Initialized: true, Profile: prof})
 			require.NoError(t, err)
 			reader := env.Insert(t, sim)
+			conf := pcscdtest.OpenSCConf(t, reader)
 			objects := func() string {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
@@ -54,7 +54,7 @@ func TestFailedCreateInvisibleToOpenSC(t *testing.T) {
 				}
 				return strings.Join(keep, "\n")
 			}
-			p, err := basecsp.Open(basecsp.Config{Backend: env.Backend(t), Prompt: newPrompt(simgids.DefaultPIN)})
+			p, err := basecsp.Open(basecsp.Config{Backend: env.Isolated(t), Prompt: newPrompt(simgids.DefaultPIN)})
 			require.NoError(t, err)
 			defer p.Close()
 			ctx := context.Background()

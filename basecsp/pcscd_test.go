@@ -22,7 +22,7 @@ func TestTLSClientAuthenticationPCSCD(t *testing.T) {
 	require.NoError(t, err)
 	reader := env.Insert(t, sim)
 	p, err := basecsp.Open(basecsp.Config{
-		Backend:       env.Backend(t),
+		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
 		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
 	})

@@ -48,7 +48,7 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	ctx := context.Background()
 	// OpenSC's default 16 virtual slots run out when other packages' cards
 	// sit in the other readers: the slot of reader would be missing.
-	conf := pcscdtest.OpenSCConf(t)
+	conf := pcscdtest.OpenSCConf(t, reader)
 	tool := func(name string, args ...string) (string, error) {
 		return pcscdtest.RunTool(t, conf, name, args...)
 	}
@@ -68,7 +68,7 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	require.NoError(t, err, "yubico-piv-tool: %s", out)
 
 	p, err := ksp.Open(ksp.Config{
-		Backend:       env.Backend(t),
+		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
 		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
 	})
@@ -135,7 +135,7 @@ func TestTLSClientAuthenticationPCSCD(t *testing.T) {
 	require.NoError(t, err)
 	reader := env.Insert(t, sim)
 	p, err := ksp.Open(ksp.Config{
-		Backend:       env.Backend(t),
+		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
 		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
 	})

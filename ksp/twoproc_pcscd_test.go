@@ -64,7 +64,7 @@ func TestTwoProcessesPCSCD(t *testing.T) {
 	ctx := context.Background()
 	admin := basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
 	open := func(dir string, noCache bool) *basecsp.Provider {
-		p, err := basecsp.Open(basecsp.Config{Backend: env.Backend(t), Prompt: newPrompt(simpiv.DefaultPIN),
+		p, err := basecsp.Open(basecsp.Config{Backend: env.Isolated(t), Prompt: newPrompt(simpiv.DefaultPIN),
 			AdminResponse: admin, CacheDir: dir, NoCache: noCache})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = p.Close() })

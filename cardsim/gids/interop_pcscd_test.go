@@ -36,17 +36,13 @@ type runner struct {
 	conf string
 }
 
-func newRunner(t *testing.T, names ...string) *runner {
+func newRunner(t *testing.T, reader string, names ...string) *runner {
 	t.Helper()
 	for _, n := range names {
 		_, err := exec.LookPath(n)
 		require.NoError(t, err, "%s is needed (scripts/test.sh installs it)", n)
 	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "opensc.conf")
-	require.NoError(t, os.WriteFile(conf, []byte("app default {\n\tframework pkcs15 {\n\t}\n}\n"+
-		"app opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 128;\n\t}\n}\n"), 0o600))
-	return &runner{t: t, dir: dir, conf: conf}
+	return &runner{t: t, dir: t.TempDir(), conf: pcscdtest.OpenSCConf(t, reader)}
 }
 
 func (r *runner) path(name string) string { return filepath.Join(r.dir, name) }
@@ -84,7 +80,7 @@ func TestInteropOpenSC(t *testing.T) {
 	card, err := gids.New(gids.Config{})
 	require.NoError(t, err)
 	reader, _ := env.InsertTB(t, card)
-	r := newRunner(t, "opensc-tool", "gids-tool", "pkcs11-tool", "openssl")
+	r := newRunner(t, reader, "opensc-tool", "gids-tool", "pkcs11-tool", "openssl")
 	const adminKey = "010203040506070801020304050607080102030405060708"
 	p11 := func(args ...string) string {
 		t.Helper()

@@ -50,6 +50,7 @@ type tools struct {
 	dir    string
 	reader string
 	env    []string // added to the environment of every program
+	conf   string   // OPENSC_CONF, made on first use
 }
 
 func newTools(t *testing.T, reader string, names ...string) *tools {
@@ -61,20 +62,14 @@ func newTools(t *testing.T, reader string, names ...string) *tools {
 	return &tools{t: t, dir: t.TempDir(), reader: reader}
 }
 
-// openscConf returns an OpenSC configuration for the tools. OpenSC's
-// PKCS#11 module gives each reader four slots and stops at 16 by default, so
-// it sees only the first four readers; scripts/test.sh's pcscd has eight
-// vpcd readers and the test's card may be in any of them.
+// openscConf returns the OpenSC configuration for the tools: OpenSC sees
+// the test's reader only (pcscdtest.OpenSCConf).
 func (tl *tools) openscConf() string {
 	tl.t.Helper()
-	file := tl.path("opensc.conf")
-	if _, err := os.Stat(file); err == nil {
-		return file
+	if tl.conf == "" {
+		tl.conf = pcscdtest.OpenSCConf(tl.t, tl.reader)
 	}
-	conf := "app default {\n\tframework pkcs15 {\n\t}\n}\n" +
-		"app opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 128;\n\t}\n}\n"
-	require.NoError(tl.t, os.WriteFile(file, []byte(conf), 0o600))
-	return file
+	return tl.conf
 }
 
 // path returns the name of a file in the test's directory.
@@ -480,8 +475,14 @@ func TestInteropOpenSC(t *testing.T) {
 				out := p11("-L")
 				slots, err := pcscdtest.Slots()
 				require.NoError(t, err)
-				for _, s := range slots { // every vpcd reader has PKCS#11 slots
-					assert.Contains(t, out, s.Name)
+				// OpenSC sees the test's reader only (OpenSCConf), so it
+				// touches no other test's card.
+				for _, s := range slots {
+					if s.Name == reader {
+						assert.Contains(t, out, s.Name)
+					} else {
+						assert.NotContains(t, out, s.Name+"\n")
+					}
 				}
 				assert.Contains(t, out, "token manufacturer : piv_II")
 				out = p11(append(login, "-O")...)

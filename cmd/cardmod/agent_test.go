@@ -447,7 +447,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, slot.Release()) })
 	require.NoError(t, slot.Insert(ctx, opened.Card))
 	reader := slot.Name
-	ra := startAgent(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", reader, "-pin-stdin")
+	ra := startAgent(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "123456\n", "-reader", reader, "-pin-stdin")
 
 	senv := sshEnv(t, ra.sock)
 	l := runTool(t, senv, "", "ssh-add", "-l")
@@ -456,7 +456,7 @@ func TestAgentThroughPCSCD(t *testing.T) {
 
 	// sshd's authorized_keys comes from cardmod's own output (list -ssh,
 	// through pcscd), the keys the agent serves.
-	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "", "-reader", reader, "list", "-ssh")
+	r := runIO(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "", "-reader", reader, "list", "-ssh")
 	require.Equal(t, exitOK, r.code, r.err)
 	first := strings.SplitN(r.out, "\n", 2)[0] + "\n"
 	f := strings.Fields(first)
@@ -467,11 +467,11 @@ func TestAgentThroughPCSCD(t *testing.T) {
 	// OpenSC gets the card while the agent holds its shared connection
 	// (OpenSCConf: other packages' cards in the other readers would use up
 	// OpenSC's default 16 slots).
-	out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t), needTool(t, "pkcs11-tool"), "-L")
+	out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t, reader), needTool(t, "pkcs11-tool"), "-L")
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, strings.ToLower(slotBlock(out, reader)), "token manufacturer : piv_ii", "%s", out)
 	// ... and reads it: its objects, the certificate of Alice.
-	out, err = pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t), "pkcs11-tool", "--module", openscPKCS11, "--slot-description", reader, "-O")
+	out, err = pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t, reader), "pkcs11-tool", "--module", openscPKCS11, "--slot-description", reader, "-O")
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, out, "CN=Alice", "%s", out)
 	// ... and so does yubico-piv-tool.

@@ -27,7 +27,7 @@ import (
 // listThrough runs `cardmod -reader reader list -json` through pcscd.
 func listThrough(t *testing.T, env *pcscdtest.Env, reader string) *cardEntry {
 	t.Helper()
-	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "", "-reader", reader, "list", "-json")
+	r := runIO(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "", "-reader", reader, "list", "-json")
 	require.Equal(t, exitOK, r.code, r.err)
 	var l listing
 	require.NoError(t, json.Unmarshal([]byte(r.out), &l), r.out)
@@ -95,7 +95,7 @@ func TestServeThroughPCSCD(t *testing.T) {
 	c := listThrough(t, env, slot.Name)
 	assert.Equal(t, "PIV", c.Plugin)
 	assert.Equal(t, "10000001", c.Serial)
-	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p384", "served")
+	r := runIO(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p384", "served")
 	require.Equal(t, exitOK, r.code, r.err)
 
 	sv.end(t)
@@ -136,7 +136,7 @@ func TestServeProfileThroughPCSCD(t *testing.T) {
 			opened, err := simfile.Open(sim, simfile.Options{})
 			require.NoError(t, err)
 			assert.Equal(t, spaced(opened.Card.ATR()), c.ATR, "pcscd reports the profile's ATR")
-			r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p256", "k")
+			r := runIO(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "123456\n", "-reader", slot.Name, "-pin-stdin", "generate", "-alg", "p256", "k")
 			assert.Equal(t, tt.p256, r.code, r.err)
 
 			sv.end(t)
@@ -215,7 +215,7 @@ func TestListCardOfOpenSC(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(keyFile, []byte(strings.Join(hexKey, ":")), 0o600))
 	cmd := exec.Command(pivTool, "-r", reader, "-A", "M:9B:03", "-G", "9A:11")
-	cmd.Env = append(os.Environ(), "PIV_EXT_AUTH_KEY="+keyFile)
+	cmd.Env = append(os.Environ(), "PIV_EXT_AUTH_KEY="+keyFile, "OPENSC_CONF="+pcscdtest.OpenSCConf(t, reader))
 	// OpenSC 0.23 (Debian 12) generates the key on the card, then fails
 	// on the host decoding the public key with OpenSSL 3 ("unable to gen
 	// EC key ... invalid curve"): what matters here is the card.
@@ -240,7 +240,7 @@ func TestListCardOfOpenSC(t *testing.T) {
 	// certificate" otherwise; the
 	// public key comes from `cardmod list -ssh`, piv-tool could not decode
 	// it), is listed with its subject and fingerprint.
-	r := runIO(t, &stdio{backend: nopRelease{env.Backend(t)}}, "", "-reader", reader, "list", "-ssh")
+	r := runIO(t, &stdio{backend: nopRelease{env.Isolated(t)}}, "", "-reader", reader, "list", "-ssh")
 	require.Equal(t, exitOK, r.code, r.err)
 	sshPub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.out))
 	require.NoError(t, err, r.out)
@@ -251,7 +251,7 @@ func TestListCardOfOpenSC(t *testing.T) {
 	certFile := filepath.Join(dir, "cert.pem")
 	require.NoError(t, os.WriteFile(certFile, certPEM, 0o600))
 	cmd = exec.Command(pivTool, "-r", reader, "-A", "M:9B:03", "-C", "9A", "-i", certFile)
-	cmd.Env = append(os.Environ(), "PIV_EXT_AUTH_KEY="+keyFile)
+	cmd.Env = append(os.Environ(), "PIV_EXT_AUTH_KEY="+keyFile, "OPENSC_CONF="+pcscdtest.OpenSCConf(t, reader))
 	// OpenSC 0.23's piv-tool exits non-zero (31, 32 seen) printing nothing after
 	// writing it (pcscd's log: both chained PUT DATA parts of 5FC105
 	// answered 9000): the listing below is what tells.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,24 +26,56 @@ const waitLimit = time.Minute
 // served is one run of the command in the background.
 type served struct {
 	cancel context.CancelFunc
-	errc   chan error
-	out    *bytes.Buffer // read only once errc has delivered
+	done   chan struct{} // closed when run has returned
+	err    error         // run's result, set before done is closed
+	out    *syncBuffer
+}
+
+// syncBuffer is the command's output, written by the run while a test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // serve starts run with args and waits until it reports the card present.
+// When t ends the run is interrupted and waited for, so a test that fails
+// halfway leaves no card served into its reader.
 func serve(t *testing.T, args ...string) (*served, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{cancel: cancel, errc: make(chan error, 1), out: new(bytes.Buffer)}
+	s := &served{cancel: cancel, done: make(chan struct{}), out: new(syncBuffer)}
 	readyc := make(chan string, 1)
-	go func() { s.errc <- run(ctx, args, s.out, func(r string) { readyc <- r }) }()
+	go func() {
+		defer close(s.done)
+		s.err = run(ctx, args, s.out, func(r string) { readyc <- r })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(waitLimit):
+			t.Errorf("run did not stop within %v", waitLimit)
+		}
+	})
 	select {
 	case reader := <-readyc:
 		return s, reader
-	case err := <-s.errc:
-		t.Fatalf("run ended before the card was served: %v\n%s", err, s.out)
+	case <-s.done:
+		t.Fatalf("run ended before the card was served: %v\n%s", s.err, s.out)
 	case <-time.After(waitLimit):
-		cancel()
 		t.Fatalf("run did not serve the card within %v", waitLimit)
 	}
 	return nil, ""
@@ -53,8 +86,8 @@ func (s *served) stop(t *testing.T) string {
 	t.Helper()
 	s.cancel()
 	select {
-	case err := <-s.errc:
-		require.NoError(t, err, s.out.String())
+	case <-s.done:
+		require.NoError(t, s.err, s.out.String())
 	case <-time.After(waitLimit):
 		t.Fatalf("run did not stop within %v", waitLimit)
 	}
@@ -191,6 +224,7 @@ func TestRunServesGIDS(t *testing.T) {
 	}
 
 	s, reader := serve(t, "-card", "gids", "-state", state, "-addr", r.Addr, "-reader", r.Name)
+	require.Equal(t, r.Name, reader, "%s", s.out)
 	first := gidsTries(reader, true)
 	out := s.stop(t)
 	assert.Contains(t, out, "created GIDS card")

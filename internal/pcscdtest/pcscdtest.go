@@ -29,6 +29,11 @@
 // so the next card never races pcscd's removal detection (see package
 // vpcd). Locks die with their process.
 //
+// A test touches only its own readers: [Env.Isolated] and [Env.Context]
+// see the readers the Env holds, and [OpenSCConf] keeps OpenSC away from
+// the others (docs/testing.md tells what a client connecting to every
+// reader did to the tests beside it).
+//
 // [Env] implements the Harness of package scrm/scrmtest:
 //
 //	scrmtest.Run(t, pcscdtest.Require(t))
@@ -140,8 +145,9 @@ type Env struct {
 	slots   []Slot
 	dir     string
 
-	mu   sync.Mutex
-	held map[string]*Reader // readers holding a card inserted by Insert, by name
+	mu    sync.Mutex
+	held  map[string]*Reader // readers holding a card inserted by Insert, by name
+	owned map[string]bool    // readers acquired and not yet released, by name
 }
 
 // Require skips t when CARDMOD_PCSCD is unset and fails it when it is set but
@@ -187,7 +193,7 @@ func Open(ctx context.Context) (*Env, error) {
 		_ = b.Release()
 		return nil, fmt.Errorf("pcscdtest: lock directory: %w", err)
 	}
-	return &Env{backend: b, slots: slots, dir: dir, held: make(map[string]*Reader)}, nil
+	return &Env{backend: b, slots: slots, dir: dir, held: make(map[string]*Reader), owned: make(map[string]bool)}, nil
 }
 
 // Close releases the Env's backend. Readers must be released first.
@@ -204,11 +210,27 @@ func (e *Env) Backend(t testing.TB) *pcsc.Backend {
 	return b
 }
 
-// Context returns a scrm.Context over a new PC/SC backend, released when t
-// ends (scrmtest.Harness).
+// Isolated returns a new PC/SC backend, released when t ends, that shows
+// only the readers the Env holds (acquired and not yet released): a
+// provider listing every card, or a test connecting by mistake to another
+// reader, never touches the cards of the tests running beside it in other
+// packages. Other readers are left out of ListReaders and are unknown
+// readers to GetStatusChange and Connect.
+func (e *Env) Isolated(t testing.TB) scrm.Backend {
+	t.Helper()
+	return &isolated{Backend: e.Backend(t), e: e}
+}
+
+// Context returns a scrm.Context over [Env.Isolated] (scrmtest.Harness).
 func (e *Env) Context(t *testing.T) *scrm.Context {
 	t.Helper()
-	return scrm.NewContext(e.Backend(t))
+	return scrm.NewContext(e.Isolated(t))
+}
+
+func (e *Env) owns(reader string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.owned[reader]
 }
 
 // Insert presents card in a free vpcd reader and returns the reader's name
@@ -284,6 +306,9 @@ func (e *Env) Acquire(ctx context.Context) (*Reader, error) {
 				return nil, fmt.Errorf("lock %s: %w", path, err)
 			}
 			if ok {
+				e.mu.Lock()
+				e.owned[s.Name] = true
+				e.mu.Unlock()
 				return &Reader{Slot: s, env: e, unlock: unlock}, nil
 			}
 		}
@@ -392,6 +417,7 @@ func (r *Reader) Release() error {
 	if r.env.held[r.Name] == r {
 		delete(r.env.held, r.Name)
 	}
+	delete(r.env.owned, r.Name)
 	r.env.mu.Unlock()
 	if err != nil {
 		// pcscd may not have seen the removal: keep the slot locked
@@ -453,4 +479,50 @@ func isClosed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// isolated is the backend of [Env.Isolated].
+type isolated struct {
+	scrm.Backend
+	e *Env
+}
+
+func (b *isolated) ListReaders(ctx context.Context) ([]string, error) {
+	all, err := b.Backend.ListReaders(ctx)
+	if err != nil {
+		return all, err
+	}
+	names := []string{}
+	for _, r := range all {
+		if b.e.owns(r) {
+			names = append(names, r)
+		}
+	}
+	if len(names) == 0 {
+		return names, fmt.Errorf("pcscdtest: none of the readers pcscd has is held by the test: %w", scrm.ErrNoReadersAvailable)
+	}
+	return names, nil
+}
+
+func (b *isolated) GetStatusChange(ctx context.Context, states []scrm.ReaderState) error {
+	for _, st := range states {
+		if err := b.check(st.Reader); err != nil {
+			return err
+		}
+	}
+	return b.Backend.GetStatusChange(ctx, states)
+}
+
+func (b *isolated) Connect(ctx context.Context, reader string, share scrm.ShareMode, proto scrm.Protocol) (scrm.Conn, error) {
+	if err := b.check(reader); err != nil {
+		return nil, err
+	}
+	return b.Backend.Connect(ctx, reader, share, proto)
+}
+
+func (b *isolated) check(reader string) error {
+	if reader == scrm.PnPNotification || b.e.owns(reader) {
+		return nil
+	}
+	return fmt.Errorf("pcscdtest: reader %q is not held by the test: %w", reader, scrm.ErrUnknownReader)
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,20 +17,36 @@ import (
 const ToolTimeout = 2 * time.Minute
 
 // OpenSCConf writes an OpenSC configuration for the reference tools into
-// a temporary directory of t and returns its path, for OPENSC_CONF.
-//
-// OpenSC's PKCS #11 module has 16 virtual slots by default
-// (max_virtual_slots) and gives a card up to four (slots_per_card): with
-// the cards of other packages' tests in the other vpcd readers at the
-// same time, the slots run out before the test's reader, and
-// `pkcs11-tool --slot-description <reader>` fails with `No slot named
-// "..." found`. The configuration raises the limit to 128, enough for
-// every reader scripts/test.sh declares.
-func OpenSCConf(t testing.TB) string {
+// a temporary directory of t and returns its path, for OPENSC_CONF. OpenSC
+// sees only the readers given, the test's own: the configuration lists every other
+// vpcd reader of the test bed in ignored_readers (opensc.conf(5)), because
+// OpenSC connects to the card in every reader it sees (its PKCS #11 module
+// does so at C_Initialize, whatever slot the tool names), and such a
+// connection, its transactions and its card resets disturb the tests of
+// other packages using those readers at the same time. It also raises
+// max_virtual_slots from OpenSC's default 16 to 128.
+func OpenSCConf(t testing.TB, readers ...string) string {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "opensc.conf")
-	conf := "app default {\n\tframework pkcs15 {\n\t}\n}\n" +
+	if len(readers) == 0 {
+		t.Fatal("pcscdtest: OpenSCConf needs the test's readers")
+	}
+	slots, err := Slots()
+	if err != nil {
+		t.Fatalf("pcscdtest: %v", err)
+	}
+	var ignored []string
+	for _, s := range slots {
+		if !slices.Contains(readers, s.Name) {
+			ignored = append(ignored, strconv.Quote(s.Name))
+		}
+	}
+	conf := "app default {\n"
+	if len(ignored) > 0 {
+		conf += "\tignored_readers = " + strings.Join(ignored, ", ") + ";\n"
+	}
+	conf += "\tframework pkcs15 {\n\t}\n}\n" +
 		"app opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 128;\n\t}\n}\n"
+	file := filepath.Join(t.TempDir(), "opensc.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		t.Fatalf("pcscdtest: %v", err)
 	}

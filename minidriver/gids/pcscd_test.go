@@ -56,17 +56,13 @@ type tools struct {
 	conf string
 }
 
-func newTools(t *testing.T) *tools {
+func newTools(t *testing.T, reader string) *tools {
 	t.Helper()
 	for _, n := range []string{"gids-tool", "pkcs11-tool", "openssl"} {
 		_, err := exec.LookPath(n)
 		require.NoError(t, err, "%s is needed (scripts/test.sh installs it)", n)
 	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "opensc.conf")
-	require.NoError(t, os.WriteFile(conf, []byte("app default {\n\tframework pkcs15 {\n\t}\n}\n"+
-		"app opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 128;\n\t}\n}\n"), 0o600))
-	return &tools{t: t, dir: dir, conf: conf}
+	return &tools{t: t, dir: t.TempDir(), conf: pcscdtest.OpenSCConf(t, reader)}
 }
 
 func (r *tools) path(name string) string { return filepath.Join(r.dir, name) }
@@ -109,7 +105,7 @@ func interopOpenSC(t *testing.T, pc *pcscdtest.Env, prof simgids.Profile) {
 	sim, err := simgids.New(simgids.Config{Profile: prof})
 	require.NoError(t, err)
 	reader := pc.Insert(t, sim)
-	r := newTools(t)
+	r := newTools(t, reader)
 	const pin = "123456"
 	p11 := func(args ...string) string {
 		t.Helper()
@@ -171,7 +167,7 @@ func interopOpenSC(t *testing.T, pc *pcscdtest.Env, prof simgids.Profile) {
 	t.Run("a basecsp container in pkcs11-tool", func(t *testing.T) {
 		ctx := context.Background()
 		p, err := basecsp.Open(basecsp.Config{
-			Backend:  pc.Backend(t),
+			Backend:  pc.Isolated(t),
 			Registry: minidriver.NewRegistry(gids.Plugin{}),
 			Prompt:   pincache.NewFixed([]byte(pin)),
 		})

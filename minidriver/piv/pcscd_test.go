@@ -114,7 +114,7 @@ func TestYubicoPIVToolInterop(t *testing.T) {
 	assert.Contains(t, status, "from yubico-piv-tool")
 
 	// OpenSC's PKCS #11 module lists both certificates too.
-	out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t), "pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O")
+	out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t, reader), "pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O")
 	require.NoError(t, err, "pkcs11-tool: %s", out)
 	assert.Contains(t, string(out), "from cardmod")
 	assert.Contains(t, string(out), "from yubico-piv-tool")

@@ -103,7 +103,7 @@ func TestPeerToolsOnProfiles(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, minidriver.WriteFile(ctx, md, tx, "mscp", "kxc02", makeCert(t, info.KeyExchange, "from cardmod")))
 			})
-			out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t), "pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O")
+			out, err := pcscdtest.RunTool(t, pcscdtest.OpenSCConf(t, reader), "pkcs11-tool", "--module", opensc, "--slot-description", reader, "-O")
 			require.NoError(t, err, "pkcs11-tool: %s", out)
 			if p.Issued {
 				assert.Contains(t, string(out), "cardsim PIV holder PIV Authentication")
