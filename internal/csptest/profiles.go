@@ -61,9 +61,11 @@ type Profile struct {
 }
 
 // Admin is the admin responder of every profile's card: the simulated
-// cards' default PIV management key and GIDS admin key. The issued PIV
-// card's management key is its issuer's, so it answers that card's
-// challenges wrongly, as a holder's software would.
+// cards' default PIV management key and GIDS admin key, as a fleet's
+// software configures one responder for every card. The issued PIV card's
+// management key is its issuer's: the responder's answer would be wrong,
+// and the providers refuse that card's writes as read-only before asking
+// it (and its PIN changes need no admin key).
 func Admin() minidriver.AdminResponder {
 	return minidriver.AdminResponders(piv.ManagementKey(simpiv.DefaultManagementKey), gids.AdminKey(simgids.DefaultAdminKey))
 }
