@@ -11,7 +11,10 @@ package interop
 //
 //	./scripts/test.sh                                       # CI: 2 rounds
 //	CARDMOD_BUDGET_ROUNDS=7 CARDMOD_BUDGET_OUT=/tmp/budgets.md \
-//	    ./scripts/test.sh -run TestBudgetTable -v           # the full table
+//	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v  # the full table, every profile
+//
+// A full run takes more than go test's default 10 minutes (2 rounds: about
+// 13 minutes on 2 shared cores): give it -timeout.
 
 import (
 	"bytes"

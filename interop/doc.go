@@ -30,7 +30,7 @@
 // MeasureBudgets and BudgetTable.Count give the counts to other tests:
 //
 //	CARDMOD_BUDGET_ROUNDS=7 CARDMOD_BUDGET_OUT=/tmp/budgets.md \
-//	    ./scripts/test.sh -run TestBudgetTable -v
+//	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v
 //
 // prints the full table (docs/benchmarks.md carries one) with each
 // operation's decoded card-side trace.
