@@ -14,7 +14,7 @@ package interop
 //	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v  # the full table, every profile
 //
 // A full run takes more than go test's default 10 minutes (2 rounds: about
-// 13 minutes on 2 shared cores): give it -timeout.
+// 17 minutes on 2 shared cores): give it -timeout.
 
 import (
 	"bytes"
