@@ -274,7 +274,10 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 		return fmt.Errorf("basecsp: change PIN: %w", err)
 	}
 	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
-		if core.HasAdmin() {
+		if core.HasAdmin() && op.CheckWritable() == nil {
+			// A read-only card's files are not written (its PIN is
+			// the holder's: SP 800-73-4 part 2, 3.2.2 and 3.2.3 need
+			// no management key), so no admin key is asked for.
 			if err := core.WriteAuth(op, "change PIN"); err != nil {
 				return err
 			}
@@ -330,7 +333,10 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 				return fmt.Errorf("basecsp: unblock PIN %d: a secret of 0 bytes for PIN %d: %w", target, auth, minidriver.ErrInvalidParameter)
 			}
 		}
-		if core.HasAdmin() {
+		if core.HasAdmin() && op.CheckWritable() == nil {
+			// A read-only card's files are not written (its PIN is
+			// the holder's: SP 800-73-4 part 2, 3.2.2 and 3.2.3 need
+			// no management key), so no admin key is asked for.
 			if err := core.WriteAuth(op, "unblock PIN"); err != nil {
 				return err
 			}

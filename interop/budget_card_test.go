@@ -28,9 +28,17 @@ func (x exchange) String() string {
 
 // shape is what must not differ between two runs of the same operation:
 // everything but the answer's size (an ECDSA signature's DER length varies
-// by a byte or two with the signature's value).
+// by a byte or two with the signature's value), also where a 61xx status
+// word tells it (ISO/IEC 7816-4 5.1.3: xx bytes still available). piv-go
+// on firmware before 5.3 asks ATTEST for a key's PIN policy, and each
+// attestation certificate carries a new ECDSA signature: 61BA one time,
+// 61B9 the next. How many GET RESPONSEs follow is still compared.
 func (x exchange) shape() string {
-	return fmt.Sprintf("%02X%02X%02X%02X/%d/%04X", x.CLA, x.INS, x.P1, x.P2, x.Sent, x.SW)
+	sw := fmt.Sprintf("%04X", x.SW)
+	if x.SW>>8 == 0x61 {
+		sw = "61xx"
+	}
+	return fmt.Sprintf("%02X%02X%02X%02X/%d/%s", x.CLA, x.INS, x.P1, x.P2, x.Sent, sw)
 }
 
 // countingCard sits between scrm/vpcd and a simulated card and records

@@ -135,3 +135,19 @@ func FuzzDecode(f *testing.F) {
 		assert.NotEmpty(t, decodeGIDS(cmd))
 	})
 }
+
+// TestExchangeShape: the determinism check's view of an exchange ignores
+// the answer's size, also where a 61xx status word tells it.
+func TestExchangeShape(t *testing.T) {
+	a := exchange{CLA: 0x00, INS: 0xF9, P1: 0x9A, Sent: 5, Received: 258, SW: 0x61BA}
+	b := a
+	b.Received, b.SW = 257, 0x61B9
+	assert.Equal(t, a.shape(), b.shape())
+	assert.Equal(t, "00F99A00/5/61xx", a.shape())
+	c := a
+	c.SW = 0x9000
+	assert.NotEqual(t, a.shape(), c.shape(), "the answer completed at once")
+	d := a
+	d.SW = 0x6A82
+	assert.Equal(t, "00F99A00/5/6A82", d.shape())
+}

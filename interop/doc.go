@@ -16,7 +16,8 @@
 // TestBudgetTable is the harness of issue 12: it provisions one card
 // state per scenario (by cardmod, by piv-go, by yubico-piv-tool; a GIDS
 // card by cardmod) on a simulated card whose family is a parameter
-// (BudgetProfile; the default card today), serves copies of that state to
+// (BudgetProfile; budgetProfiles lists the cardsim/piv and cardsim/gids
+// profiles measured), serves copies of that state to
 // pcscd through vpcd, and runs the same operations with cardmod (basecsp
 // and ksp, shared and exclusive, in-process and as new processes: the test
 // binary re-executes itself, see TestMain), piv-go, OpenSC's PKCS#11
@@ -29,7 +30,7 @@
 // MeasureBudgets and BudgetTable.Count give the counts to other tests:
 //
 //	CARDMOD_BUDGET_ROUNDS=7 CARDMOD_BUDGET_OUT=/tmp/budgets.md \
-//	    ./scripts/test.sh -run TestBudgetTable -v
+//	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v
 //
 // prints the full table (docs/benchmarks.md carries one) with each
 // operation's decoded card-side trace.

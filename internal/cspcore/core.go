@@ -163,8 +163,13 @@ func ParseName(name string, errBadName error) (reader, container string, err err
 // WriteAuth authenticates what writing to the card needs: the admin key
 // when the provider's responder has one for the card, else the user PIN
 // (also when the responder declines the card with
-// minidriver.ErrNoAdminKey).
+// minidriver.ErrNoAdminKey). A read-only card is refused first, with an
+// error matching minidriver.ErrReadOnly, before anything authenticates
+// (an issued PIV card: its management key is the issuer's).
 func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
+	if err := op.CheckWritable(); err != nil {
+		return c.Errorf("%s: %w", purpose, err)
+	}
 	if c.cfg.AdminResponse != nil {
 		err := op.AuthenticateAdmin(minidriver.RoleAdmin, c.cfg.AdminResponse)
 		if err == nil {

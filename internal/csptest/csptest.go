@@ -1,7 +1,9 @@
 // Package csptest holds the test helpers shared by the tests of the
 // providers (packages basecsp and ksp): a counting PIN prompt, keys and
-// certificates, and a TLS handshake with client authentication by a card
-// key.
+// certificates, a TLS handshake with client authentication by a card
+// key, and the provider behaviour suite (Run) that both providers run on
+// every simulated card profile (Profiles) through an adapter of their API
+// (Provider, Key).
 //
 // Concurrency: Prompt is safe for concurrent use; the functions may be
 // called from parallel tests.
@@ -130,4 +132,24 @@ func TLSHandshake(t *testing.T, version uint16, key crypto.Signer, cert *x509.Ce
 	require.Len(t, state.PeerCertificates, 1)
 	assert.Equal(t, cert.Raw, state.PeerCertificates[0].Raw, "the server verified the card's certificate")
 	assert.Equal(t, version, state.Version)
+}
+
+// EncryptPKCS1v15 builds a PKCS #1 v1.5 type 2 ciphertext of msg for pub
+// (RFC 8017, 7.2.1; rsa.EncryptPKCS1v15 is deprecated).
+func EncryptPKCS1v15(t testing.TB, pub *rsa.PublicKey, msg []byte) []byte {
+	t.Helper()
+	k := pub.Size()
+	require.LessOrEqual(t, len(msg), k-11)
+	em := make([]byte, k)
+	em[1] = 2
+	ps := em[2 : k-len(msg)-1]
+	for i := range ps {
+		for ps[i] == 0 {
+			_, err := rand.Read(ps[i : i+1])
+			require.NoError(t, err)
+		}
+	}
+	copy(em[k-len(msg):], msg)
+	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
+	return c.FillBytes(make([]byte, k))
 }

@@ -220,6 +220,12 @@ func (op *Op) bump(class cardfs.Stale) error {
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
+	if op.c.props.ReadOnly {
+		// "If the card is also read-only, the CSP never writes cardcf"
+		// (minidriver spec, CP_CARD_CACHE_MODE): what such a card lets
+		// its holder change (the PIN) leaves its files as they are.
+		return nil
+	}
 	cf := op.cf
 	cf.Extra = append([]byte(nil), op.cf.Extra...)
 	if class&cardfs.StalePins != 0 {
@@ -288,6 +294,11 @@ func (op *Op) checkWritable() error {
 	}
 	return nil
 }
+
+// CheckWritable fails with an error matching minidriver.ErrReadOnly when
+// the card is read-only (CardProperties.ReadOnly), so that a write is
+// refused before anything authenticates for it.
+func (op *Op) CheckWritable() error { return op.checkWritable() }
 
 // ContainerMap reads and parses mscp/cmapfile.
 func (op *Op) ContainerMap() (*cardfs.ContainerMap, error) {

@@ -1,0 +1,94 @@
+package basecsp_test
+
+import (
+	"context"
+	"crypto/x509"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// TestSuiteOnProfiles runs the provider behaviour suite (internal/csptest
+// Run) through the Base CSP on every simulated card profile. The Base CSP
+// has no key agreement (CAPI's smart card CSP has none; ECDH is the KSP's),
+// so ECDH keys are generated and listed but not used here.
+func TestSuiteOnProfiles(t *testing.T) {
+	csptest.Run(t, csptest.Suite{Open: openSuite, PINChange: true})
+}
+
+func openSuite(t *testing.T, cfg csptest.OpenConfig) csptest.Provider {
+	p, err := basecsp.Open(basecsp.Config{Backend: cfg.Backend, Prompt: cfg.Prompt, AdminResponse: cfg.Admin})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return suiteProvider{p}
+}
+
+// suiteProvider adapts a Provider to the suite.
+type suiteProvider struct{ p *basecsp.Provider }
+
+func (s suiteProvider) Generate(ctx context.Context, name string, k csptest.KeyCase) (csptest.Key, error) {
+	ct, err := s.p.CreateContainer(ctx, name, k.Spec, k.Bits, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ct.Key(k.Spec)
+}
+
+func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
+	list, err := s.p.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []csptest.Entry
+	for _, e := range list {
+		ct, err := s.p.Container(ctx, e.FullName())
+		if err != nil {
+			return nil, err
+		}
+		for _, spec := range ct.KeySpecs() {
+			k, err := ct.Key(spec)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, csptest.Entry{Name: e.FullName(), Spec: spec, Public: k.Public()})
+		}
+	}
+	return out, nil
+}
+
+func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.KeySpec) (csptest.Key, error) {
+	ct, err := s.p.Container(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return ct.Key(spec)
+}
+
+func (s suiteProvider) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
+	list, err := s.p.Certificates(ctx)
+	var out []*x509.Certificate
+	for _, e := range list {
+		out = append(out, e.Certificate)
+	}
+	return out, err
+}
+
+func (s suiteProvider) ChangePIN(ctx context.Context, old, new []byte) error {
+	c, err := s.p.Card(ctx, csptest.SuiteReader)
+	if err != nil {
+		return err
+	}
+	return c.ChangePIN(ctx, minidriver.RoleUser, old, new)
+}
+
+func (s suiteProvider) UnblockPIN(ctx context.Context, by minidriver.PinID, secret, new []byte) error {
+	c, err := s.p.Card(ctx, csptest.SuiteReader)
+	if err != nil {
+		return err
+	}
+	return c.UnblockPIN(ctx, minidriver.RoleUser, by, secret, new)
+}
