@@ -92,6 +92,18 @@ func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) erro
 	})
 }
 
+// DoChecked is Do with Ref.DoChecked: for an operation whose outcome fn
+// checks on the host.
+func (c *Container) DoChecked(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
+	return c.Ref.DoChecked(ctx, func(_ *engine.Card, op *engine.Op) error {
+		idx, err := c.Resolve(op)
+		if err != nil {
+			return err
+		}
+		return fn(op, idx)
+	})
+}
+
 // openOn opens container name ("" = the default) on card ec in op; nil
 // when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {

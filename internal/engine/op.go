@@ -31,6 +31,9 @@ type Op struct {
 	cf     cardfs.CardCF
 	hasCF  bool
 	authed minidriver.PinSet
+	// left: exclusive mode, the PINs earlier operations may have left
+	// verified on the card (Card.left).
+	left minidriver.PinSet
 	// authing is set while an authentication runs: a panic then may
 	// leave a login behind.
 	authing bool
@@ -48,6 +51,9 @@ type Op struct {
 type carried struct {
 	pending map[minidriver.PinID]*pincache.Attempt
 	good    map[minidriver.PinID]*pincache.Secret
+	// checked: DoChecked's operation, which may skip cardcf; unchecked:
+	// an attempt did.
+	checked, unchecked bool
 }
 
 func (c *carried) take(id minidriver.PinID) *pincache.Attempt {
@@ -159,6 +165,7 @@ func (op *Op) syncFreshness() error {
 		return nil // not trusted: nothing is cached for this operation
 	}
 	op.cf, op.hasCF = cf, true
+	c.noteCF(cf)
 	if cache := c.cache(); cache != nil {
 		if stale := cache.Sync(c.cacheID, cf); stale&cardfs.StalePins != 0 {
 			c.mu.Lock()
@@ -174,6 +181,14 @@ func (op *Op) syncFreshness() error {
 		}
 	}
 	return nil
+}
+
+// noteCF records cf as the card's last known cardcf (Card.seenCF).
+func (c *Card) noteCF(cf cardfs.CardCF) {
+	cf.Extra = slices.Clone(cf.Extra)
+	c.mu.Lock()
+	c.seenCF = &cf
+	c.mu.Unlock()
 }
 
 // cached reads item from the card's data cache.
@@ -242,6 +257,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	}
 	op.bumped |= class
 	op.cf = cf
+	op.c.noteCF(cf)
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
@@ -600,6 +616,23 @@ func (op *Op) keepable() minidriver.PinSet {
 		}
 	}
 	return keep
+}
+
+// stayable returns the PINs of op.authed that exclusive mode leaves
+// verified at the end of a successful operation (Card.Do): PINs entered
+// by the user or verified externally. Challenge-response PINs (an admin
+// key) are logged out.
+func (op *Op) stayable() minidriver.PinSet {
+	var stay minidriver.PinSet
+	op.c.mu.Lock()
+	defer op.c.mu.Unlock()
+	for _, id := range op.authed.IDs() {
+		info, ok := op.c.pinfo[id]
+		if ok && (info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN) {
+			stay |= minidriver.NewPinSet(id)
+		}
+	}
+	return stay
 }
 
 // VerifyPIN verifies PIN id with pin in this transaction and, when the
