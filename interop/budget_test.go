@@ -283,22 +283,11 @@ func (b *BudgetTable) add(c budgetCell, log []exchange, resets int, d time.Durat
 
 // knownBudgetFailures are operations that fail today, with the reason.
 // They show as "fail" in the table and are logged; TestBudgetTable checks
-// that each still fails, so that the fix removes its entry here.
-var knownBudgetFailures = map[budgetCell]string{
-	{scGIDS, opDecrypt, colBasecspExclusive}: gidsExclusiveBug,
-	{scGIDS, opDecrypt, colKSPExclusive}:     gidsExclusiveBug,
-}
-
-// gidsExclusiveBug: in exclusive mode the engine keeps the PIN verified
-// between operations (internal/engine Card.Do, kept), but the GIDS
-// plug-in's Resume re-selects the application at the start of each one,
-// and a GIDS SELECT starts a fresh session (cardsim/gids, as a Java Card
-// applet selected again): the operation after a successful one is sent
-// without VERIFY and refused with 6982 at MANAGE SECURITY ENVIRONMENT,
-// and nothing is kept after the failure, so the next one verifies and
-// works. Operations alternate; the harness's order (sign, decrypt, sign,
-// decrypt) makes every decryption fail.
-const gidsExclusiveBug = "cardmod bug: exclusive mode on GIDS loses the login at the re-SELECT (MSE answers 6982)"
+// that each still fails, so that the fix removes its entry here. (The GIDS
+// exclusive-mode failure, a kept login lost at the re-SELECT, is fixed:
+// exclusive mode no longer selects the application again between
+// operations.)
+var knownBudgetFailures = map[budgetCell]string{}
 
 // fail records that an operation failed (the cell shows "fail"). A known
 // failure is logged; any other fails t.

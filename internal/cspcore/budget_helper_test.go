@@ -40,8 +40,8 @@ type logCard struct {
 
 type apduLog struct {
 	CLA, INS, P1, P2 byte
-	Sent, Received int
-	SW             uint16
+	Sent, Received   int
+	SW               uint16
 }
 
 func (a apduLog) String() string {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/internal/csptest"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
@@ -239,12 +241,13 @@ var budgetOps = []budgetOp{
 			return nil, false
 		}
 		msg := []byte("budget plaintext")
-		ct, err := rsa.EncryptPKCS1v15(rand.Reader, s.dec.Public().(*rsa.PublicKey), msg)
+		opts := &rsa.OAEPOptions{Hash: crypto.SHA256}
+		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, s.dec.Public().(*rsa.PublicKey), msg, nil)
 		if err != nil {
 			return nil, false
 		}
 		return func() error {
-			pt, err := s.dec.Decrypt(rand.Reader, ct, nil)
+			pt, err := s.dec.Decrypt(rand.Reader, ct, opts)
 			if err == nil && string(pt) != string(msg) {
 				return assert.AnError
 			}
@@ -349,4 +352,133 @@ func sharedBudget(op string) int {
 		return 4
 	}
 	return 5
+}
+
+// TestReplacedKeyNeverUsedStale: another application replaces the key of
+// an open container between two shared-mode signatures (on a card it
+// provisioned, without cardcf, and on a card cardmod provisioned, whose
+// cardcf it does not bump). The signature made with cached data does not
+// verify under the key's public key, so it is made again on data read
+// afresh; the key is still not the one opened, so no signature is
+// returned, the error says the key is gone, the PIN is not asked for
+// again and no PIN try is spent. Opened again, the container has the new
+// key, which signs.
+func TestReplacedKeyNeverUsedStale(t *testing.T) {
+	p := simpiv.ProfileYubiKey57()
+	for _, byPeer := range []bool{true, false} {
+		t.Run(map[bool]string{true: "peer", false: "cardmod"}[byPeer], func(t *testing.T) {
+			bc := newPIVBudgetCard(t, p, byPeer)
+			ctx := context.Background()
+			prompt := csptest.NewPrompt(simpiv.DefaultPIN)
+			pr, err := ksp.Open(ksp.Config{Backend: bc.backend, Prompt: prompt})
+			require.NoError(t, err)
+			defer func() { assert.NoError(t, pr.Close()) }()
+			s := openBudgetSession(t, bc, false)
+			require.NotNil(t, s.sign)
+			k, err := pr.OpenKey(ctx, s.sign.(*ksp.Key).Name())
+			require.NoError(t, err)
+			d := sha256.Sum256([]byte("replaced"))
+			_, err = k.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.NoError(t, err)
+			asked := prompt.Count.Load()
+
+			// Another application generates a new key where k's is.
+			slot := byte(0x9A)
+			if !byPeer {
+				slot = slotOf(t, bc, k.Public())
+			}
+			raw := rawPIV{t: t, card: bc.lc.Card}
+			newPub := raw.generate(slot, simpiv.AlgECCP256)
+			bc.lc.Card.Reset()
+
+			sig, err := k.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.Error(t, err)
+			assert.Nil(t, sig)
+			assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+			assert.Equal(t, asked, prompt.Count.Load(), "the cached PIN, accepted, is not asked for again")
+			_, sw := raw.do(0x20, 0x00, 0x80, nil)
+			assert.Equal(t, uint16(0x63C3), sw, "no PIN try spent")
+
+			again, err := pr.OpenKey(ctx, k.Name())
+			require.NoError(t, err)
+			assert.True(t, samePub(again.Public(), newPub), "the container now has the new key")
+			sig, err = again.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.NoError(t, err)
+			assert.True(t, ecdsa.VerifyASN1(newPub.(*ecdsa.PublicKey), d[:], sig))
+		})
+	}
+}
+
+// slotOf finds the slot holding pub by GET METADATA (Yubico), sent
+// directly to the simulated card.
+func slotOf(t *testing.T, bc *budgetCard, pub crypto.PublicKey) byte {
+	t.Helper()
+	raw := rawPIV{t: t, card: bc.lc.Card}
+	raw.must(0xA4, 0x04, 0x00, simpiv.AID)
+	for _, slot := range []byte{0x9A, 0x9C, 0x9D, 0x9E, 0x82, 0x83} {
+		md, sw := raw.do(0xF7, 0x00, slot, nil)
+		if sw != 0x9000 {
+			continue
+		}
+		v, ok := bertlv.Find(md, 0x04)
+		if !ok {
+			continue
+		}
+		pt, ok := bertlv.Find(v, 0x86)
+		if !ok {
+			continue
+		}
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+		if err == nil && samePub(k, pub) {
+			return slot
+		}
+	}
+	t.Fatal("no slot holds the key")
+	return 0
+}
+
+// TestWarmBudgetsGIDS: on a GIDS card (cardmod made its RSA key), a warm
+// signature costs at most 5 APDUs in shared mode (SELECT, VERIFY, MSE,
+// PSO, the logout; no cardcf read), a decryption 6 (cardcf is read first:
+// its result cannot be checked on the host), and in exclusive mode 3
+// (MSE, PSO, a cmapfile read the engine's cache still misses; the login
+// is kept), where every other operation used to fail (the re-SELECT ended
+// the kept login).
+func TestWarmBudgetsGIDS(t *testing.T) {
+	sim, err := simgids.New(simgids.Config{Initialized: true, MaxRSABits: 2048})
+	require.NoError(t, err)
+	bc := &budgetCard{lc: &logCard{Card: sim}, backend: virtual.NewBackend(), pubs: map[minidriver.KeySpec]crypto.PublicKey{}, gids: true}
+	bc.backend.AddReader(budgetReader).Insert(bc.lc)
+	pr, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simgids.DefaultPIN)})
+	require.NoError(t, err)
+	ct, err := pr.CreateContainer(context.Background(), `\\.\`+budgetReader+`\budget rsa`, minidriver.KeyExchange, 2048, csptest.RSAKey(t))
+	require.NoError(t, err)
+	k, err := ct.Key(minidriver.KeyExchange)
+	require.NoError(t, err)
+	bc.pubs[minidriver.KeyExchange] = k.Public()
+	require.NoError(t, pr.Close())
+	for _, exclusive := range []bool{false, true} {
+		s := openBudgetSession(t, bc, exclusive)
+		require.NotNil(t, s.dec)
+		// Alternate, as the interop harness does: sign, decrypt, sign.
+		for _, op := range []budgetOp{budgetOps[2], budgetOps[3], budgetOps[2], budgetOps[3]} {
+			run, ok := op.run(s)
+			require.True(t, ok)
+			l := warm(t, bc, run)
+			sent, recv := bytesOf(l)
+			t.Logf("exclusive=%v %s: %d APDUs (%d/%d B)%s", exclusive, op.name, len(l), sent, recv, traceOf(l))
+			switch {
+			case exclusive:
+				// MSE, PSO, and the cmapfile read again (open: the
+				// engine's cache misses it in exclusive mode on GIDS).
+				assert.LessOrEqual(t, commands(l), 3, "exclusive %s", op.name)
+			case op.name == "decrypt RSA":
+				// Open: cardcf is read before a decryption (6).
+				assert.LessOrEqual(t, commands(l), 6, "shared %s", op.name)
+			default:
+				assert.LessOrEqual(t, commands(l), 5, "shared %s", op.name)
+			}
+		}
+		s.close(t)
+	}
 }

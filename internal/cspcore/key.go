@@ -153,6 +153,11 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 		sig = s
 		return nil
 	})
+	if errors.Is(err, engine.ErrStale) {
+		// Still no signature under the key's public key on data read
+		// afresh: the key opened is no longer on the card.
+		return nil, core.Errorf("container %q no longer holds the key opened: %w: %w", k.C.Name, minidriver.ErrNoKeyContainer, err)
+	}
 	if err != nil {
 		return nil, err
 	}
