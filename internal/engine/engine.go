@@ -6,7 +6,16 @@
 // authenticate when the operation needs it (PIN from the cache or the
 // prompt), do the work, log out, end.
 //
-// No login outlives an operation: when the outcome of an authentication
+// Two refinements cut the APDUs of warm operations (docs/benchmarks.md).
+// Operations whose outcome the caller checks on the host (a signature
+// against the key's public key) run with Card.DoChecked, which reads no
+// cardcf and uses the cached data as of the last cardcf read; an outcome
+// that does not check out makes the operation run again on data read
+// afresh. In exclusive mode, after an operation that ended cleanly, the
+// next one continues the plug-in's state (no SELECT, nothing read again)
+// and PINs stay verified until Close resets the card.
+//
+// In shared mode no login outlives an operation: when the outcome of an authentication
 // is not a definite status word, when a logout fails, or when a callback
 // panics while a login may be active, the transaction ends with a card
 // reset (see Card.Do). A reset is lost login state, not a failure: an
@@ -359,6 +368,12 @@ type Card struct {
 	// operation, and the cardcf that operation ended with.
 	kept   minidriver.PinSet // guarded by mu
 	lastCF *cardfs.CardCF    // guarded by mu
+	// hints: on a card whose cache mode keeps nothing (CacheNone), what
+	// operations read of it (container map, container PINs), used only
+	// by operations that check their outcome on the host and skip
+	// cardcf (DoChecked); dropped when cardcf is seen to change, on every
+	// write, and when a checked outcome does not check out.
+	hints map[string][]byte // guarded by mu
 	// seenCF: the cardcf the engine last read or wrote, nil when unknown
 	// or when the cache was dropped (DoChecked).
 	seenCF *cardfs.CardCF // guarded by mu
@@ -453,9 +468,12 @@ const MaxResetRetries = 8
 // authenticate and work through op, then logs out every PIN fn
 // authenticated and ends the transaction. No login outlives Do, except
 // in exclusive mode (Config.Exclusive): no other application can reach the
-// card between operations, so PINs whose cache policy is Normal stay
-// verified and cardcf is not read again until the card is reset; Close
-// resets the card to end that login.
+// card between operations, so cardcf is not read again until the card is
+// reset, after an operation that ended cleanly the next one continues from
+// it without re-selecting the application (plug-ins that implement
+// Continue), PINs whose cache policy is Normal stay verified for the next
+// operations, and other user PINs are asked for again before their next
+// use but not logged out; Close resets the card to end those logins.
 //
 // The transaction ends with a card reset (scrm.ResetCard), dropping every
 // login of every connection, whenever the card's login state is not known
@@ -500,24 +518,23 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // DoChecked is Do for an operation whose outcome fn checks on the host
 // against what the caller holds (a signature against the key's public
 // key, as cspcore does before returning any signature). In shared mode it
-// does not read cardcf first: the cached container map, container PINs
-// and PIN information are used as of the last cardcf the engine read,
-// and the plug-in trusts what it keeps across transactions the same way
-// (freshAssumer). That saves one APDU per operation and is sound because
-// a result that does not verify is never returned: when fn fails with an
-// error matching ErrStale, or with one that stale data can cause (a key
-// or a security status the card does not have: minidriver.ErrNoKeyContainer,
-// minidriver.ErrSecurityViolation), the card's cached data is dropped and
-// fn runs once more as Do runs it, reading cardcf and everything else
-// afresh. A PIN the card refused is never a reason to run fn again. The
-// PINs entered for the first run are verified again in the second (no
-// prompt, and no try spent: the card accepted them).
+// does not read cardcf first: the cached container map and container PINs
+// are used as of the last cardcf the engine read (on a card whose cache
+// mode keeps nothing, as the card's hints), and the plug-in trusts what it
+// keeps across transactions the same way (freshAssumer). cardcf is read
+// only where cached data is used that the outcome cannot vouch for:
+// before a PIN from the PIN cache is sent (Op.Authenticate), so that a PIN
+// changed elsewhere is dropped without being tried. A key that needs no
+// PIN thus signs in two APDUs (SELECT and the signature).
 //
-// What this gives up: the PIN freshness counter of cardcf is not looked
-// at before a cached PIN is verified, so a PIN changed through another
-// process costs one try (the cached PIN is then dropped and never
-// retried), as a PIN changed by another application that keeps no cardcf
-// always does.
+// It is sound because a result that does not check out is never
+// returned: when fn fails with an error matching ErrStale, or with one
+// that stale data can cause (a key or a security status the card does not
+// have: minidriver.ErrNoKeyContainer, minidriver.ErrSecurityViolation),
+// the card's cached data is dropped and fn runs once more as Do runs it,
+// reading cardcf and everything else afresh. A PIN the card refused is
+// never a reason to run fn again; the PINs the card accepted in the first
+// run are verified again in the second (no prompt, no try spent).
 //
 // In exclusive mode, and on a card whose cardcf the engine has not read
 // yet, DoChecked is Do.
@@ -532,7 +549,7 @@ func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
 		cache.Drop(c.cacheID)
 	}
 	c.mu.Lock()
-	c.pinfo, c.seenCF = nil, nil
+	c.pinfo, c.seenCF, c.hints = nil, nil, nil
 	c.mu.Unlock()
 	carry.checked = false
 	return c.do(ctx, fn, carry)
@@ -625,10 +642,16 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		switch {
 		case excl && lastCF != nil:
 			op.cf, op.hasCF = *lastCF, true
-		case carry.checked && !excl && seenCF != nil && canAssume && !wasReset:
+			if cache := c.cache(); cache != nil {
+				// The cache learns the card's cardcf under the card's
+				// key (the first operation read it while the card was
+				// being opened, before the key was known).
+				cache.Sync(c.cacheID, op.cf)
+			}
+		case carry.checked && !excl && seenCF != nil && canAssume:
 			op.cf, op.hasCF = *seenCF, true
 			fa.AssumeFresh(tx)
-			carry.unchecked = true
+			carry.unchecked, op.unchecked = true, true
 		default:
 			err = op.syncFreshness()
 		}

@@ -40,7 +40,10 @@ type Op struct {
 	// wrote is set once the operation started changing the card (every
 	// change bumps cardcf first): it is not started over after a reset.
 	wrote bool
-	carry *carried
+	// unchecked: the operation did not read cardcf first (DoChecked) and
+	// checks its outcome on the host; synced: cardcf was read in it.
+	unchecked, synced bool
+	carry             *carried
 }
 
 // carried holds, across the attempts of one Do, the PINs entered for it:
@@ -156,12 +159,15 @@ func (op *Op) syncFreshness() error {
 	b, err := c.md.ReadFile(op.ctx, op.tx, cardfs.RootDir, cardfs.CardCFFile)
 	switch {
 	case errors.Is(err, minidriver.ErrFileNotFound):
+		op.synced, op.hasCF = true, false
 		return nil
 	case err != nil:
 		return fmt.Errorf("engine: read cardcf: %w", err)
 	}
+	op.synced = true
 	cf, err := cardfs.ParseCardCF(b)
 	if err != nil {
+		op.hasCF = false
 		return nil // not trusted: nothing is cached for this operation
 	}
 	op.cf, op.hasCF = cf, true
@@ -187,24 +193,52 @@ func (op *Op) syncFreshness() error {
 func (c *Card) noteCF(cf cardfs.CardCF) {
 	cf.Extra = slices.Clone(cf.Extra)
 	c.mu.Lock()
+	if c.seenCF == nil || !c.seenCF.Equal(cf) {
+		c.hints = nil
+	}
 	c.seenCF = &cf
 	c.mu.Unlock()
 }
 
-// cached reads item from the card's data cache.
+// cached reads item from the card's data cache; on a card whose cache
+// mode keeps nothing, in an operation that checks its outcome (unchecked:
+// DoChecked), from the card's hints.
 func (op *Op) cached(name string) ([]byte, bool) {
 	cache := op.c.cache()
-	if cache == nil || !op.hasCF {
+	if cache == nil {
+		if !op.unchecked {
+			return nil, false
+		}
+		c := op.c
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		b, ok := c.hints[name]
+		return slices.Clone(b), ok
+	}
+	if !op.hasCF {
 		return nil, false
 	}
 	return cache.Get(op.c.cacheID, name)
 }
 
 func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
-	if cache := op.c.cache(); cache != nil && op.hasCF {
+	cache := op.c.cache()
+	switch {
+	case cache != nil && op.hasCF:
 		_ = cache.Put(op.c.cacheID, class, name, data) // a failed disk write only costs a re-read
+	case cache == nil && !op.c.e.cfg.NoCache && !op.wrote && len(data) <= maxHint:
+		c := op.c
+		c.mu.Lock()
+		if c.hints == nil {
+			c.hints = make(map[string][]byte)
+		}
+		c.hints[name] = slices.Clone(data)
+		c.mu.Unlock()
 	}
 }
+
+// maxHint bounds one item of Card.hints.
+const maxHint = 16 << 10
 
 func fileKey(dir, name string) string { return "file:" + dir + "/" + name }
 
@@ -232,6 +266,9 @@ func (op *Op) bump(class cardfs.Stale) error {
 		return nil // bumped already in this transaction
 	}
 	op.wrote = true
+	op.c.mu.Lock()
+	op.c.hints = nil
+	op.c.mu.Unlock()
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
@@ -486,6 +523,15 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 				op.c.e.pins.Fail(op.c.pinKey(), id)
 			}
 			return err
+		}
+		if op.unchecked && !op.synced {
+			// Freshness is read where cached data is used that the
+			// caller cannot check: a PIN cached for the card is sent
+			// only while cardcf's PIN counter says it was not changed
+			// elsewhere (else it is dropped without being tried).
+			if err := op.syncFreshness(); err != nil {
+				return err
+			}
 		}
 		att := op.carry.take(id)
 		if att == nil {

@@ -19,11 +19,12 @@ func (c *Card) Continue(tx *scrm.Tx) {
 // across transactions as if the caller had read the same cardcf in tx.
 // The caller (internal/engine's DoChecked) does so only for an operation
 // whose outcome it checks on the host, and runs it again with cardcf read
-// when the outcome does not check out.
+// when the outcome does not check out. A cardcf read later in tx that
+// differs drops them (sawCardCF).
 func (c *Card) AssumeFresh(tx *scrm.Tx) {
 	c.use(tx)
-	if c.cf != nil {
-		c.mfOK = c.mfOK || c.mf != nil
-		c.kmOK = c.kmOK || c.km != nil
+	if c.cf != nil && !c.mfOK && !c.kmOK {
+		c.mfOK, c.kmOK = c.mf != nil, c.km != nil
+		c.assumed = true
 	}
 }

@@ -14,13 +14,13 @@ func (c *Card) Continue(tx *scrm.Tx) {
 }
 
 // AssumeFresh trusts, in transaction tx, the container map kept across
-// transactions (freshMap) as if the caller had read the same cardcf in
-// tx. The caller (internal/engine's DoChecked) does so only for an
-// operation whose outcome it checks on the host, and runs it again with
-// cardcf read when the outcome does not check out.
+// transactions (freshMap) until cardcf is read in tx, as if the caller
+// had read the same cardcf. The caller (internal/engine's DoChecked) does
+// so only for an operation whose outcome it checks on the host, and runs
+// it again with cardcf read when the outcome does not check out. A map
+// taken on this assumption is not kept again under a cardcf read later in
+// tx.
 func (c *Card) AssumeFresh(tx *scrm.Tx) {
 	c.begin(tx)
-	if _, read := c.objs[objFileStore]; !read && c.mapFresh.valid {
-		c.remember(objFileStore, c.mapFresh.cardcf)
-	}
+	c.assumeFresh = true
 }
