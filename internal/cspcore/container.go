@@ -70,14 +70,14 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 
 // Resolve finds the container's current index by its name in op.
 func (c *Container) Resolve(op *engine.Op) (int, error) {
-	rec, ok, err := op.FindContainer(c.Name)
+	idx, ok, err := op.ContainerIndex(c.Name)
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
 	}
 	if !ok {
 		return 0, c.Ref.core.Errorf("container %q is gone: %w", c.Name, minidriver.ErrNoKeyContainer)
 	}
-	return rec.Index, nil
+	return idx, nil
 }
 
 // Do runs fn as one operation on the container's card with the

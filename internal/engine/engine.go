@@ -93,6 +93,9 @@ type Engine struct {
 	mu     sync.Mutex
 	cards  map[string]*Card // guarded by mu; by reader name
 	closed bool             // guarded by mu
+	// shut mirrors closed for CheckOpen, which every operation calls:
+	// no lock shared by all cards on the operation path.
+	shut atomic.Bool
 }
 
 // ErrClosed is the error, wrapped, of every call on an Engine or its
@@ -101,9 +104,7 @@ var ErrClosed = errors.New("engine: closed")
 
 // CheckOpen returns nil before Close and Config.ErrClosed after.
 func (e *Engine) CheckOpen() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	if e.shut.Load() {
 		return e.cfg.ErrClosed
 	}
 	return nil
@@ -153,6 +154,7 @@ func (e *Engine) Close() error {
 		return e.cfg.ErrClosed
 	}
 	e.closed = true
+	e.shut.Store(true)
 	cards := e.cards
 	e.cards = make(map[string]*Card)
 	e.mu.Unlock()
@@ -374,6 +376,12 @@ type Card struct {
 	// cardcf (DoChecked); dropped when cardcf is seen to change, on every
 	// write, and when a checked outcome does not check out.
 	hints map[string][]byte // guarded by mu
+	// memo: the data cache items this card used last, valid under
+	// memoCF (Op.cached).
+	memo    map[string][]byte // guarded by mu
+	memoCF  *cardfs.CardCF    // guarded by mu
+	memoIdx map[string]int    // guarded by mu; container indexes by name, -1: none
+
 	// seenCF: the cardcf the engine last read or wrote, nil when unknown
 	// or when the cache was dropped (DoChecked).
 	seenCF *cardfs.CardCF // guarded by mu
@@ -550,6 +558,7 @@ func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
 	}
 	c.mu.Lock()
 	c.pinfo, c.seenCF, c.hints = nil, nil, nil
+	c.memo, c.memoCF, c.memoIdx = nil, nil, nil
 	c.mu.Unlock()
 	carry.checked = false
 	return c.do(ctx, fn, carry)
@@ -642,10 +651,12 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		switch {
 		case excl && lastCF != nil:
 			op.cf, op.hasCF = *lastCF, true
-			if cache := c.cache(); cache != nil {
+			if cache := c.cache(); cache != nil && !c.memoValid(op.cf) {
 				// The cache learns the card's cardcf under the card's
 				// key (the first operation read it while the card was
-				// being opened, before the key was known).
+				// being opened, before the key was known). Once the
+				// card's memo holds what the operations use, the data
+				// cache (one lock for every card) is not touched.
 				cache.Sync(c.cacheID, op.cf)
 			}
 		case carry.checked && !excl && seenCF != nil && canAssume:

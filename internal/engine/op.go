@@ -218,7 +218,46 @@ func (op *Op) cached(name string) ([]byte, bool) {
 	if !op.hasCF {
 		return nil, false
 	}
-	return cache.Get(op.c.cacheID, name)
+	if b, ok := op.c.memoGet(op.cf, name); ok {
+		return b, true
+	}
+	b, ok := cache.Get(op.c.cacheID, name)
+	if ok {
+		op.c.memoPut(op.cf, name, b)
+	}
+	return b, ok
+}
+
+// memoGet returns item name of the card's memo when it was taken under
+// cf: the items of the data cache this card used last, kept under the
+// card's own lock so that warm operations on different cards share no
+// lock (the data cache has one for every card).
+func (c *Card) memoGet(cf cardfs.CardCF, name string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.memoCF == nil || !c.memoCF.Equal(cf) {
+		return nil, false
+	}
+	b, ok := c.memo[name]
+	return slices.Clone(b), ok
+}
+
+// memoValid reports whether the memo holds items taken under cf.
+func (c *Card) memoValid(cf cardfs.CardCF) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.memoCF != nil && c.memoCF.Equal(cf) && len(c.memo) > 0
+}
+
+// memoPut keeps data as item name of the memo, valid under cf.
+func (c *Card) memoPut(cf cardfs.CardCF, name string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.memoCF == nil || !c.memoCF.Equal(cf) {
+		cf.Extra = slices.Clone(cf.Extra)
+		c.memoCF, c.memo, c.memoIdx = &cf, make(map[string][]byte), nil
+	}
+	c.memo[name] = slices.Clone(data)
 }
 
 func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
@@ -226,6 +265,7 @@ func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
 	switch {
 	case cache != nil && op.hasCF:
 		_ = cache.Put(op.c.cacheID, class, name, data) // a failed disk write only costs a re-read
+		op.c.memoPut(op.cf, name, data)
 	case cache == nil && !op.c.e.cfg.NoCache && !op.wrote && len(data) <= maxHint:
 		c := op.c
 		c.mu.Lock()
@@ -268,6 +308,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	op.wrote = true
 	op.c.mu.Lock()
 	op.c.hints = nil
+	op.c.memoCF, op.c.memo, op.c.memoIdx = nil, nil, nil
 	op.c.mu.Unlock()
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
@@ -364,6 +405,42 @@ func (op *Op) ContainerMap() (*cardfs.ContainerMap, error) {
 		return nil, fmt.Errorf("engine: %w: %w", minidriver.ErrCommDataLost, err)
 	}
 	return m, nil
+}
+
+// ContainerIndex returns the index of the valid container called name
+// (FindContainer), and whether there is one. While cardcf is unchanged
+// the answer comes from the card's memo, without looking again.
+func (op *Op) ContainerIndex(name string) (int, bool, error) {
+	c := op.c
+	memo := op.c.cache() != nil && op.hasCF
+	if memo {
+		c.mu.Lock()
+		idx, ok := c.memoIdx[name]
+		if ok && c.memoCF != nil && c.memoCF.Equal(op.cf) {
+			c.mu.Unlock()
+			return idx, idx >= 0, nil
+		}
+		c.mu.Unlock()
+	}
+	rec, found, err := op.FindContainer(name)
+	if err != nil {
+		return 0, false, err
+	}
+	idx := -1
+	if found {
+		idx = rec.Index
+	}
+	if memo {
+		c.mu.Lock()
+		if c.memoCF != nil && c.memoCF.Equal(op.cf) {
+			if c.memoIdx == nil {
+				c.memoIdx = make(map[string]int)
+			}
+			c.memoIdx[name] = idx
+		}
+		c.mu.Unlock()
+	}
+	return idx, idx >= 0, nil
 }
 
 // ContainerInfo returns the public keys of container idx, from the cache
