@@ -692,7 +692,10 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		logout &^= stay
 		left = op.authed&stay | op.left
 	case excl:
-		logout |= op.left // a failed operation ends every login
+		// A failed operation ends every login; left stays set so that
+		// Close resets the card should a logout have missed one.
+		logout |= op.left
+		left = op.left | op.authed
 	}
 	if logout != 0 {
 		if derr := c.md.Deauthenticate(ctx, tx, logout); derr != nil {
