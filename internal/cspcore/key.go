@@ -148,20 +148,34 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			return core.Errorf("sign: %w", err)
 		}
 		if err := k.verify(r, s); err != nil {
-			return core.Errorf("sign: %w: %w", engine.ErrStale, err)
+			if op.Unchecked() {
+				// Made on cached data: made again on data read afresh.
+				return core.Errorf("sign: %w: %w", engine.ErrStale, err)
+			}
+			// On data read afresh: the key opened is gone if the
+			// container now holds another, else the card is at fault.
+			if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
+				return core.Errorf("container %q no longer holds the key opened: %w: %w", k.C.Name, minidriver.ErrNoKeyContainer, err)
+			}
+			return core.Errorf("sign: %w", err)
 		}
 		sig = s
 		return nil
 	})
-	if errors.Is(err, engine.ErrStale) {
-		// Still no signature under the key's public key on data read
-		// afresh: the key opened is no longer on the card.
-		return nil, core.Errorf("container %q no longer holds the key opened: %w: %w", k.C.Name, minidriver.ErrNoKeyContainer, err)
-	}
 	if err != nil {
 		return nil, err
 	}
 	return sig, nil
+}
+
+// holds reports whether info has k's public key under k's spec.
+func (k *Key) holds(info minidriver.ContainerInfo) bool {
+	pub := info.KeyExchange
+	if k.Spec.InSignatureSlot() {
+		pub = info.Signature
+	}
+	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(k.Pub)
 }
 
 // verify checks a signature the card returned against the key's public

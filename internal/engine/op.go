@@ -143,6 +143,12 @@ func (op *Op) checkIdentity() error {
 	return nil
 }
 
+// Unchecked reports whether the operation runs on cached data without
+// having read cardcf (Card.DoChecked): an outcome that does not check out
+// should then fail with an error matching ErrStale, so that it runs again
+// on data read afresh.
+func (op *Op) Unchecked() bool { return op.unchecked }
+
 // Card returns the plug-in's card, for calls the engine does not wrap.
 func (op *Op) Card() minidriver.Card { return op.c.md }
 
