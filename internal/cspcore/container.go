@@ -70,20 +70,32 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 
 // Resolve finds the container's current index by its name in op.
 func (c *Container) Resolve(op *engine.Op) (int, error) {
-	rec, ok, err := op.FindContainer(c.Name)
+	idx, ok, err := op.ContainerIndex(c.Name)
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
 	}
 	if !ok {
 		return 0, c.Ref.core.Errorf("container %q is gone: %w", c.Name, minidriver.ErrNoKeyContainer)
 	}
-	return rec.Index, nil
+	return idx, nil
 }
 
 // Do runs fn as one operation on the container's card with the
 // container's current index.
 func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
 	return c.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		idx, err := c.Resolve(op)
+		if err != nil {
+			return err
+		}
+		return fn(op, idx)
+	})
+}
+
+// DoChecked is Do with Ref.DoChecked: for an operation whose outcome fn
+// checks on the host.
+func (c *Container) DoChecked(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
+	return c.Ref.DoChecked(ctx, func(_ *engine.Card, op *engine.Op) error {
 		idx, err := c.Resolve(op)
 		if err != nil {
 			return err

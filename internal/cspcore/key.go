@@ -129,26 +129,53 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 	default:
 		return nil, core.Errorf("a %v key cannot sign: %w", k.Spec, minidriver.ErrInvalidParameter)
 	}
+	// The signature is checked against the key's public key before it
+	// is returned (verify). That check is also what makes the cached
+	// container map and PIN information safe to use without reading
+	// cardcf first (DoChecked): a key that another application replaced
+	// gives a signature that does not verify, and the operation runs
+	// again on data read afresh; if the key is still not the one opened,
+	// the error says so and no signature is returned.
 	var sig []byte
-	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
+	err := k.C.DoChecked(ctx, func(op *engine.Op, idx int) error {
 		if err := k.Authenticate(op, idx, "sign"); err != nil {
 			return err
 		}
-		req.Container = idx
-		var err error
-		sig, err = op.Card().SignData(op.Context(), op.Tx(), req)
+		r := req
+		r.Container = idx
+		s, err := op.Card().SignData(op.Context(), op.Tx(), r)
 		if err != nil {
 			return core.Errorf("sign: %w", err)
 		}
+		if err := k.verify(r, s); err != nil {
+			if op.Unchecked() {
+				// Made on cached data: made again on data read afresh.
+				return core.Errorf("sign: %w: %w", engine.ErrStale, err)
+			}
+			// On data read afresh: the key opened is gone if the
+			// container now holds another, else the card is at fault.
+			if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
+				return core.Errorf("container %q no longer holds the key opened: %w: %w", k.C.Name, minidriver.ErrNoKeyContainer, err)
+			}
+			return core.Errorf("sign: %w", err)
+		}
+		sig = s
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := k.verify(req, sig); err != nil {
-		return nil, core.Errorf("sign: %w", err)
-	}
 	return sig, nil
+}
+
+// holds reports whether info has k's public key under k's spec.
+func (k *Key) holds(info minidriver.ContainerInfo) bool {
+	pub := info.KeyExchange
+	if k.Spec.InSignatureSlot() {
+		pub = info.Signature
+	}
+	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(k.Pub)
 }
 
 // verify checks a signature the card returned against the key's public

@@ -90,16 +90,32 @@ func (r *Ref) lost(c *engine.Card) {
 // removed before fn started, it finds the card again (by its identity) and
 // runs fn there once more; a removal while fn runs is reported.
 func (r *Ref) Do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+	return r.do(ctx, fn, false)
+}
+
+// DoChecked is Do with engine.Card.DoChecked: for an operation whose
+// outcome fn checks on the host, returning an error matching
+// engine.ErrStale when it does not check out.
+func (r *Ref) DoChecked(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+	return r.do(ctx, fn, true)
+}
+
+func (r *Ref) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error, checked bool) error {
 	for attempt := 0; ; attempt++ {
 		c, err := r.current(ctx)
 		if err != nil {
 			return err
 		}
 		started := false
-		err = c.Do(ctx, func(op *engine.Op) error {
+		run := func(op *engine.Op) error {
 			started = true
 			return fn(c, op)
-		})
+		}
+		if checked {
+			err = c.DoChecked(ctx, run)
+		} else {
+			err = c.Do(ctx, run)
+		}
 		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard) ||
 			errors.Is(err, scrm.ErrClosed)) {
 			// Removed, or opened afresh by another goroutine (the

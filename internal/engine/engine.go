@@ -6,7 +6,16 @@
 // authenticate when the operation needs it (PIN from the cache or the
 // prompt), do the work, log out, end.
 //
-// No login outlives an operation: when the outcome of an authentication
+// Two refinements cut the APDUs of warm operations (docs/benchmarks.md).
+// Operations whose outcome the caller checks on the host (a signature
+// against the key's public key) run with Card.DoChecked, which reads no
+// cardcf and uses the cached data as of the last cardcf read; an outcome
+// that does not check out makes the operation run again on data read
+// afresh. In exclusive mode, after an operation that ended cleanly, the
+// next one continues the plug-in's state (no SELECT, nothing read again)
+// and PINs stay verified until Close resets the card.
+//
+// In shared mode no login outlives an operation: when the outcome of an authentication
 // is not a definite status word, when a logout fails, or when a callback
 // panics while a login may be active, the transaction ends with a card
 // reset (see Card.Do). A reset is lost login state, not a failure: an
@@ -84,6 +93,9 @@ type Engine struct {
 	mu     sync.Mutex
 	cards  map[string]*Card // guarded by mu; by reader name
 	closed bool             // guarded by mu
+	// shut mirrors closed for CheckOpen, which every operation calls:
+	// no lock shared by all cards on the operation path.
+	shut atomic.Bool
 }
 
 // ErrClosed is the error, wrapped, of every call on an Engine or its
@@ -92,9 +104,7 @@ var ErrClosed = errors.New("engine: closed")
 
 // CheckOpen returns nil before Close and Config.ErrClosed after.
 func (e *Engine) CheckOpen() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	if e.shut.Load() {
 		return e.cfg.ErrClosed
 	}
 	return nil
@@ -144,6 +154,7 @@ func (e *Engine) Close() error {
 		return e.cfg.ErrClosed
 	}
 	e.closed = true
+	e.shut.Store(true)
 	cards := e.cards
 	e.cards = make(map[string]*Card)
 	e.mu.Unlock()
@@ -359,6 +370,39 @@ type Card struct {
 	// operation, and the cardcf that operation ended with.
 	kept   minidriver.PinSet // guarded by mu
 	lastCF *cardfs.CardCF    // guarded by mu
+	// hints: on a card whose cache mode keeps nothing (CacheNone), what
+	// operations read of it (container map, container PINs), used only
+	// by operations that check their outcome on the host and skip
+	// cardcf (DoChecked); dropped when cardcf is seen to change, on every
+	// write, and when a checked outcome does not check out.
+	hints map[string][]byte // guarded by mu
+	// memo: the data cache items this card used last, valid under
+	// memoCF (Op.cached).
+	memo    map[string][]byte // guarded by mu
+	memoCF  *cardfs.CardCF    // guarded by mu
+	memoIdx map[string]int    // guarded by mu; container indexes by name, -1: none
+
+	// seenCF: the cardcf the engine last read or wrote, nil when unknown
+	// or when the cache was dropped (DoChecked).
+	seenCF *cardfs.CardCF // guarded by mu
+	// left (exclusive mode only): every PIN that may still be verified on
+	// the card, kept or not; Close resets the card when it is not empty.
+	left minidriver.PinSet // guarded by mu
+	// warm (exclusive mode only): the last operation ended cleanly (no
+	// error, no reset, the card left as it was), so the application is
+	// still selected and what the plug-in read in that transaction still
+	// describes the card: the next one continues from it (continuer).
+	warm bool // guarded by mu
+}
+
+// continuer is a plug-in that can take up a new transaction where the
+// last one left the card, without selecting its application again and
+// keeping what it read and which PINs it saw verified: what exclusive
+// mode does between two operations, when no other application could
+// reach the card and nothing reset it. minidriver/piv and minidriver/gids
+// implement it; a plug-in without it is resumed (Resume) every time.
+type continuer interface {
+	Continue(tx *scrm.Tx)
 }
 
 // Reader returns the name of the reader the card is in.
@@ -399,10 +443,10 @@ func (c *Card) close() {
 	}
 	c.closed = true
 	disp := scrm.LeaveCard
-	if c.kept != 0 {
+	if c.kept != 0 || c.left != 0 {
 		disp = scrm.ResetCard // the only logout that needs no transaction
 	}
-	c.kept = 0
+	c.kept, c.left = 0, 0
 	c.mu.Unlock()
 	_ = c.md.Close()
 	_ = c.conn.Close(disp)
@@ -432,9 +476,12 @@ const MaxResetRetries = 8
 // authenticate and work through op, then logs out every PIN fn
 // authenticated and ends the transaction. No login outlives Do, except
 // in exclusive mode (Config.Exclusive): no other application can reach the
-// card between operations, so PINs whose cache policy is Normal stay
-// verified and cardcf is not read again until the card is reset; Close
-// resets the card to end that login.
+// card between operations, so cardcf is not read again until the card is
+// reset, after an operation that ended cleanly the next one continues from
+// it without re-selecting the application (plug-ins that implement
+// Continue), PINs whose cache policy is Normal stay verified for the next
+// operations, and other user PINs are asked for again before their next
+// use but not logged out; Close resets the card to end those logins.
 //
 // The transaction ends with a card reset (scrm.ResetCard), dropping every
 // login of every connection, whenever the card's login state is not known
@@ -456,15 +503,83 @@ const MaxResetRetries = 8
 func (c *Card) Do(ctx context.Context, fn func(op *Op) error) error {
 	var carry carried
 	defer carry.wipe()
+	return c.do(ctx, fn, &carry)
+}
+
+func (c *Card) do(ctx context.Context, fn func(op *Op) error, carry *carried) error {
 	for attempt := 0; ; attempt++ {
 		if err := c.e.CheckOpen(); err != nil {
 			return err
 		}
-		retry, err := c.doOnce(ctx, fn, &carry)
+		retry, err := c.doOnce(ctx, fn, carry)
 		if !retry || attempt >= MaxResetRetries || ctx.Err() != nil {
 			return err
 		}
 	}
+}
+
+// ErrStale is what fn of DoChecked returns (wrapped) when the outcome of
+// its operation does not check out on the host: the data it used from
+// the cache may be stale.
+var ErrStale = errors.New("engine: the card's data changed since it was cached")
+
+// DoChecked is Do for an operation whose outcome fn checks on the host
+// against what the caller holds (a signature against the key's public
+// key, as cspcore does before returning any signature). In shared mode it
+// does not read cardcf first: the cached container map and container PINs
+// are used as of the last cardcf the engine read (on a card whose cache
+// mode keeps nothing, as the card's hints), and the plug-in trusts what it
+// keeps across transactions the same way (freshAssumer). cardcf is read
+// only where cached data is used that the outcome cannot vouch for:
+// before a PIN from the PIN cache is sent (Op.Authenticate), so that a PIN
+// changed elsewhere is dropped without being tried. A key that needs no
+// PIN thus signs in two APDUs (SELECT and the signature).
+//
+// It is sound because a result that does not check out is never
+// returned: when fn fails with an error matching ErrStale, or with one
+// that stale data can cause (a key or a security status the card does not
+// have: minidriver.ErrNoKeyContainer, minidriver.ErrSecurityViolation),
+// the card's cached data is dropped and fn runs once more as Do runs it,
+// reading cardcf and everything else afresh. A PIN the card refused is
+// never a reason to run fn again; the PINs the card accepted in the first
+// run are verified again in the second (no prompt, no try spent).
+//
+// In exclusive mode, and on a card whose cardcf the engine has not read
+// yet, DoChecked is Do.
+func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
+	carry := &carried{checked: true}
+	defer carry.wipe()
+	err := c.do(ctx, fn, carry)
+	if err == nil || !carry.unchecked || !maybeStale(err) || ctx.Err() != nil {
+		return err
+	}
+	if cache := c.cache(); cache != nil {
+		cache.Drop(c.cacheID)
+	}
+	c.mu.Lock()
+	c.pinfo, c.seenCF, c.hints = nil, nil, nil
+	c.memo, c.memoCF, c.memoIdx = nil, nil, nil
+	c.mu.Unlock()
+	carry.checked = false
+	return c.do(ctx, fn, carry)
+}
+
+// maybeStale reports whether err, from an operation that used cached data
+// without reading cardcf, may come from stale data.
+func maybeStale(err error) bool {
+	if pincache.IsPINFailure(err) {
+		return false
+	}
+	return errors.Is(err, ErrStale) || errors.Is(err, minidriver.ErrNoKeyContainer) ||
+		errors.Is(err, minidriver.ErrSecurityViolation) || errors.Is(err, scrm.ErrSecurityStatus)
+}
+
+// freshAssumer is a plug-in that can trust, in transaction tx, what it
+// keeps across transactions under cardcf as if it had read the same
+// cardcf in tx (DoChecked, where the caller checks the outcome).
+// minidriver/piv and minidriver/gids implement it.
+type freshAssumer interface {
+	AssumeFresh(tx *scrm.Tx)
 }
 
 // doOnce is one attempt of Do. retry says the attempt failed because the
@@ -495,10 +610,10 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		// be active, the transaction and the card's lock are released,
 		// and the panic goes on.
 		c.mu.Lock()
-		if op.authed != 0 || op.authing || c.kept != 0 {
+		if op.authed != 0 || op.authing || c.kept != 0 || c.left != 0 {
 			tx.RequireReset()
 		}
-		c.kept, c.lastCF = 0, nil
+		c.kept, c.left, c.lastCF, c.warm = 0, 0, nil, false
 		c.mu.Unlock()
 		_ = tx.End(scrm.LeaveCard)
 	}()
@@ -507,22 +622,48 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 	c.mu.Lock()
 	wasReset := tx.WasReset()
 	if wasReset {
-		c.kept, c.lastCF = 0, nil
+		c.kept, c.left, c.lastCF, c.warm = 0, 0, nil, false
 	}
 	if excl {
-		op.authed = c.kept
+		op.authed, op.left = c.kept, c.left
 	}
-	lastCF := c.lastCF
+	lastCF, seenCF := c.lastCF, c.seenCF
+	warm := excl && c.warm
+	c.warm = false
 	c.mu.Unlock()
 
-	err = c.md.Resume(ctx, tx)
+	// Exclusive mode, after an operation that ended cleanly: nobody else
+	// could select another application or change the card since, so
+	// neither the SELECT nor the plug-in's reads are repeated. A SELECT
+	// could even end the kept login: selecting an application may reset
+	// its security status (ISO/IEC 7816-4, 5.4 on security status), as
+	// cardsim/gids does, like a Java Card applet selected again.
+	if cont, ok := c.md.(continuer); ok && warm && !wasReset {
+		cont.Continue(tx)
+	} else {
+		err = c.md.Resume(ctx, tx)
+	}
 	if err == nil && wasReset {
 		err = op.checkIdentity()
 	}
 	if err == nil {
-		if excl && lastCF != nil {
+		fa, canAssume := c.md.(freshAssumer)
+		switch {
+		case excl && lastCF != nil:
 			op.cf, op.hasCF = *lastCF, true
-		} else {
+			if cache := c.cache(); cache != nil && !c.memoValid(op.cf) {
+				// The cache learns the card's cardcf under the card's
+				// key (the first operation read it while the card was
+				// being opened, before the key was known). Once the
+				// card's memo holds what the operations use, the data
+				// cache (one lock for every card) is not touched.
+				cache.Sync(c.cacheID, op.cf)
+			}
+		case carry.checked && !excl && seenCF != nil && canAssume:
+			op.cf, op.hasCF = *seenCF, true
+			fa.AssumeFresh(tx)
+			carry.unchecked, op.unchecked = true, true
+		default:
 			err = op.syncFreshness()
 		}
 	}
@@ -532,10 +673,29 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		c.cur.Store(nil)
 	}
 	logout := op.authed
-	var keep minidriver.PinSet
-	if excl && err == nil {
+	var keep, left minidriver.PinSet
+	switch {
+	case excl && err == nil:
+		// Exclusive mode: no other application reaches the card until
+		// Close, which resets it. PINs whose policy is Normal stay
+		// verified for the next operations (kept); the others are asked
+		// for and verified again before their next use, as their policy
+		// says, but not logged out: the card's own PIN policy governs
+		// what a verification allows (SP 800-73-4 part 1, 3.2: "PIN
+		// Always" keys need a VERIFY before each use), and a logout could
+		// end the kept logins with it (PIV's PINSignature and PINUser
+		// are one card PIN). left remembers them for Close. Any other
+		// login (an admin key) is logged out, or the card reset, as in
+		// shared mode.
 		keep = op.keepable()
-		logout &^= keep
+		stay := op.stayable()
+		logout &^= stay
+		left = op.authed&stay | op.left
+	case excl:
+		// A failed operation ends every login; left stays set so that
+		// Close resets the card should a logout have missed one.
+		logout |= op.left
+		left = op.left | op.authed
 	}
 	if logout != 0 {
 		if derr := c.md.Deauthenticate(ctx, tx, logout); derr != nil {
@@ -544,17 +704,18 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 	}
 	disp := scrm.LeaveCard
 	if tx.ResetRequired() {
-		disp, keep = scrm.ResetCard, 0
+		disp, keep, left = scrm.ResetCard, 0, 0
 	}
+	removed := tx.CardRemoved()
 	c.mu.Lock()
-	c.kept = keep
+	c.kept, c.left = keep, left
 	c.lastCF = nil
 	if excl && op.hasCF && disp == scrm.LeaveCard {
 		cf := op.cf
 		c.lastCF = &cf
 	}
+	c.warm = excl && err == nil && disp == scrm.LeaveCard && !removed
 	c.mu.Unlock()
-	removed := tx.CardRemoved()
 	endErr := tx.End(disp)
 	finished = true
 	if err == nil && endErr != nil {

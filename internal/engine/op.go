@@ -31,13 +31,19 @@ type Op struct {
 	cf     cardfs.CardCF
 	hasCF  bool
 	authed minidriver.PinSet
+	// left: exclusive mode, the PINs earlier operations may have left
+	// verified on the card (Card.left).
+	left minidriver.PinSet
 	// authing is set while an authentication runs: a panic then may
 	// leave a login behind.
 	authing bool
 	// wrote is set once the operation started changing the card (every
 	// change bumps cardcf first): it is not started over after a reset.
 	wrote bool
-	carry *carried
+	// unchecked: the operation did not read cardcf first (DoChecked) and
+	// checks its outcome on the host; synced: cardcf was read in it.
+	unchecked, synced bool
+	carry             *carried
 }
 
 // carried holds, across the attempts of one Do, the PINs entered for it:
@@ -48,6 +54,9 @@ type Op struct {
 type carried struct {
 	pending map[minidriver.PinID]*pincache.Attempt
 	good    map[minidriver.PinID]*pincache.Secret
+	// checked: DoChecked's operation, which may skip cardcf; unchecked:
+	// an attempt did.
+	checked, unchecked bool
 }
 
 func (c *carried) take(id minidriver.PinID) *pincache.Attempt {
@@ -134,6 +143,12 @@ func (op *Op) checkIdentity() error {
 	return nil
 }
 
+// Unchecked reports whether the operation runs on cached data without
+// having read cardcf (Card.DoChecked): an outcome that does not check out
+// should then fail with an error matching ErrStale, so that it runs again
+// on data read afresh.
+func (op *Op) Unchecked() bool { return op.unchecked }
+
 // Card returns the plug-in's card, for calls the engine does not wrap.
 func (op *Op) Card() minidriver.Card { return op.c.md }
 
@@ -150,15 +165,19 @@ func (op *Op) syncFreshness() error {
 	b, err := c.md.ReadFile(op.ctx, op.tx, cardfs.RootDir, cardfs.CardCFFile)
 	switch {
 	case errors.Is(err, minidriver.ErrFileNotFound):
+		op.synced, op.hasCF = true, false
 		return nil
 	case err != nil:
 		return fmt.Errorf("engine: read cardcf: %w", err)
 	}
+	op.synced = true
 	cf, err := cardfs.ParseCardCF(b)
 	if err != nil {
+		op.hasCF = false
 		return nil // not trusted: nothing is cached for this operation
 	}
 	op.cf, op.hasCF = cf, true
+	c.noteCF(cf)
 	if cache := c.cache(); cache != nil {
 		if stale := cache.Sync(c.cacheID, cf); stale&cardfs.StalePins != 0 {
 			c.mu.Lock()
@@ -176,20 +195,96 @@ func (op *Op) syncFreshness() error {
 	return nil
 }
 
-// cached reads item from the card's data cache.
+// noteCF records cf as the card's last known cardcf (Card.seenCF).
+func (c *Card) noteCF(cf cardfs.CardCF) {
+	cf.Extra = slices.Clone(cf.Extra)
+	c.mu.Lock()
+	if c.seenCF == nil || !c.seenCF.Equal(cf) {
+		c.hints = nil
+	}
+	c.seenCF = &cf
+	c.mu.Unlock()
+}
+
+// cached reads item from the card's data cache; on a card whose cache
+// mode keeps nothing, in an operation that checks its outcome (unchecked:
+// DoChecked), from the card's hints.
 func (op *Op) cached(name string) ([]byte, bool) {
 	cache := op.c.cache()
-	if cache == nil || !op.hasCF {
+	if cache == nil {
+		if !op.unchecked {
+			return nil, false
+		}
+		c := op.c
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		b, ok := c.hints[name]
+		return slices.Clone(b), ok
+	}
+	if !op.hasCF {
 		return nil, false
 	}
-	return cache.Get(op.c.cacheID, name)
+	if b, ok := op.c.memoGet(op.cf, name); ok {
+		return b, true
+	}
+	b, ok := cache.Get(op.c.cacheID, name)
+	if ok {
+		op.c.memoPut(op.cf, name, b)
+	}
+	return b, ok
+}
+
+// memoGet returns item name of the card's memo when it was taken under
+// cf: the items of the data cache this card used last, kept under the
+// card's own lock so that warm operations on different cards share no
+// lock (the data cache has one for every card).
+func (c *Card) memoGet(cf cardfs.CardCF, name string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.memoCF == nil || !c.memoCF.Equal(cf) {
+		return nil, false
+	}
+	b, ok := c.memo[name]
+	return slices.Clone(b), ok
+}
+
+// memoValid reports whether the memo holds items taken under cf.
+func (c *Card) memoValid(cf cardfs.CardCF) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.memoCF != nil && c.memoCF.Equal(cf) && len(c.memo) > 0
+}
+
+// memoPut keeps data as item name of the memo, valid under cf.
+func (c *Card) memoPut(cf cardfs.CardCF, name string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.memoCF == nil || !c.memoCF.Equal(cf) {
+		cf.Extra = slices.Clone(cf.Extra)
+		c.memoCF, c.memo, c.memoIdx = &cf, make(map[string][]byte), nil
+	}
+	c.memo[name] = slices.Clone(data)
 }
 
 func (op *Op) remember(class cardfs.Stale, name string, data []byte) {
-	if cache := op.c.cache(); cache != nil && op.hasCF {
+	cache := op.c.cache()
+	switch {
+	case cache != nil && op.hasCF:
 		_ = cache.Put(op.c.cacheID, class, name, data) // a failed disk write only costs a re-read
+		op.c.memoPut(op.cf, name, data)
+	case cache == nil && !op.c.e.cfg.NoCache && !op.wrote && len(data) <= maxHint:
+		c := op.c
+		c.mu.Lock()
+		if c.hints == nil {
+			c.hints = make(map[string][]byte)
+		}
+		c.hints[name] = slices.Clone(data)
+		c.mu.Unlock()
 	}
 }
+
+// maxHint bounds one item of Card.hints.
+const maxHint = 16 << 10
 
 func fileKey(dir, name string) string { return "file:" + dir + "/" + name }
 
@@ -217,6 +312,10 @@ func (op *Op) bump(class cardfs.Stale) error {
 		return nil // bumped already in this transaction
 	}
 	op.wrote = true
+	op.c.mu.Lock()
+	op.c.hints = nil
+	op.c.memoCF, op.c.memo, op.c.memoIdx = nil, nil, nil
+	op.c.mu.Unlock()
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
@@ -242,6 +341,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	}
 	op.bumped |= class
 	op.cf = cf
+	op.c.noteCF(cf)
 	if cache := op.c.cache(); cache != nil {
 		cache.Sync(op.c.cacheID, cf)
 	}
@@ -311,6 +411,42 @@ func (op *Op) ContainerMap() (*cardfs.ContainerMap, error) {
 		return nil, fmt.Errorf("engine: %w: %w", minidriver.ErrCommDataLost, err)
 	}
 	return m, nil
+}
+
+// ContainerIndex returns the index of the valid container called name
+// (FindContainer), and whether there is one. While cardcf is unchanged
+// the answer comes from the card's memo, without looking again.
+func (op *Op) ContainerIndex(name string) (int, bool, error) {
+	c := op.c
+	memo := op.c.cache() != nil && op.hasCF
+	if memo {
+		c.mu.Lock()
+		idx, ok := c.memoIdx[name]
+		if ok && c.memoCF != nil && c.memoCF.Equal(op.cf) {
+			c.mu.Unlock()
+			return idx, idx >= 0, nil
+		}
+		c.mu.Unlock()
+	}
+	rec, found, err := op.FindContainer(name)
+	if err != nil {
+		return 0, false, err
+	}
+	idx := -1
+	if found {
+		idx = rec.Index
+	}
+	if memo {
+		c.mu.Lock()
+		if c.memoCF != nil && c.memoCF.Equal(op.cf) {
+			if c.memoIdx == nil {
+				c.memoIdx = make(map[string]int)
+			}
+			c.memoIdx[name] = idx
+		}
+		c.mu.Unlock()
+	}
+	return idx, idx >= 0, nil
 }
 
 // ContainerInfo returns the public keys of container idx, from the cache
@@ -471,6 +607,15 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			}
 			return err
 		}
+		if op.unchecked && !op.synced {
+			// Freshness is read where cached data is used that the
+			// caller cannot check: a PIN cached for the card is sent
+			// only while cardcf's PIN counter says it was not changed
+			// elsewhere (else it is dropped without being tried).
+			if err := op.syncFreshness(); err != nil {
+				return err
+			}
+		}
 		att := op.carry.take(id)
 		if att == nil {
 			req := pincache.Request{PIN: id, Info: info, Card: op.c.pinKey(), CardName: op.c.reader, AttemptsLeft: -1, Context: context}
@@ -600,6 +745,23 @@ func (op *Op) keepable() minidriver.PinSet {
 		}
 	}
 	return keep
+}
+
+// stayable returns the PINs of op.authed that exclusive mode leaves
+// verified at the end of a successful operation (Card.Do): PINs entered
+// by the user or verified externally. Challenge-response PINs (an admin
+// key) are logged out.
+func (op *Op) stayable() minidriver.PinSet {
+	var stay minidriver.PinSet
+	op.c.mu.Lock()
+	defer op.c.mu.Unlock()
+	for _, id := range op.authed.IDs() {
+		info, ok := op.c.pinfo[id]
+		if ok && (info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN) {
+			stay |= minidriver.NewPinSet(id)
+		}
+	}
+	return stay
 }
 
 // VerifyPIN verifies PIN id with pin in this transaction and, when the

@@ -62,6 +62,9 @@ type Card struct {
 	tx         *scrm.Tx
 	mfOK, kmOK bool
 	challenge  []byte
+	// assumed: mfOK and kmOK were set by AssumeFresh, without cardcf
+	// read in this transaction.
+	assumed bool
 }
 
 var (
@@ -85,7 +88,7 @@ func (c *Card) Close() error {
 // forget drops the per-transaction state: the master file and key map are
 // no longer trusted.
 func (c *Card) forget() {
-	c.tx, c.mfOK, c.kmOK = nil, false, false
+	c.tx, c.mfOK, c.kmOK, c.assumed = nil, false, false, false
 	clear(c.challenge)
 	c.challenge = nil
 }
@@ -318,6 +321,11 @@ func cardErr(what string, err error) error {
 // makes them current again; another content drops those not read in this
 // transaction.
 func (c *Card) sawCardCF(v []byte) {
+	if c.assumed && (c.cf == nil || string(v) != string(c.cf)) {
+		// What AssumeFresh trusted is not current after all.
+		c.mf, c.km, c.mfOK, c.kmOK = nil, nil, false, false
+	}
+	c.assumed = false
 	if c.cf != nil && string(v) == string(c.cf) {
 		c.mfOK = c.mfOK || c.mf != nil
 		c.kmOK = c.kmOK || c.km != nil

@@ -107,6 +107,10 @@ type Card struct {
 	// hiddenAdmin: the management key was authenticated with the
 	// PIN-protected key, which only a card reset logs out.
 	hiddenAdmin bool
+	// assumeFresh: the caller checks this transaction's outcome and
+	// reads no cardcf first (AssumeFresh); mapAssumed: the container map
+	// of this transaction is the kept one, taken on that assumption.
+	assumeFresh, mapAssumed bool
 }
 
 var (
@@ -130,6 +134,7 @@ func (c *Card) begin(tx *scrm.Tx) {
 		c.made = nil
 		c.protectedTried = false
 		c.hiddenAdmin = false
+		c.assumeFresh, c.mapAssumed = false, false
 	}
 }
 

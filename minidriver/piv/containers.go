@@ -279,12 +279,14 @@ func (c *Card) storedMap(ctx context.Context, tx *scrm.Tx) ([]ykRecord, bool, er
 	}
 	c.begin(tx)
 	if _, read := c.objs[objMSCMAP]; !read {
-		if v, ok := c.mapFresh.lookup(c.objs); ok {
+		if v, ok := c.mapFresh.lookup(c.objs, c.assumeFresh); ok {
 			c.remember(objMSCMAP, v)
+			_, cfRead := c.objs[objFileStore]
+			c.mapAssumed = !cfRead
 		}
 	}
 	raw, err := c.getData(ctx, tx, objMSCMAP)
-	if err == nil || errors.Is(err, scrm.ErrNotFound) {
+	if !c.mapAssumed && (err == nil || errors.Is(err, scrm.ErrNotFound)) {
 		c.mapFresh.store(c.objs, raw)
 	}
 	if err != nil {
@@ -446,9 +448,13 @@ type freshMap struct {
 }
 
 // lookup returns the kept map when cardcf was read in this transaction
-// (objs holds the file store object) and has not changed.
-func (f *freshMap) lookup(objs map[uint32][]byte) ([]byte, bool) {
+// (objs holds the file store object) and has not changed, or, with
+// assume (AssumeFresh), when cardcf was not read in it.
+func (f *freshMap) lookup(objs map[uint32][]byte, assume bool) ([]byte, bool) {
 	store, read := objs[objFileStore]
+	if f.valid && !read && assume {
+		return f.value, true
+	}
 	if !f.valid || !read || (store == nil) != (f.cardcf == nil) || !bytes.Equal(store, f.cardcf) {
 		return nil, false
 	}
