@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"debug/elf"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,23 +20,7 @@ import (
 // a card through pcscd with cardmod's own client of pcscd's protocol.
 func TestStaticBinaryPCSCD(t *testing.T) {
 	env := pcscdtest.Require(t)
-	bin := filepath.Join(t.TempDir(), "cardmod")
-	gotool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command builds the binary under test")
-	build := exec.Command(gotool, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "PKG_CONFIG=/bin/false")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	f, err := elf.Open(bin)
-	require.NoError(t, err)
-	for _, p := range f.Progs {
-		assert.NotEqual(t, elf.PT_INTERP, p.Type, "a static binary has no program interpreter")
-	}
-	libs, err := f.ImportedLibraries()
-	require.NoError(t, err)
-	assert.Empty(t, libs)
-	require.NoError(t, f.Close())
+	bin := pcscdtest.StaticBinary(t, ".")
 
 	opened, err := simfile.Open(provisioned(t), simfile.Options{})
 	require.NoError(t, err)
@@ -48,7 +29,7 @@ func TestStaticBinaryPCSCD(t *testing.T) {
 	defer cancel()
 	// PCSCLITE_CSOCK_NAME (set by scripts/test.sh) leads it to the bed's
 	// pcscd.
-	out, err = exec.CommandContext(ctx, bin, "-reader", reader, "list", "-json").Output()
+	out, err := exec.CommandContext(ctx, bin, "-reader", reader, "list", "-json").Output()
 	require.NoError(t, err, "%s", out)
 	var l listing
 	require.NoError(t, json.Unmarshal(out, &l), "%s", out)

@@ -4,10 +4,7 @@ package main
 
 import (
 	"context"
-	"debug/elf"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,23 +22,7 @@ import (
 // does the whole job.
 func TestStaticBinaryPCSCD(t *testing.T) {
 	env := pcscdtest.Require(t)
-	bin := filepath.Join(t.TempDir(), "quickstart")
-	gotool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command builds the binary under test")
-	build := exec.Command(gotool, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "PKG_CONFIG=/bin/false")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	f, err := elf.Open(bin)
-	require.NoError(t, err)
-	for _, p := range f.Progs {
-		assert.NotEqual(t, elf.PT_INTERP, p.Type, "a static binary has no program interpreter")
-	}
-	libs, err := f.ImportedLibraries()
-	require.NoError(t, err)
-	assert.Empty(t, libs)
-	require.NoError(t, f.Close())
+	bin := pcscdtest.StaticBinary(t, ".")
 
 	sim, err := simpiv.New(simpiv.Config{})
 	require.NoError(t, err)
@@ -50,7 +31,7 @@ func TestStaticBinaryPCSCD(t *testing.T) {
 	defer cancel()
 	// PCSCLITE_CSOCK_NAME (set by scripts/test.sh) leads it to the
 	// private pcscd, as it leads libpcsclite.
-	out, err = exec.CommandContext(ctx, bin, "-pcscd", "-reader", reader).CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, "-pcscd", "-reader", reader).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, want := range wantInReport {
 		assert.Contains(t, string(out), want)

@@ -3,6 +3,7 @@ package pcscdtest
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,4 +73,41 @@ func RunTool(t testing.TB, conf, name string, args ...string) (string, error) {
 	cmd.Stderr = &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// StaticBinary builds the main package pkg (relative to the test's
+// directory, usually ".") the way a static binary is built, CGO_ENABLED=0
+// and no pkg-config to find libpcsclite with, into a temporary directory of
+// t, checks that the ELF needs no program interpreter and no shared library,
+// and returns its path.
+func StaticBinary(t testing.TB, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "static-binary")
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("pcscdtest: the go command builds the binary under test: %v", err)
+	}
+	build := exec.Command(gotool, "build", "-o", bin, pkg)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "PKG_CONFIG=/bin/false")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("pcscdtest: static build of %s: %v\n%s", pkg, err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("pcscdtest: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("pcscdtest: %s has a program interpreter: not a static binary", pkg)
+		}
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatalf("pcscdtest: %v", err)
+	}
+	if len(libs) > 0 {
+		t.Errorf("pcscdtest: %s links shared libraries %q: not a static binary", pkg, libs)
+	}
+	return bin
 }
