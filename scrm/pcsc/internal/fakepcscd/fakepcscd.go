@@ -136,6 +136,10 @@ func (s *Server) Restart() {
 // Kill closes the socket and every connection, as a pcscd that exits. It
 // returns once nothing accepts on the socket any more; a Restart after it
 // starts afresh.
+//
+// The accept loop has ended before any connection is closed: a client that
+// sees its connection close (and may Restart the server at once) never
+// meets the old loop's WaitGroup still being waited on.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	ln := s.ln
@@ -143,6 +147,9 @@ func (s *Server) Kill() {
 	if ln != nil {
 		_ = ln.Close() // first: nothing connects to a dead pcscd
 	}
+	s.mu.Unlock()
+	s.acceptWG.Wait()
+	s.mu.Lock()
 	for c := range s.conns {
 		_ = c.c.Close()
 	}
@@ -153,7 +160,6 @@ func (s *Server) Kill() {
 	s.contexts = map[uint32]*conn{}
 	s.waiting = map[*conn]struct{}{}
 	s.mu.Unlock()
-	s.acceptWG.Wait()
 }
 
 // SetHook makes the server answer cmd with h instead of normally; the
