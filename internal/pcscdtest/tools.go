@@ -92,6 +92,15 @@ func StaticBinary(t testing.TB, pkg string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("pcscdtest: static build of %s: %v\n%s", pkg, err, out)
 	}
+	AssertStatic(t, bin)
+	return bin
+}
+
+// AssertStatic checks that the ELF file bin needs no program interpreter
+// and no shared library: a static binary, which runs on a machine without
+// libc or libpcsclite.
+func AssertStatic(t testing.TB, bin string) {
+	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatalf("pcscdtest: %v", err)
@@ -99,7 +108,7 @@ func StaticBinary(t testing.TB, pkg string) string {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			t.Errorf("pcscdtest: %s has a program interpreter: not a static binary", pkg)
+			t.Errorf("pcscdtest: %s has a program interpreter: not a static binary", bin)
 		}
 	}
 	libs, err := f.ImportedLibraries()
@@ -107,7 +116,6 @@ func StaticBinary(t testing.TB, pkg string) string {
 		t.Fatalf("pcscdtest: %v", err)
 	}
 	if len(libs) > 0 {
-		t.Errorf("pcscdtest: %s links shared libraries %q: not a static binary", pkg, libs)
+		t.Errorf("pcscdtest: %s links shared libraries %q: not a static binary", bin, libs)
 	}
-	return bin
 }
