@@ -12,19 +12,6 @@ import (
 	"github.com/cardmod/cardmod/minidriver/kdf"
 )
 
-// curveOf returns the crypto/ecdh curve of an ECC key spec.
-func curveOf(spec minidriver.KeySpec) ecdh.Curve {
-	switch spec.CurveBits() {
-	case 256:
-		return ecdh.P256()
-	case 384:
-		return ecdh.P384()
-	case 521:
-		return ecdh.P521()
-	}
-	return nil
-}
-
 // checkPeer checks that k is an ECDH key and peer is on its curve.
 func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
 	ck, err := k.key()
@@ -37,7 +24,7 @@ func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
 	if peer == nil {
 		return nil, fmt.Errorf("ksp: no peer key: %w", minidriver.ErrInvalidParameter)
 	}
-	if peer.Curve() != curveOf(ck.Spec) {
+	if peer.Curve() != ck.Spec.Curve() {
 		return nil, fmt.Errorf("ksp: %v peer key for a %s key: %w", peer.Curve(), k.alg, ErrWrongCurve)
 	}
 	return ck, nil
