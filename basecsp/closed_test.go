@@ -85,6 +85,7 @@ func TestClosedMeansClosed(t *testing.T) {
 		"Provider.Container":       func() error { _, err := f.p.Container(ctx, "rsa"); return err },
 		"Provider.Containers":      func() error { _, err := f.p.Containers(ctx); return err },
 		"Provider.FindKey":         func() error { _, err := f.p.FindKey(ctx, basecsp.KeyQuery{Container: "rsa"}); return err },
+		"Provider.ListKeys":        func() error { _, err := f.p.ListKeys(ctx); return err },
 		"Provider.CreateContainer": func() error { _, err := f.p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil); return err },
 		"Provider.DeleteContainer": func() error { return f.p.DeleteContainer(ctx, "rsa") },
 		"Provider.GenerateSessionKey": func() error {

@@ -12,8 +12,11 @@
 //   - keys found by what their user knows (Provider.FindKey with a
 //     KeyQuery): the certificate's subject or fingerprint, the public key,
 //     the container name, or the plug-in's own address such as a PIV slot
-//     (minidriver/piv.SlotAuthentication is slot 9A); a key found nowhere
-//     is an error matching minidriver.ErrNoKeyContainer;
+//     (minidriver/piv.SlotAuthentication is slot 9A) or a GIDS key
+//     reference (minidriver/gids.KeyRef); a key found nowhere is an error
+//     matching minidriver.ErrNoKeyContainer; every key of every card with
+//     its card (reader, identity, plug-in), container, address, algorithm
+//     and size, public key, certificate and PIN (Provider.ListKeys);
 //   - keys (Container.Key) that are honest crypto.Signer and
 //     crypto.Decrypter values: RSA PKCS #1 v1.5 (every hash with a
 //     DigestInfo, no DigestInfo, MD5+SHA1) and PSS signatures, ECDSA

@@ -13,7 +13,7 @@ import (
 //	Reader      string                // only the card in this reader
 //	CardID      cardfs.CardID         // only the card of this identity
 //	Container   string                // the container's name
-//	Address     minidriver.KeyAddress // the plug-in's own address: piv.SlotAuthentication (slot 9A)
+//	Address     minidriver.KeyAddress // the plug-in's own address: piv.SlotAuthentication (slot 9A), gids.KeyRef(0x81)
 //	KeySpec     minidriver.KeySpec    // the key's spec
 //	Public      crypto.PublicKey      // the key's public key
 //	Subject     string                // its certificate's subject: "CN=alice,O=Example" or "alice"

@@ -1,6 +1,10 @@
 package basecsp
 
-import "github.com/cardmod/cardmod/internal/cspcore"
+import (
+	"context"
+
+	"github.com/cardmod/cardmod/internal/cspcore"
+)
 
 // CardError is a card, or one object on a card, that a listing
 // (Provider.Cards, Containers, Certificates) could not read. Its fields:
@@ -33,3 +37,36 @@ type CardError = cspcore.CardError
 // errors.Is and errors.As look into every entry's cause. It is the type
 // ksp.CardErrors is too.
 type CardErrors = cspcore.CardErrors
+
+// KeyInfo describes one key of a card by what its user knows of it, as
+// ListKeys lists it. Its fields:
+//
+//	Reader      string                // the reader the card is in
+//	CardID      cardfs.CardID         // the card's identity
+//	Plugin      string                // the card's plug-in: "PIV", "GIDS"
+//	Container   string                // the key's container
+//	Default     bool                  // the card's default container
+//	Address     minidriver.KeyAddress // the plug-in's own address: piv.Slot, gids.KeyRef; nil if none
+//	KeySpec     minidriver.KeySpec    // the key's algorithm and container slot
+//	Bits        int                   // the RSA modulus or curve size
+//	Public      crypto.PublicKey      // the public key
+//	Certificate *x509.Certificate     // the key's certificate; nil if none
+//	PIN         minidriver.PinID      // the PIN the key needs
+//
+// The key itself is FindKey(ctx, KeyQuery{Reader: k.Reader, Container:
+// k.Container, KeySpec: k.KeySpec}); FullName is the name Container
+// opens. It is the type ksp.KeyInfo is too.
+type KeyInfo = cspcore.KeyInfo
+
+// ListKeys lists every key of every card present (a container may hold
+// two), cards in reader order and keys in container map order, each with
+// its card, container, plug-in address, algorithm and size, public key,
+// certificate and the PIN it needs. Container information, PINs and
+// certificates come from the data cache while cardcf says they are fresh.
+// A card that cannot be read, or an object on it (a container's keys, a
+// certificate), does not hide the others: ListKeys returns every key it
+// read (a key whose certificate cannot be read without it) and, as its
+// error, a CardErrors naming what it could not read.
+func (p *Provider) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	return p.core.ListKeys(ctx)
+}

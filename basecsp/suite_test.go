@@ -68,6 +68,14 @@ func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.Ke
 	return ct.Key(spec)
 }
 
+func (s suiteProvider) ListKeys(ctx context.Context) ([]basecsp.KeyInfo, error) {
+	return s.p.ListKeys(ctx)
+}
+
+func (s suiteProvider) Find(ctx context.Context, q basecsp.KeyQuery) (csptest.Key, error) {
+	return s.p.FindKey(ctx, q)
+}
+
 func (s suiteProvider) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
 	list, err := s.p.Certificates(ctx)
 	var out []*x509.Certificate

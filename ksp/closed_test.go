@@ -84,6 +84,7 @@ func TestClosedMeansClosed(t *testing.T) {
 		"Provider.FindKey":            func() error { _, err := f.p.FindKey(ctx, ksp.KeyQuery{Container: "rsa"}); return err },
 		"Provider.OpenKeySpec":        func() error { _, err := f.p.OpenKeySpec(ctx, "rsa", minidriver.KeyExchange); return err },
 		"Provider.Keys":               func() error { _, err := f.p.Keys(ctx); return err },
+		"Provider.ListKeys":           func() error { _, err := f.p.ListKeys(ctx); return err },
 		"Provider.InitializeCard":     func() error { _, err := f.p.InitializeCard(ctx, "reader", ksp.InitParams{}); return err },
 		"Provider.DeleteKey":          func() error { return f.p.DeleteKey(ctx, "rsa") },
 		"Provider.CreatePersistedKey": func() error { _, err := f.p.CreatePersistedKey(ctx, "new", ksp.ECDSAP256); return err },

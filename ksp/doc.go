@@ -12,8 +12,11 @@
 //   - keys found by what their user knows (FindKey with a KeyQuery): the
 //     certificate's subject or fingerprint, the public key, the key name,
 //     or the plug-in's own address such as a PIV slot
-//     (minidriver/piv.SlotAuthentication is slot 9A); a key found nowhere
-//     is an error matching minidriver.ErrNoKeyContainer;
+//     (minidriver/piv.SlotAuthentication is slot 9A) or a GIDS key
+//     reference (minidriver/gids.KeyRef); a key found nowhere is an error
+//     matching minidriver.ErrNoKeyContainer; every key of every card with
+//     its card (reader, identity, plug-in), container, address, algorithm
+//     and size, public key, certificate and PIN (Provider.ListKeys);
 //   - creation in two steps as NCryptCreatePersistedKey and
 //     NCryptFinalizeKey: CreatePersistedKey returns a Key whose "Length",
 //     "Key Usage" and "SmartCardPinId" may be set, then Finalize generates

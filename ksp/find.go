@@ -8,7 +8,8 @@ import (
 
 // KeyQuery says which key FindKey looks for: basecsp.KeyQuery, the same
 // type, whose doc lists its fields. Container is the key's name; Address a
-// plug-in's own key address (piv.SlotAuthentication, slot 9A); Public,
+// plug-in's own key address (piv.SlotAuthentication, slot 9A; a GIDS
+// gids.KeyRef); Public,
 // Subject and Fingerprint name the key by its public key or its
 // certificate. The fields set must all match.
 type KeyQuery = cspcore.Query

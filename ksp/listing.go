@@ -1,6 +1,10 @@
 package ksp
 
-import "github.com/cardmod/cardmod/internal/cspcore"
+import (
+	"context"
+
+	"github.com/cardmod/cardmod/internal/cspcore"
+)
 
 // CardError is a card, or one object on a card, that a listing
 // (Provider.Keys, the "SmartCardUserCertStore" property) could not read.
@@ -32,3 +36,21 @@ type CardError = cspcore.CardError
 //
 // It is the type basecsp.CardErrors is too.
 type CardErrors = cspcore.CardErrors
+
+// KeyInfo describes one key of a card by what its user knows of it, as
+// ListKeys lists it: basecsp.KeyInfo, the same type, whose doc lists its
+// fields (reader, card identity and plug-in; container, which is the
+// key's name; the plug-in's own address, a piv.Slot or gids.KeyRef; key
+// spec, size and public key; certificate; the PIN it needs).
+// OpenKeySpec(ctx, k.FullName(), k.KeySpec) opens the key.
+type KeyInfo = cspcore.KeyInfo
+
+// ListKeys lists every key of every card present with all that KeyInfo
+// holds, as the Base CSP's Provider.ListKeys does; Keys is the cheaper
+// listing of NCryptEnumKeys (name, algorithm, size), which reads no
+// certificate. A card or object that cannot be read does not hide the
+// others: ListKeys returns every key it read and, as its error, a
+// CardErrors naming what it could not read.
+func (p *Provider) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	return p.core.ListKeys(ctx)
+}

@@ -97,6 +97,18 @@ func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.Ke
 	return suiteKey{k}, nil
 }
 
+func (s suiteProvider) ListKeys(ctx context.Context) ([]ksp.KeyInfo, error) {
+	return s.p.ListKeys(ctx)
+}
+
+func (s suiteProvider) Find(ctx context.Context, q ksp.KeyQuery) (csptest.Key, error) {
+	k, err := s.p.FindKey(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return suiteKey{k}, nil
+}
+
 func (s suiteProvider) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
 	list, err := s.p.Certificates(ctx)
 	var out []*x509.Certificate

@@ -26,8 +26,8 @@ type Query struct {
 	// container map compares names.
 	Container string
 	// Address is where the card's plug-in keeps the key, in the card's own
-	// terms (minidriver/piv.Slot). Only cards whose plug-in has such
-	// addresses (minidriver.ContainerAddresser) can match.
+	// terms (minidriver/piv.Slot, minidriver/gids.KeyRef). Only cards
+	// whose plug-in has such addresses (minidriver.ContainerAddresser) can match.
 	Address minidriver.KeyAddress
 	// KeySpec, if not zero, is the key's spec.
 	KeySpec minidriver.KeySpec

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
@@ -56,6 +57,11 @@ type Provider interface {
 	Open(ctx context.Context, name string, spec minidriver.KeySpec) (Key, error)
 	// Certificates lists the certificates of every card's keys.
 	Certificates(ctx context.Context) ([]*x509.Certificate, error)
+	// ListKeys is the provider's ListKeys: every key with its card,
+	// address, certificate and PIN.
+	ListKeys(ctx context.Context) ([]cspcore.KeyInfo, error)
+	// Find is the provider's FindKey.
+	Find(ctx context.Context, q cspcore.Query) (Key, error)
 }
 
 // Key is one key on a card.
@@ -89,7 +95,9 @@ type Suite struct {
 }
 
 // Run runs the provider behaviour suite on every simulated card profile
-// (Profiles), each case on a fresh card: listing, key generation (and
+// (Profiles), each case on a fresh card: listing (ListKeys with every
+// key's card, plug-in address, size, certificate and PIN; FindKey by
+// each key's address), key generation (and
 // the typed refusal of what the card cannot make), ECDSA and RSA
 // PKCS #1 v1.5 and PSS signatures, RSA PKCS #1 v1.5 and OAEP decryption,
 // ECDH (where s.ECDH), certificate writes and reads, and the PIN: a wrong
@@ -116,6 +124,7 @@ func Run(t *testing.T, s Suite) {
 				t.Run("refused", func(t *testing.T) { testRefused(t, newCard(t)) })
 			}
 			t.Run("certificates", func(t *testing.T) { testCertificates(t, newCard(t)) })
+			t.Run("list and find", func(t *testing.T) { testListKeys(t, newCard(t)) })
 			t.Run("PIN", func(t *testing.T) { testPIN(t, newCard(t)) })
 		})
 	}

@@ -32,7 +32,8 @@ const (
 
 // Card is a GIDS card opened by Plugin.Open. It implements minidriver.Card
 // and the optional FileWriter, ContainerManager, Decrypter, KeyAgreer,
-// ChallengeResponder and AuthenticatorChanger.
+// ChallengeResponder, AuthenticatorChanger and ContainerAddresser (its
+// key references, KeyRef).
 //
 // A Card is used by one goroutine at a time, inside the caller's
 // transaction (the caller's per-card lock serialises it); only its

@@ -1,0 +1,135 @@
+package cspcore
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// KeyInfo describes one key of a card by what its user knows of it; the
+// providers export it under the same name (Provider.ListKeys).
+type KeyInfo struct {
+	// Reader is the reader the card is in.
+	Reader string
+	// CardID is the card's identity (its cardid file).
+	CardID cardfs.CardID
+	// Plugin is the name of the card's plug-in ("PIV", "GIDS").
+	Plugin string
+	// Container is the key's container (CNG: the key's name).
+	Container string
+	// Default reports whether the container is the card's default.
+	Default bool
+	// Address is where the card's plug-in keeps the key, in its own terms
+	// (a minidriver/piv.Slot, a minidriver/gids.KeyRef); nil when the
+	// plug-in has no addresses (minidriver.ContainerAddresser).
+	Address minidriver.KeyAddress
+	// KeySpec is the key's spec: its algorithm and container slot.
+	KeySpec minidriver.KeySpec
+	// Bits is the key's size: the RSA modulus or the curve size.
+	Bits int
+	// Public is the key's public key: *rsa.PublicKey, *ecdsa.PublicKey or
+	// (ECDH keys) *ecdh.PublicKey.
+	Public crypto.PublicKey
+	// Certificate is the key's certificate, nil when it has none (or when
+	// it could not be read: the listing's CardErrors says so).
+	Certificate *x509.Certificate
+	// PIN is the PIN the key needs (minidriver.RoleUser, or a plug-in's
+	// own PIN such as a PIV card's).
+	PIN minidriver.PinID
+}
+
+// FullName returns `\\.\Reader\Container`, the name that opens the key's
+// container.
+func (k KeyInfo) FullName() string { return FullName(k.Reader, k.Container) }
+
+// ListKeys lists every key of every card present, with its card, its
+// container and address, its algorithm, size and public key, its
+// certificate and the PIN it needs. Container information, PINs and
+// certificates come from the data cache while cardcf says they are fresh.
+// A card that cannot be read, a container whose keys or PIN cannot be
+// read, and a certificate that cannot be read are reported in a
+// CardErrors returned beside the rest (see listCards); a key whose
+// certificate cannot be read is listed without it. After Close it fails
+// with the provider's ErrClosed.
+func (c *Core) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	if err := c.CheckOpen(); err != nil {
+		return nil, err
+	}
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]KeyInfo, error) {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
+		}
+		var out []KeyInfo
+		for _, r := range m.ValidRecords() {
+			keys, err := c.keysOf(ec, op, r, bad)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, keys...)
+		}
+		return out, nil
+	})
+}
+
+// keysOf lists the keys of container record r of card ec. It returns an
+// error only when the card fails (cardLevel); what one object lacks it
+// reports with bad.
+func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, bad func(*CardError)) ([]KeyInfo, error) {
+	objectErr := func(what string, spec minidriver.KeySpec, err error) error {
+		if cardLevel(err) {
+			return fmt.Errorf("container %q: %s: %w", r.Name, what, err)
+		}
+		bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
+		return nil
+	}
+	info, err := op.ContainerInfo(r.Index)
+	switch {
+	case errors.Is(err, minidriver.ErrNoKeyContainer):
+		return nil, nil
+	case err != nil:
+		return nil, objectErr("keys", 0, err)
+	}
+	pin, err := op.ContainerPIN(r.Index)
+	if err != nil {
+		return nil, objectErr("PIN", 0, err)
+	}
+	addr, err := minidriver.ContainerAddress(op.Context(), op.Card(), op.Tx(), r.Index)
+	switch {
+	case errors.Is(err, minidriver.ErrUnsupported):
+		addr = nil
+	case err != nil:
+		if err := objectErr("address", 0, err); err != nil {
+			return nil, err
+		}
+		addr = nil // listed without its address
+	}
+	ct := &Container{Ref: c.NewRef(ec), Name: r.Name, Index: r.Index, Default: r.Default(), Info: info}
+	var out []KeyInfo
+	for _, spec := range ct.KeySpecs() {
+		pub, bits, err := ct.KeyPublic(spec)
+		if err != nil {
+			bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
+			continue
+		}
+		cert, err := c.readCert(op, r.Index, spec.Slot())
+		switch {
+		case errors.Is(err, c.cfg.ErrNoCertificate):
+			cert = nil
+		case err != nil:
+			if err := objectErr("certificate", spec, err); err != nil {
+				return nil, err
+			}
+			cert = nil // listed without its certificate
+		}
+		out = append(out, KeyInfo{Reader: ec.Reader(), CardID: ec.ID(), Plugin: ec.Plugin(), Container: r.Name,
+			Default: r.Default(), Address: addr, KeySpec: spec, Bits: bits, Public: pub, Certificate: cert, PIN: pin})
+	}
+	return out, nil
+}
