@@ -2,7 +2,9 @@ package ksp_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -73,10 +75,28 @@ func (s suiteProvider) Generate(ctx context.Context, name string, k csptest.KeyC
 	return suiteKey{key}, nil
 }
 
-func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
-	list, err := s.p.Keys(ctx)
+func (s suiteProvider) Import(ctx context.Context, name string, spec minidriver.KeySpec, priv crypto.PrivateKey) (csptest.Key, error) {
+	alg, err := suiteAlg(spec)
 	if err != nil {
 		return nil, err
+	}
+	key, err := s.p.CreatePersistedKey(ctx, name, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := key.FinalizeImport(ctx, priv); err != nil {
+		return nil, err
+	}
+	return suiteKey{key}, nil
+}
+
+// Keys lists the keys Keys lists: beside a CardErrors, those of the
+// cards it could read.
+func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
+	list, listErr := s.p.Keys(ctx)
+	var ce ksp.CardErrors
+	if listErr != nil && !errors.As(listErr, &ce) {
+		return nil, listErr
 	}
 	var out []csptest.Entry
 	for _, e := range list {
@@ -86,7 +106,7 @@ func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
 		}
 		out = append(out, csptest.Entry{Name: e.FullName(), Spec: e.KeySpec, Public: k.Public()})
 	}
-	return out, nil
+	return out, listErr
 }
 
 func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.KeySpec) (csptest.Key, error) {
@@ -109,13 +129,8 @@ func (s suiteProvider) Find(ctx context.Context, q ksp.KeyQuery) (csptest.Key, e
 	return suiteKey{k}, nil
 }
 
-func (s suiteProvider) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
-	list, err := s.p.Certificates(ctx)
-	var out []*x509.Certificate
-	for _, e := range list {
-		out = append(out, e.Certificate)
-	}
-	return out, err
+func (s suiteProvider) Certificates(ctx context.Context) ([]ksp.CertEntry, error) {
+	return s.p.Certificates(ctx)
 }
 
 // suiteKey is a Key with its certificate as the suite asks for it: the

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"sync/atomic"
 	"testing"
@@ -51,12 +52,16 @@ type Provider interface {
 	// Generate creates a key called name (a container name without a
 	// reader) of spec, generated on the card.
 	Generate(ctx context.Context, name string, k KeyCase) (Key, error)
-	// Keys lists the keys of every card.
+	// Keys lists the keys of every card; beside a CardErrors, the keys of
+	// the cards it could read.
 	Keys(ctx context.Context) ([]Entry, error)
 	// Open opens the key of spec called name (an Entry's Name).
 	Open(ctx context.Context, name string, spec minidriver.KeySpec) (Key, error)
-	// Certificates lists the certificates of every card's keys.
-	Certificates(ctx context.Context) ([]*x509.Certificate, error)
+	// Import creates a key called name (with or without a reader; "" for
+	// a new GUID) of spec holding the software key priv.
+	Import(ctx context.Context, name string, spec minidriver.KeySpec, priv crypto.PrivateKey) (Key, error)
+	// Certificates is the provider's user certificate store.
+	Certificates(ctx context.Context) ([]cspcore.CertEntry, error)
 	// ListKeys is the provider's ListKeys: every key with its card,
 	// address, certificate and PIN.
 	ListKeys(ctx context.Context) ([]cspcore.KeyInfo, error)
@@ -68,6 +73,8 @@ type Provider interface {
 type Key interface {
 	crypto.Signer
 	crypto.Decrypter
+	SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+	DecryptContext(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error)
 	SetCertificate(ctx context.Context, cert *x509.Certificate) error
 	Certificate(ctx context.Context) (*x509.Certificate, error)
 }
@@ -92,6 +99,9 @@ type Suite struct {
 	// ECDH: the provider's keys agree keys (Key implements ECDHKey).
 	// PINChange: the provider implements PINChanger.
 	ECDH, PINChange bool
+	// ErrClosed and ErrNoCertificate are the provider's sentinels
+	// (RunClosed, RunListing).
+	ErrClosed, ErrNoCertificate error
 }
 
 // Run runs the provider behaviour suite on every simulated card profile
@@ -343,7 +353,7 @@ func testCertificates(t *testing.T, c *suiteCard) {
 	certs, err = other.Certificates(ctx)
 	require.NoError(t, err)
 	require.Len(t, certs, 1)
-	assert.True(t, cert.Equal(certs[0]))
+	assert.True(t, cert.Equal(certs[0].Certificate))
 }
 
 // issued is a certificate for pub, issued by a throwaway software CA.
