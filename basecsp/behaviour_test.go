@@ -12,7 +12,7 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/minidriver"
 )
 

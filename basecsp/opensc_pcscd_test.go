@@ -14,8 +14,8 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // opensc-pkcs11.so as Debian's opensc-pkcs11 package installs it.

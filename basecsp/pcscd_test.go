@@ -9,8 +9,8 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // TestTLSClientAuthenticationPCSCD runs the TLS client authentication of

@@ -18,8 +18,8 @@ import (
 	"github.com/cardmod/cardmod/cardsim"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/internal/cspcore"
-	"github.com/cardmod/cardmod/internal/csptest"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )

@@ -9,11 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/basecsp"
-	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// TestSuiteOnProfiles runs the provider behaviour suite (internal/csptest
+// TestSuiteOnProfiles runs the provider behaviour suite (csptest
 // Run) through the Base CSP on every simulated card profile. The Base CSP
 // has no key agreement (CAPI's smart card CSP has none; ECDH is the KSP's),
 // so ECDH keys are generated and listed but not used here.

@@ -51,10 +51,10 @@ import (
 	"github.com/cardmod/cardmod/cardsim"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/pcsc"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // Environment variables of the harness.
@@ -1154,7 +1154,7 @@ func TestBudgetTable(t *testing.T) {
 // to go; and piv-issued, on which no tool can provision anything (every
 // write needs the issuer's management key) and whose 9D key is not RSA.
 // Their reads, and the refusal of their writes, are in the provider suite
-// (internal/csptest Run, TestSuiteOnProfiles in basecsp and ksp) and the
+// (csptest Run, TestSuiteOnProfiles in basecsp and ksp) and the
 // peer tools' profile tests.
 func budgetProfiles() []BudgetProfile {
 	pivScenarios := []string{scCardmod, scPivGo, scYkpiv}

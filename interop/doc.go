@@ -5,7 +5,7 @@
 // appears in this module's requirements.
 //
 // The tests present a simulated card (cardsim/piv) to a real pcscd through
-// vpcd (internal/pcscdtest) and drive it with the library; they run when
+// vpcd (scrm/pcsc/pcscdtest) and drive it with the library; they run when
 // CARDMOD_PCSCD=1, as scripts/test.sh sets, and skip otherwise:
 //
 //	./scripts/test.sh              # runs this module's tests too

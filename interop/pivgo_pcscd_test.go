@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // step runs a subtest and stops the test at the first failing one: the

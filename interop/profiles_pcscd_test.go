@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
 	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // issueCert makes a certificate for pub, issued by a throwaway CA.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/kdf"

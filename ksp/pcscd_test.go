@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/ksp"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // opensc is Debian's OpenSC PKCS #11 module.

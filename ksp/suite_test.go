@@ -10,12 +10,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// TestSuiteOnProfiles runs the provider behaviour suite (internal/csptest
+// TestSuiteOnProfiles runs the provider behaviour suite (csptest
 // Run) through the KSP on every simulated card profile. The KSP changes
 // no PIN (as Windows's Smart Card KSP: PIN changes go through the card's
 // Base CSP or minidriver), so the suite's PIN change and unblock run in

@@ -27,10 +27,10 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm/pcsc"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // Environment of the child processes of TestTwoProcessesPCSCD.

@@ -15,7 +15,7 @@
 #    a. `go test -race ./...` in every module. -race needs cgo, but the
 #       PC/SC client of the root module is the pure-Go one (no libpcsclite);
 #    b. `CGO_ENABLED=0 go test` of the root module's pcscd-backed packages
-#       (those whose tests use internal/pcscdtest, and scrm/pcsc/...):
+#       (those whose tests use scrm/pcsc/pcscdtest, and scrm/pcsc/...):
 #       static binaries, as users build them;
 #    c. `go test -race -tags cardmod_scard ./scrm/pcsc`: the same PC/SC
 #       suite with github.com/ebfe/scard over libpcsclite (cgo), the
@@ -47,10 +47,11 @@ list_modules() {
 }
 
 # pcscd_packages prints those of the packages $@ (of the root module) whose
-# tests need pcscd: they use internal/pcscdtest, or they are scrm/pcsc.
+# tests need pcscd: they use scrm/pcsc/pcscdtest, or they are scrm/pcsc/...
+# (pcscdtest itself among them).
 pcscd_packages() {
 	go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' "$@" |
-		awk '$1 ~ /\/scrm\/pcsc($|\/)/ || $1 ~ /\/internal\/pcscdtest$/ || / github.com\/cardmod\/cardmod\/internal\/pcscdtest( |$)/ { print $1 }'
+		awk '$1 ~ /\/scrm\/pcsc($|\/)/ || / github.com\/cardmod\/cardmod\/scrm\/pcsc\/pcscdtest( |$)/ { print $1 }'
 }
 
 # Runs go test in every module (only the root one, with the packages of

@@ -1,7 +1,7 @@
 package gids_test
 
 // Interoperability with OpenSC 0.23 (opensc-tool, gids-tool, pkcs11-tool)
-// through a real pcscd and vpcd (internal/pcscdtest). The tests run when
+// through a real pcscd and vpcd (scrm/pcsc/pcscdtest). The tests run when
 // CARDMOD_PCSCD=1 (scripts/test.sh sets it) and skip otherwise.
 
 import (
@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardsim/gids"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // opensc-pkcs11.so as Debian's opensc-pkcs11 package installs it.

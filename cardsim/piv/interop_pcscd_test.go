@@ -1,7 +1,7 @@
 package piv_test
 
 // Interoperability tests: the simulated card, served to a real pcscd through
-// vpcd (internal/pcscdtest), driven by the reference tools from Debian:
+// vpcd (scrm/pcsc/pcscdtest), driven by the reference tools from Debian:
 // yubico-piv-tool 2.2.0 and OpenSC 0.23 (opensc-tool, piv-tool,
 // pkcs11-tool), with openssl making certificates and checking signatures.
 // They run when CARDMOD_PCSCD=1 (scripts/test.sh sets it) and skip otherwise.
@@ -31,7 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // toolTimeout bounds one run of an external tool, so that a tool waiting for

@@ -19,9 +19,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/internal/simfile"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // modulePath is the path users `go install` from.

@@ -21,8 +21,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/internal/simfile"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // listThrough runs `cardmod -reader reader list -json` through pcscd.

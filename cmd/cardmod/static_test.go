@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/internal/simfile"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // TestStaticBinaryPCSCD: `cardmod` builds without cgo (CGO_ENABLED=0 and no

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 var wantInReport = []string{"quickstart-ecc", "quickstart-rsa", "cardmod quickstart P-256", "cardmod quickstart RSA-2048", "RSA-PSS", "decrypt on the card", "verifies with it: true"}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardsim"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/csptest"
+	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"

@@ -21,12 +21,12 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/cardfs"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/minidriver/minidrivertest"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // TestConformancePCSCD runs the conformance suite on simulated GIDS cards

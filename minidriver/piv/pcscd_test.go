@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/minidrivertest"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // TestConformancePCSCD runs the conformance suite on simulated YubiKeys

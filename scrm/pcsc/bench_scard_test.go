@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
 	"github.com/cardmod/cardmod/scrm/pcsc/internal/pcsclite"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // clients returns a connection to reader through each Linux client: the

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
 // tinyCard answers SELECT (sets a "selected" flag that a reset clears),

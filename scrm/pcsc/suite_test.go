@@ -3,7 +3,7 @@ package pcsc_test
 import (
 	"testing"
 
-	"github.com/cardmod/cardmod/internal/pcscdtest"
+	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 	"github.com/cardmod/cardmod/scrm/scrmtest"
 )
 

@@ -1,9 +1,24 @@
-// Package csptest holds the test helpers shared by the tests of the
-// providers (packages basecsp and ksp): a counting PIN prompt, keys and
-// certificates, a TLS handshake with client authentication by a card
-// key, and the provider behaviour suite (Run) that both providers run on
-// every simulated card profile (Profiles) through an adapter of their API
-// (Provider, Key).
+// Package csptest is the test kit of the providers (packages basecsp and
+// ksp), beside them as net/http/httptest is beside net/http: a counting
+// PIN prompt, keys and certificates, a TLS handshake with client
+// authentication by a card key, simulated cards that count or corrupt
+// what they answer (CountingCard, FaultCard), and the provider behaviour
+// written once and run through an adapter of each provider's API
+// (Suite, Provider, Key):
+//
+//   - Run: every simulated card profile (Profiles), PIV and GIDS: keys
+//     generated, listed (ListKeys, FindKey by the plug-in's address) and
+//     used, certificates, the PIN;
+//   - RunClosed: after Close, every method fails with the provider's
+//     ErrClosed, with no APDU and no PIN prompt;
+//   - RunListing: listings beside a card or a certificate that cannot be
+//     read;
+//   - RunInput: caller input refused before the card.
+//
+// The adapter's types are the providers' own under the core's names:
+// cspcore.KeyInfo is basecsp.KeyInfo and ksp.KeyInfo, cspcore.Query their
+// KeyQuery, cspcore.CertEntry their CertEntry, cspcore.CardErrors their
+// CardErrors. Only tests import this package (scrm's TestImportLayers).
 //
 // Concurrency: Prompt is safe for concurrent use; the functions may be
 // called from parallel tests.
