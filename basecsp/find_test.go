@@ -14,6 +14,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	mdgids "github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -79,14 +80,15 @@ func TestFindKey(t *testing.T) {
 	assert.ErrorIs(t, err, basecsp.ErrClosed)
 }
 
-// A PIV slot is no address on a GIDS card: only PIV keys match it.
+// A PIV slot is no address on a GIDS card: only PIV keys match it; and a
+// GIDS key reference only GIDS keys, even when its byte is a PIV slot's.
 func TestFindKeyAddressIsThePluginsOwn(t *testing.T) {
 	f := newFixture(t, basecsp.Config{})
 	ctx := context.Background()
 	gids, err := simgids.New(simgids.Config{Initialized: true})
 	require.NoError(t, err)
 	f.b.AddReader("A GIDS reader").Insert(gids)
-	_, err = f.p.CreateContainer(ctx, `\\.\A GIDS reader\gids key`, minidriver.KeyExchange, 2048, rsaKey(t))
+	gidsCt, err := f.p.CreateContainer(ctx, `\\.\A GIDS reader\gids key`, minidriver.KeyExchange, 2048, rsaKey(t))
 	require.NoError(t, err)
 	_, err = f.p.FindKey(ctx, basecsp.KeyQuery{Address: piv.SlotAuthentication})
 	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
@@ -99,6 +101,13 @@ func TestFindKeyAddressIsThePluginsOwn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, readerName, k.Container().Reader())
 	assert.True(t, piv9A.Public().(*ecdsa.PublicKey).Equal(k.Public()))
+
+	k, err = f.p.FindKey(ctx, basecsp.KeyQuery{Address: mdgids.KeyRefOf(gidsCt.Index())})
+	require.NoError(t, err)
+	assert.Equal(t, "A GIDS reader", k.Container().Reader())
+	assert.Equal(t, "gids key", k.Container().Name())
+	_, err = f.p.FindKey(ctx, basecsp.KeyQuery{Address: mdgids.KeyRef(piv.SlotAuthentication)})
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "a GIDS key reference 9A is no PIV slot")
 }
 
 // A key another tool made (ykman, piv-go: no container map on the card,
