@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"math/big"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -90,18 +88,5 @@ func softKey(t testing.TB) *ecdsa.PrivateKey { return csptest.SoftKey(t) }
 // encryptPKCS1v15 builds a PKCS #1 v1.5 type 2 ciphertext (rsa.EncryptPKCS1v15
 // is deprecated).
 func encryptPKCS1v15(t testing.TB, pub *rsa.PublicKey, msg []byte) []byte {
-	t.Helper()
-	k := pub.Size()
-	em := make([]byte, k)
-	em[1] = 2
-	ps := em[2 : k-len(msg)-1]
-	for i := range ps {
-		for ps[i] == 0 {
-			_, err := rand.Read(ps[i : i+1])
-			require.NoError(t, err)
-		}
-	}
-	copy(em[k-len(msg):], msg)
-	c := new(big.Int).Exp(new(big.Int).SetBytes(em), big.NewInt(int64(pub.E)), pub.N)
-	return c.FillBytes(make([]byte, k))
+	return csptest.EncryptPKCS1v15(t, pub, msg)
 }

@@ -29,18 +29,9 @@ func TestClosedMeansClosed(t *testing.T) {
 	csptest.RunClosed(t, behaviour, func(t *testing.T, sp csptest.Provider) csptest.Closed {
 		ctx := context.Background()
 		p := sp.(suiteProvider).p
-		create := func(name string, alg ksp.Algorithm, priv crypto.PrivateKey) *ksp.Key {
-			k, err := p.CreatePersistedKey(ctx, name, alg)
-			require.NoError(t, err)
-			if priv == nil {
-				require.NoError(t, k.Finalize(ctx))
-			} else {
-				require.NoError(t, k.FinalizeImport(ctx, priv))
-			}
-			return k
-		}
-		rk := create("rsa", ksp.RSA, rsaKey(t))
-		dk := create("dh", ksp.ECDHP256, nil)
+		f := &fixture{p: p}
+		rk := f.create(t, "rsa", ksp.RSA, rsaKey(t))
+		dk := f.create(t, "dh", ksp.ECDHP256, nil)
 		pending, err := p.CreatePersistedKey(ctx, "later", ksp.ECDSAP256)
 		require.NoError(t, err)
 		peer, err := ecdh.P256().GenerateKey(rand.Reader)

@@ -136,39 +136,23 @@ type CertEntry struct {
 // read or parsed, are reported in a CardErrors returned beside every
 // certificate that could (see listCards).
 func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
-	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]CertEntry, error) {
-		m, err := op.ContainerMap()
-		if err != nil {
-			return nil, fmt.Errorf("container map: %w", err)
-		}
+	return listContainers(ctx, c, true, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
 		var out []CertEntry
-		for _, r := range m.ValidRecords() {
-			info, err := op.ContainerInfo(r.Index)
+		for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
+			if spec == 0 {
+				continue
+			}
+			cert, err := c.readCert(op, r.Index, spec.Slot())
 			switch {
-			case errors.Is(err, minidriver.ErrNoKeyContainer):
+			case errors.Is(err, c.cfg.ErrNoCertificate):
 				continue
 			case err != nil && cardLevel(err):
-				return nil, fmt.Errorf("container %q: %w", r.Name, err)
+				return nil, err
 			case err != nil:
-				bad(&CardError{Container: r.Name, Err: err})
+				bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
 				continue
 			}
-			for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
-				if spec == 0 {
-					continue
-				}
-				cert, err := c.readCert(op, r.Index, spec.Slot())
-				switch {
-				case errors.Is(err, c.cfg.ErrNoCertificate):
-					continue
-				case err != nil && cardLevel(err):
-					return nil, err
-				case err != nil:
-					bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
-					continue
-				}
-				out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
-			}
+			out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
 		}
 		return out, nil
 	})

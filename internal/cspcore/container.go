@@ -181,30 +181,9 @@ type Entry struct {
 // card that cannot be read, or a container whose keys cannot be read, is
 // reported in a CardErrors returned beside the rest (see listCards).
 func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
-	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]Entry, error) {
-		m, err := op.ContainerMap()
-		if err != nil {
-			return nil, fmt.Errorf("container map: %w", err)
-		}
-		var out []Entry
-		for _, r := range m.ValidRecords() {
-			e := Entry{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index,
-				Default: r.Default(), SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits)}
-			if withInfo {
-				info, err := op.ContainerInfo(r.Index)
-				switch {
-				case err == nil, errors.Is(err, minidriver.ErrNoKeyContainer):
-					e.Info = info
-				case cardLevel(err):
-					return nil, fmt.Errorf("container %q: %w", r.Name, err)
-				default:
-					bad(&CardError{Container: r.Name, Err: err})
-					continue
-				}
-			}
-			out = append(out, e)
-		}
-		return out, nil
+	return listContainers(ctx, c, withInfo, func(ec *engine.Card, _ *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, _ func(*CardError)) ([]Entry, error) {
+		return []Entry{{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index, Default: r.Default(),
+			SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits), Info: info}}, nil
 	})
 }
 

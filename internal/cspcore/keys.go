@@ -61,40 +61,23 @@ func (c *Core) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
-	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]KeyInfo, error) {
-		m, err := op.ContainerMap()
-		if err != nil {
-			return nil, fmt.Errorf("container map: %w", err)
-		}
-		var out []KeyInfo
-		for _, r := range m.ValidRecords() {
-			keys, err := c.keysOf(ec, op, r, bad)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, keys...)
-		}
-		return out, nil
-	})
+	return listContainers(ctx, c, true, c.keysOf)
 }
 
-// keysOf lists the keys of container record r of card ec. It returns an
-// error only when the card fails (cardLevel); what one object lacks it
-// reports with bad.
-func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, bad func(*CardError)) ([]KeyInfo, error) {
+// keysOf lists the keys of container record r of card ec, whose public
+// keys are info. It returns an error only when the card fails
+// (cardLevel); what one object lacks it reports with bad.
+func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]KeyInfo, error) {
+	ct := &Container{Ref: c.NewRef(ec), Name: r.Name, Index: r.Index, Default: r.Default(), Info: info}
+	if len(ct.KeySpecs()) == 0 {
+		return nil, nil
+	}
 	objectErr := func(what string, spec minidriver.KeySpec, err error) error {
 		if cardLevel(err) {
 			return fmt.Errorf("container %q: %s: %w", r.Name, what, err)
 		}
 		bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
 		return nil
-	}
-	info, err := op.ContainerInfo(r.Index)
-	switch {
-	case errors.Is(err, minidriver.ErrNoKeyContainer):
-		return nil, nil
-	case err != nil:
-		return nil, objectErr("keys", 0, err)
 	}
 	pin, err := op.ContainerPIN(r.Index)
 	if err != nil {
@@ -110,7 +93,6 @@ func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecor
 		}
 		addr = nil // listed without its address
 	}
-	ct := &Container{Ref: c.NewRef(ec), Name: r.Name, Index: r.Index, Default: r.Default(), Info: info}
 	var out []KeyInfo
 	for _, spec := range ct.KeySpecs() {
 		pub, bits, err := ct.KeyPublic(spec)

@@ -3,10 +3,13 @@ package cspcore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -72,6 +75,42 @@ func listCards[T any](ctx context.Context, c *Core, fn func(ec *engine.Card, op 
 		failed = append(failed, itemErrs...)
 	}
 	return out, c.listErr(failed)
+}
+
+// listContainers runs fn, through listCards, on every valid container of
+// every card present: the one loop of the listings over containers. With
+// withInfo, fn gets the container's public keys (from the cache while
+// cardcf is unchanged; none for a container without keys), and a
+// container whose keys cannot be read is reported with bad and passed
+// over; without it, info is empty.
+func listContainers[T any](ctx context.Context, c *Core, withInfo bool, fn func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]T, error)) ([]T, error) {
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]T, error) {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
+		}
+		var out []T
+		for _, r := range m.ValidRecords() {
+			var info minidriver.ContainerInfo
+			if withInfo {
+				info, err = op.ContainerInfo(r.Index)
+				switch {
+				case err == nil, errors.Is(err, minidriver.ErrNoKeyContainer):
+				case cardLevel(err):
+					return nil, fmt.Errorf("container %q: %w", r.Name, err)
+				default:
+					bad(&CardError{Container: r.Name, Err: err})
+					continue
+				}
+			}
+			items, err := fn(ec, op, r, info, bad)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, items...)
+		}
+		return out, nil
+	})
 }
 
 // cardLevel reports whether err, met reading one object of a card, is a
