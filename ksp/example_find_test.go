@@ -68,3 +68,27 @@ func ExampleProvider_FindKey() {
 	// algorithm: ECDSA_P256
 	// signature verifies: true
 }
+
+// Every key of every card with what its user knows of it; OpenKeySpec
+// opens one by its full name and key spec.
+func ExampleProvider_ListKeys() {
+	p, err := ksp.Open(ksp.Config{Backend: provisioned(), Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN))})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	keys, err := p.ListKeys(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, k := range keys {
+		key, err := p.OpenKeySpec(ctx, k.FullName(), k.KeySpec)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: %s slot %v, %s, certificate %t\n", k.Reader, k.Plugin, k.Address, key.Algorithm(), k.Certificate != nil)
+	}
+	// Output:
+	// Reader 0: PIV slot 9A, ECDSA_P256, certificate false
+}
