@@ -9,9 +9,11 @@ import (
 
 // ChallengeAlgorithm names the algorithm of the management key
 // (PINAdmin) the pending challenge is for, as far as the card told it:
-// "3DES", "AES-128", "AES-192" or "AES-256" where GET METADATA of 9B
-// reported the key's algorithm (YubiKey 5.3 and later, Yubico's PIV
-// metadata notes); otherwise the challenge's size tells only the cipher
+// "3DES", "AES-128", "AES-192" or "AES-256" on a card with GET METADATA
+// (YubiKey 5.3 and later, Yubico's PIV metadata notes), where the card
+// gave the challenge for that algorithm (it refuses a request of another:
+// see challengeAlgorithm) or GET METADATA of 9B reported it; otherwise
+// the challenge's size tells only the cipher
 // (SP 800-73-4 Part 2 §3.2.4, the witness is one block): "3DES" for 8
 // bytes, "AES" for 16. "" without a pending challenge.
 func (c *Card) ChallengeAlgorithm(id minidriver.PinID) string {

@@ -184,6 +184,35 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 	return c.mgmtAlg, nil
 }
 
+// challengeAlgorithm is the algorithm a first management key challenge
+// asks with: the one known (this Card's, or kept by an earlier process),
+// else the firmware's default management key algorithm (3DES, AES-192
+// from YubiKey 5.7 on), without reading GET METADATA first. A YubiKey
+// refuses a witness request whose P1 is not its key's algorithm (6A80 or
+// 6A86: piv-go's 3DES request to a 5.7 key with its AES-192 default fails
+// with 6A80, sigstore/cosign#3742; yubikey.rs reports the same as an
+// incorrect parameter, age-plugin-yubikey#135; Yubico's .NET SDK: for 9B,
+// P1 names the key's algorithm, 00 standing for 3DES), and Challenge then
+// reads the algorithm from GET METADATA and asks again; a challenge the
+// card gives is thus one for the algorithm asked with. A key that kept its
+// factory algorithm (the common case, and every key on cards without GET
+// METADATA) so costs no GET METADATA; one that did not, one refused
+// request.
+func (c *Card) challengeAlgorithm(ctx context.Context, tx *scrm.Tx) (byte, error) {
+	if c.mgmtAlg != 0 {
+		return c.mgmtAlg, nil
+	}
+	if c.q.metadata && c.env.Cache != nil {
+		if b, ok := c.env.Cache.LookupFile(tx, mgmtAlgItem); ok && len(b) == 1 && mgmtAlgKnown(b[0]) {
+			return b[0], nil
+		}
+	}
+	if c.q.defaultMgmt == 0 {
+		return c.mgmtAlgorithm(ctx, tx, false)
+	}
+	return c.q.defaultMgmt, nil
+}
+
 // Challenge asks for a management key challenge (PINAdmin): 8 bytes for a
 // 3DES key, 16 for AES. The response is the challenge encrypted with the
 // key (one block, ECB; see ManagementKeyResponse), given to Authenticate
@@ -195,17 +224,24 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 	}
 	c.challenge = nil
 	for i := range 2 {
-		alg, err := c.mgmtAlgorithm(ctx, tx, i > 0)
+		var alg byte
+		var err error
+		if i == 0 {
+			alg, err = c.challengeAlgorithm(ctx, tx)
+		} else {
+			alg, err = c.mgmtAlgorithm(ctx, tx, true)
+		}
 		if err != nil {
 			return nil, err
 		}
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: bertlv.Encode(0x7C, bertlv.Encode(0x81, nil)), Ne: scrm.MaxShortNe})
 		if err != nil {
 			if i == 0 && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
-				continue // the key's algorithm changed
+				continue // the key's algorithm changed, or is not the default
 			}
 			return nil, cardErr("management key challenge", err)
 		}
+		c.mgmtAlg = alg
 		v, err := bertlv.Single(rsp.Data, 0x7C)
 		if err == nil {
 			v, err = bertlv.Single(v, 0x81)
@@ -246,11 +282,26 @@ func ManagementKeyResponse(key, challenge []byte) ([]byte, error) {
 // the card has it. The management key cannot be logged out on PIV, nor the
 // PIN on cards without VERIFY P1=FF, nor the management key the plug-in
 // authenticated itself with a PIN-protected key (see CreateFile): then the
-// error asks the caller to end its transaction with a reset.
+// error asks the caller to end its transaction with a reset (minidriver
+// spec, CardDeauthenticateEx: an error makes the CSP reset the card).
+//
+// When set names such a management key login, the PIN is not logged out
+// first: the reset that has to follow ends every security status of the
+// card, the PIN's with the management key's (ISO/IEC 7816-4, 5.4:
+// security status is lost at a reset; VERIFY P1=FF, SP 800-73-4 part 2,
+// 3.2.1, is the other way to end the PIN's), so a VERIFY FF would be one
+// APDU for nothing. The plug-in then requires the reset on tx itself,
+// so that the PIN cannot outlive the transaction should a caller skip it.
 func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.PinSet) error {
 	c.begin(tx)
 	c.challenge = nil
 	pins := minidriver.NewPinSet(PINUser, PINSignature)
+	if set.Has(PINAdmin) && c.roles.Has(PINAdmin) || set != 0 && c.hiddenAdmin {
+		if set&pins != 0 && c.roles&pins != 0 {
+			tx.RequireReset()
+		}
+		return fmt.Errorf("piv: management key logout: %w", minidriver.ErrUnsupported)
+	}
 	var errs []error
 	if set&pins != 0 && c.roles&pins != 0 {
 		if !c.q.resetVerify {
@@ -261,9 +312,6 @@ func (c *Card) Deauthenticate(ctx context.Context, tx *scrm.Tx, set minidriver.P
 		} else {
 			c.roles &^= pins
 		}
-	}
-	if set.Has(PINAdmin) && c.roles.Has(PINAdmin) || set != 0 && c.hiddenAdmin {
-		errs = append(errs, fmt.Errorf("piv: management key logout: %w", minidriver.ErrUnsupported))
 	}
 	return errors.Join(errs...)
 }

@@ -163,6 +163,27 @@ func TestDeauthenticate(t *testing.T) {
 		_, err = e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: digest[:]})
 		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation)
 	})
+	// The PIN with the management key: the reset the management key needs
+	// ends the PIN's verification too, so no VERIFY FF goes first; the
+	// plug-in requires the reset itself.
+	cs := &countingSim{Card: newSim(t, simpiv.Config{})}
+	both := newEnv(t, cs, piv.Plugin{})
+	both.runEnd(t, scrm.ResetCard, func(ctx context.Context, tx *scrm.Tx) {
+		userPIN(t, ctx, both.md, tx)
+		admin(t, ctx, both.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, both.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256}))
+		_, err := both.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: digest[:]})
+		require.NoError(t, err)
+		cs.take()
+		err = both.md.Deauthenticate(ctx, tx, minidriver.NewPinSet(piv.PINUser, piv.PINAdmin))
+		assert.ErrorIs(t, err, minidriver.ErrUnsupported, "the caller must reset")
+		assert.Empty(t, cs.take(), "no PIN logout before the reset")
+		assert.True(t, tx.ResetRequired(), "the plug-in asks for the reset")
+	})
+	both.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		_, err := both.md.SignData(ctx, tx, minidriver.SignRequest{Container: 0, Digest: digest[:]})
+		assert.ErrorIs(t, err, minidriver.ErrSecurityViolation, "the reset ended the PIN's verification")
+	})
 	// Firmware 4 has no VERIFY P1=FF: the caller is told to reset.
 	old := newEnv(t, newSim(t, simpiv.Config{Version: simpiv.Version{Major: 4, Minor: 3, Patch: 7}}), piv.Plugin{})
 	old.run(t, func(ctx context.Context, tx *scrm.Tx) {

@@ -373,20 +373,21 @@ func BenchmarkNewProcessSign(b *testing.B) {
 
 // writeBudgets are what generating a P-256 key with its container and
 // writing its certificate cost, warm (the provider has listed the card
-// first), by scenario. Issue 12 asks for at most 8 and 6; these are
-// today's counts, so that a regression fails (docs/benchmarks.md says
-// where the rest goes). The issued card is read-only.
+// first), by scenario. Issue 12 asks for at most 8 and 6: the generation
+// meets it on every YubiKey 5 with GET METADATA; the others are today's
+// counts, so that a regression fails (docs/benchmarks.md says where the
+// rest goes). The issued card is read-only.
 var writeBudgets = map[string]struct{ generate, writeCert int }{
-	"yubikey-5.7/cardmod": {10, 7},
-	"yubikey-5.7/peer":    {10, 7},
-	"yubikey-5.4/cardmod": {10, 7},
-	"yubikey-5.4/peer":    {10, 7},
-	"yubikey-5.0/cardmod": {10, 7},
-	"yubikey-5.0/peer":    {10, 7},
+	"yubikey-5.7/cardmod": {8, 7},
+	"yubikey-5.7/peer":    {8, 7},
+	"yubikey-5.4/cardmod": {8, 7},
+	"yubikey-5.4/peer":    {8, 7},
+	"yubikey-5.0/cardmod": {9, 7},
+	"yubikey-5.0/peer":    {9, 7},
 	"yubikey-4/cardmod":   {9, 7},
 	"yubikey-4/peer":      {34, 7},
-	"piv-applet/cardmod":  {25, 6},
-	"piv-applet/peer":     {25, 6},
+	"piv-applet/cardmod":  {23, 6},
+	"piv-applet/peer":     {23, 6},
 }
 
 func TestBudgetGenerateAndWrite(t *testing.T) {

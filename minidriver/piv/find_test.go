@@ -132,7 +132,10 @@ func TestFoundDefaultFollowsCardcf(t *testing.T) {
 // 9B in a new process, and a key another application changed to another
 // algorithm (without touching cardcf, as yubico-piv-tool does) is still
 // authenticated: the card refuses the kept algorithm and the plug-in asks
-// again.
+// again. A key of the firmware's default algorithm needs no GET METADATA
+// at all (the first challenge asks with that algorithm); the first process
+// asks for a key of another algorithm, AES-256 here, after the card refused
+// the default.
 func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), true)
 	r := f.start(t)
@@ -160,23 +163,46 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 		}
 		return false
 	}
-	assert.True(t, askedAlg(writeCert(simpiv.DefaultManagementKey)), "the first process asks")
-	assert.False(t, askedAlg(writeCert(simpiv.DefaultManagementKey)), "the next one has it from the disk cache")
+	refused := func(log []string) int {
+		n := 0
+		for _, l := range log {
+			if strings.HasPrefix(l, "00 87 ") && !strings.HasSuffix(l, "9000") {
+				n++
+			}
+		}
+		return n
+	}
+	first := writeCert(simpiv.DefaultManagementKey)
+	assert.False(t, askedAlg(first), "the factory algorithm (AES-192 on 5.7) is not asked for")
+	assert.Zero(t, refused(first), "the card takes the factory algorithm")
+
+	// Another application sets the management key (without touching
+	// cardcf): old is the key now, alg its algorithm.
+	setKey := func(old []byte, alg byte, key []byte) {
+		card, err := scrm.NewContext(r.b).Connect(ctx, r.reader, nil)
+		require.NoError(t, err)
+		tx, err := card.Begin(ctx)
+		require.NoError(t, err)
+		md, _, err := minidriver.NewRegistry(piv.Plugin{}).OpenTx(ctx, tx, minidriver.Env{})
+		require.NoError(t, err)
+		admin(t, ctx, md, tx, old)
+		_, err = tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{alg, 0x9B, byte(len(key))}, key...)})
+		require.NoError(t, err)
+		require.NoError(t, tx.End(scrm.ResetCard))
+		require.NoError(t, card.Close(scrm.LeaveCard))
+	}
+	aes256 := bytes.Repeat([]byte{0x24}, 32)
+	setKey(simpiv.DefaultManagementKey, simpiv.AlgAES256, aes256)
+	log := writeCert(aes256)
+	assert.True(t, askedAlg(log), "the first process asks")
+	assert.Equal(t, 1, refused(log), "after the card refused the factory algorithm")
+	log = writeCert(aes256)
+	assert.False(t, askedAlg(log), "the next one has it from the disk cache")
+	assert.Zero(t, refused(log))
 
 	// Another application makes the management key a 3DES key.
 	tdes := bytes.Repeat([]byte{0x42}, 24)
-	card, err := scrm.NewContext(r.b).Connect(ctx, r.reader, nil)
-	require.NoError(t, err)
-	tx, err := card.Begin(ctx)
-	require.NoError(t, err)
-	md, _, err := minidriver.NewRegistry(piv.Plugin{}).OpenTx(ctx, tx, minidriver.Env{})
-	require.NoError(t, err)
-	admin(t, ctx, md, tx, simpiv.DefaultManagementKey)
-	_, err = tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{simpiv.AlgTDES, 0x9B, 24}, tdes...)})
-	require.NoError(t, err)
-	require.NoError(t, tx.End(scrm.ResetCard))
-	require.NoError(t, card.Close(scrm.LeaveCard))
-
+	setKey(aes256, simpiv.AlgTDES, tdes)
 	assert.True(t, askedAlg(writeCert(tdes)), "the refused algorithm is asked for again")
 }
 

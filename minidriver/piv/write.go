@@ -428,8 +428,13 @@ func (c *Card) certKindOK(ctx context.Context, tx *scrm.Tx, ct container, name s
 
 // setFingerprint keeps the SHA-1 fingerprint of container idx's
 // certificate (zero for none) in the record of the stored container map,
-// as libykpiv and Yubico's Windows minidriver keep it, when the card has a
-// stored map. It writes the map only when the fingerprint changes.
+// when the card has a stored map. It writes the map only when the
+// fingerprint changes. libykpiv only stores the record (ykpiv_container)
+// and never updates it when it writes a certificate; the map is Yubico's
+// minidriver's, and Yubico warns that certificates written beside it
+// without updating the map may become unusable ("YubiKey Smart Card
+// Deployment Considerations"): the fingerprint is the field a certificate
+// write changes, so the write costs this PUT DATA (docs/benchmarks.md).
 func (c *Card) setFingerprint(ctx context.Context, tx *scrm.Tx, idx int, der []byte) error {
 	recs, stored, err := c.storedMap(ctx, tx)
 	if err != nil || !stored || idx < 0 || idx >= len(recs) || !recs[idx].valid() {
