@@ -58,11 +58,21 @@ type DataCacheConfig struct {
 // replaced on the next Put), never trusted. A DataCache is safe for
 // concurrent use; several processes may share Dir (the last writer of a
 // card's file wins, and cardcf validation keeps every reader honest).
+//
+// Each write of a card's file replaces it whole (internal/atomicfile): a
+// reader sees the old file or the new, never a mix. Between Hold and
+// Release (one transaction's work) Put and Sync change the memory only,
+// and Release writes the file once: a transaction that reads thirty items
+// writes one file, not thirty. What is on disk meanwhile is the file of
+// before, consistent in itself (its items valid under its cardcf); a
+// process that ends before Release loses only what the next one reads
+// again.
 type DataCache struct {
 	cfg DataCacheConfig
 
 	mu    sync.Mutex
 	cards map[CardID]*cacheCard // guarded by mu
+	held  map[CardID]int        // Holds not yet released, by card; guarded by mu
 }
 
 type cacheCard struct {
@@ -70,6 +80,9 @@ type cacheCard struct {
 	synced bool
 	items  map[string]cacheItem
 	size   int
+	// dirty: the memory holds what the file does not (a held Put or
+	// Sync, or a failed write).
+	dirty bool
 }
 
 type cacheItem struct {
@@ -85,7 +98,50 @@ func NewDataCache(cfg DataCacheConfig) *DataCache {
 	if cfg.MaxCard <= 0 {
 		cfg.MaxCard = DefaultMaxCacheCard
 	}
-	return &DataCache{cfg: cfg, cards: make(map[CardID]*cacheCard)}
+	return &DataCache{cfg: cfg, cards: make(map[CardID]*cacheCard), held: make(map[CardID]int)}
+}
+
+// Hold defers the disk writes of card id's file until the matching
+// Release: Put and Sync then change the cache in memory only (Get sees
+// their changes at once). Holds of one card nest, from several goroutines
+// too. Without Dir, Hold and Release change nothing.
+func (c *DataCache) Hold(id CardID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held[id]++
+}
+
+// Release ends a Hold of card id and, with Dir set, writes the card's
+// file once if the memory holds anything the file does not (also while
+// other Holds of the card remain: the file is a consistent snapshot at any
+// moment, and their own Releases write what follows). The error reports a
+// failed write; the next Release or unheld Put tries again.
+func (c *DataCache) Release(id CardID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.held[id]; n > 1 {
+		c.held[id] = n - 1
+	} else {
+		delete(c.held, id)
+	}
+	e, ok := c.cards[id]
+	if !ok || !e.dirty || c.cfg.Dir == "" {
+		return nil
+	}
+	return c.saveLocked(id, e)
+}
+
+// writeLocked writes card id's file now, or marks it for the Release of a
+// Hold.
+func (c *DataCache) writeLocked(id CardID, e *cacheCard) error {
+	if c.cfg.Dir == "" {
+		return nil
+	}
+	if c.held[id] > 0 {
+		e.dirty = true
+		return nil
+	}
+	return c.saveLocked(id, e)
 }
 
 // cardLocked returns the card's entry, loading it from disk the first time.
@@ -125,8 +181,8 @@ func (c *DataCache) Sync(id CardID, cf CardCF) Stale {
 	changed := !e.synced || !e.cf.Equal(cf)
 	e.cf = CardCF{Version: cf.Version, Pins: cf.Pins, Containers: cf.Containers, Files: cf.Files, Extra: slices.Clone(cf.Extra)}
 	e.synced = true
-	if changed && c.cfg.Dir != "" {
-		_ = c.saveLocked(id, e)
+	if changed {
+		_ = c.writeLocked(id, e)
 	}
 	return stale
 }
@@ -147,8 +203,9 @@ func (c *DataCache) Get(id CardID, name string) ([]byte, bool) {
 // StalePins, StaleContainers, StaleFiles), valid under the cardcf of the
 // last Sync. Without a Sync first, Put does nothing: data cannot be cached
 // without knowing what it is fresh against. An item larger than MaxItem is
-// not cached. With Dir set, the card's file is rewritten atomically; the
-// error reports a failed write (the memory cache is updated anyway).
+// not cached. With Dir set, the card's file is rewritten atomically, at
+// once or, under a Hold, at its Release; the error reports a failed write
+// (the memory cache is updated anyway).
 func (c *DataCache) Put(id CardID, class Stale, name string, data []byte) error {
 	if len(data) > c.cfg.MaxItem || class == 0 {
 		return nil
@@ -168,10 +225,7 @@ func (c *DataCache) Put(id CardID, class Stale, name string, data []byte) error 
 	}
 	e.items[name] = cacheItem{class: class, data: slices.Clone(data)}
 	e.size += len(data)
-	if c.cfg.Dir != "" {
-		return c.saveLocked(id, e)
-	}
-	return nil
+	return c.writeLocked(id, e)
 }
 
 // Drop forgets everything about card id, in memory and on disk (for a
@@ -204,12 +258,18 @@ type cacheJSON struct {
 	Data  string `json:"data"`
 }
 
+// saveLocked writes card id's file whole; dirty stays set when it fails.
 func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
+	e.dirty = true
 	b, err := marshalCacheFile(id, e)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(c.cfg.Dir, c.path(id), b)
+	if err := writeFileAtomic(c.cfg.Dir, c.path(id), b); err != nil {
+		return err
+	}
+	e.dirty = false
+	return nil
 }
 
 // marshalCacheFile encodes the cache file of card id, which

@@ -2,6 +2,7 @@ package cardfs_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -150,4 +151,138 @@ func TestDataCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// fileWrites counts the writes of a file: every atomic write renames a
+// new file over it, created while the old one exists, so each one is a
+// file os.SameFile tells apart from the one before. check must follow
+// every write (two could reuse the first one's inode).
+type fileWrites struct {
+	t    *testing.T
+	path string
+	last os.FileInfo
+	n    int
+}
+
+// check notes whether the file was written since the last check.
+func (w *fileWrites) check() {
+	w.t.Helper()
+	st, err := os.Stat(w.path)
+	if os.IsNotExist(err) {
+		return
+	}
+	require.NoError(w.t, err)
+	if w.last == nil || !os.SameFile(w.last, st) {
+		w.n++
+	}
+	w.last = st
+}
+
+// TestDataCacheHoldWritesOnce: a transaction's Puts under a Hold write the
+// card's file once, at Release, where every Put wrote it before (about
+// thirty writes for a first listing); until then the file on disk is the
+// one of before, whole, and a process that ends without Release leaves
+// it so.
+func TestDataCacheHoldWritesOnce(t *testing.T) {
+	dir := t.TempDir()
+	w := &fileWrites{t: t, path: filepath.Join(dir, "0102030405060708090a0b0c0d0e0f10.cache")}
+	cf := cardfs.CardCF{Files: 3}
+
+	// Unheld, every Put writes the file.
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	c.Sync(cardA, cf)
+	w.check()
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "before", []byte("old")))
+	w.check()
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "before2", []byte("old")))
+	w.check()
+	assert.Equal(t, 3, w.n, "the first Sync, then one write per Put")
+	old, err := os.ReadFile(w.path)
+	require.NoError(t, err)
+
+	// A transaction: its cardcf, thirty items, one write at the end.
+	w.n = 0
+	c.Hold(cardA)
+	cf.BumpFiles()
+	c.Sync(cardA, cf)
+	w.check()
+	for i := range 30 {
+		require.NoError(t, c.Put(cardA, cardfs.StaleFiles, fmt.Sprintf("item%02d", i), []byte{byte(i)}))
+		w.check()
+		got, ok := c.Get(cardA, fmt.Sprintf("item%02d", i))
+		require.True(t, ok, "held Puts are seen at once")
+		assert.Equal(t, []byte{byte(i)}, got)
+	}
+	assert.Zero(t, w.n, "nothing written while held")
+	now, err := os.ReadFile(w.path)
+	require.NoError(t, err)
+	assert.Equal(t, old, now, "the file of before, whole")
+
+	// Another process meanwhile reads the file of before: its items under
+	// its own cardcf, dropped against the card's bumped one.
+	other := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	assert.Equal(t, cardfs.StaleFiles, other.Sync(cardA, cf))
+	_, ok := other.Get(cardA, "before")
+	assert.False(t, ok)
+	w.check() // other's Sync wrote its own file (no Hold there)
+	w.n = 0
+
+	require.NoError(t, c.Release(cardA))
+	w.check()
+	assert.Equal(t, 1, w.n, "one write for the transaction")
+	require.NoError(t, c.Release(cardA), "a Release with nothing new writes nothing")
+	w.check()
+	assert.Equal(t, 1, w.n)
+
+	next := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	assert.Zero(t, next.Sync(cardA, cf))
+	for i := range 30 {
+		got, ok := next.Get(cardA, fmt.Sprintf("item%02d", i))
+		require.True(t, ok, "item %d reached the disk", i)
+		assert.Equal(t, []byte{byte(i)}, got)
+	}
+	_, ok = next.Get(cardA, "before")
+	assert.False(t, ok, "dropped with the files class")
+
+	// Nested Holds: the inner Release writes what there is, the outer what
+	// came after.
+	w.n = 0
+	c.Hold(cardA)
+	c.Hold(cardA)
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "inner", []byte("1")))
+	w.check()
+	require.NoError(t, c.Release(cardA))
+	w.check()
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "outer", []byte("2")))
+	w.check()
+	assert.Equal(t, 1, w.n, "the outer Hold still holds")
+	require.NoError(t, c.Release(cardA))
+	w.check()
+	assert.Equal(t, 2, w.n)
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "after", []byte("3")))
+	w.check()
+	assert.Equal(t, 3, w.n, "released: Put writes again")
+
+	// A process that ends held (no Release) leaves the last file whole.
+	last, err := os.ReadFile(w.path)
+	require.NoError(t, err)
+	crashed := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	crashed.Hold(cardA)
+	crashed.Sync(cardA, cf)
+	require.NoError(t, crashed.Put(cardA, cardfs.StaleFiles, "lost", []byte("x")))
+	now, err = os.ReadFile(w.path)
+	require.NoError(t, err)
+	assert.Equal(t, last, now)
+}
+
+// TestDataCacheHoldWithoutDir: without Dir a Hold changes nothing.
+func TestDataCacheHoldWithoutDir(t *testing.T) {
+	c := cardfs.NewDataCache(cardfs.DataCacheConfig{})
+	c.Hold(cardA)
+	c.Sync(cardA, cardfs.CardCF{})
+	require.NoError(t, c.Put(cardA, cardfs.StaleFiles, "f", []byte("x")))
+	require.NoError(t, c.Release(cardA))
+	got, ok := c.Get(cardA, "f")
+	require.True(t, ok)
+	assert.Equal(t, []byte("x"), got)
 }

@@ -511,11 +511,24 @@ func (c *Card) do(ctx context.Context, fn func(op *Op) error, carry *carried) er
 		if err := c.e.CheckOpen(); err != nil {
 			return err
 		}
-		retry, err := c.doOnce(ctx, fn, carry)
+		retry, err := c.doHeld(ctx, fn, carry)
 		if !retry || attempt >= MaxResetRetries || ctx.Err() != nil {
 			return err
 		}
 	}
+}
+
+// doHeld is doOnce with the card's data cache holding its disk writes
+// until the transaction has ended (cardfs.DataCache.Hold): what the
+// operation reads and caches is written in one file write, after the card
+// is released, not one per item.
+func (c *Card) doHeld(ctx context.Context, fn func(op *Op) error, carry *carried) (bool, error) {
+	if cache := c.cache(); cache != nil {
+		id := c.cacheID
+		cache.Hold(id)
+		defer func() { _ = cache.Release(id) }() // a failed disk write only costs a re-read
+	}
+	return c.doOnce(ctx, fn, carry)
 }
 
 // ErrStale is what fn of DoChecked returns (wrapped) when the outcome of
