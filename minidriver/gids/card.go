@@ -138,7 +138,9 @@ func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 // chapter 4: "Once selected, an applet instance receives all subsequent
 // APDUs dispatched to that logical channel, until the applet instance
 // becomes deselected"), and no other application answers GET DATA of DO
-// file A010 with exactly that object. Not selecting again loses nothing:
+// file A010 with exactly that object (cardcf is readable by everyone: the
+// proof rests on no application being installed on the card to answer
+// with a copy of it, which takes the card issuer's card-management keys). Not selecting again loses nothing:
 // in shared mode no login is left from an earlier transaction (and
 // selecting the application may reset its security status, ISO/IEC
 // 7816-4, 5.4 on security status, as cardsim/gids does). The master file and key map are

@@ -212,7 +212,11 @@ func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 //     Nothing is lost by not selecting again: re-selecting the selected
 //     PIV application leaves its security status unchanged (SP 800-73-4
 //     part 2, 3.1.1), and in shared mode no login is left from an earlier
-//     transaction anyway.
+//     transaction anyway. 5FFF20 is readable without a PIN: the proof
+//     rests on no application on the card being written to answer with a
+//     copy of it, which needs an application installed for that (a
+//     YubiKey takes none; a Java Card takes one only with the issuer's
+//     card-management keys).
 //   - cardcf, and with it everything cardmod guards, is as the last
 //     transaction saw it: the object counts as read in this transaction,
 //     so that the caller's cardcf read costs no second APDU and the
