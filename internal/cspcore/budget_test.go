@@ -461,14 +461,21 @@ func slotOf(t *testing.T, bc *budgetCard, pub crypto.PublicKey) byte {
 	return 0
 }
 
-// TestWarmBudgetsGIDS: on a GIDS card (cardmod made its RSA key), a warm
+// TestWarmBudgetsGIDS: on a GIDS card of every cardsim/gids profile
+// (cardmod made its RSA key), a warm
 // signature or decryption costs at most 5 APDUs in shared mode, the
 // issue's budget (GET DATA of cardcf in place of the SELECT, VERIFY, MSE,
 // PSO, the logout), and in exclusive mode 2
 // (MSE, PSO; the login is kept), where every other operation used to fail
 // (the re-SELECT ended the kept login).
 func TestWarmBudgetsGIDS(t *testing.T) {
-	sim, err := simgids.New(simgids.Config{Initialized: true, MaxRSABits: 2048})
+	for _, p := range simgids.Profiles() {
+		t.Run(p.Name, func(t *testing.T) { warmBudgetsGIDS(t, p) })
+	}
+}
+
+func warmBudgetsGIDS(t *testing.T, p simgids.Profile) {
+	sim, err := simgids.New(simgids.Config{Initialized: true, Profile: p})
 	require.NoError(t, err)
 	bc := &budgetCard{lc: &logCard{Card: sim}, backend: virtual.NewBackend(), pubs: map[minidriver.KeySpec]crypto.PublicKey{}, gids: true}
 	bc.backend.AddReader(budgetReader).Insert(bc.lc)
