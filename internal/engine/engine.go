@@ -539,7 +539,9 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // only where cached data is used that the outcome cannot vouch for:
 // before a PIN from the PIN cache is sent (Op.Authenticate), so that a PIN
 // changed elsewhere is dropped without being tried. A key that needs no
-// PIN thus signs in two APDUs (SELECT and the signature). On a card whose
+// PIN thus signs in two APDUs (the plug-in's Resume, which on a card
+// that holds cardcf may be GET DATA of cardcf's object in place of the
+// SELECT, and the signature). On a card whose
 // last cardcf read found none that it may get later (a PIV card no
 // cardmod process wrote to, cardCFReporter), that read is skipped too:
 // it could only see cardcf appear, that is a cardmod process's first
