@@ -113,10 +113,7 @@ func (c *Card) use(tx *scrm.Tx) {
 func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	c.forget()
 	c.tx = tx
-	switch ok, err := c.probeCardCF(ctx, tx); {
-	case err != nil:
-		return fmt.Errorf("gids: get data cardcf: %w", err)
-	case ok:
+	if c.probeCardCF(ctx, tx) {
 		return nil
 	}
 	if _, err := selectGIDS(ctx, tx, false); err != nil {
@@ -144,17 +141,19 @@ func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 // in shared mode no login is left from an earlier transaction (and
 // selecting the application may reset its security status, ISO/IEC
 // 7816-4, 5.4 on security status, as cardsim/gids does). The master file and key map are
-// then current as after a cardcf read (sawCardCF). Any other answer is
-// not kept and the SELECT follows, so that the PIN never follows a
-// command whose answer does not prove GIDS selected; a failure without a
-// status word is returned.
-func (c *Card) probeCardCF(ctx context.Context, tx *scrm.Tx) (bool, error) {
+// then current as after a cardcf read (sawCardCF). Any other outcome
+// (another answer, no answer) is not kept and the SELECT follows, so that
+// the PIN never follows a command whose answer does not prove GIDS
+// selected; where the card is gone or was reset the SELECT fails the
+// same way, and a lost answer ends the transaction with a card reset
+// (scrm.Tx.ResetRequired).
+func (c *Card) probeCardCF(ctx context.Context, tx *scrm.Tx) bool {
 	if c.mf == nil || len(c.cf) == 0 || tx.WasReset() {
-		return false, nil
+		return false
 	}
 	i := c.mf.find("", cardfs.CardCFFile)
 	if i < 0 {
-		return false, nil
+		return false
 	}
 	r := c.mf.records[i]
 	ne := scrm.MaxShortNe
@@ -162,19 +161,16 @@ func (c *Card) probeCardCF(ctx context.Context, tx *scrm.Tx) (bool, error) {
 		ne = scrm.MaxNe
 	}
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: byte(r.FID >> 8), P2: byte(r.FID), Data: bertlv.Encode(0x5C, bertlv.AppendTag(nil, r.DO)), Ne: ne})
-	switch {
-	case isStatus(err):
-		return false, nil
-	case err != nil:
-		return false, err
+	if err != nil {
+		return false
 	}
 	v, err := bertlv.Single(rsp.Data, r.DO)
 	if err != nil || string(v) != string(c.cf) {
-		return false, nil
+		return false
 	}
 	c.sawCardCF(v)
 	c.cfProbed = append([]byte{}, v...)
-	return true, nil
+	return true
 }
 
 // Capabilities: the card generates keys; the caller compresses

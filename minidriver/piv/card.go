@@ -177,10 +177,7 @@ func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	c.noteStore()
 	c.tx = nil
 	c.begin(tx)
-	switch ok, err := c.probeStore(ctx, tx); {
-	case err != nil:
-		return fmt.Errorf("piv: get data %06X: %w", objFileStore, err)
-	case ok:
+	if c.probeStore(ctx, tx) {
 		return nil
 	}
 	if _, err := selectPIV(ctx, tx); err != nil {
@@ -222,27 +219,26 @@ func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 //     so that the caller's cardcf read costs no second APDU and the
 //     freshness rules run as after a SELECT.
 //
-// Any other answer (another status word, other bytes) is not kept: the
-// SELECT follows and the object is read again behind it. A failure
-// without a status word (the card gone, reset, the answer lost) is
-// returned.
-func (c *Card) probeStore(ctx context.Context, tx *scrm.Tx) (bool, error) {
+// Any other outcome (another status word, other bytes, no answer) is not
+// kept: the SELECT follows, and the object is read again behind it. Where
+// the exchange failed because the card is gone or was reset, the SELECT
+// fails the same way (scrm.Tx keeps the error); a lost answer makes the
+// transaction end with a card reset (scrm.Tx.ResetRequired), as for any
+// command.
+func (c *Card) probeStore(ctx context.Context, tx *scrm.Tx) bool {
 	if !c.lastStoreOK || c.store != storeYes || tx.WasReset() {
-		return false, nil
+		return false
 	}
 	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList(objFileStore), Ne: c.maxNe()})
-	switch {
-	case isStatus(err):
-		return false, nil
-	case err != nil:
-		return false, err
+	if err != nil {
+		return false
 	}
 	v, err := bertlv.Single(rsp.Data, 0x53)
 	if err != nil || !bytes.Equal(v, c.lastStore) {
-		return false, nil
+		return false
 	}
 	c.remember(objFileStore, append([]byte{}, v...))
-	return true, nil
+	return true
 }
 
 // Capabilities: the plug-in stores certificates as DER in the PIV
