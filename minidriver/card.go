@@ -34,6 +34,11 @@ type Card interface {
 	// Resume re-establishes the plug-in's application on the card at the
 	// start of a transaction (for example a SELECT), cheaply: the card may
 	// have been used by other applications or reset since the last one.
+	// When it returns nil the application is known to be selected, as the
+	// caller may send a PIN next: a command other than SELECT may stand in
+	// for it only when its answer proves the selection (minidriver/piv and
+	// minidriver/gids read cardcf's object and compare it with the one
+	// last seen), else the SELECT follows.
 	Resume(ctx context.Context, tx *scrm.Tx) error
 
 	// Capabilities reports CardQueryCapabilities.

@@ -293,6 +293,16 @@ var sharedOpen = map[string]string{
 	"piv-applet/peer":    "no room for cardcf: cache mode none",
 }
 
+// sharedPeerUnchecked: on a card provisioned by another application
+// (no cardcf), decryptions and agreements cost 5 in shared mode, one over
+// the issue's 4: their results cannot be checked on the host, so cardcf is
+// still read before them (it is what sees a cardmod process's first write
+// to such a card, which creates cardcf; docs/benchmarks.md, "Warm
+// signature, decryption, ECDH, shared mode"). TestWarmBudgetsPIV checks
+// that they still cost more than 4 there, so that this goes once they
+// do not.
+const sharedPeerUnchecked = 5
+
 // TestWarmBudgetsPIV: on every PIV profile, provisioned by cardmod and by
 // another application, warm operations cost at most:
 //
@@ -300,12 +310,13 @@ var sharedOpen = map[string]string{
 //     a card without extended lengths left out), 1 where the key's PIN
 //     stays verified (every key of a peer-provisioned card here: PIN
 //     policy once or never);
-//   - shared mode, in commands as above: 5 (SELECT, cardcf, VERIFY, the
-//     operation, the logout); a signature with a key that needs no PIN 2
-//     (SELECT, GENERAL AUTHENTICATE: signatures run with DoChecked and
-//     read cardcf only before a cached PIN is sent). sharedOpen lists the
-//     cards where decryptions and agreements cost more. The issue's 4
-//     for a signature with a PIN is not met: see docs/benchmarks.md.
+//   - shared mode, in commands as above: 4, the issue's budget (on a
+//     cardmod card GET DATA of cardcf's object in place of the SELECT,
+//     VERIFY, the operation, the logout; on a peer card SELECT, VERIFY,
+//     the operation, the logout); a signature with a key that needs no
+//     PIN 2 (SELECT, GENERAL AUTHENTICATE: signatures run with DoChecked).
+//     sharedOpen lists the cards where decryptions and agreements cost
+//     more, sharedPeerUnchecked what they cost on the other peer cards.
 func TestWarmBudgetsPIV(t *testing.T) {
 	for _, p := range simpiv.Profiles() {
 		for _, byPeer := range []bool{false, true} {
@@ -319,7 +330,7 @@ func TestWarmBudgetsPIV(t *testing.T) {
 			name := p.Name + "/" + who
 			t.Run(name, func(t *testing.T) {
 				bc := newPIVBudgetCard(t, p, byPeer)
-				over := false
+				over, peerOver := false, false
 				for _, exclusive := range []bool{false, true} {
 					s := openBudgetSession(t, bc, exclusive)
 					for _, op := range budgetOps {
@@ -337,6 +348,9 @@ func TestWarmBudgetsPIV(t *testing.T) {
 							assert.LessOrEqual(t, commands(l), 2, "exclusive %s", op.name)
 						case sharedOpen[name] != "" && !strings.HasPrefix(op.name, "sign"):
 							over = over || commands(l) > sharedBudget(op.name)
+						case byPeer && !strings.HasPrefix(op.name, "sign"):
+							assert.LessOrEqual(t, commands(l), sharedPeerUnchecked, "shared %s", op.name)
+							peerOver = peerOver || commands(l) > sharedBudget(op.name)
 						default:
 							assert.LessOrEqual(t, commands(l), sharedBudget(op.name), "shared %s", op.name)
 						}
@@ -345,6 +359,8 @@ func TestWarmBudgetsPIV(t *testing.T) {
 				}
 				if why := sharedOpen[name]; why != "" {
 					assert.True(t, over, "%s meets its shared-mode budgets now: remove it from sharedOpen (%s)", name, why)
+				} else if byPeer && (bc.pubs[minidriver.KeyExchange] != nil || bc.pubs[minidriver.ECDHP256] != nil) {
+					assert.True(t, peerOver, "%s: decryptions and agreements meet the issue's 4 now: remove sharedPeerUnchecked", name)
 				}
 			})
 		}
@@ -352,13 +368,14 @@ func TestWarmBudgetsPIV(t *testing.T) {
 }
 
 // sharedBudget is the shared-mode budget of op in commands: a signature
-// without a PIN 2 (SELECT, GENERAL AUTHENTICATE), every other operation 5
-// (SELECT, cardcf, VERIFY, the operation, the logout).
+// without a PIN 2 (SELECT or GET DATA of cardcf's object, GENERAL
+// AUTHENTICATE), every other operation 4, the issue's (SELECT or GET
+// DATA of cardcf's object, VERIFY, the operation, the logout).
 func sharedBudget(op string) int {
 	if op == "sign ECDSA (no PIN)" {
 		return 2
 	}
-	return 5
+	return 4
 }
 
 // TestReplacedKeyNeverUsedStale: another application replaces the key of
@@ -444,14 +461,21 @@ func slotOf(t *testing.T, bc *budgetCard, pub crypto.PublicKey) byte {
 	return 0
 }
 
-// TestWarmBudgetsGIDS: on a GIDS card (cardmod made its RSA key), a warm
-// signature or decryption costs at most 6 APDUs in shared mode (SELECT,
-// cardcf, VERIFY, MSE, PSO, the logout; the issue's 5 is not met, see
-// docs/benchmarks.md), and in exclusive mode 2
+// TestWarmBudgetsGIDS: on a GIDS card of every cardsim/gids profile
+// (cardmod made its RSA key), a warm
+// signature or decryption costs at most 5 APDUs in shared mode, the
+// issue's budget (GET DATA of cardcf in place of the SELECT, VERIFY, MSE,
+// PSO, the logout), and in exclusive mode 2
 // (MSE, PSO; the login is kept), where every other operation used to fail
 // (the re-SELECT ended the kept login).
 func TestWarmBudgetsGIDS(t *testing.T) {
-	sim, err := simgids.New(simgids.Config{Initialized: true, MaxRSABits: 2048})
+	for _, p := range simgids.Profiles() {
+		t.Run(p.Name, func(t *testing.T) { warmBudgetsGIDS(t, p) })
+	}
+}
+
+func warmBudgetsGIDS(t *testing.T, p simgids.Profile) {
+	sim, err := simgids.New(simgids.Config{Initialized: true, Profile: p})
 	require.NoError(t, err)
 	bc := &budgetCard{lc: &logCard{Card: sim}, backend: virtual.NewBackend(), pubs: map[minidriver.KeySpec]crypto.PublicKey{}, gids: true}
 	bc.backend.AddReader(budgetReader).Insert(bc.lc)
@@ -477,9 +501,171 @@ func TestWarmBudgetsGIDS(t *testing.T) {
 			case exclusive:
 				assert.LessOrEqual(t, commands(l), 2, "exclusive %s", op.name)
 			default:
-				assert.LessOrEqual(t, commands(l), 6, "shared %s", op.name)
+				assert.LessOrEqual(t, commands(l), 5, "shared %s", op.name)
 			}
 		}
 		s.close(t)
+	}
+}
+
+// TestOtherApplicationSelectedBetweenSignatures: another application
+// selects another application of the card (sent to the simulated card
+// directly) between two shared-mode signatures. The next signature sends
+// no VERIFY before a SELECT of PIV has succeeded in its transaction: on a
+// cardmod card its first command, GET DATA of cardcf's object, is not
+// answered with that object (the card has no PIV application selected, or
+// Yubico's OTP application is), so the SELECT follows and cardcf is read
+// behind it; on a peer card the transaction starts with the SELECT. The
+// signature is made and verifies.
+func TestOtherApplicationSelectedBetweenSignatures(t *testing.T) {
+	openPGP := []byte{0xD2, 0x76, 0x00, 0x01, 0x24, 0x01} // an application the card lacks
+	otp := []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01}
+	// A YubiKey 5 has Yubico's OTP application too; the simulated card
+	// answers its SELECT with the profile flag set (the YubiKey 4
+	// profile's, where logouts are resets and so every transaction
+	// selects anyway).
+	withOTP := simpiv.ProfileYubiKey57()
+	withOTP.OTPSerial = true
+	for _, tc := range []struct {
+		name    string
+		profile simpiv.Profile
+		aid     []byte
+	}{
+		{"yubikey-5.7, unknown AID", simpiv.ProfileYubiKey57(), openPGP},
+		{"yubikey-5.7, OTP application", withOTP, otp},
+	} {
+		for _, byPeer := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{true: "/peer", false: "/cardmod"}[byPeer], func(t *testing.T) {
+				bc := newPIVBudgetCard(t, tc.profile, byPeer)
+				s := openBudgetSession(t, bc, false)
+				defer s.close(t)
+				require.NotNil(t, s.sign)
+				pub := s.sign.Public().(*ecdsa.PublicKey)
+				d := sha256.Sum256([]byte("other application"))
+				for range 2 {
+					_, err := s.sign.Sign(rand.Reader, d[:], crypto.SHA256)
+					require.NoError(t, err)
+				}
+				raw := rawPIV{t: t, card: bc.lc.Card}
+				_, sw := raw.do(0xA4, 0x04, 0x00, tc.aid)
+				t.Logf("SELECT of the other application: %04X", sw)
+				bc.lc.take()
+
+				sig, err := s.sign.Sign(rand.Reader, d[:], crypto.SHA256)
+				require.NoError(t, err)
+				assert.True(t, ecdsa.VerifyASN1(pub, d[:], sig))
+				l := bc.lc.take()
+				t.Logf("%d APDUs%s", len(l), traceOf(l))
+				selected, verified := false, false
+				for _, x := range l {
+					switch {
+					case x.INS == 0xA4 && x.SW == 0x9000:
+						selected = true
+					case x.INS == 0x20 && x.P1 == 0x00:
+						assert.True(t, selected, "VERIFY sent before a SELECT of PIV succeeded")
+						verified = true
+					}
+				}
+				assert.True(t, verified, "the signature's PIN was verified")
+				require.NotEmpty(t, l)
+				if byPeer {
+					assert.Equal(t, byte(0xA4), l[0].INS, "a peer card's transaction starts with the SELECT")
+				} else {
+					assert.Equal(t, byte(0xCB), l[0].INS, "a cardmod card's transaction starts with GET DATA of cardcf's object")
+					assert.NotEqual(t, uint16(0x9000), l[0].SW, "which another application does not answer")
+				}
+
+				// The next signature starts from PIV selected again.
+				_, err = s.sign.Sign(rand.Reader, d[:], crypto.SHA256)
+				require.NoError(t, err)
+				assert.LessOrEqual(t, commands(bc.lc.take()), sharedBudget("sign ECDSA (PIN once)"))
+			})
+		}
+	}
+}
+
+// TestCardCFChangeDropsCachedPINBeforeUse: another cardmod process
+// changes the PIN between two shared-mode operations, bumping cardcf's
+// PIN counter first. Its transaction ends with a card reset (the PIV
+// management key has no logout), so the next operation starts with the
+// SELECT and reads cardcf behind it before any PIN is sent: the cached
+// PIN is dropped untried, the new one is asked for, and no PIN try is
+// spent. On the peer card the change is the first cardmod write, which
+// gives the card its cardcf; a decryption, which reads cardcf first,
+// sees it appear. (A change of cardcf without a reset, which makes the
+// transaction's first GET DATA differ: TestResumeProbesTheFileStore in
+// minidriver/piv.)
+func TestCardCFChangeDropsCachedPINBeforeUse(t *testing.T) {
+	const newPIN = "97531864"
+	for _, byPeer := range []bool{false, true} {
+		t.Run(map[bool]string{true: "peer", false: "cardmod"}[byPeer], func(t *testing.T) {
+			bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), byPeer)
+			ctx := context.Background()
+			prompt := csptest.NewPrompt(simpiv.DefaultPIN)
+			pr, err := ksp.Open(ksp.Config{Backend: bc.backend, Prompt: prompt})
+			require.NoError(t, err)
+			defer func() { assert.NoError(t, pr.Close()) }()
+			s := openBudgetSession(t, bc, false)
+			require.NotNil(t, s.sign)
+			require.NotNil(t, s.dec)
+			sign, err := pr.OpenKey(ctx, s.sign.(*ksp.Key).Name())
+			require.NoError(t, err)
+			dec, err := pr.OpenKey(ctx, s.dec.(*ksp.Key).Name())
+			require.NoError(t, err)
+			s.close(t)
+			d := sha256.Sum256([]byte("pin changed"))
+			for range 2 {
+				_, err = sign.Sign(rand.Reader, d[:], crypto.SHA256)
+				require.NoError(t, err)
+			}
+			asked := prompt.Count.Load()
+
+			other, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN),
+				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			require.NoError(t, err)
+			card, err := other.Card(ctx, budgetReader)
+			require.NoError(t, err)
+			require.NoError(t, card.ChangePIN(ctx, minidriver.RoleUser, []byte(simpiv.DefaultPIN), []byte(newPIN)))
+			require.NoError(t, other.Close())
+			prompt.Answer.Store(newPIN)
+			bc.lc.take()
+
+			if byPeer {
+				msg := []byte("after the change")
+				ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, dec.Public().(*rsa.PublicKey), msg, nil)
+				require.NoError(t, err)
+				pt, err := dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+				require.NoError(t, err)
+				assert.Equal(t, msg, pt)
+			} else {
+				sig, err := sign.Sign(rand.Reader, d[:], crypto.SHA256)
+				require.NoError(t, err)
+				assert.True(t, ecdsa.VerifyASN1(sign.Public().(*ecdsa.PublicKey), d[:], sig))
+			}
+			l := bc.lc.take()
+			t.Logf("%d APDUs%s", len(l), traceOf(l))
+			assert.Equal(t, asked+1, prompt.Count.Load(), "the cached PIN is dropped, the new one asked for")
+			cfRead, selected := false, false
+			for _, x := range l {
+				switch {
+				case x.INS == 0xA4 && x.SW == 0x9000:
+					selected = true
+				case x.INS == 0xCB && x.SW == 0x9000 && selected:
+					cfRead = true
+				case x.INS == 0x20 && x.P1 == 0x00:
+					assert.True(t, cfRead, "cardcf read behind a SELECT before the PIN")
+					assert.Equal(t, uint16(0x9000), x.SW, "only the new PIN is sent")
+				}
+			}
+			raw := rawPIV{t: t, card: bc.lc.Card}
+			raw.must(0xA4, 0x04, 0x00, simpiv.AID)
+			_, sw := raw.do(0x20, 0x00, 0x80, nil)
+			assert.Equal(t, uint16(0x63C3), sw, "no PIN try spent")
+
+			// Signatures go on with the new PIN, now without a prompt.
+			_, err = sign.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.NoError(t, err)
+			assert.Equal(t, asked+1, prompt.Count.Load())
+		})
 	}
 }

@@ -385,6 +385,12 @@ type Card struct {
 	// seenCF: the cardcf the engine last read or wrote, nil when unknown
 	// or when the cache was dropped (DoChecked).
 	seenCF *cardfs.CardCF // guarded by mu
+	// cfAbsent: the last cardcf read found none on the card, which may
+	// get one (cardCFReporter: a PIV card no cardmod process wrote to).
+	// DoChecked then sends a cached PIN without reading cardcf again;
+	// cleared by every cardcf read that finds one, by this engine's
+	// writes, by a refused PIN and when DoChecked drops the cache.
+	cfAbsent bool // guarded by mu
 	// left (exclusive mode only): every PIN that may still be verified on
 	// the card, kept or not; Close resets the card when it is not empty.
 	left minidriver.PinSet // guarded by mu
@@ -546,7 +552,16 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // only where cached data is used that the outcome cannot vouch for:
 // before a PIN from the PIN cache is sent (Op.Authenticate), so that a PIN
 // changed elsewhere is dropped without being tried. A key that needs no
-// PIN thus signs in two APDUs (SELECT and the signature).
+// PIN thus signs in two APDUs (the plug-in's Resume, which on a card
+// that holds cardcf may be GET DATA of cardcf's object in place of the
+// SELECT, and the signature). On a card whose
+// last cardcf read found none that it may get later (a PIV card no
+// cardmod process wrote to, cardCFReporter), that read is skipped too:
+// it could only see cardcf appear, that is a cardmod process's first
+// write to the card, and every operation run with Do (listing,
+// decryption, ECDH, writes), a refused PIN and a signature that does not
+// check out read cardcf again. What it gives up is in docs/benchmarks.md
+// ("Warm signature, decryption, ECDH, shared mode").
 //
 // It is sound because a result that does not check out is never
 // returned: when fn fails with an error matching ErrStale, or with one
@@ -572,6 +587,7 @@ func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
 	c.mu.Lock()
 	c.pinfo, c.seenCF, c.hints = nil, nil, nil
 	c.memo, c.memoCF, c.memoIdx = nil, nil, nil
+	c.cfAbsent = false
 	c.mu.Unlock()
 	carry.checked = false
 	return c.do(ctx, fn, carry)

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -325,4 +326,52 @@ func TestExclusiveLostAnswerEndsTheKeptLogin(t *testing.T) {
 	assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
 	assert.Equal(t, int32(1), verifies.Load(), "the PIN is verified again after the reset")
 	f.reader.ClearFaults()
+}
+
+// The transaction's first command, GET DATA of cardcf's object in place
+// of the SELECT, goes wrong (its answer lost, or changed into another
+// object, or a status word): the SELECT follows before the PIN, the
+// signature is made, and no login survives it.
+func TestFailedCardCFProbeSelects(t *testing.T) {
+	isStoreRead := func(cmd []byte) bool {
+		return len(cmd) > 4 && cmd[1] == 0xCB && bytes.Contains(cmd[4:], []byte{0x5C, 0x03, 0x5F, 0xFF, 0x20})
+	}
+	for _, tc := range []struct {
+		name  string
+		fault virtual.Fault
+	}{
+		{"answer lost", virtual.Fault{Lose: scrm.ErrCommError}},
+		{"another object", virtual.Fault{Mutate: func([]byte) []byte { return []byte{0x53, 0x01, 0x00, 0x90, 0x00} }}},
+		{"6D00", virtual.Fault{Mutate: func([]byte) []byte { return []byte{0x6D, 0x00} }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, engine.Config{})
+			pub := f.generate(t)
+			digest := sha256.Sum256([]byte("data"))
+			for range 2 {
+				_, err := f.sign(digest[:])
+				require.NoError(t, err)
+			}
+			var sent []byte
+			fault := tc.fault
+			fault.Match = func(cmd []byte) bool {
+				if isStoreRead(cmd) {
+					return true
+				}
+				sent = append(sent, cmd[1])
+				return false
+			}
+			f.reader.InjectFault(fault)
+			before := f.card.Conn().Stats().APDUs
+			sig, err := f.sign(digest[:])
+			require.NoError(t, err)
+			assert.True(t, ecdsa.VerifyASN1(pub, digest[:], sig))
+			assert.Zero(t, f.reader.PendingFaults(), "the fault hit the first command")
+			assert.Equal(t, uint64(6), f.card.Conn().Stats().APDUs-before, "GET DATA, SELECT, GET DATA, VERIFY, GENERAL AUTHENTICATE, logout")
+			assert.Empty(t, sent, "nothing before the GET DATA")
+			verified, _, signs := probePIV(t, f.b, "Virtual Reader 0")
+			assert.False(t, verified, "the PIN is not left verified")
+			assert.False(t, signs)
+		})
+	}
 }

@@ -166,11 +166,21 @@ func (op *Op) syncFreshness() error {
 	switch {
 	case errors.Is(err, minidriver.ErrFileNotFound):
 		op.synced, op.hasCF = true, false
+		c.mu.Lock()
+		c.cfAbsent = false
+		c.mu.Unlock()
 		return nil
 	case err != nil:
 		return fmt.Errorf("engine: read cardcf: %w", err)
 	}
 	op.synced = true
+	absent := false
+	if r, ok := c.md.(cardCFReporter); ok {
+		absent = r.CardCFAbsent()
+	}
+	c.mu.Lock()
+	c.cfAbsent = absent
+	c.mu.Unlock()
 	cf, err := cardfs.ParseCardCF(b)
 	if err != nil {
 		op.hasCF = false
@@ -193,6 +203,21 @@ func (op *Op) syncFreshness() error {
 		}
 	}
 	return nil
+}
+
+// cardCFReporter is a plug-in that tells whether the cardcf its last
+// ReadFile of cardcf returned was made up for a card that holds no cardcf
+// yet but may get one (minidriver/piv on a card no cardmod process wrote
+// to: its file store object answers 6A82).
+type cardCFReporter interface {
+	CardCFAbsent() bool
+}
+
+// cardCFAbsent reports Card.cfAbsent.
+func (c *Card) cardCFAbsent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfAbsent
 }
 
 // noteCF records cf as the card's last known cardcf (Card.seenCF).
@@ -313,6 +338,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	}
 	op.wrote = true
 	op.c.mu.Lock()
+	op.c.cfAbsent = false // this write gives the card its cardcf
 	op.c.hints = nil
 	op.c.memoCF, op.c.memo, op.c.memoIdx = nil, nil, nil
 	op.c.mu.Unlock()
@@ -607,11 +633,14 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			}
 			return err
 		}
-		if op.unchecked && !op.synced {
+		if op.unchecked && !op.synced && !op.c.cardCFAbsent() {
 			// Freshness is read where cached data is used that the
 			// caller cannot check: a PIN cached for the card is sent
 			// only while cardcf's PIN counter says it was not changed
-			// elsewhere (else it is dropped without being tried).
+			// elsewhere (else it is dropped without being tried). Not
+			// on a card whose last read found no cardcf (Card.cfAbsent):
+			// there the read could only see cardcf appear, which every
+			// operation that reads cardcf first still sees.
 			if err := op.syncFreshness(); err != nil {
 				return err
 			}
@@ -633,6 +662,13 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			op.carry.accepted(id, att.Secret())
 			att.Done(nil)
 		default:
+			if pincache.IsPINFailure(err) {
+				// A refused PIN: the next PIN this card is sent follows
+				// a cardcf read, whatever the last one found.
+				op.c.mu.Lock()
+				op.c.cfAbsent = false
+				op.c.mu.Unlock()
+			}
 			att.Done(err)
 		}
 		return err

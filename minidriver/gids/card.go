@@ -66,6 +66,9 @@ type Card struct {
 	// assumed: mfOK and kmOK were set by AssumeFresh, without cardcf
 	// read in this transaction.
 	assumed bool
+	// cfProbed: cardcf as Resume's GET DATA found it in this transaction
+	// (probeCardCF), served to the caller's cardcf read; nil otherwise.
+	cfProbed []byte
 }
 
 var (
@@ -89,7 +92,7 @@ func (c *Card) Close() error {
 // forget drops the per-transaction state: the master file and key map are
 // no longer trusted.
 func (c *Card) forget() {
-	c.tx, c.mfOK, c.kmOK, c.assumed = nil, false, false, false
+	c.tx, c.mfOK, c.kmOK, c.assumed, c.cfProbed = nil, false, false, false, nil
 	clear(c.challenge)
 	c.challenge = nil
 }
@@ -102,15 +105,72 @@ func (c *Card) use(tx *scrm.Tx) {
 	}
 }
 
-// Resume selects the application again (one APDU) and forgets what was
-// read in earlier transactions.
+// Resume makes sure the GIDS application is selected, in one APDU, and
+// forgets what was read in earlier transactions unless cardcf shows it is
+// still current: the SELECT, or, on a card whose cardcf the last
+// transaction saw, GET DATA of cardcf when it answers with it unchanged
+// (probeCardCF).
 func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	c.forget()
 	c.tx = tx
+	if c.probeCardCF(ctx, tx) {
+		return nil
+	}
 	if _, err := selectGIDS(ctx, tx, false); err != nil {
 		return fmt.Errorf("gids: select: %w", err)
 	}
 	return nil
+}
+
+// probeCardCF sends GET DATA of cardcf's data object (GIDS v2.0, GET
+// DATA: the DO file in P1-P2 and the tag in a 5C tag list, the object
+// answered as one TLV; docs/gids-mapping.md; the master file kept from
+// earlier transactions names the DO file and tag) as the transaction's first
+// command, in place of the SELECT, when cardcf was seen before and the
+// card was not reset since. It reports whether the answer proves that
+// the GIDS application is still the current one and that cardcf is
+// unchanged: 9000 and exactly one TLV of cardcf's tag holding cardcf as
+// last seen. A selection lasts on the basic channel until another SELECT
+// or a reset (ISO/IEC 7816-4, 7.1.1 SELECT; Java Card RE specification,
+// chapter 4: "Once selected, an applet instance receives all subsequent
+// APDUs dispatched to that logical channel, until the applet instance
+// becomes deselected"), and no other application answers GET DATA of DO
+// file A010 with exactly that object (cardcf is readable by everyone: the
+// proof rests on no application being installed on the card to answer
+// with a copy of it, which takes the card issuer's card-management keys). Not selecting again loses nothing:
+// in shared mode no login is left from an earlier transaction (and
+// selecting the application may reset its security status, ISO/IEC
+// 7816-4, 5.4 on security status, as cardsim/gids does). The master file and key map are
+// then current as after a cardcf read (sawCardCF). Any other outcome
+// (another answer, no answer) is not kept and the SELECT follows, so that
+// the PIN never follows a command whose answer does not prove GIDS
+// selected; where the card is gone or was reset the SELECT fails the
+// same way, and a lost answer ends the transaction with a card reset
+// (scrm.Tx.ResetRequired).
+func (c *Card) probeCardCF(ctx context.Context, tx *scrm.Tx) bool {
+	if c.mf == nil || len(c.cf) == 0 || tx.WasReset() {
+		return false
+	}
+	i := c.mf.find("", cardfs.CardCFFile)
+	if i < 0 {
+		return false
+	}
+	r := c.mf.records[i]
+	ne := scrm.MaxShortNe
+	if tx.Card().Limits().Extended {
+		ne = scrm.MaxNe
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: byte(r.FID >> 8), P2: byte(r.FID), Data: bertlv.Encode(0x5C, bertlv.AppendTag(nil, r.DO)), Ne: ne})
+	if err != nil {
+		return false
+	}
+	v, err := bertlv.Single(rsp.Data, r.DO)
+	if err != nil || string(v) != string(c.cf) {
+		return false
+	}
+	c.sawCardCF(v)
+	c.cfProbed = append([]byte{}, v...)
+	return true
 }
 
 // Capabilities: the card generates keys; the caller compresses

@@ -27,7 +27,10 @@
 //
 // APDUs: Open sends two (SELECT with the FCI, GET DATA of EF.ATR, whose
 // card capabilities set extended lengths and chaining), Resume one
-// (SELECT). The master file and the key map are read at most once per
+// (SELECT, or GET DATA of cardcf when it answers as the last transaction
+// saw it, which proves the application still selected and is the
+// transaction's cardcf read: Card.Resume). The master file and the key
+// map are read at most once per
 // transaction and kept across transactions while cardcf, which the caller
 // reads first in each, is unchanged (every writer bumps it first). A
 // signature is then MSE SET and PSO COMPUTE DIGITAL SIGNATURE.

@@ -60,6 +60,9 @@ func (c *Card) lookup(ctx context.Context, tx *scrm.Tx, dir, name string) (*mast
 func (c *Card) ReadFile(ctx context.Context, tx *scrm.Tx, dir, name string) ([]byte, error) {
 	isCF := dir == "" && asciiLower(name) == cardfs.CardCFFile
 	if isCF {
+		if c.use(tx); c.cfProbed != nil {
+			return append([]byte{}, c.cfProbed...), nil
+		}
 		if v, ok := c.readCardCF(ctx, tx); ok {
 			return v, nil
 		}
@@ -205,6 +208,7 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 	if len(data) > mfMaxSize {
 		return fmt.Errorf("%w: gids: %d bytes for %s/%s", minidriver.ErrNoSpace, len(data), r.Dir, r.Name)
 	}
+	c.cfProbed = nil
 	if err := c.putDO(ctx, tx, r.FID, r.DO, data); err != nil {
 		return cardErr("write "+r.Dir+"/"+r.Name, err)
 	}

@@ -352,3 +352,71 @@ func TestSecretsNotTraced(t *testing.T) {
 		assert.False(t, bytes.Contains(b, []byte(simgids.DefaultPIN)), "the PIN in a trace")
 	}
 }
+
+// TestResumeProbesCardCF: Resume sends GET DATA of cardcf in place of the
+// SELECT when the last transaction saw cardcf, and the answer counts as
+// the transaction's cardcf read only when it is cardcf as last seen.
+// Another answer, because another process changed cardcf or another
+// application is selected, is followed by the SELECT and cardcf is read
+// again behind it.
+func TestResumeProbesCardCF(t *testing.T) {
+	e := newEnv(t, nil)
+	other, _, err := minidriver.NewRegistry(gids.Plugin{}).Open(context.Background(), e.card, minidriver.Env{})
+	require.NoError(t, err)
+	defer func() { _ = other.Close() }()
+	ctx := context.Background()
+	// tx runs f after md's Resume in a transaction that ends leaving the
+	// card as it is, and counts Resume's APDUs and those of the cardcf
+	// read that follows it.
+	tx := func(md minidriver.Card, f func(tx *scrm.Tx)) (resume, read uint64, cf []byte) {
+		t.Helper()
+		tx, err := e.card.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, tx.End(scrm.LeaveCard)) }()
+		s := e.card.Stats()
+		require.NoError(t, md.Resume(ctx, tx))
+		m := e.card.Stats()
+		cf, err = md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		resume, read = m.Sub(s).APDUs, e.card.Stats().Sub(m).APDUs
+		if f != nil {
+			f(tx)
+		}
+		return resume, read, cf
+	}
+	_, _, first := tx(e.md, nil)
+	resume, read, cf := tx(e.md, nil)
+	assert.Equal(t, uint64(1), resume, "GET DATA of cardcf in place of the SELECT")
+	assert.Zero(t, read, "which is the transaction's cardcf read")
+	assert.Equal(t, first, cf)
+
+	// Another process bumps cardcf and logs out (no reset).
+	changed := append([]byte{}, first...)
+	changed[4]++
+	tx(other, func(tx *scrm.Tx) {
+		userPIN(t, ctx, other, tx)
+		require.NoError(t, minidriver.WriteFile(ctx, other, tx, "", "cardcf", changed))
+		require.NoError(t, other.Deauthenticate(ctx, tx, minidriver.NewPinSet(gids.PINUser)))
+	})
+	resume, read, cf = tx(e.md, nil)
+	assert.Equal(t, uint64(2), resume, "other bytes: the SELECT follows")
+	assert.Equal(t, uint64(1), read, "and cardcf is read behind it")
+	assert.Equal(t, changed, cf)
+	// The master file kept under the old cardcf went with it: read again
+	// once (SELECT, master file, cardcf), then the GET DATA serves again.
+	resume, read, _ = tx(e.md, nil)
+	assert.Equal(t, uint64(1), resume)
+	assert.Equal(t, uint64(2), read)
+	resume, read, cf = tx(e.md, nil)
+	assert.Equal(t, uint64(1), resume)
+	assert.Zero(t, read)
+	assert.Equal(t, changed, cf)
+
+	// Another application selects an AID the card lacks: nothing is
+	// selected, the GET DATA is refused, the SELECT follows.
+	e.sim.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x06, 0xD2, 0x76, 0x00, 0x01, 0x24, 0x01, 0x00})
+	resume, read, cf = tx(e.md, nil)
+	assert.Equal(t, uint64(2), resume)
+	assert.Equal(t, uint64(1), read)
+	assert.Equal(t, changed, cf)
+}

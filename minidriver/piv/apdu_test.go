@@ -54,13 +54,16 @@ func TestAPDUBudget(t *testing.T) {
 			require.NoError(t, err)
 		}))
 	})
-	// In a new transaction: SELECT, then the map check and the signature.
+	// In a new transaction: GET DATA of the file store in place of the
+	// SELECT (the object as the last transaction saw it: the PIV
+	// application is still selected), which is also the map check, then
+	// the signature.
 	ctx := context.Background()
 	tx, err := e.card.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.End(scrm.LeaveCard) }()
 	assert.Equal(t, uint64(1), apdus(e, func() { require.NoError(t, e.md.Resume(ctx, tx)) }))
-	assert.Equal(t, uint64(2), apdus(e, func() {
+	assert.Equal(t, uint64(1), apdus(e, func() {
 		_, err := e.md.SignData(ctx, tx, minidriver.SignRequest{Container: 3, Digest: digest[:]})
 		require.NoError(t, err)
 	}))
@@ -179,4 +182,59 @@ func TestNEOKeyWithoutCertificate(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, imported.PublicKey.Equal(info.KeyExchange))
 	})
+}
+
+// TestResumeProbesTheFileStore: Resume sends GET DATA of the file store
+// object (which holds cardcf) in place of the SELECT when the last
+// transaction saw it, and the answer counts as the transaction's read of
+// it only when it is the object as last seen. Another answer, because
+// another process changed cardcf or another application is selected, is
+// followed by the SELECT and the object is read again behind it.
+func TestResumeProbesTheFileStore(t *testing.T) {
+	sim := newSim(t, simpiv.Config{})
+	e := newEnv(t, sim, piv.Plugin{})
+	other := newEnv(t, sim, piv.Plugin{})
+	readCF := func(ctx context.Context, tx *scrm.Tx) []byte {
+		b, err := e.md.ReadFile(ctx, tx, "", "cardcf")
+		require.NoError(t, err)
+		return b
+	}
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 3, KeySpec: minidriver.ECDSAP256}))
+	})
+	var first []byte
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) { first = readCF(ctx, tx) })
+
+	ctx := context.Background()
+	resume := func(wantResume, wantRead uint64) []byte {
+		t.Helper()
+		tx, err := e.card.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.End(scrm.LeaveCard) }()
+		assert.Equal(t, wantResume, apdus(e, func() { require.NoError(t, e.md.Resume(ctx, tx)) }), "Resume")
+		var cf []byte
+		assert.Equal(t, wantRead, apdus(e, func() { cf = readCF(ctx, tx) }), "the cardcf read")
+		return cf
+	}
+	// Unchanged: one GET DATA, which is also the transaction's cardcf read.
+	assert.Equal(t, first, resume(1, 0))
+
+	// Another process bumps cardcf (no reset): the GET DATA answers other
+	// bytes, so SELECT, and cardcf is read again.
+	other.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, other.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.WriteFile(ctx, other.md, tx, "", "cardcf", []byte{7, 0, 7, 0, 7, 0}))
+	})
+	assert.Equal(t, []byte{7, 0, 7, 0, 7, 0}, resume(2, 1))
+	assert.Equal(t, []byte{7, 0, 7, 0, 7, 0}, resume(1, 0), "the new object is the one last seen")
+
+	// Another application selects an AID the card lacks: no application
+	// is selected, the GET DATA is refused (6D00), SELECT follows.
+	require.Equal(t, []byte{0x6A, 0x82}, sim.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x06, 0xD2, 0x76, 0x00, 0x01, 0x24, 0x01, 0x00}))
+	assert.Equal(t, []byte{7, 0, 7, 0, 7, 0}, resume(2, 1))
+
+	// After a reset the transaction starts with the SELECT.
+	e.reader.Reset()
+	assert.Equal(t, []byte{7, 0, 7, 0, 7, 0}, resume(1, 1))
 }

@@ -374,17 +374,20 @@ func BenchmarkNewProcessSign(b *testing.B) {
 // writeBudgets are what generating a P-256 key with its container and
 // writing its certificate cost, warm (the provider has listed the card
 // first), by scenario. Issue 12 asks for at most 8 and 6: the generation
-// meets it on every YubiKey 5 with GET METADATA; the others are today's
+// meets it on every YubiKey 5 and on a YubiKey 4 cardmod provisioned (7
+// where GET DATA 5FFF20 answering as last seen stands in for the SELECT);
+// the certificate write follows the generation's card reset (the
+// management key's logout), so it re-selects: 7. The others are today's
 // counts, so that a regression fails (docs/benchmarks.md says where the
 // rest goes). The issued card is read-only.
 var writeBudgets = map[string]struct{ generate, writeCert int }{
-	"yubikey-5.7/cardmod": {8, 7},
+	"yubikey-5.7/cardmod": {7, 7},
 	"yubikey-5.7/peer":    {8, 7},
-	"yubikey-5.4/cardmod": {8, 7},
+	"yubikey-5.4/cardmod": {7, 7},
 	"yubikey-5.4/peer":    {8, 7},
-	"yubikey-5.0/cardmod": {9, 7},
+	"yubikey-5.0/cardmod": {8, 7},
 	"yubikey-5.0/peer":    {9, 7},
-	"yubikey-4/cardmod":   {9, 7},
+	"yubikey-4/cardmod":   {8, 7},
 	"yubikey-4/peer":      {34, 7},
 	"piv-applet/cardmod":  {23, 6},
 	"piv-applet/peer":     {23, 6},
@@ -416,6 +419,16 @@ func TestBudgetGenerateAndWrite(t *testing.T) {
 			require.True(t, ok, "no budget for %s", name)
 			assert.LessOrEqual(t, gen, want.generate, "generate a P-256 key with its container")
 			assert.LessOrEqual(t, wr, want.writeCert, "write a certificate")
+
+			// The same write after a signature (no reset since): where
+			// the card keeps cardcf, GET DATA 5FFF20 answering as last
+			// seen stands in for SELECT and the cardcf read: 6, the
+			// issue's budget.
+			d := sha256.Sum256([]byte("between the writes"))
+			_, err = k.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.NoError(t, err)
+			again := r.count("write certificate again, after a signature", func() { require.NoError(t, k.SetCertificate(ctx, cert)) })
+			assert.LessOrEqual(t, again, min(want.writeCert, 6), "write a certificate after a signature")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -90,6 +91,16 @@ type Card struct {
 	// mapFresh is the container map kept across transactions under
 	// cardcf.
 	mapFresh freshMap
+	// lastStore is the file store object (5FFF20, which holds cardcf) as
+	// the last transaction that read or wrote it saw it on the card;
+	// lastStoreOK: it was there. Resume asks for it in place of the
+	// SELECT (probeStore). Only values the PIV application gave (read
+	// after a SELECT or a matching probe) or took (PUT DATA) get here.
+	lastStore   []byte
+	lastStoreOK bool
+	// cfAbsent: the last cardcf read found no file store object on a card
+	// that may hold one (CardCFAbsent).
+	cfAbsent bool
 
 	// Per-transaction state, valid while tx is the caller's current
 	// transaction: objects read (nil value = absent), PINs verified, the
@@ -127,6 +138,7 @@ var (
 // new transaction.
 func (c *Card) begin(tx *scrm.Tx) {
 	if c.tx != tx {
+		c.noteStore()
 		c.tx = tx
 		c.objs = nil
 		c.roles = 0
@@ -145,15 +157,88 @@ func (c *Card) Close() error {
 	return nil
 }
 
-// Resume selects the PIV application (one APDU) and starts a new
-// transaction's state: nothing read, nothing authenticated.
+// noteStore keeps the file store object of the transaction ending (if it
+// read or wrote it) as lastStore.
+func (c *Card) noteStore() {
+	if c.tx == nil {
+		return
+	}
+	if v, read := c.objs[objFileStore]; read {
+		c.lastStore, c.lastStoreOK = v, v != nil
+	}
+}
+
+// Resume starts a new transaction's state (nothing read, nothing
+// authenticated) and makes sure the PIV application is selected, in one
+// APDU: the SELECT, or, on a card whose file store object the last
+// transaction saw, GET DATA of that object when it answers with it
+// unchanged (probeStore).
 func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
+	c.noteStore()
 	c.tx = nil
 	c.begin(tx)
+	if c.probeStore(ctx, tx) {
+		return nil
+	}
 	if _, err := selectPIV(ctx, tx); err != nil {
 		return fmt.Errorf("piv: select: %w", err)
 	}
 	return nil
+}
+
+// probeStore sends GET DATA 5FFF20 (SP 800-73-4 part 2, 3.1.2; Yubico's
+// object, which holds cardmod's file store and cardcf) as the
+// transaction's first command, in place of SELECT, when the last
+// transaction saw that object on the card and the card was not reset
+// since. It reports whether the answer proves two things at once: 9000
+// with the object byte for byte as last seen.
+//
+//   - The PIV application is still the card's current application: a
+//     selection lasts on the basic channel until another SELECT or a reset
+//     (ISO/IEC 7816-4, 7.1.1 SELECT, on the current application of a
+//     logical channel; Java Card RE specification, chapter 4: "Once
+//     selected, an applet instance receives all subsequent APDUs
+//     dispatched to that logical channel, until the applet instance
+//     becomes deselected"), and no other
+//     application answers GET DATA CB 3FFF 5C 03 5FFF20 with exactly the
+//     object the PIV application gave (it holds cardcf's counters, which
+//     start at random values: initialStore). A card with no application
+//     selected answers 6D00 (as a YubiKey does), another application
+//     whatever it answers; either way the SELECT follows, so that the PIN
+//     never follows a command whose answer does not prove PIV selected.
+//     Nothing is lost by not selecting again: re-selecting the selected
+//     PIV application leaves its security status unchanged (SP 800-73-4
+//     part 2, 3.1.1), and in shared mode no login is left from an earlier
+//     transaction anyway. 5FFF20 is readable without a PIN: the proof
+//     rests on no application on the card being written to answer with a
+//     copy of it, which needs an application installed for that (a
+//     YubiKey takes none; a Java Card takes one only with the issuer's
+//     card-management keys).
+//   - cardcf, and with it everything cardmod guards, is as the last
+//     transaction saw it: the object counts as read in this transaction,
+//     so that the caller's cardcf read costs no second APDU and the
+//     freshness rules run as after a SELECT.
+//
+// Any other outcome (another status word, other bytes, no answer) is not
+// kept: the SELECT follows, and the object is read again behind it. Where
+// the exchange failed because the card is gone or was reset, the SELECT
+// fails the same way (scrm.Tx keeps the error); a lost answer makes the
+// transaction end with a card reset (scrm.Tx.ResetRequired), as for any
+// command.
+func (c *Card) probeStore(ctx context.Context, tx *scrm.Tx) bool {
+	if !c.lastStoreOK || c.store != storeYes || tx.WasReset() {
+		return false
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList(objFileStore), Ne: c.maxNe()})
+	if err != nil {
+		return false
+	}
+	v, err := bertlv.Single(rsp.Data, 0x53)
+	if err != nil || !bytes.Equal(v, c.lastStore) {
+		return false
+	}
+	c.remember(objFileStore, append([]byte{}, v...))
+	return true
 }
 
 // Capabilities: the plug-in stores certificates as DER in the PIV

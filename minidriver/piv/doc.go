@@ -32,7 +32,10 @@
 // when Plugin.ReadOnly is set.
 //
 // APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
-// CHUID), Resume one (SELECT). Within one transaction no object is read
+// CHUID), Resume one (SELECT, or GET DATA of the file store object holding
+// cardcf when it answers as the last transaction saw it, which proves the
+// PIV application still selected and is the transaction's cardcf read:
+// Card.Resume). Within one transaction no object is read
 // twice; the algorithm of each slot's key and the management key's are
 // kept for the Card's lifetime and re-read when the card refuses them; the
 // container map is kept across transactions while cardcf, read by the

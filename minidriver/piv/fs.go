@@ -128,16 +128,28 @@ func (c *Card) readStore(ctx context.Context, tx *scrm.Tx) (*cardfs.MemFS, bool,
 // store does not hold it (a card cardmod never wrote to, or one without
 // room for the store: such a Card is CacheNone, see Properties).
 func (c *Card) readCardCF(ctx context.Context, tx *scrm.Tx) ([]byte, error) {
-	fs, err := c.loadStore(ctx, tx)
+	fs, present, err := c.readStore(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
+	c.cfAbsent = !present && c.store != storeNo
 	b, err := fs.ReadFile(cardfs.RolesAll, "", cardfs.CardCFFile)
 	if errors.Is(err, cardfs.ErrFileNotFound) {
 		return make([]byte, cardfs.CardCFSize), nil
 	}
 	return b, err
 }
+
+// CardCFAbsent reports whether the cardcf the last ReadFile of cardcf
+// returned was made up because the card answered 6A82 to the file store
+// object (5FFF20): a card no cardmod process has written to (provisioned
+// by piv-go, yubico-piv-tool or ykman), which may get one, as the first
+// write of any cardmod process creates it (ensureStore). The only change a
+// later read of cardcf can then show is that appearance. A card without
+// room for the object (it refused it) is not such a card: reading its
+// cardcf sends nothing. internal/engine uses it to skip that read before
+// a cached PIN in a checked operation (docs/benchmarks.md).
+func (c *Card) CardCFAbsent() bool { return c.cfAbsent }
 
 func (c *Card) saveStore(ctx context.Context, tx *scrm.Tx, fs *cardfs.MemFS) error {
 	return c.putData(ctx, tx, objFileStore, marshalFileStore(fs))

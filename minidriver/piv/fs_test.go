@@ -227,12 +227,18 @@ func TestYubicoContainerMapRoundTrip(t *testing.T) {
 		assert.Equal(t, minidriver.ECDSAP256, info.SignatureSpec)
 	})
 	// A record naming a slot twice is refused; a malformed object is data
-	// loss.
-	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+	// loss. Another process writes it, bumping cardcf first as every
+	// writer does (the map read under the old cardcf is not trusted).
+	other := newEnv(t, e.sim, piv.Plugin{})
+	other.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, other.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.WriteFile(ctx, other.md, tx, "", "cardcf", []byte{0, 0, 9, 0, 9, 0}))
 		putData(t, ctx, tx, 0x5FFF10, berTLV(0x81, rec0[:100]))
+	})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
 		_, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
 		assert.ErrorIs(t, err, minidriver.ErrCommDataLost)
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
 		err = minidriver.WriteFile(ctx, e.md, tx, "mscp", "cmapfile", []byte{1, 2, 3})
 		assert.ErrorIs(t, err, minidriver.ErrInvalidParameter)
 	})
