@@ -140,7 +140,7 @@ func (c *Card) begin(tx *scrm.Tx) {
 	if c.tx != tx {
 		c.noteStore()
 		c.tx = tx
-		c.objs = nil
+		clear(c.objs) // kept for the next transaction: no map made per operation
 		c.roles = 0
 		c.challenge = nil
 		c.made = nil
@@ -314,7 +314,7 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	if read || c.hostLookup(tx, tag) {
 		v := c.objs[tag]
 		if v == nil {
-			return nil, fmt.Errorf("piv: object %06X: %w", tag, scrm.ErrNotFound)
+			return nil, absentError(tag)
 		}
 		return v, nil
 	}
@@ -335,6 +335,19 @@ func (c *Card) getData(ctx context.Context, tx *scrm.Tx, tag uint32) ([]byte, er
 	c.hostAdd(tx, tag, v)
 	return v, nil
 }
+
+// absentError is the error of an object the card said it does not hold
+// (6A82), answered again from what the transaction read: the same text
+// and sentinel as a fmt.Errorf wrap, without formatting on every use (a
+// warm operation on a card without cardmod's objects asks for them on
+// each one).
+type absentError uint32
+
+func (e absentError) Error() string {
+	return fmt.Sprintf("piv: object %06X: %v", uint32(e), scrm.ErrNotFound)
+}
+
+func (e absentError) Unwrap() error { return scrm.ErrNotFound }
 
 func (c *Card) remember(tag uint32, v []byte) {
 	if c.objs == nil {
