@@ -141,14 +141,16 @@ func TestStaleAlgorithmIsReRead(t *testing.T) {
 }
 
 func TestNEOFirmware(t *testing.T) {
-	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}})
+	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}, Serial: 0x01020304})
 	e := newEnv(t, sim, piv.Plugin{})
 	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
 		_, err := e.md.KeySizes(ctx, tx, minidriver.ECDSAP384)
 		assert.ErrorIs(t, err, minidriver.ErrUnsupported)
 		p, err := e.md.Properties(ctx, tx)
 		require.NoError(t, err)
-		assert.Empty(t, p.Serial, "no GET SERIAL before 5.0")
+		// No GET SERIAL before 5.0: the serial comes from the OTP
+		// application, as libykpiv reads it (TestOTPSerial).
+		assert.Equal(t, []byte{1, 2, 3, 4}, p.Serial)
 		assert.False(t, p.ReadOnly)
 		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
 		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "f", 1))
@@ -159,7 +161,7 @@ func TestNEOFirmware(t *testing.T) {
 // On a card without GET METADATA a key the plug-in just generated or
 // imported has no certificate yet; its public key is still known.
 func TestNEOKeyWithoutCertificate(t *testing.T) {
-	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}})
+	sim := newSim(t, simpiv.Config{Version: simpiv.Version{Major: 3, Minor: 4, Patch: 9}, Serial: 0x01020304})
 	e := newEnv(t, sim, piv.Plugin{})
 	imported := testRSAKey(t)
 	e.run(t, func(ctx context.Context, tx *scrm.Tx) {

@@ -3,7 +3,8 @@
 // uniform card file system and key containers of package minidriver:
 //
 //   - cardid comes from the CHUID's GUID (or a hash of the FASC-N and
-//     serial number when the GUID is empty); cardapps is "mscp".
+//     serial number when the GUID is empty; the serial of a YubiKey 4 or
+//     NEO comes from its OTP application); cardapps is "mscp".
 //   - Each key slot (9A, 9C, 9D, 9E, 82-95) is one key container. On a
 //     YubiKey the container map is kept in Yubico's object 5FFF10, in the
 //     107-byte record format of libykpiv and Yubico's Windows minidriver,
@@ -32,7 +33,9 @@
 // when Plugin.ReadOnly is set.
 //
 // APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
-// CHUID), Resume one (SELECT, or GET DATA of the file store object holding
+// CHUID; on a YubiKey 4 or NEO, which has no GET SERIAL, without a CHUID,
+// three more that read the serial from Yubico's OTP application as
+// libykpiv does), Resume one (SELECT, or GET DATA of the file store object holding
 // cardcf when it answers as the last transaction saw it, which proves the
 // PIV application still selected and is the transaction's cardcf read:
 // Card.Resume). Within one transaction no object is read

@@ -9,7 +9,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"fmt"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -437,4 +439,56 @@ func TestCreatedSpecInKeyExchangeSlots(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, ecdsa.VerifyASN1(info.Signature.(*ecdsa.PublicKey), digest[:], sig))
 	})
+}
+
+// TestOTPSerial: a YubiKey without GET SERIAL (4, NEO) and without a
+// CHUID is identified by the serial number its OTP application gives, as
+// libykpiv reads it (SELECT A0 00 00 05 27 20 01 01, 00 01 10 00, SELECT
+// PIV again), and so is cached like any card with an identity; another
+// serial gives another identity. A card whose OTP application does not
+// answer (none, or the serial hidden) still opens, uncached. A card with
+// a CHUID or GET SERIAL is not asked.
+func TestOTPSerial(t *testing.T) {
+	otpSelect := []byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01}
+	noOTP := simpiv.ProfileYubiKey4()
+	noOTP.OTPSerial = false
+	for _, tc := range []struct {
+		name      string
+		cfg       simpiv.Config
+		asked     bool
+		serial    []byte
+		cacheMode minidriver.CacheMode
+	}{
+		{"yubikey-4", simpiv.Config{Profile: simpiv.ProfileYubiKey4(), Serial: 0x01020304}, true, []byte{1, 2, 3, 4}, minidriver.CacheGlobal},
+		{"yubikey-neo", simpiv.Config{Profile: simpiv.ProfileYubiKeyNEO(), Serial: 0x0A0B0C0D}, true, []byte{0x0A, 0x0B, 0x0C, 0x0D}, minidriver.CacheGlobal},
+		{"yubikey-4 without the OTP application", simpiv.Config{Profile: noOTP, Serial: 0x01020304}, true, nil, minidriver.CacheNone},
+		{"yubikey-5.7 (GET SERIAL)", simpiv.Config{Profile: simpiv.ProfileYubiKey57(), Serial: 0x01020304}, false, []byte{1, 2, 3, 4}, minidriver.CacheGlobal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &countingSim{Card: newSim(t, tc.cfg)}
+			e := newEnv(t, rec, piv.Plugin{})
+			sent := strings.Join(rec.take(), "\n")
+			assert.Equal(t, tc.asked, strings.Contains(sent, fmt.Sprintf("% X", otpSelect[:12])), "the OTP application asked:\n%s", sent)
+			e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+				p, err := e.md.Properties(ctx, tx)
+				require.NoError(t, err)
+				assert.Equal(t, tc.serial, p.Serial)
+				assert.Equal(t, tc.cacheMode, p.CacheMode)
+				// The PIV application is selected again: its objects read.
+				_, err = e.md.ReadFile(ctx, tx, "", "cardid")
+				require.NoError(t, err)
+			})
+		})
+	}
+	// The identity follows the serial.
+	ids := map[uint32][]byte{}
+	for _, serial := range []uint32{7, 8} {
+		e := newEnv(t, newSim(t, simpiv.Config{Profile: simpiv.ProfileYubiKey4(), Serial: serial}), piv.Plugin{})
+		e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			id, err := e.md.ReadFile(ctx, tx, "", "cardid")
+			require.NoError(t, err)
+			ids[serial] = id
+		})
+	}
+	assert.NotEqual(t, ids[7], ids[8])
 }

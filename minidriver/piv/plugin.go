@@ -240,6 +240,13 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 	// yubico-piv-tool, ykman and piv-go write CHUIDs with an empty
 	// signature (3E 00).
 	c.readOnly = p.ReadOnly || ch.Signed
+	if len(ch.GUID) == 0 && len(ch.FASCN) == 0 && len(c.serial) == 0 && c.q.yubiKey && !c.q.serial {
+		// A YubiKey 4 or NEO without a CHUID: its serial number is the
+		// one identity it has, and the one its caches can be keyed by.
+		if err := c.readOTPSerial(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	c.stableID = true
 	switch {
 	case len(ch.GUID) == 16 && !allZero(ch.GUID):
@@ -261,6 +268,41 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 	c.openStore = c.store
 	c.tx = nil
 	return c, nil
+}
+
+// otpAID is Yubico's OTP application (AID A0 00 00 05 27 20 01, with its
+// version byte 01 as libykpiv selects it).
+var otpAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01}
+
+// readOTPSerial reads the serial number of a YubiKey that has no GET
+// SERIAL (firmware below 5.0: YubiKey 4 and NEO) where libykpiv reads it:
+// from Yubico's OTP application, SELECT then 00 01 10 00 ("get serial
+// from neo/yk4 devices using the otp applet", yubico-piv-tool lib/ykpiv.c;
+// the OTP command "Get serial number", slot 0x10, in Yubico's .NET SDK
+// documentation), four bytes big endian. The PIV application is then
+// selected again: after the OTP application's SELECT it is not. A card
+// that has no OTP application, that answers with another length, or
+// that refuses the read (the serial can be hidden by the key's
+// configuration) keeps no serial: an answer that is a status word is
+// data, not an error. Only a transport error or a PIV application that
+// cannot be selected again fails the open. Three APDUs, on those cards
+// only, once per process; they make the card cacheable.
+func (c *Card) readOTPSerial(ctx context.Context, tx *scrm.Tx) error {
+	if _, err := tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: otpAID, Ne: scrm.MaxShortNe}); err == nil {
+		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x01, P1: 0x10, Ne: scrm.MaxShortNe})
+		switch {
+		case err == nil && len(rsp.Data) == 4 && !allZero(rsp.Data):
+			c.serial = append([]byte(nil), rsp.Data...)
+		case err != nil && !isStatus(err):
+			return fmt.Errorf("piv: serial from the OTP application: %w", err)
+		}
+	} else if !isStatus(err) {
+		return fmt.Errorf("piv: select the OTP application: %w", err)
+	}
+	if _, err := selectPIV(ctx, tx); err != nil {
+		return fmt.Errorf("piv: select again after the OTP application: %w", err)
+	}
+	return nil
 }
 
 // matchesAny reports whether atr matches one of the ATR/mask pairs.
