@@ -390,11 +390,19 @@ func (c *Card) cmdSelect(cmd command) reply {
 }
 
 // applicationPropertyTemplate is the SELECT response (SP 800-73-4 part 2,
-// table 3). A YubiKey answers 61 11 4F 06 <PIX> 79 07 4F 05 <RID>; this card
-// adds the AC template listing its algorithms as SP 800-73-4 asks. AC holds
-// no secure-messaging cipher suite (27/2E), so OpenSC keeps treating the
-// card as a YubiKey rather than an SM-capable 800-73-4 card.
+// table 3). A YubiKey answers 61 11 4F 06 <PIX> 79 07 4F 05 <RID>, 19
+// bytes (Profile.ShortTemplate, cited in YubiKey). The other profiles add
+// the AC template listing the card's algorithms as SP 800-73-4 asks. AC
+// holds no secure-messaging cipher suite (27/2E), so OpenSC keeps treating
+// such a card as one without secure messaging rather than an SM-capable
+// 800-73-4 card.
 func (c *Card) applicationPropertyTemplate() []byte {
+	if c.st.prof.ShortTemplate {
+		return tlv.Encode(0x61, tlv.Join(
+			tlv.Encode(0x4F, AID[5:]),
+			tlv.Encode(0x79, tlv.Encode(0x4F, AID[:5])),
+		))
+	}
 	var algs []byte
 	for _, a := range []byte{AlgTDES, AlgAES128, AlgAES192, AlgAES256} {
 		algs = append(algs, tlv.Encode(0x80, []byte{a})...)

@@ -40,12 +40,13 @@
 // # Application
 //
 // SELECT takes the PIV AID A0 00 00 03 08 00 00 10 00 01 00 or any
-// right-truncated form of at least the 5-byte RID, and answers the
-// application property template 61 { 4F PIX, 79 { 4F RID }, AC { 80 alg
-// ..., 06 00 } }. A YubiKey omits AC; it is included as SP 800-73-4 asks,
-// without any secure-messaging cipher suite, so OpenSC still treats the
-// card as a YubiKey. Selecting the selected application again keeps the
-// security status.
+// right-truncated form of at least the 5-byte RID, with or without Le, and
+// answers the application property template. The YubiKey profiles answer
+// a YubiKey's 19 bytes, 61 { 4F PIX, 79 { 4F RID } } (Profile.ShortTemplate,
+// from Yubico's SDK tests); the standard card and the applet answer
+// SP 800-73-4's, 61 { 4F PIX, 79 { 4F RID }, AC { 80 alg ..., 06 00 } },
+// without any secure-messaging cipher suite. Selecting the selected
+// application again keeps the security status.
 //
 // Data objects (GET DATA / PUT DATA 3F FF with tag list 5C) are every tag
 // from 5F0000 to 5FFFFF, the Discovery object 7E (fixed: AID and PIN usage

@@ -79,6 +79,11 @@ type Profile struct {
 	// IssuedRetired is how many retired slots (from 82) an Issued card's
 	// Key History describes as holding keys with on-card certificates.
 	IssuedRetired int
+	// ShortTemplate: SELECT answers a YubiKey's 19-byte application
+	// property template, 61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00
+	// 00 03 08 (the PIX and the RID only), instead of the SP 800-73-4 one
+	// with the AC list of algorithms (see the Card's SELECT).
+	ShortTemplate bool
 }
 
 // profileNames lists the documented profiles in order.
@@ -140,7 +145,13 @@ func ProfileByName(name string) (Profile, bool) {
 //   - the 20 retired key management slots 82-95 from YubiKey 4 (Yubico,
 //     "PIV certificate slots": "only available on the YubiKey 4 and 5");
 //   - the largest data object: 3,052 bytes (YubiKey 5 PIV technical
-//     manual); 2,048 - 9 on the NEO (libykpiv's object limit for it).
+//     manual); 2,048 - 9 on the NEO (libykpiv's object limit for it);
+//   - the SELECT answer, 61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00
+//     00 03 08 (ShortTemplate): the answer Yubico's own SDK tests expect
+//     of a YubiKey to SELECT 00 A4 04 00 05 A0 00 00 03 08 (yubikit-android,
+//     yubikit/src/test/java/com/yubico/yubikit/transport/usb/UsbSessionTest.java,
+//     executeCommand, with the NEO's ATR), without the AC algorithm list
+//     SP 800-73-4 part 2, table 3 adds.
 //
 // The ATR is the YubiKey 5 NFC's over USB from 5.0, the YubiKey 4's
 // ("Yubikey4") on 4.x and the NEO's ("YubikeyNEOr3") before.
@@ -164,6 +175,7 @@ func YubiKey(v Version) Profile {
 		RetiredSlots:               20,
 		VendorObjects:              true,
 		MaxObjectSize:              DefaultMaxObjectSize,
+		ShortTemplate:              true,
 	}
 	if v.AtLeast(4, 0, 0) {
 		p.Algorithms = append(p.Algorithms, AlgECCP384)

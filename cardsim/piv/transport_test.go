@@ -82,24 +82,55 @@ func TestBeforeSelect(t *testing.T) {
 	}
 }
 
+// yubiKeyTemplate is a YubiKey's answer to SELECT, as Yubico's SDK tests
+// expect it (yubikit-android, UsbSessionTest.executeCommand).
+var yubiKeyTemplate = h("61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00 00 03 08")
+
 func TestSelect(t *testing.T) {
 	tc := newCard(t, piv.Config{})
 	for _, aid := range [][]byte{piv.AID, piv.AID[:5], piv.AID[:9]} {
-		resp := tc.mustOK(0xA4, 0x04, 0x00, aid)
-		apt := tlvs(t, tlvs(t, resp)[0x61])
-		if !bytes.Equal(apt[0x4F], piv.AID[5:]) {
-			t.Errorf("4F %x", apt[0x4F])
+		// A YubiKey answers the short template, without the AC list.
+		if resp := tc.mustOK(0xA4, 0x04, 0x00, aid); !bytes.Equal(resp, yubiKeyTemplate) {
+			t.Errorf("SELECT %x: %x, want %x", aid, resp, yubiKeyTemplate)
 		}
-		if !bytes.Equal(tlvs(t, apt[0x79])[0x4F], piv.AID[:5]) {
-			t.Errorf("79 %x", apt[0x79])
+		// Without Le too (libykpiv and piv-go send none): over T=1 a
+		// YubiKey answers with the template all the same.
+		if resp, sw := tc.raw(cat([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(aid))}, aid)); sw != 0x9000 || !bytes.Equal(resp, yubiKeyTemplate) {
+			t.Errorf("SELECT %x without Le: %x %04X", aid, resp, sw)
 		}
-		ac := apt[0xAC]
-		if !bytes.Contains(ac, []byte{0x80, 0x01, 0x11}) || !bytes.Contains(ac, []byte{0x80, 0x01, 0xE0}) {
-			t.Errorf("AC %x", ac)
+	}
+	for _, prof := range []piv.Profile{piv.ProfileYubiKey4(), piv.ProfileYubiKeyNEO(), piv.ProfileYubiKey50()} {
+		if resp := newCard(t, piv.Config{Profile: prof}).mustOK(0xA4, 0x04, 0x00, piv.AID[:5]); !bytes.Equal(resp, yubiKeyTemplate) {
+			t.Errorf("%s: SELECT answered %x", prof.Name, resp)
 		}
-		if bytes.Contains(ac, []byte{0x80, 0x01, 0x27}) || bytes.Contains(ac, []byte{0x80, 0x01, 0x2E}) {
-			t.Errorf("AC announces secure messaging: %x", ac)
+	}
+	// The standard card and the applet answer SP 800-73-4's template,
+	// with the algorithms in AC and no secure messaging.
+	for _, prof := range []piv.Profile{piv.ProfileIssued(), piv.ProfileApplet()} {
+		sc := newCard(t, piv.Config{Profile: prof})
+		for _, aid := range [][]byte{piv.AID, piv.AID[:5], piv.AID[:9]} {
+			resp := sc.mustOK(0xA4, 0x04, 0x00, aid)
+			apt := tlvs(t, tlvs(t, resp)[0x61])
+			if !bytes.Equal(apt[0x4F], piv.AID[5:]) {
+				t.Errorf("%s: 4F %x", prof.Name, apt[0x4F])
+			}
+			if !bytes.Equal(tlvs(t, apt[0x79])[0x4F], piv.AID[:5]) {
+				t.Errorf("%s: 79 %x", prof.Name, apt[0x79])
+			}
+			ac := apt[0xAC]
+			if !bytes.Contains(ac, []byte{0x80, 0x01, 0x11}) || !bytes.Contains(ac, []byte{0x80, 0x01, 0x07}) {
+				t.Errorf("%s: AC %x", prof.Name, ac)
+			}
+			if bytes.Contains(ac, []byte{0x80, 0x01, 0x27}) || bytes.Contains(ac, []byte{0x80, 0x01, 0x2E}) {
+				t.Errorf("%s: AC announces secure messaging: %x", prof.Name, ac)
+			}
 		}
+	}
+	// A custom profile says which template it answers.
+	custom := piv.YubiKey(piv.Version{5, 7, 1})
+	custom.Name, custom.ShortTemplate = "custom", false
+	if resp := newCard(t, piv.Config{Profile: custom}).mustOK(0xA4, 0x04, 0x00, piv.AID); !bytes.Contains(resp, []byte{0x80, 0x01, 0xE0}) {
+		t.Errorf("custom profile without ShortTemplate: %x", resp)
 	}
 	// P2 0C: no response data.
 	if resp := tc.mustOK(0xA4, 0x04, 0x0C, piv.AID); len(resp) != 0 {
