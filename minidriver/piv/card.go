@@ -170,14 +170,17 @@ func (c *Card) noteStore() {
 
 // Resume starts a new transaction's state (nothing read, nothing
 // authenticated) and makes sure the PIV application is selected, in one
-// APDU: the SELECT, or, on a card whose file store object the last
-// transaction saw, GET DATA of that object when it answers with it
-// unchanged (probeStore).
+// APDU: the SELECT (on a YubiKey by the RID alone, reselectYubiKey), or,
+// on a card whose file store object the last transaction saw, GET DATA of
+// that object when it answers with it unchanged (probeStore).
 func (c *Card) Resume(ctx context.Context, tx *scrm.Tx) error {
 	c.noteStore()
 	c.tx = nil
 	c.begin(tx)
 	if c.probeStore(ctx, tx) {
+		return nil
+	}
+	if c.vendorATR && c.q.yubiKey && reselectYubiKey(ctx, tx) {
 		return nil
 	}
 	if _, err := selectPIV(ctx, tx); err != nil {

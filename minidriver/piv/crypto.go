@@ -63,7 +63,7 @@ var errStaleAlg = errors.New("piv: key algorithm changed")
 // exponentiation), and returns the card's 82 response.
 func (c *Card) generalAuth(ctx context.Context, tx *scrm.Tx, slot, alg byte, tag uint32, in []byte, cached bool) ([]byte, error) {
 	data := bertlv.Encode(0x7C, bertlv.Append(bertlv.Encode(0x82, nil), tag, in))
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: slot, Data: data, Ne: c.maxNe()})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: slot, Data: data, Ne: c.authNe(alg)})
 	if err != nil {
 		switch {
 		case cached && (errors.Is(err, scrm.ErrWrongData) || errors.Is(err, scrm.ErrWrongParameters)):
@@ -83,6 +83,25 @@ func (c *Card) generalAuth(ctx context.Context, tx *scrm.Tx, slot, alg byte, tag
 		return nil, fmt.Errorf("piv: general authenticate: %w: %w", minidriver.ErrUnexpected, err)
 	}
 	return append([]byte{}, v...), nil
+}
+
+// authNe is the Ne of generalAuth with a key of algorithm alg: 256, a
+// short Le 00 (ISO/IEC 7816-4, 5.1: up to 256 bytes), where the answer
+// always fits, so that a card with extended lengths is not sent 3 bytes
+// more for nothing; the card's largest otherwise. The answer is 7C { 82
+// value }: for P-256 and P-384 a signature of at most 2 + 2 × (2 + 49) =
+// 104 bytes (ASN.1 DER Ecdsa-Sig-Value) or a shared secret of 48, for
+// RSA-1024 a 128-byte block, 134 bytes with the two headers; RSA-2048 and
+// larger take 264 and more. piv-go and libykpiv send every GENERAL
+// AUTHENTICATE as a short APDU (piv-go's scTx.Transmit; yubico-piv-tool
+// lib/ykpiv.c), a longer answer coming in 61xx parts that scrm fetches
+// with GET RESPONSE whatever Ne said.
+func (c *Card) authNe(alg byte) int {
+	switch alg {
+	case algP256, algP384, algRSA1024:
+		return scrm.MaxShortNe
+	}
+	return c.maxNe()
 }
 
 // withKey runs op with the algorithm of container idx's key, once more if

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -77,10 +78,62 @@ func (Plugin) Probe(ctx context.Context, tx *scrm.Tx) (bool, error) {
 	return false, err
 }
 
-// selectPIV is SELECT of the PIV application (SP 800-73-4 part 2, 3.1.1).
+// selectPIV is SELECT of the PIV application (SP 800-73-4 part 2, 3.1.1)
+// by the AID right-truncated to the RID and PIX version, as OpenSC's
+// card-piv.c selects it on every PIV card, with Le. Open and Probe send
+// it: it has to work on any PIV card.
 func selectPIV(ctx context.Context, tx *scrm.Tx) (scrm.Response, error) {
 	return tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: aid, Ne: scrm.MaxShortNe})
 }
+
+// reselectYubiKey is Resume's SELECT on a YubiKey (known by its ATR and
+// its GET VERSION): the 5-byte RID A0 00 00 03 08 alone and no Le, 10
+// bytes where selectPIV sends 15, as libykpiv selects the application
+// (yubico-piv-tool lib/ykpiv.c, which piv-go's aidPIV cites; piv-go's
+// ykSelectApplication sends no Le either). ISO/IEC 7816-4 (7.1.1,
+// SELECT by DF name) lets a right-truncated name select the application
+// it begins, and a YubiKey answers with its application property template
+// all the same, over T=1 (Yubico's yubikit-android tests expect 61 11 4F
+// 06 00 00 10 00 01 00 79 07 4F 05 A0 00 00 03 08 for it; scrm keeps data
+// that comes without Le, and follows 61xx with GET RESPONSE as for any
+// command). It reports whether the answer proves the PIV application
+// selected: 9000 with a template 61 whose 4F is the PIV PIX (00 00 10 00
+// 01 00 or its right-truncated form, SP 800-73-4 part 2, table 3), not
+// merely some application under NIST's RID. Any other answer is not
+// kept: the caller sends selectPIV.
+func reselectYubiKey(ctx context.Context, tx *scrm.Tx) bool {
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xA4, P1: 0x04, Data: aid[:5]})
+	return err == nil && isPIVTemplate(rsp.Data)
+}
+
+// isPIVTemplate reports whether b is an application property template (61,
+// SP 800-73-4 part 2, table 3) whose application identifier (4F) is the
+// PIV PIX, or the PIV AID, in full or right-truncated to at least the PIX
+// version (00 00 10 00). It allocates nothing.
+func isPIVTemplate(b []byte) bool {
+	tag, v, rest, err := bertlv.Parse(b)
+	if err != nil || tag != 0x61 || len(rest) != 0 {
+		return false
+	}
+	for len(v) > 0 {
+		var val []byte
+		if tag, val, v, err = bertlv.Parse(v); err != nil {
+			return false
+		}
+		if tag != 0x4F {
+			continue
+		}
+		if len(val) >= 5 && bytes.Equal(val[:5], aid[:5]) {
+			val = val[5:] // the whole AID: RID, then PIX
+		}
+		return len(val) >= 4 && len(val) <= len(pivPIX) && bytes.Equal(val, pivPIX[:len(val)])
+	}
+	return false
+}
+
+// pivPIX is the PIX of the PIV application, version 01 00 (SP 800-73-4
+// part 1, 2.2).
+var pivPIX = []byte{0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 
 // version is a YubiKey firmware version.
 type version struct{ Major, Minor, Patch uint8 }
