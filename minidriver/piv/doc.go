@@ -35,7 +35,8 @@
 // APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
 // CHUID; on a YubiKey 4 or NEO, which has no GET SERIAL, without a CHUID,
 // three more that read the serial from Yubico's OTP application as
-// libykpiv does), Resume one (SELECT, or GET DATA of the file store object holding
+// libykpiv does), Resume one (SELECT, on a YubiKey by the 5-byte RID alone
+// without Le as libykpiv does, or GET DATA of the file store object holding
 // cardcf when it answers as the last transaction saw it, which proves the
 // PIV application still selected and is the transaction's cardcf read:
 // Card.Resume). Within one transaction no object is read
@@ -44,7 +45,9 @@
 // container map is kept across transactions while cardcf, read by the
 // caller at the start of each, has not changed. A signature is then one
 // GENERAL AUTHENTICATE.
-// Extended-length APDUs are used on YubiKey 4 and later.
+// Extended-length APDUs are used on YubiKey 4 and later, where a command
+// or its answer needs them (a GENERAL AUTHENTICATE with an EC or RSA-1024
+// key stays short).
 //
 // Concurrency: a Plugin is immutable and safe for concurrent use. A Card is
 // used by one goroutine at a time, inside the caller's transaction: the
