@@ -131,31 +131,36 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	cards, failed, err := c.CardsFor(ctx, reader)
+	what := "default container"
+	if cname != "" {
+		what = fmt.Sprintf("container %q", cname)
+	}
+	// A new process opens the card in the look-up's transaction
+	// (CardsDo); the cards after the one that has it are not looked at.
+	var found *Container
+	cards, opErrs, failed, err := c.CardsDo(ctx, reader, func(ec *engine.Card, op *engine.Op) error {
+		var err error
+		found, err = c.openOn(ec, op, cname)
+		return err
+	}, func(err error) bool {
+		if err != nil {
+			found = nil
+		}
+		return found != nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, ec := range cards {
-		var found *Container
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			var err error
-			found, err = c.openOn(ec, op, cname)
-			return err
-		})
-		if err != nil {
+	for i, ec := range cards {
+		if err := opErrs[i]; err != nil {
 			if reader != "" || ctx.Err() != nil {
 				return nil, c.Errorf("%w", err)
 			}
 			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
-			continue
-		}
-		if found != nil {
-			return found, nil
 		}
 	}
-	what := "default container"
-	if cname != "" {
-		what = fmt.Sprintf("container %q", cname)
+	if found != nil {
+		return found, nil
 	}
 	if len(failed) > 0 {
 		return nil, c.Errorf("no %s found: %w; %w", what, minidriver.ErrNoKeyContainer, failed)

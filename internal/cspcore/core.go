@@ -199,6 +199,34 @@ func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Car
 		return []*engine.Card{ec}, nil, nil
 	}
 	cards, skipped, err := e.CardsAndSkipped(ctx)
+	return c.cardsFound(cards, skipped, err)
+}
+
+// CardsDo is CardsFor with fn run as one operation on each card, in
+// reader order, until stop (if set) returns true
+// (engine.Engine.CardsDo: a card not open yet is opened in fn's
+// transaction). opErrs[i] is the error of the operation on cards[i], not
+// prefixed. With a reader named it is OnReader's card alone.
+func (c *Core) CardsDo(ctx context.Context, reader string, fn func(ec *engine.Card, op *engine.Op) error, stop func(err error) bool) (cards []*engine.Card, opErrs []error, failed CardErrors, err error) {
+	e := c.cfg.Engine
+	if reader != "" {
+		ec, err := e.CardDo(ctx, reader, fn)
+		if ec == nil {
+			return nil, nil, nil, c.Errorf("reader %q: %w", reader, err)
+		}
+		return []*engine.Card{ec}, []error{err}, nil, nil
+	}
+	cards, opErrs, skipped, err := e.CardsDo(ctx, fn, stop)
+	cards, failed, err = c.cardsFound(cards, skipped, err)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cards, opErrs, failed, nil
+}
+
+// cardsFound is CardsFor's answer from what the engine found.
+func (c *Core) cardsFound(cards []*engine.Card, skipped, err error) ([]*engine.Card, CardErrors, error) {
+	var failed CardErrors
 	if err != nil && !errors.As(err, &failed) {
 		return nil, nil, c.Errorf("%w", err)
 	}

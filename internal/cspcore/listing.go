@@ -50,29 +50,37 @@ func (c *Core) listErr(failed CardErrors) error {
 // and goes on. The error is nil, a CardErrors with the provider's prefix
 // beside the results, or (with no results) why nothing could be listed.
 func listCards[T any](ctx context.Context, c *Core, fn func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]T, error)) ([]T, error) {
-	cards, failed, err := c.cardsPresent(ctx)
-	if err != nil {
-		return nil, err
+	type listed struct {
+		items    []T
+		itemErrs CardErrors
+	}
+	got := map[*engine.Card]*listed{}
+	// Each card's operation runs as the engine finds it: a card not open
+	// yet is opened in its transaction (engine.Engine.CardsDo).
+	cards, opErrs, _, err := c.cfg.Engine.CardsDo(ctx, func(ec *engine.Card, op *engine.Op) error {
+		l := &listed{}
+		got[ec] = l
+		var err error
+		l.items, err = fn(ec, op, func(e *CardError) {
+			e.Reader, e.CardID = ec.Reader(), ec.ID()
+			l.itemErrs = append(l.itemErrs, e)
+		})
+		return err
+	}, nil)
+	var failed CardErrors
+	if err != nil && !errors.As(err, &failed) {
+		return nil, c.Errorf("%w", err)
 	}
 	var out []T
-	for _, ec := range cards {
-		var items []T
-		var itemErrs CardErrors
-		err := ec.Do(ctx, func(op *engine.Op) error {
-			items, itemErrs = nil, nil
-			var err error
-			items, err = fn(ec, op, func(e *CardError) {
-				e.Reader, e.CardID = ec.Reader(), ec.ID()
-				itemErrs = append(itemErrs, e)
-			})
-			return err
-		})
-		if err != nil {
-			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+	for i, ec := range cards {
+		if opErrs[i] != nil {
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: opErrs[i]})
 			continue
 		}
-		out = append(out, items...)
-		failed = append(failed, itemErrs...)
+		if l := got[ec]; l != nil {
+			out = append(out, l.items...)
+			failed = append(failed, l.itemErrs...)
+		}
 	}
 	return out, c.listErr(failed)
 }

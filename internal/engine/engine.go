@@ -13,7 +13,9 @@
 // that does not check out makes the operation run again on data read
 // afresh. In exclusive mode, after an operation that ended cleanly, the
 // next one continues the plug-in's state (no SELECT, nothing read again)
-// and PINs stay verified until Close resets the card.
+// and PINs stay verified until Close resets the card. A card not open yet
+// is opened in the transaction of its first operation (Engine.CardDo,
+// Engine.CardsDo), without a second SELECT.
 //
 // In shared mode no login outlives an operation: when the outcome of an authentication
 // is not a definite status word, when a logout fails, or when a callback
@@ -187,23 +189,47 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 // application" (scrm.ErrSharingViolation) from "no card present"
 // (scrm.ErrNoSmartcard).
 func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped error, err error) {
+	cards, _, skipped, err = e.eachCard(ctx, nil, nil)
+	return cards, skipped, err
+}
+
+// CardsDo is CardsAndSkipped followed by Do(fn) on each card it returns,
+// in reader order: a card not open yet is opened in the transaction of
+// its operation, as CardDo does. opErrs[i] is the error of fn's operation
+// on cards[i]. With stop set, it stops after the first operation for
+// which stop, given the operation's error, returns true: the readers
+// after it are not looked at.
+// skipped and err are CardsAndSkipped's.
+func (e *Engine) CardsDo(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool) (cards []*Card, opErrs []error, skipped error, err error) {
+	return e.eachCard(ctx, fn, stop)
+}
+
+// eachCard is CardsAndSkipped, and with fn CardsDo.
+func (e *Engine) eachCard(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool) (cards []*Card, opErrs []error, skipped error, err error) {
 	if err := e.CheckOpen(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	readers, err := e.sc.ListReaders(ctx)
 	if errors.Is(err, scrm.ErrNoReadersAvailable) {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	var left []error
 	var failed CardErrors
 	for _, r := range readers {
-		c, err := e.CardIn(ctx, r)
+		c, tx, err := e.cardIn(ctx, r, fn != nil)
 		switch {
 		case err == nil:
 			cards = append(cards, c)
+			if fn != nil {
+				opErr := c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) })
+				opErrs = append(opErrs, opErr)
+				if stop != nil && stop(opErr) {
+					return cards, opErrs, joinSkipped(left), failed.Err()
+				}
+			}
 		case errors.Is(err, scrm.ErrNoSmartcard), errors.Is(err, minidriver.ErrUnknownCard),
 			errors.Is(err, scrm.ErrRemovedCard), errors.Is(err, scrm.ErrSharingViolation),
 			errors.Is(err, scrm.ErrNotTransacted),
@@ -216,7 +242,7 @@ func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped er
 			failed = append(failed, &CardError{Reader: r, Err: err})
 		}
 	}
-	return cards, joinSkipped(left), failed.Err()
+	return cards, opErrs, joinSkipped(left), failed.Err()
 }
 
 // joinSkipped joins the errors of readers left out on one line.
@@ -235,44 +261,98 @@ func joinSkipped(errs []error) error {
 // CardIn returns the card in reader, opening it through the registry the
 // first time (and again after it was removed).
 func (e *Engine) CardIn(ctx context.Context, reader string) (*Card, error) {
+	c, _, err := e.cardIn(ctx, reader, false)
+	return c, err
+}
+
+// cardIn is CardIn. With keep, a card it opens comes with the transaction
+// it was opened in, still running (tx, nil otherwise): the caller runs
+// its first operation in it (runOpened) and so ends it.
+func (e *Engine) cardIn(ctx context.Context, reader string, keep bool) (c *Card, tx *scrm.Tx, err error) {
 	e.mu.Lock()
 	c, ok := e.cards[reader]
 	closed := e.closed
 	e.mu.Unlock()
 	if closed {
-		return nil, e.CheckOpen()
+		return nil, nil, e.CheckOpen()
 	}
 	if ok && c.alive() {
-		return c, nil
+		return c, nil, nil
 	}
 	if ok {
 		e.forget(c)
 	}
-	var err error
 	for attempt := 0; ; attempt++ {
 		// A reset while the plug-ins probe the card is not a failure:
 		// probe again.
-		c, err = e.open(ctx, reader)
+		c, tx, err = e.open(ctx, reader, keep)
 		if err == nil || !errors.Is(err, scrm.ErrResetCard) || attempt >= MaxResetRetries || ctx.Err() != nil {
 			break
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
+		c.endOpen(tx)
 		c.close()
-		return nil, e.cfg.ErrClosed
+		return nil, nil, e.cfg.ErrClosed
 	}
 	if old, ok := e.cards[reader]; ok && old.alive() {
+		c.endOpen(tx)
 		c.close()
-		return old, nil
+		return old, nil, nil
 	}
 	e.cards[reader] = c
 	e.noteDuplicatesLocked(c)
-	return c, nil
+	return c, tx, nil
+}
+
+// endOpen ends the transaction a card was opened in, when cardIn kept it
+// and no operation will run in it.
+func (c *Card) endOpen(tx *scrm.Tx) {
+	if tx != nil {
+		_ = tx.End(scrm.LeaveCard)
+	}
+}
+
+// CardDo is CardIn followed by Do(fn) on the card: a card that is not
+// open yet is opened in the transaction fn then runs in, so that a new
+// process's first operation costs no transaction of its own for the
+// opening (no second SELECT of the application: the plug-in continues
+// from its Open, as it does in exclusive mode between two operations,
+// which is sound here because both are the same transaction and nothing
+// else can reach the card in between). fn runs exactly as Do runs it:
+// cardcf is read first, and after a reset it runs again in a new
+// transaction. The card is nil when it could not be opened; otherwise err
+// is the operation's.
+func (e *Engine) CardDo(ctx context.Context, reader string, fn func(c *Card, op *Op) error) (*Card, error) {
+	c, tx, err := e.cardIn(ctx, reader, true)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) })
+}
+
+// runOpened is Do(fn), whose first attempt runs in tx, the transaction
+// the card was just opened in, when tx is not nil.
+func (c *Card) runOpened(ctx context.Context, tx *scrm.Tx, fn func(op *Op) error) error {
+	if tx == nil {
+		return c.Do(ctx, fn)
+	}
+	var carry carried
+	defer carry.wipe()
+	if err := c.e.CheckOpen(); err != nil {
+		c.endOpen(tx)
+		return err
+	}
+	retry, err := c.run(ctx, tx, true, fn, &carry)
+	if !retry || ctx.Err() != nil {
+		return err
+	}
+	return c.do(ctx, fn, &carry)
 }
 
 // forget drops a card whose connection died.
@@ -292,14 +372,17 @@ func (e *Engine) forget(c *Card) {
 	c.close()
 }
 
-func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
+// open opens the card in reader. With keep, the transaction it was opened
+// in is returned still running, for the caller's first operation
+// (cardIn).
+func (e *Engine) open(ctx context.Context, reader string, keep bool) (*Card, *scrm.Tx, error) {
 	opts := &scrm.ConnectOptions{}
 	if e.cfg.Exclusive {
 		opts.Share = scrm.ShareExclusive
 	}
 	conn, err := e.sc.Connect(ctx, reader, opts)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	// The plug-in opens the card and reports its properties in one
 	// transaction: the properties need no exchange of their own (the
@@ -308,7 +391,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		_ = conn.Close(scrm.LeaveCard)
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	pc := &pluginCache{}
 	md, match, err := e.reg.OpenTx(ctx, tx, minidriver.Env{Rand: e.cfg.Rand, Cache: pc})
@@ -318,13 +401,16 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 			_ = md.Close()
 		}
 	}
-	if endErr := tx.End(scrm.LeaveCard); err == nil && endErr != nil {
-		_ = md.Close()
-		err = endErr
+	if err != nil || !keep {
+		if endErr := tx.End(scrm.LeaveCard); err == nil && endErr != nil {
+			_ = md.Close()
+			err = endErr
+		}
+		tx = nil
 	}
 	if err != nil {
 		_ = conn.Close(scrm.LeaveCard)
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	c := &Card{e: e, reader: reader, conn: conn, md: md, plugin: match.Plugin.Name()}
 	c.props = props
@@ -334,7 +420,7 @@ func (e *Engine) open(ctx context.Context, reader string) (*Card, error) {
 	c.dupPinID = pincache.CardID{GUID: c.cacheID, Serial: string(props.Serial)}
 	c.mode = props.CacheMode
 	pc.card.Store(c)
-	return c, nil
+	return c, tx, nil
 }
 
 // Card is one card opened through its plug-in.
@@ -405,7 +491,8 @@ type Card struct {
 // last one left the card, without selecting its application again and
 // keeping what it read and which PINs it saw verified: what exclusive
 // mode does between two operations, when no other application could
-// reach the card and nothing reset it. minidriver/piv and minidriver/gids
+// reach the card and nothing reset it, and CardDo's first operation, in
+// the transaction the card was opened in. minidriver/piv and minidriver/gids
 // implement it; a plug-in without it is resumed (Resume) every time.
 type continuer interface {
 	Continue(tx *scrm.Tx)
@@ -628,6 +715,13 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 		}
 		return errors.Is(err, scrm.ErrResetCard), fmt.Errorf("engine: %w", err)
 	}
+	return c.run(ctx, tx, false, fn, carry)
+}
+
+// run is doOnce in transaction tx, which it ends. opened: the card was
+// opened in tx (CardDo), so the plug-in's application is selected and
+// what it read while opening it describes the card.
+func (c *Card) run(ctx context.Context, tx *scrm.Tx, opened bool, fn func(op *Op) error, carry *carried) (retry bool, err error) {
 	op := &Op{c: c, ctx: ctx, tx: tx, carry: carry}
 	finished := false
 	defer func() {
@@ -660,6 +754,12 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 	warm := excl && c.warm
 	c.warm = false
 	c.mu.Unlock()
+	if opened {
+		// The card was opened in this very transaction: as after a clean
+		// exclusive-mode operation, the plug-in continues from where its
+		// Open left the card (no SELECT). Nothing was verified yet.
+		warm, wasReset = true, false
+	}
 
 	// Exclusive mode, after an operation that ended cleanly: nobody else
 	// could select another application or change the card since, so
@@ -667,7 +767,7 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 	// could even end the kept login: selecting an application may reset
 	// its security status (ISO/IEC 7816-4, 5.4 on security status), as
 	// cardsim/gids does, like a Java Card applet selected again.
-	if cont, ok := c.md.(continuer); ok && warm && !wasReset {
+	if cont, ok := c.md.(continuer); ok && warm && !wasReset && (excl || opened) {
 		cont.Continue(tx)
 	} else {
 		err = c.md.Resume(ctx, tx)

@@ -303,19 +303,19 @@ type budget struct {
 // card (read-only) are not (CacheNone), as docs/piv-mapping.md,
 // "Caching", decides.
 var budgets = map[string]budget{
-	"yubikey-5.7/cardmod": {13, 11, 17, 2, 6},
-	"yubikey-5.7/peer":    {13, 11, 36, 2, 6},
-	"yubikey-5.4/cardmod": {13, 11, 17, 2, 6},
-	"yubikey-5.4/peer":    {13, 11, 36, 2, 6},
-	"yubikey-5.0/cardmod": {13, 11, 13, 2, 6},
-	"yubikey-5.0/peer":    {13, 11, 32, 2, 6},
-	"yubikey-4/cardmod":   {13, 11, 15, 1, 8},
-	"yubikey-4/peer":      {13, 11, 34, 2, 8},
-	"yubikey-neo/cardmod": {17, 13, 19, 2, 9},
-	"yubikey-neo/peer":    {14, 11, 38, 2, 8},
-	"piv-issued/issuer":   {15, 15, 20, 15, 20},
-	"piv-applet/cardmod":  {15, 15, 37, 22, 37},
-	"piv-applet/peer":     {15, 15, 37, 22, 37},
+	"yubikey-5.7/cardmod": {11, 9, 16, 1, 5},
+	"yubikey-5.7/peer":    {11, 9, 35, 2, 5},
+	"yubikey-5.4/cardmod": {11, 9, 16, 1, 5},
+	"yubikey-5.4/peer":    {11, 9, 35, 2, 5},
+	"yubikey-5.0/cardmod": {11, 9, 12, 1, 5},
+	"yubikey-5.0/peer":    {11, 9, 31, 2, 5},
+	"yubikey-4/cardmod":   {12, 10, 14, 1, 7},
+	"yubikey-4/peer":      {12, 10, 33, 2, 7},
+	"yubikey-neo/cardmod": {16, 12, 18, 2, 8},
+	"yubikey-neo/peer":    {13, 10, 37, 2, 7},
+	"piv-issued/issuer":   {10, 10, 18, 15, 18},
+	"piv-applet/cardmod":  {11, 11, 35, 22, 35},
+	"piv-applet/peer":     {11, 11, 35, 22, 35},
 }
 
 func TestBudgetNewProcessSign(t *testing.T) {
