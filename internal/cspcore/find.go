@@ -95,14 +95,14 @@ func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
 	if q.KeySpec != 0 && !q.KeySpec.Valid() {
 		return nil, c.Errorf("key query: key spec %d: %w", q.KeySpec, minidriver.ErrInvalidParameter)
 	}
+	if q.CardID != (cardfs.CardID{}) {
+		return c.findByID(ctx, &q)
+	}
 	// A new process opens the card in the look-up's transaction
 	// (CardsDo); the cards after the one that has the key are not looked
 	// at.
 	var found *Key
 	cards, opErrs, failed, err := c.CardsDo(ctx, q.Reader, func(ec *engine.Card, op *engine.Op) error {
-		if q.CardID != (cardfs.CardID{}) && ec.ID() != q.CardID {
-			return nil
-		}
 		var err error
 		found, err = c.findOn(ec, op, &q)
 		return err
@@ -125,6 +125,41 @@ func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
 	}
 	if found != nil {
 		return found, nil
+	}
+	if len(failed) > 0 {
+		return nil, c.Errorf("no key matches: %w; %w", minidriver.ErrNoKeyContainer, failed)
+	}
+	return nil, c.Errorf("no key matches: %w", minidriver.ErrNoKeyContainer)
+}
+
+// findByID is Find for a query that names a card identity: the cards are
+// opened first and only the one of that identity is asked (no operation
+// on the others, which CardsDo would run before their identity is known).
+func (c *Core) findByID(ctx context.Context, q *Query) (*Key, error) {
+	cards, failed, err := c.CardsFor(ctx, q.Reader)
+	if err != nil {
+		return nil, err
+	}
+	for _, ec := range cards {
+		if ec.ID() != q.CardID {
+			continue
+		}
+		var found *Key
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			var err error
+			found, err = c.findOn(ec, op, q)
+			return err
+		})
+		if err != nil {
+			if q.Reader != "" || ctx.Err() != nil {
+				return nil, c.Errorf("%w", err)
+			}
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+			continue
+		}
+		if found != nil {
+			return found, nil
+		}
 	}
 	if len(failed) > 0 {
 		return nil, c.Errorf("no key matches: %w; %w", minidriver.ErrNoKeyContainer, failed)

@@ -348,7 +348,7 @@ func (c *Card) runOpened(ctx context.Context, tx *scrm.Tx, fn func(op *Op) error
 		c.endOpen(tx)
 		return err
 	}
-	retry, err := c.run(ctx, tx, true, fn, &carry)
+	retry, err := c.runHeld(ctx, tx, fn, &carry)
 	if !retry || ctx.Err() != nil {
 		return err
 	}
@@ -622,6 +622,17 @@ func (c *Card) doHeld(ctx context.Context, fn func(op *Op) error, carry *carried
 		defer func() { _ = cache.Release(id) }() // a failed disk write only costs a re-read
 	}
 	return c.doOnce(ctx, fn, carry)
+}
+
+// runHeld is run of the transaction the card was opened in, holding the
+// data cache's disk writes as doHeld does.
+func (c *Card) runHeld(ctx context.Context, tx *scrm.Tx, fn func(op *Op) error, carry *carried) (bool, error) {
+	if cache := c.cache(); cache != nil {
+		id := c.cacheID
+		cache.Hold(id)
+		defer func() { _ = cache.Release(id) }() // a failed disk write only costs a re-read
+	}
+	return c.run(ctx, tx, true, fn, carry)
 }
 
 // ErrStale is what fn of DoChecked returns (wrapped) when the outcome of
