@@ -48,7 +48,8 @@ func (k *Key) agree(ctx context.Context, peer *ecdh.PublicKey, use func(a minidr
 	if err != nil {
 		return err
 	}
-	return ck.C.Ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
+	// An agreement cannot be checked on the host: DoCached.
+	return ck.C.Ref.DoCached(ctx, func(ec *engine.Card, op *engine.Op) error {
 		idx, err := ck.C.Resolve(op)
 		if err != nil {
 			return err

@@ -104,6 +104,18 @@ func (c *Container) DoChecked(ctx context.Context, fn func(op *engine.Op, idx in
 	})
 }
 
+// DoCached is Do with Ref.DoCached: for an operation whose outcome
+// cannot be checked on the host.
+func (c *Container) DoCached(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
+	return c.Ref.DoCached(ctx, func(_ *engine.Card, op *engine.Op) error {
+		idx, err := c.Resolve(op)
+		if err != nil {
+			return err
+		}
+		return fn(op, idx)
+	})
+}
+
 // openOn opens container name ("" = the default) on card ec in op; nil
 // when the card has no such container. Errors are not prefixed yet.
 func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, error) {

@@ -90,17 +90,34 @@ func (r *Ref) lost(c *engine.Card) {
 // removed before fn started, it finds the card again (by its identity) and
 // runs fn there once more; a removal while fn runs is reported.
 func (r *Ref) Do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
-	return r.do(ctx, fn, false)
+	return r.do(ctx, fn, doPlain)
 }
 
 // DoChecked is Do with engine.Card.DoChecked: for an operation whose
 // outcome fn checks on the host, returning an error matching
 // engine.ErrStale when it does not check out.
 func (r *Ref) DoChecked(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
-	return r.do(ctx, fn, true)
+	return r.do(ctx, fn, doChecked)
 }
 
-func (r *Ref) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error, checked bool) error {
+// DoCached is Do with engine.Card.DoCached: for an operation whose
+// outcome cannot be checked on the host (a decryption, an ECDH
+// agreement), which reads no cardcf first on a card without one while
+// nothing reset the card.
+func (r *Ref) DoCached(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+	return r.do(ctx, fn, doCached)
+}
+
+// doHow says which of the engine's Do methods Ref.do calls.
+type doHow int
+
+const (
+	doPlain   doHow = iota // engine.Card.Do
+	doChecked              // engine.Card.DoChecked
+	doCached               // engine.Card.DoCached
+)
+
+func (r *Ref) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error, how doHow) error {
 	for attempt := 0; ; attempt++ {
 		c, err := r.current(ctx)
 		if err != nil {
@@ -111,9 +128,12 @@ func (r *Ref) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) er
 			started = true
 			return fn(c, op)
 		}
-		if checked {
+		switch how {
+		case doChecked:
 			err = c.DoChecked(ctx, run)
-		} else {
+		case doCached:
+			err = c.DoCached(ctx, run)
+		default:
 			err = c.Do(ctx, run)
 		}
 		if err != nil && (errors.Is(err, scrm.ErrRemovedCard) || errors.Is(err, scrm.ErrNoSmartcard) ||

@@ -11,11 +11,14 @@
 // against the key's public key) run with Card.DoChecked, which reads no
 // cardcf and uses the cached data as of the last cardcf read; an outcome
 // that does not check out makes the operation run again on data read
-// afresh. In exclusive mode, after an operation that ended cleanly, the
-// next one continues the plug-in's state (no SELECT, nothing read again)
-// and PINs stay verified until Close resets the card. A card not open yet
-// is opened in the transaction of its first operation (Engine.CardDo,
-// Engine.CardsDo), without a second SELECT.
+// afresh. Decryptions and ECDH agreements, whose outcome cannot be
+// checked, run with Card.DoCached, which skips cardcf only on a card
+// without one (where the read could only see it appear) while nothing
+// reset the card. In exclusive mode, after an operation that ended
+// cleanly, the next one continues the plug-in's state (no SELECT,
+// nothing read again) and PINs stay verified until Close resets the
+// card. A card not open yet is opened in the transaction of its first
+// operation (Engine.CardDo, Engine.CardsDo), without a second SELECT.
 //
 // In shared mode no login outlives an operation: when the outcome of an authentication
 // is not a definite status word, when a logout fails, or when a callback
@@ -473,10 +476,17 @@ type Card struct {
 	seenCF *cardfs.CardCF // guarded by mu
 	// cfAbsent: the last cardcf read found none on the card, which may
 	// get one (cardCFReporter: a PIV card no cardmod process wrote to).
-	// DoChecked then sends a cached PIN without reading cardcf again;
+	// DoChecked then sends a cached PIN without reading cardcf again,
+	// and DoCached reads none while resetUnread is not set;
 	// cleared by every cardcf read that finds one, by this engine's
 	// writes, by a refused PIN and when DoChecked drops the cache.
 	cfAbsent bool // guarded by mu
+	// resetUnread: a transaction of this card began after a card reset
+	// (scrm.Tx.WasReset: another connection's or this one's) and cardcf
+	// has not been read since. DoCached reads cardcf while it is set:
+	// every cardmod write to a card without cardcf ends with a reset
+	// (see DoCached).
+	resetUnread bool // guarded by mu
 	// left (exclusive mode only): every PIN that may still be verified on
 	// the card, kept or not; Close resets the card when it is not empty.
 	left minidriver.PinSet // guarded by mu
@@ -656,9 +666,9 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // last cardcf read found none that it may get later (a PIV card no
 // cardmod process wrote to, cardCFReporter), that read is skipped too:
 // it could only see cardcf appear, that is a cardmod process's first
-// write to the card, and every operation run with Do (listing,
-// decryption, ECDH, writes), a refused PIN and a signature that does not
-// check out read cardcf again. What it gives up is in docs/benchmarks.md
+// write to the card, and every operation run with Do (listing, writes),
+// a decryption or ECDH agreement (DoCached) after a card reset, a refused
+// PIN and a signature that does not check out read cardcf again. What it gives up is in docs/benchmarks.md
 // ("Warm signature, decryption, ECDH, shared mode").
 //
 // It is sound because a result that does not check out is never
@@ -673,7 +683,37 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // In exclusive mode, and on a card whose cardcf the engine has not read
 // yet, DoChecked is Do.
 func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
-	carry := &carried{checked: true}
+	return c.doChecked(ctx, fn, &carried{checked: true})
+}
+
+// DoCached is Do for an operation whose outcome cannot be checked on the
+// host (an RSA decryption, an ECDH agreement) that uses of the cached
+// data only the container's index, its PIN and the plug-in's map of
+// containers to keys. It skips the cardcf read, as DoChecked does, only
+// on a card whose last cardcf read found none that it may get later (a
+// PIV card no cardmod process wrote to: cardCFReporter, Card.cfAbsent),
+// in shared mode, with a data cache (not on a card whose cache mode keeps
+// nothing), and only while no transaction of this card has begun after a
+// card reset since that read (Card.resetUnread); everywhere else it is
+// Do. On such a card the read could only see cardcf appear, and what
+// makes it appear is a cardmod process's first write to the card, which
+// is seen without it: writing cardcf takes the card's management key
+// (PUT DATA, SP 800-73-4 part 2, 3.3.2), which has no logout, so that
+// transaction ends with a card reset (Do), and PC/SC reports the reset
+// to every other connection of the card at its next transaction
+// (SCardBeginTransaction returns SCARD_W_RESET_CARD, Microsoft's
+// winscard documentation; scrm.Tx.WasReset): the next DoCached reads
+// cardcf. The only other change the read would see is none: another
+// application (piv-go, yubico-piv-tool, ykman) writes no cardcf, so a
+// key it replaced is not seen with the read either (docs/benchmarks.md,
+// "Warm signature, decryption, ECDH, shared mode"). An error that stale
+// data can cause makes fn run once more on data read afresh, as with
+// DoChecked.
+func (c *Card) DoCached(ctx context.Context, fn func(op *Op) error) error {
+	return c.doChecked(ctx, fn, &carried{checked: true, cfAbsentOnly: true})
+}
+
+func (c *Card) doChecked(ctx context.Context, fn func(op *Op) error, carry *carried) error {
 	defer carry.wipe()
 	err := c.do(ctx, fn, carry)
 	if err == nil || !carry.unchecked || !maybeStale(err) || ctx.Err() != nil {
@@ -757,7 +797,11 @@ func (c *Card) run(ctx context.Context, tx *scrm.Tx, opened bool, fn func(op *Op
 	wasReset := tx.WasReset()
 	if wasReset {
 		c.kept, c.left, c.lastCF, c.warm = 0, 0, nil, false
+		c.resetUnread = true
 	}
+	// DoCached's condition for skipping cardcf (the data cache is
+	// checked below, outside c.mu).
+	quietAbsent := c.cfAbsent && !c.resetUnread
 	if excl {
 		op.authed, op.left = c.kept, c.left
 	}
@@ -799,7 +843,8 @@ func (c *Card) run(ctx context.Context, tx *scrm.Tx, opened bool, fn func(op *Op
 				// cache (one lock for every card) is not touched.
 				cache.Sync(c.cacheID, op.cf)
 			}
-		case carry.checked && !excl && seenCF != nil && canAssume:
+		case carry.checked && !excl && seenCF != nil && canAssume &&
+			(!carry.cfAbsentOnly || (quietAbsent && c.cache() != nil)):
 			op.cf, op.hasCF = *seenCF, true
 			fa.AssumeFresh(tx)
 			carry.unchecked, op.unchecked = true, true

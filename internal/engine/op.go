@@ -54,9 +54,10 @@ type Op struct {
 type carried struct {
 	pending map[minidriver.PinID]*pincache.Attempt
 	good    map[minidriver.PinID]*pincache.Secret
-	// checked: DoChecked's operation, which may skip cardcf; unchecked:
-	// an attempt did.
-	checked, unchecked bool
+	// checked: DoChecked's or DoCached's operation, which may skip
+	// cardcf; cfAbsentOnly: DoCached's, which skips it only on a card
+	// without cardcf (DoCached); unchecked: an attempt did.
+	checked, cfAbsentOnly, unchecked bool
 }
 
 func (c *carried) take(id minidriver.PinID) *pincache.Attempt {
@@ -167,7 +168,7 @@ func (op *Op) syncFreshness() error {
 	case errors.Is(err, minidriver.ErrFileNotFound):
 		op.synced, op.hasCF = true, false
 		c.mu.Lock()
-		c.cfAbsent = false
+		c.cfAbsent, c.resetUnread = false, false
 		c.mu.Unlock()
 		return nil
 	case err != nil:
@@ -179,7 +180,7 @@ func (op *Op) syncFreshness() error {
 		absent = r.CardCFAbsent()
 	}
 	c.mu.Lock()
-	c.cfAbsent = absent
+	c.cfAbsent, c.resetUnread = absent, false
 	c.mu.Unlock()
 	cf, err := cardfs.ParseCardCF(b)
 	if err != nil {
@@ -208,7 +209,9 @@ func (op *Op) syncFreshness() error {
 // cardCFReporter is a plug-in that tells whether the cardcf its last
 // ReadFile of cardcf returned was made up for a card that holds no cardcf
 // yet but may get one (minidriver/piv on a card no cardmod process wrote
-// to: its file store object answers 6A82).
+// to: its file store object answers 6A82). Card.DoCached relies on the
+// write that gives such a card its cardcf ending with a card reset (PIV:
+// it takes the management key, which has no logout).
 type cardCFReporter interface {
 	CardCFAbsent() bool
 }

@@ -148,7 +148,10 @@ func (c *Card) readCardCF(ctx context.Context, tx *scrm.Tx) ([]byte, error) {
 // later read of cardcf can then show is that appearance. A card without
 // room for the object (it refused it) is not such a card: reading its
 // cardcf sends nothing. internal/engine uses it to skip that read before
-// a cached PIN in a checked operation (docs/benchmarks.md).
+// a cached PIN in a checked operation, and before a decryption or an ECDH
+// agreement while the card was not reset (DoCached: the write that
+// creates the object takes the management key, which has no logout, so
+// it ends with a reset; docs/benchmarks.md).
 func (c *Card) CardCFAbsent() bool { return c.cfAbsent }
 
 func (c *Card) saveStore(ctx context.Context, tx *scrm.Tx, fs *cardfs.MemFS) error {

@@ -1,0 +1,275 @@
+package cspcore_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/basecsp"
+	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// peerIndexes lists, through a new basecsp provider, every container of
+// the budget card: its index in the container map and its keys' public
+// keys, by name.
+func peerIndexes(t *testing.T, bc *budgetCard) map[string]peerEntry {
+	t.Helper()
+	ctx := context.Background()
+	pr, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN)})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pr.Close()) }()
+	entries, err := pr.Containers(ctx)
+	require.NoError(t, err)
+	out := map[string]peerEntry{}
+	for _, e := range entries {
+		ct, err := pr.Container(ctx, `\\.\`+budgetReader+`\`+e.Name)
+		require.NoError(t, err)
+		var pub crypto.PublicKey
+		for _, spec := range ct.KeySpecs() {
+			k, err := ct.Key(spec)
+			require.NoError(t, err)
+			pub = k.Public()
+		}
+		out[e.Name] = peerEntry{index: e.Index, pub: pub}
+	}
+	return out
+}
+
+type peerEntry struct {
+	index int
+	pub   crypto.PublicKey
+}
+
+// certFor is a certificate for pub, issued by a throwaway CA.
+func certFor(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
+	t.Helper()
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "written by another cardmod process"},
+		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, ca)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return cert
+}
+
+// cardcfRead reports whether l holds a GET DATA the card answered 9000
+// (on these peer cards only the file store object 5FFF20, cardcf's, is
+// read with GET DATA in a warm operation) before the PIN's VERIFY.
+func cardcfRead(l []apduLog) bool {
+	for _, x := range l {
+		switch {
+		case x.INS == 0xCB && x.SW == 0x9000:
+			return true
+		case x.INS == 0x20 && x.P1 == 0x00:
+			return false
+		}
+	}
+	return false
+}
+
+// TestPeerCardFirstWriteSeenByDecryptAndECDH: process A (ksp, shared
+// mode) uses the decryption key (9D) and the ECDH key (82) of a card
+// provisioned by another application (no container map, no cardcf),
+// warm: 4 APDUs each, SELECT, VERIFY, GENERAL AUTHENTICATE, VERIFY FF 80,
+// no cardcf read (internal/engine DoCached). Process B (basecsp with the
+// management key, another connection to the same card) then makes the
+// first cardmod write to the card: a key generated in a free slot, or a
+// certificate written for A's decryption key. That write gives the card
+// its cardcf (and with a new key its container map, 5FFF10), and its
+// transaction ends with a card reset (the management key has no
+// logout), which A's next transaction is told of: A's next decryption
+// reads cardcf behind the SELECT before the PIN, sees it appear and reads
+// again what it had cached (the container map, the slot's metadata:
+// once per key), and from then on A's transactions start with GET DATA
+// of cardcf's object (4). A's results are right throughout, with its old keys; so they are
+// when a signature (which reads no cardcf) comes first after B's write.
+//
+// The write keeps every container where it was: the container map B
+// creates gives container i the slot the plug-in assigns it on a card
+// without a map (slotTable[i], minidriver/piv writeCmapfile), so the
+// index A cached for each of its keys, and the slot behind it, are still
+// right after the write (checked against a new process's listing).
+func TestPeerCardFirstWriteSeenByDecryptAndECDH(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		signFirst bool
+		write     func(t *testing.T, b *basecsp.Provider, decName string, decPub crypto.PublicKey)
+	}{
+		{"key generated in a free slot", false, func(t *testing.T, b *basecsp.Provider, _ string, _ crypto.PublicKey) {
+			_, err := b.CreateContainer(ctx, `\\.\`+budgetReader+`\made by B`, minidriver.ECDSAP256, 0, nil)
+			require.NoError(t, err)
+		}},
+		{"certificate written", false, func(t *testing.T, b *basecsp.Provider, decName string, decPub crypto.PublicKey) {
+			ct, err := b.Container(ctx, `\\.\`+budgetReader+`\`+decName)
+			require.NoError(t, err)
+			k, err := ct.Key(minidriver.KeyExchange)
+			require.NoError(t, err)
+			require.NoError(t, k.SetCertificate(ctx, certFor(t, decPub)))
+		}},
+		{"key generated, then a signature first", true, func(t *testing.T, b *basecsp.Provider, _ string, _ crypto.PublicKey) {
+			_, err := b.CreateContainer(ctx, `\\.\`+budgetReader+`\made by B`, minidriver.ECDSAP256, 0, nil)
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), true)
+			before := peerIndexes(t, bc)
+			a := openBudgetSession(t, bc, false)
+			defer a.close(t)
+			require.NotNil(t, a.dec)
+			require.NotNil(t, a.agree)
+			require.NotNil(t, a.sign)
+			decName, agreeName := a.dec.(interface{ Name() string }).Name(), a.agree.Name()
+			// A's keys are where the plug-in puts them on a card without
+			// a map: container 2 is slot 9D, container 4 slot 82.
+			require.Equal(t, 2, before[decName].index)
+			require.Equal(t, 4, before[agreeName].index)
+
+			decrypt, ok := budgetOps[3].run(a)
+			require.True(t, ok)
+			agree, ok := budgetOps[4].run(a)
+			require.True(t, ok)
+			sign, ok := budgetOps[0].run(a)
+			require.True(t, ok)
+			for _, run := range []func() error{decrypt, agree} {
+				l := warm(t, bc, run)
+				t.Logf("A warm, before B's write: %d APDUs%s", len(l), traceOf(l))
+				assert.Equal(t, 4, commands(l))
+				assert.False(t, cardcfRead(l), "no cardcf read on a card without one")
+				assert.Equal(t, byte(0xA4), l[0].INS, "the SELECT stays")
+			}
+
+			b, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN),
+				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			require.NoError(t, err)
+			tc.write(t, b, decName, a.dec.Public())
+			require.NoError(t, b.Close())
+			raw := rawPIV{t: t, card: bc.lc.Card}
+			raw.must(0xA4, 0x04, 0x00, simpiv.AID)
+			_, sw := raw.do(0xCB, 0x3F, 0xFF, []byte{0x5C, 0x03, 0x5F, 0xFF, 0x20})
+			require.Equal(t, uint16(0x9000), sw, "B's write gave the card its cardcf")
+			_, sw = raw.do(0xCB, 0x3F, 0xFF, []byte{0x5C, 0x03, 0x5F, 0xFF, 0x10})
+			t.Logf("container map 5FFF10 after B's write: %04X", sw)
+			bc.lc.take()
+
+			if tc.signFirst {
+				require.NoError(t, sign())
+				l := bc.lc.take()
+				t.Logf("A's signature after B's write: %d APDUs%s", len(l), traceOf(l))
+			}
+			require.NoError(t, decrypt(), "A decrypts with its old key")
+			l := bc.lc.take()
+			t.Logf("A's decryption after B's write: %d APDUs%s", len(l), traceOf(l))
+			assert.True(t, cardcfRead(l), "cardcf read before the PIN: the card was reset since")
+
+			// cardcf appeared: what A cached is dropped and read again
+			// once (the container map, the slot's metadata), after which
+			// warm operations cost 4 again.
+			for i, run := range []func() error{agree, decrypt, agree} {
+				require.NoError(t, run(), "A's results are right")
+				l = bc.lc.take()
+				t.Logf("A after: %d APDUs%s", len(l), traceOf(l))
+				require.NotEmpty(t, l)
+				assert.Equal(t, byte(0xCB), l[0].INS, "a card with cardcf: GET DATA of its object first")
+				assert.Equal(t, uint16(0x9000), l[0].SW)
+				if i > 0 {
+					assert.Equal(t, 4, commands(l))
+				}
+			}
+
+			after := peerIndexes(t, bc)
+			for name, e := range before {
+				got, ok := after[name]
+				if assert.True(t, ok, "container %q kept", name) {
+					assert.Equal(t, e.index, got.index, "container %q keeps its index", name)
+					assert.True(t, samePub(got.pub, e.pub), "container %q keeps its key", name)
+				}
+			}
+			for name, e := range after {
+				if _, old := before[name]; !old {
+					assert.Equal(t, 1, e.index, "B's new container takes the first free index (9C's)")
+				}
+			}
+		})
+	}
+}
+
+// TestKeyReplacedByPeerToolNotSeenByDecryptOrECDH: another application
+// (piv-go, yubico-piv-tool, ykman: raw APDUs here) generates new keys in
+// the slots of A's open decryption and ECDH keys. It writes no cardcf,
+// so no cardcf read could see the change, and the results of a
+// decryption or an agreement cannot be checked on the host: A's OAEP
+// decryption fails its (constant-time) unpadding with ErrDecryption, and
+// its agreement gives a secret that is not the one its old key would
+// give (what docs/benchmarks.md says of peer cards). No plaintext is
+// returned. Opened again, the containers have the new keys, which work.
+func TestKeyReplacedByPeerToolNotSeenByDecryptOrECDH(t *testing.T) {
+	ctx := context.Background()
+	bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), true)
+	a := openBudgetSession(t, bc, false)
+	defer a.close(t)
+	require.NotNil(t, a.dec)
+	require.NotNil(t, a.agree)
+	decrypt, ok := budgetOps[3].run(a)
+	require.True(t, ok)
+	agree, ok := budgetOps[4].run(a)
+	require.True(t, ok)
+	require.NoError(t, decrypt())
+	require.NoError(t, agree())
+
+	raw := rawPIV{t: t, card: bc.lc.Card}
+	newDec := raw.generate(0x9D, simpiv.AlgRSA2048)
+	newAgree := raw.generate(0x82, simpiv.AlgECCP256)
+	bc.lc.Card.Reset()
+
+	msg := []byte("for the old key")
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, a.dec.Public().(*rsa.PublicKey), msg, nil)
+	require.NoError(t, err)
+	pt, err := a.dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+	assert.ErrorIs(t, err, minidriver.ErrDecryption)
+	assert.Nil(t, pt)
+
+	peer, err := ecdh.P256().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	z, err := a.agree.ECDH(peer.PublicKey())
+	require.NoError(t, err)
+	old, err := peer.ECDH(a.agree.Public().(*ecdh.PublicKey))
+	require.NoError(t, err)
+	assert.NotEqual(t, old, z, "the replaced key's secret")
+	np, err := newAgree.(*ecdsa.PublicKey).ECDH()
+	require.NoError(t, err)
+	fresh, err := peer.ECDH(np)
+	require.NoError(t, err)
+	assert.Equal(t, fresh, z, "made with the new key in the slot")
+
+	b := openBudgetSession(t, &budgetCard{lc: bc.lc, backend: bc.backend,
+		pubs: map[minidriver.KeySpec]crypto.PublicKey{minidriver.KeyExchange: newDec, minidriver.ECDHP256: newAgree}}, false)
+	defer b.close(t)
+	require.NotNil(t, b.dec, "opened again: the new decryption key")
+	require.NotNil(t, b.agree, "opened again: the new ECDH key")
+	run, ok := budgetOps[3].run(b)
+	require.True(t, ok)
+	require.NoError(t, run())
+	run, ok = budgetOps[4].run(b)
+	require.True(t, ok)
+	require.NoError(t, run())
+	_ = ctx
+}
