@@ -1,20 +1,17 @@
 package basecsp
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
-	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -35,99 +32,39 @@ var (
 	ErrClosed = errors.New("basecsp: provider closed")
 )
 
-// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// CardGetChallenge and CardAuthenticateChallenge): it is
-// minidriver.AdminResponder, a func(ctx, minidriver.AdminChallenge)
-// ([]byte, error), and learns which card asks (plug-in, reader, card
-// identity, serial, the key's algorithm) beside the challenge, so one
-// provider can write to cards of several kinds and with different keys. The
-// plug-in packages provide the responders of their cards' keys
-// (minidriver/piv.ManagementKey, minidriver/gids.AdminKey) and
-// minidriver.AdminResponders combines them:
-//
-//	AdminResponse: minidriver.AdminResponders(
-//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
-type AdminResponder = cspcore.AdminResponder
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN), learning
+// which card asks: minidriver.AdminResponder, the type of
+// Config.AdminResponse, whose doc says how the plug-ins' responders
+// combine.
+type AdminResponder = minidriver.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
 // key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
 // the others (minidriver.ErrNoAdminKey). The key is copied.
 func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
-// Config configures a Provider. Only Backend is required; the zero value of
+// Config configures a Provider: it is keystore.Config, the settings both
+// providers share (package basecsp and package ksp take the same type, so
+// one value opens either). Only Backend is required; the zero value of
 // every other field is the documented default. Open does not modify it.
-type Config struct {
-	// Backend is where the cards are: scrm/pcsc for the system's readers,
-	// scrm/virtual for simulated ones.
-	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means plugins.NewRegistry()
-	// (package minidriver/plugins: PIV, then GIDS).
-	Registry *minidriver.Registry
-	// Prompt asks for PINs; nil means never prompt (as Silent).
-	Prompt pincache.Prompt
-	// Silent forbids any prompt (CRYPT_SILENT): an operation that needs
-	// a PIN that is not cached fails with an error wrapping
-	// pincache.ErrSilent.
-	Silent bool
-	// CacheDir, if not empty, keeps public card data (files, container
-	// information; never PINs) on disk under it, so that a new process
-	// trusts what an earlier one read while cardcf says it is fresh.
-	// Empty means no disk cache (data is cached in memory for the
-	// provider's lifetime) unless UseDiskCache is set.
-	CacheDir string
-	// UseDiskCache, with CacheDir empty, keeps the disk cache under
-	// os.UserCacheDir()/cardmod.
-	UseDiskCache bool
-	// NoCache turns the data cache off: everything is read from the card
-	// in every operation.
-	NoCache bool
-	// Exclusive connects to cards exclusively (other applications are
-	// kept out until Close) instead of shared, for high-rate signing: as
-	// nobody else can reach the card, a PIN whose cache policy is Normal
-	// stays verified between operations and cardcf is not re-read until
-	// the card is reset; Close resets the card to end the login. PINs
-	// that must be asked for every time (slot 9C) are still logged out.
-	Exclusive bool
-	// Rand is the source of randomness (container names, PSS salts,
-	// implicit rejection, session keys); nil means crypto/rand.
-	Rand io.Reader
-	// Now is the clock of the PIN cache; nil means time.Now.
-	Now func() time.Time
-	// AdminResponse, if set, authenticates ROLE_ADMIN (the card's admin
-	// key, on PIV the management key) for every operation that writes
-	// to the card: creating and deleting containers, writing
-	// certificates, the container map, msroots and cardcf (which PIN
-	// changes bump). Without it such operations authenticate the user PIN
-	// only, which is enough on cards whose files the user may write (and
-	// on a YubiKey with a PIN-protected management key); elsewhere they
-	// fail with an error matching minidriver.ErrSecurityViolation. The
-	// responder learns which card asks (see AdminResponder); one that
-	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
-	// writes to the user PIN.
-	AdminResponse AdminResponder
-}
+type Config = keystore.Config
 
 // Provider is the Base CSP: containers by name on the cards of one
 // backend, their keys, certificates and PINs. It is safe for concurrent
 // use.
 type Provider struct {
-	rand io.Reader
-	e    *engine.Engine
 	core *cspcore.Core
 }
 
 // Open returns a provider over cfg.Backend. It does not touch any card
 // yet.
 func Open(cfg Config) (*Provider, error) {
-	core, e, r, err := cspcore.Open(cspcore.Settings{
-		Backend: cfg.Backend, Registry: cmp.Or(cfg.Registry, plugins.NewRegistry()), Prompt: cfg.Prompt, Silent: cfg.Silent,
-		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
-		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "basecsp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed})
+	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "basecsp", Plugins: plugins.NewRegistry,
+		ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName, ErrClosed: ErrClosed})
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{rand: r, e: e, core: core}, nil
+	return &Provider{core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
@@ -136,13 +73,7 @@ func Open(cfg Config) (*Provider, error) {
 // method of the provider and of its cards, containers and keys fails
 // with an error matching ErrClosed.
 func (p *Provider) Close() error {
-	if err := p.e.Close(); err != nil {
-		if errors.Is(err, ErrClosed) {
-			return err
-		}
-		return fmt.Errorf("basecsp: %w", err)
-	}
-	return nil
+	return p.core.Close()
 }
 
 // ParseName splits a container name of one of the four Windows forms

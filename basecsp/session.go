@@ -131,7 +131,7 @@ func (p *Provider) GenerateSessionKey(alg SessionAlg) (*SessionKey, error) {
 		return nil, fmt.Errorf("basecsp: session key algorithm %v: %w", alg, minidriver.ErrUnsupported)
 	}
 	key := make([]byte, n)
-	if _, err := io.ReadFull(p.rand, key); err != nil {
+	if _, err := io.ReadFull(p.core.Rand(), key); err != nil {
 		return nil, fmt.Errorf("basecsp: session key: %w", err)
 	}
 	return newSessionKey(alg, key)

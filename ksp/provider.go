@@ -1,103 +1,50 @@
 package ksp
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
-	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
-	"github.com/cardmod/cardmod/pincache"
-	"github.com/cardmod/cardmod/scrm"
 )
 
-// AdminResponder answers a card's admin challenge (ROLE_ADMIN, spec
-// CardGetChallenge and CardAuthenticateChallenge): it is
-// minidriver.AdminResponder, a func(ctx, minidriver.AdminChallenge)
-// ([]byte, error), and learns which card asks (plug-in, reader, card
-// identity, serial, the key's algorithm) beside the challenge, so one
-// provider can write to cards of several kinds and with different keys. The
-// plug-in packages provide the responders of their cards' keys
-// (minidriver/piv.ManagementKey, minidriver/gids.AdminKey) and
-// minidriver.AdminResponders combines them:
-//
-//	AdminResponse: minidriver.AdminResponders(
-//		piv.ManagementKey(pivKey), gids.AdminKey(gidsKey)),
-type AdminResponder = cspcore.AdminResponder
+// AdminResponder answers a card's admin challenge (ROLE_ADMIN), learning
+// which card asks: minidriver.AdminResponder, the type of
+// Config.AdminResponse, whose doc says how the plug-ins' responders
+// combine.
+type AdminResponder = minidriver.AdminResponder
 
 // PIVManagementKey returns the AdminResponder of a PIV card's management
 // key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
 // the others (minidriver.ErrNoAdminKey). The key is copied.
 func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
-// Config configures a Provider; its fields mean what basecsp.Config's
-// fields of the same names mean. Only Backend is required; the zero value
-// of every other field is the documented default. Open does not modify
-// it.
-type Config struct {
-	// Backend is where the cards are: scrm/pcsc for the system's readers,
-	// scrm/virtual for simulated ones.
-	Backend scrm.Backend
-	// Registry lists the card plug-ins; nil means plugins.NewRegistry()
-	// (package minidriver/plugins: PIV, then GIDS).
-	Registry *minidriver.Registry
-	// Prompt asks for PINs; nil means never prompt (as Silent).
-	Prompt pincache.Prompt
-	// Silent forbids any prompt (NCRYPT_SILENT_FLAG): an operation that
-	// needs a PIN that is neither cached nor set through "SmartCardPin"
-	// fails with an error wrapping pincache.ErrSilent.
-	Silent bool
-	// CacheDir, if not empty, keeps public card data on disk under it.
-	CacheDir string
-	// UseDiskCache, with CacheDir empty, keeps the disk cache under
-	// os.UserCacheDir()/cardmod.
-	UseDiskCache bool
-	// NoCache turns the data cache off.
-	NoCache bool
-	// Exclusive connects to cards exclusively (see basecsp.Config).
-	Exclusive bool
-	// Rand is the source of randomness (key names, PSS salts, implicit
-	// rejection); nil means crypto/rand.
-	Rand io.Reader
-	// Now is the clock of the PIN cache; nil means time.Now.
-	Now func() time.Time
-	// AdminResponse, if set, authenticates ROLE_ADMIN (on PIV the
-	// management key) for every operation that writes to the card:
-	// creating and deleting keys, writing certificates and msroots. The
-	// responder learns which card asks (see AdminResponder); one that
-	// declines a card (minidriver.ErrNoAdminKey) leaves that card's
-	// writes to the user PIN.
-	AdminResponse AdminResponder
-}
+// Config configures a Provider: it is keystore.Config, the settings both
+// providers share (package basecsp and package ksp take the same type, so
+// one value opens either). Only Backend is required; the zero value of
+// every other field is the documented default. Open does not modify it.
+type Config = keystore.Config
 
 // Provider is the Smart Card KSP: keys by name on the cards of one
 // backend. It is safe for concurrent use.
 type Provider struct {
-	rand io.Reader
-	e    *engine.Engine
 	core *cspcore.Core
 }
 
 // Open returns a provider over cfg.Backend. It does not touch any card
 // yet.
 func Open(cfg Config) (*Provider, error) {
-	core, e, r, err := cspcore.Open(cspcore.Settings{
-		Backend: cfg.Backend, Registry: cmp.Or(cfg.Registry, plugins.NewRegistry()), Prompt: cfg.Prompt, Silent: cfg.Silent,
-		CacheDir: cfg.CacheDir, UseDiskCache: cfg.UseDiskCache, NoCache: cfg.NoCache,
-		Exclusive: cfg.Exclusive, Rand: cfg.Rand, Now: cfg.Now, AdminResponse: cfg.AdminResponse,
-	}, "ksp", cspcore.Sentinels{Exists: ErrExists, NoCertificate: ErrNoCertificate, BadName: ErrBadName, Closed: ErrClosed,
-		UnsupportedAlgorithm: ErrUnsupportedAlgorithm})
+	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "ksp", Plugins: plugins.NewRegistry,
+		ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName, ErrClosed: ErrClosed,
+		ErrUnsupportedAlgorithm: ErrUnsupportedAlgorithm})
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{rand: r, e: e, core: core}, nil
+	return &Provider{core: core}, nil
 }
 
 // Close releases every card and wipes the cached PINs. Config.Backend
@@ -105,13 +52,7 @@ func Open(cfg Config) (*Provider, error) {
 // Afterwards every method of the provider and of its keys and secrets
 // fails with an error matching ErrClosed.
 func (p *Provider) Close() error {
-	if err := p.e.Close(); err != nil {
-		if errors.Is(err, ErrClosed) {
-			return err
-		}
-		return fmt.Errorf("ksp: %w", err)
-	}
-	return nil
+	return p.core.Close()
 }
 
 // ParseName splits a key name of one of the four Windows forms (Microsoft's

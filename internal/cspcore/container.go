@@ -208,7 +208,7 @@ func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
 // container created without one.
 func (c *Core) NewGUID() (string, error) {
 	var b [16]byte
-	if _, err := io.ReadFull(c.cfg.Rand, b[:]); err != nil {
+	if _, err := io.ReadFull(c.Rand(), b[:]); err != nil {
 		return "", c.Errorf("container name: %w", err)
 	}
 	b[6] = b[6]&0x0F | 0x40
@@ -423,7 +423,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
 			return c.Errorf("%w", err)
 		}
-		if c.cfg.AdminResponse != nil {
+		if c.HasAdmin() {
 			if err := c.WriteAuth(op, "create key container"); err != nil {
 				return err
 			}
@@ -523,7 +523,7 @@ func (c *Container) Delete(ctx context.Context) error {
 		if err := op.Authenticate(minidriver.RoleUser, "delete key container"); err != nil {
 			return core.Errorf("%w", err)
 		}
-		if core.cfg.AdminResponse != nil {
+		if core.HasAdmin() {
 			if err := core.WriteAuth(op, "delete key container"); err != nil {
 				return err
 			}

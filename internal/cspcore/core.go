@@ -6,8 +6,10 @@
 // signing and decryption with the padding done on the host, certificates
 // and the user and root certificate stores ("Smart Card Architecture":
 // "Base CSP and smart card KSP properties in Windows").
-// Each provider keeps its own API and error sentinels and passes them in
-// Config; errors carry the provider's prefix.
+// Both providers are opened with the one settings type, keystore.Config
+// (Open), which the engine reads; each provider keeps its own API and
+// passes its name, error sentinels and default plug-in list in Config;
+// errors carry the provider's prefix.
 //
 // Listings over every card (Cards, List, Certificates) never let one card
 // hide the others: they return what they read and, beside it, a
@@ -22,12 +24,9 @@ package cspcore
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/cardmod/cardmod/cardfs"
@@ -36,21 +35,19 @@ import (
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// Config configures a Core.
+// Config is what makes a provider itself beside the settings both
+// providers share (keystore.Config, which Open takes): its name in errors,
+// its error sentinels and its default plug-in list.
 type Config struct {
-	// Engine runs the card operations; required.
-	Engine *engine.Engine
 	// Prefix names the provider in error messages ("basecsp").
 	Prefix string
-	// Rand is the source of randomness; nil means crypto/rand.
-	Rand io.Reader
-	// Silent passes the silent flag to PIN changes.
-	Silent bool
-	// AdminResponse, if set, authenticates ROLE_ADMIN before writes.
-	AdminResponse minidriver.AdminResponder
-	// ErrExists, ErrNoCertificate and ErrBadName are the provider's
-	// sentinels that errors of these kinds wrap; required.
-	ErrExists, ErrNoCertificate, ErrBadName error
+	// Plugins returns the registry used when keystore.Config.Registry is
+	// nil; required. The providers pass minidriver/plugins.NewRegistry:
+	// no package under internal names a plug-in.
+	Plugins func() *minidriver.Registry
+	// ErrExists, ErrNoCertificate, ErrBadName and ErrClosed are the
+	// provider's sentinels that errors of these kinds wrap; required.
+	ErrExists, ErrNoCertificate, ErrBadName, ErrClosed error
 	// ErrUnsupportedAlgorithm, if set, is wrapped by a create refused
 	// because the card has no keys of that algorithm or size (and only
 	// then: a create that fails writing to the card does not wrap it);
@@ -60,39 +57,34 @@ type Config struct {
 
 // Core is the shared provider logic over one engine.
 type Core struct {
+	e   *engine.Engine
 	cfg Config
-}
-
-// New returns a Core for cfg.
-func New(cfg Config) (*Core, error) {
-	if cfg.Engine == nil || cfg.ErrExists == nil || cfg.ErrNoCertificate == nil || cfg.ErrBadName == nil {
-		return nil, errors.New("cspcore: incomplete Config")
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	return &Core{cfg: cfg}, nil
 }
 
 // CheckOpen returns nil before the provider's Close and its ErrClosed
 // sentinel after: every provider method calls it first, so that a closed
 // provider touches no card and asks for no PIN.
-func (c *Core) CheckOpen() error { return c.cfg.Engine.CheckOpen() }
+func (c *Core) CheckOpen() error { return c.e.CheckOpen() }
 
 // Engine returns the engine.
-func (c *Core) Engine() *engine.Engine { return c.cfg.Engine }
+func (c *Core) Engine() *engine.Engine { return c.e }
 
-// Rand returns the source of randomness.
-func (c *Core) Rand() io.Reader { return c.cfg.Rand }
+// Rand returns the source of randomness: keystore.Config.Rand, or
+// crypto/rand.
+func (c *Core) Rand() io.Reader { return c.e.Rand() }
+
+// adminResponse returns keystore.Config.AdminResponse (nil: none).
+func (c *Core) adminResponse() minidriver.AdminResponder { return c.e.Config().AdminResponse }
 
 // AdminRespond computes the response to the challenge the card of op
 // issued for PIN id with the provider's AdminResponse; without one it fails with an error matching
 // minidriver.ErrInvalidParameter.
 func (c *Core) AdminRespond(op *engine.Op, id minidriver.PinID, challenge []byte) ([]byte, error) {
-	if c.cfg.AdminResponse == nil {
+	respond := c.adminResponse()
+	if respond == nil {
 		return nil, c.Errorf("no admin responder (Config.AdminResponse): %w", minidriver.ErrInvalidParameter)
 	}
-	resp, err := c.cfg.AdminResponse(op.Context(), op.AdminChallenge(id, challenge))
+	resp, err := respond(op.Context(), op.AdminChallenge(id, challenge))
 	if err != nil {
 		return nil, c.Errorf("challenge response: %w", err)
 	}
@@ -100,7 +92,7 @@ func (c *Core) AdminRespond(op *engine.Op, id minidriver.PinID, challenge []byte
 }
 
 // HasAdmin reports whether writes authenticate the admin key.
-func (c *Core) HasAdmin() bool { return c.cfg.AdminResponse != nil }
+func (c *Core) HasAdmin() bool { return c.adminResponse() != nil }
 
 // Errorf formats an error with the provider's prefix.
 func (c *Core) Errorf(format string, args ...any) error {
@@ -120,7 +112,7 @@ func (c *Core) ErrNoCertificate() error { return c.cfg.ErrNoCertificate }
 
 // AuthFlags returns the flags of PIN changes: Silent in silent mode.
 func (c *Core) AuthFlags() minidriver.AuthFlags {
-	if c.cfg.Silent {
+	if c.e.Config().Silent {
 		return minidriver.Silent
 	}
 	return 0
@@ -170,8 +162,8 @@ func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 	if err := op.CheckWritable(); err != nil {
 		return c.Errorf("%s: %w", purpose, err)
 	}
-	if c.cfg.AdminResponse != nil {
-		err := op.AuthenticateAdmin(minidriver.RoleAdmin, c.cfg.AdminResponse)
+	if respond := c.adminResponse(); respond != nil {
+		err := op.AuthenticateAdmin(minidriver.RoleAdmin, respond)
 		if err == nil {
 			return nil
 		}
@@ -190,7 +182,7 @@ func (c *Core) WriteAuth(op *engine.Op, purpose string) error {
 // could not (failed). With no card to use it fails, wrapping
 // scrm.ErrNoSmartcard and failed.
 func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Card, failed CardErrors, err error) {
-	e := c.cfg.Engine
+	e := c.e
 	if reader != "" {
 		ec, err := e.CardIn(ctx, reader)
 		if err != nil {
@@ -208,7 +200,7 @@ func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Car
 // transaction). opErrs[i] is the error of the operation on cards[i], not
 // prefixed. With a reader named it is OnReader's card alone.
 func (c *Core) CardsDo(ctx context.Context, reader string, fn func(ec *engine.Card, op *engine.Op) error, stop func(err error) bool) (cards []*engine.Card, opErrs []error, failed CardErrors, err error) {
-	e := c.cfg.Engine
+	e := c.e
 	if reader != "" {
 		ec, err := e.CardDo(ctx, reader, fn)
 		if ec == nil {
@@ -257,21 +249,6 @@ func (c *Core) Cards(ctx context.Context) ([]*Ref, error) {
 	return out, c.listErr(failed)
 }
 
-// DiskCacheDir returns the directory of the disk cache a provider's
-// CacheDir, UseDiskCache and NoCache settings choose: cacheDir, else with
-// use (and not noCache) os.UserCacheDir()/cardmod, else "" (no disk
-// cache).
-func DiskCacheDir(cacheDir string, use, noCache bool) (string, error) {
-	if cacheDir != "" || !use || noCache {
-		return cacheDir, nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("disk cache: %w", err)
-	}
-	return filepath.Join(base, "cardmod"), nil
-}
-
 // Initialize initializes the blank card in reader (see
 // engine.Engine.Initialize) and returns a Ref to it. reader is required.
 func (c *Core) Initialize(ctx context.Context, reader string, p minidriver.InitParams) (*Ref, error) {
@@ -281,7 +258,7 @@ func (c *Core) Initialize(ctx context.Context, reader string, p minidriver.InitP
 	if reader == "" {
 		return nil, c.Errorf("initialize: no reader named: %w", minidriver.ErrInvalidParameter)
 	}
-	ec, err := c.cfg.Engine.Initialize(ctx, reader, p)
+	ec, err := c.e.Initialize(ctx, reader, p)
 	if err != nil {
 		return nil, c.Errorf("reader %q: %w", reader, err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
-	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -45,31 +45,14 @@ func TestParseName(t *testing.T) {
 	assert.ErrorIs(t, err, cardfs.ErrInvalidName)
 }
 
-func TestDiskCacheDir(t *testing.T) {
-	d, err := cspcore.DiskCacheDir("/x", true, false)
-	require.NoError(t, err)
-	assert.Equal(t, "/x", d)
-	d, err = cspcore.DiskCacheDir("", false, false)
-	require.NoError(t, err)
-	assert.Empty(t, d)
-	d, err = cspcore.DiskCacheDir("", true, true)
-	require.NoError(t, err)
-	assert.Empty(t, d, "NoCache wins")
-	t.Setenv("XDG_CACHE_HOME", "/tmp/cachehome")
-	d, err = cspcore.DiskCacheDir("", true, false)
-	require.NoError(t, err)
-	assert.Equal(t, "/tmp/cachehome/cardmod", d)
-}
-
 func TestNewAndGUID(t *testing.T) {
-	e, err := engine.New(engine.Config{Backend: virtual.NewBackend(), Registry: plugins.NewRegistry()})
-	require.NoError(t, err)
-	defer e.Close()
-	_, err = cspcore.New(cspcore.Config{Engine: e})
+	s := keystore.Config{Backend: virtual.NewBackend(), Rand: bytes.NewReader(make([]byte, 16))}
+	_, err := cspcore.Open(s, cspcore.Config{Plugins: plugins.NewRegistry})
 	assert.Error(t, err, "sentinels are required")
-	c, err := cspcore.New(cspcore.Config{Engine: e, Prefix: "test", Rand: bytes.NewReader(make([]byte, 16)),
-		ErrExists: errBad, ErrNoCertificate: errBad, ErrBadName: errBad})
+	c, err := cspcore.Open(s, cspcore.Config{Prefix: "test", Plugins: plugins.NewRegistry,
+		ErrExists: errBad, ErrNoCertificate: errBad, ErrBadName: errBad, ErrClosed: errBad})
 	require.NoError(t, err)
+	defer c.Close()
 	g, err := c.NewGUID()
 	require.NoError(t, err)
 	assert.Equal(t, "00000000-0000-4000-8000-000000000000", g)

@@ -58,7 +58,7 @@ func (k *Key) Authenticate(op *engine.Op, idx int, purpose string) error {
 func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	core := k.C.Ref.core
 	if rand == nil {
-		rand = core.cfg.Rand
+		rand = core.Rand()
 	}
 	req := minidriver.SignRequest{KeySpec: k.Spec, Digest: digest, Rand: rand}
 	var h crypto.Hash
@@ -238,7 +238,7 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 		return nil, core.Errorf("a %v key cannot decrypt: %w", k.Spec, minidriver.ErrInvalidParameter)
 	}
 	if rand == nil {
-		rand = core.cfg.Rand
+		rand = core.Rand()
 	}
 	size := (k.Bits + 7) / 8
 	if len(msg) > size {

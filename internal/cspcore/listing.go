@@ -24,7 +24,7 @@ type CardErrors = engine.CardErrors
 // cardsPresent returns the cards present and what could not be opened
 // (engine.Cards' CardErrors); err is any other failure, with no cards.
 func (c *Core) cardsPresent(ctx context.Context) ([]*engine.Card, CardErrors, error) {
-	cards, err := c.cfg.Engine.Cards(ctx)
+	cards, err := c.e.Cards(ctx)
 	var failed CardErrors
 	if err != nil && !errors.As(err, &failed) {
 		return nil, nil, c.Errorf("%w", err)
@@ -57,7 +57,7 @@ func listCards[T any](ctx context.Context, c *Core, fn func(ec *engine.Card, op 
 	got := map[*engine.Card]*listed{}
 	// Each card's operation runs as the engine finds it: a card not open
 	// yet is opened in its transaction (engine.Engine.CardsDo).
-	cards, opErrs, _, err := c.cfg.Engine.CardsDo(ctx, func(ec *engine.Card, op *engine.Op) error {
+	cards, opErrs, _, err := c.e.CardsDo(ctx, func(ec *engine.Card, op *engine.Op) error {
 		l := &listed{}
 		got[ec] = l
 		var err error

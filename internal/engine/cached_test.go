@@ -11,6 +11,7 @@ import (
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/scrm"
@@ -60,7 +61,7 @@ func TestDoCachedReadsCardCFOnlyAfterAReset(t *testing.T) {
 	b := virtual.NewBackend()
 	b.AddReader("Virtual Reader 0").Insert(card)
 	prompt := &countingPrompt{pin: simpiv.DefaultPIN}
-	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry(), Prompt: prompt})
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry(), Prompt: prompt}, nil)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, e.Close()) }()
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/virtual"
@@ -57,7 +58,7 @@ func TestCardDoOpensInTheOperationsTransaction(t *testing.T) {
 				b := virtual.NewBackend()
 				r := b.AddReader("Virtual Reader 0")
 				r.Insert(tc.card(t))
-				e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+				e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = e.Close() })
 				return e, r
@@ -106,7 +107,7 @@ func TestCardDoResetInTheFirstOperation(t *testing.T) {
 			b := virtual.NewBackend()
 			r := b.AddReader("Virtual Reader 0")
 			r.Insert(tc.card(t))
-			e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+			e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 			require.NoError(t, err)
 			defer e.Close()
 			ran := 0
@@ -130,7 +131,7 @@ func TestCardDoResetInTheFirstOperation(t *testing.T) {
 func TestCardDoNoCard(t *testing.T) {
 	b := virtual.NewBackend()
 	b.AddReader("Virtual Reader 0")
-	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 	require.NoError(t, err)
 	defer e.Close()
 	c, err := e.CardDo(context.Background(), "Virtual Reader 0", func(*engine.Card, *engine.Op) error {

@@ -30,7 +30,7 @@
 // Operations on one card are serialised by the card's scrm lock and PC/SC
 // transaction; operations on different cards run in parallel. A panic in
 // an operation releases both before it goes on. Close waits for running
-// operations; afterwards every call fails with Config.ErrClosed.
+// operations; afterwards every call fails with the error New was given.
 package engine
 
 import (
@@ -39,61 +39,58 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 )
 
-// Config configures an Engine. Backend and Registry are required; the zero
-// value of every other field is the documented default.
-type Config struct {
-	// Backend is where the cards are: scrm/pcsc for the system's readers,
-	// scrm/virtual for simulated ones.
-	Backend scrm.Backend
-	// Registry lists the card plug-ins. The engine names none itself: the
-	// providers pass minidriver/plugins.NewRegistry when their Config
-	// names no registry.
-	Registry *minidriver.Registry
-	// Prompt asks for PINs; nil means never prompt (as Silent).
-	Prompt pincache.Prompt
-	// Silent forbids any prompt: an operation that needs a PIN that is not
-	// cached fails with an error wrapping pincache.ErrSilent.
-	Silent bool
-	// CacheDir, if not empty, keeps public card data (files, container
-	// information; never PINs) on disk under it, so that a new process
-	// trusts what an earlier one read while cardcf says it is fresh. Cards
-	// whose cache mode is not global are cached in memory only.
-	CacheDir string
-	// NoCache turns the data cache off: everything is read from the card.
-	NoCache bool
-	// Exclusive connects to cards exclusively (other applications are
-	// kept out until Close) instead of shared.
-	Exclusive bool
-	// Rand is the source of randomness; nil means crypto/rand.
-	Rand io.Reader
-	// Now is the clock of the PIN cache; nil means time.Now.
-	Now func() time.Time
-	// ErrClosed is the error every call returns (wrapped) after Close;
-	// nil means ErrClosed. Providers pass their own sentinel.
-	ErrClosed error
+// config is the keystore.Config a provider opened the engine with, as the
+// engine reads it: the settings are declared and documented once, in
+// package keystore, and their zero values are resolved where they are
+// used, by the methods below (as crypto/tls's Config resolves its own).
+type config keystore.Config
+
+// rand returns the source of randomness: Rand, or crypto/rand.
+func (c *config) rand() io.Reader {
+	if c.Rand != nil {
+		return c.Rand
+	}
+	return rand.Reader
+}
+
+// diskCacheDir returns the directory of the disk cache that CacheDir,
+// UseDiskCache and NoCache choose: CacheDir, else with UseDiskCache (and
+// not NoCache) os.UserCacheDir()/cardmod, else "" (no disk cache).
+func (c *config) diskCacheDir() (string, error) {
+	if c.CacheDir != "" || !c.UseDiskCache || c.NoCache {
+		return c.CacheDir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("disk cache: %w", err)
+	}
+	return filepath.Join(base, "cardmod"), nil
 }
 
 // Engine is the shared engine of the providers.
 type Engine struct {
-	cfg  Config
-	sc   *scrm.Context
-	reg  *minidriver.Registry
-	pins *pincache.Cache
-	src  pincache.Source
-	disk *cardfs.DataCache // global cache; nil without CacheDir
-	mem  *cardfs.DataCache // session cache
+	cfg       config
+	errClosed error
+	sc        *scrm.Context
+	reg       *minidriver.Registry
+	pins      *pincache.Cache
+	src       pincache.Source
+	disk      *cardfs.DataCache // global cache; nil without CacheDir
+	mem       *cardfs.DataCache // session cache
 
 	mu     sync.Mutex
 	cards  map[string]*Card // guarded by mu; by reader name
@@ -104,51 +101,67 @@ type Engine struct {
 }
 
 // ErrClosed is the error, wrapped, of every call on an Engine or its
-// Cards after Close (unless Config.ErrClosed names another).
+// Cards after Close (unless New was given another).
 var ErrClosed = errors.New("engine: closed")
 
-// CheckOpen returns nil before Close and Config.ErrClosed after.
+// CheckOpen returns nil before Close and the engine's closed error (see
+// New) after.
 func (e *Engine) CheckOpen() error {
 	if e.shut.Load() {
-		return e.cfg.ErrClosed
+		return e.errClosed
 	}
 	return nil
 }
 
-// New returns an engine over cfg.Backend.
-func New(cfg Config) (*Engine, error) {
+// New returns an engine over cfg.Backend with the settings of cfg, which
+// it keeps (the caller's value is not modified). cfg.Registry is required:
+// the engine names no plug-in, and the providers pass
+// minidriver/plugins.NewRegistry when their Config names none. errClosed
+// is the error every call returns (wrapped) after Close; nil means
+// ErrClosed (providers pass their own sentinel).
+func New(cfg keystore.Config, errClosed error) (*Engine, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("engine: no backend")
 	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	if cfg.ErrClosed == nil {
-		cfg.ErrClosed = ErrClosed
+	if errClosed == nil {
+		errClosed = ErrClosed
 	}
 	reg := cfg.Registry
 	if reg == nil {
 		return nil, errors.New("engine: no plug-in registry")
 	}
+	c := config(cfg)
+	dir, err := c.diskCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	pins := pincache.New(pincache.Config{Now: cfg.Now})
 	e := &Engine{
-		cfg:   cfg,
-		sc:    scrm.NewContext(cfg.Backend),
-		reg:   reg,
-		pins:  pins,
-		src:   pincache.Source{Cache: pins, Prompt: cfg.Prompt, Silent: cfg.Silent},
-		mem:   cardfs.NewDataCache(cardfs.DataCacheConfig{}),
-		cards: make(map[string]*Card),
+		cfg:       c,
+		errClosed: errClosed,
+		sc:        scrm.NewContext(cfg.Backend),
+		reg:       reg,
+		pins:      pins,
+		src:       pincache.Source{Cache: pins, Prompt: cfg.Prompt, Silent: cfg.Silent},
+		mem:       cardfs.NewDataCache(cardfs.DataCacheConfig{}),
+		cards:     make(map[string]*Card),
 	}
-	if cfg.CacheDir != "" {
-		e.disk = cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: cfg.CacheDir})
+	if dir != "" {
+		e.disk = cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
 	}
 	return e, nil
 }
 
+// Config returns the settings the engine was opened with.
+func (e *Engine) Config() keystore.Config { return keystore.Config(e.cfg) }
+
+// Rand returns the engine's source of randomness: Config.Rand, or
+// crypto/rand.
+func (e *Engine) Rand() io.Reader { return e.cfg.rand() }
+
 // Close closes every card connection (waiting for running operations to
 // end) and wipes the cached PINs. Afterwards every call on the Engine and
-// its Cards fails with an error matching Config.ErrClosed, touching no
+// its Cards fails with an error matching the engine's closed error, touching no
 // card and asking for no PIN; so does a second Close. The backend belongs
 // to the caller and stays usable (by other engines too); release it
 // separately.
@@ -156,7 +169,7 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return e.cfg.ErrClosed
+		return e.errClosed
 	}
 	e.closed = true
 	e.shut.Store(true)
@@ -301,7 +314,7 @@ func (e *Engine) cardIn(ctx context.Context, reader string, keep bool) (c *Card,
 	if e.closed {
 		c.endOpen(tx)
 		c.close()
-		return nil, nil, e.cfg.ErrClosed
+		return nil, nil, e.errClosed
 	}
 	if old, ok := e.cards[reader]; ok && old.alive() {
 		c.endOpen(tx)
@@ -397,7 +410,7 @@ func (e *Engine) open(ctx context.Context, reader string, keep bool) (*Card, *sc
 		return nil, nil, fmt.Errorf("engine: %w", err)
 	}
 	pc := &pluginCache{}
-	md, match, err := e.reg.OpenTx(ctx, tx, minidriver.Env{Rand: e.cfg.Rand, Cache: pc})
+	md, match, err := e.reg.OpenTx(ctx, tx, minidriver.Env{Rand: e.cfg.rand(), Cache: pc})
 	var props minidriver.CardProperties
 	if err == nil {
 		if props, err = md.Properties(ctx, tx); err != nil {

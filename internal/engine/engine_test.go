@@ -16,6 +16,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
@@ -44,7 +45,7 @@ type fixture struct {
 	card   *engine.Card
 }
 
-func newFixture(t *testing.T, cfg engine.Config) *fixture {
+func newFixture(t *testing.T, cfg keystore.Config) *fixture {
 	t.Helper()
 	sim, err := simpiv.New(simpiv.Config{})
 	require.NoError(t, err)
@@ -59,7 +60,7 @@ func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	if cfg.Prompt == nil {
 		cfg.Prompt = f.prompt
 	}
-	f.e, err = engine.New(cfg)
+	f.e, err = engine.New(cfg, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.e.Close() })
 	cards, err := f.e.Cards(context.Background())
@@ -112,7 +113,7 @@ func (f *fixture) sign(digest []byte) ([]byte, error) {
 }
 
 func TestCardsFound(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	assert.Equal(t, "Virtual Reader 0", f.card.Reader())
 	assert.Equal(t, "PIV", f.card.Plugin())
 	assert.NotEqual(t, cardfs.CardID{}, f.card.ID())
@@ -122,7 +123,7 @@ func TestCardsFound(t *testing.T) {
 }
 
 func TestPINCachedAcrossOperations(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	pub := f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	for range 3 {
@@ -134,7 +135,7 @@ func TestPINCachedAcrossOperations(t *testing.T) {
 }
 
 func TestLoginLastsOneOperation(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	_, err := f.sign(digest[:])
@@ -149,7 +150,7 @@ func TestLoginLastsOneOperation(t *testing.T) {
 }
 
 func TestWrongCachedPINIsDroppedNotRetried(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	_, err := f.sign(digest[:])
@@ -178,7 +179,7 @@ func TestWrongCachedPINIsDroppedNotRetried(t *testing.T) {
 }
 
 func TestDataCacheSavesAPDUs(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	read := func() uint64 {
 		before := f.card.Conn().Stats()
 		err := f.card.Do(context.Background(), func(op *engine.Op) error {
@@ -196,7 +197,7 @@ func TestDataCacheSavesAPDUs(t *testing.T) {
 
 func TestGlobalCacheAcrossEngines(t *testing.T) {
 	dir := t.TempDir()
-	f := newFixture(t, engine.Config{CacheDir: dir})
+	f := newFixture(t, keystore.Config{CacheDir: dir})
 	f.generate(t)
 	err := f.card.Do(context.Background(), func(op *engine.Op) error {
 		_, err := op.ContainerInfo(0)
@@ -206,7 +207,7 @@ func TestGlobalCacheAcrossEngines(t *testing.T) {
 
 	// A second engine (a new process) over the same card and cache
 	// directory gets the container information without asking the card.
-	e2, err := engine.New(engine.Config{Backend: f.b, Registry: plugins.NewRegistry(), CacheDir: dir})
+	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry(), CacheDir: dir}, nil)
 	require.NoError(t, err)
 	defer e2.Close()
 	c2, err := e2.CardIn(context.Background(), "Virtual Reader 0")
@@ -237,7 +238,7 @@ func TestGlobalCacheAcrossEngines(t *testing.T) {
 }
 
 func TestRemovalAndReinsertion(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.reader.Remove()
 	err := f.card.Do(context.Background(), func(op *engine.Op) error { return nil })
 	assert.ErrorIs(t, err, scrm.ErrRemovedCard)
@@ -253,7 +254,7 @@ func TestRemovalAndReinsertion(t *testing.T) {
 }
 
 func TestSilentFailsInsteadOfPrompting(t *testing.T) {
-	f := newFixture(t, engine.Config{Silent: true})
+	f := newFixture(t, keystore.Config{Silent: true})
 	f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	_, err := f.sign(digest[:])
@@ -262,7 +263,7 @@ func TestSilentFailsInsteadOfPrompting(t *testing.T) {
 }
 
 func TestContainerPINCached(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.generate(t)
 	read := func() (minidriver.PinID, uint64) {
 		before := f.card.Conn().Stats()
@@ -288,8 +289,8 @@ func TestContainerPINCached(t *testing.T) {
 }
 
 func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {
-	f := newFixture(t, engine.Config{})
-	e2, err := engine.New(engine.Config{Backend: f.b, Registry: plugins.NewRegistry()})
+	f := newFixture(t, keystore.Config{})
+	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry()}, nil)
 	require.NoError(t, err)
 	require.NoError(t, e2.Close())
 	// The first engine still works on the same backend.
@@ -309,11 +310,11 @@ func TestExclusiveKeepsLoginBetweenOperations(t *testing.T) {
 		require.NoError(t, err)
 		return f.card.Conn().Stats().Sub(before).APDUs
 	}
-	shared := newFixture(t, engine.Config{})
+	shared := newFixture(t, keystore.Config{})
 	shared.generate(t)
 	sharedAPDUs := signAPDUs(shared)
 
-	f := newFixture(t, engine.Config{Exclusive: true})
+	f := newFixture(t, keystore.Config{Exclusive: true})
 	f.generate(t)
 	exclusiveAPDUs := signAPDUs(f)
 	t.Logf("warm signature: shared %d APDUs, exclusive %d", sharedAPDUs, exclusiveAPDUs)
@@ -336,7 +337,7 @@ func TestExclusiveKeepsLoginBetweenOperations(t *testing.T) {
 }
 
 func TestExclusiveAfterResetAuthenticatesAgain(t *testing.T) {
-	f := newFixture(t, engine.Config{Exclusive: true})
+	f := newFixture(t, keystore.Config{Exclusive: true})
 	f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	_, err := f.sign(digest[:])
@@ -382,18 +383,18 @@ func TestWriteFailingHalfwayIsTrustedCorrectly(t *testing.T) {
 	b := virtual.NewBackend()
 	b.AddReader("R").Insert(card)
 	ctx := context.Background()
-	open := func(cfg engine.Config) *engine.Card {
+	open := func(cfg keystore.Config) *engine.Card {
 		cfg.Backend = b
 		cfg.Registry = plugins.NewRegistry()
-		e, err := engine.New(cfg)
+		e, err := engine.New(cfg, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = e.Close() })
 		c, err := e.CardIn(ctx, "R")
 		require.NoError(t, err)
 		return c
 	}
-	writer, reader := open(engine.Config{}), open(engine.Config{})
-	truth := open(engine.Config{NoCache: true})
+	writer, reader := open(keystore.Config{}), open(keystore.Config{})
+	truth := open(keystore.Config{NoCache: true})
 	write := func(data string) error {
 		return writer.Do(ctx, func(op *engine.Op) error {
 			if err := op.AuthenticateResponse(minidriver.RoleAdmin, adminResponse); err != nil {
@@ -446,7 +447,7 @@ func TestDefaultRegistryTakesGIDS(t *testing.T) {
 	require.NoError(t, err)
 	b := virtual.NewBackend()
 	b.AddReader("G").Insert(card)
-	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 	require.NoError(t, err)
 	defer e.Close()
 	c, err := e.CardIn(context.Background(), "G")

@@ -37,7 +37,7 @@ func (e *Engine) Initialize(ctx context.Context, reader string, p minidriver.Ini
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	defer func() { _ = conn.Close(scrm.LeaveCard) }()
-	md, _, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.Rand})
+	md, _, err := e.reg.Open(ctx, conn, minidriver.Env{Rand: e.cfg.rand()})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}

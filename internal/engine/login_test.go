@@ -18,6 +18,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 	"github.com/cardmod/cardmod/pincache"
@@ -80,7 +81,7 @@ func TestLostVerifyAnswerLeavesNoLogin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, engine.Config{})
+			f := newFixture(t, keystore.Config{})
 			pub := f.generate(t)
 			verified, tries, signs := probePIV(t, f.b, "Virtual Reader 0")
 			require.False(t, verified)
@@ -111,7 +112,7 @@ func TestLostVerifyAnswerLeavesNoLogin(t *testing.T) {
 // A logout that fails ends the transaction with a reset: the operation's
 // result stands, and the card is left without a login.
 func TestFailedLogoutResets(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.generate(t)
 	isLogout := func(cmd []byte) bool { return len(cmd) >= 4 && cmd[1] == 0x20 && cmd[2] == 0xFF }
 	f.reader.InjectFault(virtual.Fault{Match: isLogout, Lose: scrm.ErrCommError})
@@ -128,12 +129,12 @@ func TestFailedLogoutResets(t *testing.T) {
 // held: another engine signs at once, and Close returns.
 func TestPanickingPromptReleasesTheCard(t *testing.T) {
 	panicking := promptFunc(func() { panic("prompt failed") })
-	f := newFixture(t, engine.Config{Prompt: panicking})
+	f := newFixture(t, keystore.Config{Prompt: panicking})
 	f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	require.PanicsWithValue(t, "prompt failed", func() { _, _ = f.sign(digest[:]) })
 
-	other := newEngineOn(t, f.b, engine.Config{Prompt: f.prompt})
+	other := newEngineOn(t, f.b, keystore.Config{Prompt: f.prompt})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	err := other.Do(ctx, func(op *engine.Op) error {
@@ -159,7 +160,7 @@ func TestPanickingPromptReleasesTheCard(t *testing.T) {
 // tracer: scrm's TestPanickingTracerReleasesCard): the login may be
 // active, so the card is reset on the way out.
 func TestPanicAfterVerifyResets(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	f.generate(t)
 	f.reader.InjectFault(virtual.Fault{Match: isVerifyWithPIN, Mutate: func(rsp []byte) []byte { panic("backend failed") }})
 	digest := sha256.Sum256([]byte("data"))
@@ -178,13 +179,13 @@ func (p promptFunc) PIN(ctx context.Context, r pincache.Request) (*pincache.Secr
 }
 
 // newEngineOn opens an engine on the card in "Virtual Reader 0" of b.
-func newEngineOn(t *testing.T, b *virtual.Backend, cfg engine.Config) *engine.Card {
+func newEngineOn(t *testing.T, b *virtual.Backend, cfg keystore.Config) *engine.Card {
 	t.Helper()
 	cfg.Backend = b
 	if cfg.Registry == nil {
 		cfg.Registry = plugins.NewRegistry()
 	}
-	e, err := engine.New(cfg)
+	e, err := engine.New(cfg, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	c, err := e.CardIn(context.Background(), "Virtual Reader 0")
@@ -200,7 +201,7 @@ func TestCardBeingResetIsNotAbsent(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("Virtual Reader 0")
 	r.Insert(sim)
-	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 	require.NoError(t, err)
 	defer e.Close()
 	for range 3 {
@@ -216,7 +217,7 @@ func TestCardBeingResetIsNotAbsent(t *testing.T) {
 // nothing, up to MaxResetRetries times: a card that resets on every
 // exchange fails the operation instead of holding it forever.
 func TestResetRetriesAreBounded(t *testing.T) {
-	f := newFixture(t, engine.Config{})
+	f := newFixture(t, keystore.Config{})
 	pub := f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	for range 2 {
@@ -279,7 +280,7 @@ func TestAnotherIdentityAfterResetFails(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("G")
 	r.Insert(card)
-	e, err := engine.New(engine.Config{Backend: b, Registry: plugins.NewRegistry()})
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
 	require.NoError(t, err)
 	defer e.Close()
 	ec, err := e.CardIn(context.Background(), "G")
@@ -301,7 +302,7 @@ func TestAnotherIdentityAfterResetFails(t *testing.T) {
 // lost in one of them ends that login with a reset, and the next
 // operation verifies the PIN again.
 func TestExclusiveLostAnswerEndsTheKeptLogin(t *testing.T) {
-	f := newFixture(t, engine.Config{Exclusive: true})
+	f := newFixture(t, keystore.Config{Exclusive: true})
 	pub := f.generate(t)
 	digest := sha256.Sum256([]byte("data"))
 	_, err := f.sign(digest[:])
@@ -345,7 +346,7 @@ func TestFailedCardCFProbeSelects(t *testing.T) {
 		{"6D00", virtual.Fault{Mutate: func([]byte) []byte { return []byte{0x6D, 0x00} }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, engine.Config{})
+			f := newFixture(t, keystore.Config{})
 			pub := f.generate(t)
 			digest := sha256.Sum256([]byte("data"))
 			for range 2 {
