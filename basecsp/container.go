@@ -9,52 +9,50 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 )
 
+// coreContainer is the shared core's container, which Container embeds:
+// its methods FullName, KeySpecs, Reader, CardID, Delete and SetDefault
+// are Container's.
+type coreContainer = cspcore.Container
+
 // Container is one key container on a card, found by its name. It holds
 // the container's public keys as read when it was opened; its methods work
 // on the card, which it follows by identity across removal and
 // re-insertion. It is safe for concurrent use.
+//
+// Beside the methods below, a Container has those of the shared core:
+//
+//	FullName() string                       // `\\.\Reader\Container`
+//	Reader() string                         // the reader its card was last seen in
+//	CardID() cardfs.CardID                  // its card's identity
+//	KeySpecs() []minidriver.KeySpec         // the specs of its keys
+//	Delete(ctx context.Context) error       // its keys, certificate files and map record ("Smart Card Architecture": "Delete a container"); a default's successor is the first remaining container
+//	SetDefault(ctx context.Context) error   // makes it its card's default container
 type Container struct {
-	c *cspcore.Container
+	*coreContainer
 }
 
 // Name returns the container's name.
-func (c *Container) Name() string { return c.c.Name }
-
-// Reader returns the reader the container's card was last seen in.
-func (c *Container) Reader() string { return c.c.Ref.Reader() }
-
-// CardID returns the identity of the container's card.
-func (c *Container) CardID() cardfs.CardID { return c.c.Ref.ID() }
+func (c *Container) Name() string { return c.coreContainer.Name }
 
 // Card returns the container's card.
-func (c *Container) Card() *Card { return &Card{ref: c.c.Ref} }
+func (c *Container) Card() *Card { return &Card{ref: c.Ref} }
 
 // Index returns the container's index in the card's container map, as of
 // opening.
-func (c *Container) Index() int { return c.c.Index }
+func (c *Container) Index() int { return c.coreContainer.Index }
 
 // Default reports whether the container was the card's default container
 // when it was opened.
-func (c *Container) Default() bool { return c.c.Default }
-
-// FullName returns the container's fully qualified name,
-// `\\.\Reader\Container`.
-func (c *Container) FullName() string { return c.c.FullName() }
-
-// KeySpecs lists the key specs of the container's keys.
-func (c *Container) KeySpecs() []minidriver.KeySpec { return c.c.KeySpecs() }
+func (c *Container) Default() bool { return c.coreContainer.Default }
 
 // Key returns the container's key of spec. It does not touch the card:
 // the public key was read when the container was opened.
 func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
-	if err := c.c.Ref.Core().CheckOpen(); err != nil {
-		return nil, err
-	}
-	k, err := c.c.Key(spec)
+	k, err := c.coreContainer.Key(spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Key{c: c, k: k}, nil
+	return &Key{coreKey: k, c: c}, nil
 }
 
 // Container opens a container by a name of one of the four Windows forms
@@ -69,7 +67,7 @@ func (p *Provider) Container(ctx context.Context, name string) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Container{c: c}, nil
+	return &Container{c}, nil
 }
 
 // ContainerEntry describes one container of a card (PP_ENUMCONTAINERS).
@@ -132,7 +130,7 @@ func (p *Provider) CreateContainer(ctx context.Context, name string, spec minidr
 	if err != nil {
 		return nil, err
 	}
-	return &Container{c: c}, nil
+	return &Container{c}, nil
 }
 
 // DeleteContainer deletes a container ("Smart Card Architecture": "Delete
@@ -146,23 +144,4 @@ func (p *Provider) DeleteContainer(ctx context.Context, name string) error {
 		return err
 	}
 	return c.Delete(ctx)
-}
-
-// Delete deletes the container: its keys, its certificate files, its
-// container map record ("Smart Card Architecture": "Delete a container").
-// When it was the default, the first remaining container becomes the
-// default.
-func (c *Container) Delete(ctx context.Context) error {
-	if err := c.c.Ref.Core().CheckOpen(); err != nil {
-		return err
-	}
-	return c.c.Delete(ctx)
-}
-
-// SetDefault makes the container its card's default container.
-func (c *Container) SetDefault(ctx context.Context) error {
-	if err := c.c.Ref.Core().CheckOpen(); err != nil {
-		return err
-	}
-	return c.c.SetDefault(ctx)
 }

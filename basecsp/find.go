@@ -38,5 +38,5 @@ func (p *Provider) FindKey(ctx context.Context, q KeyQuery) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Key{c: &Container{c: k.C}, k: k}, nil
+	return &Key{coreKey: k, c: &Container{k.Container()}}, nil
 }

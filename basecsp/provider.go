@@ -12,7 +12,6 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
-	"github.com/cardmod/cardmod/scrm"
 )
 
 // Errors of the provider, tested with errors.Is.
@@ -87,11 +86,23 @@ func ParseName(name string) (reader, container string, err error) {
 	return cspcore.ParseName(name, ErrBadName)
 }
 
+// ref is the shared core's card, which Card embeds: its methods ID,
+// Reader, Stats, RootCertificates and SetRootCertificates are Card's.
+type ref = cspcore.Ref
+
 // Card is one card seen through the provider: its properties, PINs and
 // root certificate store. It follows the card by its identity across
 // removal and re-insertion. It is safe for concurrent use.
+//
+// Beside the methods below, a Card has those of the shared core:
+//
+//	ID() cardfs.CardID       // its identity (cardid, PP_SMARTCARD_GUID)
+//	Reader() string          // the reader it was last seen in (PP_SMARTCARD_READER)
+//	Stats() scrm.Stats       // APDUs and bytes exchanged on this provider's connection (zero when not connected; a card found again after removal starts from zero)
+//	RootCertificates(ctx context.Context) ([]*x509.Certificate, error)   // the root store, mscp/msroots (PP_ROOT_CERTSTORE); none without the file
+//	SetRootCertificates(ctx context.Context, certs []*x509.Certificate) error // replaces it, creating the file; writing needs what Config.AdminResponse describes
 type Card struct {
-	ref *cspcore.Ref
+	*ref
 }
 
 // Cards returns the cards present in every reader that a plug-in takes.
@@ -127,19 +138,6 @@ func (p *Provider) Card(ctx context.Context, reader string) (*Card, error) {
 	return &Card{ref: p.core.NewRef(cards[0])}, nil
 }
 
-// ID returns the card's identity (cardid, PP_SMARTCARD_GUID).
-func (c *Card) ID() cardfs.CardID { return c.ref.ID() }
-
-// Reader returns the reader the card was last seen in
-// (PP_SMARTCARD_READER).
-func (c *Card) Reader() string { return c.ref.Reader() }
-
-// Stats returns the APDUs and bytes exchanged so far on this provider's
-// connection to the card (zero when the card is not connected), for
-// diagnostics and benchmarks. A card found again after removal starts
-// from zero.
-func (c *Card) Stats() scrm.Stats { return c.ref.Stats() }
-
 // CardInfo holds a card's properties.
 type CardInfo struct {
 	// Reader is the reader the card is in.
@@ -163,10 +161,10 @@ type CardInfo struct {
 // Info reads the card's properties, free space and key sizes.
 func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	var info CardInfo
-	if err := c.ref.Core().CheckOpen(); err != nil {
+	if err := cspcore.CoreOf(c.ref).CheckOpen(); err != nil {
 		return info, err
 	}
-	err := c.ref.Do(ctx, func(ec *engine.Card, op *engine.Op) error {
+	err := cspcore.Do(ctx, c.ref, func(ec *engine.Card, op *engine.Op) error {
 		props := ec.Properties()
 		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
 			ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,
@@ -197,14 +195,14 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 // forgets it too and the next operation asks again. Bumping cardcf is a
 // write: see Config.AdminResponse.
 func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []byte) error {
-	core := c.ref.Core()
+	core := cspcore.CoreOf(c.ref)
 	if err := core.CheckOpen(); err != nil {
 		return err
 	}
 	if err := checkPINArgs(id, old, new, false); err != nil {
 		return fmt.Errorf("basecsp: change PIN: %w", err)
 	}
-	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+	return cspcore.Do(ctx, c.ref, func(_ *engine.Card, op *engine.Op) error {
 		if core.HasAdmin() && op.CheckWritable() == nil {
 			// A read-only card's files are not written (its PIN is
 			// the holder's: SP 800-73-4 part 2, 3.2.2 and 3.2.3 need
@@ -234,7 +232,7 @@ func (c *Card) ChangePIN(ctx context.Context, id minidriver.PinID, old, new []by
 // bumped first; on a card where only the admin key may write,
 // Config.AdminResponse is needed.
 func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, authData, newPIN []byte) error {
-	core := c.ref.Core()
+	core := cspcore.CoreOf(c.ref)
 	if err := core.CheckOpen(); err != nil {
 		return err
 	}
@@ -246,7 +244,7 @@ func (c *Card) UnblockPIN(ctx context.Context, target, auth minidriver.PinID, au
 	if !auth.Valid() || auth == minidriver.RoleEveryone {
 		return fmt.Errorf("basecsp: unblock PIN with PIN %d: %w", auth, minidriver.ErrInvalidParameter)
 	}
-	return c.ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+	return cspcore.Do(ctx, c.ref, func(_ *engine.Card, op *engine.Op) error {
 		info, err := op.PINInfo(target)
 		if err != nil {
 			return fmt.Errorf("basecsp: unblock PIN %d: %w", target, err)

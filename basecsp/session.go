@@ -202,9 +202,9 @@ func (s *SessionKey) Export(to *Key, w Wrapping) ([]byte, error) {
 	var err error
 	switch w {
 	case WrapPKCS1:
-		c, err = encryptPKCS1v15(to.c.c.Ref.Core().Rand(), pub, s.key)
+		c, err = encryptPKCS1v15(to.core().Rand(), pub, s.key)
 	case WrapOAEP:
-		c, err = rsa.EncryptOAEP(sha1.New(), to.c.c.Ref.Core().Rand(), pub, s.key, nil)
+		c, err = rsa.EncryptOAEP(sha1.New(), to.core().Rand(), pub, s.key, nil)
 	default:
 		return nil, fmt.Errorf("basecsp: wrapping %d: %w", w, minidriver.ErrInvalidParameter)
 	}

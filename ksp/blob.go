@@ -36,7 +36,7 @@ func (k *Key) PublicBlob() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return MarshalPublicBlob(ck.Pub)
+	return MarshalPublicBlob(ck.Public())
 }
 
 // MarshalPublicBlob encodes a public key as a CNG public blob: an

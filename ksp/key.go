@@ -130,7 +130,7 @@ var (
 )
 
 func finalizedKey(p *Provider, k *cspcore.Key) *Key {
-	return &Key{p: p, alg: algorithmOf(k.Spec), k: k, bits: k.Bits, usage: usageOf(k.Spec)}
+	return &Key{p: p, alg: algorithmOf(k.Spec()), k: k, bits: k.Bits(), usage: usageOf(k.Spec())}
 }
 
 func usageOf(spec minidriver.KeySpec) KeyUsage {
@@ -223,7 +223,7 @@ func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	k.k, k.bits = ck, ck.Bits
+	k.k, k.bits = ck, ck.Bits()
 	return nil
 }
 
@@ -249,7 +249,7 @@ func (k *Key) Spec() minidriver.KeySpec {
 	if err != nil {
 		return 0
 	}
-	return ck.Spec
+	return ck.Spec()
 }
 
 // Name returns the key's (container's) name; before Finalize, the name
@@ -261,7 +261,7 @@ func (k *Key) Name() string {
 		defer k.mu.Unlock()
 		return k.name
 	}
-	return ck.C.Name
+	return ck.Container().Name
 }
 
 // FullName returns `\\.\Reader\Name` of a finalized key.
@@ -270,7 +270,7 @@ func (k *Key) FullName() string {
 	if err != nil {
 		return ""
 	}
-	return ck.C.FullName()
+	return ck.Container().FullName()
 }
 
 // Public returns the public key (*rsa.PublicKey, *ecdsa.PublicKey or, for
@@ -281,7 +281,7 @@ func (k *Key) Public() crypto.PublicKey {
 	if err != nil {
 		return nil
 	}
-	return ck.Pub
+	return ck.Public()
 }
 
 // Sign signs digest with context.Background(); see SignContext.
@@ -300,7 +300,7 @@ func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, op
 	if err != nil {
 		return nil, err
 	}
-	return ck.Sign(ctx, rand, digest, opts)
+	return ck.SignContext(ctx, rand, digest, opts)
 }
 
 // RawDecryptOptions, as the crypto.DecrypterOpts of Decrypt, asks for
@@ -328,7 +328,7 @@ func (k *Key) DecryptContext(ctx context.Context, rand io.Reader, msg []byte, op
 	case RawDecryptOptions, *RawDecryptOptions:
 		opts = cspcore.RawDecrypt{}
 	}
-	return ck.Decrypt(ctx, rand, msg, opts)
+	return ck.DecryptContext(ctx, rand, msg, opts)
 }
 
 // Bits returns the key size in bits ("Length"); before Finalize, the
@@ -357,7 +357,7 @@ func (k *Key) Stats() scrm.Stats {
 	if err != nil {
 		return scrm.Stats{}
 	}
-	return ck.C.Ref.Stats()
+	return ck.Container().Ref.Stats()
 }
 
 // Delete deletes the key from its card (NCryptDeleteKey): its container,
@@ -368,5 +368,5 @@ func (k *Key) Delete(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return ck.C.Delete(ctx)
+	return ck.Container().Delete(ctx)
 }

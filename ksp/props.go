@@ -60,7 +60,7 @@ func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
 // without a reader).
 func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
 	if ck, err := k.key(); err == nil {
-		return ck.C.Ref, ck, nil
+		return ck.Container().Ref, ck, nil
 	}
 	reader, _, err := ParseName(k.Name())
 	if err != nil {
@@ -84,13 +84,13 @@ func (k *Key) pinID(op *engine.Op, ck *cspcore.Key) (minidriver.PinID, error) {
 		}
 		return k.pin, nil
 	}
-	idx, err := ck.C.Resolve(op)
+	idx, err := cspcore.Index(op, ck.Container())
 	if err != nil {
 		return 0, err
 	}
 	id, err := op.ContainerPIN(idx)
 	if err != nil {
-		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.C.Name, err)
+		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.Container().Name, err)
 	}
 	return id, nil
 }
@@ -153,7 +153,7 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 	case PropSmartCardRootCertStore:
 		v, err = ref.RootCertificates(ctx)
 	case PropSmartCardPinID, PropSmartCardPinInfo:
-		err = ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		err = cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
 			id, err := k.pinID(op, ck)
 			if err != nil {
 				return err
@@ -218,7 +218,7 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 		if err != nil {
 			return propErr(name, err)
 		}
-		err = ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		err = cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
 			id, err := k.pinID(op, ck)
 			if err != nil {
 				return err

@@ -18,13 +18,13 @@ func (k *Key) checkPeer(peer *ecdh.PublicKey) (*cspcore.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ck.Spec.IsECDH() {
+	if !ck.Spec().IsECDH() {
 		return nil, fmt.Errorf("ksp: a %s key cannot agree secrets: %w", k.alg, ErrUnsupportedAlgorithm)
 	}
 	if peer == nil {
 		return nil, fmt.Errorf("ksp: no peer key: %w", minidriver.ErrInvalidParameter)
 	}
-	if peer.Curve() != ck.Spec.Curve() {
+	if peer.Curve() != ck.Spec().Curve() {
 		return nil, fmt.Errorf("ksp: %v peer key for a %s key: %w", peer.Curve(), k.alg, ErrWrongCurve)
 	}
 	return ck, nil
@@ -49,8 +49,8 @@ func (k *Key) agree(ctx context.Context, peer *ecdh.PublicKey, use func(a minidr
 		return err
 	}
 	// An agreement cannot be checked on the host: DoCached.
-	return ck.C.Ref.DoCached(ctx, func(ec *engine.Card, op *engine.Op) error {
-		idx, err := ck.C.Resolve(op)
+	return cspcore.DoCached(ctx, ck.Container().Ref, func(ec *engine.Card, op *engine.Op) error {
+		idx, err := cspcore.Index(op, ck.Container())
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (k *Key) agree(ctx context.Context, peer *ecdh.PublicKey, use func(a minidr
 		if err != nil {
 			return fmt.Errorf("ksp: %w", err)
 		}
-		if err := ck.Authenticate(op, idx, "key agreement"); err != nil {
+		if err := cspcore.Authenticate(op, ck, idx, "key agreement"); err != nil {
 			return err
 		}
 		ai, err := a.Agree(op.Context(), op.Tx(), idx, peer)

@@ -53,23 +53,26 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 // kxcNN file, through the data cache. A key without one gives the
 // provider's ErrNoCertificate.
 func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
+	if err := k.c.Ref.core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	var cert *x509.Certificate
-	err := k.C.Do(ctx, func(op *engine.Op, idx int) error {
+	err := k.c.do(ctx, func(op *engine.Op, idx int) error {
 		var err error
-		core := k.C.Ref.core
-		cert, err = core.readCert(op, idx, k.Spec.Slot())
+		core := k.c.Ref.core
+		cert, err = core.readCert(op, idx, k.spec.Slot())
 		if err != nil && !errors.Is(err, core.cfg.ErrNoCertificate) {
 			return core.Errorf("%w", err)
 		}
 		return err
-	})
+	}, doPlain)
 	if err != nil {
 		return nil, err
 	}
-	if !SamePublic(cert.PublicKey, k.Pub) {
+	if !SamePublic(cert.PublicKey, k.pub) {
 		// A certificate file of another key (a card written wrongly, or
 		// an answer corrupted on the way) is not this key's certificate.
-		return nil, k.C.Ref.core.Errorf("the certificate of container %q is not for its %v key: %w", k.C.Name, k.Spec, minidriver.ErrCommDataLost)
+		return nil, k.c.Ref.core.Errorf("the certificate of container %q is not for its %v key: %w", k.c.Name, k.spec, minidriver.ErrCommDataLost)
 	}
 	return cert, nil
 }
@@ -79,15 +82,18 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 // files counter is bumped first. nil deletes the certificate. cert's
 // public key must be the key's.
 func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
-	core := k.C.Ref.core
+	core := k.c.Ref.core
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	if cert != nil && (len(cert.Raw) == 0 || len(cert.Raw) > cardfs.MaxCertSize) {
 		return core.Errorf("a certificate of %d DER bytes (1 to %d): %w", len(cert.Raw), cardfs.MaxCertSize, minidriver.ErrInvalidParameter)
 	}
-	if cert != nil && !SamePublic(cert.PublicKey, k.Pub) {
+	if cert != nil && !SamePublic(cert.PublicKey, k.pub) {
 		return core.Errorf("the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
 	}
-	return k.C.Do(ctx, func(op *engine.Op, idx int) error {
-		name, err := cardfs.CertFileName(idx, k.Spec.Slot())
+	return k.c.do(ctx, func(op *engine.Op, idx int) error {
+		name, err := cardfs.CertFileName(idx, k.spec.Slot())
 		if err != nil {
 			return core.Errorf("%w", err)
 		}
@@ -117,7 +123,7 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 			return core.Errorf("write %s: %w", name, err)
 		}
 		return nil
-	})
+	}, doPlain)
 }
 
 // CertEntry is one certificate of the user store with the key it belongs
@@ -162,8 +168,11 @@ func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 // without the file has none.
 func (r *Ref) RootCertificates(ctx context.Context) ([]*x509.Certificate, error) {
 	core := r.core
+	if err := core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
-	err := r.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+	err := Do(ctx, r, func(_ *engine.Card, op *engine.Op) error {
 		b, err := op.ReadFile(cardfs.MSCPDir, cardfs.MSRootsFile)
 		if errors.Is(err, minidriver.ErrFileNotFound) {
 			return nil
@@ -183,11 +192,14 @@ func (r *Ref) RootCertificates(ctx context.Context) ([]*x509.Certificate, error)
 // creating the file when missing.
 func (r *Ref) SetRootCertificates(ctx context.Context, certs []*x509.Certificate) error {
 	core := r.core
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
 	data, err := cardfs.MarshalMSRoots(certs)
 	if err != nil {
 		return core.Errorf("%w", err)
 	}
-	return r.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
+	return Do(ctx, r, func(_ *engine.Card, op *engine.Op) error {
 		if err := core.WriteAuth(op, "store root certificates"); err != nil {
 			return err
 		}

@@ -31,6 +31,12 @@ type Container struct {
 // FullName returns `\\.\Reader\Name`.
 func (c *Container) FullName() string { return FullName(c.Ref.Reader(), c.Name) }
 
+// Reader returns the reader the container's card was last seen in.
+func (c *Container) Reader() string { return c.Ref.Reader() }
+
+// CardID returns the identity of the container's card.
+func (c *Container) CardID() cardfs.CardID { return c.Ref.ID() }
+
 // KeySpecs lists the key specs of the container's keys.
 func (c *Container) KeySpecs() []minidriver.KeySpec {
 	var out []minidriver.KeySpec
@@ -43,9 +49,9 @@ func (c *Container) KeySpecs() []minidriver.KeySpec {
 	return out
 }
 
-// KeyPublic returns the public key of spec and its size in bits, without
+// keyPublic returns the public key of spec and its size in bits, without
 // touching the card.
-func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, error) {
+func (c *Container) keyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, error) {
 	core := c.Ref.core
 	if !spec.Valid() {
 		return nil, 0, core.Errorf("key spec %d: %w", spec, minidriver.ErrInvalidParameter)
@@ -68,8 +74,13 @@ func (c *Container) KeyPublic(spec minidriver.KeySpec) (crypto.PublicKey, int, e
 	return nil, 0, core.Errorf("container %q: unexpected %T key: %w", c.Name, pub, minidriver.ErrUnexpected)
 }
 
-// Resolve finds the container's current index by its name in op.
-func (c *Container) Resolve(op *engine.Op) (int, error) {
+// Index finds the current index of container c by its name in op: the
+// providers' operations that run their own transaction (ksp's key
+// agreement and PIN properties) use it where the core's own use do.
+func Index(op *engine.Op, c *Container) (int, error) { return c.resolve(op) }
+
+// resolve finds the container's current index by its name in op.
+func (c *Container) resolve(op *engine.Op) (int, error) {
 	idx, ok, err := op.ContainerIndex(c.Name)
 	if err != nil {
 		return 0, c.Ref.core.Errorf("container map: %w", err)
@@ -80,40 +91,18 @@ func (c *Container) Resolve(op *engine.Op) (int, error) {
 	return idx, nil
 }
 
-// Do runs fn as one operation on the container's card with the
-// container's current index.
-func (c *Container) Do(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
-	return c.Ref.Do(ctx, func(_ *engine.Card, op *engine.Op) error {
-		idx, err := c.Resolve(op)
+// do runs fn as one operation on the container's card with the
+// container's current index, with the engine's Do method how says
+// (doChecked for an operation whose outcome fn checks on the host,
+// doCached for one that cannot be checked).
+func (c *Container) do(ctx context.Context, fn func(op *engine.Op, idx int) error, how doHow) error {
+	return c.Ref.do(ctx, func(_ *engine.Card, op *engine.Op) error {
+		idx, err := c.resolve(op)
 		if err != nil {
 			return err
 		}
 		return fn(op, idx)
-	})
-}
-
-// DoChecked is Do with Ref.DoChecked: for an operation whose outcome fn
-// checks on the host.
-func (c *Container) DoChecked(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
-	return c.Ref.DoChecked(ctx, func(_ *engine.Card, op *engine.Op) error {
-		idx, err := c.Resolve(op)
-		if err != nil {
-			return err
-		}
-		return fn(op, idx)
-	})
-}
-
-// DoCached is Do with Ref.DoCached: for an operation whose outcome
-// cannot be checked on the host.
-func (c *Container) DoCached(ctx context.Context, fn func(op *engine.Op, idx int) error) error {
-	return c.Ref.DoCached(ctx, func(_ *engine.Card, op *engine.Op) error {
-		idx, err := c.Resolve(op)
-		if err != nil {
-			return err
-		}
-		return fn(op, idx)
-	})
+	}, how)
 }
 
 // openOn opens container name ("" = the default) on card ec in op; nil
@@ -519,7 +508,10 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 // default.
 func (c *Container) Delete(ctx context.Context) error {
 	core := c.Ref.core
-	return c.Do(ctx, func(op *engine.Op, idx int) error {
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
+	return c.do(ctx, func(op *engine.Op, idx int) error {
 		if err := op.Authenticate(minidriver.RoleUser, "delete key container"); err != nil {
 			return core.Errorf("%w", err)
 		}
@@ -564,13 +556,16 @@ func (c *Container) Delete(ctx context.Context) error {
 			return core.Errorf("write container map: %w", err)
 		}
 		return nil
-	})
+	}, doPlain)
 }
 
 // SetDefault makes the container its card's default container.
 func (c *Container) SetDefault(ctx context.Context) error {
 	core := c.Ref.core
-	return c.Do(ctx, func(op *engine.Op, idx int) error {
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
+	return c.do(ctx, func(op *engine.Op, idx int) error {
 		if err := core.WriteAuth(op, "set the default container"); err != nil {
 			return err
 		}
@@ -588,5 +583,5 @@ func (c *Container) SetDefault(ctx context.Context) error {
 			return core.Errorf("write container map: %w", err)
 		}
 		return nil
-	})
+	}, doPlain)
 }

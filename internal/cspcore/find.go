@@ -218,7 +218,7 @@ func (c *Core) findOn(ec *engine.Card, op *engine.Op, q *Query) (*Key, error) {
 			if err != nil {
 				return nil, err
 			}
-			if q.Public != nil && !samePublicEither(q.Public, k.Pub) {
+			if q.Public != nil && !samePublicEither(q.Public, k.pub) {
 				continue
 			}
 			if q.needsCert() {

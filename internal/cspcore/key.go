@@ -16,28 +16,72 @@ import (
 )
 
 // Key is one private key on a card: the key of one spec in a container.
+// It is a crypto.Signer (RSA and ECDSA keys) and crypto.Decrypter (RSA
+// keys), and the providers' key types embed it: its methods are theirs.
+// Every method that returns an error returns the provider's ErrClosed
+// after the provider's Close, before anything else. It is safe for
+// concurrent use.
 type Key struct {
-	C    *Container
-	Spec minidriver.KeySpec
-	Pub  crypto.PublicKey
-	Bits int
+	c    *Container
+	spec minidriver.KeySpec
+	pub  crypto.PublicKey
+	bits int
 }
+
+var (
+	_ crypto.Signer    = (*Key)(nil)
+	_ crypto.Decrypter = (*Key)(nil)
+)
 
 // Key returns the container's key of spec, without touching the card.
 func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
-	pub, bits, err := c.KeyPublic(spec)
+	if err := c.Ref.core.CheckOpen(); err != nil {
+		return nil, err
+	}
+	pub, bits, err := c.keyPublic(spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Key{C: c, Spec: spec, Pub: pub, Bits: bits}, nil
+	return &Key{c: c, spec: spec, pub: pub, bits: bits}, nil
 }
 
-// Authenticate verifies the PIN protecting container idx.
-func (k *Key) Authenticate(op *engine.Op, idx int, purpose string) error {
-	core := k.C.Ref.core
+// Public returns the public key (*rsa.PublicKey, *ecdsa.PublicKey or
+// *ecdh.PublicKey), read when the container was opened: it never touches
+// the card.
+func (k *Key) Public() crypto.PublicKey { return k.pub }
+
+// Spec returns the key spec.
+func (k *Key) Spec() minidriver.KeySpec { return k.spec }
+
+// Bits returns the key size: the RSA modulus or curve size in bits.
+func (k *Key) Bits() int { return k.bits }
+
+// Container returns the key's container.
+func (k *Key) Container() *Container { return k.c }
+
+// Sign signs digest with context.Background(); see SignContext.
+func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.SignContext(context.Background(), rand, digest, opts)
+}
+
+// Decrypt decrypts msg with context.Background(); see DecryptContext.
+func (k *Key) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	return k.DecryptContext(context.Background(), rand, msg, opts)
+}
+
+// Authenticate verifies the PIN protecting k's container, at index idx in
+// op: ksp's key agreement uses it. It is a function, not a method, so that
+// the providers' key types, which embed Key, do not offer it.
+func Authenticate(op *engine.Op, k *Key, idx int, purpose string) error {
+	return k.authenticate(op, idx, purpose)
+}
+
+// authenticate verifies the PIN protecting container idx.
+func (k *Key) authenticate(op *engine.Op, idx int, purpose string) error {
+	core := k.c.Ref.core
 	pin, err := op.ContainerPIN(idx)
 	if err != nil {
-		return core.Errorf("PIN of container %q: %w", k.C.Name, err)
+		return core.Errorf("PIN of container %q: %w", k.c.Name, err)
 	}
 	if err := op.Authenticate(pin, purpose); err != nil {
 		return core.Errorf("%w", err)
@@ -45,22 +89,20 @@ func (k *Key) Authenticate(op *engine.Op, idx int, purpose string) error {
 	return nil
 }
 
-// Sign signs digest, a hash made with opts.HashFunc().
-//
-// RSA keys: with *rsa.PSSOptions an RSASSA-PSS signature with MGF1 over
-// the same hash and the salt length the options ask for
-// (rsa.PSSSaltLengthAuto: the longest the key allows;
-// rsa.PSSSaltLengthEqualsHash: the hash size); otherwise PKCS #1 v1.5 with
-// the DigestInfo of opts.HashFunc(), or none when it is 0 (the digest is
-// signed as it is) or crypto.MD5SHA1 (the 36-byte TLS 1.0 form). ECDSA
-// keys return an ASN.1 DER signature. rand gives the PSS salt; nil means
-// the provider's Rand.
-func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	core := k.C.Ref.core
+// SignContext signs digest, a hash made with opts.HashFunc(), in one
+// transaction: authenticate the container's PIN (cached or prompted), use
+// the key, check the signature against the public key, log out. The
+// options and their paddings are documented once, on basecsp.Key (whose
+// method this is); rand nil means the provider's Config.Rand.
+func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	core := k.c.Ref.core
+	if err := core.CheckOpen(); err != nil {
+		return nil, err
+	}
 	if rand == nil {
 		rand = core.Rand()
 	}
-	req := minidriver.SignRequest{KeySpec: k.Spec, Digest: digest, Rand: rand}
+	req := minidriver.SignRequest{KeySpec: k.spec, Digest: digest, Rand: rand}
 	var h crypto.Hash
 	if pss, ok := opts.(*rsa.PSSOptions); ok && pss == nil {
 		// crypto/rsa would dereference it.
@@ -77,7 +119,7 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 	// Everything the caller gave is checked here, before the card (or the
 	// PIN prompt) is asked: a request the card cannot take costs nothing.
 	switch {
-	case k.Spec.IsECDSA():
+	case k.spec.IsECDSA():
 		if len(digest) == 0 {
 			return nil, core.Errorf("empty digest: %w", minidriver.ErrInvalidParameter)
 		}
@@ -85,17 +127,17 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 		// order has (FIPS 186-5 §6.4.1, SEC 1 §4.1.3 step 5): a longer
 		// digest cut to the curve's size signs the same, and no caller
 		// makes the card take a megabyte.
-		if n := (k.Bits + 7) / 8; n > 0 && len(digest) > n {
+		if n := (k.bits + 7) / 8; n > 0 && len(digest) > n {
 			digest = digest[:n]
 			req.Digest = digest
 		}
-	case k.Spec.IsRSA():
+	case k.spec.IsRSA():
 		if opts == nil {
 			return nil, core.Errorf("RSA signature without options: %w", minidriver.ErrInvalidParameter)
 		}
 		req.Hash = h
 		req.Padding = minidriver.PaddingPKCS1
-		emLen := (k.Bits - 1 + 7) / 8
+		emLen := (k.bits - 1 + 7) / 8
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
 			if h == 0 || h == crypto.MD5SHA1 {
 				return nil, core.Errorf("PSS needs a hash: %w", minidriver.ErrInvalidParameter)
@@ -113,7 +155,7 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			}
 			// Written so that no salt length overflows the sum.
 			if req.SaltLength < 0 || req.SaltLength > emLen-h.Size()-2 {
-				return nil, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.Bits, minidriver.ErrInvalidParameter)
+				return nil, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.bits, minidriver.ErrInvalidParameter)
 			}
 		} else {
 			// RFC 8017 §9.2 step 3: the DigestInfo (or the bare digest)
@@ -122,23 +164,23 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			if err != nil {
 				return nil, core.Errorf("%w", err)
 			}
-			if len(t) > (k.Bits+7)/8-11 {
-				return nil, core.Errorf("a %d-byte digest is too long for a %d-bit key: %w", len(digest), k.Bits, minidriver.ErrInvalidParameter)
+			if len(t) > (k.bits+7)/8-11 {
+				return nil, core.Errorf("a %d-byte digest is too long for a %d-bit key: %w", len(digest), k.bits, minidriver.ErrInvalidParameter)
 			}
 		}
 	default:
-		return nil, core.Errorf("a %v key cannot sign: %w", k.Spec, minidriver.ErrInvalidParameter)
+		return nil, core.Errorf("a %v key cannot sign: %w", k.spec, minidriver.ErrInvalidParameter)
 	}
 	// The signature is checked against the key's public key before it
 	// is returned (verify). That check is also what makes the cached
 	// container map and PIN information safe to use without reading
-	// cardcf first (DoChecked): a key that another application replaced
+	// cardcf first (engine.Card.DoChecked): a key that another application replaced
 	// gives a signature that does not verify, and the operation runs
 	// again on data read afresh; if the key is still not the one opened,
 	// the error says so and no signature is returned.
 	var sig []byte
-	err := k.C.DoChecked(ctx, func(op *engine.Op, idx int) error {
-		if err := k.Authenticate(op, idx, "sign"); err != nil {
+	err := k.c.do(ctx, func(op *engine.Op, idx int) error {
+		if err := k.authenticate(op, idx, "sign"); err != nil {
 			return err
 		}
 		r := req
@@ -155,13 +197,13 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 			// On data read afresh: the key opened is gone if the
 			// container now holds another, else the card is at fault.
 			if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
-				return core.Errorf("container %q no longer holds the key opened: %w: %w", k.C.Name, minidriver.ErrNoKeyContainer, err)
+				return core.Errorf("container %q no longer holds the key opened: %w: %w", k.c.Name, minidriver.ErrNoKeyContainer, err)
 			}
 			return core.Errorf("sign: %w", err)
 		}
 		sig = s
 		return nil
-	})
+	}, doChecked)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +213,11 @@ func (k *Key) Sign(ctx context.Context, rand io.Reader, digest []byte, opts cryp
 // holds reports whether info has k's public key under k's spec.
 func (k *Key) holds(info minidriver.ContainerInfo) bool {
 	pub := info.KeyExchange
-	if k.Spec.InSignatureSlot() {
+	if k.spec.InSignatureSlot() {
 		pub = info.Signature
 	}
 	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(k.Pub)
+	return ok && eq.Equal(k.pub)
 }
 
 // verify checks a signature the card returned against the key's public
@@ -186,7 +228,7 @@ func (k *Key) holds(info minidriver.ContainerInfo) bool {
 // than the card's private one.
 func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
 	var err error
-	switch pub := k.Pub.(type) {
+	switch pub := k.pub.(type) {
 	case *rsa.PublicKey:
 		if req.Padding == minidriver.PaddingPSS {
 			err = rsa.VerifyPSS(pub, req.Hash, req.Digest, sig, &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: req.Hash})
@@ -196,8 +238,8 @@ func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
 		// be the encoded message (which covers the hashes crypto/rsa has
 		// no DigestInfo for, MD4 among them). Everything here is public.
 		var em []byte
-		if em, err = minidriver.PadSignature(req, k.Bits); err == nil {
-			size := (k.Bits + 7) / 8
+		if em, err = minidriver.PadSignature(req, k.bits); err == nil {
+			size := (k.bits + 7) / 8
 			s := new(big.Int).SetBytes(sig)
 			if len(sig) != size || s.Cmp(pub.N) >= 0 ||
 				!bytes.Equal(new(big.Int).Exp(s, big.NewInt(int64(pub.E)), pub.N).FillBytes(make([]byte, size)), em) {
@@ -209,7 +251,7 @@ func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
 			err = errors.New("ECDSA verification failed")
 		}
 	default:
-		return fmt.Errorf("a %T key cannot sign: %w", k.Pub, minidriver.ErrUnexpected)
+		return fmt.Errorf("a %T key cannot sign: %w", k.pub, minidriver.ErrUnexpected)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: the card's signature does not verify under the key's public key", minidriver.ErrUnexpected)
@@ -221,28 +263,25 @@ func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
 // result: no padding is removed.
 type RawDecrypt struct{}
 
-// Decrypt decrypts msg with the RSA key; the card does the raw RSA
-// operation and the padding is removed here in constant time.
-//
-// opts nil or *rsa.PKCS1v15DecryptOptions: PKCS #1 v1.5. With
-// SessionKeyLen > 0 it is implicit rejection, as
-// rsa.DecryptPKCS1v15SessionKey: a key of that length is drawn from rand
-// (nil: the provider's Rand) and returned unless the padding was valid
-// around a message of exactly that length, which is then returned
-// instead; no error tells the two apart. *rsa.OAEPOptions: OAEP with its
-// Hash, MGFHash (0 = Hash) and Label. RawDecrypt: the whole block.
-// Errors from unpadding say nothing of what failed.
-func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	core := k.C.Ref.core
-	if !k.Spec.IsRSA() {
-		return nil, core.Errorf("a %v key cannot decrypt: %w", k.Spec, minidriver.ErrInvalidParameter)
+// DecryptContext decrypts msg with the RSA key in one transaction, as
+// SignContext signs; the card does the raw RSA operation and the padding
+// is removed here in constant time. The options are documented once, on
+// basecsp.Key (whose method this is); RawDecrypt, which ksp's
+// RawDecryptOptions becomes, asks for the whole block.
+func (k *Key) DecryptContext(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	core := k.c.Ref.core
+	if err := core.CheckOpen(); err != nil {
+		return nil, err
+	}
+	if !k.spec.IsRSA() {
+		return nil, core.Errorf("a %v key cannot decrypt: %w", k.spec, minidriver.ErrInvalidParameter)
 	}
 	if rand == nil {
 		rand = core.Rand()
 	}
-	size := (k.Bits + 7) / 8
+	size := (k.bits + 7) / 8
 	if len(msg) > size {
-		return nil, core.Errorf("%d-byte ciphertext for a %d-bit key: %w", len(msg), k.Bits, minidriver.ErrDecryption)
+		return nil, core.Errorf("%d-byte ciphertext for a %d-bit key: %w", len(msg), k.bits, minidriver.ErrDecryption)
 	}
 
 	// The options are checked before anything is allocated for them or
@@ -263,7 +302,7 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 			// rsa.DecryptPKCS1v15SessionKey: a key that cannot fit the
 			// padding is ErrDecryption; the length is the caller's, no
 			// secret.
-			return nil, core.Errorf("a %d-byte session key cannot fit a %d-bit key: %w", o.SessionKeyLen, k.Bits, minidriver.ErrDecryption)
+			return nil, core.Errorf("a %d-byte session key cannot fit a %d-bit key: %w", o.SessionKeyLen, k.bits, minidriver.ErrDecryption)
 		}
 		key := make([]byte, o.SessionKeyLen)
 		if _, err := io.ReadFull(rand, key); err != nil {
@@ -284,7 +323,7 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 		}
 		if size < 2*o.Hash.Size()+2 {
 			// RFC 8017 §7.1.2 step 1c, rsa.DecryptOAEP's ErrDecryption.
-			return nil, core.Errorf("OAEP with %v needs a larger key than %d bits: %w", o.Hash, k.Bits, minidriver.ErrDecryption)
+			return nil, core.Errorf("OAEP with %v needs a larger key than %d bits: %w", o.Hash, k.bits, minidriver.ErrDecryption)
 		}
 		unpad = func(em []byte) ([]byte, error) {
 			return minidriver.UnpadOAEP(em, o.Hash, o.MGFHash, o.Label)
@@ -300,24 +339,24 @@ func (k *Key) Decrypt(ctx context.Context, rand io.Reader, msg []byte, opts cryp
 	// data is used without a cardcf read only where that read could not
 	// see anything (DoCached: a card without cardcf, not reset since).
 	var em []byte
-	err := k.C.DoCached(ctx, func(op *engine.Op, idx int) error {
-		if err := k.Authenticate(op, idx, "decrypt"); err != nil {
+	err := k.c.do(ctx, func(op *engine.Op, idx int) error {
+		if err := k.authenticate(op, idx, "decrypt"); err != nil {
 			return err
 		}
 		var err error
 		em, err = minidriver.RSADecrypt(op.Context(), op.Card(), op.Tx(), minidriver.DecryptRequest{
-			Container: idx, KeySpec: k.Spec, Ciphertext: block, Padding: minidriver.PaddingNone})
+			Container: idx, KeySpec: k.spec, Ciphertext: block, Padding: minidriver.PaddingNone})
 		if err != nil {
 			return core.Errorf("decrypt: %w", err)
 		}
 		return nil
-	})
+	}, doCached)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(em)
 	if len(em) != size {
-		return nil, core.Errorf("decrypt: %d-byte block for a %d-bit key: %w", len(em), k.Bits, minidriver.ErrUnexpected)
+		return nil, core.Errorf("decrypt: %d-byte block for a %d-bit key: %w", len(em), k.bits, minidriver.ErrUnexpected)
 	}
 	out, err := unpad(em)
 	if err != nil {

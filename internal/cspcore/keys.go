@@ -95,7 +95,7 @@ func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecor
 	}
 	var out []KeyInfo
 	for _, spec := range ct.KeySpecs() {
-		pub, bits, err := ct.KeyPublic(spec)
+		pub, bits, err := ct.keyPublic(spec)
 		if err != nil {
 			bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
 			continue

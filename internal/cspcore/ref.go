@@ -26,8 +26,9 @@ func (c *Core) NewRef(ec *engine.Card) *Ref {
 	return &Ref{core: c, id: ec.ID(), card: ec, reader: ec.Reader()}
 }
 
-// Core returns the Ref's Core.
-func (r *Ref) Core() *Core { return r.core }
+// CoreOf returns the Core of r. It is a function, not a method, so that
+// the providers' card types, which embed Ref, do not offer it.
+func CoreOf(r *Ref) *Core { return r.core }
 
 // ID returns the card's identity.
 func (r *Ref) ID() cardfs.CardID { return r.id }
@@ -86,25 +87,20 @@ func (r *Ref) lost(c *engine.Card) {
 	r.mu.Unlock()
 }
 
-// Do runs fn as one engine operation on the card. When the card was
+// Do runs fn as one engine operation on the card of r. When the card was
 // removed before fn started, it finds the card again (by its identity) and
-// runs fn there once more; a removal while fn runs is reported.
-func (r *Ref) Do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+// runs fn there once more; a removal while fn runs is reported. It is a
+// function, not a method, so that the providers' card types, which embed
+// Ref, do not offer it.
+func Do(ctx context.Context, r *Ref, fn func(ec *engine.Card, op *engine.Op) error) error {
 	return r.do(ctx, fn, doPlain)
-}
-
-// DoChecked is Do with engine.Card.DoChecked: for an operation whose
-// outcome fn checks on the host, returning an error matching
-// engine.ErrStale when it does not check out.
-func (r *Ref) DoChecked(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
-	return r.do(ctx, fn, doChecked)
 }
 
 // DoCached is Do with engine.Card.DoCached: for an operation whose
 // outcome cannot be checked on the host (a decryption, an ECDH
 // agreement), which reads no cardcf first on a card without one while
-// nothing reset the card.
-func (r *Ref) DoCached(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error) error {
+// nothing reset the card. A function, as Do.
+func DoCached(ctx context.Context, r *Ref, fn func(ec *engine.Card, op *engine.Op) error) error {
 	return r.do(ctx, fn, doCached)
 }
 
@@ -113,10 +109,11 @@ type doHow int
 
 const (
 	doPlain   doHow = iota // engine.Card.Do
-	doChecked              // engine.Card.DoChecked
+	doChecked              // engine.Card.DoChecked: fn checks the outcome on the host
 	doCached               // engine.Card.DoCached
 )
 
+// do is Do with the engine's Do method how says.
 func (r *Ref) do(ctx context.Context, fn func(ec *engine.Card, op *engine.Op) error, how doHow) error {
 	for attempt := 0; ; attempt++ {
 		c, err := r.current(ctx)
