@@ -34,6 +34,12 @@
 //     imported by unwrapping on the card (Key.ImportSessionKey), with CBC
 //     (PKCS #7 padding) and AES-GCM encryption.
 //
+// What is CAPI's lives in files named for it: capi_names.go (the Windows
+// name forms, ParseName) and capi_session.go (hashing objects, session keys
+// and SIMPLEBLOBs). The settings are keystore.Config, shared with package
+// ksp; Key, Container and Card embed the shared core's types, whose
+// methods (listed in each type's doc) are theirs.
+//
 // Every operation is one PC/SC transaction: the engine re-selects the
 // card's application, checks cardcf and drops stale cached data,
 // authenticates the PIN the operation needs (from the PIN cache, or the

@@ -69,6 +69,11 @@ func TestClosedMeansClosed(t *testing.T) {
 					return err
 				},
 				"Key.Delete":          func() error { return rk.Delete(ctx) },
+				"Key.Certificate":     func() error { _, err := rk.Certificate(ctx); return err },
+				"Key.SetCertificate":  func() error { return rk.SetCertificate(ctx, nil) },
+				"Key.PIN":             func() error { _, err := rk.PIN(ctx); return err },
+				"Key.PINInfo":         func() error { _, err := rk.PINInfo(ctx); return err },
+				"Key.VerifyPIN":       func() error { return rk.VerifyPIN(ctx, []byte(simpiv.DefaultPIN)) },
 				"Key.PublicBlob":      func() error { _, err := rk.PublicBlob(); return err },
 				"Key.Property":        func() error { _, err := rk.Property(ctx, ksp.PropAlgorithmGroup); return err },
 				"Key.SetProperty":     func() error { return rk.SetProperty(ctx, ksp.PropSmartCardPin, simpiv.DefaultPIN) },

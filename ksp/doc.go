@@ -35,6 +35,10 @@
 //     BCryptBuffer list, checked with the rules of spec CARD_DERIVE_KEY
 //     by kdf.Parse) and which Secret.Close wipes; deriving and wiping
 //     happen in the plug-in's memory and send no APDU;
+//   - a key's card, certificate and PIN as typed methods (Key.Reader,
+//     Key.CardID, Key.Certificate, Key.SetCertificate, Key.PIN,
+//     Key.PINInfo, Key.VerifyPIN), which the CNG properties below map
+//     onto;
 //   - public keys as Go values (Key.Public, which never touches the card)
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);
@@ -42,6 +46,15 @@
 //     Key.SetProperty);
 //   - initialization of a blank card through its plug-in
 //     (Provider.InitializeCard: GIDS).
+//
+// # Windows vocabulary
+//
+// What is CNG's lives in files named for it: cng_names.go (the Windows
+// name forms, ParseName), cng_algorithms.go (algorithm identifiers, key
+// usage and export policy flags), cng_create.go (the two-step creation of
+// NCryptCreatePersistedKey and NCryptFinalizeKey), cng_properties.go
+// (properties by name) and cng_blob.go (BCRYPT public key blobs). The
+// settings are keystore.Config, shared with package basecsp.
 //
 // # Properties
 //

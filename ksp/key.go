@@ -3,107 +3,16 @@ package ksp
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"sync"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
-)
-
-// Algorithm is a CNG algorithm identifier (BCRYPT_*_ALGORITHM).
-type Algorithm string
-
-// The algorithms of the provider's keys.
-const (
-	RSA       Algorithm = "RSA"
-	ECDSAP256 Algorithm = "ECDSA_P256"
-	ECDSAP384 Algorithm = "ECDSA_P384"
-	ECDSAP521 Algorithm = "ECDSA_P521"
-	ECDHP256  Algorithm = "ECDH_P256"
-	ECDHP384  Algorithm = "ECDH_P384"
-	ECDHP521  Algorithm = "ECDH_P521"
-)
-
-// spec returns the key spec of a with usage: RSA keys go to the key
-// exchange slot unless their usage is signing only (a CNG key has no key
-// spec, and Microsoft documents no rule for the Smart Card KSP's choice).
-func (a Algorithm) spec(usage KeyUsage) (minidriver.KeySpec, bool) {
-	switch a {
-	case RSA:
-		if usage&^AllowSigning == 0 && usage != 0 {
-			return minidriver.Signature, true
-		}
-		return minidriver.KeyExchange, true
-	case ECDSAP256:
-		return minidriver.ECDSAP256, true
-	case ECDSAP384:
-		return minidriver.ECDSAP384, true
-	case ECDSAP521:
-		return minidriver.ECDSAP521, true
-	case ECDHP256:
-		return minidriver.ECDHP256, true
-	case ECDHP384:
-		return minidriver.ECDHP384, true
-	case ECDHP521:
-		return minidriver.ECDHP521, true
-	}
-	return 0, false
-}
-
-// Group returns the algorithm group (NCRYPT_ALGORITHM_GROUP_PROPERTY):
-// "RSA", "ECDSA" or "ECDH".
-func (a Algorithm) Group() string {
-	switch a {
-	case ECDSAP256, ECDSAP384, ECDSAP521:
-		return "ECDSA"
-	case ECDHP256, ECDHP384, ECDHP521:
-		return "ECDH"
-	}
-	return string(a)
-}
-
-func algorithmOf(spec minidriver.KeySpec) Algorithm {
-	switch spec {
-	case minidriver.ECDSAP256:
-		return ECDSAP256
-	case minidriver.ECDSAP384:
-		return ECDSAP384
-	case minidriver.ECDSAP521:
-		return ECDSAP521
-	case minidriver.ECDHP256:
-		return ECDHP256
-	case minidriver.ECDHP384:
-		return ECDHP384
-	case minidriver.ECDHP521:
-		return ECDHP521
-	}
-	return RSA
-}
-
-// KeyUsage is the "Key Usage" property (NCRYPT_KEY_USAGE_PROPERTY).
-type KeyUsage uint32
-
-// Key usage flags.
-const (
-	AllowDecrypt      KeyUsage = 0x1        // NCRYPT_ALLOW_DECRYPT_FLAG
-	AllowSigning      KeyUsage = 0x2        // NCRYPT_ALLOW_SIGNING_FLAG
-	AllowKeyAgreement KeyUsage = 0x4        // NCRYPT_ALLOW_KEY_AGREEMENT_FLAG
-	AllowAllUsages    KeyUsage = 0x00ffffff // NCRYPT_ALLOW_ALL_USAGES
-)
-
-// ExportPolicy is the "Export Policy" property
-// (NCRYPT_EXPORT_POLICY_PROPERTY). Keys on a card always have 0.
-type ExportPolicy uint32
-
-// Export policy flags; none can be set on a card key.
-const (
-	AllowExport             ExportPolicy = 0x1 // NCRYPT_ALLOW_EXPORT_FLAG
-	AllowPlaintextExport    ExportPolicy = 0x2 // NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG
-	AllowArchiving          ExportPolicy = 0x4 // NCRYPT_ALLOW_ARCHIVING_FLAG
-	AllowPlaintextArchiving ExportPolicy = 0x8 // NCRYPT_ALLOW_PLAINTEXT_ARCHIVING_FLAG
 )
 
 // Key is one key of the provider. A Key from OpenKey, or after Finalize,
@@ -131,100 +40,6 @@ var (
 
 func finalizedKey(p *Provider, k *cspcore.Key) *Key {
 	return &Key{p: p, alg: algorithmOf(k.Spec()), k: k, bits: k.Bits(), usage: usageOf(k.Spec())}
-}
-
-func usageOf(spec minidriver.KeySpec) KeyUsage {
-	switch {
-	case spec.IsECDH():
-		return AllowKeyAgreement
-	case spec.IsECDSA(), spec == minidriver.Signature:
-		return AllowSigning
-	}
-	return AllowDecrypt | AllowSigning
-}
-
-// CreatePersistedKey starts creating a key of alg named name (one of the
-// four forms of ParseName; an empty key part gets a GUID name), as
-// NCryptCreatePersistedKey: nothing touches the card until Finalize.
-// Before that, "Length" (RSA; 0 = the card's default), "Key Usage" and
-// "SmartCardPinId" may be set. An unknown algorithm is an error matching
-// ErrUnsupportedAlgorithm; whether the card has such keys is asked at
-// Finalize.
-func (p *Provider) CreatePersistedKey(ctx context.Context, name string, alg Algorithm) (*Key, error) {
-	if err := p.core.CheckOpen(); err != nil {
-		return nil, err
-	}
-	if _, ok := alg.spec(0); !ok {
-		return nil, fmt.Errorf("ksp: algorithm %q: %w", alg, ErrUnsupportedAlgorithm)
-	}
-	if _, _, err := ParseName(name); err != nil {
-		return nil, err
-	}
-	k := &Key{p: p, alg: alg, name: name, usage: usageOfAlg(alg)}
-	return k, nil
-}
-
-func usageOfAlg(alg Algorithm) KeyUsage {
-	spec, _ := alg.spec(0)
-	return usageOf(spec)
-}
-
-// Finalize generates the key on the card (NCryptFinalizeKey), in one
-// transaction: the KSP's create flow ("Smart Card Architecture": "Create
-// a new container (no reader specified)"), after asking the card whether
-// it has keys of this algorithm and size (an error matching
-// ErrUnsupportedAlgorithm if not). A name already on the card is refused
-// with an error matching ErrExists.
-func (k *Key) Finalize(ctx context.Context) error { return k.finalize(ctx, nil) }
-
-// FinalizeImport imports priv as the key (NCryptImportKey of a private
-// blob, then finalize): an *rsa.PrivateKey for RSA, an *ecdsa.PrivateKey
-// or *ecdh.PrivateKey on the algorithm's curve for ECDSA and ECDH.
-func (k *Key) FinalizeImport(ctx context.Context, priv crypto.PrivateKey) error {
-	if err := k.p.core.CheckOpen(); err != nil {
-		return err
-	}
-	if priv == nil {
-		return fmt.Errorf("ksp: no key to import: %w", minidriver.ErrInvalidParameter)
-	}
-	return k.finalize(ctx, priv)
-}
-
-func (k *Key) finalize(ctx context.Context, priv crypto.PrivateKey) error {
-	if err := k.p.core.CheckOpen(); err != nil {
-		return err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.k != nil {
-		return ErrFinalized
-	}
-	spec, _ := k.alg.spec(k.usage)
-	if priv != nil {
-		// A key ECDH would dereference to a panic goes on to the core's
-		// checks, which refuse it.
-		//lint:ignore SA1019 only checked for nil: ECDH dereferences it.
-		if ek, ok := priv.(*ecdsa.PrivateKey); ok && ek != nil && ek.Curve != nil && ek.D != nil && spec.IsECDH() {
-			// The card imports ECDH keys as *ecdh.PrivateKey.
-			dk, err := ek.ECDH()
-			if err != nil {
-				return fmt.Errorf("ksp: import: %w: %w", minidriver.ErrInvalidParameter, err)
-			}
-			priv = dk
-		}
-	}
-	c, err := k.p.core.Create(ctx, cspcore.CreateRequest{Name: k.name, Spec: spec, Bits: k.bits, Key: priv, PIN: k.pin, CheckSizes: true})
-	if err != nil {
-		// The core wraps ErrUnsupportedAlgorithm where the card refused
-		// the algorithm or size, and only there.
-		return err
-	}
-	ck, err := c.Key(spec)
-	if err != nil {
-		return err
-	}
-	k.k, k.bits = ck, ck.Bits()
-	return nil
 }
 
 // key returns the finalized key; after the provider's Close, ErrClosed.
@@ -344,11 +159,6 @@ func (k *Key) Bits() int {
 	return k.bits
 }
 
-func specBits(alg Algorithm) int {
-	spec, _ := alg.spec(0)
-	return spec.CurveBits()
-}
-
 // Stats returns the APDUs and bytes exchanged so far on the provider's
 // connection to the key's card (zero before Finalize or when the card is
 // not connected), for diagnostics and benchmarks.
@@ -369,4 +179,159 @@ func (k *Key) Delete(ctx context.Context) error {
 		return err
 	}
 	return ck.Container().Delete(ctx)
+}
+
+// Reader returns the reader the card of a finalized key was last seen in
+// (the "SmartCardReader" property), "" before Finalize.
+func (k *Key) Reader() string {
+	ck, err := k.key()
+	if err != nil {
+		return ""
+	}
+	return ck.Container().Reader()
+}
+
+// CardID returns the identity of a finalized key's card (the
+// "SmartCardGuid" property), zero before Finalize.
+func (k *Key) CardID() cardfs.CardID {
+	ck, err := k.key()
+	if err != nil {
+		return cardfs.CardID{}
+	}
+	return ck.Container().CardID()
+}
+
+// Certificate returns the key's certificate (the "SmartCardKeyCertificate"
+// property) from the card's kscNN or kxcNN file, through the data cache.
+// A key without one gives an error matching ErrNoCertificate, a key not
+// finalized one matching ErrNotFinalized.
+func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
+	ck, err := k.key()
+	if err != nil {
+		return nil, err
+	}
+	return ck.Certificate(ctx)
+}
+
+// SetCertificate stores cert as the key's certificate (setting
+// "SmartCardKeyCertificate"): the key's kscNN or kxcNN file, created when
+// missing; nil deletes it. cert's public key must be the key's. Writing
+// needs what Config.AdminResponse describes.
+func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error {
+	ck, err := k.key()
+	if err != nil {
+		return err
+	}
+	return ck.SetCertificate(ctx, cert)
+}
+
+// PIN returns the PIN that protects the key (the "SmartCardPinId"
+// property): its container's, read from the card; before Finalize, the
+// one set for it (the user PIN by default).
+func (k *Key) PIN(ctx context.Context) (minidriver.PinID, error) {
+	var pin minidriver.PinID
+	err := k.withPIN(ctx, func(_ *engine.Op, id minidriver.PinID) error {
+		pin = id
+		return nil
+	})
+	return pin, err
+}
+
+// PINInfo returns what the card says of the PIN that protects the key
+// (the "SmartCardPinInfo" property): its type, purpose, cache policy and
+// who may unblock it.
+func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
+	var info minidriver.PINInfo
+	err := k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
+		i, err := op.PINInfo(id)
+		if err != nil {
+			return fmt.Errorf("ksp: PIN %d: %w", id, err)
+		}
+		info = i
+		return nil
+	})
+	return info, err
+}
+
+// VerifyPIN verifies pin as the PIN that protects the key on the card now
+// (setting "SmartCardPin"), and caches it under the PIN's cache policy, so
+// that the key's next operations need no prompt. A wrong PIN is refused by
+// the card and not cached. pin must be 1 to 255 bytes; it is not kept
+// beyond the cache.
+func (k *Key) VerifyPIN(ctx context.Context, pin []byte) error {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return err
+	}
+	if len(pin) == 0 || len(pin) > maxSecretLen {
+		return fmt.Errorf("%w: a PIN of %d bytes", minidriver.ErrInvalidParameter, len(pin))
+	}
+	return k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
+		if err := op.VerifyPIN(id, pin); err != nil {
+			return fmt.Errorf("ksp: verify PIN %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// maxSecretLen bounds a PIN handed to VerifyPIN (or "SmartCardPin"): what
+// one short command carries (no card's PIN comes near it).
+const maxSecretLen = 255
+
+// withPIN runs fn in one transaction on the key's card (see cardRef) with
+// the PIN that protects the key.
+func (k *Key) withPIN(ctx context.Context, fn func(op *engine.Op, id minidriver.PinID) error) error {
+	if err := k.p.core.CheckOpen(); err != nil {
+		return err
+	}
+	ref, ck, err := k.cardRef(ctx)
+	if err != nil {
+		return err
+	}
+	return cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
+		id, err := k.pinID(op, ck)
+		if err != nil {
+			return err
+		}
+		return fn(op, id)
+	})
+}
+
+// cardRef returns the card of the key: the finalized key's, else the card
+// the name given to CreatePersistedKey selects (the first card present
+// without a reader).
+func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
+	if ck, err := k.key(); err == nil {
+		return ck.Container().Ref, ck, nil
+	}
+	reader, _, err := ParseName(k.Name())
+	if err != nil {
+		return nil, nil, err
+	}
+	cards, _, err := k.p.core.CardsFor(ctx, reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.p.core.NewRef(cards[0]), nil, nil
+}
+
+// pinID returns the PIN protecting the key: the container's on the card,
+// else the one set before Finalize (the user PIN by default).
+func (k *Key) pinID(op *engine.Op, ck *cspcore.Key) (minidriver.PinID, error) {
+	if ck == nil {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.pin == 0 {
+			return minidriver.RoleUser, nil
+		}
+		return k.pin, nil
+	}
+	idx, err := cspcore.Index(op, ck.Container())
+	if err != nil {
+		return 0, err
+	}
+	id, err := op.ContainerPIN(idx)
+	if err != nil {
+		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.Container().Name, err)
+	}
+	return id, nil
 }

@@ -2,7 +2,6 @@ package ksp
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
@@ -53,27 +52,6 @@ func Open(cfg Config) (*Provider, error) {
 // fails with an error matching ErrClosed.
 func (p *Provider) Close() error {
 	return p.core.Close()
-}
-
-// ParseName splits a key name of one of the four Windows forms (Microsoft's
-// "Smart Card Architecture": "Container specification levels", which
-// NCryptOpenKey takes too): `\\.\Reader\Key`, `\\.\Reader\` (the default
-// key of the card in that reader), `Key` (on any card) and "" (the default
-// key of any card). A backslash in the key part is an error matching
-// ErrBadName.
-func ParseName(name string) (reader, key string, err error) {
-	return cspcore.ParseName(name, ErrBadName)
-}
-
-// keyOf picks the key a KSP name opens in a container: the key exchange
-// slot's (RSA exchange, ECDH) when there is one, else the signature
-// slot's.
-func keyOf(c *cspcore.Container) (*cspcore.Key, error) {
-	specs := c.KeySpecs()
-	if len(specs) == 0 {
-		return nil, fmt.Errorf("ksp: container %q holds no key: %w", c.Name, minidriver.ErrNoKeyContainer)
-	}
-	return c.Key(specs[len(specs)-1])
 }
 
 // OpenKey opens a key by a name of one of the four Windows forms (see

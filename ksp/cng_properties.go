@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 
-	"github.com/cardmod/cardmod/internal/cspcore"
-	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -28,72 +26,6 @@ const (
 	PropUniqueName              = "Unique Name"
 	PropExportPolicy            = "Export Policy"
 )
-
-// CertEntry is one certificate of the user store
-// ("SmartCardUserCertStore") with the key it belongs to. Its fields:
-//
-//	Certificate *x509.Certificate
-//	Container   string             // the key's (container's) name
-//	KeySpec     minidriver.KeySpec // the key's legacy spec
-//	Reader      string             // the reader its card was in
-//	CardID      cardfs.CardID      // its card's identity
-//
-// The key is Provider.OpenKeySpec(ctx, `\\.\`+Reader+`\`+Container, KeySpec).
-// It is the type basecsp.CertEntry is too.
-type CertEntry = cspcore.CertEntry
-
-// Certificates returns the user certificate store of every card present
-// (what "SmartCardUserCertStore" gives). A card that cannot be read, or a
-// certificate that cannot be read or parsed, does not hide the others:
-// Certificates returns every certificate it read and, as its error, a
-// CardErrors naming what it could not read (the key's Container and
-// KeySpec for a certificate).
-func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
-	if err := p.core.CheckOpen(); err != nil {
-		return nil, err
-	}
-	return p.core.Certificates(ctx)
-}
-
-// cardRef returns the card of the key: the finalized key's, else the card
-// the name given to CreatePersistedKey selects (the first card present
-// without a reader).
-func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
-	if ck, err := k.key(); err == nil {
-		return ck.Container().Ref, ck, nil
-	}
-	reader, _, err := ParseName(k.Name())
-	if err != nil {
-		return nil, nil, err
-	}
-	cards, _, err := k.p.core.CardsFor(ctx, reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	return k.p.core.NewRef(cards[0]), nil, nil
-}
-
-// pinID returns the PIN protecting the key: the container's on the card,
-// else the one set before Finalize (the user PIN by default).
-func (k *Key) pinID(op *engine.Op, ck *cspcore.Key) (minidriver.PinID, error) {
-	if ck == nil {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.pin == 0 {
-			return minidriver.RoleUser, nil
-		}
-		return k.pin, nil
-	}
-	idx, err := cspcore.Index(op, ck.Container())
-	if err != nil {
-		return 0, err
-	}
-	id, err := op.ContainerPIN(idx)
-	if err != nil {
-		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.Container().Name, err)
-	}
-	return id, nil
-}
 
 func propErr(name string, err error) error { return &PropertyError{Name: name, Err: err} }
 
@@ -130,8 +62,19 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 			return v, propErr(name, err)
 		}
 		return v, nil
-	case PropSmartCardReader, PropSmartCardGUID, PropSmartCardKeyCertificate, PropSmartCardPinID,
-		PropSmartCardPinInfo, PropSmartCardRootCertStore:
+	case PropSmartCardPinID:
+		v, err := k.PIN(ctx)
+		if err != nil {
+			return nil, propErr(name, err)
+		}
+		return v, nil
+	case PropSmartCardPinInfo:
+		v, err := k.PINInfo(ctx)
+		if err != nil {
+			return nil, propErr(name, err)
+		}
+		return v, nil
+	case PropSmartCardReader, PropSmartCardGUID, PropSmartCardKeyCertificate, PropSmartCardRootCertStore:
 	default:
 		return nil, propErr(name, ErrUnknownProperty)
 	}
@@ -152,23 +95,6 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 		v, err = ck.Certificate(ctx)
 	case PropSmartCardRootCertStore:
 		v, err = ref.RootCertificates(ctx)
-	case PropSmartCardPinID, PropSmartCardPinInfo:
-		err = cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
-			id, err := k.pinID(op, ck)
-			if err != nil {
-				return err
-			}
-			if name == PropSmartCardPinID {
-				v = id
-				return nil
-			}
-			info, err := op.PINInfo(id)
-			if err != nil {
-				return fmt.Errorf("ksp: PIN %d: %w", id, err)
-			}
-			v = info
-			return nil
-		})
 	}
 	if err != nil {
 		return nil, propErr(name, err)
@@ -211,24 +137,7 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 			return propErr(name, fmt.Errorf("%w: %T, want string or []byte", ErrPropertyType, value))
 		}
 		defer clear(pin)
-		if len(pin) == 0 || len(pin) > maxSecretLen {
-			return propErr(name, fmt.Errorf("%w: a PIN of %d bytes", minidriver.ErrInvalidParameter, len(pin)))
-		}
-		ref, ck, err := k.cardRef(ctx)
-		if err != nil {
-			return propErr(name, err)
-		}
-		err = cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
-			id, err := k.pinID(op, ck)
-			if err != nil {
-				return err
-			}
-			if err := op.VerifyPIN(id, pin); err != nil {
-				return fmt.Errorf("ksp: verify PIN %d: %w", id, err)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := k.VerifyPIN(ctx, pin); err != nil {
 			return propErr(name, err)
 		}
 		return nil
@@ -237,11 +146,7 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 		if !ok {
 			return propErr(name, fmt.Errorf("%w: %T, want *x509.Certificate", ErrPropertyType, value))
 		}
-		ck, err := k.key()
-		if err != nil {
-			return propErr(name, err)
-		}
-		if err := ck.SetCertificate(ctx, cert); err != nil {
+		if err := k.SetCertificate(ctx, cert); err != nil {
 			return propErr(name, err)
 		}
 		return nil
@@ -264,10 +169,6 @@ func (k *Key) SetProperty(ctx context.Context, name string, value any) error {
 	}
 	return propErr(name, ErrUnknownProperty)
 }
-
-// maxSecretLen bounds a PIN handed to SetProperty: what one short command
-// carries (no card's PIN comes near it).
-const maxSecretLen = 255
 
 // setKeyProperty sets a property of a key not finalized yet.
 func (k *Key) setKeyProperty(name string, value any) error {
