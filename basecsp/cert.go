@@ -3,21 +3,13 @@ package basecsp
 import (
 	"context"
 
-	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 )
 
-// CertEntry is one certificate of the user store (PP_USER_CERTSTORE) with
-// the key it belongs to. Its fields:
-//
-//	Certificate *x509.Certificate
-//	Container   string             // the key's container
-//	KeySpec     minidriver.KeySpec // the key's spec
-//	Reader      string             // the reader its card was in
-//	CardID      cardfs.CardID      // its card's identity
-//
-// The key is Provider.Container(ctx, `\\.\`+Reader+`\`+Container).Key(KeySpec).
-// It is the type ksp.CertEntry is too.
-type CertEntry = cspcore.CertEntry
+// CertEntry is one certificate of the user store with the key it belongs
+// to: keystore.CertEntry, shared with package ksp. The key is
+// Provider.Container(ctx, `\\.\`+Reader+`\`+Container).Key(KeySpec).
+type CertEntry = keystore.CertEntry
 
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present. Files come from

@@ -3,26 +3,14 @@ package basecsp
 import (
 	"context"
 
-	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 )
 
-// KeyQuery says which key FindKey looks for, by what its user knows of it.
-// Every field that is set must match; the zero KeyQuery matches the first
-// key of the first card. Its fields:
-//
-//	Reader      string                // only the card in this reader
-//	CardID      cardfs.CardID         // only the card of this identity
-//	Container   string                // the container's name
-//	Address     minidriver.KeyAddress // the plug-in's own address: piv.SlotAuthentication (slot 9A), gids.KeyRef(0x81)
-//	KeySpec     minidriver.KeySpec    // the key's spec
-//	Public      crypto.PublicKey      // the key's public key
-//	Subject     string                // its certificate's subject: "CN=alice,O=Example" or "alice"
-//	Fingerprint []byte                // the SHA-256 digest of its certificate (DER)
-//
-// An Address only matches keys of the plug-in whose type it is (a
-// piv.Slot only PIV keys). It is the type ksp.KeyQuery is too (where
-// Container is the key's name).
-type KeyQuery = cspcore.Query
+// KeyQuery says which key FindKey looks for, by what its user knows of it
+// (certificate subject or fingerprint, public key, container name, a
+// plug-in's own address such as a PIV slot or a GIDS key reference):
+// keystore.KeyQuery (whose doc lists its fields), shared with package ksp.
+type KeyQuery = keystore.KeyQuery
 
 // FindKey returns the first key that matches q, looking at the cards in
 // reader order and at each card's containers in container map order (a

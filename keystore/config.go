@@ -1,8 +1,10 @@
-// Package keystore holds the settings that cardmod's two providers share:
-// the Base CSP (package basecsp) and the Smart Card KSP (package ksp) are
-// both opened with a Config, and basecsp.Config and ksp.Config are this
-// type. A key made through one provider is a key of the other: both run
-// over the same engine, which reads these settings.
+// Package keystore holds what cardmod's two providers share with their
+// users, declared once: the Base CSP (package basecsp) and the Smart Card
+// KSP (package ksp) are both opened with a Config, find keys with a
+// KeyQuery and list the user certificate store as CertEntry values;
+// basecsp.Config, basecsp.KeyQuery and basecsp.CertEntry (and ksp's) are
+// these types. A key made through one provider is a key of the other:
+// both run over the same engine, which reads these settings.
 //
 // As crypto/tls's Config, a Config is a plain value whose zero fields mean
 // their documented defaults, resolved where the setting is used; opening

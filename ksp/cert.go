@@ -3,21 +3,13 @@ package ksp
 import (
 	"context"
 
-	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 )
 
-// CertEntry is one certificate of the user store
-// ("SmartCardUserCertStore") with the key it belongs to. Its fields:
-//
-//	Certificate *x509.Certificate
-//	Container   string             // the key's (container's) name
-//	KeySpec     minidriver.KeySpec // the key's legacy spec
-//	Reader      string             // the reader its card was in
-//	CardID      cardfs.CardID      // its card's identity
-//
-// The key is Provider.OpenKeySpec(ctx, `\\.\`+Reader+`\`+Container, KeySpec).
-// It is the type basecsp.CertEntry is too.
-type CertEntry = cspcore.CertEntry
+// CertEntry is one certificate of the user store with the key it belongs
+// to: keystore.CertEntry, shared with package basecsp. The key is
+// Provider.OpenKeySpec(ctx, `\\.\`+Reader+`\`+Container, KeySpec).
+type CertEntry = keystore.CertEntry
 
 // Certificates returns the user certificate store of every card present
 // (what "SmartCardUserCertStore" gives). A card that cannot be read, or a

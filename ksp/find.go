@@ -3,16 +3,14 @@ package ksp
 import (
 	"context"
 
-	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 )
 
-// KeyQuery says which key FindKey looks for: basecsp.KeyQuery, the same
-// type, whose doc lists its fields. Container is the key's name; Address a
-// plug-in's own key address (piv.SlotAuthentication, slot 9A; a GIDS
-// gids.KeyRef); Public,
-// Subject and Fingerprint name the key by its public key or its
-// certificate. The fields set must all match.
-type KeyQuery = cspcore.Query
+// KeyQuery says which key FindKey looks for, by what its user knows of it
+// (certificate subject or fingerprint, public key, key name, a
+// plug-in's own address such as a PIV slot or a GIDS key reference):
+// keystore.KeyQuery (whose doc lists its fields), shared with package basecsp.
+type KeyQuery = keystore.KeyQuery
 
 // FindKey returns the first key that matches q, as the Base CSP's
 // Provider.FindKey finds it (cards in reader order, keys in container map

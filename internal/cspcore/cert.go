@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -127,14 +128,8 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 }
 
 // CertEntry is one certificate of the user store with the key it belongs
-// to; the providers export it under the same name.
-type CertEntry struct {
-	Certificate *x509.Certificate
-	Container   string
-	KeySpec     minidriver.KeySpec
-	Reader      string
-	CardID      cardfs.CardID
-}
+// to: keystore.CertEntry, which the providers export under the same name.
+type CertEntry = keystore.CertEntry
 
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present, through the data

@@ -12,41 +12,19 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// Query says which key Find looks for: every field set must match; the
-// zero Query matches every key. The providers export it as KeyQuery.
-type Query struct {
-	// Reader, if set, looks at the card in that reader only.
-	Reader string
-	// CardID, if not zero, looks at the card of that identity only.
-	CardID cardfs.CardID
-	// Container is the container's (CNG: the key's) name, compared as the
-	// container map compares names.
-	Container string
-	// Address is where the card's plug-in keeps the key, in the card's own
-	// terms (minidriver/piv.Slot, minidriver/gids.KeyRef). Only cards
-	// whose plug-in has such addresses (minidriver.ContainerAddresser) can match.
-	Address minidriver.KeyAddress
-	// KeySpec, if not zero, is the key's spec.
-	KeySpec minidriver.KeySpec
-	// Public is the key's public key (an *ecdh.PublicKey matches the EC
-	// key of the same point, as a certificate's key does).
-	Public crypto.PublicKey
-	// Subject is the subject of the key's certificate: its distinguished
-	// name as pkix.Name.String writes it ("CN=alice,O=Example") or its
-	// common name alone.
-	Subject string
-	// Fingerprint is the SHA-256 digest of the key's certificate (DER).
-	Fingerprint []byte
-}
+// Query says which key Find looks for: keystore.KeyQuery, which the
+// providers export as KeyQuery.
+type Query = keystore.KeyQuery
 
 // needsCert reports whether q is matched against the key's certificate.
-func (q *Query) needsCert() bool { return q.Subject != "" || q.Fingerprint != nil }
+func needsCert(q *Query) bool { return q.Subject != "" || q.Fingerprint != nil }
 
 // matchCert reports whether cert satisfies q's certificate fields.
-func (q *Query) matchCert(cert *x509.Certificate) bool {
+func matchCert(q *Query, cert *x509.Certificate) bool {
 	if q.Subject != "" && cert.Subject.String() != q.Subject && cert.Subject.CommonName != q.Subject {
 		return false
 	}
@@ -221,12 +199,12 @@ func (c *Core) findOn(ec *engine.Card, op *engine.Op, q *Query) (*Key, error) {
 			if q.Public != nil && !samePublicEither(q.Public, k.pub) {
 				continue
 			}
-			if q.needsCert() {
+			if needsCert(q) {
 				cert, err := c.readCert(op, r.Index, spec.Slot())
 				if err != nil && cardLevel(err) {
 					return nil, fmt.Errorf("container %q: certificate: %w", r.Name, err)
 				}
-				if err != nil || !q.matchCert(cert) {
+				if err != nil || !matchCert(q, cert) {
 					continue
 				}
 			}
