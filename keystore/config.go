@@ -1,9 +1,10 @@
 // Package keystore holds what cardmod's two providers share with their
 // users, declared once: the Base CSP (package basecsp) and the Smart Card
 // KSP (package ksp) are both opened with a Config, find keys with a
-// KeyQuery and list the user certificate store as CertEntry values;
-// basecsp.Config, basecsp.KeyQuery and basecsp.CertEntry (and ksp's) are
-// these types. A key made through one provider is a key of the other:
+// KeyQuery, list the user certificate store as CertEntry values and
+// report what a listing could not read as CardErrors; basecsp.Config,
+// basecsp.KeyQuery, basecsp.CertEntry and basecsp.CardErrors (and ksp's)
+// are these types. A key made through one provider is a key of the other:
 // both run over the same engine, which reads these settings.
 //
 // As crypto/tls's Config, a Config is a plain value whose zero fields mean
