@@ -18,8 +18,5 @@ type CertEntry = keystore.CertEntry
 // CardErrors naming what it could not read (the key's Container and
 // KeySpec for a certificate).
 func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
-	if err := p.core.CheckOpen(); err != nil {
-		return nil, err
-	}
 	return p.core.Certificates(ctx)
 }

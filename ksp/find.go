@@ -17,9 +17,5 @@ type KeyQuery = keystore.KeyQuery
 // order, the signature key of a two-key container first: set KeySpec for
 // the other). Not found is an error matching minidriver.ErrNoKeyContainer.
 func (p *Provider) FindKey(ctx context.Context, q KeyQuery) (*Key, error) {
-	k, err := p.core.Find(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return finalizedKey(p, k), nil
+	return p.finalized(p.core.Find(ctx, q))
 }

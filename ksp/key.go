@@ -38,8 +38,13 @@ var (
 	_ crypto.Decrypter = (*Key)(nil)
 )
 
-func finalizedKey(p *Provider, k *cspcore.Key) *Key {
-	return &Key{p: p, alg: algorithmOf(k.Spec()), k: k, bits: k.Bits(), usage: usageOf(k.Spec())}
+// finalized returns the Key of the core's key k, or err: it takes what
+// the core's look-ups return, as in p.finalized(p.core.Find(ctx, q)).
+func (p *Provider) finalized(k *cspcore.Key, err error) (*Key, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &Key{p: p, alg: algorithmOf(k.Spec()), k: k, bits: k.Bits(), usage: usageOf(k.Spec())}, nil
 }
 
 // key returns the finalized key; after the provider's Close, ErrClosed.

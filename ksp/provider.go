@@ -66,11 +66,7 @@ func (p *Provider) OpenKey(ctx context.Context, name string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := keyOf(c)
-	if err != nil {
-		return nil, err
-	}
-	return finalizedKey(p, k), nil
+	return p.finalized(keyOf(c))
 }
 
 // OpenKeySpec opens the key of a legacy key spec (NCryptOpenKey's
@@ -84,11 +80,7 @@ func (p *Provider) OpenKeySpec(ctx context.Context, name string, spec minidriver
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.Key(spec)
-	if err != nil {
-		return nil, err
-	}
-	return finalizedKey(p, k), nil
+	return p.finalized(c.Key(spec))
 }
 
 // KeyEntry describes one key of a card (NCryptEnumKeys).

@@ -137,6 +137,9 @@ type CertEntry = keystore.CertEntry
 // read or parsed, are reported in a CardErrors returned beside every
 // certificate that could (see listCards).
 func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
+	if err := c.CheckOpen(); err != nil {
+		return nil, err
+	}
 	return listContainers(ctx, c, true, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
 		var out []CertEntry
 		for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
