@@ -71,6 +71,8 @@ func TestClosedMeansClosed(t *testing.T) {
 				"Key.DecryptContext":       func() error { _, err := key.DecryptContext(ctx, rand.Reader, ciphertext, nil); return err },
 				"Key.Certificate":          func() error { _, err := key.Certificate(ctx); return err },
 				"Key.SetCertificate":       func() error { return key.SetCertificate(ctx, nil) },
+				"Key.PIN":                  func() error { _, err := key.PIN(ctx); return err },
+				"Key.PINInfo":              func() error { _, err := key.PINInfo(ctx); return err },
 				"Key.ImportSessionKey":     func() error { _, err := key.ImportSessionKey(ctx, blob, basecsp.WrapPKCS1); return err },
 				// Beyond the four types: what takes a Key.
 				"SessionKey.Export": func() error { _, err := sk.Export(key, basecsp.WrapPKCS1); return err },

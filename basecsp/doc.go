@@ -23,6 +23,7 @@
 //     signatures in ASN.1, PKCS #1 v1.5 decryption with implicit rejection
 //     and OAEP decryption, padding added and removed on the host in
 //     constant time; Public never touches the card;
+//   - the PIN that protects each key (Key.PIN, Key.PINInfo);
 //   - the certificate of each key (Key.Certificate, Key.SetCertificate),
 //     the user certificate store (Provider.Certificates) and the card's
 //     root store in mscp/msroots (Card.RootCertificates);

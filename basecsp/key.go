@@ -7,8 +7,8 @@ import (
 )
 
 // coreKey is the shared core's key, which Key embeds: its methods Public,
-// Spec, Bits, Sign, SignContext, Decrypt, DecryptContext, Certificate and
-// SetCertificate are Key's.
+// Spec, Bits, Sign, SignContext, Decrypt, DecryptContext, Certificate,
+// SetCertificate, PIN and PINInfo are Key's.
 type coreKey = cspcore.Key
 
 // Key is one private key on a card: the key of one spec in a container.
@@ -28,6 +28,8 @@ type coreKey = cspcore.Key
 //	DecryptContext(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error)
 //	Certificate(ctx context.Context) (*x509.Certificate, error)
 //	SetCertificate(ctx context.Context, cert *x509.Certificate) error
+//	PIN(ctx context.Context) (minidriver.PinID, error)        // the PIN that protects it (its container's)
+//	PINInfo(ctx context.Context) (minidriver.PINInfo, error)  // what the card says of that PIN: type, purpose, cache policy, unblock
 //
 // Signatures: with *rsa.PSSOptions RSASSA-PSS with MGF1 over the same
 // hash and the salt length the options ask for (rsa.PSSSaltLengthAuto:

@@ -59,6 +59,48 @@ func (k *Key) Bits() int { return k.bits }
 // Container returns the key's container.
 func (k *Key) Container() *Container { return k.c }
 
+// PIN returns the PIN that protects the key: its container's PIN, read in
+// one transaction (from the data cache while cardcf says it is fresh).
+func (k *Key) PIN(ctx context.Context) (minidriver.PinID, error) {
+	var id minidriver.PinID
+	err := k.withPIN(ctx, func(_ *engine.Op, pin minidriver.PinID) error {
+		id = pin
+		return nil
+	})
+	return id, err
+}
+
+// PINInfo returns what the card says of the PIN that protects the key: its
+// type, purpose, cache policy and the PINs that may unblock it.
+func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
+	var info minidriver.PINInfo
+	err := k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
+		i, err := op.PINInfo(id)
+		if err != nil {
+			return k.c.Ref.core.Errorf("PIN %d: %w", id, err)
+		}
+		info = i
+		return nil
+	})
+	return info, err
+}
+
+// withPIN runs fn in one transaction on the key's card with the PIN that
+// protects the key.
+func (k *Key) withPIN(ctx context.Context, fn func(op *engine.Op, id minidriver.PinID) error) error {
+	core := k.c.Ref.core
+	if err := core.CheckOpen(); err != nil {
+		return err
+	}
+	return k.c.do(ctx, func(op *engine.Op, idx int) error {
+		id, err := op.ContainerPIN(idx)
+		if err != nil {
+			return core.Errorf("PIN of container %q: %w", k.c.Name, err)
+		}
+		return fn(op, id)
+	}, doPlain)
+}
+
 // Sign signs digest with context.Background(); see SignContext.
 func (k *Key) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return k.SignContext(context.Background(), rand, digest, opts)
