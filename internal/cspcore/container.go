@@ -136,12 +136,24 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 	if cname != "" {
 		what = fmt.Sprintf("container %q", cname)
 	}
-	// A new process opens the card in the look-up's transaction
-	// (CardsDo); the cards after the one that has it are not looked at.
-	var found *Container
+	return firstOnCards(ctx, c, reader, "no "+what+" found", func(ec *engine.Card, op *engine.Op) (*Container, error) {
+		return c.openOn(ec, op, cname)
+	})
+}
+
+// firstOnCards runs on for each card in reader (every reader when it is
+// empty) and returns the first thing it finds. A new process opens each
+// card in the transaction of its look-up (CardsDo), and the cards after
+// the one that has it are not looked at. A card that cannot be read does
+// not keep it from being found on another, unless the reader was named
+// or the context ended; nothing found is an error matching
+// minidriver.ErrNoKeyContainer that says notFound and wraps the
+// CardErrors of the cards that could not be read.
+func firstOnCards[T any](ctx context.Context, c *Core, reader, notFound string, on func(*engine.Card, *engine.Op) (*T, error)) (*T, error) {
+	var found *T
 	cards, opErrs, failed, err := c.CardsDo(ctx, reader, func(ec *engine.Card, op *engine.Op) error {
 		var err error
-		found, err = c.openOn(ec, op, cname)
+		found, err = on(ec, op)
 		return err
 	}, func(err error) bool {
 		if err != nil {
@@ -164,9 +176,9 @@ func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
 		return found, nil
 	}
 	if len(failed) > 0 {
-		return nil, c.Errorf("no %s found: %w; %w", what, minidriver.ErrNoKeyContainer, failed)
+		return nil, c.Errorf("%s: %w; %w", notFound, minidriver.ErrNoKeyContainer, failed)
 	}
-	return nil, c.Errorf("no %s found: %w", what, minidriver.ErrNoKeyContainer)
+	return nil, c.Errorf("%s: %w", notFound, minidriver.ErrNoKeyContainer)
 }
 
 // Entry describes one valid container of a card.

@@ -76,38 +76,9 @@ func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
 	if q.CardID != (cardfs.CardID{}) {
 		return c.findByID(ctx, &q)
 	}
-	// A new process opens the card in the look-up's transaction
-	// (CardsDo); the cards after the one that has the key are not looked
-	// at.
-	var found *Key
-	cards, opErrs, failed, err := c.CardsDo(ctx, q.Reader, func(ec *engine.Card, op *engine.Op) error {
-		var err error
-		found, err = c.findOn(ec, op, &q)
-		return err
-	}, func(err error) bool {
-		if err != nil {
-			found = nil
-		}
-		return found != nil
+	return firstOnCards(ctx, c, q.Reader, "no key matches", func(ec *engine.Card, op *engine.Op) (*Key, error) {
+		return c.findOn(ec, op, &q)
 	})
-	if err != nil {
-		return nil, err
-	}
-	for i, ec := range cards {
-		if err := opErrs[i]; err != nil {
-			if q.Reader != "" || ctx.Err() != nil {
-				return nil, c.Errorf("%w", err)
-			}
-			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
-		}
-	}
-	if found != nil {
-		return found, nil
-	}
-	if len(failed) > 0 {
-		return nil, c.Errorf("no key matches: %w; %w", minidriver.ErrNoKeyContainer, failed)
-	}
-	return nil, c.Errorf("no key matches: %w", minidriver.ErrNoKeyContainer)
 }
 
 // findByID is Find for a query that names a card identity: the cards are
