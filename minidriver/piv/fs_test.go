@@ -507,3 +507,34 @@ func utf16Name(b []byte) string {
 	}
 	return string(utf16.Decode(u))
 }
+
+// A card enrolled by Yubico's tools has the container map (5FFF10) and no
+// file store (5FFF20): libykpiv's ykpiv_util_write_mscmap and Yubico's
+// minidriver write the map object only, 5FFF20 is cardmod's own. A fresh
+// process must read the map there too, so GET DATA 5FFF20 answering 6A82
+// does not tell that 5FFF10 is absent (issue 12, item 2, left out for it).
+func TestYubicoMapWithoutFileStore(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	key := testRSAKey(t)
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 2, KeySpec: minidriver.KeyExchange, Key: key}))
+		putData(t, ctx, tx, 0x5FFF20, nil)
+		putData(t, ctx, tx, 0x5FFF10, berTLV(0x81, ykRecord("yubico-enrolled", 0x9D, 1, 2048, 0x03, 1)))
+	})
+	fresh := newEnv(t, e.sim, piv.Plugin{})
+	fresh.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		_, err := getData(t, ctx, tx, 0x5FFF20)
+		require.ErrorIs(t, err, scrm.ErrNotFound, "the card has no file store")
+		b, err := fresh.md.ReadFile(ctx, tx, "mscp", "cmapfile")
+		require.NoError(t, err)
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(t, err)
+		recs := m.ValidRecords()
+		require.Len(t, recs, 1)
+		assert.Equal(t, "yubico-enrolled", recs[0].Name)
+		info, err := fresh.md.ContainerInfo(ctx, tx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, &key.PublicKey, info.KeyExchange)
+	})
+}
