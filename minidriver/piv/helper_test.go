@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/cardsim"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
@@ -167,4 +168,14 @@ func ecdhCurve() ecdh.Curve { return ecdh.P256() }
 func verifyECDSA(pub any, digest, sig []byte) bool {
 	k, ok := pub.(*ecdsa.PublicKey)
 	return ok && ecdsa.VerifyASN1(k, digest, sig)
+}
+
+// containerMap reads the card's cmapfile through md and parses it.
+func containerMap(t testing.TB, ctx context.Context, md minidriver.Card, tx *scrm.Tx) *cardfs.ContainerMap {
+	t.Helper()
+	b, err := md.ReadFile(ctx, tx, "mscp", "cmapfile")
+	require.NoError(t, err)
+	m, err := cardfs.ParseContainerMap(b)
+	require.NoError(t, err)
+	return m
 }

@@ -63,10 +63,7 @@ func TestMetadataNoSlotIsNoKey(t *testing.T) {
 			var first int
 			e.run(t, func(ctx context.Context, tx *scrm.Tx) {
 				first = countINS(func() {
-					b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
-					require.NoError(t, err)
-					m, err := cardfs.ParseContainerMap(b)
-					require.NoError(t, err)
+					m := containerMap(t, ctx, e.md, tx)
 					r, ok := m.Record(4)
 					require.True(t, ok)
 					assert.True(t, r.Valid(), "the key in 82")
@@ -123,10 +120,7 @@ func TestAppletWithoutVendorObjects(t *testing.T) {
 		assert.ErrorIs(t, err, minidriver.ErrUnsupported, "no file store: a typed refusal")
 	})
 	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
-		require.NoError(t, err)
-		m, err := cardfs.ParseContainerMap(b)
-		require.NoError(t, err)
+		m := containerMap(t, ctx, e.md, tx)
 		r, ok := m.Find("applet-key")
 		require.True(t, ok, "the name is kept for the Card's lifetime")
 		assert.Equal(t, 0, r.Index)
@@ -168,10 +162,7 @@ func TestIssuedCardIsReadOnly(t *testing.T) {
 		err = minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{Index: 0, KeySpec: minidriver.ECDSAP256})
 		assert.ErrorIs(t, err, minidriver.ErrReadOnly)
 		assert.Equal(t, n, e.card.Stats().APDUs, "refused without a command")
-		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
-		require.NoError(t, err)
-		m, err := cardfs.ParseContainerMap(b)
-		require.NoError(t, err)
+		m := containerMap(t, ctx, e.md, tx)
 		assert.Equal(t, 6, m.Len(), "9A, 9C, 9D, 9E and the two retired slots of the Key History")
 		pin, err := e.md.ContainerPIN(ctx, tx, 1)
 		require.NoError(t, err)

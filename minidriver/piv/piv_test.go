@@ -252,10 +252,7 @@ func TestGenerateECDSAAndSign(t *testing.T) {
 		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
 
 		// The synthesized map shows both containers, 0 the default.
-		b, err := e.md.ReadFile(ctx, tx, "mscp", "cmapfile")
-		require.NoError(t, err)
-		m, err := cardfs.ParseContainerMap(b)
-		require.NoError(t, err)
+		m := containerMap(t, ctx, e.md, tx)
 		recs := m.ValidRecords()
 		require.Len(t, recs, 2)
 		assert.True(t, recs[0].Default())
