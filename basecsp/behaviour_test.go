@@ -42,14 +42,19 @@ func TestClosedMeansClosed(t *testing.T) {
 			Close:  p.Close,
 			Values: []any{p, pc, ct, key},
 			Calls: map[string]func() error{
-				"Provider.Close":           func() error { return p.Close() },
-				"Provider.Cards":           func() error { _, err := p.Cards(ctx); return err },
-				"Provider.InitializeCard":  func() error { _, err := p.InitializeCard(ctx, "reader", basecsp.InitParams{}); return err },
-				"Provider.Card":            func() error { _, err := p.Card(ctx, ""); return err },
-				"Provider.Certificates":    func() error { _, err := p.Certificates(ctx); return err },
-				"Provider.Container":       func() error { _, err := p.Container(ctx, "rsa"); return err },
-				"Provider.Containers":      func() error { _, err := p.Containers(ctx); return err },
-				"Provider.FindKey":         func() error { _, err := p.FindKey(ctx, basecsp.KeyQuery{Container: "rsa"}); return err },
+				"Provider.Close":          func() error { return p.Close() },
+				"Provider.Cards":          func() error { _, err := p.Cards(ctx); return err },
+				"Provider.InitializeCard": func() error { _, err := p.InitializeCard(ctx, "reader", basecsp.InitParams{}); return err },
+				"Provider.Card":           func() error { _, err := p.Card(ctx, ""); return err },
+				"Provider.Certificates":   func() error { _, err := p.Certificates(ctx); return err },
+				"Provider.Container":      func() error { _, err := p.Container(ctx, "rsa"); return err },
+				"Provider.Containers":     func() error { _, err := p.Containers(ctx); return err },
+				"Provider.FindKey":        func() error { _, err := p.FindKey(ctx, basecsp.KeyQuery{Container: "rsa"}); return err },
+				"Provider.Sign": func() error {
+					d := sha256.Sum256(nil)
+					_, _, err := p.Sign(ctx, basecsp.KeyQuery{Container: "rsa"}, nil, d[:], crypto.SHA256)
+					return err
+				},
 				"Provider.ListKeys":        func() error { _, err := p.ListKeys(ctx); return err },
 				"Provider.CreateContainer": func() error { _, err := p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil); return err },
 				"Provider.DeleteContainer": func() error { return p.DeleteContainer(ctx, "rsa") },

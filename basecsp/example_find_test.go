@@ -72,3 +72,24 @@ func ExampleProvider_FindKey() {
 	// reader: Reader 1
 	// signature verifies: true
 }
+
+// A command that signs once and exits finds the key and signs in one
+// call: the look-up and the signature share one transaction.
+func ExampleProvider_Sign() {
+	backend := twoCards() // scrm/pcsc.NewBackend() for the system's readers
+	p, err := basecsp.Open(basecsp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN))})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	digest := sha256.Sum256([]byte("hello, card"))
+	sig, key, err := p.Sign(context.Background(), basecsp.KeyQuery{Address: piv.SlotAuthentication}, rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("reader:", key.Container().Reader())
+	fmt.Println("signature verifies:", ecdsa.VerifyASN1(key.Public().(*ecdsa.PublicKey), digest[:], sig))
+	// Output:
+	// reader: Reader 1
+	// signature verifies: true
+}

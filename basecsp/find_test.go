@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +19,7 @@ import (
 	mdgids "github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
 // FindKey finds a key by each thing a user may know of it, and every
@@ -70,6 +73,21 @@ func TestFindKey(t *testing.T) {
 			assert.Equal(t, c.want.Container().Name(), k.Container().Name())
 			assert.Equal(t, c.want.Spec(), k.Spec())
 			assert.True(t, c.want.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()))
+		})
+		// Sign finds what FindKey finds, and signs with it.
+		t.Run(c.name+", Sign", func(t *testing.T) {
+			d := sha256.Sum256([]byte(c.name))
+			sig, k, err := f.p.Sign(ctx, c.q, nil, d[:], crypto.SHA256)
+			if c.want == nil {
+				assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+				assert.Nil(t, k)
+				assert.Nil(t, sig)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want.Container().Name(), k.Container().Name())
+			assert.Equal(t, c.want.Spec(), k.Spec())
+			verifySHA256(t, c.want.Public(), d[:], sig)
 		})
 	}
 
@@ -145,4 +163,80 @@ func TestFindKeyMadeByAnotherTool(t *testing.T) {
 	sig, err := k.SignContext(ctx, nil, digest[:], crypto.SHA256)
 	require.NoError(t, err)
 	assert.True(t, ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), digest[:], sig))
+}
+
+// verifySHA256 checks an ECDSA or RSA PKCS #1 v1.5 signature of a SHA-256
+// digest.
+func verifySHA256(t *testing.T, pub crypto.PublicKey, digest, sig []byte) {
+	t.Helper()
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		assert.True(t, ecdsa.VerifyASN1(pub, digest, sig), "ECDSA signature")
+	case *rsa.PublicKey:
+		assert.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig), "RSA signature")
+	default:
+		t.Fatalf("%T key", pub)
+	}
+}
+
+// countingCard counts the commands a simulated card receives.
+type countingCard struct {
+	*simpiv.Card
+	n atomic.Uint64
+}
+
+func (c *countingCard) Transmit(apdu []byte) []byte {
+	c.n.Add(1)
+	return c.Card.Transmit(apdu)
+}
+
+// Sign checks its arguments once it knows the key, before its PIN is
+// asked for, and runs the look-up and the signature in one transaction:
+// a new process's Sign spends one APDU fewer than its FindKey and
+// SignContext (the second transaction's SELECT).
+func TestSignInOneCall(t *testing.T) {
+	sim, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	card := &countingCard{Card: sim}
+	b := virtual.NewBackend()
+	b.AddReader(readerName).Insert(card)
+	pr := newPrompt(simpiv.DefaultPIN)
+	open := func() *basecsp.Provider {
+		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr, AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}
+	ctx := context.Background()
+	_, err = open().CreateContainer(ctx, "ec", minidriver.ECDSAP256, 0, nil)
+	require.NoError(t, err)
+	q := basecsp.KeyQuery{Container: "ec"}
+
+	p := open()
+	asked := pr.Count.Load()
+	_, _, err = p.Sign(ctx, q, nil, make([]byte, 20), crypto.SHA256)
+	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter, "a 20-byte digest is no SHA-256 digest")
+	assert.Equal(t, asked, pr.Count.Load(), "no PIN asked for")
+
+	count := func(fn func(p *basecsp.Provider)) uint64 {
+		p := open()
+		before := card.n.Load()
+		fn(p)
+		require.NoError(t, p.Close())
+		return card.n.Load() - before
+	}
+	d := sha256.Sum256([]byte("one call"))
+	two := count(func(p *basecsp.Provider) {
+		k, err := p.FindKey(ctx, q)
+		require.NoError(t, err)
+		sig, err := k.SignContext(ctx, nil, d[:], crypto.SHA256)
+		require.NoError(t, err)
+		verifySHA256(t, k.Public(), d[:], sig)
+	})
+	one := count(func(p *basecsp.Provider) {
+		sig, k, err := p.Sign(ctx, q, nil, d[:], crypto.SHA256)
+		require.NoError(t, err)
+		verifySHA256(t, k.Public(), d[:], sig)
+	})
+	assert.Equal(t, two-1, one, "the second transaction's first APDU is saved")
 }

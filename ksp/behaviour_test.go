@@ -46,9 +46,14 @@ func TestClosedMeansClosed(t *testing.T) {
 			Close:  p.Close,
 			Values: []any{p, rk, secret},
 			Calls: map[string]func() error{
-				"Provider.Close":              func() error { return p.Close() },
-				"Provider.OpenKey":            func() error { _, err := p.OpenKey(ctx, "rsa"); return err },
-				"Provider.FindKey":            func() error { _, err := p.FindKey(ctx, ksp.KeyQuery{Container: "rsa"}); return err },
+				"Provider.Close":   func() error { return p.Close() },
+				"Provider.OpenKey": func() error { _, err := p.OpenKey(ctx, "rsa"); return err },
+				"Provider.FindKey": func() error { _, err := p.FindKey(ctx, ksp.KeyQuery{Container: "rsa"}); return err },
+				"Provider.Sign": func() error {
+					d := sha256.Sum256(nil)
+					_, _, err := p.Sign(ctx, ksp.KeyQuery{Container: "rsa"}, nil, d[:], crypto.SHA256)
+					return err
+				},
 				"Provider.OpenKeySpec":        func() error { _, err := p.OpenKeySpec(ctx, "rsa", minidriver.KeyExchange); return err },
 				"Provider.Keys":               func() error { _, err := p.Keys(ctx); return err },
 				"Provider.ListKeys":           func() error { _, err := p.ListKeys(ctx); return err },

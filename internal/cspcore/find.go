@@ -63,15 +63,8 @@ func sameAddress(a, b minidriver.KeyAddress) bool {
 // that cannot be read (a corrupt object) matches nothing. After Close it
 // fails with the provider's ErrClosed.
 func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
-	if err := c.CheckOpen(); err != nil {
+	if err := c.checkQuery(&q); err != nil {
 		return nil, err
-	}
-	if q.Fingerprint != nil && len(q.Fingerprint) != sha256.Size {
-		return nil, c.Errorf("key query: a fingerprint is a SHA-256 digest (%d bytes, not %d): %w",
-			sha256.Size, len(q.Fingerprint), minidriver.ErrInvalidParameter)
-	}
-	if q.KeySpec != 0 && !q.KeySpec.Valid() {
-		return nil, c.Errorf("key query: key spec %d: %w", q.KeySpec, minidriver.ErrInvalidParameter)
 	}
 	if q.CardID != (cardfs.CardID{}) {
 		return c.findByID(ctx, &q)
@@ -79,6 +72,21 @@ func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
 	return firstOnCards(ctx, c, q.Reader, "no key matches", func(ec *engine.Card, op *engine.Op) (*Key, error) {
 		return c.findOn(ec, op, &q)
 	})
+}
+
+// checkQuery fails after Close, and on a malformed query.
+func (c *Core) checkQuery(q *Query) error {
+	if err := c.CheckOpen(); err != nil {
+		return err
+	}
+	if q.Fingerprint != nil && len(q.Fingerprint) != sha256.Size {
+		return c.Errorf("key query: a fingerprint is a SHA-256 digest (%d bytes, not %d): %w",
+			sha256.Size, len(q.Fingerprint), minidriver.ErrInvalidParameter)
+	}
+	if q.KeySpec != 0 && !q.KeySpec.Valid() {
+		return c.Errorf("key query: key spec %d: %w", q.KeySpec, minidriver.ErrInvalidParameter)
+	}
+	return nil
 }
 
 // findByID is Find for a query that names a card identity: the cards are
@@ -118,23 +126,27 @@ func (c *Core) findByID(ctx context.Context, q *Query) (*Key, error) {
 
 // findOn returns the first key of card ec that matches q, or nil. Errors
 // are not prefixed yet.
+// A query that names a container asks only about it (Op.FindContainer:
+// on a PIV card without a stored map, one slot instead of 24).
 func (c *Core) findOn(ec *engine.Card, op *engine.Op, q *Query) (*Key, error) {
-	m, err := op.ContainerMap()
-	if err != nil {
-		return nil, fmt.Errorf("container map: %w", err)
-	}
-	want := -1
+	var recs []cardfs.ContainerMapRecord
 	if q.Container != "" {
-		r, ok := m.Find(q.Container)
+		r, ok, err := op.FindContainer(q.Container)
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
+		}
 		if !ok {
 			return nil, nil
 		}
-		want = r.Index
-	}
-	for _, r := range m.ValidRecords() {
-		if want >= 0 && r.Index != want {
-			continue
+		recs = []cardfs.ContainerMapRecord{r}
+	} else {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return nil, fmt.Errorf("container map: %w", err)
 		}
+		recs = m.ValidRecords()
+	}
+	for _, r := range recs {
 		if q.Address != nil {
 			a, err := minidriver.ContainerAddress(op.Context(), op.Card(), op.Tx(), r.Index)
 			switch {

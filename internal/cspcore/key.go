@@ -137,10 +137,38 @@ func (k *Key) authenticate(op *engine.Op, idx int, purpose string) error {
 // options and their paddings are documented once, on basecsp.Key (whose
 // method this is); rand nil means the provider's Config.Rand.
 func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	core := k.c.Ref.core
-	if err := core.CheckOpen(); err != nil {
+	if err := k.c.Ref.core.CheckOpen(); err != nil {
 		return nil, err
 	}
+	req, err := k.signRequest(rand, digest, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The signature is checked against the key's public key before it
+	// is returned (verify). That check is also what makes the cached
+	// container map and PIN information safe to use without reading
+	// cardcf first (engine.Card.DoChecked): a key that another application replaced
+	// gives a signature that does not verify, and the operation runs
+	// again on data read afresh; if the key is still not the one opened,
+	// the error says so and no signature is returned.
+	var sig []byte
+	err = k.c.do(ctx, func(op *engine.Op, idx int) error {
+		var err error
+		sig, err = k.signOn(op, idx, req)
+		return err
+	}, doChecked)
+	if err != nil {
+		return nil, err
+	}
+	return sig, nil
+}
+
+// signRequest checks what the caller of SignContext gave and makes the
+// plug-in's request of it (Container is set by signOn): everything is
+// checked before the card (or the PIN prompt) is asked, so that a request
+// the card cannot take costs nothing.
+func (k *Key) signRequest(rand io.Reader, digest []byte, opts crypto.SignerOpts) (minidriver.SignRequest, error) {
+	core := k.c.Ref.core
 	if rand == nil {
 		rand = core.Rand()
 	}
@@ -148,41 +176,38 @@ func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, op
 	var h crypto.Hash
 	if pss, ok := opts.(*rsa.PSSOptions); ok && pss == nil {
 		// crypto/rsa would dereference it.
-		return nil, core.Errorf("nil *rsa.PSSOptions: %w", minidriver.ErrInvalidParameter)
+		return req, core.Errorf("nil *rsa.PSSOptions: %w", minidriver.ErrInvalidParameter)
 	}
 	if opts != nil {
 		h = opts.HashFunc()
 	}
 	if h != 0 {
 		if n := minidriver.DigestSize(h); n == 0 || n != len(digest) {
-			return nil, core.Errorf("a %d-byte digest is not a %v hash: %w", len(digest), h, minidriver.ErrInvalidParameter)
+			return req, core.Errorf("a %d-byte digest is not a %v hash: %w", len(digest), h, minidriver.ErrInvalidParameter)
 		}
 	}
-	// Everything the caller gave is checked here, before the card (or the
-	// PIN prompt) is asked: a request the card cannot take costs nothing.
 	switch {
 	case k.spec.IsECDSA():
 		if len(digest) == 0 {
-			return nil, core.Errorf("empty digest: %w", minidriver.ErrInvalidParameter)
+			return req, core.Errorf("empty digest: %w", minidriver.ErrInvalidParameter)
 		}
 		// ECDSA uses the leftmost bits of the digest, as many as the
 		// order has (FIPS 186-5 §6.4.1, SEC 1 §4.1.3 step 5): a longer
 		// digest cut to the curve's size signs the same, and no caller
 		// makes the card take a megabyte.
 		if n := (k.bits + 7) / 8; n > 0 && len(digest) > n {
-			digest = digest[:n]
-			req.Digest = digest
+			req.Digest = digest[:n]
 		}
 	case k.spec.IsRSA():
 		if opts == nil {
-			return nil, core.Errorf("RSA signature without options: %w", minidriver.ErrInvalidParameter)
+			return req, core.Errorf("RSA signature without options: %w", minidriver.ErrInvalidParameter)
 		}
 		req.Hash = h
 		req.Padding = minidriver.PaddingPKCS1
 		emLen := (k.bits - 1 + 7) / 8
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
 			if h == 0 || h == crypto.MD5SHA1 {
-				return nil, core.Errorf("PSS needs a hash: %w", minidriver.ErrInvalidParameter)
+				return req, core.Errorf("PSS needs a hash: %w", minidriver.ErrInvalidParameter)
 			}
 			req.Padding = minidriver.PaddingPSS
 			switch s := pss.SaltLength; {
@@ -193,63 +218,58 @@ func (k *Key) SignContext(ctx context.Context, rand io.Reader, digest []byte, op
 			case s > 0:
 				req.SaltLength = s
 			default:
-				return nil, core.Errorf("PSS salt length %d: %w", s, minidriver.ErrInvalidParameter)
+				return req, core.Errorf("PSS salt length %d: %w", s, minidriver.ErrInvalidParameter)
 			}
 			// Written so that no salt length overflows the sum.
 			if req.SaltLength < 0 || req.SaltLength > emLen-h.Size()-2 {
-				return nil, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.bits, minidriver.ErrInvalidParameter)
+				return req, core.Errorf("PSS salt of %d bytes too long for a %d-bit key: %w", req.SaltLength, k.bits, minidriver.ErrInvalidParameter)
 			}
 		} else {
 			// RFC 8017 §9.2 step 3: the DigestInfo (or the bare digest)
 			// and 11 bytes of padding must fit the modulus.
 			t, err := minidriver.DigestInfo(h, digest)
 			if err != nil {
-				return nil, core.Errorf("%w", err)
+				return req, core.Errorf("%w", err)
 			}
 			if len(t) > (k.bits+7)/8-11 {
-				return nil, core.Errorf("a %d-byte digest is too long for a %d-bit key: %w", len(digest), k.bits, minidriver.ErrInvalidParameter)
+				return req, core.Errorf("a %d-byte digest is too long for a %d-bit key: %w", len(digest), k.bits, minidriver.ErrInvalidParameter)
 			}
 		}
 	default:
-		return nil, core.Errorf("a %v key cannot sign: %w", k.spec, minidriver.ErrInvalidParameter)
+		return req, core.Errorf("a %v key cannot sign: %w", k.spec, minidriver.ErrInvalidParameter)
 	}
-	// The signature is checked against the key's public key before it
-	// is returned (verify). That check is also what makes the cached
-	// container map and PIN information safe to use without reading
-	// cardcf first (engine.Card.DoChecked): a key that another application replaced
-	// gives a signature that does not verify, and the operation runs
-	// again on data read afresh; if the key is still not the one opened,
-	// the error says so and no signature is returned.
-	var sig []byte
-	err := k.c.do(ctx, func(op *engine.Op, idx int) error {
-		if err := k.authenticate(op, idx, "sign"); err != nil {
-			return err
-		}
-		r := req
-		r.Container = idx
-		s, err := op.Card().SignData(op.Context(), op.Tx(), r)
-		if err != nil {
-			return core.Errorf("sign: %w", err)
-		}
-		if err := k.verify(r, s); err != nil {
-			if op.Unchecked() {
-				// Made on cached data: made again on data read afresh.
-				return core.Errorf("sign: %w: %w", engine.ErrStale, err)
-			}
-			// On data read afresh: the key opened is gone if the
-			// container now holds another, else the card is at fault.
-			if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
-				return core.Errorf("container %q no longer holds the key opened: %w: %w", k.c.Name, minidriver.ErrNoKeyContainer, err)
-			}
-			return core.Errorf("sign: %w", err)
-		}
-		sig = s
-		return nil
-	}, doChecked)
-	if err != nil {
+	return req, nil
+}
+
+// signOn makes the signature of req with container idx in op:
+// authenticate the container's PIN, sign, check the signature against
+// the key's public key. A signature made on cached data (op.Unchecked)
+// that does not verify is ErrStale, for the engine to run it again on
+// data read afresh; on fresh data, a container that no longer holds the
+// key is ErrNoKeyContainer.
+func (k *Key) signOn(op *engine.Op, idx int, req minidriver.SignRequest) ([]byte, error) {
+	core := k.c.Ref.core
+	if err := k.authenticate(op, idx, "sign"); err != nil {
 		return nil, err
 	}
-	return sig, nil
+	req.Container = idx
+	s, err := op.Card().SignData(op.Context(), op.Tx(), req)
+	if err != nil {
+		return nil, core.Errorf("sign: %w", err)
+	}
+	if err := k.verify(req, s); err != nil {
+		if op.Unchecked() {
+			// Made on cached data: made again on data read afresh.
+			return nil, core.Errorf("sign: %w: %w", engine.ErrStale, err)
+		}
+		// On data read afresh: the key opened is gone if the
+		// container now holds another, else the card is at fault.
+		if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
+			return nil, core.Errorf("container %q no longer holds the key opened: %w: %w", k.c.Name, minidriver.ErrNoKeyContainer, err)
+		}
+		return nil, core.Errorf("sign: %w", err)
+	}
+	return s, nil
 }
 
 // holds reports whether info has k's public key under k's spec.

@@ -1,0 +1,77 @@
+package cspcore
+
+import (
+	"context"
+	"crypto"
+	"io"
+
+	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/minidriver"
+)
+
+// FindSign is Find(q) followed by the found key's SignContext, in one
+// transaction: the look-up and the signature share the card's opening,
+// its application's selection and its cardcf read, which is what a new
+// process (a command, an agent's first request) pays for a signature
+// (docs/benchmarks.md lists the APDUs). What SignContext checks (the
+// arguments, before the PIN is asked; the signature, against the public
+// key the look-up read in the same transaction) it checks here too. The
+// key is returned beside the signature, for its public key and later
+// use. A query that names a card identity (CardID) is Find, then
+// SignContext: its cards are opened first. Not found is Find's error;
+// a key found whose signature fails is that failure, and the cards after
+// it are not looked at.
+func (c *Core) FindSign(ctx context.Context, q Query, rand io.Reader, digest []byte, opts crypto.SignerOpts) (*Key, []byte, error) {
+	if err := c.checkQuery(&q); err != nil {
+		return nil, nil, err
+	}
+	if q.CardID != ([16]byte{}) {
+		k, err := c.findByID(ctx, &q)
+		if err != nil {
+			return nil, nil, err
+		}
+		sig, err := k.SignContext(ctx, rand, digest, opts)
+		return k, sig, err
+	}
+	var (
+		key *Key
+		sig []byte
+	)
+	cards, opErrs, failed, err := c.CardsDo(ctx, q.Reader, func(ec *engine.Card, op *engine.Op) error {
+		key, sig = nil, nil
+		k, err := c.findOn(ec, op, &q)
+		if err != nil || k == nil {
+			return err
+		}
+		key = k
+		req, err := k.signRequest(rand, digest, opts)
+		if err != nil {
+			return err
+		}
+		sig, err = k.signOn(op, k.c.Index, req)
+		return err
+	}, func(error) bool { return key != nil })
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, ec := range cards {
+		err := opErrs[i]
+		switch {
+		case key != nil && i == len(cards)-1:
+			if err != nil {
+				// As SignContext returns it (the core's own errors are
+				// prefixed already).
+				return nil, nil, err
+			}
+			return key, sig, nil
+		case err != nil && (q.Reader != "" || ctx.Err() != nil):
+			return nil, nil, c.Errorf("%w", err)
+		case err != nil:
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
+		}
+	}
+	if len(failed) > 0 {
+		return nil, nil, c.Errorf("no key matches: %w; %w", minidriver.ErrNoKeyContainer, failed)
+	}
+	return nil, nil, c.Errorf("no key matches: %w", minidriver.ErrNoKeyContainer)
+}
