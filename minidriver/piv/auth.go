@@ -152,7 +152,10 @@ func blockSize(alg byte) int {
 }
 
 // mgmtAlgorithm returns the management key's algorithm: cached, else from
-// GET METADATA of 9B where the card has it, else the firmware's default.
+// GET METADATA of 9B where the card has it, else the firmware's default
+// (3DES on a card that turns out to lack GET METADATA, 6D00: firmware
+// before 5.3, which has no other management key algorithm; AES keys come
+// with 5.4, Yubico PIV documentation).
 func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (byte, error) {
 	if c.mgmtAlg != 0 && !refresh {
 		return c.mgmtAlg, nil
@@ -169,17 +172,24 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 	c.mgmtAlg = c.q.defaultMgmt
 	if c.q.metadata {
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: refMgmt, Ne: scrm.MaxShortNe})
-		if err != nil {
+		switch {
+		case lacksInstruction(err):
+			c.q.metadata = false
+		case err != nil:
 			return 0, cardErr("management key metadata", err)
+		default:
+			md, err := parseMetadata(rsp.Data)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+			}
+			c.mgmtAlg = md.Alg
+			if c.env.Cache != nil && mgmtAlgKnown(md.Alg) {
+				c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{md.Alg})
+			}
 		}
-		md, err := parseMetadata(rsp.Data)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
-		}
-		c.mgmtAlg = md.Alg
-		if c.env.Cache != nil && mgmtAlgKnown(md.Alg) {
-			c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{md.Alg})
-		}
+	}
+	if c.mgmtAlg == 0 && !c.q.metadata {
+		c.mgmtAlg = algTDES
 	}
 	return c.mgmtAlg, nil
 }
@@ -187,7 +197,10 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 // challengeAlgorithm is the algorithm a first management key challenge
 // asks with: the one known (this Card's, or kept by an earlier process),
 // else the firmware's default management key algorithm (3DES, AES-192
-// from YubiKey 5.7 on), without reading GET METADATA first. A YubiKey
+// from YubiKey 5.7 on), without reading GET METADATA first; on a YubiKey
+// 5 opened without GET VERSION, whose default is not known, the key's
+// metadata (one APDU, as GET VERSION would be, and it names the key's
+// actual algorithm). A YubiKey
 // refuses a witness request whose P1 is not its key's algorithm (6A80 or
 // 6A86: piv-go's 3DES request to a 5.7 key with its AES-192 default fails
 // with 6A80, sigstore/cosign#3742; yubikey.rs reports the same as an
@@ -223,6 +236,9 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 		return nil, fmt.Errorf("%w: PIN %d has no challenge", minidriver.ErrInvalidParameter, id)
 	}
 	c.challenge = nil
+	if err := c.issuerLocked(ctx, tx); err != nil {
+		return nil, err
+	}
 	for i := range 2 {
 		var alg byte
 		var err error
@@ -404,6 +420,9 @@ func (c *Card) changeMgmtKey(ctx context.Context, tx *scrm.Tx, response, newKey 
 	}
 	cur, err := c.mgmtAlgorithm(ctx, tx, false)
 	if err != nil {
+		return err
+	}
+	if err := c.firmware(ctx, tx); err != nil {
 		return err
 	}
 	var alg byte

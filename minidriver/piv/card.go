@@ -49,13 +49,19 @@ const maxContainers = len(slotTable)
 // transaction (the caller's per-card lock serialises it); only its
 // agreement table is safe for concurrent use.
 type Card struct {
-	env      minidriver.Env
+	env minidriver.Env
+	// fw is the firmware version, once known (fwKnown); q the quirks from
+	// it (plugin.go, firmware).
 	fw       version
+	fwKnown  bool
 	q        quirks
 	serial   []byte
 	guid     cardfs.CardID
 	stableID bool
 	readOnly bool
+	// issuerKnown: the CHUID was read, so readOnly says whether its
+	// issuer signed it (readCHUID).
+	issuerKnown, issuerSigned bool
 	// useProtected: Plugin.ProtectedManagementKey.
 	useProtected bool
 
@@ -365,8 +371,8 @@ func (c *Card) remember(tag uint32, v []byte) {
 // is made sure of (ensureStore).
 func (c *Card) putData(ctx context.Context, tx *scrm.Tx, tag uint32, val []byte) error {
 	c.begin(tx)
-	if c.readOnly {
-		return fmt.Errorf("piv: object %06X: %w", tag, minidriver.ErrReadOnly)
+	if err := c.issuerChecked(ctx, tx, fmt.Sprintf("object %06X", tag)); err != nil {
+		return err
 	}
 	if len(val) > c.q.maxObject {
 		return fmt.Errorf("piv: object %06X of %d bytes (card takes %d): %w", tag, len(val), c.q.maxObject, minidriver.ErrNoSpace)

@@ -2,9 +2,10 @@
 // with the YubiKey 4 and 5 extensions. It presents a PIV card as the
 // uniform card file system and key containers of package minidriver:
 //
-//   - cardid comes from the CHUID's GUID (or a hash of the FASC-N and
-//     serial number when the GUID is empty; the serial of a YubiKey 4 or
-//     NEO comes from its OTP application); cardapps is "mscp".
+//   - cardid comes from a hash of a YubiKey 5's serial number, else from
+//     the CHUID's GUID (or a hash of the FASC-N and serial number when the
+//     GUID is empty; the serial of a YubiKey 4 or NEO comes from its OTP
+//     application); cardapps is "mscp".
 //   - Each key slot (9A, 9C, 9D, 9E, 82-95) is one key container. On a
 //     YubiKey the container map is kept in Yubico's object 5FFF10, in the
 //     107-byte record format of libykpiv and Yubico's Windows minidriver,
@@ -32,10 +33,13 @@
 // presented read-only (CP_CARD_READ_ONLY, cache mode none), as is any card
 // when Plugin.ReadOnly is set.
 //
-// APDUs: Open sends four (SELECT, GET VERSION, GET SERIAL, GET DATA of the
-// CHUID; on a YubiKey 4 or NEO, which has no GET SERIAL, without a CHUID,
-// three more that read the serial from Yubico's OTP application as
-// libykpiv does), Resume one (SELECT, on a YubiKey by the 5-byte RID alone
+// APDUs: Open sends two on a YubiKey 5 (SELECT, GET SERIAL: the firmware
+// version, the management key's algorithm and the CHUID's issuer signature
+// are asked when an operation needs them), four on other cards (SELECT,
+// GET VERSION, GET SERIAL where the version has it, GET DATA of the CHUID;
+// on a YubiKey 4 or NEO, which has no GET SERIAL, without a CHUID, three
+// more that read the serial from Yubico's OTP application as libykpiv
+// does), Resume one (SELECT, on a YubiKey by the 5-byte RID alone
 // without Le as libykpiv does, or GET DATA of the file store object holding
 // cardcf when it answers as the last transaction saw it, which proves the
 // PIV application still selected and is the transaction's cardcf read:

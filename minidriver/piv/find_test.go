@@ -132,10 +132,10 @@ func TestFoundDefaultFollowsCardcf(t *testing.T) {
 // 9B in a new process, and a key another application changed to another
 // algorithm (without touching cardcf, as yubico-piv-tool does) is still
 // authenticated: the card refuses the kept algorithm and the plug-in asks
-// again. A key of the firmware's default algorithm needs no GET METADATA
-// at all (the first challenge asks with that algorithm); the first process
-// asks for a key of another algorithm, AES-256 here, after the card refused
-// the default.
+// again. A YubiKey 5 is opened without GET VERSION, so its factory
+// algorithm is not known: the first process asks the key's metadata
+// (one APDU, in place of the GET VERSION Open no longer sends), and the
+// next has it from the disk cache.
 func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), true)
 	r := f.start(t)
@@ -173,8 +173,11 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 		return n
 	}
 	first := writeCert(simpiv.DefaultManagementKey)
-	assert.False(t, askedAlg(first), "the factory algorithm (AES-192 on 5.7) is not asked for")
-	assert.Zero(t, refused(first), "the card takes the factory algorithm")
+	assert.True(t, askedAlg(first), "the first process asks the management key's algorithm")
+	assert.Zero(t, refused(first), "and the card takes it")
+	second := writeCert(simpiv.DefaultManagementKey)
+	assert.False(t, askedAlg(second), "the next one has it from the disk cache")
+	assert.Zero(t, refused(second))
 
 	// Another application sets the management key (without touching
 	// cardcf): old is the key now, alg its algorithm.
@@ -194,8 +197,8 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	aes256 := bytes.Repeat([]byte{0x24}, 32)
 	setKey(simpiv.DefaultManagementKey, simpiv.AlgAES256, aes256)
 	log := writeCert(aes256)
-	assert.True(t, askedAlg(log), "the first process asks")
-	assert.Equal(t, 1, refused(log), "after the card refused the factory algorithm")
+	assert.True(t, askedAlg(log), "the kept algorithm is asked for again")
+	assert.Equal(t, 1, refused(log), "after the card refused it")
 	log = writeCert(aes256)
 	assert.False(t, askedAlg(log), "the next one has it from the disk cache")
 	assert.Zero(t, refused(log))

@@ -445,6 +445,9 @@ func (c *Card) KeySizes(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpe
 	case !spec.Valid():
 		return minidriver.KeySizes{}, fmt.Errorf("%w: key spec %d", minidriver.ErrInvalidParameter, spec)
 	case spec.IsRSA():
+		if err := c.firmware(ctx, tx); err != nil {
+			return minidriver.KeySizes{}, err
+		}
 		return minidriver.KeySizes{Min: 1024, Default: 2048, Max: c.q.rsaMax, Increment: 1024}, nil
 	case spec.CurveBits() == 256, spec.CurveBits() == 384 && c.q.p384:
 		b := spec.CurveBits()

@@ -344,7 +344,7 @@ func TestReadOnly(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 0, fs.BytesAvailable)
 		assert.Equal(t, 0, fs.ContainersAvailable)
-		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey) // the holder's own card: the key is theirs
 		assert.ErrorIs(t, minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", make([]byte, 6)), minidriver.ErrReadOnly)
 		assert.ErrorIs(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "x", cardfs.EveryoneReadUserWriteAc), minidriver.ErrReadOnly)
 		assert.ErrorIs(t, minidriver.CreateContainer(ctx, e.md, tx, minidriver.CreateContainerRequest{KeySpec: minidriver.ECDSAP256}), minidriver.ErrReadOnly)

@@ -67,9 +67,16 @@ func pinPolicy(id minidriver.PinID) ([]byte, error) {
 }
 
 // keyAlg checks a key spec and size against the card and returns the
-// algorithm.
-func (c *Card) keyAlg(spec minidriver.KeySpec, bits int) (byte, error) {
-	sizes, err := c.KeySizes(context.Background(), nil, spec)
+// algorithm. Only an RSA size above 2048 bits, which depends on the
+// firmware release, may cost an APDU (firmware).
+func (c *Card) keyAlg(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec, bits int) (byte, error) {
+	var sizes minidriver.KeySizes
+	var err error
+	if spec.IsRSA() && bits <= 2048 {
+		sizes = minidriver.KeySizes{Min: 1024, Default: 2048, Max: 2048, Increment: 1024}
+	} else {
+		sizes, err = c.KeySizes(ctx, tx, spec)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -96,8 +103,8 @@ func (c *Card) keyAlg(spec minidriver.KeySpec, bits int) (byte, error) {
 // or "always" for PINSignature.
 func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.CreateContainerRequest) error {
 	c.begin(tx)
-	if c.readOnly {
-		return fmt.Errorf("piv: create container: %w", minidriver.ErrReadOnly)
+	if err := c.issuerChecked(ctx, tx, "create container"); err != nil {
+		return err
 	}
 	if !req.KeySpec.Valid() {
 		return fmt.Errorf("%w: key spec %d", minidriver.ErrInvalidParameter, req.KeySpec)
@@ -109,7 +116,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 	if req.Key == nil {
 		// An algorithm the card lacks is refused before anything is
 		// written.
-		if _, err := c.keyAlg(req.KeySpec, req.Bits); err != nil {
+		if _, err := c.keyAlg(ctx, tx, req.KeySpec, req.Bits); err != nil {
 			return err
 		}
 	}
@@ -135,7 +142,7 @@ func (c *Card) CreateContainer(ctx context.Context, tx *scrm.Tx, req minidriver.
 		c.setSpec(slot, req.KeySpec)
 		return nil
 	}
-	alg, err := c.keyAlg(req.KeySpec, req.Bits)
+	alg, err := c.keyAlg(ctx, tx, req.KeySpec, req.Bits)
 	if err != nil {
 		return err
 	}
@@ -198,7 +205,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 		if len(k.Primes) != 2 || k.E != 65537 {
 			return fmt.Errorf("%w: the card imports two-prime RSA keys with e = 65537", minidriver.ErrUnsupported)
 		}
-		a, err := c.keyAlg(req.KeySpec, k.N.BitLen())
+		a, err := c.keyAlg(ctx, tx, req.KeySpec, k.N.BitLen())
 		if err != nil {
 			return err
 		}
@@ -255,7 +262,7 @@ func (c *Card) importKey(ctx context.Context, tx *scrm.Tx, slot byte, req minidr
 		if bits, _, _ := algBits(alg); bits != req.KeySpec.CurveBits() {
 			return fmt.Errorf("%w: %d-bit key for %v", minidriver.ErrInvalidParameter, bits, req.KeySpec)
 		}
-		if _, err := c.keyAlg(req.KeySpec, 0); err != nil {
+		if _, err := c.keyAlg(ctx, tx, req.KeySpec, 0); err != nil {
 			return err
 		}
 	}
@@ -307,11 +314,14 @@ func ecdsaFromECDH(k *ecdh.PublicKey) (*ecdsa.PublicKey, error) {
 // (ErrUnsupported). Deletion needs ROLE_ADMIN.
 func (c *Card) DeleteContainer(ctx context.Context, tx *scrm.Tx, idx int) error {
 	c.begin(tx)
-	if c.readOnly {
-		return fmt.Errorf("piv: delete container: %w", minidriver.ErrReadOnly)
+	if err := c.issuerChecked(ctx, tx, "delete container"); err != nil {
+		return err
 	}
 	ct, err := c.container(ctx, tx, idx)
 	if err != nil {
+		return err
+	}
+	if err := c.firmware(ctx, tx); err != nil {
 		return err
 	}
 	if !c.q.moveKey {

@@ -86,17 +86,32 @@ func TestCardIDFromCHUIDAndSerial(t *testing.T) {
 		assert.NotEqual(t, derived, id)
 	})
 
-	// A CHUID with a GUID gives the GUID.
+	// A CHUID with a GUID gives the GUID on a card without GET SERIAL
+	// (a YubiKey 4 here); a YubiKey 5 keeps its serial's identity, which
+	// no application can rewrite (Open reads no CHUID there).
 	guid := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	chuid := append(berTLV(0x30, make([]byte, 25)), berTLV(0x34, guid)...)
+	chuid = append(chuid, berTLV(0x35, []byte("20991231"))...)
+	chuid = append(chuid, 0x3E, 0x00, 0xFE, 0x00)
 	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
 		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
-		chuid := append(berTLV(0x30, make([]byte, 25)), berTLV(0x34, guid)...)
-		chuid = append(chuid, berTLV(0x35, []byte("20991231"))...)
-		putData(t, ctx, tx, 0x5FC102, append(chuid, 0x3E, 0x00, 0xFE, 0x00))
+		putData(t, ctx, tx, 0x5FC102, chuid)
 	})
 	withGUID := newEnv(t, sim, piv.Plugin{})
 	withGUID.run(t, func(ctx context.Context, tx *scrm.Tx) {
 		id, err := withGUID.md.ReadFile(ctx, tx, "", "cardid")
+		require.NoError(t, err)
+		assert.Equal(t, derived, id, "a YubiKey 5 is known by its serial")
+	})
+	yk4 := newSim(t, simpiv.Config{Profile: simpiv.ProfileYubiKey4()})
+	e4 := newEnv(t, yk4, piv.Plugin{})
+	e4.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e4.md, tx, simpiv.DefaultManagementKey)
+		putData(t, ctx, tx, 0x5FC102, chuid)
+	})
+	yk4GUID := newEnv(t, yk4, piv.Plugin{})
+	yk4GUID.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		id, err := yk4GUID.md.ReadFile(ctx, tx, "", "cardid")
 		require.NoError(t, err)
 		assert.Equal(t, guid, id)
 	})

@@ -38,25 +38,39 @@ var _ minidriver.Plugin = Plugin{}
 func (Plugin) Name() string { return "PIV" }
 
 // knownATRs are the YubiKey NEO, 4 and 5 answers to reset (USB CCID and
-// NFC).
+// NFC), with a mask where the last byte varies. five marks the YubiKey 5
+// series' ATRs (historical bytes "YubiKey", where the NEO and the 4 say
+// "Yubikey"): on them Open asks GET SERIAL first (openSelected), which
+// decides by the card's answer, not by the ATR, what the card can do.
 // Other PIV cards are found by Probe.
-var knownATRs = [...][2]string{
+var knownATRs = [...]struct {
+	atr, mask string
+	five      bool
+}{
 	// YubiKey NEO over USB (historical bytes "YubikeyNEOr3").
-	{"3B FC 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 4E 45 4F 72 33 E1", ""},
+	{"3B FC 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 4E 45 4F 72 33 E1", "", false},
 	// YubiKey 4 (historical bytes "Yubikey4").
-	{"3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 34 D4", ""},
+	{"3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 34 D4", "", false},
 	// YubiKey 5 series over USB: compact TLV with "YubiKey" and a last
 	// byte that varies with the model.
-	{"3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40", "FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF 00"},
+	{"3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40", "FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF FF 00", true},
 	// YubiKey 5 NFC over NFC.
-	{"3B 8D 80 01 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 F9", ""},
+	{"3B 8D 80 01 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 F9", "", true},
 }
 
 // ATRs returns the YubiKey NEO, 4 and 5 ATR/mask pairs.
-func (Plugin) ATRs() []scrm.ATRMask {
+func (Plugin) ATRs() []scrm.ATRMask { return atrMasks(false) }
+
+// yubiKey5ATRs returns the YubiKey 5 series' ATR/mask pairs.
+func yubiKey5ATRs() []scrm.ATRMask { return atrMasks(true) }
+
+func atrMasks(fiveOnly bool) []scrm.ATRMask {
 	out := make([]scrm.ATRMask, 0, len(knownATRs))
 	for _, a := range knownATRs {
-		m, err := scrm.ParseATRMask(a[0], a[1])
+		if fiveOnly && !a.five {
+			continue
+		}
+		m, err := scrm.ParseATRMask(a.atr, a.mask)
 		if err == nil {
 			out = append(out, m)
 		}
@@ -204,9 +218,14 @@ func quirksFor(yk bool, v version) quirks {
 	return q
 }
 
-// Open reads what the plug-in keeps for the card's lifetime (firmware
-// version, serial number, CHUID) and sets the card's limits: SELECT, GET
-// VERSION, GET SERIAL and GET DATA of the CHUID, four APDUs on a YubiKey 5.
+// Open reads what the plug-in keeps for the card's lifetime and sets the
+// card's limits. A YubiKey 5 (its ATR, then a four-byte GET SERIAL
+// answer) costs two APDUs, SELECT and GET SERIAL: its serial number is
+// its identity, and what depends on its firmware or its CHUID is read
+// when an operation needs it (Card.firmware, Card.issuerChecked). Any
+// other card costs SELECT, GET VERSION (answered by Yubico's
+// implementations only), GET SERIAL where the version has it, and GET
+// DATA of the CHUID.
 func (p Plugin) Open(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, error) {
 	if _, err := selectPIV(ctx, tx); err != nil {
 		return nil, fmt.Errorf("piv: select: %w", err)
@@ -231,32 +250,9 @@ func (p Plugin) ProbeOpen(ctx context.Context, tx *scrm.Tx, env minidriver.Env) 
 
 // openSelected is Open once the PIV application is selected.
 func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.Env) (minidriver.Card, error) {
-	c := &Card{env: env, useProtected: p.ProtectedManagementKey}
+	c := &Card{env: env, useProtected: p.ProtectedManagementKey, readOnly: p.ReadOnly}
 	tx.Card().AddRedaction(redactSecrets)
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
-	switch {
-	case err == nil && len(rsp.Data) == 3:
-		c.fw = version{rsp.Data[0], rsp.Data[1], rsp.Data[2]}
-		c.q = quirksFor(true, c.fw)
-	case err == nil || isStatus(err):
-		c.q = quirksFor(false, version{})
-	default:
-		return nil, fmt.Errorf("piv: get version: %w", err)
-	}
-	if c.q.extended {
-		l := tx.Card().Limits()
-		l.Extended = true
-		tx.Card().SetLimits(l)
-	}
-	if c.q.serial {
-		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF8, Ne: scrm.MaxShortNe})
-		if err != nil && !isStatus(err) {
-			return nil, fmt.Errorf("piv: get serial: %w", err)
-		}
-		if err == nil && len(rsp.Data) == 4 {
-			c.serial = append([]byte(nil), rsp.Data...)
-		}
-	}
+	atr := tx.Card().ATR()
 	// A YubiKey, known by its ATR, stores objects under every tag from
 	// 5F0000 to 5FFFFF ("On a YubiKey, any number between 0x005F0000 and
 	// 0x005FFFFF (inclusive) can be a valid DataTag", Yubico, PIV data
@@ -267,32 +263,41 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 	// caching (CacheNone) for this Card's lifetime, since it may turn out
 	// to have no room for it; the first write gives it a store if it can
 	// (probe.go).
-	c.vendorATR = matchesAny(p.ATRs(), tx.Card().ATR())
+	c.vendorATR = matchesAny(p.ATRs(), atr)
+	serialAsked := false
+	if c.vendorATR && matchesAny(yubiKey5ATRs(), atr) {
+		ok, err := c.readSerial(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.q = yubiKey5Quirks()
+			c.useLimits(tx)
+			c.setIdentity(chuid{}, atr)
+			c.openStore = c.store
+			c.tx = nil
+			return c, nil
+		}
+		serialAsked = true
+	}
+	if err := c.readFirmware(ctx, tx); err != nil {
+		return nil, err
+	}
+	c.useLimits(tx)
+	if c.q.serial && !serialAsked {
+		if _, err := c.readSerial(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	if !c.vendorATR {
 		if _, _, err := c.readStore(ctx, tx); err != nil && !isStatus(err) {
 			return nil, err
 		}
 	}
-	raw, err := c.getData(ctx, tx, objCHUID)
-	var ch chuid
-	switch {
-	case err == nil:
-		ch, err = parseCHUID(raw)
-		if err != nil {
-			ch = chuid{}
-		}
-	case errors.Is(err, scrm.ErrNotFound):
-	default:
+	ch, err := c.readCHUID(ctx, tx)
+	if err != nil {
 		return nil, err
 	}
-	// An issuer-signed CHUID (a non-empty issuer asymmetric signature,
-	// tag 3E; SP 800-73-4 part 1, 3.1.2) marks a card personalised by an
-	// issuer, whose management key its holder does not have (OpenSC's PIV
-	// driver and Windows' PIV minidriver treat such cards as read-only): it
-	// is presented read-only, and a create is refused before any login.
-	// yubico-piv-tool, ykman and piv-go write CHUIDs with an empty
-	// signature (3E 00).
-	c.readOnly = p.ReadOnly || ch.Signed
 	if len(ch.GUID) == 0 && len(ch.FASCN) == 0 && len(c.serial) == 0 && c.q.yubiKey && !c.q.serial {
 		// A YubiKey 4 or NEO without a CHUID: its serial number is the
 		// one identity it has, and the one its caches can be keyed by.
@@ -300,6 +305,164 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 			return nil, err
 		}
 	}
+	c.setIdentity(ch, atr)
+	c.openStore = c.store
+	c.tx = nil
+	return c, nil
+}
+
+// readFirmware asks the card for its firmware version (Yubico's GET
+// VERSION, 00 FD) and sets the quirks from it; a card that answers with a
+// status word is not a YubiKey (quirksFor). Only a transport error fails.
+func (c *Card) readFirmware(ctx context.Context, tx *scrm.Tx) error {
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
+	switch {
+	case err == nil && len(rsp.Data) == 3:
+		c.fw = version{rsp.Data[0], rsp.Data[1], rsp.Data[2]}
+		c.q = quirksFor(true, c.fw)
+	case err == nil || isStatus(err):
+		c.q = quirksFor(false, version{})
+	default:
+		return fmt.Errorf("piv: get version: %w", err)
+	}
+	c.fwKnown = true
+	return nil
+}
+
+// firmware makes sure the quirks that depend on the firmware release
+// within YubiKey 5 (AES management keys from 5.4, MOVE KEY, RSA-4096 and
+// the AES-192 factory management key from 5.7) are known: on a card
+// opened without GET VERSION (a YubiKey 5, by its GET SERIAL answer) it
+// sends GET VERSION once for the Card's lifetime. What a probe found out
+// meanwhile (GET METADATA answered 6D00) is kept. Only a transport error
+// fails; a card that does not answer keeps the 5.0 features.
+func (c *Card) firmware(ctx context.Context, tx *scrm.Tx) error {
+	if c.fwKnown {
+		return nil
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xFD, Ne: scrm.MaxShortNe})
+	switch {
+	case err == nil && len(rsp.Data) == 3 && rsp.Data[0] >= 5:
+		c.fw = version{rsp.Data[0], rsp.Data[1], rsp.Data[2]}
+		q := quirksFor(true, c.fw)
+		q.metadata = q.metadata && c.q.metadata
+		c.q = q
+	case err == nil || isStatus(err):
+		c.q.defaultMgmt = algTDES
+	default:
+		return fmt.Errorf("piv: get version: %w", err)
+	}
+	c.fwKnown = true
+	return nil
+}
+
+// yubiKey5Quirks are the quirks of a YubiKey that answered GET SERIAL,
+// an instruction of firmware 5.0 and later (Yubico, "PIV commands: Get
+// serial"; libykpiv reads the serial of older keys from the OTP
+// application instead): those of 5.0, with GET METADATA (5.3) assumed
+// and probed (a card without it answers 6D00 and is not asked again,
+// slotMetadata), and no factory management key algorithm until the card
+// says (the management key's metadata, or GET VERSION: firmware).
+func yubiKey5Quirks() quirks {
+	q := quirksFor(true, version{5, 0, 0})
+	q.metadata = true
+	q.defaultMgmt = 0
+	return q
+}
+
+// useLimits turns on extended-length APDUs where the quirks have them.
+func (c *Card) useLimits(tx *scrm.Tx) {
+	if c.q.extended {
+		l := tx.Card().Limits()
+		l.Extended = true
+		tx.Card().SetLimits(l)
+	}
+}
+
+// readSerial asks for the card's serial number (Yubico's GET SERIAL, 00
+// F8): ok when the card gave four bytes, which c.serial then holds. A
+// status word is data (the card has no such instruction, or hides its
+// serial); only a transport error fails.
+func (c *Card) readSerial(ctx context.Context, tx *scrm.Tx) (bool, error) {
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF8, Ne: scrm.MaxShortNe})
+	if err != nil && !isStatus(err) {
+		return false, fmt.Errorf("piv: get serial: %w", err)
+	}
+	if err != nil || len(rsp.Data) != 4 || allZero(rsp.Data) {
+		return false, nil
+	}
+	c.serial = append([]byte(nil), rsp.Data...)
+	return true, nil
+}
+
+// readCHUID reads the CHUID (absent: the zero chuid; unparsable: the zero
+// chuid too, as if absent) and notes what it says of the card's issuer:
+// an issuer-signed CHUID (a non-empty issuer asymmetric signature, tag
+// 3E; SP 800-73-4 part 1, 3.1.2) marks a card personalised by an issuer,
+// whose management key its holder does not have (OpenSC's PIV driver and
+// Windows' PIV minidriver treat such cards as read-only): the card is
+// then presented read-only, and a write is refused before any login.
+// yubico-piv-tool, ykman and piv-go write CHUIDs with an empty signature
+// (3E 00).
+func (c *Card) readCHUID(ctx context.Context, tx *scrm.Tx) (chuid, error) {
+	raw, err := c.getData(ctx, tx, objCHUID)
+	var ch chuid
+	switch {
+	case err == nil:
+		if ch, err = parseCHUID(raw); err != nil {
+			ch = chuid{}
+		}
+	case errors.Is(err, scrm.ErrNotFound):
+	default:
+		return chuid{}, err
+	}
+	c.readOnly = c.readOnly || ch.Signed
+	c.issuerSigned = ch.Signed
+	c.issuerKnown = true
+	return ch, nil
+}
+
+// issuerLocked fails with minidriver.ErrReadOnly on a card whose CHUID
+// its issuer signed (reading it first where Open did not, as
+// issuerChecked): its management key is the issuer's, so a login with it
+// is refused before the holder is asked for one.
+func (c *Card) issuerLocked(ctx context.Context, tx *scrm.Tx) error {
+	if !c.issuerKnown && c.store != storeYes {
+		if _, err := c.readCHUID(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if c.issuerSigned {
+		return fmt.Errorf("piv: management key: the card's CHUID is signed by its issuer: %w", minidriver.ErrReadOnly)
+	}
+	return nil
+}
+
+// issuerChecked fails with minidriver.ErrReadOnly when the card is
+// read-only, reading the CHUID first where Open did not (a YubiKey 5):
+// every write, and every management key login, asks it first, so that an
+// issuer-signed card refuses them before anything authenticates. The
+// CHUID is read once for the Card's lifetime, and not at all on a card
+// that holds cardmod's file store: a cardmod process wrote it with the
+// card's management key, so the card is not one whose holder lacks that
+// key, which is what the issuer's signature stands for.
+func (c *Card) issuerChecked(ctx context.Context, tx *scrm.Tx, what string) error {
+	if !c.issuerKnown && c.store != storeYes {
+		if _, err := c.readCHUID(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if c.readOnly {
+		return fmt.Errorf("piv: %s: %w", what, minidriver.ErrReadOnly)
+	}
+	return nil
+}
+
+// setIdentity sets the card's identifier: the CHUID's GUID where it has
+// one (not all zeros), else a hash of its FASC-N and serial number, else
+// (nothing identifies the card) one from the ATR, and then stableID is
+// false: nothing is cached above (CacheNone).
+func (c *Card) setIdentity(ch chuid, atr []byte) {
 	c.stableID = true
 	switch {
 	case len(ch.GUID) == 16 && !allZero(ch.GUID):
@@ -312,15 +475,10 @@ func (p Plugin) openSelected(ctx context.Context, tx *scrm.Tx, env minidriver.En
 		h.Write(c.serial)
 		copy(c.guid[:], h.Sum(nil))
 	default:
-		// Nothing identifies the card: an identifier from the ATR, and no
-		// caching above (CacheNone).
-		h := sha256.Sum256(append([]byte("cardmod piv atr\x00"), tx.Card().ATR()...))
+		h := sha256.Sum256(append([]byte("cardmod piv atr\x00"), atr...))
 		copy(c.guid[:], h[:])
 		c.stableID = false
 	}
-	c.openStore = c.store
-	c.tx = nil
-	return c, nil
 }
 
 // otpAID is Yubico's OTP application (AID A0 00 00 05 27 20 01, with its

@@ -18,10 +18,13 @@ import (
 // error is wrapped too.
 var errInvalid = fmt.Errorf("%w (%w)", minidriver.ErrInvalidParameter, cardfs.ErrInvalidParameter)
 
-// writable fails on a read-only card.
-func (c *Card) writable(op, dir, name string) error {
-	if c.readOnly {
-		return pathErr(op, dir, name, minidriver.ErrReadOnly)
+// writable fails on a read-only card (issuerChecked).
+func (c *Card) writable(ctx context.Context, tx *scrm.Tx, op, dir, name string) error {
+	if err := c.issuerChecked(ctx, tx, op); err != nil {
+		if errors.Is(err, minidriver.ErrReadOnly) {
+			return pathErr(op, dir, name, minidriver.ErrReadOnly)
+		}
+		return err
 	}
 	if d, n, err := names(dir, name); err == nil && classify(d, n) == kindHidden {
 		return pathErr(op, dir, name, fmt.Errorf("%w: the plug-in's own file", cardfs.ErrAccessDenied))
@@ -37,7 +40,7 @@ func (c *Card) CreateDirectory(ctx context.Context, tx *scrm.Tx, name string, ac
 	if err != nil {
 		return pathErr("mkdir", n, "", err)
 	}
-	if err := c.writable("mkdir", n, ""); err != nil {
+	if err := c.writable(ctx, tx, "mkdir", n, ""); err != nil {
 		return err
 	}
 	if n == cardfs.MSCPDir {
@@ -61,7 +64,7 @@ func (c *Card) DeleteDirectory(ctx context.Context, tx *scrm.Tx, name string) er
 	if err != nil {
 		return pathErr("rmdir", n, "", err)
 	}
-	if err := c.writable("rmdir", n, ""); err != nil {
+	if err := c.writable(ctx, tx, "rmdir", n, ""); err != nil {
 		return err
 	}
 	if n == cardfs.MSCPDir {
@@ -87,7 +90,7 @@ func (c *Card) CreateFile(ctx context.Context, tx *scrm.Tx, dir, name string, ac
 	if err != nil {
 		return pathErr("create", dir, name, err)
 	}
-	if err := c.writable("create", dir, name); err != nil {
+	if err := c.writable(ctx, tx, "create", dir, name); err != nil {
 		return err
 	}
 	switch classify(dir, name) {
@@ -143,7 +146,7 @@ func (c *Card) WriteFile(ctx context.Context, tx *scrm.Tx, dir, name string, dat
 	if err != nil {
 		return pathErr("write", dir, name, err)
 	}
-	if err := c.writable("write", dir, name); err != nil {
+	if err := c.writable(ctx, tx, "write", dir, name); err != nil {
 		return err
 	}
 	switch classify(dir, name) {
@@ -221,7 +224,7 @@ func (c *Card) DeleteFile(ctx context.Context, tx *scrm.Tx, dir, name string) er
 	if err != nil {
 		return pathErr("delete", dir, name, err)
 	}
-	if err := c.writable("delete", dir, name); err != nil {
+	if err := c.writable(ctx, tx, "delete", dir, name); err != nil {
 		return err
 	}
 	switch classify(dir, name) {
