@@ -187,6 +187,23 @@ func (c *DataCache) Sync(id CardID, cf CardCF) Stale {
 	return stale
 }
 
+// CachedCF returns the cardcf card id's cached items are valid under
+// (the last Sync, in this process or, with Dir set, in the one that wrote
+// the card's file), and reports whether any item is cached under it. It
+// says what the cache holds, not what the card holds: a caller that uses
+// items under it without reading cardcf checks their use on the host.
+func (c *DataCache) CachedCF(id CardID) (CardCF, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cardLocked(id)
+	if !e.synced || len(e.items) == 0 {
+		return CardCF{}, false
+	}
+	cf := e.cf
+	cf.Extra = slices.Clone(cf.Extra)
+	return cf, true
+}
+
 // Get returns a copy of item name of card id, if cached.
 func (c *DataCache) Get(id CardID, name string) ([]byte, bool) {
 	c.mu.Lock()

@@ -286,3 +286,37 @@ func TestDataCacheHoldWithoutDir(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []byte("x"), got)
 }
+
+// TestDataCacheCachedCF: CachedCF says which cardcf a card's items are
+// valid under, in this process and in a new one reading the same Dir, and
+// nothing for a card with no item (or never synced).
+func TestDataCacheCachedCF(t *testing.T) {
+	dir := t.TempDir()
+	cf := cardfs.CardCF{Version: 1, Containers: 3, Files: 7, Extra: []byte{0xAA}}
+	first := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	_, ok := first.CachedCF(cardA)
+	assert.False(t, ok, "never synced")
+	first.Sync(cardA, cf)
+	_, ok = first.CachedCF(cardA)
+	assert.False(t, ok, "synced, nothing cached")
+	require.NoError(t, first.Put(cardA, cardfs.StaleContainers, "mscp/cmapfile", []byte("map")))
+	got, ok := first.CachedCF(cardA)
+	require.True(t, ok)
+	assert.True(t, got.Equal(cf))
+	got.Extra[0] = 0 // a copy
+	again, _ := first.CachedCF(cardA)
+	assert.True(t, again.Equal(cf), "the caller's copy is its own")
+
+	second := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+	got, ok = second.CachedCF(cardA)
+	require.True(t, ok, "a new process sees what the first left on disk")
+	assert.True(t, got.Equal(cf))
+	_, ok = second.CachedCF(cardB)
+	assert.False(t, ok)
+
+	// Once a bump dropped the items, nothing is cached under any cardcf.
+	cf.BumpContainers()
+	second.Sync(cardA, cf)
+	_, ok = second.CachedCF(cardA)
+	assert.False(t, ok)
+}

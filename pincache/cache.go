@@ -190,6 +190,16 @@ func (c *Cache) Replace(card CardID, pin minidriver.PinID, p minidriver.PINCache
 	return c.Put(card, pin, p, s)
 }
 
+// Holds reports whether a PIN is cached for card and pin, whatever the
+// policy it would be used under: a caller that must read the card's
+// freshness before a cached PIN is sent asks it before the PIN is taken.
+func (c *Cache) Holds(card CardID, pin minidriver.PinID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.cards[card]
+	return st != nil && st.pins[pin] != nil
+}
+
 // Purge drops (and wipes) the PIN cached for card and pin, if any.
 func (c *Cache) Purge(card CardID, pin minidriver.PinID) {
 	if !pin.Valid() {

@@ -368,3 +368,16 @@ func TestCacheConcurrent(t *testing.T) {
 	c.PurgeAll()
 	assert.Zero(t, c.Len())
 }
+
+// TestCacheHolds: Holds reports a cached PIN of that card and PIN
+// reference only, and nothing once the card refused it.
+func TestCacheHolds(t *testing.T) {
+	var c Cache
+	assert.False(t, c.Holds(cardA, minidriver.RoleUser))
+	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte(testPIN))))
+	assert.True(t, c.Holds(cardA, minidriver.RoleUser))
+	assert.False(t, c.Holds(cardA, minidriver.RoleAdmin))
+	assert.False(t, c.Holds(cardB, minidriver.RoleUser))
+	c.Fail(cardA, minidriver.RoleUser)
+	assert.False(t, c.Holds(cardA, minidriver.RoleUser))
+}

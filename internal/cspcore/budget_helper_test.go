@@ -212,7 +212,7 @@ func (r rawPIV) generate(slot, alg byte) crypto.PublicKey {
 
 // certTags are the certificate objects of the key slots (SP 800-73-4
 // part 1, table 3).
-var certTags = map[byte]uint32{0x9A: 0x5FC105, 0x9C: 0x5FC10A, 0x9D: 0x5FC10B, 0x9E: 0x5FC101, 0x82: 0x5FC10D}
+var certTags = map[byte]uint32{0x9A: 0x5FC105, 0x9C: 0x5FC10A, 0x9D: 0x5FC10B, 0x9E: 0x5FC101, 0x82: 0x5FC10D, 0x95: 0x5FC120}
 
 func (r rawPIV) putCert(slot byte, pub crypto.PublicKey) {
 	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

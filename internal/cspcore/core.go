@@ -200,15 +200,29 @@ func (c *Core) CardsFor(ctx context.Context, reader string) (cards []*engine.Car
 // transaction). opErrs[i] is the error of the operation on cards[i], not
 // prefixed. With a reader named it is OnReader's card alone.
 func (c *Core) CardsDo(ctx context.Context, reader string, fn func(ec *engine.Card, op *engine.Op) error, stop func(err error) bool) (cards []*engine.Card, opErrs []error, failed CardErrors, err error) {
+	return c.cardsDo(ctx, reader, fn, stop, false)
+}
+
+// CardsDoChecked is CardsDo with fn run as engine.Engine.CardsDoChecked
+// runs it: for an operation whose outcome fn checks on the host.
+func (c *Core) CardsDoChecked(ctx context.Context, reader string, fn func(ec *engine.Card, op *engine.Op) error, stop func(err error) bool) (cards []*engine.Card, opErrs []error, failed CardErrors, err error) {
+	return c.cardsDo(ctx, reader, fn, stop, true)
+}
+
+func (c *Core) cardsDo(ctx context.Context, reader string, fn func(ec *engine.Card, op *engine.Op) error, stop func(err error) bool, checked bool) (cards []*engine.Card, opErrs []error, failed CardErrors, err error) {
 	e := c.e
+	cardDo, cardsDo := e.CardDo, e.CardsDo
+	if checked {
+		cardDo, cardsDo = e.CardDoChecked, e.CardsDoChecked
+	}
 	if reader != "" {
-		ec, err := e.CardDo(ctx, reader, fn)
+		ec, err := cardDo(ctx, reader, fn)
 		if ec == nil {
 			return nil, nil, nil, c.Errorf("reader %q: %w", reader, err)
 		}
 		return []*engine.Card{ec}, []error{err}, nil, nil
 	}
-	cards, opErrs, skipped, err := e.CardsDo(ctx, fn, stop)
+	cards, opErrs, skipped, err := cardsDo(ctx, fn, stop)
 	cards, failed, err = c.cardsFound(cards, skipped, err)
 	if err != nil {
 		return nil, nil, nil, err

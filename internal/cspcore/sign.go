@@ -3,6 +3,7 @@ package cspcore
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"io"
 
 	"github.com/cardmod/cardmod/internal/engine"
@@ -18,7 +19,14 @@ import (
 // key the look-up read in the same transaction) it checks here too. The
 // key is returned beside the signature, for its public key and later
 // use. A query that names a card identity (CardID) is Find, then
-// SignContext: its cards are opened first. Not found is Find's error;
+// SignContext: its cards are opened first. On a card opened by this call
+// whose data an earlier process left in the disk cache, the look-up uses
+// that data without reading cardcf (engine.Engine.CardsDoChecked): the
+// signature, verified against the cached public key, is the check, and a
+// signature that does not verify, an error stale data can cause, or a
+// look-up that found nothing is made again with cardcf read; a PIN from
+// the PIN cache is never sent before cardcf's PIN counter is read. Not
+// found is Find's error;
 // a key found whose signature fails is that failure, and the cards after
 // it are not looked at.
 func (c *Core) FindSign(ctx context.Context, q Query, rand io.Reader, digest []byte, opts crypto.SignerOpts) (*Key, []byte, error) {
@@ -37,9 +45,14 @@ func (c *Core) FindSign(ctx context.Context, q Query, rand io.Reader, digest []b
 		key *Key
 		sig []byte
 	)
-	cards, opErrs, failed, err := c.CardsDo(ctx, q.Reader, func(ec *engine.Card, op *engine.Op) error {
+	cards, opErrs, failed, err := c.CardsDoChecked(ctx, q.Reader, func(ec *engine.Card, op *engine.Op) error {
 		key, sig = nil, nil
 		k, err := c.findOn(ec, op, &q)
+		if err == nil && k == nil && op.Unchecked() {
+			// Not found in data a cardcf read has not confirmed: asked
+			// again of the card, not taken as the answer.
+			return fmt.Errorf("no key matches: %w", engine.ErrStale)
+		}
 		if err != nil || k == nil {
 			return err
 		}

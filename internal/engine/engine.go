@@ -205,7 +205,7 @@ func (e *Engine) Cards(ctx context.Context) ([]*Card, error) {
 // application" (scrm.ErrSharingViolation) from "no card present"
 // (scrm.ErrNoSmartcard).
 func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped error, err error) {
-	cards, _, skipped, err = e.eachCard(ctx, nil, nil)
+	cards, _, skipped, err = e.eachCard(ctx, nil, nil, false)
 	return cards, skipped, err
 }
 
@@ -217,11 +217,26 @@ func (e *Engine) CardsAndSkipped(ctx context.Context) (cards []*Card, skipped er
 // after it are not looked at.
 // skipped and err are CardsAndSkipped's.
 func (e *Engine) CardsDo(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool) (cards []*Card, opErrs []error, skipped error, err error) {
-	return e.eachCard(ctx, fn, stop)
+	return e.eachCard(ctx, fn, stop, false)
 }
 
-// eachCard is CardsAndSkipped, and with fn CardsDo.
-func (e *Engine) eachCard(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool) (cards []*Card, opErrs []error, skipped error, err error) {
+// CardsDoChecked is CardsDo with fn run on each card as DoChecked runs
+// it: for an operation whose outcome the caller checks on the host (a
+// signature verified against the public key the look-up found). On a card
+// opened in fn's transaction whose data an earlier process left in the
+// disk cache, fn runs on that data without reading cardcf first (the
+// cardcf it was cached under is assumed); an outcome that does not check
+// out, or an error stale data can cause, drops the card's cached data and
+// runs fn again with cardcf read (Card.DoChecked). fn must also report,
+// as ErrStale, a result it drew from that data that it cannot check (a
+// look-up that found nothing, Op.Unchecked).
+func (e *Engine) CardsDoChecked(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool) (cards []*Card, opErrs []error, skipped error, err error) {
+	return e.eachCard(ctx, fn, stop, true)
+}
+
+// eachCard is CardsAndSkipped, and with fn CardsDo (checked:
+// CardsDoChecked).
+func (e *Engine) eachCard(ctx context.Context, fn func(c *Card, op *Op) error, stop func(err error) bool, checked bool) (cards []*Card, opErrs []error, skipped error, err error) {
 	if err := e.CheckOpen(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -240,7 +255,7 @@ func (e *Engine) eachCard(ctx context.Context, fn func(c *Card, op *Op) error, s
 		case err == nil:
 			cards = append(cards, c)
 			if fn != nil {
-				opErr := c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) })
+				opErr := c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, checked)
 				opErrs = append(opErrs, opErr)
 				if stop != nil && stop(opErr) {
 					return cards, opErrs, joinSkipped(left), failed.Err()
@@ -349,26 +364,39 @@ func (e *Engine) CardDo(ctx context.Context, reader string, fn func(c *Card, op 
 	if err != nil {
 		return nil, err
 	}
-	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) })
+	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, false)
 }
 
-// runOpened is Do(fn), whose first attempt runs in tx, the transaction
-// the card was just opened in, when tx is not nil.
-func (c *Card) runOpened(ctx context.Context, tx *scrm.Tx, fn func(op *Op) error) error {
+// CardDoChecked is CardDo with fn run as DoChecked runs it, as
+// CardsDoChecked runs it on each card.
+func (e *Engine) CardDoChecked(ctx context.Context, reader string, fn func(c *Card, op *Op) error) (*Card, error) {
+	c, tx, err := e.cardIn(ctx, reader, true)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, true)
+}
+
+// runOpened is Do(fn) (checked: DoChecked(fn)), whose first attempt runs
+// in tx, the transaction the card was just opened in, when tx is not nil.
+func (c *Card) runOpened(ctx context.Context, tx *scrm.Tx, fn func(op *Op) error, checked bool) error {
 	if tx == nil {
+		if checked {
+			return c.DoChecked(ctx, fn)
+		}
 		return c.Do(ctx, fn)
 	}
-	var carry carried
+	carry := carried{checked: checked}
 	defer carry.wipe()
 	if err := c.e.CheckOpen(); err != nil {
 		c.endOpen(tx)
 		return err
 	}
 	retry, err := c.runHeld(ctx, tx, fn, &carry)
-	if !retry || ctx.Err() != nil {
-		return err
+	if retry && ctx.Err() == nil {
+		err = c.do(ctx, fn, &carry)
 	}
-	return c.do(ctx, fn, &carry)
+	return c.recheck(ctx, fn, &carry, err)
 }
 
 // forget drops a card whose connection died.
@@ -728,7 +756,13 @@ func (c *Card) DoCached(ctx context.Context, fn func(op *Op) error) error {
 
 func (c *Card) doChecked(ctx context.Context, fn func(op *Op) error, carry *carried) error {
 	defer carry.wipe()
-	err := c.do(ctx, fn, carry)
+	return c.recheck(ctx, fn, carry, c.do(ctx, fn, carry))
+}
+
+// recheck runs fn again, as Do runs it and on data read afresh, when err
+// ended an attempt that used cached data without reading cardcf and may
+// come from stale data (DoChecked).
+func (c *Card) recheck(ctx context.Context, fn func(op *Op) error, carry *carried, err error) error {
 	if err == nil || !carry.unchecked || !maybeStale(err) || ctx.Err() != nil {
 		return err
 	}
@@ -845,6 +879,18 @@ func (c *Card) run(ctx context.Context, tx *scrm.Tx, opened bool, fn func(op *Op
 	}
 	if err == nil {
 		fa, canAssume := c.md.(freshAssumer)
+		// A card opened in this transaction whose data an earlier
+		// process cached on disk (CardsDoChecked): that data is used
+		// under the cardcf it was cached under, unread, as the
+		// assumption below does with the cardcf this process saw last.
+		var diskCF *cardfs.CardCF
+		if opened && carry.checked && !carry.cfAbsentOnly && !excl && seenCF == nil && canAssume {
+			if cache := c.cache(); cache != nil {
+				if cf, ok := cache.CachedCF(c.cacheID); ok {
+					diskCF = &cf
+				}
+			}
+		}
 		switch {
 		case excl && lastCF != nil:
 			op.cf, op.hasCF = *lastCF, true
@@ -861,6 +907,10 @@ func (c *Card) run(ctx context.Context, tx *scrm.Tx, opened bool, fn func(op *Op
 			op.cf, op.hasCF = *seenCF, true
 			fa.AssumeFresh(tx)
 			carry.unchecked, op.unchecked = true, true
+		case diskCF != nil:
+			op.cf, op.hasCF = *diskCF, true
+			fa.AssumeFresh(tx)
+			carry.unchecked, op.unchecked, op.opened = true, true, true
 		default:
 			err = op.syncFreshness()
 		}

@@ -43,7 +43,12 @@ type Op struct {
 	// unchecked: the operation did not read cardcf first (DoChecked) and
 	// checks its outcome on the host; synced: cardcf was read in it.
 	unchecked, synced bool
-	carry             *carried
+	// opened: unchecked in the transaction the card was opened in, on
+	// the disk cache's data (CardsDoChecked): no PIN of this process was
+	// sent to the card before, so only a PIN taken from the PIN cache
+	// needs cardcf's PIN counter read first.
+	opened bool
+	carry  *carried
 }
 
 // carried holds, across the attempts of one Do, the PINs entered for it:
@@ -636,14 +641,17 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			}
 			return err
 		}
-		if op.unchecked && !op.synced && !op.c.cardCFAbsent() {
+		if op.unchecked && !op.synced && !op.c.cardCFAbsent() &&
+			(!op.opened || op.c.e.pins.Holds(op.c.pinKey(), id)) {
 			// Freshness is read where cached data is used that the
 			// caller cannot check: a PIN cached for the card is sent
 			// only while cardcf's PIN counter says it was not changed
 			// elsewhere (else it is dropped without being tried). Not
 			// on a card whose last read found no cardcf (Card.cfAbsent):
 			// there the read could only see cardcf appear, which every
-			// operation that reads cardcf first still sees.
+			// operation that reads cardcf first still sees. Nor on a card
+			// opened in this transaction when no PIN is cached for it
+			// (Op.opened): the PIN is the one the user gives now.
 			if err := op.syncFreshness(); err != nil {
 				return err
 			}
