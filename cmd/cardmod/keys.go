@@ -612,20 +612,13 @@ func signCommand() *command {
 				return fmt.Errorf("reading the data: %w", err)
 			}
 			digest := hh.Sum(nil)
-			k, err := s.key(ctx, name, o.spec)
+			k, sig, err := s.sign(ctx, name, o.spec, o.pss, digest, h)
 			if err != nil {
 				return err
 			}
 			var opts crypto.SignerOpts = h
 			if o.pss {
-				if _, ok := k.Public().(*rsa.PublicKey); !ok {
-					return usageErrorf("-pss is for RSA keys")
-				}
 				opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
-			}
-			sig, err := k.SignContext(ctx, rand.Reader, digest, opts)
-			if err != nil {
-				return fmt.Errorf("signing: %w", err)
 			}
 			if err := verifySig(k.Public(), digest, sig, opts); err != nil {
 				return fmt.Errorf("the card's signature does not verify with its public key: %w", err)
@@ -637,6 +630,48 @@ func signCommand() *command {
 			return err
 		},
 	}
+}
+
+// sign signs digest with the key of container name. Without -pss the
+// key is found and used in one call (basecsp.Provider.Sign: one card
+// transaction, what a command run once pays; docs/benchmarks.md); with
+// -pss the key is found first, to refuse a key that is not RSA before any
+// PIN is asked for.
+func (s *session) sign(ctx context.Context, name, spec string, pss bool, digest []byte, h crypto.Hash) (*basecsp.Key, []byte, error) {
+	if pss {
+		k, err := s.key(ctx, name, spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := k.Public().(*rsa.PublicKey); !ok {
+			return nil, nil, usageErrorf("-pss is for RSA keys")
+		}
+		sig, err := k.SignContext(ctx, rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing: %w", err)
+		}
+		return k, sig, nil
+	}
+	q := basecsp.KeyQuery{Reader: s.g.reader, Container: name}
+	if spec != "" {
+		ks, err := parseSpec(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		q.KeySpec = ks
+	}
+	p, err := s.openProvider(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, k, err := p.Sign(ctx, q, rand.Reader, digest, h)
+	switch {
+	case errors.Is(err, minidriver.ErrNoKeyContainer):
+		return nil, nil, fmt.Errorf("container %q: %w", name, err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("signing: %w", err)
+	}
+	return k, sig, nil
 }
 
 func verifySig(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
