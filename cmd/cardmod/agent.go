@@ -195,6 +195,11 @@ func (g *globals) args() []string {
 	if g.mgmtKeyFile != "" {
 		a = append(a, "-mgmt-key-file", g.mgmtKeyFile)
 	}
+	if g.cacheDir != "" {
+		if abs, err := filepath.Abs(g.cacheDir); err == nil {
+			a = append(a, "-cache-dir", abs)
+		}
+	}
 	return a
 }
 

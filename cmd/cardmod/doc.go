@@ -70,6 +70,12 @@
 //	-pin-stdin           read PINs from standard input, one a line
 //	-mgmt-key-file FILE  the PIV management key or GIDS admin key, in hex;
 //	                     default: the factory key
+//	-cache-dir DIR       keep the cards' public data (container maps, key
+//	                     metadata, certificates; never PINs) under DIR for
+//	                     the next calls, trusted only as far as each card
+//	                     confirms it (cardcf, or a signature checked
+//	                     against the cached key); also $CARDMOD_CACHE_DIR;
+//	                     default: none, every call reads the card
 //
 // PINs are asked on the terminal with echo off unless -pin-stdin or a
 // pinentry program is given; never taken from an argument or the

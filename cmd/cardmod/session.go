@@ -34,6 +34,7 @@ type globals struct {
 	pinentry    string
 	pinStdin    bool
 	mgmtKeyFile string
+	cacheDir    string
 }
 
 // register adds the global flags to fs; flags given twice (before and after
@@ -46,6 +47,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.trace, "trace", g.trace, "print every APDU on standard error, secrets redacted")
 	fs.StringVar(&g.pinentry, "pinentry", g.pinentry, "ask for PINs with this pinentry `program` (default $CARDMOD_PINENTRY)")
 	fs.BoolVar(&g.pinStdin, "pin-stdin", g.pinStdin, "read PINs from standard input, one a line")
+	fs.StringVar(&g.cacheDir, "cache-dir", g.cacheDir, "keep the cards' public data (container maps, key metadata, certificates; never PINs) under `dir` for the next calls, validated against each card (default $CARDMOD_CACHE_DIR; none: every call reads the card)")
 	fs.StringVar(&g.mgmtKeyFile, "mgmt-key-file", g.mgmtKeyFile, "`file` holding the card's management (PIV) or admin (GIDS) key in hex (default: the factory key)")
 }
 
@@ -221,7 +223,8 @@ func (s *session) openProvider(ctx context.Context) (*basecsp.Provider, error) {
 		return nil, err
 	}
 	pr := s.promptSource()
-	cfg := basecsp.Config{Backend: b, AdminResponse: admin, Exclusive: s.exclusive}
+	cfg := basecsp.Config{Backend: b, AdminResponse: admin, Exclusive: s.exclusive,
+		CacheDir: orDefault(s.g.cacheDir, s.io.getenv("CARDMOD_CACHE_DIR"))}
 	if pr != nil {
 		cfg.Prompt = pr
 	}

@@ -16,7 +16,8 @@ import (
 // the container by its slot (cardcf, the container map, GET METADATA) and
 // the signature (VERIFY, GENERAL AUTHENTICATE, the logout): 8, where a
 // look-up and a signature of their own cost 9 (docs/benchmarks.md,
-// "Signature in a new process").
+// "Signature in a new process"); with -cache-dir, 5 from the second
+// call on.
 func TestSignCommandAPDUs(t *testing.T) {
 	opened, err := simfile.Open(provisioned(t), simfile.Options{})
 	require.NoError(t, err)
@@ -28,5 +29,18 @@ func TestSignCommandAPDUs(t *testing.T) {
 		r := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "123456\n", "-pin-stdin", "sign", "-in", "/dev/null", "ec256"))
 		assert.NotEmpty(t, r.out)
 		assert.Equal(t, int64(8), c.apdus.Load(), "APDUs of one `cardmod sign`")
+	}
+
+	// With -cache-dir the first call fills the cache and every later
+	// one, a new process, trusts it as far as the card confirms it: the
+	// look-up reads nothing, the signature is checked against the cached
+	// public key. SELECT, GET SERIAL, VERIFY, GENERAL AUTHENTICATE, the
+	// logout: 5.
+	dir := t.TempDir()
+	for i, want := range []int64{8, 5, 5} {
+		c.apdus.Store(0)
+		r := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "123456\n", "-pin-stdin", "-cache-dir", dir, "sign", "-in", "/dev/null", "ec256"))
+		assert.NotEmpty(t, r.out)
+		assert.Equal(t, want, c.apdus.Load(), "APDUs of `cardmod -cache-dir sign`, call %d", i+1)
 	}
 }
