@@ -170,11 +170,11 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 		}
 	}
 	c.mgmtAlg = c.q.defaultMgmt
-	if c.q.metadata {
+	if c.q.metadata && !c.metadataRefused(tx) {
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: refMgmt, Ne: scrm.MaxShortNe})
 		switch {
 		case lacksInstruction(err):
-			c.q.metadata = false
+			c.noMetadata(tx)
 		case err != nil:
 			return 0, cardErr("management key metadata", err)
 		default:

@@ -322,15 +322,16 @@ type budget struct {
 // from then on; the piv-applet card (no room for cardcf) and the issued
 // card (read-only) are not (CacheNone), as docs/piv-mapping.md,
 // "Caching", decides. A YubiKey 5 is opened with SELECT and GET SERIAL
-// alone; the 5.0 profile (firmware 5.2, no GET METADATA) spends one more,
-// the GET METADATA its 6D00 answer turns off.
+// alone; the 5.0 profile (firmware 5.2, no GET METADATA) spends one more
+// without the disk cache, the GET METADATA its 6D00 answer turns off (with
+// it, the answer is kept: noMetadataItem).
 var budgets = map[string]budget{
 	"yubikey-5.7/cardmod": {9, 7, 14, 1, 3, 8, 5},
 	"yubikey-5.7/peer":    {9, 7, 33, 2, 3, 8, 5},
 	"yubikey-5.4/cardmod": {9, 7, 14, 1, 3, 8, 5},
 	"yubikey-5.4/peer":    {9, 7, 33, 2, 3, 8, 5},
-	"yubikey-5.0/cardmod": {10, 8, 11, 1, 3, 9, 6},
-	"yubikey-5.0/peer":    {10, 8, 30, 2, 3, 9, 6},
+	"yubikey-5.0/cardmod": {10, 7, 11, 1, 3, 9, 5},
+	"yubikey-5.0/peer":    {10, 7, 30, 2, 3, 9, 5},
 	"yubikey-4/cardmod":   {12, 10, 14, 1, 7, 11, 8},
 	"yubikey-4/peer":      {12, 10, 33, 2, 7, 11, 8},
 	"yubikey-neo/cardmod": {16, 12, 18, 2, 8, 14, 8},

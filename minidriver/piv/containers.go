@@ -133,6 +133,9 @@ func (c *Card) slotMetadata(ctx context.Context, tx *scrm.Tx, slot byte) (keyInf
 	if !cached && c.hostLookup(tx, metaTag(slot)) {
 		raw, cached = c.objs[metaTag(slot)], true
 	}
+	if !cached && c.metadataRefused(tx) {
+		return keyInfo{}, false, nil
+	}
 	if !cached {
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: slot, Ne: c.maxNe()})
 		switch {
@@ -141,7 +144,7 @@ func (c *Card) slotMetadata(ctx context.Context, tx *scrm.Tx, slot byte) (keyInf
 			c.remember(metaTag(slot), raw)
 			c.hostAdd(tx, metaTag(slot), raw)
 		case lacksInstruction(err):
-			c.q.metadata = false
+			c.noMetadata(tx)
 			return keyInfo{}, false, nil
 		case noKeyStatus(err):
 			if lacksSlot(err) {

@@ -93,6 +93,37 @@ func (f *freshMap) readUnder(objs map[uint32][]byte) ([]byte, bool) {
 // caller's cache.
 const mgmtAlgItem = "piv/mgmtalg"
 
+// noMetadataItem, one zero byte in the caller's cache, says that the card
+// answered GET METADATA with 6D00 (instruction not supported: a YubiKey
+// before firmware 5.3, Yubico's PIV extensions), so that a new process,
+// which opens a YubiKey 5 by its serial alone and assumes GET METADATA,
+// does not ask again. It is kept under the files counter: whatever bumps
+// that counter costs one more probe at most.
+const noMetadataItem = "piv/nometadata"
+
+// metadataRefused reports whether the caller's cache says the card has no
+// GET METADATA (noMetadataItem), and turns the instruction off if so.
+func (c *Card) metadataRefused(tx *scrm.Tx) bool {
+	if !c.q.metadata || c.env.Cache == nil {
+		return false
+	}
+	b, ok := c.env.Cache.LookupFile(tx, noMetadataItem)
+	if !ok || len(b) != 1 || b[0] != 0 {
+		return false
+	}
+	c.q.metadata = false
+	return true
+}
+
+// noMetadata turns GET METADATA off after the card answered it 6D00, and
+// keeps that in the caller's cache for the next processes.
+func (c *Card) noMetadata(tx *scrm.Tx) {
+	c.q.metadata = false
+	if c.env.Cache != nil {
+		c.env.Cache.AddFile(tx, cardfs.StaleFiles, noMetadataItem, []byte{0})
+	}
+}
+
 // mgmtAlgKnown reports whether alg is a management key algorithm the
 // plug-in speaks.
 func mgmtAlgKnown(alg byte) bool {
