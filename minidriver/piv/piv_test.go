@@ -73,18 +73,19 @@ func TestCardIDFromCHUIDAndSerial(t *testing.T) {
 	})
 	// The same card opened again has the same identity; another serial
 	// another one.
-	again := newEnv(t, sim, piv.Plugin{})
-	again.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		id, err := again.md.ReadFile(ctx, tx, "", "cardid")
-		require.NoError(t, err)
-		assert.Equal(t, derived, id)
-	})
-	other := newEnv(t, newSim(t, simpiv.Config{Serial: 4243}), piv.Plugin{})
-	other.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		id, err := other.md.ReadFile(ctx, tx, "", "cardid")
-		require.NoError(t, err)
-		assert.NotEqual(t, derived, id)
-	})
+	cardid := func(sim *simpiv.Card) []byte {
+		t.Helper()
+		fresh := newEnv(t, sim, piv.Plugin{})
+		var id []byte
+		fresh.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			var err error
+			id, err = fresh.md.ReadFile(ctx, tx, "", "cardid")
+			require.NoError(t, err)
+		})
+		return id
+	}
+	assert.Equal(t, derived, cardid(sim))
+	assert.NotEqual(t, derived, cardid(newSim(t, simpiv.Config{Serial: 4243})))
 
 	// A CHUID with a GUID gives the GUID on a card without GET SERIAL
 	// (a YubiKey 4 here); a YubiKey 5 keeps its serial's identity, which
@@ -93,28 +94,19 @@ func TestCardIDFromCHUIDAndSerial(t *testing.T) {
 	chuid := append(berTLV(0x30, make([]byte, 25)), berTLV(0x34, guid)...)
 	chuid = append(chuid, berTLV(0x35, []byte("20991231"))...)
 	chuid = append(chuid, 0x3E, 0x00, 0xFE, 0x00)
-	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
-		putData(t, ctx, tx, 0x5FC102, chuid)
-	})
-	withGUID := newEnv(t, sim, piv.Plugin{})
-	withGUID.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		id, err := withGUID.md.ReadFile(ctx, tx, "", "cardid")
-		require.NoError(t, err)
-		assert.Equal(t, derived, id, "a YubiKey 5 is known by its serial")
-	})
+	writeCHUID := func(sim *simpiv.Card) {
+		t.Helper()
+		w := newEnv(t, sim, piv.Plugin{})
+		w.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			admin(t, ctx, w.md, tx, simpiv.DefaultManagementKey)
+			putData(t, ctx, tx, 0x5FC102, chuid)
+		})
+	}
+	writeCHUID(sim)
+	assert.Equal(t, derived, cardid(sim), "a YubiKey 5 is known by its serial")
 	yk4 := newSim(t, simpiv.Config{Profile: simpiv.ProfileYubiKey4()})
-	e4 := newEnv(t, yk4, piv.Plugin{})
-	e4.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		admin(t, ctx, e4.md, tx, simpiv.DefaultManagementKey)
-		putData(t, ctx, tx, 0x5FC102, chuid)
-	})
-	yk4GUID := newEnv(t, yk4, piv.Plugin{})
-	yk4GUID.run(t, func(ctx context.Context, tx *scrm.Tx) {
-		id, err := yk4GUID.md.ReadFile(ctx, tx, "", "cardid")
-		require.NoError(t, err)
-		assert.Equal(t, guid, id)
-	})
+	writeCHUID(yk4)
+	assert.Equal(t, guid, cardid(yk4))
 }
 
 func TestPINInfoAndKeySizes(t *testing.T) {
