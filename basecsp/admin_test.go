@@ -85,7 +85,7 @@ func TestAdminResponderPerCard(t *testing.T) {
 func TestAdminResponderDeclinesOtherCards(t *testing.T) {
 	ctx := context.Background()
 	p, err := basecsp.Open(basecsp.Config{Backend: twoKinds(t), Prompt: newPrompt(simpiv.DefaultPIN),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	for _, reader := range []string{"PIV Reader", "GIDS Reader"} {

@@ -13,14 +13,15 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
 // behaviour is the provider behaviour kit's view of the Base CSP.
-var behaviour = csptest.Suite{Open: openSuite, PINChange: true, ErrClosed: basecsp.ErrClosed, ErrNoCertificate: basecsp.ErrNoCertificate}
+var behaviour = csptest.Suite{Open: openSuite, PINChange: true, ErrClosed: keystore.ErrClosed, ErrNoCertificate: keystore.ErrNoCertificate}
 
 // After Close, every method of the provider, its cards, containers and
-// keys fails with ErrClosed, sends nothing to the card and asks for no
+// keys fails with keystore.ErrClosed, sends nothing to the card and asks for no
 // PIN (csptest.RunClosed).
 func TestClosedMeansClosed(t *testing.T) {
 	csptest.RunClosed(t, behaviour, func(t *testing.T, sp csptest.Provider) csptest.Closed {
@@ -95,7 +96,7 @@ func TestClosedMeansClosed(t *testing.T) {
 // TestListingReportsUnreadableCard: the listings of csptest.RunListing,
 // and the Base CSP's own (Cards, Containers, opening the container by
 // name), return what the PIV card holds and report the blank GIDS card by
-// reader as a CardError; a corrupt certificate is reported by container
+// reader as a keystore.CardError; a corrupt certificate is reported by container
 // and key spec.
 func TestListingReportsUnreadableCard(t *testing.T) {
 	csptest.RunListing(t, behaviour, func(t *testing.T, sp csptest.Provider, l csptest.ListingLayout, check func(*testing.T, error)) {

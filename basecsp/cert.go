@@ -6,11 +6,6 @@ import (
 	"github.com/cardmod/cardmod/keystore"
 )
 
-// CertEntry is one certificate of the user store with the key it belongs
-// to: keystore.CertEntry, shared with package ksp. The key is
-// Provider.Container(ctx, `\\.\`+Reader+`\`+Container).Key(KeySpec).
-type CertEntry = keystore.CertEntry
-
 // Certificates returns the user certificate store: every certificate of
 // every key in a valid container of every card present. Files come from
 // the data cache while cardcf says they are fresh, so a warm listing
@@ -19,8 +14,8 @@ type CertEntry = keystore.CertEntry
 // A card that cannot be read, or a certificate that cannot be read or
 // parsed (a corrupt certificate object), does not hide the others:
 // Certificates returns every certificate it read and, as its error, a
-// CardErrors naming what it could not read (the key's Container and
+// keystore.CardErrors naming what it could not read (the key's Container and
 // KeySpec for a certificate).
-func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
+func (p *Provider) Certificates(ctx context.Context) ([]keystore.CertEntry, error) {
 	return p.core.Certificates(ctx)
 }

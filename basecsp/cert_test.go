@@ -17,6 +17,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
@@ -27,7 +28,7 @@ func TestCertificateRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	k := f.create(t, "ec", minidriver.ECDSAP256, nil)
 	_, err := k.Certificate(ctx)
-	assert.ErrorIs(t, err, basecsp.ErrNoCertificate)
+	assert.ErrorIs(t, err, keystore.ErrNoCertificate)
 
 	cert := selfSigned(t, k, "card")
 	require.NoError(t, k.SetCertificate(ctx, cert))
@@ -40,7 +41,7 @@ func TestCertificateRoundTrip(t *testing.T) {
 
 	require.NoError(t, k.SetCertificate(ctx, nil))
 	_, err = k.Certificate(ctx)
-	assert.ErrorIs(t, err, basecsp.ErrNoCertificate)
+	assert.ErrorIs(t, err, keystore.ErrNoCertificate)
 }
 
 func TestUserCertificateStore(t *testing.T) {
@@ -97,7 +98,7 @@ func TestTwoProvidersSeparateCaches(t *testing.T) {
 	k2, err := ct2.Key(minidriver.ECDSAP256)
 	require.NoError(t, err)
 	_, err = k2.Certificate(ctx)
-	require.ErrorIs(t, err, basecsp.ErrNoCertificate, "cached as absent in the second provider")
+	require.ErrorIs(t, err, keystore.ErrNoCertificate, "cached as absent in the second provider")
 	certs, err := other.Certificates(ctx)
 	require.NoError(t, err)
 	require.Empty(t, certs)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -87,12 +88,12 @@ type ContainerEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e ContainerEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
+func (e ContainerEntry) FullName() string { return keystore.FullName(e.Reader, e.Name) }
 
 // Containers lists every valid container of every card present. A card
 // that cannot be read (a blank or failing card, a corrupt container map)
 // does not hide the others: Containers returns every container it read
-// and, as its error, a CardErrors naming each card it could not read.
+// and, as its error, a keystore.CardErrors naming each card it could not read.
 func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 	if err := p.core.CheckOpen(); err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 // forms of ParseName: with a reader the card in that reader is used, else
 // the first card with a free container; an empty container name becomes a
 // new GUID string. A name already on the card (on any card, without a
-// reader) is refused with an error matching ErrExists.
+// reader) is refused with an error matching keystore.ErrExists.
 //
 // importKey nil generates the key on the card (bits is the RSA modulus
 // size, 0 for the card's default; ignored for ECC); otherwise the

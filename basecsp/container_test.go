@@ -16,37 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
-
-func TestParseName(t *testing.T) {
-	for _, tc := range []struct {
-		in, reader, container string
-		bad                   bool
-	}{
-		{in: `\\.\Reader A\box`, reader: "Reader A", container: "box"},
-		{in: `\\.\Reader A\`, reader: "Reader A"},
-		{in: `\\.\Reader A`, reader: "Reader A"},
-		{in: `box`, container: "box"},
-		{in: ``},
-		{in: `\\.\Reader A\b\x`, bad: true},
-		{in: `a\b`, bad: true},
-		{in: `\\.\\box`, bad: true},
-		{in: "0123456789012345678901234567890123456789", bad: true},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			r, c, err := basecsp.ParseName(tc.in)
-			if tc.bad {
-				assert.ErrorIs(t, err, basecsp.ErrBadName)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.reader, r)
-			assert.Equal(t, tc.container, c)
-		})
-	}
-}
 
 func TestContainerNameForms(t *testing.T) {
 	f := newFixture(t, basecsp.Config{})
@@ -81,7 +54,7 @@ func TestContainerNameForms(t *testing.T) {
 	_, err = f.p.Container(ctx, `\\.\No Such Reader\first`)
 	assert.Error(t, err)
 	_, err = f.p.Container(ctx, `a\b`)
-	assert.ErrorIs(t, err, basecsp.ErrBadName)
+	assert.ErrorIs(t, err, keystore.ErrBadName)
 	_, err = ct.Key(minidriver.Signature)
 	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
 
@@ -102,7 +75,7 @@ func TestCreateRefusesExistingName(t *testing.T) {
 	f.create(t, "box", minidriver.ECDSAP256, nil)
 	for _, name := range []string{"box", "BOX", `\\.\` + readerName + `\box`} {
 		_, err := f.p.CreateContainer(ctx, name, minidriver.ECDSAP256, 0, nil)
-		assert.ErrorIs(t, err, basecsp.ErrExists, name)
+		assert.ErrorIs(t, err, keystore.ErrExists, name)
 	}
 	list, err := f.p.Containers(ctx)
 	require.NoError(t, err)

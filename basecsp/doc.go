@@ -7,7 +7,7 @@
 //     `\\.\Reader\Container`, `\\.\Reader\`, `Container` and "" (the
 //     default container of any card); enumeration (Provider.Containers),
 //     creation with a generated or imported key, name collisions refused
-//     with ErrExists (Provider.CreateContainer), deletion, the default
+//     with keystore.ErrExists (Provider.CreateContainer), deletion, the default
 //     container;
 //   - keys found by what their user knows (Provider.FindKey with a
 //     KeyQuery): the certificate's subject or fingerprint, the public key,
@@ -55,7 +55,7 @@
 //
 // A card that cannot be read never hides the others: the listings
 // (Provider.Cards, Containers, Certificates) return everything they read
-// on every readable card and, as their error, a CardErrors naming each
+// on every readable card and, as their error, a keystore.CardErrors naming each
 // card (reader, cause) or object (a corrupt certificate: its container
 // and key spec) they could not read; errors.As finds it.
 //
@@ -81,7 +81,7 @@
 // re-selects and goes on (it starts over, with the PIN already entered,
 // when the reset came before it wrote anything). Close waits for running
 // operations; afterwards every method that returns an error returns one
-// matching ErrClosed, without touching a card or asking for a PIN.
+// matching keystore.ErrClosed, without touching a card or asking for a PIN.
 //
 // Errors are prefixed "basecsp: ", wrap the card's errors with %w (test
 // them with errors.Is against the minidriver, scrm and pincache sentinels)

@@ -33,7 +33,7 @@ func twoCards() *virtual.Backend {
 	backend.AddReader("Reader 0").Insert(gids)
 	backend.AddReader("Reader 1").Insert(yk)
 	admin, err := basecsp.Open(basecsp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 	if err != nil {
 		panic(err)
 	}

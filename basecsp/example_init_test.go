@@ -8,6 +8,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/minidriver/piv"
@@ -46,7 +47,7 @@ func ExampleProvider_InitializeCard() {
 	ctx := context.Background()
 
 	cards, err := p.Cards(ctx)
-	var unread basecsp.CardErrors
+	var unread keystore.CardErrors
 	if errors.As(err, &unread) {
 		for _, e := range unread {
 			fmt.Printf("cannot read the card in %s; blank: %v\n", e.Reader, errors.Is(e.Err, minidriver.ErrNotInitialized))

@@ -11,6 +11,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -28,7 +29,7 @@ func Example() {
 	p, err := basecsp.Open(basecsp.Config{
 		Backend:       backend,
 		Prompt:        pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	if err != nil {
 		panic(err)

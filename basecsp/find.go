@@ -18,7 +18,7 @@ type KeyQuery = keystore.KeyQuery
 // information comes from the data cache while cardcf says it is fresh;
 // certificates are read only when q names one (Subject, Fingerprint). A
 // key found nowhere is an error matching minidriver.ErrNoKeyContainer
-// (wrapping too the CardErrors of cards that could not be read); a card
+// (wrapping too the keystore.CardErrors of cards that could not be read); a card
 // that cannot be read does not hide a key on another. A malformed query
 // (a Fingerprint that is not 32 bytes) matches minidriver.ErrInvalidParameter.
 func (p *Provider) FindKey(ctx context.Context, q KeyQuery) (*Key, error) {

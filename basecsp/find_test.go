@@ -15,6 +15,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	mdgids "github.com/cardmod/cardmod/minidriver/gids"
 	"github.com/cardmod/cardmod/minidriver/piv"
@@ -95,7 +96,7 @@ func TestFindKey(t *testing.T) {
 	assert.ErrorIs(t, err, minidriver.ErrInvalidParameter, "a fingerprint is a SHA-256 digest")
 	require.NoError(t, f.p.Close())
 	_, err = f.p.FindKey(ctx, basecsp.KeyQuery{})
-	assert.ErrorIs(t, err, basecsp.ErrClosed)
+	assert.ErrorIs(t, err, keystore.ErrClosed)
 }
 
 // A PIV slot is no address on a GIDS card: only PIV keys match it; and a
@@ -202,7 +203,7 @@ func TestSignInOneCall(t *testing.T) {
 	b.AddReader(readerName).Insert(card)
 	pr := newPrompt(simpiv.DefaultPIN)
 	open := func() *basecsp.Provider {
-		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr, AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr, AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = p.Close() })
 		return p

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,25 +12,6 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
-
-func FuzzParseName(f *testing.F) {
-	for _, s := range []string{``, `box`, `\\.\Reader\box`, `\\.\Reader\`, `\\.\Reader`, `\\.\\`, `a\b`, "\x00", `\\.\R\b\c`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, name string) {
-		reader, container, err := basecsp.ParseName(name)
-		if err != nil {
-			return
-		}
-		assert.NotContains(t, container, `\`)
-		assert.NotContains(t, reader, `\`)
-		if reader != "" {
-			assert.True(t, strings.HasPrefix(name, `\\.\`+reader))
-		} else {
-			assert.Equal(t, name, container)
-		}
-	})
-}
 
 // FuzzDecryptCBC checks the constant-time PKCS #7 check against a plain
 // one on every ciphertext.

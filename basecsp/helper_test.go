@@ -14,6 +14,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -55,7 +56,7 @@ func (f *fixture) open(t testing.TB, cfg basecsp.Config) *basecsp.Provider {
 		cfg.Prompt = f.prompt
 	}
 	if cfg.AdminResponse == nil {
-		cfg.AdminResponse = basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
+		cfg.AdminResponse = piv.ManagementKey(simpiv.DefaultManagementKey)
 	}
 	p, err := basecsp.Open(cfg)
 	require.NoError(t, err)

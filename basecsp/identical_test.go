@@ -14,6 +14,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -35,7 +36,7 @@ func TestIdenticalCardsKeepTheirOwnCache(t *testing.T) {
 				b.AddReader(r).Insert(sim)
 			}
 			cfg := basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
-				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)}
+				AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)}
 			if tc.disk {
 				cfg.CacheDir = t.TempDir()
 			}
@@ -97,7 +98,7 @@ func TestIdenticalCardsDiskCacheAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *basecsp.Provider {
 		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN), CacheDir: dir,
-			AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = p.Close() })
 		return p
@@ -137,7 +138,7 @@ func TestIdenticalCardsKeepTheirOwnPIN(t *testing.T) {
 	var mu sync.Mutex
 	asked := map[string]int{}
 	p, err := basecsp.Open(basecsp.Config{Backend: b,
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 		Prompt: pincache.Func(func(_ context.Context, r pincache.Request) (*pincache.Secret, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -51,7 +51,7 @@ type coreKey = cspcore.Key
 //
 // Certificate reads the key's certificate (KP_CERTIFICATE) from the card's
 // kscNN or kxcNN file through the data cache (none: an error matching
-// ErrNoCertificate). SetCertificate stores one, creating the file when
+// keystore.ErrNoCertificate). SetCertificate stores one, creating the file when
 // missing and compressing it unless the card's plug-in does
 // (CARD_CAPABILITIES.fCertificateCompression); cardcf's files counter is
 // bumped first; nil deletes it; its public key must be the key's; writing

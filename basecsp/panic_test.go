@@ -22,7 +22,7 @@ import (
 // signs within a second, and the first one's Close returns.
 func TestPanickingCallbacksReleaseTheCard(t *testing.T) {
 	panicPrompt := pincache.Func(func(context.Context, pincache.Request) (*pincache.Secret, error) { panic("prompt") })
-	panicAdmin := basecsp.AdminResponder(func(context.Context, minidriver.AdminChallenge) ([]byte, error) { panic("admin responder") })
+	panicAdmin := minidriver.AdminResponder(func(context.Context, minidriver.AdminChallenge) ([]byte, error) { panic("admin responder") })
 	for _, tc := range []struct {
 		name string
 		cfg  basecsp.Config

@@ -10,6 +10,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
@@ -24,7 +25,7 @@ func TestTLSClientAuthenticationPCSCD(t *testing.T) {
 	p, err := basecsp.Open(basecsp.Config{
 		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -32,7 +33,7 @@ func TestProvidersOnPIVProfiles(t *testing.T) {
 			b.AddReader(readerName).Insert(sim)
 			open := func() *basecsp.Provider {
 				pr, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
-					AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+					AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = pr.Close() })
 				return pr

@@ -10,37 +10,8 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 )
-
-// Errors of the provider, tested with errors.Is.
-var (
-	// ErrExists: a container of that name is already on the card
-	// (NTE_EXISTS). It also matches cardfs.ErrContainerExists.
-	ErrExists = fmt.Errorf("basecsp: container exists (NTE_EXISTS): %w", cardfs.ErrContainerExists)
-	// ErrNoCertificate: the key has no certificate on the card.
-	ErrNoCertificate = errors.New("basecsp: no certificate")
-	// ErrBadName: a container name that breaks the naming rules (a
-	// backslash outside the \\.\Reader\ prefix, more than 39 characters).
-	ErrBadName = fmt.Errorf("basecsp: bad container name: %w", cardfs.ErrInvalidName)
-	// ErrClosed: the provider was closed. Every method of a closed
-	// Provider, and of its Cards, Containers and Keys, that returns an
-	// error returns one matching it, without touching a card or asking
-	// for a PIN; so does a second Close.
-	ErrClosed = errors.New("basecsp: provider closed")
-)
-
-// AdminResponder answers a card's admin challenge (ROLE_ADMIN), learning
-// which card asks: minidriver.AdminResponder, the type of
-// Config.AdminResponse, whose doc says how the plug-ins' responders
-// combine.
-type AdminResponder = minidriver.AdminResponder
-
-// PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
-// the others (minidriver.ErrNoAdminKey). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider: it is keystore.Config, the settings both
 // providers share (package basecsp and package ksp take the same type, so
@@ -58,8 +29,7 @@ type Provider struct {
 // Open returns a provider over cfg.Backend. It does not touch any card
 // yet.
 func Open(cfg Config) (*Provider, error) {
-	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "basecsp", Plugins: plugins.NewRegistry,
-		ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName, ErrClosed: ErrClosed})
+	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "basecsp", Plugins: plugins.NewRegistry})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +40,7 @@ func Open(cfg Config) (*Provider, error) {
 // belongs to the caller and stays usable by other providers: release it
 // separately. It waits for running operations to end. Afterwards every
 // method of the provider and of its cards, containers and keys fails
-// with an error matching ErrClosed.
+// with an error matching keystore.ErrClosed.
 func (p *Provider) Close() error {
 	return p.core.Close()
 }
@@ -97,7 +67,7 @@ type Card struct {
 // Cards returns the cards present in every reader that a plug-in takes.
 // A card a plug-in takes but that cannot be opened (a blank card, a card
 // that fails) does not hide the others: Cards returns every card it
-// opened and, as its error, a CardErrors naming each reader whose card it
+// opened and, as its error, a keystore.CardErrors naming each reader whose card it
 // could not open, and why.
 func (p *Provider) Cards(ctx context.Context) ([]*Card, error) {
 	if err := p.core.CheckOpen(); err != nil {
@@ -319,7 +289,7 @@ func checkPINArgs(id minidriver.PinID, auth, new []byte, emptyAuth bool) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Cards
-// reports with a CardError matching minidriver.ErrNotInitialized: it has no
+// reports with a keystore.CardError matching minidriver.ErrNotInitialized: it has no
 // file system yet, as a GIDS card leaves the factory) through its plug-in,
 // and returns it: the plug-in creates the card's file system (cardid,
 // cardcf, cardapps, an empty container map), sets the user PIN and stores

@@ -21,6 +21,7 @@ import (
 	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -237,7 +238,7 @@ func FuzzProviderPIV(f *testing.F) {
 		*fx = providerFixture{
 			name: "PIV",
 			load: func(r io.Reader) (cardsim.Card, error) { return simpiv.Load(r, simpiv.Config{}) },
-			cfg:  basecsp.Config{AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey), Prompt: csptest.NewPrompt(simpiv.DefaultPIN)},
+			cfg:  basecsp.Config{AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey), Prompt: csptest.NewPrompt(simpiv.DefaultPIN)},
 			pin:  simpiv.DefaultPIN,
 		}
 		sim, err := simpiv.New(simpiv.Config{})

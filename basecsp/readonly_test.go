@@ -59,7 +59,7 @@ func TestCreateOnReadOnlyCardRefusedFirst(t *testing.T) {
 			b.AddReader(readerName).Insert(card)
 			pr := newPrompt(simpiv.DefaultPIN)
 			p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr, Registry: minidriver.NewRegistry(tc.plugin),
-				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+				AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = p.Close() })
 			_, err = p.CreateContainer(context.Background(), "new", minidriver.ECDSAP256, 0, nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -48,10 +49,10 @@ func (s suiteProvider) Import(ctx context.Context, name string, spec minidriver.
 }
 
 // Keys lists the keys of every container Containers lists: beside a
-// CardErrors, those of the cards it could read.
+// keystore.CardErrors, those of the cards it could read.
 func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
 	list, listErr := s.p.Containers(ctx)
-	var ce basecsp.CardErrors
+	var ce keystore.CardErrors
 	if listErr != nil && !errors.As(listErr, &ce) {
 		return nil, listErr
 	}
@@ -80,7 +81,7 @@ func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.Ke
 	return ct.Key(spec)
 }
 
-func (s suiteProvider) ListKeys(ctx context.Context) ([]basecsp.KeyInfo, error) {
+func (s suiteProvider) ListKeys(ctx context.Context) ([]keystore.KeyInfo, error) {
 	return s.p.ListKeys(ctx)
 }
 
@@ -88,7 +89,7 @@ func (s suiteProvider) Find(ctx context.Context, q basecsp.KeyQuery) (csptest.Ke
 	return s.p.FindKey(ctx, q)
 }
 
-func (s suiteProvider) Certificates(ctx context.Context) ([]basecsp.CertEntry, error) {
+func (s suiteProvider) Certificates(ctx context.Context) ([]keystore.CertEntry, error) {
 	return s.p.Certificates(ctx)
 }
 

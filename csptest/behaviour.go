@@ -26,6 +26,7 @@ import (
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -186,7 +187,7 @@ func testUnreadableCard(t *testing.T, s Suite, l ListingLayout, own func(t *test
 	keys, err := p.Keys(ctx)
 	check(t, err)
 	require.Len(t, keys, 1)
-	assert.Equal(t, cspcore.FullName(l.PIVReader, "one"), keys[0].Name)
+	assert.Equal(t, keystore.FullName(l.PIVReader, "one"), keys[0].Name)
 
 	infos, err := p.ListKeys(ctx)
 	check(t, err)

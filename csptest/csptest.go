@@ -16,7 +16,7 @@
 //   - RunInput: caller input refused before the card.
 //
 // The adapter's types are the providers' own under the core's names:
-// cspcore.KeyInfo is basecsp.KeyInfo and ksp.KeyInfo, cspcore.Query their
+// keystore.KeyInfo is keystore.KeyInfo and keystore.KeyInfo, cspcore.Query their
 // KeyQuery, cspcore.CertEntry their CertEntry, cspcore.CardErrors their
 // CardErrors. Only tests import this package (scrm's TestImportLayers).
 //

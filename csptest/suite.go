@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
@@ -64,7 +65,7 @@ type Provider interface {
 	Certificates(ctx context.Context) ([]cspcore.CertEntry, error)
 	// ListKeys is the provider's ListKeys: every key with its card,
 	// address, certificate and PIN.
-	ListKeys(ctx context.Context) ([]cspcore.KeyInfo, error)
+	ListKeys(ctx context.Context) ([]keystore.KeyInfo, error)
 	// Find is the provider's FindKey.
 	Find(ctx context.Context, q cspcore.Query) (Key, error)
 }

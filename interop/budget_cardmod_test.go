@@ -23,7 +23,7 @@ type cardmodConfig struct {
 	Prompt    pincache.Prompt
 	Exclusive bool
 	CacheDir  string
-	Admin     basecsp.AdminResponder
+	Admin     minidriver.AdminResponder
 }
 
 // cardmodSession is one cardmod provider (basecsp or ksp) doing the

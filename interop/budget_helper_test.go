@@ -16,8 +16,8 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
-	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/minidriver"
+	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/pcsc"
 )
@@ -102,9 +102,9 @@ func (s *helperSpec) runCardmod(ctx context.Context, res *helperResult) (err err
 		return err
 	}
 	defer func() { err = errors.Join(err, b.Release()) }()
-	var admin basecsp.AdminResponder
+	var admin minidriver.AdminResponder
 	if s.MgmtKey != nil {
-		admin = basecsp.PIVManagementKey(s.MgmtKey)
+		admin = mdpiv.ManagementKey(s.MgmtKey)
 	}
 	prompt := pincache.NewFixed([]byte(s.PIN))
 	defer prompt.Wipe()

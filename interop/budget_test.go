@@ -47,11 +47,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/cardsim"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	mdpiv "github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/pcsc"
 	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
@@ -698,8 +698,8 @@ func (h *harness) provisionCardmod(f *fixture, ca *testCA) {
 	}
 }
 
-func basecspAdmin() basecsp.AdminResponder {
-	return basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
+func basecspAdmin() minidriver.AdminResponder {
+	return mdpiv.ManagementKey(simpiv.DefaultManagementKey)
 }
 
 func (h *harness) provisionPivGo(f *fixture, ca *testCA) {

@@ -1,11 +1,15 @@
 // Package keystore holds what cardmod's two providers share with their
 // users, declared once: the Base CSP (package basecsp) and the Smart Card
 // KSP (package ksp) are both opened with a Config, find keys with a
-// KeyQuery, list the user certificate store as CertEntry values and
-// report what a listing could not read as CardErrors; basecsp.Config,
-// basecsp.KeyQuery, basecsp.CertEntry and basecsp.CardErrors (and ksp's)
-// are these types. A key made through one provider is a key of the other:
-// both run over the same engine, which reads these settings.
+// KeyQuery, name containers in the forms ParseName splits, list keys as
+// KeyInfo and the user certificate store as CertEntry values, report what
+// a listing could not read as CardErrors, and fail with one sentinel per
+// meaning (ErrClosed, ErrExists, ErrNoCertificate, ErrBadName).
+// basecsp.Config and ksp.Config (and each one's KeyQuery) are aliases of
+// these types, so that a program that uses one provider can name them
+// there; everything else is named here only. A key made through one
+// provider is a key of the other: both run over the same engine, which
+// reads these settings.
 //
 // As crypto/tls's Config, a Config is a plain value whose zero fields mean
 // their documented defaults, resolved where the setting is used; opening

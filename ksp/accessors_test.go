@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 )
@@ -30,7 +31,7 @@ func TestTypedAccessors(t *testing.T) {
 	assert.Equal(t, v, k.CardID())
 
 	_, err = k.Certificate(ctx)
-	assert.ErrorIs(t, err, ksp.ErrNoCertificate)
+	assert.ErrorIs(t, err, keystore.ErrNoCertificate)
 	cert := selfSigned(t, k, "typed")
 	require.NoError(t, k.SetCertificate(ctx, cert))
 	got, err := k.Certificate(ctx)

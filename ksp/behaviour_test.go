@@ -14,16 +14,17 @@ import (
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/kdf"
 )
 
 // behaviour is the provider behaviour kit's view of the KSP.
-var behaviour = csptest.Suite{Open: openSuite, ECDH: true, ErrClosed: ksp.ErrClosed, ErrNoCertificate: ksp.ErrNoCertificate}
+var behaviour = csptest.Suite{Open: openSuite, ECDH: true, ErrClosed: keystore.ErrClosed, ErrNoCertificate: keystore.ErrNoCertificate}
 
 // After Close, every method of the provider, its keys and secrets fails
-// with ErrClosed, sends nothing to the card and asks for no PIN
+// with keystore.ErrClosed, sends nothing to the card and asks for no PIN
 // (csptest.RunClosed).
 func TestClosedMeansClosed(t *testing.T) {
 	csptest.RunClosed(t, behaviour, func(t *testing.T, sp csptest.Provider) csptest.Closed {

@@ -6,17 +6,12 @@ import (
 	"github.com/cardmod/cardmod/keystore"
 )
 
-// CertEntry is one certificate of the user store with the key it belongs
-// to: keystore.CertEntry, shared with package basecsp. The key is
-// Provider.OpenKeySpec(ctx, `\\.\`+Reader+`\`+Container, KeySpec).
-type CertEntry = keystore.CertEntry
-
 // Certificates returns the user certificate store of every card present
 // (what "SmartCardUserCertStore" gives). A card that cannot be read, or a
 // certificate that cannot be read or parsed, does not hide the others:
 // Certificates returns every certificate it read and, as its error, a
-// CardErrors naming what it could not read (the key's Container and
+// keystore.CardErrors naming what it could not read (the key's Container and
 // KeySpec for a certificate).
-func (p *Provider) Certificates(ctx context.Context) ([]CertEntry, error) {
+func (p *Provider) Certificates(ctx context.Context) ([]keystore.CertEntry, error) {
 	return p.core.Certificates(ctx)
 }

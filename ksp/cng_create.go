@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
@@ -24,7 +25,7 @@ func (p *Provider) CreatePersistedKey(ctx context.Context, name string, alg Algo
 	if _, ok := alg.spec(0); !ok {
 		return nil, fmt.Errorf("ksp: algorithm %q: %w", alg, ErrUnsupportedAlgorithm)
 	}
-	if _, _, err := ParseName(name); err != nil {
+	if _, _, err := keystore.ParseName(name); err != nil {
 		return nil, err
 	}
 	k := &Key{p: p, alg: alg, name: name, usage: usageOfAlg(alg)}
@@ -36,7 +37,7 @@ func (p *Provider) CreatePersistedKey(ctx context.Context, name string, alg Algo
 // a new container (no reader specified)"), after asking the card whether
 // it has keys of this algorithm and size (an error matching
 // ErrUnsupportedAlgorithm if not). A name already on the card is refused
-// with an error matching ErrExists.
+// with an error matching keystore.ErrExists.
 func (k *Key) Finalize(ctx context.Context) error { return k.finalize(ctx, nil) }
 
 // FinalizeImport imports priv as the key (NCryptImportKey of a private

@@ -7,16 +7,6 @@ import (
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// ParseName splits a key name of one of the four Windows forms (Microsoft's
-// "Smart Card Architecture": "Container specification levels", which
-// NCryptOpenKey takes too): `\\.\Reader\Key`, `\\.\Reader\` (the default
-// key of the card in that reader), `Key` (on any card) and "" (the default
-// key of any card). A backslash in the key part is an error matching
-// ErrBadName.
-func ParseName(name string) (reader, key string, err error) {
-	return cspcore.ParseName(name, ErrBadName)
-}
-
 // keyOf picks the key a KSP name opens in a container: the key exchange
 // slot's (RSA exchange, ECDH) when there is one, else the signature
 // slot's.

@@ -58,7 +58,7 @@ func (k *Key) Property(ctx context.Context, name string) (any, error) {
 	case PropSmartCardUserCertStore:
 		v, err := k.p.Certificates(ctx)
 		if err != nil {
-			// What could be read is returned beside the CardErrors.
+			// What could be read is returned beside the keystore.CardErrors.
 			return v, propErr(name, err)
 		}
 		return v, nil

@@ -23,7 +23,7 @@
 //     it on the card or FinalizeImport imports a Go private key. The card
 //     is asked which algorithms and sizes it has (an error matching
 //     ErrUnsupportedAlgorithm otherwise); a name already taken is refused
-//     with ErrExists;
+//     with keystore.ErrExists;
 //   - keys that are crypto.Signer (RSA PKCS #1 v1.5 with or without a
 //     DigestInfo, PSS; ECDSA in ASN.1) and crypto.Decrypter (PKCS #1 v1.5
 //     with implicit rejection, OAEP with a label, raw with
@@ -69,7 +69,7 @@
 //	"SmartCardKeyCertificate"  *x509.Certificate     yes  yes: writes the key's kscNN/kxcNN file (nil deletes)
 //	"SmartCardPinId"           minidriver.PinID      yes  before Finalize
 //	"SmartCardPinInfo"         minidriver.PINInfo    yes  -
-//	"SmartCardUserCertStore"   []ksp.CertEntry       yes  -
+//	"SmartCardUserCertStore"   []keystore.CertEntry       yes  -
 //	"SmartcardRootCertStore"   []*x509.Certificate   yes  yes: writes mscp/msroots
 //	"Algorithm Group"          string ("RSA", "ECDSA", "ECDH")  yes  -
 //	"Algorithm Name"           ksp.Algorithm         yes  -
@@ -83,7 +83,7 @@
 //
 // A card that cannot be read never hides the others: Keys, Certificates
 // and the "SmartCardUserCertStore" property return everything they read
-// on every readable card and, as their error, a CardErrors naming each
+// on every readable card and, as their error, a keystore.CardErrors naming each
 // card (reader, cause) or object they could not read; errors.As finds it.
 //
 // Every operation is one PC/SC transaction run by the engine: re-select
@@ -116,7 +116,7 @@
 // re-selects and goes on (it starts over, with the PIN already entered,
 // when the reset came before it wrote anything). Close waits for running
 // operations; afterwards every method that returns an error returns one
-// matching ErrClosed, without touching a card or asking for a PIN.
+// matching keystore.ErrClosed, without touching a card or asking for a PIN.
 //
 // Errors are prefixed "ksp: ", wrap the card's errors with %w (test them
 // with errors.Is against this package's, minidriver's, scrm's and

@@ -1,25 +1,16 @@
 package ksp
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
 )
 
-// Errors of the provider, tested with errors.Is. Most also match the
-// minidriver sentinel of the same meaning.
+// Errors only the KSP meets (CNG's properties, algorithms), tested with
+// errors.Is; what both providers meet (keystore.ErrExists,
+// keystore.ErrNoCertificate, keystore.ErrBadName, keystore.ErrClosed) is package keystore's. Most
+// also match the minidriver sentinel of the same meaning.
 var (
-	// ErrExists: a key (container) of that name is already on the card
-	// (NTE_EXISTS). It matches cardfs.ErrContainerExists, as basecsp's
-	// ErrExists does.
-	ErrExists = fmt.Errorf("ksp: key exists (NTE_EXISTS): %w", cardfs.ErrContainerExists)
-	// ErrNoCertificate: the key has no certificate on the card.
-	ErrNoCertificate = errors.New("ksp: no certificate")
-	// ErrBadName: a key name that breaks the naming rules (a backslash in
-	// the container part, more than 39 characters, ...).
-	ErrBadName = fmt.Errorf("ksp: bad key name (NTE_INVALID_PARAMETER): %w", cardfs.ErrInvalidName)
 	// ErrUnknownProperty: no property of that name (NTE_NOT_SUPPORTED).
 	ErrUnknownProperty = fmt.Errorf("ksp: unknown property: %w", minidriver.ErrUnsupported)
 	// ErrPropertyType: the value of SetProperty is not of the property's
@@ -51,12 +42,6 @@ var (
 	// ErrBadBlob: a public key blob that cannot be parsed
 	// (NTE_BAD_DATA).
 	ErrBadBlob = fmt.Errorf("ksp: bad key blob: %w", minidriver.ErrInvalidParameter)
-	// ErrClosed: the provider, or a Secret, was closed (NTE_INVALID_HANDLE
-	// in CNG; it matches minidriver.ErrInvalidParameter). Every method
-	// of a closed Provider, and of its Keys and Secrets, that returns an
-	// error returns one matching it, without touching a card or asking
-	// for a PIN; so does a second Provider.Close.
-	ErrClosed = fmt.Errorf("ksp: closed: %w", minidriver.ErrInvalidParameter)
 )
 
 // PropertyError reports a failed Property or SetProperty call: which

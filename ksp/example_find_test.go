@@ -25,7 +25,7 @@ func provisioned() *virtual.Backend {
 	backend := virtual.NewBackend()
 	backend.AddReader("Reader 0").Insert(yk)
 	admin, err := ksp.Open(ksp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 	if err != nil {
 		panic(err)
 	}

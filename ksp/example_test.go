@@ -12,6 +12,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver/kdf"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -29,7 +30,7 @@ func Example() {
 	p, err := ksp.Open(ksp.Config{
 		Backend:       backend,
 		Prompt:        pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	if err != nil {
 		panic(err)

@@ -14,6 +14,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/ksp"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -61,7 +62,7 @@ func (f *fixture) open(t testing.TB, cfg ksp.Config) *ksp.Provider {
 		cfg.Prompt = f.prompt
 	}
 	if cfg.AdminResponse == nil {
-		cfg.AdminResponse = ksp.PIVManagementKey(simpiv.DefaultManagementKey)
+		cfg.AdminResponse = piv.ManagementKey(simpiv.DefaultManagementKey)
 	}
 	p, err := ksp.Open(cfg)
 	require.NoError(t, err)
@@ -73,7 +74,7 @@ func (f *fixture) open(t testing.TB, cfg ksp.Config) *ksp.Provider {
 func (f *fixture) baseCSP(t testing.TB) *basecsp.Provider {
 	t.Helper()
 	p, err := basecsp.Open(basecsp.Config{Backend: f.b, Prompt: f.prompt,
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/kdf"
@@ -251,7 +252,7 @@ func TestSecretClose(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	_, err = s.Derive(kdf.Hash{})
-	assert.ErrorIs(t, err, ksp.ErrClosed)
+	assert.ErrorIs(t, err, keystore.ErrClosed)
 	assert.NoError(t, s.Close(), "closing twice is harmless")
 }
 

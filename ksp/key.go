@@ -11,6 +11,7 @@ import (
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -47,7 +48,7 @@ func (p *Provider) finalized(k *cspcore.Key, err error) (*Key, error) {
 	return &Key{p: p, alg: algorithmOf(k.Spec()), k: k, bits: k.Bits(), usage: usageOf(k.Spec())}, nil
 }
 
-// key returns the finalized key; after the provider's Close, ErrClosed.
+// key returns the finalized key; after the provider's Close, keystore.ErrClosed.
 func (k *Key) key() (*cspcore.Key, error) {
 	if err := k.p.core.CheckOpen(); err != nil {
 		return nil, err
@@ -208,7 +209,7 @@ func (k *Key) CardID() cardfs.CardID {
 
 // Certificate returns the key's certificate (the "SmartCardKeyCertificate"
 // property) from the card's kscNN or kxcNN file, through the data cache.
-// A key without one gives an error matching ErrNoCertificate, a key not
+// A key without one gives an error matching keystore.ErrNoCertificate, a key not
 // finalized one matching ErrNotFinalized.
 func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 	ck, err := k.key()
@@ -308,7 +309,7 @@ func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
 	if ck, err := k.key(); err == nil {
 		return ck.Container().Ref, ck, nil
 	}
-	reader, _, err := ParseName(k.Name())
+	reader, _, err := keystore.ParseName(k.Name())
 	if err != nil {
 		return nil, nil, err
 	}

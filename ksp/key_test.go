@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 )
@@ -103,10 +104,10 @@ func TestCreateRefusesExistingName(t *testing.T) {
 	k, err := f.p.CreatePersistedKey(ctx, "dup", ksp.ECDHP256)
 	require.NoError(t, err)
 	err = k.Finalize(ctx)
-	assert.ErrorIs(t, err, ksp.ErrExists)
+	assert.ErrorIs(t, err, keystore.ErrExists)
 	k, err = f.p.CreatePersistedKey(ctx, `\\.\`+readerName+`\DUP`, ksp.ECDHP256)
 	require.NoError(t, err)
-	assert.ErrorIs(t, k.Finalize(ctx), ksp.ErrExists, "names compare case-insensitively")
+	assert.ErrorIs(t, k.Finalize(ctx), keystore.ErrExists, "names compare case-insensitively")
 }
 
 func TestKeysAndDelete(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
 
@@ -70,7 +71,7 @@ func TestPKCS11ToolInterop(t *testing.T) {
 	p, err := ksp.Open(ksp.Config{
 		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
-		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	require.NoError(t, err)
 	defer p.Close()
@@ -137,7 +138,7 @@ func TestTLSClientAuthenticationPCSCD(t *testing.T) {
 	p, err := ksp.Open(ksp.Config{
 		Backend:       env.Isolated(t),
 		Prompt:        newPrompt(simpiv.DefaultPIN),
-		AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	require.NoError(t, err)
 	defer p.Close()

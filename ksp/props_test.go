@@ -19,6 +19,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
@@ -48,7 +49,7 @@ func TestProperties(t *testing.T) {
 	assert.Equal(t, minidriver.AlphanumericPIN, info.Type)
 
 	_, err := k.Property(ctx, ksp.PropSmartCardKeyCertificate)
-	assert.ErrorIs(t, err, ksp.ErrNoCertificate)
+	assert.ErrorIs(t, err, keystore.ErrNoCertificate)
 	cert := selfSigned(t, softKey(t), "not this key")
 	assert.ErrorIs(t, k.SetProperty(ctx, ksp.PropSmartCardKeyCertificate, cert), minidriver.ErrInvalidParameter)
 
@@ -58,7 +59,7 @@ func TestProperties(t *testing.T) {
 	ecdhCert := issue(t, ca, k.Public())
 	require.NoError(t, k.SetProperty(ctx, ksp.PropSmartCardKeyCertificate, ecdhCert))
 	assert.Equal(t, ecdhCert.Raw, get(ksp.PropSmartCardKeyCertificate).(*x509.Certificate).Raw)
-	store := get(ksp.PropSmartCardUserCertStore).([]ksp.CertEntry)
+	store := get(ksp.PropSmartCardUserCertStore).([]keystore.CertEntry)
 	require.Len(t, store, 1)
 	assert.Equal(t, "props", store[0].Container)
 	assert.Equal(t, minidriver.ECDHP256, store[0].KeySpec)
@@ -180,10 +181,10 @@ func TestBadInput(t *testing.T) {
 
 	for _, name := range []string{`a\b`, `\\.\` + readerName + `\a\b`, `\\.\`} {
 		_, err := f.p.CreatePersistedKey(ctx, name, ksp.ECDSAP256)
-		assert.ErrorIs(t, err, ksp.ErrBadName, name)
+		assert.ErrorIs(t, err, keystore.ErrBadName, name)
 		_, err = f.p.OpenKey(ctx, name)
-		assert.ErrorIs(t, err, ksp.ErrBadName, name)
-		assert.ErrorIs(t, f.p.DeleteKey(ctx, name), ksp.ErrBadName, name)
+		assert.ErrorIs(t, err, keystore.ErrBadName, name)
+		assert.ErrorIs(t, f.p.DeleteKey(ctx, name), keystore.ErrBadName, name)
 	}
 	_, err = f.p.CreatePersistedKey(ctx, "x", "ECDSA_P224")
 	assert.ErrorIs(t, err, ksp.ErrUnsupportedAlgorithm)

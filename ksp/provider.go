@@ -7,20 +7,8 @@ import (
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/minidriver/plugins"
 )
-
-// AdminResponder answers a card's admin challenge (ROLE_ADMIN), learning
-// which card asks: minidriver.AdminResponder, the type of
-// Config.AdminResponse, whose doc says how the plug-ins' responders
-// combine.
-type AdminResponder = minidriver.AdminResponder
-
-// PIVManagementKey returns the AdminResponder of a PIV card's management
-// key (3DES or AES), piv.ManagementKey: it answers PIV cards and declines
-// the others (minidriver.ErrNoAdminKey). The key is copied.
-func PIVManagementKey(key []byte) AdminResponder { return piv.ManagementKey(key) }
 
 // Config configures a Provider: it is keystore.Config, the settings both
 // providers share (package basecsp and package ksp take the same type, so
@@ -38,7 +26,6 @@ type Provider struct {
 // yet.
 func Open(cfg Config) (*Provider, error) {
 	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "ksp", Plugins: plugins.NewRegistry,
-		ErrExists: ErrExists, ErrNoCertificate: ErrNoCertificate, ErrBadName: ErrBadName, ErrClosed: ErrClosed,
 		ErrUnsupportedAlgorithm: ErrUnsupportedAlgorithm})
 	if err != nil {
 		return nil, err
@@ -49,7 +36,7 @@ func Open(cfg Config) (*Provider, error) {
 // Close releases every card and wipes the cached PINs. Config.Backend
 // belongs to the caller. It waits for running operations to end.
 // Afterwards every method of the provider and of its keys and secrets
-// fails with an error matching ErrClosed.
+// fails with an error matching keystore.ErrClosed.
 func (p *Provider) Close() error {
 	return p.core.Close()
 }
@@ -99,14 +86,14 @@ type KeyEntry struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (e KeyEntry) FullName() string { return cspcore.FullName(e.Reader, e.Name) }
+func (e KeyEntry) FullName() string { return keystore.FullName(e.Reader, e.Name) }
 
 // Keys lists every key of every card present: one entry per key of each
 // valid container (a container made by the Base CSP may hold two).
 // Container information comes from the data cache while cardcf says it is
 // fresh. A card that cannot be read (a blank or failing card), or a
 // container whose keys cannot be read, does not hide the others: Keys
-// returns every key it read and, as its error, a CardErrors naming what
+// returns every key it read and, as its error, a keystore.CardErrors naming what
 // it could not read.
 func (p *Provider) Keys(ctx context.Context) ([]KeyEntry, error) {
 	if err := p.core.CheckOpen(); err != nil {
@@ -159,7 +146,7 @@ func (p *Provider) DeleteKey(ctx context.Context, name string) error {
 type InitParams = minidriver.InitParams
 
 // InitializeCard initializes the blank card in reader (one that Keys
-// reports with a CardError matching minidriver.ErrNotInitialized: it has no
+// reports with a keystore.CardError matching minidriver.ErrNotInitialized: it has no
 // file system yet, as a GIDS card leaves the factory) through its plug-in,
 // and returns the new card's identity: the plug-in creates the card's file
 // system, sets the user PIN and stores the admin key, in one transaction

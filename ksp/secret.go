@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/kdf"
 )
@@ -91,7 +92,7 @@ func (s *Secret) agreer(fn func(a minidriver.KeyAgreer, idx int) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ok {
-		return ErrClosed
+		return keystore.ErrClosed
 	}
 	if err := s.p.core.CheckOpen(); err != nil {
 		s.ok = false // the plug-in destroyed its agreements when the provider closed
@@ -162,7 +163,7 @@ func (s *Secret) Close() error {
 	s.mu.Lock()
 	s.ok = false
 	s.mu.Unlock()
-	if err == ErrClosed {
+	if err == keystore.ErrClosed {
 		return nil
 	}
 	return err

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 )
@@ -90,11 +91,11 @@ func (s suiteProvider) Import(ctx context.Context, name string, spec minidriver.
 	return suiteKey{key}, nil
 }
 
-// Keys lists the keys Keys lists: beside a CardErrors, those of the
+// Keys lists the keys Keys lists: beside a keystore.CardErrors, those of the
 // cards it could read.
 func (s suiteProvider) Keys(ctx context.Context) ([]csptest.Entry, error) {
 	list, listErr := s.p.Keys(ctx)
-	var ce ksp.CardErrors
+	var ce keystore.CardErrors
 	if listErr != nil && !errors.As(listErr, &ce) {
 		return nil, listErr
 	}
@@ -117,7 +118,7 @@ func (s suiteProvider) Open(ctx context.Context, name string, spec minidriver.Ke
 	return suiteKey{k}, nil
 }
 
-func (s suiteProvider) ListKeys(ctx context.Context) ([]ksp.KeyInfo, error) {
+func (s suiteProvider) ListKeys(ctx context.Context) ([]keystore.KeyInfo, error) {
 	return s.p.ListKeys(ctx)
 }
 
@@ -129,7 +130,7 @@ func (s suiteProvider) Find(ctx context.Context, q ksp.KeyQuery) (csptest.Key, e
 	return suiteKey{k}, nil
 }
 
-func (s suiteProvider) Certificates(ctx context.Context) ([]ksp.CertEntry, error) {
+func (s suiteProvider) Certificates(ctx context.Context) ([]keystore.CertEntry, error) {
 	return s.p.Certificates(ctx)
 }
 

@@ -29,6 +29,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/pcsc"
 	"github.com/cardmod/cardmod/scrm/pcsc/pcscdtest"
 )
@@ -62,7 +63,7 @@ func TestTwoProcessesPCSCD(t *testing.T) {
 	require.NoError(t, err)
 	reader := env.Insert(t, sim)
 	ctx := context.Background()
-	admin := basecsp.PIVManagementKey(simpiv.DefaultManagementKey)
+	admin := piv.ManagementKey(simpiv.DefaultManagementKey)
 	open := func(dir string, noCache bool) *basecsp.Provider {
 		p, err := basecsp.Open(basecsp.Config{Backend: env.Isolated(t), Prompt: newPrompt(simpiv.DefaultPIN),
 			AdminResponse: admin, CacheDir: dir, NoCache: noCache})
@@ -188,7 +189,7 @@ func twoProcChild(t *testing.T, role string) {
 	)
 	if me == 0 {
 		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
-			AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey), CacheDir: dir})
+			AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey), CacheDir: dir})
 		require.NoError(t, err)
 		defer p.Close()
 		keys := map[int]*basecsp.Key{}
@@ -204,7 +205,7 @@ func twoProcChild(t *testing.T, role string) {
 		certOf = func(i int) (*x509.Certificate, error) { return keys[i].Certificate(ctx) }
 	} else {
 		p, err := ksp.Open(ksp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
-			AdminResponse: ksp.PIVManagementKey(simpiv.DefaultManagementKey), CacheDir: dir})
+			AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey), CacheDir: dir})
 		require.NoError(t, err)
 		defer p.Close()
 		keys := map[int]*ksp.Key{}

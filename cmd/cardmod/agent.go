@@ -30,6 +30,7 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/cardfs"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -561,7 +562,7 @@ func listAgentKeys(ctx context.Context, p *basecsp.Provider, reader string, name
 	var errs []error
 	if err != nil {
 		// A card that cannot be read does not hide the others' keys.
-		var failed basecsp.CardErrors
+		var failed keystore.CardErrors
 		if !errors.As(err, &failed) {
 			return nil, err
 		}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
@@ -102,9 +102,9 @@ func classify(err error) (int, string) {
 		return exitNotFound, "no plug-in takes this card (cardmod knows PIV and GIDS cards)"
 	case errors.Is(err, minidriver.ErrNoKeyContainer):
 		return exitNotFound, "`cardmod list` shows the containers"
-	case errors.Is(err, basecsp.ErrNoCertificate):
+	case errors.Is(err, keystore.ErrNoCertificate):
 		return exitNotFound, "import one with `cardmod cert import`"
-	case errors.Is(err, basecsp.ErrExists):
+	case errors.Is(err, keystore.ErrExists):
 		return exitFailed, "choose another name, or delete the container first"
 	case errors.Is(err, minidriver.ErrSecurityViolation), errors.Is(err, scrm.ErrSecurityStatus):
 		return exitFailed, "the card needs its management or admin key: give it with -mgmt-key-file"

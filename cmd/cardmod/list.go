@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -249,7 +250,7 @@ func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, 
 	if err != nil {
 		// What could be read is listed; each card or container that could
 		// not be is reported beside it.
-		var failed basecsp.CardErrors
+		var failed keystore.CardErrors
 		if !errors.As(err, &failed) {
 			return err
 		}
@@ -287,7 +288,7 @@ func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, 
 			switch {
 			case err == nil:
 				ke.Certificate = newCertEntry(cert)
-			case errors.Is(err, basecsp.ErrNoCertificate):
+			case errors.Is(err, keystore.ErrNoCertificate):
 			default:
 				ke.CertError = errText(err)
 			}

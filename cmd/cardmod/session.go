@@ -201,7 +201,7 @@ func (s *session) adminKeyBytes() ([]byte, error) {
 
 // adminResponder answers the admin challenge of each card with its own
 // key: the PIV management key, or the GIDS admin key.
-func (s *session) adminResponder() (basecsp.AdminResponder, error) {
+func (s *session) adminResponder() (minidriver.AdminResponder, error) {
 	pivKey, gidsKey, err := s.adminKeys()
 	if err != nil {
 		return nil, err

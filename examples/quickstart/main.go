@@ -38,6 +38,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm"
 	"github.com/cardmod/cardmod/scrm/pcsc"
@@ -82,7 +83,7 @@ func run(ctx context.Context, w io.Writer, usePCSCD bool, reader string) error {
 		Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
 		// Writing to a PIV card (keys, certificates) needs its management
 		// key.
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey),
 	})
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -85,7 +86,7 @@ func newPIVBudgetCard(t *testing.T, p simpiv.Profile, byPeer bool) *budgetCard {
 		sim.Reset()
 	default:
 		pr, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN),
-			AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 		require.NoError(t, err)
 		for _, d := range budgetDefs {
 			if d.slot == 0x9E || !hasAlg(p, d.alg) {
@@ -608,7 +609,7 @@ func TestCardCFChangeDropsCachedPINBeforeUse(t *testing.T) {
 			asked := prompt.Count.Load()
 
 			other, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN),
-				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+				AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 			require.NoError(t, err)
 			card, err := other.Card(ctx, budgetReader)
 			require.NoError(t, err)

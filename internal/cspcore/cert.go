@@ -17,7 +17,7 @@ import (
 
 // readCert reads the certificate of container idx's key of kind from op,
 // trying every name the file may have (cardfs.CertFileNames). A missing or
-// empty file is the provider's ErrNoCertificate; other errors are not
+// empty file is keystore.ErrNoCertificate; other errors are not
 // prefixed yet.
 func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Certificate, error) {
 	names, err := cardfs.CertFileNames(idx, kind)
@@ -33,7 +33,7 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if len(b) == 0 {
-			return nil, c.cfg.ErrNoCertificate
+			return nil, keystore.ErrNoCertificate
 		}
 		der := b
 		if !op.Card().Capabilities().CertificateCompression || (len(b) > 1 && b[0] == 0x01 && b[1] == 0x00) {
@@ -47,7 +47,7 @@ func (c *Core) readCert(op *engine.Op, idx int, kind cardfs.KeySpec) (*x509.Cert
 		}
 		return cert, nil
 	}
-	return nil, c.cfg.ErrNoCertificate
+	return nil, keystore.ErrNoCertificate
 }
 
 // Certificate returns the key's certificate from the card's kscNN or
@@ -62,7 +62,7 @@ func (k *Key) Certificate(ctx context.Context) (*x509.Certificate, error) {
 		var err error
 		core := k.c.Ref.core
 		cert, err = core.readCert(op, idx, k.spec.Slot())
-		if err != nil && !errors.Is(err, core.cfg.ErrNoCertificate) {
+		if err != nil && !errors.Is(err, keystore.ErrNoCertificate) {
 			return core.Errorf("%w", err)
 		}
 		return err
@@ -148,7 +148,7 @@ func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 			}
 			cert, err := c.readCert(op, r.Index, spec.Slot())
 			switch {
-			case errors.Is(err, c.cfg.ErrNoCertificate):
+			case errors.Is(err, keystore.ErrNoCertificate):
 				continue
 			case err != nil && cardLevel(err):
 				return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
 )
@@ -29,7 +30,7 @@ type Container struct {
 }
 
 // FullName returns `\\.\Reader\Name`.
-func (c *Container) FullName() string { return FullName(c.Ref.Reader(), c.Name) }
+func (c *Container) FullName() string { return keystore.FullName(c.Ref.Reader(), c.Name) }
 
 // Reader returns the reader the container's card was last seen in.
 func (c *Container) Reader() string { return c.Ref.Reader() }
@@ -128,7 +129,7 @@ func (c *Core) openOn(ec *engine.Card, op *engine.Op, name string) (*Container, 
 // also wraps their CardErrors. A card that cannot be read does not keep
 // the container from being found on another.
 func (c *Core) Open(ctx context.Context, name string) (*Container, error) {
-	reader, cname, err := c.ParseName(name)
+	reader, cname, err := keystore.ParseName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +255,7 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 	if !spec.Valid() {
 		return nil, c.Errorf("key spec %d: %w", spec, minidriver.ErrInvalidParameter)
 	}
-	reader, cname, err := c.ParseName(req.Name)
+	reader, cname, err := keystore.ParseName(req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 			}
 			readable = append(readable, ec)
 			if exists {
-				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), c.cfg.ErrExists)
+				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), keystore.ErrExists)
 			}
 		}
 		if len(readable) == 0 {
@@ -434,7 +435,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 			return c.Errorf("container map: %w", err)
 		}
 		if _, ok := m.Find(name); ok {
-			return c.Errorf("%q: %w", name, c.cfg.ErrExists)
+			return c.Errorf("%q: %w", name, keystore.ErrExists)
 		}
 		if spec.CurveBits() != 0 {
 			bits = spec.CurveBits()
@@ -457,7 +458,7 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 		idx, err := m.Add(rec, ec.Properties().MaxContainers)
 		if err != nil {
 			if errors.Is(err, cardfs.ErrContainerExists) {
-				return c.Errorf("%q: %w", name, c.cfg.ErrExists)
+				return c.Errorf("%q: %w", name, keystore.ErrExists)
 			}
 			return c.Errorf("%w", err)
 		}

@@ -27,9 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/scrm"
@@ -45,9 +43,6 @@ type Config struct {
 	// nil; required. The providers pass minidriver/plugins.NewRegistry:
 	// no package under internal names a plug-in.
 	Plugins func() *minidriver.Registry
-	// ErrExists, ErrNoCertificate, ErrBadName and ErrClosed are the
-	// provider's sentinels that errors of these kinds wrap; required.
-	ErrExists, ErrNoCertificate, ErrBadName, ErrClosed error
 	// ErrUnsupportedAlgorithm, if set, is wrapped by a create refused
 	// because the card has no keys of that algorithm or size (and only
 	// then: a create that fails writing to the card does not wrap it);
@@ -107,49 +102,12 @@ func (c *Core) errUnsupportedKey() error {
 	return minidriver.ErrUnsupported
 }
 
-// ErrNoCertificate returns the provider's no-certificate sentinel.
-func (c *Core) ErrNoCertificate() error { return c.cfg.ErrNoCertificate }
-
 // AuthFlags returns the flags of PIN changes: Silent in silent mode.
 func (c *Core) AuthFlags() minidriver.AuthFlags {
 	if c.e.Config().Silent {
 		return minidriver.Silent
 	}
 	return 0
-}
-
-// ParseName splits a name of one of the four Windows forms ("Smart Card
-// Architecture": "Container specification levels"):
-// `\\.\Reader\Container`, `\\.\Reader\` or `\\.\Reader`, `Container`, "".
-// The reader name ends at the first backslash after the prefix; container
-// names cannot hold a backslash. Errors wrap the provider's ErrBadName.
-func (c *Core) ParseName(name string) (reader, container string, err error) {
-	return ParseName(name, c.cfg.ErrBadName)
-}
-
-// namePrefix begins a name that says its reader.
-const namePrefix = `\\.\`
-
-// FullName returns the fully qualified name of container on the card in
-// reader, `\\.\Reader\Container`: what ParseName splits.
-func FullName(reader, container string) string { return namePrefix + reader + `\` + container }
-
-// ParseName is Core.ParseName with the sentinel errBadName.
-func ParseName(name string, errBadName error) (reader, container string, err error) {
-	if rest, ok := strings.CutPrefix(name, namePrefix); ok {
-		reader, container, _ = strings.Cut(rest, `\`)
-		if reader == "" {
-			return "", "", fmt.Errorf("%w: no reader in %q", errBadName, name)
-		}
-	} else {
-		container = name
-	}
-	if container != "" {
-		if err := cardfs.ValidateContainerName(container); err != nil {
-			return "", "", fmt.Errorf("%w: %q: %w", errBadName, container, err)
-		}
-	}
-	return reader, container, nil
 }
 
 // WriteAuth authenticates what writing to the card needs: the admin key

@@ -61,7 +61,7 @@ func sameAddress(a, b minidriver.KeyAddress) bool {
 // read it also wraps their CardErrors. A card that cannot be read does not
 // keep the key from being found on another; a container or certificate
 // that cannot be read (a corrupt object) matches nothing. After Close it
-// fails with the provider's ErrClosed.
+// fails with keystore.ErrClosed.
 func (c *Core) Find(ctx context.Context, q Query) (*Key, error) {
 	if err := c.checkQuery(&q); err != nil {
 		return nil, err

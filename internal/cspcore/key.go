@@ -18,7 +18,7 @@ import (
 // Key is one private key on a card: the key of one spec in a container.
 // It is a crypto.Signer (RSA and ECDSA keys) and crypto.Decrypter (RSA
 // keys), and the providers' key types embed it: its methods are theirs.
-// Every method that returns an error returns the provider's ErrClosed
+// Every method that returns an error returns keystore.ErrClosed
 // after the provider's Close, before anything else. It is safe for
 // concurrent use.
 type Key struct {

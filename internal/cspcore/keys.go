@@ -2,51 +2,14 @@ package cspcore
 
 import (
 	"context"
-	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 )
-
-// KeyInfo describes one key of a card by what its user knows of it; the
-// providers export it under the same name (Provider.ListKeys).
-type KeyInfo struct {
-	// Reader is the reader the card is in.
-	Reader string
-	// CardID is the card's identity (its cardid file).
-	CardID cardfs.CardID
-	// Plugin is the name of the card's plug-in ("PIV", "GIDS").
-	Plugin string
-	// Container is the key's container (CNG: the key's name).
-	Container string
-	// Default reports whether the container is the card's default.
-	Default bool
-	// Address is where the card's plug-in keeps the key, in its own terms
-	// (a minidriver/piv.Slot, a minidriver/gids.KeyRef); nil when the
-	// plug-in has no addresses (minidriver.ContainerAddresser).
-	Address minidriver.KeyAddress
-	// KeySpec is the key's spec: its algorithm and container slot.
-	KeySpec minidriver.KeySpec
-	// Bits is the key's size: the RSA modulus or the curve size.
-	Bits int
-	// Public is the key's public key: *rsa.PublicKey, *ecdsa.PublicKey or
-	// (ECDH keys) *ecdh.PublicKey.
-	Public crypto.PublicKey
-	// Certificate is the key's certificate, nil when it has none (or when
-	// it could not be read: the listing's CardErrors says so).
-	Certificate *x509.Certificate
-	// PIN is the PIN the key needs (minidriver.RoleUser, or a plug-in's
-	// own PIN such as a PIV card's).
-	PIN minidriver.PinID
-}
-
-// FullName returns `\\.\Reader\Container`, the name that opens the key's
-// container.
-func (k KeyInfo) FullName() string { return FullName(k.Reader, k.Container) }
 
 // ListKeys lists every key of every card present, with its card, its
 // container and address, its algorithm, size and public key, its
@@ -56,8 +19,8 @@ func (k KeyInfo) FullName() string { return FullName(k.Reader, k.Container) }
 // read, and a certificate that cannot be read are reported in a
 // CardErrors returned beside the rest (see listCards); a key whose
 // certificate cannot be read is listed without it. After Close it fails
-// with the provider's ErrClosed.
-func (c *Core) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+// with keystore.ErrClosed.
+func (c *Core) ListKeys(ctx context.Context) ([]keystore.KeyInfo, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
@@ -67,7 +30,7 @@ func (c *Core) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 // keysOf lists the keys of container record r of card ec, whose public
 // keys are info. It returns an error only when the card fails
 // (cardLevel); what one object lacks it reports with bad.
-func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]KeyInfo, error) {
+func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]keystore.KeyInfo, error) {
 	ct := &Container{Ref: c.NewRef(ec), Name: r.Name, Index: r.Index, Default: r.Default(), Info: info}
 	if len(ct.KeySpecs()) == 0 {
 		return nil, nil
@@ -93,7 +56,7 @@ func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecor
 		}
 		addr = nil // listed without its address
 	}
-	var out []KeyInfo
+	var out []keystore.KeyInfo
 	for _, spec := range ct.KeySpecs() {
 		pub, bits, err := ct.keyPublic(spec)
 		if err != nil {
@@ -102,7 +65,7 @@ func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecor
 		}
 		cert, err := c.readCert(op, r.Index, spec.Slot())
 		switch {
-		case errors.Is(err, c.cfg.ErrNoCertificate):
+		case errors.Is(err, keystore.ErrNoCertificate):
 			cert = nil
 		case err != nil:
 			if err := objectErr("certificate", spec, err); err != nil {
@@ -110,7 +73,7 @@ func (c *Core) keysOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecor
 			}
 			cert = nil // listed without its certificate
 		}
-		out = append(out, KeyInfo{Reader: ec.Reader(), CardID: ec.ID(), Plugin: ec.Plugin(), Container: r.Name,
+		out = append(out, keystore.KeyInfo{Reader: ec.Reader(), CardID: ec.ID(), Plugin: ec.Plugin(), Container: r.Name,
 			Default: r.Default(), Address: addr, KeySpec: spec, Bits: bits, Public: pub, Certificate: cert, PIN: pin})
 	}
 	return out, nil

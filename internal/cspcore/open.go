@@ -10,19 +10,19 @@ import (
 
 // Open builds a provider's engine and Core over the shared settings s
 // (the provider's keystore.Config, which it does not modify): errors carry
-// cfg.Prefix and wrap the provider's sentinels. A nil s.Registry means
+// cfg.Prefix and wrap package keystore's sentinels. A nil s.Registry means
 // cfg.Plugins(), the provider's default plug-in list.
 func Open(s keystore.Config, cfg Config) (*Core, error) {
 	if s.Backend == nil {
 		return nil, fmt.Errorf("%s: Config.Backend is required", cfg.Prefix)
 	}
-	if cfg.Plugins == nil || cfg.ErrExists == nil || cfg.ErrNoCertificate == nil || cfg.ErrBadName == nil || cfg.ErrClosed == nil {
+	if cfg.Plugins == nil {
 		return nil, fmt.Errorf("%s: cspcore: incomplete Config", cfg.Prefix)
 	}
 	if s.Registry == nil {
 		s.Registry = cfg.Plugins()
 	}
-	e, err := engine.New(s, cfg.ErrClosed)
+	e, err := engine.New(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Prefix, err)
 	}
@@ -30,11 +30,11 @@ func Open(s keystore.Config, cfg Config) (*Core, error) {
 }
 
 // Close closes the engine (see engine.Engine.Close): every card, the
-// cached PINs. A second Close returns the provider's ErrClosed; other
+// cached PINs. A second Close returns keystore.ErrClosed; other
 // errors carry the provider's prefix.
 func (c *Core) Close() error {
 	if err := c.e.Close(); err != nil {
-		if errors.Is(err, c.cfg.ErrClosed) {
+		if errors.Is(err, keystore.ErrClosed) {
 			return err
 		}
 		return c.Errorf("%w", err)

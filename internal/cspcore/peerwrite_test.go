@@ -22,6 +22,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -159,7 +160,7 @@ func TestPeerCardFirstWriteSeenByDecryptAndECDH(t *testing.T) {
 			}
 
 			b, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN),
-				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+				AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 			require.NoError(t, err)
 			tc.write(t, b, decName, a.dec.Public())
 			require.NoError(t, b.Close())

@@ -61,7 +61,7 @@ func TestDoCachedReadsCardCFOnlyAfterAReset(t *testing.T) {
 	b := virtual.NewBackend()
 	b.AddReader("Virtual Reader 0").Insert(card)
 	prompt := &countingPrompt{pin: simpiv.DefaultPIN}
-	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry(), Prompt: prompt}, nil)
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry(), Prompt: prompt})
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, e.Close()) }()
 	ctx := context.Background()

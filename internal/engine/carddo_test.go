@@ -58,7 +58,7 @@ func TestCardDoOpensInTheOperationsTransaction(t *testing.T) {
 				b := virtual.NewBackend()
 				r := b.AddReader("Virtual Reader 0")
 				r.Insert(tc.card(t))
-				e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+				e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = e.Close() })
 				return e, r
@@ -107,7 +107,7 @@ func TestCardDoResetInTheFirstOperation(t *testing.T) {
 			b := virtual.NewBackend()
 			r := b.AddReader("Virtual Reader 0")
 			r.Insert(tc.card(t))
-			e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+			e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 			require.NoError(t, err)
 			defer e.Close()
 			ran := 0
@@ -131,7 +131,7 @@ func TestCardDoResetInTheFirstOperation(t *testing.T) {
 func TestCardDoNoCard(t *testing.T) {
 	b := virtual.NewBackend()
 	b.AddReader("Virtual Reader 0")
-	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	c, err := e.CardDo(context.Background(), "Virtual Reader 0", func(*engine.Card, *engine.Op) error {

@@ -83,14 +83,13 @@ func (c *config) diskCacheDir() (string, error) {
 
 // Engine is the shared engine of the providers.
 type Engine struct {
-	cfg       config
-	errClosed error
-	sc        *scrm.Context
-	reg       *minidriver.Registry
-	pins      *pincache.Cache
-	src       pincache.Source
-	disk      *cardfs.DataCache // global cache; nil without CacheDir
-	mem       *cardfs.DataCache // session cache
+	cfg  config
+	sc   *scrm.Context
+	reg  *minidriver.Registry
+	pins *pincache.Cache
+	src  pincache.Source
+	disk *cardfs.DataCache // global cache; nil without CacheDir
+	mem  *cardfs.DataCache // session cache
 
 	mu     sync.Mutex
 	cards  map[string]*Card // guarded by mu; by reader name
@@ -100,15 +99,11 @@ type Engine struct {
 	shut atomic.Bool
 }
 
-// ErrClosed is the error, wrapped, of every call on an Engine or its
-// Cards after Close (unless New was given another).
-var ErrClosed = errors.New("engine: closed")
-
-// CheckOpen returns nil before Close and the engine's closed error (see
-// New) after.
+// CheckOpen returns nil before Close and keystore.ErrClosed after: the
+// error, wrapped, of every call on an Engine or its Cards after Close.
 func (e *Engine) CheckOpen() error {
 	if e.shut.Load() {
-		return e.errClosed
+		return keystore.ErrClosed
 	}
 	return nil
 }
@@ -116,15 +111,10 @@ func (e *Engine) CheckOpen() error {
 // New returns an engine over cfg.Backend with the settings of cfg, which
 // it keeps (the caller's value is not modified). cfg.Registry is required:
 // the engine names no plug-in, and the providers pass
-// minidriver/plugins.NewRegistry when their Config names none. errClosed
-// is the error every call returns (wrapped) after Close; nil means
-// ErrClosed (providers pass their own sentinel).
-func New(cfg keystore.Config, errClosed error) (*Engine, error) {
+// minidriver/plugins.NewRegistry when their Config names none.
+func New(cfg keystore.Config) (*Engine, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("engine: no backend")
-	}
-	if errClosed == nil {
-		errClosed = ErrClosed
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -137,14 +127,13 @@ func New(cfg keystore.Config, errClosed error) (*Engine, error) {
 	}
 	pins := pincache.New(pincache.Config{Now: cfg.Now})
 	e := &Engine{
-		cfg:       c,
-		errClosed: errClosed,
-		sc:        scrm.NewContext(cfg.Backend),
-		reg:       reg,
-		pins:      pins,
-		src:       pincache.Source{Cache: pins, Prompt: cfg.Prompt, Silent: cfg.Silent},
-		mem:       cardfs.NewDataCache(cardfs.DataCacheConfig{}),
-		cards:     make(map[string]*Card),
+		cfg:   c,
+		sc:    scrm.NewContext(cfg.Backend),
+		reg:   reg,
+		pins:  pins,
+		src:   pincache.Source{Cache: pins, Prompt: cfg.Prompt, Silent: cfg.Silent},
+		mem:   cardfs.NewDataCache(cardfs.DataCacheConfig{}),
+		cards: make(map[string]*Card),
 	}
 	if dir != "" {
 		e.disk = cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
@@ -169,7 +158,7 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return e.errClosed
+		return keystore.ErrClosed
 	}
 	e.closed = true
 	e.shut.Store(true)
@@ -329,7 +318,7 @@ func (e *Engine) cardIn(ctx context.Context, reader string, keep bool) (c *Card,
 	if e.closed {
 		c.endOpen(tx)
 		c.close()
-		return nil, nil, e.errClosed
+		return nil, nil, keystore.ErrClosed
 	}
 	if old, ok := e.cards[reader]; ok && old.alive() {
 		c.endOpen(tx)

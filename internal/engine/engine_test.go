@@ -60,7 +60,7 @@ func newFixture(t *testing.T, cfg keystore.Config) *fixture {
 	if cfg.Prompt == nil {
 		cfg.Prompt = f.prompt
 	}
-	f.e, err = engine.New(cfg, nil)
+	f.e, err = engine.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.e.Close() })
 	cards, err := f.e.Cards(context.Background())
@@ -207,7 +207,7 @@ func TestGlobalCacheAcrossEngines(t *testing.T) {
 
 	// A second engine (a new process) over the same card and cache
 	// directory gets the container information without asking the card.
-	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry(), CacheDir: dir}, nil)
+	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry(), CacheDir: dir})
 	require.NoError(t, err)
 	defer e2.Close()
 	c2, err := e2.CardIn(context.Background(), "Virtual Reader 0")
@@ -290,7 +290,7 @@ func TestContainerPINCached(t *testing.T) {
 
 func TestCloseLeavesTheBackendToItsOwner(t *testing.T) {
 	f := newFixture(t, keystore.Config{})
-	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry()}, nil)
+	e2, err := engine.New(keystore.Config{Backend: f.b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	require.NoError(t, e2.Close())
 	// The first engine still works on the same backend.
@@ -386,7 +386,7 @@ func TestWriteFailingHalfwayIsTrustedCorrectly(t *testing.T) {
 	open := func(cfg keystore.Config) *engine.Card {
 		cfg.Backend = b
 		cfg.Registry = plugins.NewRegistry()
-		e, err := engine.New(cfg, nil)
+		e, err := engine.New(cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = e.Close() })
 		c, err := e.CardIn(ctx, "R")
@@ -447,7 +447,7 @@ func TestDefaultRegistryTakesGIDS(t *testing.T) {
 	require.NoError(t, err)
 	b := virtual.NewBackend()
 	b.AddReader("G").Insert(card)
-	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	c, err := e.CardIn(context.Background(), "G")

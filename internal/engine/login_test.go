@@ -185,7 +185,7 @@ func newEngineOn(t *testing.T, b *virtual.Backend, cfg keystore.Config) *engine.
 	if cfg.Registry == nil {
 		cfg.Registry = plugins.NewRegistry()
 	}
-	e, err := engine.New(cfg, nil)
+	e, err := engine.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	c, err := e.CardIn(context.Background(), "Virtual Reader 0")
@@ -201,7 +201,7 @@ func TestCardBeingResetIsNotAbsent(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("Virtual Reader 0")
 	r.Insert(sim)
-	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	for range 3 {
@@ -280,7 +280,7 @@ func TestAnotherIdentityAfterResetFails(t *testing.T) {
 	b := virtual.NewBackend()
 	r := b.AddReader("G")
 	r.Insert(card)
-	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()}, nil)
+	e, err := engine.New(keystore.Config{Backend: b, Registry: plugins.NewRegistry()})
 	require.NoError(t, err)
 	defer e.Close()
 	ec, err := e.CardIn(context.Background(), "G")

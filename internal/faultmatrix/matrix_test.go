@@ -29,6 +29,7 @@ import (
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
 	"github.com/cardmod/cardmod/internal/bertlv"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/gids"
@@ -45,7 +46,7 @@ type kind struct {
 	aid    []byte
 	pin    string
 	tries  int
-	admin  basecsp.AdminResponder
+	admin  minidriver.AdminResponder
 	load   func(state []byte) (cardsim.Card, error)
 	state  []byte // the card after setup
 	cache  string // a disk cache filled from it
@@ -66,7 +67,7 @@ func setupKinds(t *testing.T) []*kind {
 		rk := csptest.RSAKey(t)
 		pivKind := &kind{
 			name: "PIV", aid: simpiv.AID, pin: simpiv.DefaultPIN, tries: simpiv.DefaultTries, rsa: rk, unlock: true,
-			admin: basecsp.PIVManagementKey(simpiv.DefaultManagementKey),
+			admin: piv.ManagementKey(simpiv.DefaultManagementKey),
 			load: func(st []byte) (cardsim.Card, error) {
 				return simpiv.Load(bytes.NewReader(st), simpiv.Config{})
 			},
@@ -247,7 +248,7 @@ func view(t *testing.T, p *basecsp.Provider, keys bool) string {
 	if err != nil {
 		return sb.String() + "ERR certificates: " + err.Error()
 	}
-	slices.SortFunc(certs, func(a, b basecsp.CertEntry) int { return strings.Compare(a.Container, b.Container) })
+	slices.SortFunc(certs, func(a, b keystore.CertEntry) int { return strings.Compare(a.Container, b.Container) })
 	for _, c := range certs {
 		fmt.Fprintf(&sb, "cert %s %v %x\n", c.Container, c.KeySpec, sha256.Sum256(c.Certificate.Raw))
 	}

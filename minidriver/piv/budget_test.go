@@ -28,7 +28,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/bertlv"
-	"github.com/cardmod/cardmod/internal/cspcore"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
@@ -116,7 +116,7 @@ func (f *budgetFixture) start(t testing.TB) *budgetRun {
 func (r *budgetRun) process(disk bool) *basecsp.Provider {
 	r.t.Helper()
 	cfg := basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)}
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)}
 	if disk {
 		cfg.CacheDir = r.cache
 	}
@@ -158,7 +158,7 @@ func (r *budgetRun) signOneShot(disk bool) {
 	t := r.t
 	ctx := context.Background()
 	p := r.process(disk)
-	reader, name, err := cspcore.ParseName(r.f.sign, basecsp.ErrBadName)
+	reader, name, err := keystore.ParseName(r.f.sign)
 	require.NoError(t, err)
 	d := sha256.Sum256([]byte("budget"))
 	sig, k, err := p.Sign(ctx, basecsp.KeyQuery{Reader: reader, Container: name, KeySpec: minidriver.ECDSAP256}, rand.Reader, d[:], crypto.SHA256)
@@ -198,7 +198,7 @@ func newBudgetFixture(t testing.TB, profile simpiv.Profile, peer bool) *budgetFi
 		f.certs = len(slots)
 	default:
 		p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-			AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+			AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 		require.NoError(t, err)
 		for _, s := range slots {
 			c, err := p.CreateContainer(ctx, fmt.Sprintf(`\\.\%s\budget-%02x`, budgetReader, s.slot), s.spec, 0, nil)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/pincache"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
@@ -85,7 +86,7 @@ func TestDiskCacheWrittenOncePerTransaction(t *testing.T) {
 		b.AddReader(budgetReader).Insert(w)
 		open := func() *basecsp.Provider {
 			p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-				AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey), CacheDir: w.dir})
+				AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey), CacheDir: w.dir})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = p.Close() })
 			return p

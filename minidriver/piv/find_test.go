@@ -70,7 +70,7 @@ func TestPluginCacheFollowsCardcf(t *testing.T) {
 	r.signNew(true) // fills the disk cache
 	ctx := context.Background()
 	other, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-		AdminResponse: basecsp.PIVManagementKey(simpiv.DefaultManagementKey)})
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
 	require.NoError(t, err)
 	c, err := other.Container(ctx, f.sign)
 	require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	ctx := context.Background()
 	writeCert := func(key []byte) []string {
 		p, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
-			AdminResponse: basecsp.PIVManagementKey(key), CacheDir: r.cache})
+			AdminResponse: piv.ManagementKey(key), CacheDir: r.cache})
 		require.NoError(t, err)
 		defer func() { _ = p.Close() }()
 		c, err := p.Container(ctx, f.sign)
