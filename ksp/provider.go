@@ -10,10 +10,8 @@ import (
 	"github.com/cardmod/cardmod/minidriver/plugins"
 )
 
-// Config configures a Provider: it is keystore.Config, the settings both
-// providers share (package basecsp and package ksp take the same type, so
-// one value opens either). Only Backend is required; the zero value of
-// every other field is the documented default. Open does not modify it.
+// Config is keystore.Config, whose doc lists the settings: the type
+// basecsp.Config is too, so one value opens either provider.
 type Config = keystore.Config
 
 // Provider is the Smart Card KSP: keys by name on the cards of one
