@@ -349,21 +349,22 @@ func (c *Card) endOpen(tx *scrm.Tx) {
 // transaction. The card is nil when it could not be opened; otherwise err
 // is the operation's.
 func (e *Engine) CardDo(ctx context.Context, reader string, fn func(c *Card, op *Op) error) (*Card, error) {
-	c, tx, err := e.cardIn(ctx, reader, true)
-	if err != nil {
-		return nil, err
-	}
-	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, false)
+	return e.cardDo(ctx, reader, fn, false)
 }
 
 // CardDoChecked is CardDo with fn run as DoChecked runs it, as
 // CardsDoChecked runs it on each card.
 func (e *Engine) CardDoChecked(ctx context.Context, reader string, fn func(c *Card, op *Op) error) (*Card, error) {
+	return e.cardDo(ctx, reader, fn, true)
+}
+
+// cardDo is CardDo (checked: CardDoChecked).
+func (e *Engine) cardDo(ctx context.Context, reader string, fn func(c *Card, op *Op) error, checked bool) (*Card, error) {
 	c, tx, err := e.cardIn(ctx, reader, true)
 	if err != nil {
 		return nil, err
 	}
-	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, true)
+	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, checked)
 }
 
 // runOpened is Do(fn) (checked: DoChecked(fn)), whose first attempt runs
