@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cardmod/cardmod/basecsp"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/ksp"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/pincache"
@@ -31,6 +32,10 @@ type cardmodConfig struct {
 // signs repeatedly.
 type cardmodSession interface {
 	sign(ctx context.Context, name string, spec minidriver.KeySpec, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+	// signOneCall finds the key (the container's full name and the key's
+	// spec) and signs with it in one call, Provider.Sign: the look-up and
+	// the signature in one transaction. The key is not kept.
+	signOneCall(ctx context.Context, name string, spec minidriver.KeySpec, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 	decrypt(ctx context.Context, name string, spec minidriver.KeySpec, ct []byte) ([]byte, error)
 	// ecdh returns the raw shared secret; errUnsupportedOp where the
 	// provider has no ECDH.
@@ -107,6 +112,15 @@ func (s *basecspSession) sign(ctx context.Context, name string, spec minidriver.
 	return k.SignContext(ctx, rand.Reader, digest, opts)
 }
 
+func (s *basecspSession) signOneCall(ctx context.Context, name string, spec minidriver.KeySpec, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	reader, cname, err := keystore.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	sig, _, err := s.p.Sign(ctx, basecsp.KeyQuery{Reader: reader, Container: cname, KeySpec: spec}, rand.Reader, digest, opts)
+	return sig, err
+}
+
 func (s *basecspSession) decrypt(ctx context.Context, name string, spec minidriver.KeySpec, ct []byte) ([]byte, error) {
 	k, err := s.key(ctx, name, spec)
 	if err != nil {
@@ -181,6 +195,15 @@ func (s *kspSession) sign(ctx context.Context, name string, spec minidriver.KeyS
 		return nil, err
 	}
 	return k.SignContext(ctx, rand.Reader, digest, opts)
+}
+
+func (s *kspSession) signOneCall(ctx context.Context, name string, spec minidriver.KeySpec, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	reader, kname, err := keystore.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	sig, _, err := s.p.Sign(ctx, ksp.KeyQuery{Reader: reader, Container: kname, KeySpec: spec}, rand.Reader, digest, opts)
+	return sig, err
 }
 
 func (s *kspSession) decrypt(ctx context.Context, name string, spec minidriver.KeySpec, ct []byte) ([]byte, error) {

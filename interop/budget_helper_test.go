@@ -45,7 +45,7 @@ type helperSpec struct {
 	Exclusive bool
 	CacheDir  string
 	Reader    string
-	Op        string // opSignNew, opSignNewCache, opListNew, opGenerateNew, opWriteCertNew
+	Op        string // opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew
 	Container string // the full name of the container (cardmod)
 	Spec      minidriver.KeySpec
 	Slot      byte   // the PIV slot (piv-go)
@@ -118,6 +118,8 @@ func (s *helperSpec) runCardmod(ctx context.Context, res *helperResult) (err err
 	switch s.Op {
 	case opSignNew, opSignNewCache:
 		res.Sig, err = sess.sign(ctx, s.Container, s.Spec, s.Digest, crypto.SHA256)
+	case opSignOneNew, opSignOneNewCache:
+		res.Sig, err = sess.signOneCall(ctx, s.Container, s.Spec, s.Digest, crypto.SHA256)
 	case opListNew:
 		res.Certs, err = sess.certificates(ctx)
 	case opGenerateNew:

@@ -77,12 +77,17 @@ const (
 	opECDH         = "ecdh"
 	opSignNew      = "sign-new"
 	opSignNewCache = "sign-new-cache"
-	opList         = "list"
-	opListNew      = "list-new"
-	opGenerate     = "generate"
-	opGenerateNew  = "generate-new"
-	opWriteCert    = "write-cert"
-	opWriteCertNew = "write-cert-new"
+	// opSignOneNew, opSignOneNewCache: the signature in a new process in
+	// one call (Provider.Sign, the look-up in the signature's
+	// transaction), without and with the disk cache; cardmod only.
+	opSignOneNew      = "sign-one-new"
+	opSignOneNewCache = "sign-one-new-cache"
+	opList            = "list"
+	opListNew         = "list-new"
+	opGenerate        = "generate"
+	opGenerateNew     = "generate-new"
+	opWriteCert       = "write-cert"
+	opWriteCertNew    = "write-cert-new"
 )
 
 // budgetOps are the rows in table order, with their labels.
@@ -93,6 +98,8 @@ var budgetOps = []struct{ ID, Label string }{
 	{opECDH, "warm ECDH P-256 (82)"},
 	{opSignNew, "ECDSA sign (9A) in a new process"},
 	{opSignNewCache, "the same with cardmod's disk cache"},
+	{opSignOneNew, "ECDSA sign (9A) in a new process, in one call (`Provider.Sign`)"},
+	{opSignOneNewCache, "the one call with cardmod's disk cache"},
 	{opList, "list the 5 certificates, warm"},
 	{opListNew, "list the 5 certificates, new process"},
 	{opWriteCert, "write a certificate (9A), warm"},
@@ -106,6 +113,7 @@ var gidsOps = []struct{ ID, Label string }{
 	{opSignRSA, "warm RSA-2048 sign"},
 	{opDecrypt, "warm RSA-2048 decrypt"},
 	{opSignNew, "RSA-2048 sign in a new process"},
+	{opSignOneNew, "RSA-2048 sign in a new process, in one call (`Provider.Sign`)"},
 }
 
 // Columns (tools).
@@ -904,7 +912,7 @@ func (h *harness) mustTool(f *fixture, name string, args ...string) string {
 // isNewProcess reports whether op runs in a new process.
 func isNewProcess(op string) bool {
 	switch op {
-	case opSignNew, opSignNewCache, opListNew, opGenerateNew, opWriteCertNew:
+	case opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew:
 		return true
 	}
 	return false
@@ -1147,7 +1155,8 @@ func TestBudgetTable(t *testing.T) {
 // default card's instructions for every operation measured), yubikey-4
 // (no GET METADATA either, and no GET SERIAL) and gids-rsa-ec (the default
 // GIDS card's algorithms, up to RSA-4096) run in full runs only, to keep
-// CI's share of the harness near two and a half minutes.
+// CI's share of the harness near three and a half minutes (209 s on
+// 2 shared cores with the one-call signature rows).
 //
 // Not measured: yubikey-neo, which has no retired slots (YubiKey 4 and
 // later), so the table's ECDH key (82) and generated key (83) have nowhere
@@ -1189,11 +1198,48 @@ func zeroAllowed(c budgetCell) bool {
 	return c.Op == opList && (c.Column == colBasecspExclusive || c.Column == colKSPExclusive)
 }
 
+// issue12Budgets are issue 12's APDU budgets the harness asserts, by
+// profile (BudgetProfile.Name) and operation, on cardmod's four columns
+// of the PIV scenarios: a signature in a new process in one call
+// (Provider.Sign) costs at most 8 APDUs without the disk cache and 5
+// with it. They are asserted on the profiles where the in-process counts
+// (minidriver/piv TestBudgetNewProcessSign, budgets oneShot and
+// oneShotDisk) meet them: the YubiKey 5.7 (the default card) and 5.4,
+// and on the YubiKey 5.0 (firmware 5.2) with the disk cache only (9
+// without: the GET METADATA its 6D00 turns off). The YubiKey 4 (11 and
+// 8) and piv-applet (10 and 10) are over them and not asserted.
+func issue12Budgets() map[string]map[string]int {
+	met := map[string]int{opSignOneNew: 8, opSignOneNewCache: 5}
+	return map[string]map[string]int{
+		DefaultBudgetProfile().Name:                 met,
+		"profile " + simpiv.ProfileYubiKey54().Name: met,
+		"profile " + simpiv.ProfileYubiKey50().Name: {opSignOneNewCache: 5},
+	}
+}
+
+// checkIssue12Budgets asserts issue12Budgets on the cells tab measured.
+func checkIssue12Budgets(t *testing.T, tab *BudgetTable) {
+	t.Helper()
+	budgets := issue12Budgets()[tab.Profile]
+	for c, s := range tab.samples {
+		want, ok := budgets[c.Op]
+		if !ok || c.Scenario == scGIDS || len(s) == 0 {
+			continue
+		}
+		switch c.Column {
+		case colBasecspShared, colBasecspExclusive, colKSPShared, colKSPExclusive:
+			assert.LessOrEqual(t, s[0].count.APDUs, want, "%s / %s / %s / %s: issue 12's budget", tab.Profile, c.Scenario, c.Op, c.Column)
+		}
+	}
+}
+
 // checkBudgetTable checks a measurement: every round of every cell, the
 // same APDUs; every cell the table promises, measured; every known failure
-// still failing.
+// still failing; issue 12's budgets where cardmod meets them
+// (checkIssue12Budgets).
 func checkBudgetTable(t *testing.T, tab *BudgetTable) {
 	t.Helper()
+	checkIssue12Budgets(t, tab)
 	rounds := tab.Rounds
 	for c, s := range tab.samples {
 		if !assert.Equal(t, rounds, len(s), "%v: rounds measured", c) {

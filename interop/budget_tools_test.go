@@ -36,7 +36,7 @@ func expected(op, col string, retired bool) bool {
 	case colKSPShared, colKSPExclusive:
 		return true
 	case colPivGo:
-		return op != opSignNewCache
+		return op != opSignNewCache && op != opSignOneNew && op != opSignOneNewCache
 	case colOpenSC:
 		// OpenSC's PIV driver cannot authenticate the management key
 		// through PKCS#11, so it neither generates nor writes.
@@ -211,14 +211,18 @@ func (h *harness) cardmodNew(f *fixture, col, lib string, excl bool) {
 	s := spec
 	s.Op = opSignNew
 	h.measureNew(f, opSignNew, col, sign(s))
+	s.Op = opSignOneNew
+	h.measureNew(f, opSignOneNew, col, sign(s))
 	if f.gids {
 		return
 	}
-	s.Op = opSignNewCache
-	s.CacheDir = h.t.TempDir()
-	h.restore(f)
-	h.unmeasured(f, opSignNewCache, col, "filling the disk cache", sign(s))
-	h.measureNew(f, opSignNewCache, col, sign(s))
+	for _, op := range []string{opSignNewCache, opSignOneNewCache} {
+		s.Op = op
+		s.CacheDir = h.t.TempDir()
+		h.restore(f)
+		h.unmeasured(f, op, col, "filling the disk cache", sign(s))
+		h.measureNew(f, op, col, sign(s))
+	}
 
 	s = spec
 	s.Op = opListNew
