@@ -3,6 +3,7 @@ module github.com/cardmod/cardmod
 go 1.26.0
 
 require (
+	filippo.io/bigmod v0.1.0
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.59.0

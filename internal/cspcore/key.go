@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/scrm"
 )
 
 // Key is one private key on a card: the key of one spec in a container.
@@ -258,18 +259,26 @@ func (k *Key) signOn(op *engine.Op, idx int, req minidriver.SignRequest) ([]byte
 		return nil, core.Errorf("sign: %w", err)
 	}
 	if err := k.verify(req, s); err != nil {
-		if op.Unchecked() {
-			// Made on cached data: made again on data read afresh.
-			return nil, core.Errorf("sign: %w: %w", engine.ErrStale, err)
-		}
-		// On data read afresh: the key opened is gone if the
-		// container now holds another, else the card is at fault.
-		if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
-			return nil, core.Errorf("container %q no longer holds the key opened: %w: %w", k.c.Name, minidriver.ErrNoKeyContainer, err)
-		}
-		return nil, core.Errorf("sign: %w", err)
+		return nil, k.notTheKey(op, idx, "sign", err)
 	}
 	return s, nil
+}
+
+// notTheKey is the error of an outcome of container idx's key that does
+// not check out under the key's public key (err says how), in op: on
+// cached data (op.Unchecked) engine.ErrStale, for the engine to run the
+// operation again on data read afresh; on fresh data
+// minidriver.ErrNoKeyContainer if the container now holds another key,
+// else err (the card is at fault).
+func (k *Key) notTheKey(op *engine.Op, idx int, what string, err error) error {
+	core := k.c.Ref.core
+	if op.Unchecked() {
+		return core.Errorf("%s: %w: %w", what, engine.ErrStale, err)
+	}
+	if info, ierr := op.ContainerInfo(idx); ierr == nil && !k.holds(info) {
+		return core.Errorf("container %q no longer holds the key opened: %w: %w", k.c.Name, minidriver.ErrNoKeyContainer, err)
+	}
+	return core.Errorf("%s: %w", what, err)
 }
 
 // holds reports whether info has k's public key under k's spec.
@@ -326,8 +335,11 @@ func (k *Key) verify(req minidriver.SignRequest, sig []byte) error {
 type RawDecrypt struct{}
 
 // DecryptContext decrypts msg with the RSA key in one transaction, as
-// SignContext signs; the card does the raw RSA operation and the padding
-// is removed here in constant time. The options are documented once, on
+// SignContext signs; the card does the raw RSA operation, whose result is
+// checked against the key's public key as a signature is (rawRSACheck,
+// which lets the operation use cached container data without a cardcf
+// read, engine.Card.DoChecked), and the padding is removed here, both in
+// constant time. The options are documented once, on
 // basecsp.Key (whose method this is); RawDecrypt, which ksp's
 // RawDecryptOptions becomes, asks for the whole block.
 func (k *Key) DecryptContext(ctx context.Context, rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
@@ -396,30 +408,45 @@ func (k *Key) DecryptContext(ctx context.Context, rand io.Reader, msg []byte, op
 
 	block := make([]byte, size)
 	copy(block[size-len(msg):], msg)
-	// The result cannot be checked on the host (raising the block to e
-	// with math/big would time the secret block), so cached container
-	// data is used without a cardcf read only where that read could not
-	// see anything (DoCached: a card without cardcf, not reset since).
+	chk, err := newRawRSACheck(k.pub, block)
+	if err != nil {
+		return nil, core.Errorf("%w", err)
+	}
+	// The card's raw result is checked against the key's public key
+	// (chk, in constant time) before any padding is looked at, as a
+	// signature is: a fault on the card gives no plaintext, and the
+	// cached container map and PIN information are used without a
+	// cardcf read (engine.Card.DoChecked), a key that another
+	// application replaced giving a result that does not check out.
 	var em []byte
-	err := k.c.do(ctx, func(op *engine.Op, idx int) error {
+	err = k.c.do(ctx, func(op *engine.Op, idx int) error {
 		if err := k.authenticate(op, idx, "decrypt"); err != nil {
 			return err
 		}
-		var err error
-		em, err = minidriver.RSADecrypt(op.Context(), op.Card(), op.Tx(), minidriver.DecryptRequest{
+		out, err := minidriver.RSADecrypt(op.Context(), op.Card(), op.Tx(), minidriver.DecryptRequest{
 			Container: idx, KeySpec: k.spec, Ciphertext: block, Padding: minidriver.PaddingNone})
 		if err != nil {
+			if errors.Is(err, scrm.ErrWrongData) {
+				// The card refuses a ciphertext below the modulus
+				// opened (newRawRSACheck): its key is not that one
+				// (RSADP's "ciphertext representative out of range",
+				// RFC 8017 §5.1.2, is 6A80 on a PIV card), or the
+				// card is at fault.
+				return k.notTheKey(op, idx, "decrypt", err)
+			}
 			return core.Errorf("decrypt: %w", err)
 		}
+		if err := chk.check(out); err != nil {
+			clear(out)
+			return k.notTheKey(op, idx, "decrypt", err)
+		}
+		em = out
 		return nil
-	}, doCached)
+	}, doChecked)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(em)
-	if len(em) != size {
-		return nil, core.Errorf("decrypt: %d-byte block for a %d-bit key: %w", len(em), k.bits, minidriver.ErrUnexpected)
-	}
 	out, err := unpad(em)
 	if err != nil {
 		if errors.Is(err, minidriver.ErrDecryption) {

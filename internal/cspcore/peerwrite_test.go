@@ -21,9 +21,9 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/csptest"
+	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
-	"github.com/cardmod/cardmod/scrm"
 )
 
 // peerIndexes lists, through a new basecsp provider, every container of
@@ -90,18 +90,23 @@ func cardcfRead(l []apduLog) bool {
 // mode) uses the decryption key (9D) and the ECDH key (82) of a card
 // provisioned by another application (no container map, no cardcf),
 // warm: 4 APDUs each, SELECT, VERIFY, GENERAL AUTHENTICATE, VERIFY FF 80,
-// no cardcf read (internal/engine DoCached). Process B (basecsp with the
+// no cardcf read (internal/engine DoChecked for the decryption, whose raw
+// result is checked against the public key, DoCached for the agreement).
+// Process B (basecsp with the
 // management key, another connection to the same card) then makes the
 // first cardmod write to the card: a key generated in a free slot, or a
 // certificate written for A's decryption key. That write gives the card
 // its cardcf (and with a new key its container map, 5FFF10), and its
 // transaction ends with a card reset (the management key has no
 // logout), which A's next transaction is told of: A's next decryption
-// reads cardcf behind the SELECT before the PIN, sees it appear and reads
-// again what it had cached (the container map, the slot's metadata:
-// once per key), and from then on A's transactions start with GET DATA
-// of cardcf's object (4). A's results are right throughout, with its old keys; so they are
-// when a signature (which reads no cardcf) comes first after B's write.
+// reads cardcf behind the SELECT before it sends the cached PIN (a
+// checked operation after a reset, as the agreement would at its start),
+// sees it appear and reads again what it had cached (the container map,
+// the slot's metadata: once per key, so the first two operations after
+// it cost 5), and from then on A's transactions start with GET DATA of
+// cardcf's object (4). A's results are right throughout, with its old
+// keys; so they are when a signature (which sends the PIN the same way)
+// comes first after B's write.
 //
 // The write keeps every container where it was: the container map B
 // creates gives container i the slot the plug-in assigns it on a card
@@ -183,17 +188,19 @@ func TestPeerCardFirstWriteSeenByDecryptAndECDH(t *testing.T) {
 			assert.True(t, cardcfRead(l), "cardcf read before the PIN: the card was reset since")
 
 			// cardcf appeared: what A cached is dropped and read again
-			// once (the container map, the slot's metadata), after which
+			// once (the container map, each slot's metadata), after which
 			// warm operations cost 4 again.
-			for i, run := range []func() error{agree, decrypt, agree} {
+			for i, run := range []func() error{agree, decrypt, agree, decrypt} {
 				require.NoError(t, run(), "A's results are right")
 				l = bc.lc.take()
 				t.Logf("A after: %d APDUs%s", len(l), traceOf(l))
 				require.NotEmpty(t, l)
 				assert.Equal(t, byte(0xCB), l[0].INS, "a card with cardcf: GET DATA of its object first")
 				assert.Equal(t, uint16(0x9000), l[0].SW)
-				if i > 0 {
+				if i > 1 {
 					assert.Equal(t, 4, commands(l))
+				} else {
+					assert.LessOrEqual(t, commands(l), 5, "the slot's metadata read again once")
 				}
 			}
 
@@ -214,16 +221,19 @@ func TestPeerCardFirstWriteSeenByDecryptAndECDH(t *testing.T) {
 	}
 }
 
-// TestKeyReplacedByPeerToolNotSeenByDecryptOrECDH: another application
+// TestKeyReplacedByPeerToolSeenByDecryptNotByECDH: another application
 // (piv-go, yubico-piv-tool, ykman: raw APDUs here) generates new keys in
 // the slots of A's open decryption and ECDH keys. It writes no cardcf,
-// so no cardcf read could see the change, and the results of a
-// decryption or an agreement cannot be checked on the host: A's OAEP
-// decryption fails its (constant-time) unpadding with ErrDecryption, and
-// its agreement gives a secret that is not the one its old key would
-// give (what docs/benchmarks.md says of peer cards). No plaintext is
-// returned. Opened again, the containers have the new keys, which work.
-func TestKeyReplacedByPeerToolNotSeenByDecryptOrECDH(t *testing.T) {
+// so no cardcf read could see the change. A's decryption sees it: the
+// card's raw result does not check out under the opened key's public key
+// (or the card refuses the block, above its new modulus, with 6A80), on
+// cached data and again on data read afresh, so it fails with
+// ErrNoKeyContainer, no plaintext, the PIN neither asked for again nor a
+// try spent (as a signature, TestReplacedKeyNeverUsedStale). An
+// agreement's result cannot be checked on the host: it gives the secret
+// of the new key (what docs/benchmarks.md says of peer cards). Opened
+// again, the containers have the new keys, which work.
+func TestKeyReplacedByPeerToolSeenByDecryptNotByECDH(t *testing.T) {
 	ctx := context.Background()
 	bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), true)
 	a := openBudgetSession(t, bc, false)
@@ -236,29 +246,56 @@ func TestKeyReplacedByPeerToolNotSeenByDecryptOrECDH(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, decrypt())
 	require.NoError(t, agree())
+	asked := a.prompt.Count.Load()
 
 	raw := rawPIV{t: t, card: bc.lc.Card}
-	newDec := raw.generate(0x9D, simpiv.AlgRSA2048)
+	oldN := a.dec.Public().(*rsa.PublicKey).N
+	// A new modulus below the old one, so that both kinds of block below
+	// are possible (a try succeeds with probability about 1/2).
+	var newDec crypto.PublicKey
+	for range 64 {
+		newDec = raw.generate(0x9D, simpiv.AlgRSA2048)
+		if newDec.(*rsa.PublicKey).N.Cmp(oldN) < 0 {
+			break
+		}
+	}
+	newN := newDec.(*rsa.PublicKey).N
+	require.Negative(t, newN.Cmp(oldN), "a new key with a smaller modulus")
 	newAgree := raw.generate(0x82, simpiv.AlgECCP256)
 	bc.lc.Card.Reset()
 
 	msg := []byte("for the old key")
 	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, a.dec.Public().(*rsa.PublicKey), msg, nil)
 	require.NoError(t, err)
+	t.Logf("the block is below the new key's modulus: %v", new(big.Int).SetBytes(ct).Cmp(newN) < 0)
 	pt, err := a.dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
 	require.Error(t, err)
 	assert.Nil(t, pt)
-	// Which error depends on the two moduli: a block the new key can
-	// take (less than its modulus) fails the unpadding; one that is not
-	// is refused by the card itself with 6A80 (RSADP's "ciphertext
-	// representative out of range", RFC 8017 5.1.2), which scrm maps to
-	// ErrWrongData (docs/errors.md). Either way no plaintext.
-	if new(big.Int).SetBytes(ct).Cmp(newDec.(*rsa.PublicKey).N) < 0 {
-		assert.ErrorIs(t, err, minidriver.ErrDecryption)
-	} else {
-		t.Log("the block is not less than the new key's modulus: the card refuses it")
-		assert.ErrorIs(t, err, scrm.ErrWrongData)
+	assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer)
+	assert.NotErrorIs(t, err, minidriver.ErrDecryption, "no padding was looked at")
+	assert.Equal(t, asked, a.prompt.Count.Load(), "the cached PIN, accepted, is not asked for again")
+	raw.must(0xA4, 0x04, 0x00, simpiv.AID)
+	_, sw := raw.do(0x20, 0x00, 0x80, nil)
+	assert.Equal(t, uint16(0x63C3), sw, "no PIN try spent")
+
+	// Both kinds of block below the opened key's modulus: one below the
+	// new modulus too, whose result does not check out, and one not,
+	// which the card refuses (6A80).
+	for _, above := range []bool{false, true} {
+		var m *big.Int
+		if above {
+			d, err := rand.Int(rand.Reader, new(big.Int).Sub(oldN, newN))
+			require.NoError(t, err)
+			m = d.Add(d, newN)
+		} else {
+			m, err = rand.Int(rand.Reader, newN)
+			require.NoError(t, err)
+		}
+		out, err := a.dec.Decrypt(rand.Reader, m.FillBytes(make([]byte, 256)), cspcore.RawDecrypt{})
+		assert.Nil(t, out, "above the new modulus: %v", above)
+		assert.ErrorIs(t, err, minidriver.ErrNoKeyContainer, "above the new modulus: %v", above)
 	}
+	assert.Equal(t, asked, a.prompt.Count.Load())
 
 	peer, err := ecdh.P256().GenerateKey(rand.Reader)
 	require.NoError(t, err)

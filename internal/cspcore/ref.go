@@ -97,8 +97,7 @@ func Do(ctx context.Context, r *Ref, fn func(ec *engine.Card, op *engine.Op) err
 }
 
 // DoCached is Do with engine.Card.DoCached: for an operation whose
-// outcome cannot be checked on the host (a decryption, an ECDH
-// agreement), which reads no cardcf first on a card without one while
+// outcome cannot be checked on the host (an ECDH agreement), which reads no cardcf first on a card without one while
 // nothing reset the card. A function, as Do.
 func DoCached(ctx context.Context, r *Ref, fn func(ec *engine.Card, op *engine.Op) error) error {
 	return r.do(ctx, fn, doCached)

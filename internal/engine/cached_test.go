@@ -52,8 +52,11 @@ func (c *cfCountingCard) take() int {
 // without reading cardcf, until a transaction begins after a card reset
 // (here another connection's, as every cardmod write to such a card ends
 // with): that one reads cardcf before the PIN, also when a DoChecked
-// operation (which reads none) came first after the reset; the next
-// reads none again. Do reads cardcf every time.
+// operation that sent no PIN (and read no cardcf) came first after the
+// reset; the next reads none again. DoChecked, which reads no cardcf
+// otherwise, reads it after a reset before it sends a cached PIN, so
+// that a PIN changed by the cardmod write that ended with the reset is
+// dropped untried. Do reads cardcf every time.
 func TestDoCachedReadsCardCFOnlyAfterAReset(t *testing.T) {
 	sim, err := simpiv.New(simpiv.Config{Profile: simpiv.ProfileYubiKey57()})
 	require.NoError(t, err)
@@ -95,11 +98,20 @@ func TestDoCachedReadsCardCFOnlyAfterAReset(t *testing.T) {
 	assert.Equal(t, 0, card.take(), "and not again")
 
 	reset()
-	require.NoError(t, ec.DoChecked(ctx, login))
-	assert.Equal(t, 0, card.take(), "a checked operation reads no cardcf")
+	noPIN := func(op *engine.Op) error { return nil }
+	require.NoError(t, ec.DoChecked(ctx, noPIN))
+	assert.Equal(t, 0, card.take(), "a checked operation that sends no PIN reads no cardcf")
 	require.NoError(t, ec.DoCached(ctx, login))
 	assert.Equal(t, 1, card.take(), "the reset is not forgotten")
 	require.NoError(t, ec.DoCached(ctx, login))
 	assert.Equal(t, 0, card.take())
+
+	reset()
+	require.NoError(t, ec.DoChecked(ctx, login))
+	assert.Equal(t, 1, card.take(), "a checked operation reads cardcf before a cached PIN after a reset")
+	require.NoError(t, ec.DoChecked(ctx, login))
+	assert.Equal(t, 0, card.take(), "and not again")
+	require.NoError(t, ec.DoCached(ctx, login))
+	assert.Equal(t, 0, card.take(), "nor does DoCached: the read saw the reset")
 	assert.Equal(t, int32(1), prompt.count.Load(), "the PIN was asked for once")
 }

@@ -8,13 +8,13 @@
 //
 // Two refinements cut the APDUs of warm operations (docs/benchmarks.md).
 // Operations whose outcome the caller checks on the host (a signature
-// against the key's public key) run with Card.DoChecked, which reads no
-// cardcf and uses the cached data as of the last cardcf read; an outcome
-// that does not check out makes the operation run again on data read
-// afresh. Decryptions and ECDH agreements, whose outcome cannot be
-// checked, run with Card.DoCached, which skips cardcf only on a card
-// without one (where the read could only see it appear) while nothing
-// reset the card. In exclusive mode, after an operation that ended
+// against the key's public key, an RSA decryption's raw result raised to
+// the public exponent) run with Card.DoChecked, which reads no cardcf
+// and uses the cached data as of the last cardcf read; an outcome that
+// does not check out makes the operation run again on data read afresh.
+// ECDH agreements, whose outcome cannot be checked, run with
+// Card.DoCached, which skips cardcf only on a card without one (where
+// the read could only see it appear) while nothing reset the card. In exclusive mode, after an operation that ended
 // cleanly, the next one continues the plug-in's state (no SELECT,
 // nothing read again) and PINs stay verified until Close resets the
 // card. A card not open yet is opened in the transaction of its first
@@ -695,11 +695,13 @@ var ErrStale = errors.New("engine: the card's data changed since it was cached")
 // that holds cardcf may be GET DATA of cardcf's object in place of the
 // SELECT, and the signature). On a card whose
 // last cardcf read found none that it may get later (a PIV card no
-// cardmod process wrote to, cardCFReporter), that read is skipped too:
+// cardmod process wrote to, cardCFReporter), that read is skipped too
+// while no transaction of the card has begun after a card reset since:
 // it could only see cardcf appear, that is a cardmod process's first
-// write to the card, and every operation run with Do (listing, writes),
-// a decryption or ECDH agreement (DoCached) after a card reset, a refused
-// PIN and a signature that does not check out read cardcf again. What it gives up is in docs/benchmarks.md
+// write to the card, which ends with a card reset (see DoCached); every
+// operation run with Do (listing, writes), an ECDH agreement (DoCached)
+// or a cached PIN's use after a card reset, a refused PIN and an outcome
+// that does not check out read cardcf again. What it gives up is in docs/benchmarks.md
 // ("Warm signature, decryption, ECDH, shared mode").
 //
 // It is sound because a result that does not check out is never
@@ -718,7 +720,7 @@ func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
 }
 
 // DoCached is Do for an operation whose outcome cannot be checked on the
-// host (an RSA decryption, an ECDH agreement) that uses of the cached
+// host (an ECDH agreement) that uses of the cached
 // data only the container's index, its PIN and the plug-in's map of
 // containers to keys. It skips the cardcf read, as DoChecked does, only
 // on a card whose last cardcf read found none that it may get later (a

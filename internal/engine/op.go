@@ -221,11 +221,14 @@ type cardCFReporter interface {
 	CardCFAbsent() bool
 }
 
-// cardCFAbsent reports Card.cfAbsent.
-func (c *Card) cardCFAbsent() bool {
+// cardCFQuietlyAbsent reports whether the card's last cardcf read found
+// none that it may get later (Card.cfAbsent) and no transaction of the
+// card has begun after a card reset since (Card.resetUnread): a cardcf
+// read could see nothing then (DoCached).
+func (c *Card) cardCFQuietlyAbsent() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cfAbsent
+	return c.cfAbsent && !c.resetUnread
 }
 
 // noteCF records cf as the card's last known cardcf (Card.seenCF).
@@ -641,15 +644,17 @@ func (op *Op) Authenticate(id minidriver.PinID, context string) error {
 			}
 			return err
 		}
-		if op.unchecked && !op.synced && !op.c.cardCFAbsent() &&
+		if op.unchecked && !op.synced && !op.c.cardCFQuietlyAbsent() &&
 			(!op.opened || op.c.e.pins.Holds(op.c.pinKey(), id)) {
 			// Freshness is read where cached data is used that the
 			// caller cannot check: a PIN cached for the card is sent
 			// only while cardcf's PIN counter says it was not changed
 			// elsewhere (else it is dropped without being tried). Not
-			// on a card whose last read found no cardcf (Card.cfAbsent):
-			// there the read could only see cardcf appear, which every
-			// operation that reads cardcf first still sees. Nor on a card
+			// on a card whose last read found no cardcf (Card.cfAbsent)
+			// while nothing reset the card since (Card.resetUnread):
+			// there the read could only see cardcf appear, and the
+			// cardmod write that makes it appear (a PIN change among
+			// them) ends with a card reset (see DoCached). Nor on a card
 			// opened in this transaction when no PIN is cached for it
 			// (Op.opened): the PIN is the one the user gives now.
 			if err := op.syncFreshness(); err != nil {

@@ -147,11 +147,11 @@ func (c *Card) readCardCF(ctx context.Context, tx *scrm.Tx) ([]byte, error) {
 // write of any cardmod process creates it (ensureStore). The only change a
 // later read of cardcf can then show is that appearance. A card without
 // room for the object (it refused it) is not such a card: reading its
-// cardcf sends nothing. internal/engine uses it to skip that read before
-// a cached PIN in a checked operation, and before a decryption or an ECDH
-// agreement while the card was not reset (DoCached: the write that
+// cardcf sends nothing. internal/engine uses it to skip that read, while
+// the card was not reset, before a cached PIN in a checked operation
+// (DoChecked) and before an ECDH agreement (DoCached): the write that
 // creates the object takes the management key, which has no logout, so
-// it ends with a reset; docs/benchmarks.md).
+// it ends with a reset (docs/benchmarks.md).
 func (c *Card) CardCFAbsent() bool { return c.cfAbsent }
 
 func (c *Card) saveStore(ctx context.Context, tx *scrm.Tx, fs *cardfs.MemFS) error {
