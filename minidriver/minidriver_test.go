@@ -203,3 +203,39 @@ func TestKeySpecCurve(t *testing.T) {
 		assert.Equal(t, c.curve, c.spec.Curve(), "%v", c.spec)
 	}
 }
+
+// TestSpecOfSize: a container map record's key size gives the key's spec
+// in its slot (ECC curves by size, ECDSA signing and ECDH exchanging,
+// RSA otherwise), and every spec comes back from its own slot and size.
+func TestSpecOfSize(t *testing.T) {
+	for _, tc := range []struct {
+		kind cardfs.KeySpec
+		bits uint16
+		want minidriver.KeySpec
+	}{
+		{cardfs.KeySpecSignature, 0, 0},
+		{cardfs.KeySpecKeyExchange, 0, 0},
+		{cardfs.KeySpecSignature, 256, minidriver.ECDSAP256},
+		{cardfs.KeySpecSignature, 384, minidriver.ECDSAP384},
+		{cardfs.KeySpecSignature, 521, minidriver.ECDSAP521},
+		{cardfs.KeySpecKeyExchange, 256, minidriver.ECDHP256},
+		{cardfs.KeySpecKeyExchange, 384, minidriver.ECDHP384},
+		{cardfs.KeySpecKeyExchange, 521, minidriver.ECDHP521},
+		{cardfs.KeySpecSignature, 2048, minidriver.Signature},
+		{cardfs.KeySpecKeyExchange, 1024, minidriver.KeyExchange},
+		{cardfs.KeySpecKeyExchange, 4096, minidriver.KeyExchange},
+	} {
+		got := minidriver.SpecOfSize(tc.kind, tc.bits)
+		assert.Equal(t, tc.want, got, "%v %d bits", tc.kind, tc.bits)
+		if got != 0 {
+			assert.Equal(t, tc.kind, got.Slot(), "%v: its own slot", got)
+		}
+	}
+	for s := minidriver.KeyExchange; s.Valid(); s++ {
+		bits := uint16(s.CurveBits())
+		if bits == 0 {
+			bits = 2048
+		}
+		assert.Equal(t, s, minidriver.SpecOfSize(s.Slot(), bits), "%v", s)
+	}
+}

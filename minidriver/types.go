@@ -52,6 +52,35 @@ func (s KeySpec) Slot() cardfs.KeySpec {
 	return cardfs.KeySpecKeyExchange
 }
 
+// SpecOfSize returns the key spec of a key of bits in container slot
+// kind, as a container map record gives its key sizes (cardfs
+// ContainerMapRecord): 256, 384 and 521 bits are the ECC curves, ECDSA in
+// the signature slot and ECDH in the key exchange slot; any other size is
+// RSA (Signature, KeyExchange); 0 bits is no key (0).
+func SpecOfSize(kind cardfs.KeySpec, bits uint16) KeySpec {
+	sig := kind == cardfs.KeySpecSignature
+	var ecdsa, ecdh KeySpec
+	switch bits {
+	case 0:
+		return 0
+	case 256:
+		ecdsa, ecdh = ECDSAP256, ECDHP256
+	case 384:
+		ecdsa, ecdh = ECDSAP384, ECDHP384
+	case 521:
+		ecdsa, ecdh = ECDSAP521, ECDHP521
+	default:
+		if sig {
+			return Signature
+		}
+		return KeyExchange
+	}
+	if sig {
+		return ecdsa
+	}
+	return ecdh
+}
+
 // CurveBits returns the curve size of an ECC key spec, 0 for RSA.
 func (s KeySpec) CurveBits() int {
 	switch s {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -136,17 +137,30 @@ type CertEntry = keystore.CertEntry
 // cache. A card that cannot be read, and a certificate that cannot be
 // read or parsed, are reported in a CardErrors returned beside every
 // certificate that could (see listCards).
+//
+// Which keys a container has, and their specs, come from its container
+// map record (its key sizes, minidriver.SpecOfSize), checked against the
+// certificate's public key: the plug-in is asked for the container's
+// keys (ContainerInfo, a GET METADATA per slot on a YubiKey) only where
+// the two disagree. A key that another application deleted, leaving its
+// certificate and writing no cardcf, is listed with it as long as the
+// map is (as a key it replaced would be, before); using it fails with
+// minidriver.ErrNoKeyContainer.
 func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
-	return listContainers(ctx, c, true, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
+	return listContainers(ctx, c, false, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, _ minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
 		var out []CertEntry
-		for _, spec := range []minidriver.KeySpec{info.SignatureSpec, info.KeyExchangeSpec} {
+		for _, k := range []struct {
+			kind cardfs.KeySpec
+			bits uint16
+		}{{cardfs.KeySpecSignature, r.SigKeySizeBits}, {cardfs.KeySpecKeyExchange, r.KeyExchangeKeySizeBits}} {
+			spec := minidriver.SpecOfSize(k.kind, k.bits)
 			if spec == 0 {
 				continue
 			}
-			cert, err := c.readCert(op, r.Index, spec.Slot())
+			cert, err := c.readCert(op, r.Index, k.kind)
 			switch {
 			case errors.Is(err, keystore.ErrNoCertificate):
 				continue
@@ -156,10 +170,42 @@ func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 				bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
 				continue
 			}
+			if !certOfSpec(cert, spec, int(k.bits)) {
+				// The record does not say what the certificate is for:
+				// the plug-in does.
+				info, err := op.ContainerInfo(r.Index)
+				switch {
+				case errors.Is(err, minidriver.ErrNoKeyContainer):
+					continue
+				case err != nil && cardLevel(err):
+					return nil, fmt.Errorf("container %q: %w", r.Name, err)
+				case err != nil:
+					bad(&CardError{Container: r.Name, Err: err})
+					continue
+				}
+				if spec = info.SignatureSpec; k.kind == cardfs.KeySpecKeyExchange {
+					spec = info.KeyExchangeSpec
+				}
+				if spec == 0 {
+					continue
+				}
+			}
 			out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
 		}
 		return out, nil
 	})
+}
+
+// certOfSpec reports whether cert's public key is a key of spec and bits
+// (an RSA modulus of bits, or the curve of an ECC spec).
+func certOfSpec(cert *x509.Certificate, spec minidriver.KeySpec, bits int) bool {
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return spec.IsRSA() && pub.N.BitLen() == bits
+	case *ecdsa.PublicKey:
+		return spec.CurveBits() == bits && pub.Curve.Params().BitSize == bits
+	}
+	return false
 }
 
 // RootCertificates returns the card's root store (mscp/msroots). A card

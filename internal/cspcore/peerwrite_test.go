@@ -323,3 +323,50 @@ func TestKeyReplacedByPeerToolSeenByDecryptNotByECDH(t *testing.T) {
 	require.NoError(t, run())
 	_ = ctx
 }
+
+// TestCertificatesAfterPeerReplacesKeyAndCertificate: another
+// application replaces the P-256 key of 9A on a card cardmod provisioned
+// with an RSA-2048 key and writes its certificate, leaving cardmod's
+// container map (which still gives the container a 256-bit signature
+// key) and cardcf as they were. The certificate listing, which takes a
+// key's spec from the map's key sizes, sees that the certificate is not
+// of such a key and asks the plug-in instead: the certificate is listed
+// with the container and spec ListKeys gives the key, whose public key
+// is the new one. (That spec is still the map's, ECDSA P-256, beside an
+// RSA public key: the PIV plug-in's ContainerInfo takes the spec from
+// the map and the public key from the card.)
+func TestCertificatesAfterPeerReplacesKeyAndCertificate(t *testing.T) {
+	ctx := context.Background()
+	bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), false)
+	raw := rawPIV{t: t, card: bc.lc.Card}
+	pub := raw.generate(0x9A, simpiv.AlgRSA2048)
+	raw.putCert(0x9A, pub)
+	bc.lc.Card.Reset()
+
+	pr, err := basecsp.Open(basecsp.Config{Backend: bc.backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN)})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pr.Close()) }()
+	certs, err := pr.Certificates(ctx)
+	require.NoError(t, err)
+	keys, err := pr.ListKeys(ctx)
+	require.NoError(t, err)
+	var found bool
+	for _, c := range certs {
+		if !cspcore.SamePublic(c.Certificate.PublicKey, pub) {
+			continue
+		}
+		found = true
+		var listed bool
+		for _, k := range keys {
+			if k.Container == c.Container && k.KeySpec == c.KeySpec {
+				listed = true
+				assert.True(t, samePub(k.Public, pub), "ListKeys: the new key")
+				if assert.NotNil(t, k.Certificate) {
+					assert.True(t, k.Certificate.Equal(c.Certificate), "ListKeys: the same certificate")
+				}
+			}
+		}
+		assert.True(t, listed, "ListKeys lists the key the certificate is listed with")
+	}
+	assert.True(t, found, "the new certificate is listed")
+}

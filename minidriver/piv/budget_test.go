@@ -28,6 +28,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
 	"github.com/cardmod/cardmod/internal/bertlv"
+	"github.com/cardmod/cardmod/internal/cspcore"
 	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
@@ -324,15 +325,19 @@ type budget struct {
 // "Caching", decides. A YubiKey 5 is opened with SELECT and GET SERIAL
 // alone; the 5.0 profile (firmware 5.2, no GET METADATA) spends one more
 // without the disk cache, the GET METADATA its 6D00 answer turns off (with
-// it, the answer is kept: noMetadataItem).
+// it, the answer is kept: noMetadataItem). Listing on a card cardmod
+// provisioned reads the container map, then each certificate the map's
+// key sizes announce, and asks the plug-in for no key (no GET METADATA):
+// on a YubiKey 5 that is issue 12's budget, one read per object present
+// (cardcf, the map, the certificates) plus 3 (listIssueBudget).
 var budgets = map[string]budget{
-	"yubikey-5.7/cardmod": {9, 7, 14, 1, 3, 8, 5},
+	"yubikey-5.7/cardmod": {9, 7, 9, 1, 3, 8, 5},
 	"yubikey-5.7/peer":    {9, 7, 33, 2, 3, 8, 5},
-	"yubikey-5.4/cardmod": {9, 7, 14, 1, 3, 8, 5},
+	"yubikey-5.4/cardmod": {9, 7, 9, 1, 3, 8, 5},
 	"yubikey-5.4/peer":    {9, 7, 33, 2, 3, 8, 5},
-	"yubikey-5.0/cardmod": {10, 7, 11, 1, 3, 9, 5},
+	"yubikey-5.0/cardmod": {10, 7, 9, 1, 3, 9, 5},
 	"yubikey-5.0/peer":    {10, 7, 30, 2, 3, 9, 5},
-	"yubikey-4/cardmod":   {12, 10, 14, 1, 7, 11, 8},
+	"yubikey-4/cardmod":   {12, 10, 13, 1, 7, 11, 8},
 	"yubikey-4/peer":      {12, 10, 33, 2, 7, 11, 8},
 	"yubikey-neo/cardmod": {16, 12, 18, 2, 8, 14, 8},
 	"yubikey-neo/peer":    {13, 10, 37, 2, 7, 12, 8},
@@ -360,6 +365,21 @@ func TestBudgetNewProcessSign(t *testing.T) {
 	}
 }
 
+// listIssueBudget: the scenarios whose listing in a new process without
+// the disk cache meets issue 12's budget, one read per object present
+// plus 3. The others spend more, docs/benchmarks.md says why: a card
+// without a container map (provisioned by a peer, or without room for
+// one) is asked about every slot, as no PIV command lists the keys or
+// certificates a card holds (a YubiKey does not keep the Key History's
+// count up to date, Yubico's KeyHistory documentation); a YubiKey 4 or
+// NEO is opened with three APDUs more (the serial from the OTP
+// application).
+var listIssueBudget = map[string]bool{
+	"yubikey-5.7/cardmod": true,
+	"yubikey-5.4/cardmod": true,
+	"yubikey-5.0/cardmod": true,
+}
+
 func TestBudgetListCertificates(t *testing.T) {
 	for name, f := range budgetScenarios(t) {
 		t.Run(name, func(t *testing.T) {
@@ -369,6 +389,9 @@ func TestBudgetListCertificates(t *testing.T) {
 			var p *basecsp.Provider
 			n := r.count("list, new process, no disk cache", func() { p = r.process(false); r.list(p) })
 			assert.LessOrEqual(t, n, want.listNew, "list in a new process without the disk cache")
+			if listIssueBudget[name] {
+				assert.LessOrEqual(t, n, f.certs+2+3, "issue 12: one read per object present (cardcf, the map, %d certificates) plus 3", f.certs)
+			}
 			n = r.count("list, warm", func() { r.list(p) })
 			assert.LessOrEqual(t, n, want.listWarm, "list warm")
 			r.count("list, new process, disk cache (first)", func() { r.list(r.process(true)) })
@@ -403,7 +426,8 @@ func BenchmarkNewProcessSign(b *testing.B) {
 // writeBudgets are what generating a P-256 key with its container and
 // writing its certificate cost, warm (the provider has listed the card
 // first), by scenario. Issue 12 asks for at most 8 and 6: the generation
-// meets it on every YubiKey 5 and on a YubiKey 4 cardmod provisioned (7
+// meets it on every YubiKey 5.3 and later and on a YubiKey 4 cardmod
+// provisioned (7
 // where GET DATA 5FFF20 answering as last seen stands in for the SELECT);
 // the certificate write follows the generation's card reset (the
 // management key's logout), so it re-selects: 7. The others are today's
@@ -415,13 +439,17 @@ func BenchmarkNewProcessSign(b *testing.B) {
 // without cardmod's file store it reads the CHUID (is it
 // issuer-signed?, where Open used to read it): the two APDUs a YubiKey 5's
 // Open no longer sends, paid by a process's first write and not by every
-// process.
+// process. On a YubiKey 5.0 (firmware 5.2, no GET METADATA) cardmod
+// provisioned that GET METADATA 9B is the process's first, answered
+// 6D00 (after which none is sent): 9. It used to be the listing's, which
+// asked the plug-in for every container's key; the listing reads the
+// map's key sizes now (TestBudgetListCertificates: 11 → 9).
 var writeBudgets = map[string]struct{ generate, writeCert int }{
 	"yubikey-5.7/cardmod": {8, 7},
 	"yubikey-5.7/peer":    {10, 7},
 	"yubikey-5.4/cardmod": {8, 7},
 	"yubikey-5.4/peer":    {10, 7},
-	"yubikey-5.0/cardmod": {8, 7},
+	"yubikey-5.0/cardmod": {9, 7},
 	"yubikey-5.0/peer":    {10, 7},
 	"yubikey-4/cardmod":   {8, 7},
 	"yubikey-4/peer":      {9, 7},
@@ -465,6 +493,46 @@ func TestBudgetGenerateAndWrite(t *testing.T) {
 			require.NoError(t, err)
 			again := r.count("write certificate again, after a signature", func() { require.NoError(t, k.SetCertificate(ctx, cert)) })
 			assert.LessOrEqual(t, again, min(want.writeCert, 6), "write a certificate after a signature")
+		})
+	}
+}
+
+// TestCertificatesAgreeWithListKeys: on every scenario, the certificate
+// listing (which takes each key's spec from the container map's key
+// sizes, checked against the certificate) gives every certificate that
+// ListKeys (which asks the plug-in for each container's keys) gives, with
+// the same container and key spec, and no other; each certificate is of
+// its key's public key.
+func TestCertificatesAgreeWithListKeys(t *testing.T) {
+	ctx := context.Background()
+	for name, f := range budgetScenarios(t) {
+		t.Run(name, func(t *testing.T) {
+			r := f.start(t)
+			certs, err := r.process(false).Certificates(ctx)
+			require.NoError(t, err)
+			keys, err := r.process(false).ListKeys(ctx)
+			require.NoError(t, err)
+			type at struct {
+				container string
+				spec      minidriver.KeySpec
+			}
+			want := map[at]*x509.Certificate{}
+			for _, k := range keys {
+				if k.Certificate != nil {
+					want[at{k.Container, k.KeySpec}] = k.Certificate
+					assert.True(t, cspcore.SamePublic(k.Certificate.PublicKey, k.Public), "%s/%v: the certificate is of the key", k.Container, k.KeySpec)
+				}
+			}
+			got := map[at]*x509.Certificate{}
+			for _, c := range certs {
+				got[at{c.Container, c.KeySpec}] = c.Certificate
+			}
+			require.Len(t, got, len(want))
+			for a, c := range want {
+				if assert.Contains(t, got, a) {
+					assert.True(t, c.Equal(got[a]), "%v: the same certificate", a)
+				}
+			}
 		})
 	}
 }

@@ -391,20 +391,15 @@ func (c *Card) writeCmapfile(ctx context.Context, tx *scrm.Tx, data []byte) erro
 	return nil
 }
 
-// specFromSizes derives a record's key spec from the cmapfile key sizes:
-// 256, 384 and 521 bits are ECC (ECDSA in the signature slot, ECDH in the
-// key exchange slot), anything else RSA. With no key it keeps old.
+// specFromSizes derives a record's key spec from the cmapfile key sizes
+// (minidriver.SpecOfSize), the signature key's first. With no key it
+// keeps old.
 func specFromSizes(sig, kx uint16, old byte) (byte, uint16) {
-	ecc := func(b uint16) bool { return b == 256 || b == 384 || b == 521 }
 	switch {
-	case sig != 0 && ecc(sig):
-		return byte(map[uint16]minidriver.KeySpec{256: minidriver.ECDSAP256, 384: minidriver.ECDSAP384, 521: minidriver.ECDSAP521}[sig]), sig
 	case sig != 0:
-		return byte(minidriver.Signature), sig
-	case kx != 0 && ecc(kx):
-		return byte(map[uint16]minidriver.KeySpec{256: minidriver.ECDHP256, 384: minidriver.ECDHP384, 521: minidriver.ECDHP521}[kx]), kx
+		return byte(minidriver.SpecOfSize(cardfs.KeySpecSignature, sig)), sig
 	case kx != 0:
-		return byte(minidriver.KeyExchange), kx
+		return byte(minidriver.SpecOfSize(cardfs.KeySpecKeyExchange, kx)), kx
 	}
 	return old, 0
 }
