@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cardmod/cardmod/internal/atomicfile"
 )
@@ -72,7 +73,18 @@ type DataCache struct {
 
 	mu    sync.Mutex
 	cards map[CardID]*cacheCard // guarded by mu
-	held  map[CardID]int        // Holds not yet released, by card; guarded by mu
+	// holds maps a CardID to its *holdState, loaded without mu: Hold,
+	// and Release of a card with nothing to write, take no lock that
+	// other cards' take.
+	holds sync.Map
+}
+
+// holdState is one card's Holds.
+type holdState struct {
+	n atomic.Int32 // Holds not yet released
+	// dirty is cacheCard.dirty, set and cleared with mu held, read
+	// without it by Release.
+	dirty atomic.Bool
 }
 
 type cacheCard struct {
@@ -98,7 +110,23 @@ func NewDataCache(cfg DataCacheConfig) *DataCache {
 	if cfg.MaxCard <= 0 {
 		cfg.MaxCard = DefaultMaxCacheCard
 	}
-	return &DataCache{cfg: cfg, cards: make(map[CardID]*cacheCard), held: make(map[CardID]int)}
+	return &DataCache{cfg: cfg, cards: make(map[CardID]*cacheCard)}
+}
+
+// holdOf returns card id's holdState, making it the first time.
+func (c *DataCache) holdOf(id CardID) *holdState {
+	if v, ok := c.holds.Load(id); ok {
+		return v.(*holdState)
+	}
+	v, _ := c.holds.LoadOrStore(id, &holdState{})
+	return v.(*holdState)
+}
+
+// setDirty records whether card id's memory holds what its file does not;
+// c.mu is held.
+func (c *DataCache) setDirty(id CardID, e *cacheCard, dirty bool) {
+	e.dirty = dirty
+	c.holdOf(id).dirty.Store(dirty)
 }
 
 // Hold defers the disk writes of card id's file until the matching
@@ -106,9 +134,10 @@ func NewDataCache(cfg DataCacheConfig) *DataCache {
 // their changes at once). Holds of one card nest, from several goroutines
 // too. Without Dir, Hold and Release change nothing.
 func (c *DataCache) Hold(id CardID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.held[id]++
+	if c.cfg.Dir == "" {
+		return
+	}
+	c.holdOf(id).n.Add(1)
 }
 
 // Release ends a Hold of card id and, with Dir set, writes the card's
@@ -117,15 +146,21 @@ func (c *DataCache) Hold(id CardID) {
 // moment, and their own Releases write what follows). The error reports a
 // failed write; the next Release or unheld Put tries again.
 func (c *DataCache) Release(id CardID) error {
+	if c.cfg.Dir == "" {
+		return nil
+	}
+	hs := c.holdOf(id)
+	for n := hs.n.Load(); n > 0 && !hs.n.CompareAndSwap(n, n-1); n = hs.n.Load() {
+	}
+	if !hs.dirty.Load() {
+		// Nothing to write, or a writeLocked that marked it after this
+		// load sees the Hold released and writes itself.
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := c.held[id]; n > 1 {
-		c.held[id] = n - 1
-	} else {
-		delete(c.held, id)
-	}
 	e, ok := c.cards[id]
-	if !ok || !e.dirty || c.cfg.Dir == "" {
+	if !ok || !e.dirty {
 		return nil
 	}
 	return c.saveLocked(id, e)
@@ -137,9 +172,13 @@ func (c *DataCache) writeLocked(id CardID, e *cacheCard) error {
 	if c.cfg.Dir == "" {
 		return nil
 	}
-	if c.held[id] > 0 {
-		e.dirty = true
-		return nil
+	if hs := c.holdOf(id); hs.n.Load() > 0 {
+		c.setDirty(id, e, true)
+		if hs.n.Load() > 0 {
+			return nil
+		}
+		// Released since: that Release may have looked at dirty before
+		// it was set, so the write is made here.
 	}
 	return c.saveLocked(id, e)
 }
@@ -277,7 +316,7 @@ type cacheJSON struct {
 
 // saveLocked writes card id's file whole; dirty stays set when it fails.
 func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
-	e.dirty = true
+	c.setDirty(id, e, true)
 	b, err := marshalCacheFile(id, e)
 	if err != nil {
 		return err
@@ -285,7 +324,7 @@ func (c *DataCache) saveLocked(id CardID, e *cacheCard) error {
 	if err := writeFileAtomic(c.cfg.Dir, c.path(id), b); err != nil {
 		return err
 	}
-	e.dirty = false
+	c.setDirty(id, e, false)
 	return nil
 }
 

@@ -320,3 +320,34 @@ func TestDataCacheCachedCF(t *testing.T) {
 	_, ok = second.CachedCF(cardA)
 	assert.False(t, ok)
 }
+
+// TestDataCacheHoldsFromManyGoroutines: goroutines hold the same card,
+// put an item each and release, with Releases racing the other
+// goroutines' Puts; when all have released, the card's file holds every
+// item (a new cache on the same Dir sees them all): no write is lost to a
+// Release that looked before a Put marked the card.
+func TestDataCacheHoldsFromManyGoroutines(t *testing.T) {
+	for round := range 20 {
+		dir := t.TempDir()
+		c := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+		cf := cardfs.CardCF{Files: 1}
+		c.Sync(cardA, cf)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				c.Hold(cardA)
+				assert.NoError(t, c.Put(cardA, cardfs.StaleFiles, fmt.Sprintf("g%d", g), []byte{byte(g)}))
+				assert.NoError(t, c.Release(cardA))
+			})
+		}
+		wg.Wait()
+		again := cardfs.NewDataCache(cardfs.DataCacheConfig{Dir: dir})
+		again.Sync(cardA, cf)
+		for g := range 8 {
+			got, ok := again.Get(cardA, fmt.Sprintf("g%d", g))
+			if assert.True(t, ok, "round %d: item of goroutine %d on disk", round, g) {
+				assert.Equal(t, []byte{byte(g)}, got)
+			}
+		}
+	}
+}

@@ -32,6 +32,9 @@
 // whose comments give the SCARD_* code the minidriver layer maps them to.
 //
 // Concurrency: a [MemFS] is safe for concurrent use; each method is atomic.
+// A [DataCache] is safe for concurrent use: one lock guards its items (of
+// every card), while Hold and Release, which frame every transaction,
+// take it only to write a card's file.
 // Codec values ([CardCF], [CardApps], [*ContainerMap]) are plain values
 // owned by the caller: safe to read concurrently, not to mutate
 // concurrently. The package has no global mutable state. It neither logs

@@ -3,6 +3,7 @@ package pincache
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardmod/cardmod/minidriver"
@@ -40,20 +41,45 @@ type Config struct {
 //
 // Every PIN the cache drops is wiped. The zero Cache is ready to use with
 // the default Config. A Cache is safe for concurrent use; it must not be
-// copied after first use.
+// copied after first use. Each card's PINs have a lock of their own: the
+// calls on a card the cache already knows (Get, Put, Holds, Purge,
+// ObserveFreshness) take no lock that calls on other cards take, but
+// when a Timed entry of any card has expired (the sweep that wipes it),
+// when a card is added (and the least recently used one may be
+// forgotten), and in PurgeCard, PurgeAll and Len.
 type Cache struct {
-	mu    sync.Mutex
-	cfg   Config                // set by New; read-only
-	cards map[CardID]*cardState // guarded by mu
-	tick  uint64                // guarded by mu; use counter for eviction
+	cfg Config // set by New; read-only
+	// cards maps a CardID to its *cardState: loaded without a lock;
+	// stored and deleted with mu held.
+	cards sync.Map
+	// mu serialises adding, forgetting and sweeping cards; it is taken
+	// before a card's own lock, never after.
+	mu sync.Mutex
+	n  int // guarded by mu; the cards in cards
+	// tick is the use counter for eviction.
+	tick atomic.Uint64
+	// nextExpiry is the earliest own expiry (Timed at insertion, in
+	// UnixNano) of the entries held, 0 when none has one: a sweep is due
+	// once it has passed.
+	nextExpiry atomic.Int64
+	// timedPut is set by every Put of an entry with an expiry before it
+	// notes the expiry; a sweep clears it first and, finding it set at
+	// its end, leaves a sweep due (the Put's expiry may have been noted
+	// before the sweep's own result overwrote it).
+	timedPut atomic.Bool
 }
 
 // cardState is what the cache knows of one card.
 type cardState struct {
-	pins     [minidriver.MaxPins]*entry
-	fresh    byte // last bPinsFreshness seen
-	freshSet bool // fresh is valid
-	used     uint64
+	mu       sync.Mutex
+	pins     [minidriver.MaxPins]*entry // guarded by mu
+	fresh    byte                       // guarded by mu; last bPinsFreshness seen
+	freshSet bool                       // guarded by mu; fresh is valid
+	// gone: the state was forgotten (evicted or purged) and is no longer
+	// in Cache.cards; a caller that loaded it before retries. Guarded by
+	// mu.
+	gone bool
+	used atomic.Uint64
 }
 
 // entry is one cached PIN.
@@ -120,23 +146,23 @@ func (c *Cache) Get(card CardID, pin minidriver.PinID, p minidriver.PINCachePoli
 	if !pin.Valid() {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
-	c.sweepLocked(now)
-	st := c.cards[card]
+	c.sweepIfDue(now)
+	st := c.load(card)
 	if st == nil {
 		return nil, false
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	e := st.pins[pin]
-	if e == nil {
+	if st.gone || e == nil {
 		return nil, false
 	}
 	if !validLocked(e, p, now) {
 		st.dropLocked(pin)
 		return nil, false
 	}
-	c.touchLocked(st)
+	c.touch(st)
 	return e.pin.Clone(), true
 }
 
@@ -157,24 +183,29 @@ func (c *Cache) Put(card CardID, pin minidriver.PinID, p minidriver.PINCachePoli
 		s.Wipe()
 		return fmt.Errorf("pincache: put: %w: cache policy %d", minidriver.ErrInvalidParameter, p.Type)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !Cacheable(p) || s.Wiped() {
 		s.Wipe()
-		if st := c.cards[card]; st != nil {
+		if st := c.load(card); st != nil {
+			st.mu.Lock()
 			st.dropLocked(pin)
+			st.mu.Unlock()
 		}
 		return nil
 	}
 	now := c.now()
-	c.sweepLocked(now)
+	c.sweepIfDue(now)
 	e := &entry{pin: s, inserted: now}
 	if p.Type == minidriver.PINCacheTimed {
 		e.expires = now.Add(time.Duration(p.Info) * time.Second)
 	}
-	st := c.cardLocked(card)
-	st.dropLocked(pin)
-	st.pins[pin] = e
+	c.withCard(card, func(st *cardState) {
+		st.dropLocked(pin)
+		st.pins[pin] = e
+	})
+	if !e.expires.IsZero() {
+		c.timedPut.Store(true)
+		c.noteExpiry(e.expires)
+	}
 	return nil
 }
 
@@ -194,10 +225,16 @@ func (c *Cache) Replace(card CardID, pin minidriver.PinID, p minidriver.PINCache
 // policy it would be used under: a caller that must read the card's
 // freshness before a cached PIN is sent asks it before the PIN is taken.
 func (c *Cache) Holds(card CardID, pin minidriver.PinID) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.cards[card]
-	return st != nil && st.pins[pin] != nil
+	if !pin.Valid() {
+		return false
+	}
+	st := c.load(card)
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !st.gone && st.pins[pin] != nil
 }
 
 // Purge drops (and wipes) the PIN cached for card and pin, if any.
@@ -205,10 +242,10 @@ func (c *Cache) Purge(card CardID, pin minidriver.PinID) {
 	if !pin.Valid() {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st := c.cards[card]; st != nil {
+	if st := c.load(card); st != nil {
+		st.mu.Lock()
 		st.dropLocked(pin)
+		st.mu.Unlock()
 	}
 }
 
@@ -224,9 +261,8 @@ func (c *Cache) Fail(card CardID, pin minidriver.PinID) { c.Purge(card, pin) }
 func (c *Cache) PurgeCard(card CardID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.cards[card]; st != nil {
-		st.dropAllLocked()
-		delete(c.cards, card)
+	if st := c.load(card); st != nil {
+		c.forgetLocked(card, st)
 	}
 }
 
@@ -234,10 +270,10 @@ func (c *Cache) PurgeCard(card CardID) {
 func (c *Cache) PurgeAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for id, st := range c.cards {
-		st.dropAllLocked()
-		delete(c.cards, id)
-	}
+	c.cards.Range(func(k, v any) bool {
+		c.forgetLocked(k.(CardID), v.(*cardState))
+		return true
+	})
 }
 
 // ObserveFreshness reports the bPinsFreshness byte read from card's cardcf
@@ -251,14 +287,13 @@ func (c *Cache) PurgeAll() {
 // Call it at the start of every transaction, before Get (and so before
 // any Put for the card).
 func (c *Cache) ObserveFreshness(card CardID, pinsFreshness byte) (purged bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.cardLocked(card)
-	if !st.freshSet || st.fresh != pinsFreshness {
-		purged = st.countLocked() > 0
-		st.dropAllLocked()
-	}
-	st.fresh, st.freshSet = pinsFreshness, true
+	c.withCard(card, func(st *cardState) {
+		if !st.freshSet || st.fresh != pinsFreshness {
+			purged = st.countLocked() > 0
+			st.dropAllLocked()
+		}
+		st.fresh, st.freshSet = pinsFreshness, true
+	})
 	return purged
 }
 
@@ -268,34 +303,65 @@ func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
-	for _, st := range c.cards {
+	c.cards.Range(func(_, v any) bool {
+		st := v.(*cardState)
+		st.mu.Lock()
 		n += st.countLocked()
-	}
+		st.mu.Unlock()
+		return true
+	})
 	return n
 }
 
-// cardLocked returns card's state, making room for it if it is new.
-func (c *Cache) cardLocked(card CardID) *cardState {
-	if st := c.cards[card]; st != nil {
-		c.touchLocked(st)
+// load returns card's state, nil when the cache does not know the card.
+func (c *Cache) load(card CardID) *cardState {
+	v, ok := c.cards.Load(card)
+	if !ok {
+		return nil
+	}
+	return v.(*cardState)
+}
+
+// withCard runs fn with card's state locked, adding the card (and making
+// room for it) if it is new, and marks the card used.
+func (c *Cache) withCard(card CardID, fn func(st *cardState)) {
+	for {
+		st := c.load(card)
+		if st == nil {
+			st = c.add(card)
+		}
+		st.mu.Lock()
+		if st.gone {
+			// Forgotten since it was loaded: look again.
+			st.mu.Unlock()
+			continue
+		}
+		c.touch(st)
+		fn(st)
+		st.mu.Unlock()
+		return
+	}
+}
+
+// add returns card's state, adding an empty one (and forgetting the card
+// used least recently when the cache is full) if the card is new.
+func (c *Cache) add(card CardID) *cardState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.load(card); st != nil {
 		return st
 	}
-	if c.cards == nil {
-		c.cards = make(map[CardID]*cardState)
-	}
-	if len(c.cards) >= c.maxCards() {
+	if c.n >= c.maxCards() {
 		c.evictLocked()
 	}
 	st := &cardState{}
-	c.touchLocked(st)
-	c.cards[card] = st
+	c.touch(st)
+	c.cards.Store(card, st)
+	c.n++
 	return st
 }
 
-func (c *Cache) touchLocked(st *cardState) {
-	c.tick++
-	st.used = c.tick
-}
+func (c *Cache) touch(st *cardState) { st.used.Store(c.tick.Add(1)) }
 
 // evictLocked forgets the card used least recently, wiping its PINs.
 func (c *Cache) evictLocked() {
@@ -303,26 +369,78 @@ func (c *Cache) evictLocked() {
 		oldest   CardID
 		oldestSt *cardState
 	)
-	for id, st := range c.cards {
-		if oldestSt == nil || st.used < oldestSt.used {
-			oldest, oldestSt = id, st
+	c.cards.Range(func(k, v any) bool {
+		if st := v.(*cardState); oldestSt == nil || st.used.Load() < oldestSt.used.Load() {
+			oldest, oldestSt = k.(CardID), st
 		}
-	}
+		return true
+	})
 	if oldestSt != nil {
-		oldestSt.dropAllLocked()
-		delete(c.cards, oldest)
+		c.forgetLocked(oldest, oldestSt)
 	}
 }
 
-// sweepLocked wipes the entries whose own expiry (Timed at insertion) has
-// passed, so that expired PINs do not linger in memory.
-func (c *Cache) sweepLocked(now time.Time) {
-	for _, st := range c.cards {
+// forgetLocked wipes st, card's state, and takes it out of the cache;
+// c.mu is held.
+func (c *Cache) forgetLocked(card CardID, st *cardState) {
+	st.mu.Lock()
+	st.dropAllLocked()
+	st.freshSet = false
+	st.gone = true
+	st.mu.Unlock()
+	c.cards.Delete(card)
+	c.n--
+}
+
+// noteExpiry lowers nextExpiry to t if t is earlier.
+func (c *Cache) noteExpiry(t time.Time) {
+	at := t.UnixNano()
+	for {
+		cur := c.nextExpiry.Load()
+		if cur != 0 && cur <= at {
+			return
+		}
+		if c.nextExpiry.CompareAndSwap(cur, at) {
+			return
+		}
+	}
+}
+
+// sweepIfDue wipes the entries whose own expiry (Timed at insertion) has
+// passed, of every card, once the earliest of them has: expired PINs do
+// not linger in memory, and until one is due no lock of other cards is
+// taken.
+func (c *Cache) sweepIfDue(now time.Time) {
+	if next := c.nextExpiry.Load(); next == 0 || now.UnixNano() < next {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if next := c.nextExpiry.Load(); next == 0 || now.UnixNano() < next {
+		return
+	}
+	c.timedPut.Store(false)
+	var earliest int64
+	c.cards.Range(func(_, v any) bool {
+		st := v.(*cardState)
+		st.mu.Lock()
 		for id, e := range st.pins {
-			if e != nil && !e.expires.IsZero() && !now.Before(e.expires) {
+			switch {
+			case e == nil || e.expires.IsZero():
+			case !now.Before(e.expires):
 				st.dropLocked(minidriver.PinID(id))
+			case earliest == 0 || e.expires.UnixNano() < earliest:
+				earliest = e.expires.UnixNano()
 			}
 		}
+		st.mu.Unlock()
+		return true
+	})
+	c.nextExpiry.Store(earliest)
+	if c.timedPut.Load() {
+		// A Put with an expiry ran during the sweep: its expiry may be
+		// lost to the store above, so the next call sweeps again.
+		c.nextExpiry.Store(1)
 	}
 }
 

@@ -365,8 +365,58 @@ func TestCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	known := 0
+	c.cards.Range(func(_, _ any) bool { known++; return true })
+	assert.LessOrEqual(t, known, 4, "MaxCards")
+	c.mu.Lock()
+	assert.Equal(t, known, c.n, "the count of cards")
+	c.mu.Unlock()
 	c.PurgeAll()
 	assert.Zero(t, c.Len())
+}
+
+// TestCacheCardsDoNotShareALock: while one card's PINs are locked (an
+// operation on it in progress inside the cache), every call on another
+// card the cache knows completes: the operation path of one card takes no
+// lock that another card's takes.
+func TestCacheCardsDoNotShareALock(t *testing.T) {
+	clk := newFakeClock()
+	c := New(Config{Now: clk.Now})
+	require.NoError(t, c.Put(cardA, minidriver.RoleUser, normal, NewSecret([]byte(testPIN))))
+	require.NoError(t, c.Put(cardB, minidriver.RoleUser, timed60, NewSecret([]byte(testPIN))))
+	c.ObserveFreshness(cardB, 1)
+	require.NoError(t, c.Put(cardB, minidriver.RoleUser, timed60, NewSecret([]byte(testPIN))))
+
+	a := c.load(cardA)
+	require.NotNil(t, a)
+	a.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s, ok := c.Get(cardB, minidriver.RoleUser, timed60)
+		if assert.True(t, ok) {
+			s.Wipe()
+		}
+		assert.True(t, c.Holds(cardB, minidriver.RoleUser))
+		assert.False(t, c.ObserveFreshness(cardB, 1))
+		assert.NoError(t, c.Put(cardB, minidriver.PinID(3), normal, NewSecret([]byte(testPIN))))
+		c.Fail(cardB, minidriver.PinID(3))
+		c.Purge(cardB, minidriver.PinID(4))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call on card B waited for card A's lock")
+	}
+	a.mu.Unlock()
+
+	// Once a Timed entry has expired, the next call sweeps every card,
+	// taking their locks, and then none again until the next expiry.
+	clk.Advance(61 * time.Second)
+	_, ok := c.Get(cardA, minidriver.RoleUser, normal)
+	assert.True(t, ok)
+	assert.False(t, c.Holds(cardB, minidriver.RoleUser), "card B's expired PIN swept")
+	assert.Zero(t, c.nextExpiry.Load(), "no expiry left to wait for")
 }
 
 // TestCacheHolds: Holds reports a cached PIN of that card and PIN

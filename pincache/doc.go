@@ -32,7 +32,10 @@
 // # Concurrency
 //
 // Cache, Source, Fixed and Terminal are safe for concurrent use by several
-// goroutines. Terminal serialises its prompts so that questions never
+// goroutines. A Cache keeps each card's PINs under a lock of their own, so
+// that operations on different cards do not wait for each other; its one
+// lock for all cards is taken only to add or forget a card and to sweep
+// expired PINs. Terminal serialises its prompts so that questions never
 // interleave. A Secret and an Attempt belong to one goroutine at a time:
 // the cache hands out copies (Get), and takes ownership of the Secret
 // given to Put or Replace. A Cache does not order authentications on one

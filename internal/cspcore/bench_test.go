@@ -153,64 +153,70 @@ func benchWarmSignature(b *testing.B, exclusive bool) {
 }
 
 // BenchmarkParallelCards signs on N = 1, 2, 4, 8 simulated cards at once,
-// one goroutine per card, through one ksp provider (exclusive mode: the
-// warm operation is one GENERAL AUTHENTICATE), and reports signatures per
-// second. Run with -mutexprofile to see contention:
+// one goroutine per card, through one ksp provider, in exclusive mode (the
+// warm operation is one GENERAL AUTHENTICATE) and in shared mode (four
+// APDUs, the PIN from the PIN cache), and reports signatures per second. Run with -mutexprofile to see contention:
 //
 //	go test -run '^$' -bench ParallelCards -mutexprofile mutex.out ./internal/cspcore
 //	go tool pprof -top mutex.out
 func BenchmarkParallelCards(b *testing.B) {
-	for _, n := range []int{1, 2, 4, 8} {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			backend := virtual.NewBackend()
-			for i := range n {
-				sim, err := simpiv.New(simpiv.Config{ManagementKeyAlgorithm: simpiv.AlgTDES, Serial: 70000000 + uint32(i)})
-				require.NoError(b, err)
-				raw := rawPIV{t: b, card: sim}
-				raw.generate(0x9A, simpiv.AlgECCP256)
-				sim.Reset()
-				backend.AddReader(fmt.Sprintf("Parallel Reader %d", i)).Insert(sim)
-			}
-			pr, err := ksp.Open(ksp.Config{Backend: backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN), Exclusive: true})
+	for _, excl := range []bool{true, false} {
+		for _, n := range []int{1, 2, 4, 8} {
+			b.Run(fmt.Sprintf("%s/N=%d", map[bool]string{true: "exclusive", false: "shared"}[excl], n), func(b *testing.B) {
+				benchmarkParallelCards(b, n, excl)
+			})
+		}
+	}
+}
+
+func benchmarkParallelCards(b *testing.B, n int, excl bool) {
+	backend := virtual.NewBackend()
+	for i := range n {
+		sim, err := simpiv.New(simpiv.Config{ManagementKeyAlgorithm: simpiv.AlgTDES, Serial: 70000000 + uint32(i)})
+		require.NoError(b, err)
+		raw := rawPIV{t: b, card: sim}
+		raw.generate(0x9A, simpiv.AlgECCP256)
+		sim.Reset()
+		backend.AddReader(fmt.Sprintf("Parallel Reader %d", i)).Insert(sim)
+	}
+	pr, err := ksp.Open(ksp.Config{Backend: backend, Prompt: csptest.NewPrompt(simpiv.DefaultPIN), Exclusive: excl})
+	require.NoError(b, err)
+	defer func() { assert.NoError(b, pr.Close()) }()
+	ctx := context.Background()
+	keys, err := pr.Keys(ctx)
+	require.NoError(b, err)
+	var signers []*ksp.Key
+	for _, e := range keys {
+		if e.KeySpec.IsECDSA() {
+			k, err := pr.OpenKeySpec(ctx, e.FullName(), e.KeySpec)
 			require.NoError(b, err)
-			defer func() { assert.NoError(b, pr.Close()) }()
-			ctx := context.Background()
-			keys, err := pr.Keys(ctx)
-			require.NoError(b, err)
-			var signers []*ksp.Key
-			for _, e := range keys {
-				if e.KeySpec.IsECDSA() {
-					k, err := pr.OpenKeySpec(ctx, e.FullName(), e.KeySpec)
-					require.NoError(b, err)
-					signers = append(signers, k)
+			signers = append(signers, k)
+		}
+	}
+	require.Len(b, signers, n)
+	d := sha256.Sum256([]byte("parallel"))
+	for _, k := range signers {
+		_, err := k.Sign(rand.Reader, d[:], crypto.SHA256)
+		require.NoError(b, err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, k := range signers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range b.N {
+				if _, err := k.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+					b.Error(err)
+					return
 				}
 			}
-			require.Len(b, signers, n)
-			d := sha256.Sum256([]byte("parallel"))
-			for _, k := range signers {
-				_, err := k.Sign(rand.Reader, d[:], crypto.SHA256)
-				require.NoError(b, err)
-			}
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for _, k := range signers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for range b.N {
-						if _, err := k.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "signatures/s")
-		})
+		}()
 	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "signatures/s")
 }
 
 // stallCard holds GENERAL AUTHENTICATE back while stall is armed, until
