@@ -153,7 +153,7 @@ func tagValue(b []byte) uint32 {
 }
 
 // pivTag returns the object tag of a GET DATA or PUT DATA field: 5C len
-// tag ... (SP 800-73-4 part 2, 3.1.2 and 3.3.2).
+// tag ... (SP 800-73-4 part 2, 3.1.2 and 3.3.1).
 func pivTag(data []byte) (uint32, bool) {
 	if len(data) < 2 || data[0] != 0x5C || int(data[1]) > len(data)-2 || data[1] == 0 || data[1] > 3 {
 		return 0, false

@@ -141,7 +141,7 @@ func (c *Card) cmdGetData(cmd command) reply {
 	return ok(tlv.Encode(0x53, val))
 }
 
-// cmdPutData answers PUT DATA (SP 800-73-4 part 2, 3.3.2): 5C tag list
+// cmdPutData answers PUT DATA (SP 800-73-4 part 2, 3.3.1): 5C tag list
 // then 53 (or 7F61 for the BIT group template) with the object; an empty
 // object deletes it.
 func (c *Card) cmdPutData(cmd command) reply {

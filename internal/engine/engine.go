@@ -731,7 +731,7 @@ func (c *Card) DoChecked(ctx context.Context, fn func(op *Op) error) error {
 // Do. On such a card the read could only see cardcf appear, and what
 // makes it appear is a cardmod process's first write to the card, which
 // is seen without it: writing cardcf takes the card's management key
-// (PUT DATA, SP 800-73-4 part 2, 3.3.2), which has no logout, so that
+// (PUT DATA, SP 800-73-4 part 2, 3.3.1), which has no logout, so that
 // transaction ends with a card reset (Do), and PC/SC reports the reset
 // to every other connection of the card at its next transaction
 // (SCardBeginTransaction returns SCARD_W_RESET_CARD, Microsoft's

@@ -365,7 +365,7 @@ func (c *Card) remember(tag uint32, v []byte) {
 	c.objs[tag] = v
 }
 
-// putData writes a data object (PUT DATA, SP 800-73-4 part 2, 3.3.2) in
+// putData writes a data object (PUT DATA, SP 800-73-4 part 2, 3.3.1) in
 // one command; an empty value deletes it. The card asks for the
 // management key. Before the first write of a transaction the file store
 // is made sure of (ensureStore).

@@ -44,7 +44,7 @@ func swOf(err error) (uint16, bool) {
 // 6A82 on GET DATA): function not supported (6A81), incorrect P1-P2 or
 // reference (6A86, 6A88), wrong data (6A80: a tag outside the card's
 // list), instruction or class not supported (6D00, 6E00). ISO/IEC 7816-4,
-// 5.6; SP 800-73-4 part 2, 3.1.2 and 3.3.2.
+// 5.6; SP 800-73-4 part 2, 3.1.2 (GET DATA) and 3.3.1 (PUT DATA).
 func lacksObject(err error, put bool) bool {
 	sw, ok := swOf(err)
 	if !ok {
