@@ -327,14 +327,14 @@ func TestKeyReplacedByPeerToolSeenByDecryptNotByECDH(t *testing.T) {
 // TestCertificatesAfterPeerReplacesKeyAndCertificate: another
 // application replaces the P-256 key of 9A on a card cardmod provisioned
 // with an RSA-2048 key and writes its certificate, leaving cardmod's
-// container map (which still gives the container a 256-bit signature
-// key) and cardcf as they were. The certificate listing, which takes a
-// key's spec from the map's key sizes, sees that the certificate is not
-// of such a key and asks the plug-in instead: the certificate is listed
-// with the container and spec ListKeys gives the key, whose public key
-// is the new one. (That spec is still the map's, ECDSA P-256, beside an
-// RSA public key: the PIV plug-in's ContainerInfo takes the spec from
-// the map and the public key from the card.)
+// container map (which still gives the container a 256-bit ECDSA key)
+// and cardcf as they were. The certificate listing, which takes a key's
+// spec from the map's key sizes, sees that the certificate is not of such
+// a key and asks the plug-in instead, which presents the key as the card
+// has it: an RSA key in the container's signature slot (AT_SIGNATURE,
+// the certificate file keeping its name). ListKeys lists it the same way,
+// with the new public key, and the key signs, the signature verifying
+// under the new key.
 func TestCertificatesAfterPeerReplacesKeyAndCertificate(t *testing.T) {
 	ctx := context.Background()
 	bc := newPIVBudgetCard(t, simpiv.ProfileYubiKey57(), false)
@@ -356,15 +356,26 @@ func TestCertificatesAfterPeerReplacesKeyAndCertificate(t *testing.T) {
 			continue
 		}
 		found = true
+		assert.Equal(t, minidriver.Signature, c.KeySpec, "an RSA key in the signature slot")
 		var listed bool
 		for _, k := range keys {
-			if k.Container == c.Container && k.KeySpec == c.KeySpec {
-				listed = true
-				assert.True(t, samePub(k.Public, pub), "ListKeys: the new key")
-				if assert.NotNil(t, k.Certificate) {
-					assert.True(t, k.Certificate.Equal(c.Certificate), "ListKeys: the same certificate")
-				}
+			if k.Container != c.Container || k.KeySpec != c.KeySpec {
+				continue
 			}
+			listed = true
+			assert.True(t, samePub(k.Public, pub), "ListKeys: the new key")
+			assert.Equal(t, 2048, k.Bits)
+			if assert.NotNil(t, k.Certificate) {
+				assert.True(t, k.Certificate.Equal(c.Certificate), "ListKeys: the same certificate")
+			}
+			ct, err := pr.Container(ctx, k.FullName())
+			require.NoError(t, err)
+			key, err := ct.Key(k.KeySpec)
+			require.NoError(t, err)
+			d := sha256.Sum256([]byte("the replaced key signs"))
+			sig, err := key.Sign(rand.Reader, d[:], crypto.SHA256)
+			require.NoError(t, err)
+			assert.NoError(t, rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA256, d[:], sig))
 		}
 		assert.True(t, listed, "ListKeys lists the key the certificate is listed with")
 	}

@@ -359,8 +359,41 @@ func (c *Card) container(ctx context.Context, tx *scrm.Tx, idx int) (container, 
 		if ct.Spec == 0 {
 			ct.Spec = c.specFor(ct.Slot, alg)
 		}
+	} else if alg, ok := c.algs[ct.Slot]; ok {
+		// The slot's algorithm is known (no APDU): a key another
+		// application put in the slot, of another algorithm than the
+		// map says, is presented as what it is.
+		ct.fit(alg)
 	}
 	return ct, nil
+}
+
+// fit makes ct's spec and size those of a key of algorithm alg where the
+// map's record says otherwise (another application replaced the slot's
+// key, writing no map): the same container slot kind (signature or key
+// exchange, so the certificate file keeps its name), alg's algorithm and
+// size (minidriver.SpecOfSize). An algorithm the plug-in does not know
+// changes nothing.
+func (ct *container) fit(alg byte) {
+	bits, _, ok := algBits(alg)
+	if !ok || specFits(ct.Spec, alg) && (ct.Bits == 0 || ct.Bits == bits) {
+		return
+	}
+	ct.Spec, ct.Bits = minidriver.SpecOfSize(ct.Spec.Slot(), uint16(bits)), bits
+}
+
+// specFits reports whether spec can be the spec of a key of algorithm
+// alg: an ECC spec of alg's curve, an RSA spec for an RSA alg. An
+// algorithm the plug-in does not know fits every spec.
+func specFits(spec minidriver.KeySpec, alg byte) bool {
+	bits, ec, ok := algBits(alg)
+	switch {
+	case !ok:
+		return true
+	case ec:
+		return spec.CurveBits() == bits
+	}
+	return spec.IsRSA()
 }
 
 // containers lists the whole map: the stored one, or one container per

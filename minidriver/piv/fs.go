@@ -472,6 +472,8 @@ func (c *Card) ContainerInfo(ctx context.Context, tx *scrm.Tx, idx int) (minidri
 	if ki.Public == nil {
 		return minidriver.ContainerInfo{}, fmt.Errorf("piv: container %d: public key unknown: %w", idx, minidriver.ErrNoKeyContainer)
 	}
+	// The key as the card has it, whatever the map's record says.
+	ct.fit(ki.Alg)
 	pub := ki.Public
 	if ct.Spec.IsECDH() {
 		ek, err := toECDH(pub)
