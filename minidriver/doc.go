@@ -16,7 +16,7 @@
 // The contract is the Card interface (the mandatory entry points) and small
 // optional interfaces (FileWriter, ContainerManager, Decrypter, KeyAgreer,
 // ChallengeResponder, AuthenticatorChanger, PropertySetter,
-// ContainerFinder); the functions
+// ContainerFinder, CertificateScanner); the functions
 // of the same names in this package find them by type assertion and answer
 // ErrUnsupported for a card that lacks them. Errors map to the SCARD_*
 // codes of the specification (SCardCode) and are tested with errors.Is:
@@ -123,7 +123,10 @@
 // ContainerPIN names RoleEveryone or a listed PIN that is not
 // UnblockOnlyPIN. A ContainerFinder's FindContainer gives, for every valid
 // container's name and for "" (the default), the record cmapfile holds,
-// and ErrNoKeyContainer for a name the card does not have.
+// and ErrNoKeyContainer for a name the card does not have. A
+// CertificateScanner's ScanCertificates gives (unless ErrUnsupported) a
+// valid record for each valid container of cmapfile that has a
+// certificate file and for no other, with cmapfile's index and name.
 //
 // PINs (Authenticate, Unblock, ChangePIN, Admin): a wrong PIN is a
 // *PINError for that PIN matching ErrWrongPIN, not Blocked, whose text

@@ -143,3 +143,31 @@ func FindContainer(ctx context.Context, card Card, tx *scrm.Tx, name string) (ca
 	}
 	return f.FindContainer(ctx, tx, name)
 }
+
+// CertificateScanner is implemented by cards that can list the containers
+// holding a certificate by reading the certificates themselves, where that
+// costs fewer commands than the container map and then the certificates:
+// a PIV card without a stored map presents one built from its key slots,
+// which asks the card about every slot's key before any certificate is
+// read; its scan reads each certificate object once instead. The caller
+// uses it to list certificates where it has no fresh cmapfile of its own.
+type CertificateScanner interface {
+	// ScanCertificates returns a container map, as mscp/cmapfile is
+	// encoded, whose valid records are the containers that hold a
+	// certificate file: each with the index and name cmapfile gives it,
+	// ContainerValid (the default flag is not looked for) and the size
+	// of the certificate's key in the field of the certificate's key
+	// spec. ErrUnsupported says that the card's cmapfile is the way (a
+	// PIV card with a stored map).
+	ScanCertificates(ctx context.Context, tx *scrm.Tx) (*cardfs.ContainerMap, error)
+}
+
+// ScanCertificates lists the containers holding a certificate, if card
+// can; otherwise ErrUnsupported, and the caller reads cmapfile.
+func ScanCertificates(ctx context.Context, card Card, tx *scrm.Tx) (*cardfs.ContainerMap, error) {
+	s, ok := card.(CertificateScanner)
+	if !ok {
+		return nil, unsupported("scan certificates")
+	}
+	return s.ScanCertificates(ctx, tx)
+}

@@ -138,9 +138,11 @@ type CertEntry = keystore.CertEntry
 // read or parsed, are reported in a CardErrors returned beside every
 // certificate that could (see listCards).
 //
-// Which keys a container has, and their specs, come from its container
-// map record (its key sizes, minidriver.SpecOfSize), checked against the
-// certificate's public key: the plug-in is asked for the container's
+// The containers are those the plug-in's certificate scan finds
+// (minidriver.CertificateScanner), where it has one for the card, else the
+// valid containers of the container map. Which keys a container has, and
+// their specs, come from its record (its key sizes,
+// minidriver.SpecOfSize), checked against the certificate's public key: the plug-in is asked for the container's
 // keys (ContainerInfo, a GET METADATA per slot on a YubiKey) only where
 // the two disagree. A key that another application deleted, leaving its
 // certificate and writing no cardcf, is listed with it as long as the
@@ -150,50 +152,77 @@ func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
-	return listContainers(ctx, c, false, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, _ minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
+	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]CertEntry, error) {
+		// The containers holding a certificate, where the plug-in finds
+		// them for less than the container map costs (a PIV card
+		// without a stored map: engine.Op.CertificateMap), else every
+		// valid container of the map.
+		m, ok, err := op.CertificateMap()
+		if err != nil {
+			return nil, fmt.Errorf("certificate scan: %w", err)
+		}
+		if !ok {
+			if m, err = op.ContainerMap(); err != nil {
+				return nil, fmt.Errorf("container map: %w", err)
+			}
+		}
 		var out []CertEntry
-		for _, k := range []struct {
-			kind cardfs.KeySpec
-			bits uint16
-		}{{cardfs.KeySpecSignature, r.SigKeySizeBits}, {cardfs.KeySpecKeyExchange, r.KeyExchangeKeySizeBits}} {
-			spec := minidriver.SpecOfSize(k.kind, k.bits)
-			if spec == 0 {
-				continue
-			}
-			cert, err := c.readCert(op, r.Index, k.kind)
-			switch {
-			case errors.Is(err, keystore.ErrNoCertificate):
-				continue
-			case err != nil && cardLevel(err):
+		for _, r := range m.ValidRecords() {
+			certs, err := c.certsOf(ec, op, r, bad)
+			if err != nil {
 				return nil, err
-			case err != nil:
-				bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
-				continue
 			}
-			if !certOfSpec(cert, spec, int(k.bits)) {
-				// The record does not say what the certificate is for:
-				// the plug-in does.
-				info, err := op.ContainerInfo(r.Index)
-				switch {
-				case errors.Is(err, minidriver.ErrNoKeyContainer):
-					continue
-				case err != nil && cardLevel(err):
-					return nil, fmt.Errorf("container %q: %w", r.Name, err)
-				case err != nil:
-					bad(&CardError{Container: r.Name, Err: err})
-					continue
-				}
-				if spec = info.SignatureSpec; k.kind == cardfs.KeySpecKeyExchange {
-					spec = info.KeyExchangeSpec
-				}
-				if spec == 0 {
-					continue
-				}
-			}
-			out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
+			out = append(out, certs...)
 		}
 		return out, nil
 	})
+}
+
+// certsOf returns the certificates of container r's keys, reporting
+// those it cannot read with bad.
+func (c *Core) certsOf(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, bad func(*CardError)) ([]CertEntry, error) {
+	var out []CertEntry
+	for _, k := range []struct {
+		kind cardfs.KeySpec
+		bits uint16
+	}{{cardfs.KeySpecSignature, r.SigKeySizeBits}, {cardfs.KeySpecKeyExchange, r.KeyExchangeKeySizeBits}} {
+		spec := minidriver.SpecOfSize(k.kind, k.bits)
+		if spec == 0 {
+			continue
+		}
+		cert, err := c.readCert(op, r.Index, k.kind)
+		switch {
+		case errors.Is(err, keystore.ErrNoCertificate):
+			continue
+		case err != nil && cardLevel(err):
+			return nil, err
+		case err != nil:
+			bad(&CardError{Container: r.Name, KeySpec: spec, Err: err})
+			continue
+		}
+		if !certOfSpec(cert, spec, int(k.bits)) {
+			// The record does not say what the certificate is for:
+			// the plug-in does.
+			info, err := op.ContainerInfo(r.Index)
+			switch {
+			case errors.Is(err, minidriver.ErrNoKeyContainer):
+				continue
+			case err != nil && cardLevel(err):
+				return nil, fmt.Errorf("container %q: %w", r.Name, err)
+			case err != nil:
+				bad(&CardError{Container: r.Name, Err: err})
+				continue
+			}
+			if spec = info.SignatureSpec; k.kind == cardfs.KeySpecKeyExchange {
+				spec = info.KeyExchangeSpec
+			}
+			if spec == 0 {
+				continue
+			}
+		}
+		out = append(out, CertEntry{Certificate: cert, Container: r.Name, KeySpec: spec, Reader: ec.Reader(), CardID: ec.ID()})
+	}
+	return out, nil
 }
 
 // certOfSpec reports whether cert's public key is a key of spec and bits

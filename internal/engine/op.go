@@ -437,6 +437,38 @@ func (op *Op) checkWritable() error {
 // refused before anything authenticates for it.
 func (op *Op) CheckWritable() error { return op.checkWritable() }
 
+// certScanKey is the data cache item of the plug-in's certificate scan
+// (CertificateMap), encoded as cmapfile is.
+const certScanKey = "certscan"
+
+// CertificateMap returns the containers that hold a certificate, as a
+// container map whose valid records are those containers: the plug-in's
+// minidriver.CertificateScanner scan, from the data cache while cardcf
+// says it is fresh. ok is false where the caller reads cmapfile instead
+// (ContainerMap): a fresh cmapfile is cached already, or the plug-in has
+// no scan for this card (ErrUnsupported).
+func (op *Op) CertificateMap() (m *cardfs.ContainerMap, ok bool, err error) {
+	if _, hit := op.cached(fileKey(cardfs.MSCPDir, cardfs.ContainerMapFile)); hit {
+		return nil, false, nil
+	}
+	if b, hit := op.cached(certScanKey); hit {
+		if m, err := cardfs.ParseContainerMap(b); err == nil {
+			return m, true, nil
+		}
+	}
+	m, err = minidriver.ScanCertificates(op.ctx, op.c.md, op.tx)
+	switch {
+	case errors.Is(err, minidriver.ErrUnsupported):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	// Certificates and the container map are files: every change of
+	// either bumps the files counter.
+	op.remember(cardfs.StaleFiles, certScanKey, m.Marshal())
+	return m, true, nil
+}
+
 // ContainerMap reads and parses mscp/cmapfile.
 func (op *Op) ContainerMap() (*cardfs.ContainerMap, error) {
 	b, err := op.ReadFile(cardfs.MSCPDir, cardfs.ContainerMapFile)

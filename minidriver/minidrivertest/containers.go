@@ -42,6 +42,7 @@ func (s *suite) testContainers(t *testing.T) {
 				f.provision(k)
 				f.checkContainerPIN(k)
 				f.checkFinder()
+				f.checkScanner()
 			})
 		}
 	})
@@ -104,6 +105,7 @@ func (s *suite) testLifeCycle(t *testing.T, k Key, imp bool) {
 	})
 	f.checkContainerPIN(k)
 	f.checkFinder()
+	f.checkScanner()
 	g := s.openOn(t, f.sc)
 	g.do(func(ctx context.Context, tx *scrm.Tx) {
 		info, err := g.card.ContainerInfo(ctx, tx, k.Container)
@@ -168,6 +170,53 @@ func (f *fixture) checkFinder() {
 		}
 		_, err = minidriver.FindContainer(ctx, f.card, tx, "no such container here")
 		assert.ErrorIs(f.t, err, minidriver.ErrNoKeyContainer, "FindContainer of an unknown name")
+	})
+}
+
+// checkScanner checks, on a card that is a minidriver.CertificateScanner
+// and does not answer ErrUnsupported, that ScanCertificates gives a valid
+// record for each valid container of mscp/cmapfile that has a
+// certificate file, with cmapfile's index and name, and for no other; and
+// that each scanned record gives a key size in the field of a slot kind
+// whose certificate file the container has.
+func (f *fixture) checkScanner() {
+	if _, ok := f.card.(minidriver.CertificateScanner); !ok {
+		return
+	}
+	f.do(func(ctx context.Context, tx *scrm.Tx) {
+		scan, err := minidriver.ScanCertificates(ctx, f.card, tx)
+		if errors.Is(err, minidriver.ErrUnsupported) {
+			return
+		}
+		require.NoError(f.t, err, "ScanCertificates")
+		b, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, cardfs.ContainerMapFile)
+		require.NoError(f.t, err, "read cmapfile")
+		m, err := cardfs.ParseContainerMap(b)
+		require.NoError(f.t, err, "parse cmapfile")
+		hasCert := func(idx int, kind cardfs.KeySpec) bool {
+			names, err := cardfs.CertFileNames(idx, kind)
+			require.NoError(f.t, err)
+			for _, name := range names {
+				if b, err := f.card.ReadFile(ctx, tx, cardfs.MSCPDir, name); err == nil && len(b) > 0 {
+					return true
+				}
+			}
+			return false
+		}
+		want := map[int]string{}
+		for _, r := range m.ValidRecords() {
+			if hasCert(r.Index, cardfs.KeySpecSignature) || hasCert(r.Index, cardfs.KeySpecKeyExchange) {
+				want[r.Index] = r.Name
+			}
+		}
+		got := map[int]string{}
+		for _, r := range scan.ValidRecords() {
+			got[r.Index] = r.Name
+			assert.True(f.t, (r.SigKeySizeBits != 0 && hasCert(r.Index, cardfs.KeySpecSignature)) ||
+				(r.KeyExchangeKeySizeBits != 0 && hasCert(r.Index, cardfs.KeySpecKeyExchange)),
+				"scanned container %d: a key size where it has a certificate", r.Index)
+		}
+		assert.Equal(f.t, want, got, "the containers with a certificate, against cmapfile")
 	})
 }
 

@@ -2,6 +2,7 @@ package piv
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,4 +93,85 @@ func mapRecord(ct container) cardfs.ContainerMapRecord {
 		r.KeyExchangeKeySizeBits = uint16(ct.Bits)
 	}
 	return r
+}
+
+var _ minidriver.CertificateScanner = (*Card)(nil)
+
+// ScanCertificates lists the containers holding a certificate
+// (minidriver.CertificateScanner) on a YubiKey without a stored container
+// map: one GET DATA per certificate object of the slot table, where the
+// map built from the slots (containers) asks each slot about its key
+// before the certificates are read. On a card without GET METADATA the
+// retired slots past the Key History's count are not read, as slotInfo
+// reads none (OpenSC's PIV driver reads the retired certificates the Key
+// History announces and no others). Container i is slot slotTable[i],
+// named as in the map, with the key spec the map gives a key of the
+// certificate key's algorithm in that slot (specFor). A certificate read
+// without its key's GET METADATA may be one whose key another application
+// deleted: it is listed, as OpenSC and piv-go list it. With a stored map,
+// or where a certificate cannot be parsed or its key is of an algorithm
+// the plug-in does not know, it is ErrUnsupported: the map is read, and
+// reports what it cannot read.
+func (c *Card) ScanCertificates(ctx context.Context, tx *scrm.Tx) (*cardfs.ContainerMap, error) {
+	c.begin(tx)
+	if !c.vendorATR {
+		// Which slots a card of another make has is learnt from its
+		// GET METADATA answers (6A86, 6A88: lacking), which the map
+		// asks; its absent certificate objects all answer 6A82. A
+		// YubiKey 4 or 5 has every slot (Yubico: "all 20 of the
+		// retired slots are fully available").
+		return nil, fmt.Errorf("piv: certificate scan on a card of unknown slots: %w", minidriver.ErrUnsupported)
+	}
+	_, stored, err := c.storedMap(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if stored {
+		return nil, fmt.Errorf("piv: the card has a container map: %w", minidriver.ErrUnsupported)
+	}
+	retired := -1
+	if !c.q.metadata {
+		if n, ok := c.retiredWithCerts(ctx, tx); ok {
+			retired = n
+		}
+	}
+	cts := make([]container, 0, len(slotTable))
+	for i, slot := range slotTable {
+		ct := container{Index: i}
+		if c.lacking[slot] || (retired >= 0 && slot >= 0x82 && slot <= 0x95 && int(slot-0x82) >= retired) {
+			cts = append(cts, ct)
+			continue
+		}
+		der, err := c.readCert(ctx, tx, slot)
+		switch {
+		case errors.Is(err, minidriver.ErrFileNotFound) || lacksObject(err, false):
+			cts = append(cts, ct)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("piv: slot %02X certificate: %w", slot, minidriver.ErrUnsupported)
+		}
+		alg, ok := algOfPublic(cert.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("piv: slot %02X certificate key: %w", slot, minidriver.ErrUnsupported)
+		}
+		ct.Name = containerName(c.guid, slot)
+		if n, ok := c.memNames[slot]; ok {
+			ct.Name = n
+		}
+		ct.Flags, ct.Slot, ct.Spec = cardfs.ContainerValid, slot, c.specFor(slot, alg)
+		ct.Bits, _, _ = algBits(alg)
+		cts = append(cts, ct)
+	}
+	for len(cts) > 0 && !cts[len(cts)-1].valid() {
+		cts = cts[:len(cts)-1]
+	}
+	m, err := cardfs.ParseContainerMap(marshalCmapfile(cts))
+	if err != nil {
+		return nil, fmt.Errorf("piv: certificate scan: %w", err)
+	}
+	return m, nil
 }
