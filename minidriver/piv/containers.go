@@ -64,7 +64,7 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 		// The card does not know GET METADATA after all: certificates.
 	}
 	if !c.q.metadata && slot >= 0x82 && slot <= 0x95 {
-		if n, ok := c.retiredWithCerts(ctx, tx); ok && int(slot-0x82) >= n {
+		if n, ok := c.retiredWithCerts(ctx, tx); ok && pastKeyHistory(slot, n) {
 			if pub, ok := c.pubs[slot]; ok {
 				if alg, known := c.algs[slot]; known {
 					return keyInfo{Alg: alg, Public: pub}, nil
@@ -274,6 +274,31 @@ func containerName(id cardfs.CardID, slot byte) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// slotName is the name of slot's container on a card without a stored
+// map: the one cmapfile was written with on a card that cannot store it
+// (memNames), else containerName.
+func (c *Card) slotName(slot byte) string {
+	if n, ok := c.memNames[slot]; ok {
+		return n
+	}
+	return containerName(c.guid, slot)
+}
+
+// pastKeyHistory reports whether slot is a retired slot past the n
+// retired certificates the Key History announces (retiredWithCerts).
+func pastKeyHistory(slot byte, n int) bool {
+	return slot >= 0x82 && slot <= 0x95 && int(slot-0x82) >= n
+}
+
+// trimInvalid drops the invalid containers at the end of cts, as a
+// cmapfile holds none past its last valid record.
+func trimInvalid(cts []container) []container {
+	for len(cts) > 0 && !cts[len(cts)-1].valid() {
+		cts = cts[:len(cts)-1]
+	}
+	return cts
+}
+
 // storedMap returns Yubico's container map (object 5FFF10), or nil when
 // the card has none.
 func (c *Card) storedMap(ctx context.Context, tx *scrm.Tx) ([]ykRecord, bool, error) {
@@ -428,11 +453,7 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 			return nil, false, err
 		}
 		bits, _, _ := algBits(ki.Alg)
-		name := containerName(c.guid, slot)
-		if n, ok := c.memNames[slot]; ok {
-			name = n
-		}
-		ct := container{Index: i, Name: name, Flags: cardfs.ContainerValid,
+		ct := container{Index: i, Name: c.slotName(slot), Flags: cardfs.ContainerValid,
 			Slot: slot, Spec: c.specFor(slot, ki.Alg), Bits: bits}
 		if !def {
 			ct.Flags |= cardfs.ContainerDefault
@@ -440,10 +461,7 @@ func (c *Card) containers(ctx context.Context, tx *scrm.Tx) ([]container, bool, 
 		}
 		out = append(out, ct)
 	}
-	for len(out) > 0 && !out[len(out)-1].valid() {
-		out = out[:len(out)-1]
-	}
-	return out, false, nil
+	return trimInvalid(out), false, nil
 }
 
 // marshalCmapfile encodes containers as the cmapfile (86-byte records).

@@ -44,10 +44,7 @@ func (c *Card) FindContainer(ctx context.Context, tx *scrm.Tx, name string) (car
 		if c.lacking[slot] {
 			continue
 		}
-		cname := containerName(c.guid, slot)
-		if n, ok := c.memNames[slot]; ok {
-			cname = n
-		}
+		cname := c.slotName(slot)
 		want := name == "" || strings.EqualFold(cname, name)
 		if !want && !def {
 			continue
@@ -138,7 +135,7 @@ func (c *Card) ScanCertificates(ctx context.Context, tx *scrm.Tx) (*cardfs.Conta
 	cts := make([]container, 0, len(slotTable))
 	for i, slot := range slotTable {
 		ct := container{Index: i}
-		if c.lacking[slot] || (retired >= 0 && slot >= 0x82 && slot <= 0x95 && int(slot-0x82) >= retired) {
+		if c.lacking[slot] || (retired >= 0 && pastKeyHistory(slot, retired)) {
 			cts = append(cts, ct)
 			continue
 		}
@@ -158,18 +155,11 @@ func (c *Card) ScanCertificates(ctx context.Context, tx *scrm.Tx) (*cardfs.Conta
 		if !ok {
 			return nil, fmt.Errorf("piv: slot %02X certificate key: %w", slot, minidriver.ErrUnsupported)
 		}
-		ct.Name = containerName(c.guid, slot)
-		if n, ok := c.memNames[slot]; ok {
-			ct.Name = n
-		}
-		ct.Flags, ct.Slot, ct.Spec = cardfs.ContainerValid, slot, c.specFor(slot, alg)
+		ct.Name, ct.Flags, ct.Slot, ct.Spec = c.slotName(slot), cardfs.ContainerValid, slot, c.specFor(slot, alg)
 		ct.Bits, _, _ = algBits(alg)
 		cts = append(cts, ct)
 	}
-	for len(cts) > 0 && !cts[len(cts)-1].valid() {
-		cts = cts[:len(cts)-1]
-	}
-	m, err := cardfs.ParseContainerMap(marshalCmapfile(cts))
+	m, err := cardfs.ParseContainerMap(marshalCmapfile(trimInvalid(cts)))
 	if err != nil {
 		return nil, fmt.Errorf("piv: certificate scan: %w", err)
 	}
