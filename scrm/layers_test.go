@@ -26,10 +26,12 @@ func under(prefix string) func(string) bool {
 }
 
 // plugin reports whether pkg is a card plug-in: a package under minidriver
-// other than the contract's helpers and test kit, or the plug-in template.
+// other than the contract, its helpers (kdf, and the plug-ins' own leaves
+// under minidriver/internal) and its test kit, or the plug-in template.
 func plugin(pkg string) bool {
 	switch {
-	case pkg == "minidriver", under("minidriver/kdf")(pkg), under("minidriver/minidrivertest")(pkg):
+	case pkg == "minidriver", under("minidriver/kdf")(pkg), under("minidriver/internal")(pkg),
+		under("minidriver/minidrivertest")(pkg):
 		return false
 	}
 	return under("minidriver")(pkg) || under("examples/plugin")(pkg)

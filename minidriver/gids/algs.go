@@ -6,6 +6,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 )
 
 // What the plug-in knows of the card's algorithms. GIDS v2.0 defines no
@@ -77,7 +78,7 @@ func (a *cardAlgs) refuse(alg byte) {
 func (a *cardAlgs) rsaSizes() (minidriver.KeySizes, bool) {
 	var sizes []int
 	for _, bits := range []int{1024, 2048, 3072, 4096} {
-		if alg, _ := rsaAlg(bits); a.has(alg) {
+		if alg, _ := keyalg.Table(algBits).RSA(bits); a.has(alg) {
 			sizes = append(sizes, bits)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -184,7 +185,7 @@ func keyAlg(req minidriver.CreateContainerRequest) (byte, []byte, error) {
 			k.Precompute()
 			der = x509.MarshalPKCS1PrivateKey(k)
 		}
-		alg, ok := rsaAlg(bits)
+		alg, ok := keyalg.Table(algBits).RSA(bits)
 		if !ok {
 			clear(der)
 			return 0, nil, fmt.Errorf("%w: gids: RSA-%d (1024, 2048, 3072 or 4096)", minidriver.ErrUnsupported, bits)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 )
 
 // GIDS algorithm identifiers (GIDS v2.0 cryptographic mechanism
@@ -32,23 +33,29 @@ const (
 	padOAEP      byte = 0x80 // RSAES-OAEP (SHA-1) by the card
 )
 
-// rsaAlg is the algorithm identifier of an RSA modulus size: algRSABits
-// read the other way, so that the mapping is written once. (PIV numbers
-// RSA 3072 and 4096 differently; each plug-in keeps its card's
-// identifiers.)
-func rsaAlg(bits int) (byte, bool) {
-	for alg := algRSA1024; alg <= algRSA4096; alg++ {
-		if algRSABits(alg) == bits {
-			return alg, true
-		}
+// algBits returns the key size of an algorithm identifier and whether it
+// is elliptic-curve; ok is false for identifiers the plug-in does not use.
+// It is the plug-in's keyalg.Table, read the other way by its methods (PIV
+// numbers RSA 3072 and 4096 differently: each plug-in keeps its card's
+// table).
+func algBits(alg byte) (bits int, ec bool, ok bool) {
+	switch alg {
+	case algRSA1024, algRSA2048, algRSA3072, algRSA4096:
+		return 1024 * int(alg-algRSA1024+1), false, true
+	case algECCP256:
+		return 256, true, true
+	case algECCP384:
+		return 384, true, true
+	case algECCP521:
+		return 521, true, true
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // algRSABits is the modulus size of an RSA algorithm identifier, or 0.
 func algRSABits(alg byte) int {
-	if alg >= algRSA1024 && alg <= algRSA4096 {
-		return 1024 * int(alg-algRSA1024+1)
+	if bits, ec, ok := algBits(alg); ok && !ec {
+		return bits
 	}
 	return 0
 }
@@ -68,15 +75,7 @@ func algCurve(alg byte) (elliptic.Curve, ecdh.Curve) {
 
 // eccAlg is the algorithm identifier of an ECC key spec's curve.
 func eccAlg(spec minidriver.KeySpec) (byte, bool) {
-	switch spec.CurveBits() {
-	case 256:
-		return algECCP256, true
-	case 384:
-		return algECCP384, true
-	case 521:
-		return algECCP521, true
-	}
-	return 0, false
+	return keyalg.Table(algBits).EC(spec.CurveBits())
 }
 
 // recordSpec is the key spec of a key map record: RSA or ECC from the

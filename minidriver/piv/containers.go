@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -102,7 +103,7 @@ func (c *Card) slotInfo(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, e
 	ki := keyInfo{Public: cert.PublicKey}
 	switch pub := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
-		alg, ok := rsaAlg(pub.N.BitLen())
+		alg, ok := keyalg.Table(algBits).RSA(pub.N.BitLen())
 		if !ok {
 			return keyInfo{}, fmt.Errorf("piv: slot %02X: %w: %d-bit RSA", slot, minidriver.ErrUnsupported, pub.N.BitLen())
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -20,7 +21,7 @@ import (
 func algOfPublic(pub any) (byte, bool) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return rsaAlg(k.N.BitLen())
+		return keyalg.Table(algBits).RSA(k.N.BitLen())
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256():

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cardmod/cardmod/internal/bertlv"
 	"github.com/cardmod/cardmod/minidriver"
+	"github.com/cardmod/cardmod/minidriver/internal/keyalg"
 	"github.com/cardmod/cardmod/scrm"
 )
 
@@ -84,7 +85,7 @@ func (c *Card) keyAlg(ctx context.Context, tx *scrm.Tx, spec minidriver.KeySpec,
 		if bits == 0 {
 			bits = sizes.Default
 		}
-		alg, ok := rsaAlg(bits)
+		alg, ok := keyalg.Table(algBits).RSA(bits)
 		if !ok || !sizes.Supports(bits) {
 			return 0, fmt.Errorf("%w: %d-bit RSA", minidriver.ErrUnsupported, bits)
 		}

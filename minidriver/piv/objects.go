@@ -164,6 +164,9 @@ const (
 
 // algBits returns the key size of an asymmetric algorithm and whether it
 // is elliptic-curve; ok is false for algorithms the plug-in does not use.
+// It is the plug-in's keyalg.Table, read the other way by its methods
+// (GIDS numbers RSA 3072 and 4096 differently: each plug-in keeps its
+// card's table).
 func algBits(alg byte) (bits int, ec bool, ok bool) {
 	switch alg {
 	case algRSA1024:
@@ -180,18 +183,6 @@ func algBits(alg byte) (bits int, ec bool, ok bool) {
 		return 384, true, true
 	}
 	return 0, false, false
-}
-
-// rsaAlg returns the algorithm of an RSA modulus size: algBits read the
-// other way, so that the table is written once. (GIDS numbers RSA 3072 and
-// 4096 differently; each plug-in keeps its card's identifiers.)
-func rsaAlg(bits int) (byte, bool) {
-	for _, alg := range [...]byte{algRSA1024, algRSA2048, algRSA3072, algRSA4096} {
-		if b, ec, _ := algBits(alg); !ec && b == bits {
-			return alg, true
-		}
-	}
-	return 0, false
 }
 
 // metadata is the answer of the Yubico GET METADATA (00 F7 00 ref).
