@@ -10,10 +10,6 @@ import (
 	"github.com/cardmod/cardmod/minidriver/plugins"
 )
 
-// Config is keystore.Config, whose doc lists the settings: the type
-// basecsp.Config is too, so one value opens either provider.
-type Config = keystore.Config
-
 // Provider is the Smart Card KSP: keys by name on the cards of one
 // backend. It is safe for concurrent use.
 type Provider struct {
@@ -23,8 +19,11 @@ type Provider struct {
 // Open returns a provider over cfg.Backend. It does not touch any card
 // yet.
 func Open(cfg Config) (*Provider, error) {
-	core, err := cspcore.Open(cfg, cspcore.Config{Prefix: "ksp", Plugins: plugins.NewRegistry,
-		ErrUnsupportedAlgorithm: ErrUnsupportedAlgorithm})
+	core, err := cspcore.Open(cfg, cspcore.Config{
+		Prefix:                  "ksp",
+		Plugins:                 plugins.NewRegistry,
+		ErrUnsupportedAlgorithm: ErrUnsupportedAlgorithm,
+	})
 	if err != nil {
 		return nil, err
 	}
