@@ -11,6 +11,7 @@ import (
 	"github.com/cardmod/cardmod/basecsp"
 	"github.com/cardmod/cardmod/cardsim"
 	simpiv "github.com/cardmod/cardmod/cardsim/piv"
+	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
 	"github.com/cardmod/cardmod/scrm/virtual"
@@ -71,4 +72,41 @@ func TestCreateOnReadOnlyCardRefusedFirst(t *testing.T) {
 			assert.Zero(t, card.count(0x47), "no GENERATE")
 		})
 	}
+}
+
+// TestCreateWithoutReaderPassesOverReadOnlyCard: with no reader in the
+// name, a read-only card ahead of a writable one (by reader order) does
+// not fail the create: the key is made on the writable card. Its
+// containers' names are still looked at: one of them is refused with
+// ErrExists on every card.
+func TestCreateWithoutReaderPassesOverReadOnlyCard(t *testing.T) {
+	issued, err := simpiv.New(simpiv.Config{Profile: simpiv.ProfileIssued()})
+	require.NoError(t, err)
+	writable, err := simpiv.New(simpiv.Config{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	b.AddReader("A Issued").Insert(issued)
+	b.AddReader("B Writable").Insert(writable)
+	p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	ctx := context.Background()
+
+	c, err := p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "B Writable", c.Card().Reader())
+
+	entries, err := p.Containers(ctx)
+	require.NoError(t, err)
+	var onIssued string
+	for _, e := range entries {
+		if e.Reader == "A Issued" {
+			onIssued = e.Name
+			break
+		}
+	}
+	require.NotEmpty(t, onIssued, "the issued card lists its containers")
+	_, err = p.CreateContainer(ctx, onIssued, minidriver.ECDSAP256, 0, nil)
+	assert.ErrorIs(t, err, keystore.ErrExists)
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/engine"
@@ -242,11 +241,12 @@ type CreateRequest struct {
 // Create creates a container holding a new key (Microsoft's "Smart Card
 // Architecture": "Create a new container (no reader specified)") and
 // returns it. With a reader in the name the card in that reader is used,
-// else the first card with a free container; a name already on the card
-// (on any card, without a reader) is refused with the provider's
-// ErrExists.
+// else the first card that can be written and has a free container (a
+// read-only card is passed over); a name already on the card (on any
+// card, without a reader) is refused with the provider's ErrExists.
 //
-// The flow, in one transaction: authenticate the user PIN (and the admin
+// The flow, in one transaction (with a reader named, the one that opens
+// the card when the process has not opened it yet): authenticate the user PIN (and the admin
 // key), read the container map, add a valid record (the default when the
 // card has none) and write it, bump cardcf's containers counter, create
 // the key, record its size in the map.
@@ -272,49 +272,88 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		}
 		req.Bits = b
 	}
-	cards, failed, err := c.CardsFor(ctx, reader)
+	if reader != "" {
+		// One transaction, in which a card not open yet is opened
+		// (CardsDo): a new process's create sends no second SELECT.
+		var ct *Container
+		_, opErrs, _, err := c.CardsDo(ctx, reader, func(ec *engine.Card, op *engine.Op) error {
+			var err error
+			ct, err = c.createIn(ec, op, req)
+			return err
+		}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return ct, opErrs[0]
+	}
+	// Without a reader the name is looked for on every card, each opened
+	// (when it is not open yet) in the transaction that reads its map,
+	// and the key is made on the first card that can be written and has
+	// a free container. A read-only card's map is read only once a card
+	// can be written (a name there is taken too): when none can, the
+	// create is refused before any scan or login. A card that cannot be
+	// read is passed over: it cannot be written either.
+	exists := func(op *engine.Op) (bool, error) {
+		m, err := op.ContainerMap()
+		if err != nil {
+			return false, fmt.Errorf("container map: %w", err)
+		}
+		_, ok := m.Find(cname)
+		return ok, nil
+	}
+	var takenOn *engine.Card
+	cards, opErrs, failed, err := c.CardsDo(ctx, "", func(ec *engine.Card, op *engine.Op) error {
+		if ec.Properties().ReadOnly {
+			return nil
+		}
+		taken, err := exists(op)
+		if taken {
+			takenOn = ec
+		}
+		return err
+	}, func(error) bool { return takenOn != nil })
 	if err != nil {
 		return nil, err
 	}
-	if len(cards) > 0 && !slices.ContainsFunc(cards, func(ec *engine.Card) bool { return !ec.Properties().ReadOnly }) {
-		// Nowhere to create it: refused before any scan or login.
-		return nil, c.Errorf("the card in %s is read-only: %w", cards[0].Reader(), minidriver.ErrReadOnly)
+	if takenOn != nil {
+		return nil, c.Errorf("%q on the card in %s: %w", cname, takenOn.Reader(), keystore.ErrExists)
 	}
-	if reader == "" {
-		// A card that cannot be read is passed over: it cannot be
-		// written either.
-		readable := cards[:0:0]
-		for _, ec := range cards {
-			var exists bool
-			err := ec.Do(ctx, func(op *engine.Op) error {
-				m, err := op.ContainerMap()
-				if err != nil {
-					return fmt.Errorf("container map: %w", err)
-				}
-				_, exists = m.Find(cname)
-				return nil
-			})
-			if err != nil {
-				failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: err})
-				continue
-			}
-			readable = append(readable, ec)
-			if exists {
-				return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), keystore.ErrExists)
-			}
+	var writable, readOnly []*engine.Card
+	for i, ec := range cards {
+		switch {
+		case opErrs[i] != nil:
+			failed = append(failed, &CardError{Reader: ec.Reader(), CardID: ec.ID(), Err: opErrs[i]})
+		case ec.Properties().ReadOnly:
+			readOnly = append(readOnly, ec)
+		default:
+			writable = append(writable, ec)
 		}
-		if len(readable) == 0 {
-			return nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
+	}
+	switch {
+	case len(writable) == 0 && len(readOnly) > 0:
+		// Nowhere to create it: refused before any scan or login.
+		return nil, c.Errorf("the card in %s is read-only: %w", readOnly[0].Reader(), minidriver.ErrReadOnly)
+	case len(writable) == 0:
+		return nil, c.Errorf("no card present can be read: %w; %w", scrm.ErrNoSmartcard, failed)
+	}
+	for _, ec := range readOnly {
+		var taken bool
+		err := ec.Do(ctx, func(op *engine.Op) error {
+			var err error
+			taken, err = exists(op)
+			return err
+		})
+		if err == nil && taken {
+			return nil, c.Errorf("%q on the card in %s: %w", cname, ec.Reader(), keystore.ErrExists)
 		}
-		cards = readable
 	}
 	var lastErr error
-	for _, ec := range cards {
+	for _, ec := range writable {
 		ct, err := c.createOn(ctx, ec, req)
 		if err == nil {
 			return ct, nil
 		}
-		if reader != "" || !errors.Is(err, cardfs.ErrTooManyContainers) {
+		if !errors.Is(err, cardfs.ErrTooManyContainers) {
 			return nil, err
 		}
 		lastErr = err
@@ -386,133 +425,144 @@ func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, 
 }
 
 func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {
-	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
-	// A card that says it is read-only, or one that cannot generate keys
-	// when asked to, is refused before any login or scan (issue 15,
-	// item 8): its properties and capabilities are known since it was
+	// A card that says it is read-only is refused before any login or
+	// scan (issue 15, item 8): its properties are known since it was
 	// opened.
 	if ec.Properties().ReadOnly {
 		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), minidriver.ErrReadOnly)
 	}
 	var ct *Container
 	err := ec.Do(ctx, func(op *engine.Op) error {
-		if key == nil && !op.Card().Capabilities().KeyGen {
-			return c.Errorf("the card in %s does not generate keys: %w", ec.Reader(), minidriver.ErrUnsupported)
-		}
-		// A key spec the card says it lacks is refused before anything is
-		// written (issue 15, item 5); CheckSizes refuses sizes too.
-		if ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec); errors.Is(err, minidriver.ErrUnsupported) {
-			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
-		} else if err == nil && spec.CurveBits() != 0 && !ks.Supports(spec.CurveBits()) {
-			return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
-		}
-		if req.CheckSizes {
-			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
-			if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
-				return c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
-			}
-			if err != nil {
-				return c.Errorf("key sizes: %w", err)
-			}
-			want := bits
-			if spec.CurveBits() != 0 {
-				want = spec.CurveBits()
-			}
-			if want != 0 && !ks.Supports(want) {
-				return c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, c.errUnsupportedKey())
-			}
-		}
-		if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
-			return c.Errorf("%w", err)
-		}
-		if c.HasAdmin() {
-			if err := c.WriteAuth(op, "create key container"); err != nil {
-				return err
-			}
-		}
-		m, err := op.ContainerMap()
-		if err != nil {
-			return c.Errorf("container map: %w", err)
-		}
-		if _, ok := m.Find(name); ok {
-			return c.Errorf("%q: %w", name, keystore.ErrExists)
-		}
-		if spec.CurveBits() != 0 {
-			bits = spec.CurveBits()
-		} else if bits == 0 {
-			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
-			if err != nil {
-				return c.Errorf("key sizes: %w", err)
-			}
-			bits = ks.Default
-		}
-		rec := cardfs.ContainerMapRecord{Name: name, Flags: cardfs.ContainerValid}
-		if _, ok := m.Default(); !ok {
-			rec.Flags |= cardfs.ContainerDefault
-		}
-		// A create that fails at any step leaves every card file as it
-		// was (issue 15, item 4): the key is deleted again and the map's
-		// original bytes written back. cardcf alone records that
-		// something happened.
-		orig := m.Marshal()
-		idx, err := m.Add(rec, ec.Properties().MaxContainers)
-		if err != nil {
-			if errors.Is(err, cardfs.ErrContainerExists) {
-				return c.Errorf("%q: %w", name, keystore.ErrExists)
-			}
-			return c.Errorf("%w", err)
-		}
-		// The record is written once, with the key's size, before the key
-		// is made (as the Base CSP writes cmapfile before
-		// CardCreateContainerEx), and cardcf is bumped once before both:
-		// its containers and files counters in one write (spec "File
-		// System Requirements: Cache File": whoever changes the data bumps
-		// cardcf first; within one transaction nobody reads in between).
-		sig, kx := uint16(0), uint16(bits)
-		if spec.InSignatureSlot() {
-			sig, kx = kx, 0
-		}
-		if err := m.SetKeySizes(idx, sig, kx); err != nil {
-			return c.Errorf("%w", err)
-		}
-		mapWritten := false
-		undo := func(keyMade bool) {
-			if keyMade {
-				_ = minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx)
-			}
-			if mapWritten {
-				_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, orig)
-			}
-		}
-		if err := op.NoteContainersAndFilesChanged(); err != nil {
-			return c.Errorf("%w", err)
-		}
-		if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
-			// The card may have taken part of it.
-			mapWritten = true
-			undo(false)
-			return c.Errorf("write container map: %w", err)
-		}
-		mapWritten = true
-		creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
-		if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
-			undo(false)
-			if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
-				// The card refused to make a key of this kind.
-				return c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
-			}
-			return c.Errorf("create key: %w", err)
-		}
-		info, err := op.ContainerInfo(idx)
-		if err != nil {
-			undo(true)
-			return c.Errorf("new container: %w", err)
-		}
-		r, _ := m.Record(idx)
-		ct = &Container{Ref: c.NewRef(ec), Name: r.Name, Index: idx, Default: r.Default(), Info: info}
-		return nil
+		var err error
+		ct, err = c.createIn(ec, op, req)
+		return err
 	})
 	return ct, err
+}
+
+// createIn is the create flow (Create) on card ec in op's transaction.
+func (c *Core) createIn(ec *engine.Card, op *engine.Op, req CreateRequest) (*Container, error) {
+	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
+	// A card that says it is read-only, or one that cannot generate keys
+	// when asked to, is refused before any login or scan (issue 15,
+	// item 8).
+	if ec.Properties().ReadOnly {
+		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), minidriver.ErrReadOnly)
+	}
+	if key == nil && !op.Card().Capabilities().KeyGen {
+		return nil, c.Errorf("the card in %s does not generate keys: %w", ec.Reader(), minidriver.ErrUnsupported)
+	}
+	// A key spec the card says it lacks is refused before anything is
+	// written (issue 15, item 5); CheckSizes refuses sizes too.
+	if ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec); errors.Is(err, minidriver.ErrUnsupported) {
+		return nil, c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
+	} else if err == nil && spec.CurveBits() != 0 && !ks.Supports(spec.CurveBits()) {
+		return nil, c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
+	}
+	if req.CheckSizes {
+		ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+		if errors.Is(err, minidriver.ErrUnsupported) || errors.Is(err, minidriver.ErrInvalidParameter) {
+			return nil, c.Errorf("the card in %s has no %v keys: %w", ec.Reader(), spec, c.errUnsupportedKey())
+		}
+		if err != nil {
+			return nil, c.Errorf("key sizes: %w", err)
+		}
+		want := bits
+		if spec.CurveBits() != 0 {
+			want = spec.CurveBits()
+		}
+		if want != 0 && !ks.Supports(want) {
+			return nil, c.Errorf("the card in %s has no %d-bit %v keys: %w", ec.Reader(), want, spec, c.errUnsupportedKey())
+		}
+	}
+	if err := op.Authenticate(minidriver.RoleUser, "create key container"); err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	if c.HasAdmin() {
+		if err := c.WriteAuth(op, "create key container"); err != nil {
+			return nil, err
+		}
+	}
+	m, err := op.ContainerMap()
+	if err != nil {
+		return nil, c.Errorf("container map: %w", err)
+	}
+	if _, ok := m.Find(name); ok {
+		return nil, c.Errorf("%q: %w", name, keystore.ErrExists)
+	}
+	if spec.CurveBits() != 0 {
+		bits = spec.CurveBits()
+	} else if bits == 0 {
+		ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+		if err != nil {
+			return nil, c.Errorf("key sizes: %w", err)
+		}
+		bits = ks.Default
+	}
+	rec := cardfs.ContainerMapRecord{Name: name, Flags: cardfs.ContainerValid}
+	if _, ok := m.Default(); !ok {
+		rec.Flags |= cardfs.ContainerDefault
+	}
+	// A create that fails at any step leaves every card file as it
+	// was (issue 15, item 4): the key is deleted again and the map's
+	// original bytes written back. cardcf alone records that
+	// something happened.
+	orig := m.Marshal()
+	idx, err := m.Add(rec, ec.Properties().MaxContainers)
+	if err != nil {
+		if errors.Is(err, cardfs.ErrContainerExists) {
+			return nil, c.Errorf("%q: %w", name, keystore.ErrExists)
+		}
+		return nil, c.Errorf("%w", err)
+	}
+	// The record is written once, with the key's size, before the key
+	// is made (as the Base CSP writes cmapfile before
+	// CardCreateContainerEx), and cardcf is bumped once before both:
+	// its containers and files counters in one write (spec "File
+	// System Requirements: Cache File": whoever changes the data bumps
+	// cardcf first; within one transaction nobody reads in between).
+	sig, kx := uint16(0), uint16(bits)
+	if spec.InSignatureSlot() {
+		sig, kx = kx, 0
+	}
+	if err := m.SetKeySizes(idx, sig, kx); err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	mapWritten := false
+	undo := func(keyMade bool) {
+		if keyMade {
+			_ = minidriver.DeleteContainer(op.Context(), op.Card(), op.Tx(), idx)
+		}
+		if mapWritten {
+			_ = op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, orig)
+		}
+	}
+	if err := op.NoteContainersAndFilesChanged(); err != nil {
+		return nil, c.Errorf("%w", err)
+	}
+	if err := op.WriteFile(cardfs.MSCPDir, cardfs.ContainerMapFile, m.Marshal()); err != nil {
+		// The card may have taken part of it.
+		mapWritten = true
+		undo(false)
+		return nil, c.Errorf("write container map: %w", err)
+	}
+	mapWritten = true
+	creq := minidriver.CreateContainerRequest{Index: idx, KeySpec: spec, Bits: bits, Key: key, PIN: req.PIN}
+	if err := minidriver.CreateContainer(op.Context(), op.Card(), op.Tx(), creq); err != nil {
+		undo(false)
+		if errors.Is(err, minidriver.ErrUnsupported) && !errors.Is(err, c.errUnsupportedKey()) {
+			// The card refused to make a key of this kind.
+			return nil, c.Errorf("create key: %w: %w", c.errUnsupportedKey(), err)
+		}
+		return nil, c.Errorf("create key: %w", err)
+	}
+	info, err := op.ContainerInfo(idx)
+	if err != nil {
+		undo(true)
+		return nil, c.Errorf("new container: %w", err)
+	}
+	r, _ := m.Record(idx)
+	return &Container{Ref: c.NewRef(ec), Name: r.Name, Index: idx, Default: r.Default(), Info: info}, nil
 }
 
 // Delete deletes the container: its keys, its certificate files, its
