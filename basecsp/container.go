@@ -57,7 +57,7 @@ func (c *Container) Key(spec minidriver.KeySpec) (*Key, error) {
 }
 
 // Container opens a container by a name of one of the four Windows forms
-// (see ParseName): `\\.\Reader\Container`, `\\.\Reader\`, `Container`, or
+// (see keystore.ParseName): `\\.\Reader\Container`, `\\.\Reader\`, `Container`, or
 // "" for the default container of the first card that has one. A name
 // found on no card is an error matching minidriver.ErrNoKeyContainer.
 func (p *Provider) Container(ctx context.Context, name string) (*Container, error) {
@@ -110,7 +110,7 @@ func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 // CreateContainer creates a container holding a new key of spec (the Base
 // CSP's create flow, Microsoft's "Smart Card Architecture": "Create a new
 // container (no reader specified)") and returns it. name is one of the four
-// forms of ParseName: with a reader the card in that reader is used, else
+// forms of keystore.ParseName: with a reader the card in that reader is used, else
 // the first card with a free container; an empty container name becomes a
 // new GUID string. A name already on the card (on any card, without a
 // reader) is refused with an error matching keystore.ErrExists.
@@ -136,7 +136,7 @@ func (p *Provider) CreateContainer(ctx context.Context, name string, spec minidr
 
 // DeleteContainer deletes a container ("Smart Card Architecture": "Delete
 // a container"): its keys, its certificate files, its container map
-// record. name is one of the forms of ParseName; "" deletes the default
+// record. name is one of the forms of keystore.ParseName; "" deletes the default
 // container, and the card then gets the first remaining container as its
 // default.
 func (p *Provider) DeleteContainer(ctx context.Context, name string) error {

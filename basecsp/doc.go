@@ -3,7 +3,7 @@
 // the cards of one scrm backend through the card plug-ins (package
 // minidriver) and the shared engine, and gives:
 //
-//   - key containers by the four Windows name forms (ParseName):
+//   - key containers by the four Windows name forms (keystore.ParseName):
 //     `\\.\Reader\Container`, `\\.\Reader\`, `Container` and "" (the
 //     default container of any card); enumeration (Provider.Containers),
 //     creation with a generated or imported key, name collisions refused
@@ -35,9 +35,10 @@
 //     imported by unwrapping on the card (Key.ImportSessionKey), with CBC
 //     (PKCS #7 padding) and AES-GCM encryption.
 //
-// What is CAPI's lives in files named for it: capi_names.go (the Windows
-// name forms, ParseName) and capi_session.go (hashing objects, session keys
-// and SIMPLEBLOBs). The settings are keystore.Config, shared with package
+// What is CAPI's lives in a file named for it: capi_session.go (hashing
+// objects, session keys and SIMPLEBLOBs). The Windows name forms are
+// package keystore's (keystore.ParseName, keystore.FullName), shared with
+// package ksp. The settings are keystore.Config, shared with package
 // ksp; Key, Container and Card embed the shared core's types, whose
 // methods (listed in each type's doc) are theirs.
 //
@@ -47,7 +48,7 @@
 // Config.Prompt, or fails with an error wrapping pincache.ErrSilent in
 // silent mode), does the work and logs out. Writes bump cardcf before the
 // data they guard. Writing to a PIV card needs its management key: set
-// Config.AdminResponse (PIVManagementKey).
+// Config.AdminResponse (piv.ManagementKey).
 // The responder learns which card asks (minidriver.AdminChallenge:
 // plug-in, reader, identity, serial, algorithm), so one provider writes
 // to cards of several kinds, e.g. with

@@ -12,7 +12,7 @@ import (
 )
 
 // CreatePersistedKey starts creating a key of alg named name (one of the
-// four forms of ParseName; an empty key part gets a GUID name), as
+// four forms of keystore.ParseName; an empty key part gets a GUID name), as
 // NCryptCreatePersistedKey: nothing touches the card until Finalize.
 // Before that, "Length" (RSA; 0 = the card's default), "Key Usage" and
 // "SmartCardPinId" may be set. An unknown algorithm is an error matching

@@ -5,7 +5,7 @@
 //
 // A Provider opens the cards of one scrm backend and gives:
 //
-//   - keys by the four Windows name forms (ParseName): `\\.\Reader\Key`,
+//   - keys by the four Windows name forms (keystore.ParseName): `\\.\Reader\Key`,
 //     `\\.\Reader\`, `Key` and "" (the default key of any card); opening
 //     (OpenKey), listing (Keys: name, algorithm, key spec, reader, card),
 //     deleting (DeleteKey);
@@ -49,8 +49,9 @@
 //
 // # Windows vocabulary
 //
-// What is CNG's lives in files named for it: cng_names.go (the Windows
-// name forms, ParseName), cng_algorithms.go (algorithm identifiers, key
+// What is CNG's lives in files named for it: cng_names.go (which key of a
+// container a key name opens; the Windows name forms themselves are
+// keystore.ParseName's, shared with package basecsp), cng_algorithms.go (algorithm identifiers, key
 // usage and export policy flags), cng_create.go (the two-step creation of
 // NCryptCreatePersistedKey and NCryptFinalizeKey), cng_properties.go
 // (properties by name) and cng_blob.go (BCRYPT public key blobs). The
@@ -91,7 +92,7 @@
 // needs (cached, set through "SmartCardPin", prompted by Config.Prompt, or
 // an error wrapping pincache.ErrSilent in silent mode), work, log out.
 // Writing to a PIV card needs its management key: set
-// Config.AdminResponse (PIVManagementKey).
+// Config.AdminResponse (piv.ManagementKey).
 // The responder learns which card asks (minidriver.AdminChallenge:
 // plug-in, reader, identity, serial, algorithm), so one provider writes
 // to cards of several kinds, e.g. with

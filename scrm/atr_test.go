@@ -25,7 +25,7 @@ const (
 	atrYubiKey4     = "3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 34 D4"
 	atrCACPIV       = "3B DB 96 00 80 1F 03 00 31 C0 64 B0 F3 10 00 07 90 00 80" // DoD CAC / PIV, Oberthur ID-One
 	atrT0Only       = "3B 02 14 50"
-	atrPCSCDLoose   = "3B 80 80 01 01 01" // accepted by pcscd (TESTBED.md)
+	atrPCSCDLoose   = "3B 80 80 01 01 01" // accepted by pcscd (docs/testing.md)
 	atrContactless  = "3B 80 80 01 01"    // ISO 14443 type B, no historical bytes
 	atrInverse      = "3F 65 25 00 2B 09 62 90 00"
 	atrCategory00   = "3B 7F 18 00 00 00 31 C0 73 9E 01 0B 64 52 D9 05 00 82 90 00"

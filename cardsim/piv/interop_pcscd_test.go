@@ -127,7 +127,7 @@ func (tl *tools) ca() (cert, key string) {
 }
 
 // issue makes a certificate for the public key in pubFile (PEM), signed by
-// the CA, as TESTBED.md describes (yubico-piv-tool's selfsign-certificate
+// the CA, as docs/testing.md describes (yubico-piv-tool's selfsign-certificate
 // fails in 2.2.0), and returns the certificate file.
 func (tl *tools) issue(pubFile, caCert, caKey, cn string) string {
 	tl.t.Helper()
