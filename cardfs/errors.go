@@ -59,7 +59,8 @@ var (
 	ErrContainerExists = errors.New("cardfs: container exists")
 
 	// ErrNoContainer: no valid container at that index or of that name.
-	// Maps to SCARD_E_NO_KEY_CONTAINER (0x80100030).
+	// Maps to SCARD_E_NO_KEY_CONTAINER (0x80100030); it is
+	// minidriver.ErrNoKeyContainer.
 	ErrNoContainer = errors.New("cardfs: no such container")
 
 	// ErrTooManyContainers: the container map has no free record and may

@@ -44,8 +44,9 @@ var (
 	// scrm.ErrSecurityStatus (a card's 6982) and cardfs.ErrAccessDenied.
 	ErrSecurityViolation = scrm.ErrSecurityStatus
 	// ErrNoKeyContainer: no container, or no key of that spec in it
-	// (SCARD_E_NO_KEY_CONTAINER).
-	ErrNoKeyContainer = errors.New("minidriver: no such key container")
+	// (SCARD_E_NO_KEY_CONTAINER). It is cardfs.ErrNoContainer: a
+	// container map without that record says the same.
+	ErrNoKeyContainer = cardfs.ErrNoContainer
 	// ErrFileNotFound: no such file (SCARD_E_FILE_NOT_FOUND).
 	ErrFileNotFound = cardfs.ErrFileNotFound
 	// ErrNotInitialized: the card is blank, as it left the factory: it
@@ -176,7 +177,6 @@ var codeTable = [...]struct {
 	{ErrInsufficientBuffer, 0x80100008},       // SCARD_E_INSUFFICIENT_BUFFER
 	{ErrUnexpected, 0x8010001F},               // SCARD_E_UNEXPECTED
 	{cardfs.ErrAccessDenied, 0x8010006A},      // SCARD_W_SECURITY_VIOLATION
-	{cardfs.ErrNoContainer, 0x80100030},       // SCARD_E_NO_KEY_CONTAINER
 	{cardfs.ErrTooManyContainers, 0x80100028}, // SCARD_E_WRITE_TOO_MANY
 	{cardfs.ErrFormat, 0x8010002F},            // SCARD_E_COMM_DATA_LOST
 	{cardfs.ErrInvalidName, 0x80100004},       // SCARD_E_INVALID_PARAMETER
