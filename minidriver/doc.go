@@ -60,8 +60,8 @@
 // parentheses).
 //
 // Plug-in and opening (Registry, Open): Name is not empty; a Registry
-// holding only the plug-in takes a fresh card, and after a probe match
-// Probe says true again. Close succeeds after the card is gone. Two Cards
+// holding only the plug-in takes a fresh card, with a Match.Reason that
+// says why (not empty), and after a probe match Probe says true again. Close succeeds after the card is gone. Two Cards
 // opened on one connection see one card: what one writes the other reads
 // in its next transaction, so nothing read from the card may be trusted
 // across transactions without checking (Resume is the place). Capabilities
@@ -85,7 +85,8 @@
 // KeySizes: a key spec the card lacks is ErrUnsupported, an unknown one (0,
 // above ECDHP521) ErrInvalidParameter; 0 < Min <= Default <= Max and
 // Supports(Default); an ECC spec reports its curve size as Min, Default and
-// Max with Increment 1 (not 0). FreeSpace fields are >= 0 or Unknown, and
+// Max with Increment 1 (not 0). The spec and size of every key a test
+// harness puts on the card are among its KeySizes. FreeSpace fields are >= 0 or Unknown, and
 // ContainersAvailable <= MaxContainers.
 //
 // Files (FileSystem, WriteFiles): cardid (cardfs.CardIDSize bytes,
@@ -99,7 +100,8 @@
 // reads cardid; creating "MDTEST" beside "mdtest" is ErrFileExists). A
 // missing file is ErrFileNotFound, a missing directory ErrDirNotFound, for
 // reads, FileInfo, listing, writes and deletes; creating what exists is
-// ErrFileExists; a bad name is SCARD_E_INVALID_PARAMETER; deleting a
+// ErrFileExists; a file just created has FileInfo Size 0 and the access
+// condition it was created with; a bad name is SCARD_E_INVALID_PARAMETER; deleting a
 // directory with files is ErrDirNotEmpty. Access conditions hold: without
 // the login the card's writes need (normally ROLE_USER), creating, writing
 // and deleting files and directories is ErrSecurityViolation (or
@@ -119,18 +121,22 @@
 // requested size, an *ecdsa.PublicKey or an *ecdh.PublicKey on the spec's
 // curve, an imported key's public key is the one imported, another
 // context sees it, and generating again replaces it. DeleteContainer
-// without the login is ErrSecurityViolation, and twice ErrNoKeyContainer.
+// without the login is ErrSecurityViolation, and twice ErrNoKeyContainer;
+// on a card that cannot delete keys (minidrivertest.Features.KeepsKeys) it
+// is ErrUnsupported and the key stays.
 // ContainerPIN names RoleEveryone or a listed PIN that is not
 // UnblockOnlyPIN. A ContainerFinder's FindContainer gives, for every valid
 // container's name and for "" (the default), the record cmapfile holds,
 // and ErrNoKeyContainer for a name the card does not have. A
 // CertificateScanner's ScanCertificates gives (unless ErrUnsupported) a
 // valid record for each valid container of cmapfile that has a
-// certificate file and for no other, with cmapfile's index and name.
+// certificate file and for no other, with cmapfile's index and name and a
+// key size in a slot that has the certificate.
 //
 // PINs (Authenticate, Unblock, ChangePIN, Admin): a wrong PIN is a
 // *PINError for that PIN matching ErrWrongPIN, not Blocked, whose text
-// does not carry the PIN, with AttemptsLeft one less after each wrong PIN
+// names the PIN by its role ("user PIN", not its id) and does not carry
+// the PIN, with AttemptsLeft one less after each wrong PIN
 // (or -1 when the card does not say) and back to full after the right PIN.
 // A blocked PIN is a *PINError with Blocked, AttemptsLeft 0, matching
 // ErrPINBlocked (SCARD_W_CHV_BLOCKED), for the right PIN too and in

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,9 @@ func (s *suite) testFileSystem(t *testing.T) {
 			require.NoError(t, err)
 			for _, name := range []string{cardfs.CardIDFile, cardfs.CardCFFile, cardfs.CardAppsFile} {
 				assert.Contains(t, root, name)
+			}
+			for _, name := range root {
+				assert.False(t, strings.EqualFold(name, cardfs.MSCPDir), "the root listing names the directory %q: ListFiles lists files only", name)
 			}
 			mscp, err := f.card.ListFiles(ctx, tx, cardfs.MSCPDir)
 			require.NoError(t, err)
