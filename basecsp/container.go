@@ -110,10 +110,11 @@ func (p *Provider) Containers(ctx context.Context) ([]ContainerEntry, error) {
 // CreateContainer creates a container holding a new key of spec (the Base
 // CSP's create flow, Microsoft's "Smart Card Architecture": "Create a new
 // container (no reader specified)") and returns it. name is one of the four
-// forms of keystore.ParseName: with a reader the card in that reader is used, else
-// the first card with a free container; an empty container name becomes a
-// new GUID string. A name already on the card (on any card, without a
-// reader) is refused with an error matching keystore.ErrExists.
+// forms of keystore.ParseName: with a reader the card in that reader is
+// used, else the first card that can be written and has a free container;
+// an empty container name becomes a new GUID string. A name already on
+// the card (on any card, without a reader) is refused with an error
+// matching keystore.ErrExists.
 //
 // importKey nil generates the key on the card (bits is the RSA modulus
 // size, 0 for the card's default; ignored for ECC); otherwise the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -233,27 +234,34 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 
 // PIN returns the PIN that protects the key (the "SmartCardPinId"
 // property): its container's, read from the card; before Finalize, the
-// one set for it (the user PIN by default).
+// one set for it (the user PIN by default), without asking the card.
 func (k *Key) PIN(ctx context.Context) (minidriver.PinID, error) {
-	var pin minidriver.PinID
-	err := k.withPIN(ctx, func(_ *engine.Op, id minidriver.PinID) error {
-		pin = id
-		return nil
-	})
-	return pin, err
+	ck, err := k.key()
+	switch {
+	case err == nil:
+		return ck.PIN(ctx)
+	case errors.Is(err, ErrNotFinalized):
+		return k.pendingPIN(), nil
+	}
+	return 0, err
 }
 
 // PINInfo returns what the card says of the PIN that protects the key
 // (the "SmartCardPinInfo" property): its type, purpose, cache policy and
 // who may unblock it.
 func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
+	ck, err := k.key()
+	switch {
+	case err == nil:
+		return ck.PINInfo(ctx)
+	case !errors.Is(err, ErrNotFinalized):
+		return minidriver.PINInfo{}, err
+	}
 	var info minidriver.PINInfo
-	err := k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
-		i, err := op.PINInfo(id)
-		if err != nil {
+	err = k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
+		if info, err = op.PINInfo(id); err != nil {
 			return fmt.Errorf("ksp: PIN %d: %w", id, err)
 		}
-		info = i
 		return nil
 	})
 	return info, err
@@ -283,22 +291,23 @@ func (k *Key) VerifyPIN(ctx context.Context, pin []byte) error {
 // one short command carries (no card's PIN comes near it).
 const maxSecretLen = 255
 
-// withPIN runs fn in one transaction on the key's card (see cardRef) with
-// the PIN that protects the key.
+// withPIN runs fn in one transaction on the key's card with the PIN that
+// protects the key: the finalized key's (cspcore.WithPIN), else the
+// one set for it, on the card its name selects (cardRef).
 func (k *Key) withPIN(ctx context.Context, fn func(op *engine.Op, id minidriver.PinID) error) error {
-	if err := k.p.core.CheckOpen(); err != nil {
+	ck, err := k.key()
+	switch {
+	case err == nil:
+		return cspcore.WithPIN(ctx, ck, fn)
+	case !errors.Is(err, ErrNotFinalized):
 		return err
 	}
-	ref, ck, err := k.cardRef(ctx)
+	ref, _, err := k.cardRef(ctx)
 	if err != nil {
 		return err
 	}
 	return cspcore.Do(ctx, ref, func(_ *engine.Card, op *engine.Op) error {
-		id, err := k.pinID(op, ck)
-		if err != nil {
-			return err
-		}
-		return fn(op, id)
+		return fn(op, k.pendingPIN())
 	})
 }
 
@@ -320,24 +329,13 @@ func (k *Key) cardRef(ctx context.Context) (*cspcore.Ref, *cspcore.Key, error) {
 	return k.p.core.NewRef(cards[0]), nil, nil
 }
 
-// pinID returns the PIN protecting the key: the container's on the card,
-// else the one set before Finalize (the user PIN by default).
-func (k *Key) pinID(op *engine.Op, ck *cspcore.Key) (minidriver.PinID, error) {
-	if ck == nil {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.pin == 0 {
-			return minidriver.RoleUser, nil
-		}
-		return k.pin, nil
+// pendingPIN is the PIN set for the key before Finalize: the user PIN
+// unless "SmartCardPinId" named another.
+func (k *Key) pendingPIN() minidriver.PinID {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pin == 0 {
+		return minidriver.RoleUser
 	}
-	idx, err := cspcore.Index(op, ck.Container())
-	if err != nil {
-		return 0, err
-	}
-	id, err := op.ContainerPIN(idx)
-	if err != nil {
-		return 0, fmt.Errorf("ksp: PIN of key %q: %w", ck.Container().Name, err)
-	}
-	return id, nil
+	return k.pin
 }

@@ -152,29 +152,8 @@ func (c *Core) Certificates(ctx context.Context) ([]CertEntry, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
-	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]CertEntry, error) {
-		// The containers holding a certificate, where the plug-in finds
-		// them for less than the container map costs (a PIV card
-		// without a stored map: engine.Op.CertificateMap), else every
-		// valid container of the map.
-		m, ok, err := op.CertificateMap()
-		if err != nil {
-			return nil, fmt.Errorf("certificate scan: %w", err)
-		}
-		if !ok {
-			if m, err = op.ContainerMap(); err != nil {
-				return nil, fmt.Errorf("container map: %w", err)
-			}
-		}
-		var out []CertEntry
-		for _, r := range m.ValidRecords() {
-			certs, err := c.certsOf(ec, op, r, bad)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, certs...)
-		}
-		return out, nil
+	return listContainers(ctx, c, containerList{certified: true}, func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, _ minidriver.ContainerInfo, bad func(*CardError)) ([]CertEntry, error) {
+		return c.certsOf(ec, op, r, bad)
 	})
 }
 

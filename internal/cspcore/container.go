@@ -199,7 +199,7 @@ type Entry struct {
 // card that cannot be read, or a container whose keys cannot be read, is
 // reported in a CardErrors returned beside the rest (see listCards).
 func (c *Core) List(ctx context.Context, withInfo bool) ([]Entry, error) {
-	return listContainers(ctx, c, withInfo, func(ec *engine.Card, _ *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, _ func(*CardError)) ([]Entry, error) {
+	return listContainers(ctx, c, containerList{info: withInfo}, func(ec *engine.Card, _ *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, _ func(*CardError)) ([]Entry, error) {
 		return []Entry{{Name: r.Name, Reader: ec.Reader(), CardID: ec.ID(), Index: r.Index, Default: r.Default(),
 			SignatureBits: int(r.SigKeySizeBits), KeyExchangeBits: int(r.KeyExchangeKeySizeBits), Info: info}}, nil
 	})

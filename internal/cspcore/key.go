@@ -64,7 +64,7 @@ func (k *Key) Container() *Container { return k.c }
 // one transaction (from the data cache while cardcf says it is fresh).
 func (k *Key) PIN(ctx context.Context) (minidriver.PinID, error) {
 	var id minidriver.PinID
-	err := k.withPIN(ctx, func(_ *engine.Op, pin minidriver.PinID) error {
+	err := WithPIN(ctx, k, func(_ *engine.Op, pin minidriver.PinID) error {
 		id = pin
 		return nil
 	})
@@ -75,7 +75,7 @@ func (k *Key) PIN(ctx context.Context) (minidriver.PinID, error) {
 // type, purpose, cache policy and the PINs that may unblock it.
 func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
 	var info minidriver.PINInfo
-	err := k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
+	err := WithPIN(ctx, k, func(op *engine.Op, id minidriver.PinID) error {
 		i, err := op.PINInfo(id)
 		if err != nil {
 			return k.c.Ref.core.Errorf("PIN %d: %w", id, err)
@@ -86,9 +86,10 @@ func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
 	return info, err
 }
 
-// withPIN runs fn in one transaction on the key's card with the PIN that
-// protects the key.
-func (k *Key) withPIN(ctx context.Context, fn func(op *engine.Op, id minidriver.PinID) error) error {
+// WithPIN runs fn in one transaction on k's card with the PIN that
+// protects k (its container's). It is a function, not a method, so that
+// the providers' key types, which embed Key, do not offer it.
+func WithPIN(ctx context.Context, k *Key, fn func(op *engine.Op, id minidriver.PinID) error) error {
 	core := k.c.Ref.core
 	if err := core.CheckOpen(); err != nil {
 		return err

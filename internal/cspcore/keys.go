@@ -24,7 +24,7 @@ func (c *Core) ListKeys(ctx context.Context) ([]keystore.KeyInfo, error) {
 	if err := c.CheckOpen(); err != nil {
 		return nil, err
 	}
-	return listContainers(ctx, c, true, c.keysOf)
+	return listContainers(ctx, c, containerList{info: true}, c.keysOf)
 }
 
 // keysOf lists the keys of container record r of card ec, whose public

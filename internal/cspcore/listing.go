@@ -85,22 +85,45 @@ func listCards[T any](ctx context.Context, c *Core, fn func(ec *engine.Card, op 
 	return out, c.listErr(failed)
 }
 
-// listContainers runs fn, through listCards, on every valid container of
-// every card present: the one loop of the listings over containers. With
-// withInfo, fn gets the container's public keys (from the cache while
-// cardcf is unchanged; none for a container without keys), and a
-// container whose keys cannot be read is reported with bad and passed
-// over; without it, info is empty.
-func listContainers[T any](ctx context.Context, c *Core, withInfo bool, fn func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]T, error)) ([]T, error) {
+// containerList says which containers listContainers visits and what it
+// reads of each.
+type containerList struct {
+	// info: fn gets the container's public keys (from the cache while
+	// cardcf is unchanged; none for a container without keys), and a
+	// container whose keys cannot be read is reported with bad and
+	// passed over; without it, info is empty.
+	info bool
+	// certified: the containers holding a certificate, where the
+	// plug-in finds them for less than the container map costs (a PIV
+	// card without a stored map: engine.Op.CertificateMap); elsewhere,
+	// and without it, every valid container of the map.
+	certified bool
+}
+
+// listContainers runs fn, through listCards, on the valid containers of
+// every card present that l selects: the one loop of the listings over
+// containers.
+func listContainers[T any](ctx context.Context, c *Core, l containerList, fn func(ec *engine.Card, op *engine.Op, r cardfs.ContainerMapRecord, info minidriver.ContainerInfo, bad func(*CardError)) ([]T, error)) ([]T, error) {
 	return listCards(ctx, c, func(ec *engine.Card, op *engine.Op, bad func(*CardError)) ([]T, error) {
-		m, err := op.ContainerMap()
-		if err != nil {
-			return nil, fmt.Errorf("container map: %w", err)
+		var m *cardfs.ContainerMap
+		ok := false
+		if l.certified {
+			var err error
+			if m, ok, err = op.CertificateMap(); err != nil {
+				return nil, fmt.Errorf("certificate scan: %w", err)
+			}
+		}
+		if !ok {
+			var err error
+			if m, err = op.ContainerMap(); err != nil {
+				return nil, fmt.Errorf("container map: %w", err)
+			}
 		}
 		var out []T
 		for _, r := range m.ValidRecords() {
 			var info minidriver.ContainerInfo
-			if withInfo {
+			if l.info {
+				var err error
 				info, err = op.ContainerInfo(r.Index)
 				switch {
 				case err == nil, errors.Is(err, minidriver.ErrNoKeyContainer):

@@ -818,34 +818,35 @@ func (op *Op) NotePINsChanged() error { return op.bump(cardfs.StalePins) }
 // operation in exclusive mode: those whose cache policy is Normal. A PIN
 // that must be asked for every time, or only for a while, is logged out.
 func (op *Op) keepable() minidriver.PinSet {
-	var keep minidriver.PinSet
-	op.c.mu.Lock()
-	defer op.c.mu.Unlock()
-	for _, id := range op.authed.IDs() {
-		info, ok := op.c.pinfo[id]
-		if ok && info.CachePolicy.Type == minidriver.PINCacheNormal &&
-			(info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN) {
-			keep |= minidriver.NewPinSet(id)
-		}
-	}
-	return keep
+	return op.authedWhere(func(info minidriver.PINInfo) bool {
+		return info.CachePolicy.Type == minidriver.PINCacheNormal && entered(info)
+	})
 }
 
 // stayable returns the PINs of op.authed that exclusive mode leaves
 // verified at the end of a successful operation (Card.Do): PINs entered
 // by the user or verified externally. Challenge-response PINs (an admin
 // key) are logged out.
-func (op *Op) stayable() minidriver.PinSet {
-	var stay minidriver.PinSet
+func (op *Op) stayable() minidriver.PinSet { return op.authedWhere(entered) }
+
+// entered reports whether a PIN is entered by the user or verified
+// externally (not a challenge-response key).
+func entered(info minidriver.PINInfo) bool {
+	return info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN
+}
+
+// authedWhere returns the PINs of op.authed whose known PINInfo satisfies
+// keep.
+func (op *Op) authedWhere(keep func(minidriver.PINInfo) bool) minidriver.PinSet {
+	var set minidriver.PinSet
 	op.c.mu.Lock()
 	defer op.c.mu.Unlock()
 	for _, id := range op.authed.IDs() {
-		info, ok := op.c.pinfo[id]
-		if ok && (info.Type == minidriver.AlphanumericPIN || info.Type == minidriver.ExternalPIN) {
-			stay |= minidriver.NewPinSet(id)
+		if info, ok := op.c.pinfo[id]; ok && keep(info) {
+			set |= minidriver.NewPinSet(id)
 		}
 	}
-	return stay
+	return set
 }
 
 // VerifyPIN verifies PIN id with pin in this transaction and, when the
