@@ -37,7 +37,7 @@ func ExampleContainerMap() {
 // Creating a card on an in-memory file system and reading it back as
 // an unauthenticated caller.
 func ExampleFormat() {
-	fs := cardfs.NewMemFS(&cardfs.MemFSConfig{Capacity: 4096})
+	fs := cardfs.NewMemFS(cardfs.MemFSConfig{Capacity: 4096})
 	id, _ := cardfs.Format(fs, bytes.NewReader(make([]byte, 16)))
 
 	apps, _ := fs.ReadFile(cardfs.RolesNone, cardfs.RootDir, cardfs.CardAppsFile)

@@ -83,10 +83,11 @@ type MemFS struct {
 	used int                // guarded by mu
 }
 
-// NewMemFS returns an empty file system holding only the root directory.
-func NewMemFS(cfg *MemFSConfig) *MemFS {
+// NewMemFS returns an empty file system holding only the root directory;
+// the zero MemFSConfig is an unlimited one.
+func NewMemFS(cfg MemFSConfig) *MemFS {
 	m := &MemFS{dirs: newDirs()}
-	if cfg != nil && cfg.Capacity > 0 {
+	if cfg.Capacity > 0 {
 		m.capacity = cfg.Capacity
 	}
 	return m

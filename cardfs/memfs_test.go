@@ -17,7 +17,7 @@ var (
 )
 
 // formatted returns a MemFS after Format with a fixed card id.
-func formatted(t *testing.T, cfg *MemFSConfig) *MemFS {
+func formatted(t *testing.T, cfg MemFSConfig) *MemFS {
 	t.Helper()
 	fs := NewMemFS(cfg)
 	_, err := Format(fs, bytes.NewReader(bytes.Repeat([]byte{0xab}, 16)))
@@ -34,7 +34,7 @@ func requirePathErr(t *testing.T, err error, target error, op string) {
 }
 
 func TestFormat(t *testing.T) {
-	fs := NewMemFS(nil)
+	fs := NewMemFS(MemFSConfig{})
 	id, err := Format(fs, bytes.NewReader(unhex(t, "00112233445566778899aabbccddeeff")))
 	require.NoError(t, err)
 	assert.Equal(t, "00112233-4455-6677-8899-aabbccddeeff", id.String())
@@ -82,13 +82,13 @@ func TestFormat(t *testing.T) {
 func TestFormatErrors(t *testing.T) {
 	_, err := Format(nil, bytes.NewReader(make([]byte, 16)))
 	assert.ErrorIs(t, err, ErrInvalidParameter)
-	_, err = Format(NewMemFS(nil), bytes.NewReader(make([]byte, 3)))
+	_, err = Format(NewMemFS(MemFSConfig{}), bytes.NewReader(make([]byte, 3)))
 	assert.Error(t, err)
-	_, err = Format(NewMemFS(&MemFSConfig{Capacity: 20}), bytes.NewReader(make([]byte, 16)))
+	_, err = Format(NewMemFS(MemFSConfig{Capacity: 20}), bytes.NewReader(make([]byte, 16)))
 	assert.ErrorIs(t, err, ErrNoSpace)
 
 	// A creation interrupted before cardcf is completed.
-	fs := NewMemFS(nil)
+	fs := NewMemFS(MemFSConfig{})
 	require.NoError(t, fs.CreateFile(RolesAll, "", "cardid", 16, EveryoneReadAdminWriteAc))
 	require.NoError(t, fs.WriteFile(RolesAll, "", "cardid", make([]byte, 16)))
 	require.NoError(t, fs.CreateDirectory(RolesAll, "mscp", UserCreateDeleteDirAc))
@@ -100,14 +100,14 @@ func TestFormatErrors(t *testing.T) {
 	assert.Equal(t, 30, fs.FreeSpace().Used)
 
 	// A root file named mscp blocks the directory.
-	fs = NewMemFS(nil)
+	fs = NewMemFS(MemFSConfig{})
 	require.NoError(t, fs.CreateFile(RolesAll, "", "mscp", 0, EveryoneReadUserWriteAc))
 	_, err = Format(fs, bytes.NewReader(make([]byte, 16)))
 	assert.ErrorIs(t, err, ErrFileExists)
 }
 
 func TestMemFSFileLifecycle(t *testing.T) {
-	fs := formatted(t, nil)
+	fs := formatted(t, MemFSConfig{})
 	require.NoError(t, fs.CreateFile(user, "MSCP", "KXC00", 100, EveryoneReadUserWriteAc))
 	requirePathErr(t, fs.CreateFile(user, "mscp", "kxc00", 0, EveryoneReadUserWriteAc), ErrFileExists, "create")
 
@@ -142,7 +142,7 @@ func TestMemFSFileLifecycle(t *testing.T) {
 }
 
 func TestMemFSDirectories(t *testing.T) {
-	fs := formatted(t, nil)
+	fs := formatted(t, MemFSConfig{})
 	requirePathErr(t, fs.CreateDirectory(user, "mscp", UserCreateDeleteDirAc), ErrFileExists, "mkdir")
 	requirePathErr(t, fs.CreateDirectory(admin, "cardid", UserCreateDeleteDirAc), ErrFileExists, "mkdir")
 	requirePathErr(t, fs.CreateFile(admin, "", "mscp", 0, EveryoneReadUserWriteAc), ErrFileExists, "create")
@@ -186,7 +186,7 @@ func TestMemFSAccessMatrix(t *testing.T) {
 	for _, ac := range acs {
 		for role := RoleEveryone; role <= RoleAdmin; role++ {
 			t.Run(fmt.Sprintf("%v/%v", ac, role), func(t *testing.T) {
-				fs := formatted(t, nil)
+				fs := formatted(t, MemFSConfig{})
 				require.NoError(t, fs.CreateFile(RolesAll, "mscp", "f", 0, ac))
 				roles := RoleSet(role)
 
@@ -210,7 +210,7 @@ func TestMemFSAccessMatrix(t *testing.T) {
 }
 
 func TestMemFSCapacity(t *testing.T) {
-	fs := formatted(t, &MemFSConfig{Capacity: 100})
+	fs := formatted(t, MemFSConfig{Capacity: 100})
 	assert.Equal(t, FreeSpace{Used: 30, Capacity: 100, Available: 70}, fs.FreeSpace())
 	require.NoError(t, fs.CreateFile(user, "mscp", "kxc00", 1000, EveryoneReadUserWriteAc))
 	requirePathErr(t, fs.WriteFile(user, "mscp", "kxc00", make([]byte, 71)), ErrNoSpace, "write")
@@ -222,7 +222,7 @@ func TestMemFSCapacity(t *testing.T) {
 	assert.Equal(t, 70, fs.FreeSpace().Available)
 
 	// The file limits keep every state representable in a snapshot.
-	big := NewMemFS(nil)
+	big := NewMemFS(MemFSConfig{})
 	require.NoError(t, big.CreateFile(RolesAll, "", "f", 0, AdminReadWriteAc))
 	requirePathErr(t, big.WriteFile(RolesAll, "", "f", make([]byte, MaxFileSize+1)), ErrNoSpace, "write")
 	for i := 0; i < MaxDirectories; i++ {
@@ -233,13 +233,13 @@ func TestMemFSCapacity(t *testing.T) {
 		require.NoError(t, big.CreateFile(RolesAll, "d0", fmt.Sprintf("f%d", i), 0, AdminReadWriteAc))
 	}
 	requirePathErr(t, big.CreateFile(RolesAll, "d0", "onemore", 0, AdminReadWriteAc), ErrNoSpace, "create")
-	restored := NewMemFS(nil)
+	restored := NewMemFS(MemFSConfig{})
 	require.NoError(t, restored.Restore(big.Snapshot()))
 	assert.Equal(t, big.Snapshot(), restored.Snapshot())
 }
 
 func TestMemFSConcurrent(t *testing.T) {
-	fs := formatted(t, &MemFSConfig{Capacity: 1 << 20})
+	fs := formatted(t, MemFSConfig{Capacity: 1 << 20})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -274,7 +274,7 @@ func TestMemFSConcurrent(t *testing.T) {
 }
 
 func TestSnapshotGolden(t *testing.T) {
-	fs := NewMemFS(nil)
+	fs := NewMemFS(MemFSConfig{})
 	require.NoError(t, fs.CreateFile(RolesAll, "", "b", 0, EveryoneReadUserWriteAc))
 	require.NoError(t, fs.CreateFile(RolesAll, "", "a", 0, AdminReadWriteAc))
 	require.NoError(t, fs.WriteFile(RolesAll, "", "a", []byte{0xaa, 0xbb}))
@@ -291,7 +291,7 @@ func TestSnapshotGolden(t *testing.T) {
 		01 78  02  00 00 00 00           # "x" UserWriteExecuteAc, empty`)
 	assert.Equal(t, want, fs.Snapshot())
 
-	back := NewMemFS(nil)
+	back := NewMemFS(MemFSConfig{})
 	require.NoError(t, back.Restore(want))
 	assert.Equal(t, want, back.Snapshot())
 	data, err := back.ReadFile(admin, "", "a")
@@ -301,7 +301,7 @@ func TestSnapshotGolden(t *testing.T) {
 }
 
 func TestRestoreErrors(t *testing.T) {
-	good := formatted(t, nil).Snapshot()
+	good := formatted(t, MemFSConfig{}).Snapshot()
 	tests := []struct {
 		name string
 		snap []byte
@@ -327,7 +327,7 @@ func TestRestoreErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := formatted(t, nil)
+			fs := formatted(t, MemFSConfig{})
 			before := fs.Snapshot()
 			err := fs.Restore(tc.snap)
 			requireFormatError(t, err, "snapshot")
@@ -335,14 +335,14 @@ func TestRestoreErrors(t *testing.T) {
 		})
 	}
 
-	small := NewMemFS(&MemFSConfig{Capacity: 10})
+	small := NewMemFS(MemFSConfig{Capacity: 10})
 	err := small.Restore(good)
 	assert.ErrorIs(t, err, ErrNoSpace)
 	assert.Equal(t, 0, small.FreeSpace().Used)
 }
 
 func FuzzMemFSRestore(f *testing.F) {
-	fs := NewMemFS(nil)
+	fs := NewMemFS(MemFSConfig{})
 	f.Add(fs.Snapshot())
 	if _, err := Format(fs, bytes.NewReader(make([]byte, 16))); err != nil {
 		f.Fatal(err)
@@ -357,7 +357,7 @@ func FuzzMemFSRestore(f *testing.F) {
 	f.Add(fs.Snapshot())
 	f.Add([]byte("CFS\x01\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m := NewMemFS(&MemFSConfig{Capacity: 1 << 16})
+		m := NewMemFS(MemFSConfig{Capacity: 1 << 16})
 		if err := m.Restore(b); err != nil {
 			if !errors.Is(err, ErrNoSpace) {
 				checkFormatError(t, err, "snapshot")

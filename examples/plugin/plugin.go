@@ -114,7 +114,7 @@ func (c *Card) load(ctx context.Context, tx *scrm.Tx, counter uint32) error {
 	if err != nil {
 		return fmt.Errorf("example: read the file store: %w", err)
 	}
-	fs := cardfs.NewMemFS(nil)
+	fs := cardfs.NewMemFS(cardfs.MemFSConfig{})
 	if len(resp.Data) > 0 {
 		if err := fs.Restore(resp.Data); err != nil {
 			return fmt.Errorf("%w: example: file store: %w", minidriver.ErrCommDataLost, err)
@@ -477,7 +477,7 @@ func Initialize(ctx context.Context, card *scrm.Card, pin []byte, rand io.Reader
 	if _, err := tx.Do(ctx, scrm.Command{INS: 0x20, P2: 0x81, Data: pin}); err != nil {
 		return pinErr(minidriver.RoleUser, err)
 	}
-	fs := cardfs.NewMemFS(nil)
+	fs := cardfs.NewMemFS(cardfs.MemFSConfig{})
 	if rand == nil {
 		rand = cryptorand.Reader
 	}

@@ -22,7 +22,7 @@ func answer(b ...byte) []byte { return cardsim.ReplayAnswer(b...) }
 // replaying reader: whatever the card says, the plug-in must not panic.
 func FuzzCardAnswers(f *testing.F) {
 	selectOK := answer(1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1, 0x20, 0x00, 0x90, 0x00)
-	fs := cardfs.NewMemFS(nil)
+	fs := cardfs.NewMemFS(cardfs.MemFSConfig{})
 	if _, err := cardfs.Format(fs, rand.Reader); err != nil {
 		f.Fatal(err)
 	}

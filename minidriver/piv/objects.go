@@ -374,7 +374,7 @@ func splitMSRoots(data []byte, maxValue int) ([][]byte, error) {
 // parseFileStore reads the value of object 5FFF20 into a MemFS: tag 81
 // holding a cardfs snapshot (cardfs.MemFS.Snapshot).
 func parseFileStore(b []byte) (*cardfs.MemFS, error) {
-	fs := cardfs.NewMemFS(nil)
+	fs := cardfs.NewMemFS(cardfs.MemFSConfig{})
 	if len(b) == 0 {
 		return fs, nil
 	}

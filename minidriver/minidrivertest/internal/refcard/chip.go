@@ -135,7 +135,7 @@ func NewChip(cfg Config) (*Chip, error) {
 	if len(cfg.AdminKey) != 24 {
 		return nil, fmt.Errorf("%w: refcard: admin key of %d bytes", minidriver.ErrInvalidParameter, len(cfg.AdminKey))
 	}
-	c := &Chip{cfg: cfg, fs: cardfs.NewMemFS(nil), containers: map[int]*container{}, adminKey: bytes.Clone(cfg.AdminKey)}
+	c := &Chip{cfg: cfg, fs: cardfs.NewMemFS(cardfs.MemFSConfig{}), containers: map[int]*container{}, adminKey: bytes.Clone(cfg.AdminKey)}
 	if _, err := io.ReadFull(cfg.Rand, c.id[:]); err != nil {
 		return nil, fmt.Errorf("refcard: chip id: %w", err)
 	}
