@@ -51,11 +51,13 @@
 //
 // What is CNG's lives in files named for it: cng_names.go (which key of a
 // container a key name opens; the Windows name forms themselves are
-// keystore.ParseName's, shared with package basecsp), cng_algorithms.go (algorithm identifiers, key
-// usage and export policy flags), cng_create.go (the two-step creation of
-// NCryptCreatePersistedKey and NCryptFinalizeKey), cng_properties.go
-// (properties by name) and cng_blob.go (BCRYPT public key blobs). The
-// settings are keystore.Config, shared with package basecsp.
+// keystore.ParseName's, shared with package basecsp), cng_algorithms.go
+// (algorithm identifiers, key usage and export policy flags),
+// cng_create.go (the two-step creation of NCryptCreatePersistedKey and
+// NCryptFinalizeKey), cng_properties.go (properties by name), cng_blob.go
+// (BCRYPT public key blobs) and cng_kdf.go (key derivation by CNG's KDF
+// names, Secret.DeriveNamed). The settings are keystore.Config, shared
+// with package basecsp.
 //
 // # Properties
 //

@@ -10,7 +10,6 @@ import (
 	"github.com/cardmod/cardmod/internal/engine"
 	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
-	"github.com/cardmod/cardmod/minidriver/kdf"
 )
 
 // checkPeer checks that k is an ECDH key and peer is on its curve.
@@ -136,19 +135,6 @@ func (s *Secret) DeriveContext(ctx context.Context, k minidriver.KDF) ([]byte, e
 		return nil, err
 	}
 	return out, nil
-}
-
-// DeriveNamed derives key material with a KDF named as in CNG ("HASH",
-// "HMAC", "TLS_PRF", "SP800_56A_CONCAT", "SP800_108_CTR_HMAC") and its
-// BCryptBuffer parameter list, parsed by kdf.Parse with the rules of spec
-// CARD_DERIVE_KEY: a missing required parameter is an error matching
-// minidriver.ErrInvalidParameter.
-func (s *Secret) DeriveNamed(ctx context.Context, name string, params []kdf.Param) ([]byte, error) {
-	k, err := kdf.Parse(name, params)
-	if err != nil {
-		return nil, fmt.Errorf("ksp: KDF %q: %w", name, err)
-	}
-	return s.DeriveContext(ctx, k)
 }
 
 // Close wipes the secret on the card's side (CardDestroyDHAgreement).
