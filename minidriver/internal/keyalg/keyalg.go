@@ -8,11 +8,13 @@
 // Everything here is a pure function and safe for concurrent use.
 package keyalg
 
+import "fmt"
+
 // Table is a card family's algorithm table: for an identifier, the key
 // size in bits (the modulus for RSA, the field for a curve: 256 for
 // P-256), whether the algorithm is elliptic-curve, and whether the plug-in
 // knows the identifier at all. A Table must not give one size and kind to
-// two identifiers; each plug-in tests its own with OneToOne.
+// two identifiers; each plug-in tests its own with Is.
 type Table func(id byte) (bits int, ec bool, ok bool)
 
 // RSA returns the identifier of RSA with a modulus of bits, and false
@@ -35,24 +37,41 @@ func (t Table) find(bits int, ec bool) (byte, bool) {
 	return 0, false
 }
 
-// OneToOne reports the first identifier that shares its size and kind
-// with a smaller one, or ok true when there is none (the condition under
-// which RSA and EC read the table back exactly).
-func (t Table) OneToOne() (dup byte, ok bool) {
-	type key struct {
-		bits int
-		ec   bool
+// Alg is one row of a Table.
+type Alg struct {
+	ID   byte
+	Bits int
+	EC   bool
+}
+
+// Is reports, as an error naming the first difference, whether t is
+// exactly the table want: every row of want read both ways (identifier to
+// size and kind, size and kind back to the identifier) and no identifier
+// outside it known. Each plug-in's test holds its table to the
+// specification's rows with it.
+func (t Table) Is(want []Alg) error {
+	rows := make(map[byte]Alg, len(want))
+	for _, a := range want {
+		rows[a.ID] = a
 	}
-	seen := make(map[key]bool)
 	for id := range 0x100 {
-		b, e, known := t(byte(id))
-		if !known {
+		bits, ec, ok := t(byte(id))
+		a, listed := rows[byte(id)]
+		switch {
+		case ok != listed:
+			return fmt.Errorf("keyalg: identifier %02X known %v, listed %v", id, ok, listed)
+		case !ok:
 			continue
+		case bits != a.Bits || ec != a.EC:
+			return fmt.Errorf("keyalg: identifier %02X is %d bits (EC %v), want %d (EC %v)", id, bits, ec, a.Bits, a.EC)
 		}
-		if seen[key{b, e}] {
-			return byte(id), false
+		find := t.RSA
+		if ec {
+			find = t.EC
 		}
-		seen[key{b, e}] = true
+		if back, ok := find(bits); !ok || back != byte(id) {
+			return fmt.Errorf("keyalg: %d bits (EC %v) read back as %02X, want %02X", bits, ec, back, id)
+		}
 	}
-	return 0, true
+	return nil
 }

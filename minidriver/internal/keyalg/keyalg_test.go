@@ -44,21 +44,37 @@ func TestTableReadBack(t *testing.T) {
 			assert.Equal(t, tc.id, id)
 		})
 	}
-	_, ok := tab.OneToOne()
-	assert.True(t, ok)
+	assert.NoError(t, tab.Is([]Alg{{0x06, 1024, false}, {0x07, 2048, false}, {0x16, 4096, false}, {0x11, 256, true}}))
 }
 
-func TestOneToOneFindsTheSecondIdentifier(t *testing.T) {
+func TestIsNamesTheFirstDifference(t *testing.T) {
+	tab := Table(sample)
+	for _, tc := range []struct {
+		name string
+		want []Alg
+		msg  string
+	}{
+		{"a row missing", []Alg{{0x06, 1024, false}, {0x07, 2048, false}, {0x11, 256, true}}, "identifier 16 known true, listed false"},
+		{"a row too many", []Alg{{0x05, 3072, false}, {0x06, 1024, false}, {0x07, 2048, false}, {0x16, 4096, false}, {0x11, 256, true}}, "identifier 05 known false, listed true"},
+		{"a wrong size", []Alg{{0x06, 1024, false}, {0x07, 3072, false}, {0x16, 4096, false}, {0x11, 256, true}}, "identifier 07 is 2048 bits"},
+		{"a wrong kind", []Alg{{0x06, 1024, false}, {0x07, 2048, false}, {0x16, 4096, false}, {0x11, 256, false}}, "identifier 11 is 256 bits (EC true)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tab.Is(tc.want)
+			if assert.Error(t, err) {
+				assert.Contains(t, err.Error(), tc.msg)
+			}
+		})
+	}
 	twice := Table(func(id byte) (int, bool, bool) {
 		switch id {
 		case 0x05, 0x09:
 			return 3072, false, true
-		case 0x07:
-			return 3072, true, true // same size, other kind: no clash
 		}
 		return 0, false, false
 	})
-	dup, ok := twice.OneToOne()
-	assert.False(t, ok)
-	assert.Equal(t, byte(0x09), dup)
+	err := twice.Is([]Alg{{0x05, 3072, false}, {0x09, 3072, false}})
+	if assert.Error(t, err, "two identifiers of one size do not read back") {
+		assert.Contains(t, err.Error(), "read back as 05, want 09")
+	}
 }
