@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/big"
+
+	"github.com/cardmod/cardmod/minidriver"
 )
 
 // Magic numbers of the BCRYPT public key blobs (BCRYPT_RSAKEY_BLOB and
@@ -70,16 +72,7 @@ func MarshalPublicBlob(pub crypto.PublicKey) ([]byte, error) {
 		}
 		return eccBlob(magic, pt), nil
 	case *ecdh.PublicKey:
-		bits := 0
-		switch k.Curve() {
-		case ecdh.P256():
-			bits = 256
-		case ecdh.P384():
-			bits = 384
-		case ecdh.P521():
-			bits = 521
-		}
-		magic, err := eccMagic(bits, true)
+		magic, err := eccMagic(minidriver.PublicKeyBits(k), true)
 		if err != nil {
 			return nil, err
 		}

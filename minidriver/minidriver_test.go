@@ -2,7 +2,13 @@ package minidriver_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"testing"
@@ -202,6 +208,45 @@ func TestKeySpecCurve(t *testing.T) {
 	} {
 		assert.Equal(t, c.curve, c.spec.Curve(), "%v", c.spec)
 	}
+}
+
+// TestPublicKeyBits: a public key's size is its RSA modulus or its curve,
+// and 0 for what a card does not hold.
+func TestPublicKeyBits(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		pub  crypto.PublicKey
+		want int
+	}{
+		{"RSA-1024", &rk.PublicKey, 1024},
+		{"RSA without a modulus", &rsa.PublicKey{}, 0},
+		{"ECDSA P-256", ecdsaPublic(t, elliptic.P256()), 256},
+		{"ECDSA P-384", ecdsaPublic(t, elliptic.P384()), 384},
+		{"ECDSA P-521", ecdsaPublic(t, elliptic.P521()), 521},
+		{"ECDSA without a curve", &ecdsa.PublicKey{}, 0},
+		{"ECDH P-256", ecdhPublic(t, ecdh.P256()), 256},
+		{"ECDH P-384", ecdhPublic(t, ecdh.P384()), 384},
+		{"ECDH P-521", ecdhPublic(t, ecdh.P521()), 521},
+		{"X25519", ecdhPublic(t, ecdh.X25519()), 0},
+		{"nil", nil, 0},
+		{"Ed25519", ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)), 0},
+	} {
+		assert.Equal(t, tc.want, minidriver.PublicKeyBits(tc.pub), tc.name)
+	}
+}
+
+func ecdsaPublic(t *testing.T, c elliptic.Curve) *ecdsa.PublicKey {
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	require.NoError(t, err)
+	return &k.PublicKey
+}
+
+func ecdhPublic(t *testing.T, c ecdh.Curve) *ecdh.PublicKey {
+	k, err := c.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	return k.PublicKey()
 }
 
 // TestSpecOfSize: a container map record's key size gives the key's spec

@@ -3,6 +3,8 @@ package minidriver
 import (
 	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"fmt"
 	"strconv"
 
@@ -79,6 +81,29 @@ func SpecOfSize(kind cardfs.KeySpec, bits uint16) KeySpec {
 		return ecdsa
 	}
 	return ecdh
+}
+
+// PublicKeyBits returns the size in bits of a public key as a container
+// map records it: an RSA key's modulus, an ECDSA key's curve, an ECDH
+// key's curve (P-256, P-384, P-521); 0 for anything else.
+func PublicKeyBits(pub crypto.PublicKey) int {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N != nil {
+			return k.N.BitLen()
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve != nil {
+			return k.Curve.Params().BitSize
+		}
+	case *ecdh.PublicKey:
+		for s := ECDHP256; s <= ECDHP521; s++ {
+			if k.Curve() == s.Curve() {
+				return s.CurveBits()
+			}
+		}
+	}
+	return 0
 }
 
 // CurveBits returns the curve size of an ECC key spec, 0 for RSA.

@@ -110,13 +110,8 @@ func algorithmOf(pub crypto.PublicKey) (string, int) {
 	case *ecdsa.PublicKey:
 		return "ECDSA " + k.Curve.Params().Name, k.Curve.Params().BitSize
 	case *ecdh.PublicKey:
-		switch k.Curve() {
-		case ecdh.P256():
-			return "ECDH P-256", 256
-		case ecdh.P384():
-			return "ECDH P-384", 384
-		case ecdh.P521():
-			return "ECDH P-521", 521
+		if bits := minidriver.PublicKeyBits(k); bits != 0 {
+			return fmt.Sprintf("ECDH P-%d", bits), bits
 		}
 		return "ECDH", 0
 	}

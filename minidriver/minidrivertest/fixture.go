@@ -382,7 +382,7 @@ func (f *fixture) create(ctx context.Context, tx *scrm.Tx, req minidriver.Create
 	info, err := f.card.ContainerInfo(ctx, tx, req.Index)
 	require.NoError(f.t, err, "ContainerInfo after create")
 	f.updateMap(ctx, tx, req.Index, func(m *cardfs.ContainerMap, i int) {
-		require.NoError(f.t, m.SetKeySizes(i, uint16(publicBits(info.Signature)), uint16(publicBits(info.KeyExchange))))
+		require.NoError(f.t, m.SetKeySizes(i, uint16(minidriver.PublicKeyBits(info.Signature)), uint16(minidriver.PublicKeyBits(info.KeyExchange))))
 	})
 	return nil
 }
@@ -435,24 +435,4 @@ func (f *fixture) spliceRecord(m *cardfs.ContainerMap, i int, rec []byte) {
 	n, err := cardfs.ParseContainerMap(b)
 	require.NoError(f.t, err, "container map with record %d", i)
 	*m = *n
-}
-
-// publicBits returns the size of a public key in bits, 0 for none.
-func publicBits(pub crypto.PublicKey) int {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return k.N.BitLen()
-	case *ecdsa.PublicKey:
-		return k.Curve.Params().BitSize
-	case *ecdh.PublicKey:
-		switch k.Curve() {
-		case ecdh.P256():
-			return 256
-		case ecdh.P384():
-			return 384
-		case ecdh.P521():
-			return 521
-		}
-	}
-	return 0
 }
