@@ -14,6 +14,8 @@ import (
 	"github.com/cardmod/cardmod/keystore"
 	"github.com/cardmod/cardmod/minidriver"
 	"github.com/cardmod/cardmod/minidriver/piv"
+	"github.com/cardmod/cardmod/scrm"
+	"github.com/cardmod/cardmod/scrm/scrmtest"
 	"github.com/cardmod/cardmod/scrm/virtual"
 )
 
@@ -109,4 +111,17 @@ func TestCreateWithoutReaderPassesOverReadOnlyCard(t *testing.T) {
 	require.NotEmpty(t, onIssued, "the issued card lists its containers")
 	_, err = p.CreateContainer(ctx, onIssued, minidriver.ECDSAP256, 0, nil)
 	assert.ErrorIs(t, err, keystore.ErrExists)
+}
+
+// TestCreateWithoutReaderOnAnUnknownCard: with the name alone and the only
+// reader holding a card no plug-in takes, the create fails as when that
+// card is one of several: no card present that a plug-in takes.
+func TestCreateWithoutReaderOnAnUnknownCard(t *testing.T) {
+	b := virtual.NewBackend()
+	b.AddReader("Unknown").Insert(scrmtest.NewTestCard())
+	p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	_, err = p.CreateContainer(context.Background(), "new", minidriver.ECDSAP256, 0, nil)
+	assert.ErrorIs(t, err, scrm.ErrNoSmartcard)
 }

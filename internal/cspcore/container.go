@@ -245,8 +245,9 @@ type CreateRequest struct {
 // read-only card is passed over); a name already on the card (on any
 // card, without a reader) is refused with the provider's ErrExists.
 //
-// The flow, in one transaction (with a reader named, the one that opens
-// the card when the process has not opened it yet): authenticate the user PIN (and the admin
+// The flow, in one transaction (with a reader named, or the only reader
+// there is, the one that opens the card when the process has not opened
+// it yet): authenticate the user PIN (and the admin
 // key), read the container map, add a valid record (the default when the
 // card has none) and write it, bump cardcf's containers counter, create
 // the key, record its size in the map.
@@ -273,18 +274,19 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		req.Bits = b
 	}
 	if reader != "" {
-		// One transaction, in which a card not open yet is opened
-		// (CardsDo): a new process's create sends no second SELECT.
-		var ct *Container
-		_, opErrs, _, err := c.CardsDo(ctx, reader, func(ec *engine.Card, op *engine.Op) error {
-			var err error
-			ct, err = c.createIn(ec, op, req)
-			return err
-		}, nil)
-		if err != nil {
-			return nil, err
+		ct, opened, err := c.createInReader(ctx, reader, req)
+		if !opened {
+			return nil, c.Errorf("reader %q: %w", reader, err)
 		}
-		return ct, opErrs[0]
+		return ct, err
+	}
+	if readers, err := c.e.Context().ListReaders(ctx); err == nil && len(readers) == 1 {
+		// One reader: its card is the whole look-up, so the create runs
+		// as with the reader named. A card that cannot be opened there
+		// is reported as the look-up below reports it.
+		if ct, opened, err := c.createInReader(ctx, readers[0], req); opened {
+			return ct, err
+		}
 	}
 	// Without a reader the name is looked for on every card, each opened
 	// (when it is not open yet) in the transaction that reads its map,
@@ -422,6 +424,19 @@ func (c *Core) importBits(spec minidriver.KeySpec, key crypto.PrivateKey) (int, 
 		}
 	}
 	return bad("a %T is not a key of this spec", key)
+}
+
+// createInReader is the create flow on the card in reader, in one
+// transaction in which a card not open yet is opened (CardDo): a new
+// process's create sends no second SELECT. opened is false, with the
+// reason, when the card could not be opened.
+func (c *Core) createInReader(ctx context.Context, reader string, req CreateRequest) (ct *Container, opened bool, err error) {
+	ec, err := c.e.CardDo(ctx, reader, func(ec *engine.Card, op *engine.Op) error {
+		var err error
+		ct, err = c.createIn(ec, op, req)
+		return err
+	})
+	return ct, ec != nil, err
 }
 
 func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest) (*Container, error) {

@@ -552,37 +552,38 @@ func TestCertificatesAgreeWithListKeys(t *testing.T) {
 }
 
 // newProcessGenerateBudgets are what generating a P-256 key with its
-// container costs in a new process without the disk cache, with a reader
-// in the name and with the name alone (cardmod generate without
-// -reader). With a reader the card is opened in the create's transaction
-// (cspcore CardsDo: SELECT, GET SERIAL, then the create flow of
-// writeBudgets' generation, whose GET DATA 5FFF20 is the cardcf read and
-// whose map read is the process's first); with the name alone every card
-// is first opened in the transaction that looks for the name on it, and
-// the create's own transaction starts with GET DATA 5FFF20 again: one
-// more. Issue 12 asks for 8: the YubiKey 5 pays its GET SERIAL (the
-// identity), the GET METADATA 9B of a process's first write, the VERIFY
-// of the create flow (docs/design.md, "Who creates a key") and the
-// cardcf read and bump; the peer cards, the slots' survey of their first
-// cardmod write (writeBudgets).
-// The name-alone generation follows the reader-named one on the card it
-// wrote, so on a peer card it is not the first cardmod write. Before the
-// create ran in the opening's transaction each cost one more (12 and 13
-// on a YubiKey 5.7 cardmod provisioned, 37 on a peer card).
-// On piv-applet, which has no room for the map, every create flow builds
-// the container map from every slot (writeBudgets: 23 warm), the name
-// alone once in the look-up and once in the create.
-var newProcessGenerateBudgets = map[string]struct{ reader, nameOnly int }{
-	"yubikey-5.7/cardmod": {11, 12},
-	"yubikey-5.7/peer":    {36, 12},
-	"yubikey-5.4/cardmod": {11, 12},
-	"yubikey-5.4/peer":    {36, 12},
-	"yubikey-5.0/cardmod": {12, 13},
-	"yubikey-5.0/peer":    {38, 13},
-	"yubikey-4/cardmod":   {15, 16},
-	"yubikey-4/peer":      {40, 16},
-	"piv-applet/cardmod":  {36, 53},
-	"piv-applet/peer":     {36, 53},
+// container costs in a new process without the disk cache: with a reader
+// in the name, with the name alone (cardmod generate without -reader)
+// where the card's is the only reader, and with the name alone beside a
+// second, empty reader. With a reader named, or the only one, the card is
+// opened in the create's transaction (engine CardDo: SELECT, GET SERIAL,
+// then the create flow of writeBudgets' generation, whose GET DATA
+// 5FFF20 is the cardcf read and whose map read is the process's first).
+// Beside another reader every card is first opened in the transaction
+// that looks for the name on it, and the create's own transaction starts
+// with GET DATA 5FFF20 again: one more. Issue 12 asks for 8: the YubiKey 5
+// pays its GET SERIAL (the identity), the GET METADATA 9B of a process's
+// first write, the VERIFY of the create flow (docs/design.md, "Who
+// creates a key") and the cardcf read and bump; the peer cards, the
+// slots' survey of their first cardmod write (writeBudgets). The later
+// generations follow the first on the card it wrote, so on a peer card
+// they are not the first cardmod write. Before the create ran in the
+// opening's transaction the first two cost one more (12 and 13 on a
+// YubiKey 5.7 cardmod provisioned, 37 on a peer card). On piv-applet,
+// which has no room for the map, every create flow builds the container
+// map from every slot (writeBudgets: 23 warm), beside another reader once
+// in the look-up and once in the create.
+var newProcessGenerateBudgets = map[string]struct{ reader, nameOnly, twoReaders int }{
+	"yubikey-5.7/cardmod": {11, 11, 12},
+	"yubikey-5.7/peer":    {36, 11, 12},
+	"yubikey-5.4/cardmod": {11, 11, 12},
+	"yubikey-5.4/peer":    {36, 11, 12},
+	"yubikey-5.0/cardmod": {12, 12, 13},
+	"yubikey-5.0/peer":    {38, 12, 13},
+	"yubikey-4/cardmod":   {15, 15, 16},
+	"yubikey-4/peer":      {40, 15, 16},
+	"piv-applet/cardmod":  {36, 36, 53},
+	"piv-applet/peer":     {36, 36, 53},
 }
 
 func TestBudgetGenerateNewProcess(t *testing.T) {
@@ -605,10 +606,13 @@ func TestBudgetGenerateNewProcess(t *testing.T) {
 			}
 			withReader := gen(`\\.\` + r.reader + `\budget-new-reader`)
 			nameOnly := gen("budget-new-name")
+			r.b.AddReader("Budget Reader, empty")
+			twoReaders := gen("budget-new-beside")
 			want, ok := newProcessGenerateBudgets[name]
 			require.True(t, ok, "no budget for %s", name)
 			assert.LessOrEqual(t, withReader, want.reader, "generate in a new process, reader named")
-			assert.LessOrEqual(t, nameOnly, want.nameOnly, "generate in a new process, name alone")
+			assert.LessOrEqual(t, nameOnly, want.nameOnly, "generate in a new process, name alone, one reader")
+			assert.LessOrEqual(t, twoReaders, want.twoReaders, "generate in a new process, name alone, two readers")
 		})
 	}
 }
