@@ -247,10 +247,10 @@ type CreateRequest struct {
 //
 // The flow, in one transaction (with a reader named, or the only reader
 // there is, the one that opens the card when the process has not opened
-// it yet): authenticate the user PIN (and the admin
-// key), read the container map, add a valid record (the default when the
-// card has none) and write it, bump cardcf's containers counter, create
-// the key, record its size in the map.
+// it yet): authenticate the user PIN (and the admin key), read the
+// container map, add a valid record (the default when the card has none)
+// and write it, bump cardcf's containers counter, create the key, record
+// its size in the map.
 func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error) {
 	spec := req.Spec
 	if !spec.Valid() {
