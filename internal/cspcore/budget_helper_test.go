@@ -30,8 +30,8 @@ import (
 // application would.
 
 // logCard records every command APDU a simulated card receives: its
-// header and the sizes of the command and the answer. It holds no
-// command data.
+// header, the sizes of the command and the answer, and for GET DATA and
+// PUT DATA the data object's tag. It holds no other command data.
 type logCard struct {
 	cardsim.Card
 	mu  sync.Mutex
@@ -40,12 +40,34 @@ type logCard struct {
 
 type apduLog struct {
 	CLA, INS, P1, P2 byte
+	Object           string // GET DATA, PUT DATA: the tag list's tag, in hex
 	Sent, Received   int
 	SW               uint16
 }
 
 func (a apduLog) String() string {
-	return fmt.Sprintf("%s %02X%02X → %04X (%d/%d B)", insName(a.INS), a.P1, a.P2, a.SW, a.Sent, a.Received)
+	what := fmt.Sprintf("%02X%02X", a.P1, a.P2)
+	if a.Object != "" {
+		what = a.Object
+	}
+	return fmt.Sprintf("%s %s → %04X (%d/%d B)", insName(a.INS), what, a.SW, a.Sent, a.Received)
+}
+
+// dataObject returns the tag of the tag list (5C) that opens a GET DATA or
+// PUT DATA command's data field (SP 800-73-4 part 2, 3.1.2 and 3.3.1),
+// short or extended Lc; "" when there is none.
+func dataObject(apdu []byte) string {
+	if len(apdu) < 6 || (apdu[1] != 0xCB && apdu[1] != 0xDB) {
+		return ""
+	}
+	data := apdu[5:]
+	if apdu[4] == 0 && len(apdu) >= 7 { // extended Lc
+		data = apdu[7:]
+	}
+	if len(data) < 3 || data[0] != 0x5C || data[1] == 0 || data[1] > 3 || len(data) < 2+int(data[1]) {
+		return ""
+	}
+	return fmt.Sprintf("%X", data[2:2+data[1]])
 }
 
 func insName(ins byte) string {
@@ -54,6 +76,8 @@ func insName(ins byte) string {
 		return "SELECT"
 	case 0xCB:
 		return "GET DATA"
+	case 0xDB:
+		return "PUT DATA"
 	case 0x20:
 		return "VERIFY"
 	case 0x87:
@@ -73,7 +97,7 @@ func insName(ins byte) string {
 // Transmit implements cardsim.Card.
 func (c *logCard) Transmit(apdu []byte) []byte {
 	rsp := c.Card.Transmit(apdu)
-	x := apduLog{Sent: len(apdu), Received: len(rsp)}
+	x := apduLog{Sent: len(apdu), Received: len(rsp), Object: dataObject(apdu)}
 	if len(apdu) >= 4 {
 		x.CLA, x.INS, x.P1, x.P2 = apdu[0], apdu[1], apdu[2], apdu[3]
 	}

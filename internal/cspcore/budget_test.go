@@ -283,8 +283,10 @@ var budgetOps = []budgetOp{
 // (Card.Properties: no stable identity, no room for cardcf, or
 // read-only): nothing is cached for them across transactions, so an
 // operation whose result cannot be checked on the host (an ECDH
-// agreement) resolves its container again (on cards without GET
-// METADATA from the certificates). Signatures and decryptions meet
+// agreement) probes cardmod's file store (GET DATA 5FFF20) and resolves
+// its container again (on cards without GET METADATA from the
+// certificates), with the default flag's probes of the slots before it
+// (docs/benchmarks.md, "Still over budget in shared mode"). Signatures and decryptions meet
 // their budget on them too: they are checked on the host (a decryption's
 // raw result raised to the public exponent), and use the card's hints
 // (internal/engine DoChecked).
