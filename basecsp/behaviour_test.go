@@ -163,3 +163,10 @@ func TestCallerInputCheckedBeforeTheCard(t *testing.T) {
 		}
 	})
 }
+
+// A signature goes from the Key (the shared core's key, embedded: basecsp
+// adds no frame) to the card through no layer that only forwards
+// (csptest.RunSignaturePath).
+func TestSignaturePathHasNoForwardingLayer(t *testing.T) {
+	csptest.RunSignaturePath(t, behaviour)
+}

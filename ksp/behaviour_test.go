@@ -141,3 +141,10 @@ func TestCallerInputCheckedBeforeTheCard(t *testing.T) {
 		}
 	})
 }
+
+// A signature goes from ksp's Key to the card through no layer that only
+// forwards (csptest.RunSignaturePath); ksp's own frame finds the core key,
+// which exists once the key is finalized.
+func TestSignaturePathHasNoForwardingLayer(t *testing.T) {
+	csptest.RunSignaturePath(t, behaviour, "ksp.(*Key).SignContext")
+}
