@@ -259,9 +259,11 @@ func (k *Key) PINInfo(ctx context.Context) (minidriver.PINInfo, error) {
 	}
 	var info minidriver.PINInfo
 	err = k.withPIN(ctx, func(op *engine.Op, id minidriver.PinID) error {
-		if info, err = op.PINInfo(id); err != nil {
+		i, err := op.PINInfo(id)
+		if err != nil {
 			return fmt.Errorf("ksp: PIN %d: %w", id, err)
 		}
+		info = i
 		return nil
 	})
 	return info, err
