@@ -124,6 +124,12 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 		return info, err
 	}
 	err := cspcore.Do(ctx, c.ref, func(ec *engine.Card, op *engine.Op) error {
+		// Whether the card can be written, asked of the plug-in where its
+		// properties cannot say yet (a YubiKey whose CHUID its issuer
+		// signed: minidriver.WriteChecker).
+		if err := op.CheckWritable(); err != nil && !errors.Is(err, minidriver.ErrReadOnly) {
+			return fmt.Errorf("basecsp: %w", err)
+		}
 		props := ec.Properties()
 		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
 			ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,

@@ -125,3 +125,37 @@ func TestCreateWithoutReaderOnAnUnknownCard(t *testing.T) {
 	_, err = p.CreateContainer(context.Background(), "new", minidriver.ECDSAP256, 0, nil)
 	assert.ErrorIs(t, err, scrm.ErrNoSmartcard)
 }
+
+// TestIssuerSignedYubiKeyRefusedFirst: a YubiKey 5 personalised by an
+// issuer (its CHUID carries the issuer's signature, SP 800-73-4 part 1,
+// 3.1.2) is opened by its serial alone, so its properties cannot say yet
+// that its holder cannot write it; the plug-in learns it from the CHUID
+// before the create flow asks for a PIN (minidriver.WriteChecker), and
+// Card.Info reports it read-only.
+func TestIssuerSignedYubiKeyRefusedFirst(t *testing.T) {
+	profile := simpiv.ProfileYubiKey57()
+	profile.Issued, profile.IssuedRetired = true, 0
+	sim, err := simpiv.New(simpiv.Config{Profile: profile})
+	require.NoError(t, err)
+	card := &insCounter{Card: sim, ins: map[byte]int{}}
+	b := virtual.NewBackend()
+	b.AddReader(readerName).Insert(card)
+	pr := newPrompt(simpiv.DefaultPIN)
+	p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr,
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	ctx := context.Background()
+
+	pc, err := p.Card(ctx, "")
+	require.NoError(t, err)
+	_, err = p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil)
+	require.ErrorIs(t, err, minidriver.ErrReadOnly)
+	assert.Zero(t, pr.Count.Load(), "no PIN asked for")
+	assert.Zero(t, card.count(0x20), "no VERIFY")
+	assert.Zero(t, card.count(0x87), "no GENERAL AUTHENTICATE (management key)")
+	assert.Zero(t, card.count(0x47), "no GENERATE")
+	info, err := pc.Info(ctx)
+	require.NoError(t, err)
+	assert.True(t, info.ReadOnly)
+}

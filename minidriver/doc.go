@@ -16,7 +16,7 @@
 // The contract is the Card interface (the mandatory entry points) and small
 // optional interfaces (FileWriter, ContainerManager, Decrypter, KeyAgreer,
 // ChallengeResponder, AuthenticatorChanger, PropertySetter,
-// ContainerFinder, CertificateScanner); the functions
+// ContainerFinder, CertificateScanner, WriteChecker); the functions
 // of the same names in this package find them by type assertion and answer
 // ErrUnsupported for a card that lacks them. Errors map to the SCARD_*
 // codes of the specification (SCardCode) and are tested with errors.Is:
@@ -66,7 +66,8 @@
 // in its next transaction, so nothing read from the card may be trusted
 // across transactions without checking (Resume is the place). Capabilities
 // does not change, and KeyGen is true exactly when CreateContainer
-// generates keys.
+// generates keys; the one exception is a WriteChecker that finds the card
+// read-only (below): its Properties and Capabilities say so from then on.
 //
 // Properties: GUID is the content of the cardid file, not all zero, the
 // same in every open and transaction, and different on another card.
@@ -131,7 +132,10 @@
 // CertificateScanner's ScanCertificates gives (unless ErrUnsupported) a
 // valid record for each valid container of cmapfile that has a
 // certificate file and for no other, with cmapfile's index and name and a
-// key size in a slot that has the certificate.
+// key size in a slot that has the certificate. A WriteChecker's
+// CheckWritable is ErrReadOnly on a card whose Properties say ReadOnly,
+// and where it says ErrReadOnly, CreateContainer is refused with
+// ErrReadOnly and Properties say ReadOnly afterwards.
 //
 // PINs (Authenticate, Unblock, ChangePIN, Admin): a wrong PIN is a
 // *PINError for that PIN matching ErrWrongPIN, not Blocked, whose text

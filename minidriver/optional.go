@@ -171,3 +171,27 @@ func ScanCertificates(ctx context.Context, card Card, tx *scrm.Tx) (*cardfs.Cont
 	}
 	return s.ScanCertificates(ctx, tx)
 }
+
+// WriteChecker is implemented by cards that learn whether they can be
+// written only when a write is about to happen, not when they are opened:
+// a YubiKey is opened by its serial alone, and whether an issuer signed its
+// CHUID (which makes it read-only for its holder, CardProperties.ReadOnly)
+// costs a read that only a write needs. The caller asks before any login
+// of a write (the user PIN of a create flow, the admin key).
+type WriteChecker interface {
+	// CheckWritable returns an error matching ErrReadOnly when the card
+	// cannot be written, asking the card what it must; nil when it can.
+	// Afterwards Properties reports ReadOnly accordingly.
+	CheckWritable(ctx context.Context, tx *scrm.Tx) error
+}
+
+// CheckWritable asks whether the card can be written, if card can tell
+// more than its Properties; otherwise ErrUnsupported, and Properties'
+// ReadOnly is the answer.
+func CheckWritable(ctx context.Context, card Card, tx *scrm.Tx) error {
+	w, ok := card.(WriteChecker)
+	if !ok {
+		return unsupported("check writable")
+	}
+	return w.CheckWritable(ctx, tx)
+}

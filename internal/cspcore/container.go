@@ -355,7 +355,9 @@ func (c *Core) Create(ctx context.Context, req CreateRequest) (*Container, error
 		if err == nil {
 			return ct, nil
 		}
-		if !errors.Is(err, cardfs.ErrTooManyContainers) {
+		// A full card, or one that turns out read-only (a YubiKey whose
+		// CHUID its issuer signed), is passed over like a read-only one.
+		if !errors.Is(err, cardfs.ErrTooManyContainers) && !errors.Is(err, minidriver.ErrReadOnly) {
 			return nil, err
 		}
 		lastErr = err
@@ -458,11 +460,14 @@ func (c *Core) createOn(ctx context.Context, ec *engine.Card, req CreateRequest)
 // createIn is the create flow (Create) on card ec in op's transaction.
 func (c *Core) createIn(ec *engine.Card, op *engine.Op, req CreateRequest) (*Container, error) {
 	name, spec, bits, key := req.Name, req.Spec, req.Bits, req.Key
-	// A card that says it is read-only, or one that cannot generate keys
-	// when asked to, is refused before any login or scan (issue 15,
-	// item 8).
-	if ec.Properties().ReadOnly {
-		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), minidriver.ErrReadOnly)
+	// A card that is read-only (as its properties say, or as the plug-in
+	// learns now: a YubiKey whose CHUID its issuer signed), or one that
+	// cannot generate keys when asked to, is refused before any login or
+	// scan (issue 15, item 8).
+	if err := op.CheckWritable(); errors.Is(err, minidriver.ErrReadOnly) {
+		return nil, c.Errorf("the card in %s is read-only: %w", ec.Reader(), err)
+	} else if err != nil {
+		return nil, c.Errorf("%w", err)
 	}
 	if key == nil && !op.Card().Capabilities().KeyGen {
 		return nil, c.Errorf("the card in %s does not generate keys: %w", ec.Reader(), minidriver.ErrUnsupported)

@@ -547,7 +547,9 @@ func (c *Card) ID() cardfs.CardID { return c.id }
 
 // Properties returns the card's properties as read when it was opened.
 func (c *Card) Properties() minidriver.CardProperties {
+	c.mu.Lock()
 	p := c.props
+	c.mu.Unlock()
 	p.Serial = slices.Clone(p.Serial)
 	return p
 }

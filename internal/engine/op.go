@@ -356,7 +356,7 @@ func (op *Op) bump(class cardfs.Stale) error {
 	if !op.hasCF {
 		return nil // a card without cardcf caches nothing to protect
 	}
-	if op.c.props.ReadOnly {
+	if op.c.isReadOnly() {
 		// "If the card is also read-only, the CSP never writes cardcf"
 		// (minidriver spec, CP_CARD_CACHE_MODE): what such a card lets
 		// its holder change (the PIN) leaves its files as they are.
@@ -426,16 +426,41 @@ func (op *Op) DeleteFile(dir, name string) error {
 }
 
 func (op *Op) checkWritable() error {
-	if op.c.props.ReadOnly {
+	if op.c.isReadOnly() {
 		return fmt.Errorf("engine: %w", minidriver.ErrReadOnly)
 	}
 	return nil
 }
 
+// isReadOnly reports the card's CardProperties.ReadOnly, which
+// Op.CheckWritable may set once the plug-in learns it.
+func (c *Card) isReadOnly() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.props.ReadOnly
+}
+
 // CheckWritable fails with an error matching minidriver.ErrReadOnly when
-// the card is read-only (CardProperties.ReadOnly), so that a write is
-// refused before anything authenticates for it.
-func (op *Op) CheckWritable() error { return op.checkWritable() }
+// the card is read-only, so that a write is refused before anything
+// authenticates for it: the card's properties say so, or the plug-in
+// learns it now (minidriver.WriteChecker: a YubiKey whose CHUID its
+// issuer signed), after which the card's properties say so too.
+func (op *Op) CheckWritable() error {
+	if err := op.checkWritable(); err != nil {
+		return err
+	}
+	err := minidriver.CheckWritable(op.ctx, op.c.md, op.tx)
+	switch {
+	case err == nil, errors.Is(err, minidriver.ErrUnsupported):
+		return nil
+	case errors.Is(err, minidriver.ErrReadOnly):
+		op.c.mu.Lock()
+		op.c.props.ReadOnly = true
+		op.c.mu.Unlock()
+		return fmt.Errorf("engine: %w", err)
+	}
+	return fmt.Errorf("engine: is the card writable: %w", err)
+}
 
 // certScanKey is the data cache item of the plug-in's certificate scan
 // (CertificateMap), encoded as cmapfile is.

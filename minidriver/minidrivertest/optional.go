@@ -83,14 +83,20 @@ func (s *suite) testOptional(t *testing.T) {
 				return err
 			},
 		}},
+		{"WriteChecker", is[minidriver.WriteChecker](f.card), false, []call{
+			func(ctx context.Context, tx *scrm.Tx) error { return minidriver.CheckWritable(ctx, f.card, tx) },
+		}},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			f := f.with(t)
 			if c.present {
 				t.Logf("the card is a minidriver.%s", c.name)
-				if c.name == "ContainerAddresser" {
+				switch c.name {
+				case "ContainerAddresser":
 					s.testAddresses(t, f)
+				case "WriteChecker":
+					testWriteChecker(t, f)
 				}
 				return
 			}
@@ -102,6 +108,31 @@ func (s *suite) testOptional(t *testing.T) {
 			})
 		})
 	}
+}
+
+// testWriteChecker checks a WriteChecker: CheckWritable is ErrReadOnly on
+// a card whose Properties say ReadOnly; where it is ErrReadOnly, the
+// Properties say ReadOnly afterwards and CreateContainer is refused with
+// ErrReadOnly; otherwise it is nil.
+func testWriteChecker(t *testing.T, f *fixture) {
+	f.do(func(ctx context.Context, tx *scrm.Tx) {
+		before, err := f.card.Properties(ctx, tx)
+		require.NoError(t, err, "Properties")
+		err = minidriver.CheckWritable(ctx, f.card, tx)
+		if before.ReadOnly {
+			assert.ErrorIs(t, err, minidriver.ErrReadOnly, "CheckWritable on a card whose Properties say ReadOnly")
+			return
+		}
+		if !errors.Is(err, minidriver.ErrReadOnly) {
+			assert.NoError(t, err, "CheckWritable")
+			return
+		}
+		after, err := f.card.Properties(ctx, tx)
+		require.NoError(t, err, "Properties")
+		assert.True(t, after.ReadOnly, "Properties say ReadOnly after CheckWritable said so")
+		err = minidriver.CreateContainer(ctx, f.card, tx, minidriver.CreateContainerRequest{KeySpec: minidriver.ECDSAP256})
+		assert.ErrorIs(t, err, minidriver.ErrReadOnly, "CreateContainer on a card CheckWritable calls read-only")
+	})
 }
 
 // testAddresses checks a ContainerAddresser's addresses: for the

@@ -169,3 +169,30 @@ func TestIssuedCardIsReadOnly(t *testing.T) {
 		assert.Equal(t, piv.PINSignature, pin, "9C is PIN-always")
 	})
 }
+
+// TestIssuerSignedYubiKeyLearntByCheckWritable: a YubiKey 5 whose CHUID
+// its issuer signed is opened by its serial alone, writable as far as its
+// Properties can say; CheckWritable reads the CHUID (one GET DATA, once)
+// and refuses, and the Properties say ReadOnly from then on.
+func TestIssuerSignedYubiKeyLearntByCheckWritable(t *testing.T) {
+	profile := simpiv.ProfileYubiKey57()
+	profile.Issued = true
+	e := newEnv(t, newSim(t, simpiv.Config{Profile: profile}), piv.Plugin{})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		p, err := e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		require.False(t, p.ReadOnly, "not known at Open")
+		n := e.card.Stats().APDUs
+		assert.ErrorIs(t, minidriver.CheckWritable(ctx, e.md, tx), minidriver.ErrReadOnly)
+		assert.Equal(t, n+1, e.card.Stats().APDUs, "the CHUID read")
+		assert.ErrorIs(t, minidriver.CheckWritable(ctx, e.md, tx), minidriver.ErrReadOnly)
+		assert.Equal(t, n+1, e.card.Stats().APDUs, "read once")
+		p, err = e.md.Properties(ctx, tx)
+		require.NoError(t, err)
+		assert.True(t, p.ReadOnly)
+	})
+	w := newEnv(t, newSim(t, simpiv.Config{}), piv.Plugin{})
+	w.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		assert.NoError(t, minidriver.CheckWritable(ctx, w.md, tx), "a YubiKey its holder set up")
+	})
+}

@@ -438,6 +438,19 @@ func (c *Card) issuerLocked(ctx context.Context, tx *scrm.Tx) error {
 	return nil
 }
 
+var _ minidriver.WriteChecker = (*Card)(nil)
+
+// CheckWritable fails with minidriver.ErrReadOnly when the card cannot be
+// written (minidriver.WriteChecker): a card opened read-only, or one whose
+// CHUID its issuer signed, which a YubiKey opened by its serial alone
+// learns here (issuerChecked: one GET DATA of the CHUID, once per Card, and
+// none on a card holding cardmod's file store). Properties then report
+// ReadOnly.
+func (c *Card) CheckWritable(ctx context.Context, tx *scrm.Tx) error {
+	c.begin(tx)
+	return c.issuerChecked(ctx, tx, "write")
+}
+
 // issuerChecked fails with minidriver.ErrReadOnly when the card is
 // read-only, reading the CHUID first where Open did not (a YubiKey 5):
 // every write, and every management key login, asks it first, so that an
