@@ -42,7 +42,9 @@ func (c *insCounter) count(ins byte) int {
 }
 
 // TestCreateOnReadOnlyCardRefusedFirst: with piv.Plugin{ReadOnly: true},
-// and on an issued (read-only) PIV card, CreateContainer is refused before
+// on an issued (read-only) PIV card and on a YubiKey 5 whose CHUID its
+// issuer signed (read-only as the plug-in learns at the write, before any
+// login: minidriver.WriteChecker), CreateContainer is refused before
 // any PIN is asked for, verified or the management key authenticated, and
 // before the slots are scanned (issue 15, item 8).
 func TestCreateOnReadOnlyCardRefusedFirst(t *testing.T) {
@@ -53,6 +55,7 @@ func TestCreateOnReadOnlyCardRefusedFirst(t *testing.T) {
 	}{
 		{"Plugin.ReadOnly", piv.Plugin{ReadOnly: true}, simpiv.Config{}},
 		{"issued card", piv.Plugin{}, simpiv.Config{Profile: simpiv.ProfileIssued()}},
+		{"issuer-signed YubiKey 5", piv.Plugin{}, simpiv.Config{Profile: issuedYubiKey()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, err := simpiv.New(tc.cfg)
@@ -126,36 +129,34 @@ func TestCreateWithoutReaderOnAnUnknownCard(t *testing.T) {
 	assert.ErrorIs(t, err, scrm.ErrNoSmartcard)
 }
 
-// TestIssuerSignedYubiKeyRefusedFirst: a YubiKey 5 personalised by an
-// issuer (its CHUID carries the issuer's signature, SP 800-73-4 part 1,
-// 3.1.2) is opened by its serial alone, so its properties cannot say yet
-// that its holder cannot write it; the plug-in learns it from the CHUID
-// before the create flow asks for a PIN (minidriver.WriteChecker), and
-// Card.Info reports it read-only.
-func TestIssuerSignedYubiKeyRefusedFirst(t *testing.T) {
-	profile := simpiv.ProfileYubiKey57()
-	profile.Issued, profile.IssuedRetired = true, 0
-	sim, err := simpiv.New(simpiv.Config{Profile: profile})
+// issuedYubiKey is a YubiKey 5.7 personalised by an issuer: its CHUID
+// carries the issuer's signature (SP 800-73-4 part 1, 3.1.2) and the
+// management key is the issuer's. It is opened by its serial alone, so
+// its properties cannot say yet that its holder cannot write it: the
+// plug-in learns it from the CHUID before any login of a write
+// (minidriver.WriteChecker).
+func issuedYubiKey() simpiv.Profile {
+	p := simpiv.ProfileYubiKey57()
+	p.Issued = true
+	return p
+}
+
+// TestIssuerSignedYubiKeyInfo: Card.Info reports an issuer-signed
+// YubiKey 5 read-only, asking the plug-in where the properties of a card
+// opened by its serial cannot say.
+func TestIssuerSignedYubiKeyInfo(t *testing.T) {
+	sim, err := simpiv.New(simpiv.Config{Profile: issuedYubiKey()})
 	require.NoError(t, err)
-	card := &insCounter{Card: sim, ins: map[byte]int{}}
 	b := virtual.NewBackend()
-	b.AddReader(readerName).Insert(card)
-	pr := newPrompt(simpiv.DefaultPIN)
-	p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: pr,
-		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
+	b.AddReader(readerName).Insert(sim)
+	p, err := basecsp.Open(basecsp.Config{Backend: b, Prompt: newPrompt(simpiv.DefaultPIN)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	ctx := context.Background()
-
 	pc, err := p.Card(ctx, "")
 	require.NoError(t, err)
-	_, err = p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil)
-	require.ErrorIs(t, err, minidriver.ErrReadOnly)
-	assert.Zero(t, pr.Count.Load(), "no PIN asked for")
-	assert.Zero(t, card.count(0x20), "no VERIFY")
-	assert.Zero(t, card.count(0x87), "no GENERAL AUTHENTICATE (management key)")
-	assert.Zero(t, card.count(0x47), "no GENERATE")
 	info, err := pc.Info(ctx)
 	require.NoError(t, err)
 	assert.True(t, info.ReadOnly)
+	assert.Zero(t, info.FreeSpace.ContainersAvailable, "a read-only card has no room")
 }
