@@ -228,12 +228,24 @@ for cgo in 0 1; do
 	fi
 done
 
+# A test writes only under its own temporary directories: the files in the
+# tree that git does not track, before and after the tests, must be the
+# same (a test once left a cache directory named after the PIN).
+untracked() { git ls-files -o --exclude-standard 2>/dev/null | sort; }
+before=$(untracked)
+status=0
 if ((is_root)); then
 	# A private mount and network namespace: pcscd's socket directory is our
 	# own, and vpcd's listeners (they bind 0.0.0.0) stay on a loopback that
 	# nothing else shares.
-	CARDMOD_TEST_IN_NS=1 unshare --mount --net --propagation private bash "$0" "$@"
+	CARDMOD_TEST_IN_NS=1 unshare --mount --net --propagation private bash "$0" "$@" || status=$?
 else
 	log "not root: no private pcscd; the tests that need it will skip"
-	run_tests "$@"
+	run_tests "$@" || status=$?
 fi
+left=$(comm -13 <(printf '%s\n' "$before") <(untracked) | sed '/^$/d')
+if [[ -n "$left" ]]; then
+	printf 'the tests left files in the tree:\n%s\n' "$left" >&2
+	((status)) || status=1
+fi
+exit "$status"

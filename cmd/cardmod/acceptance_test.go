@@ -95,10 +95,13 @@ func TestPINNeverFromArgumentsOrEnvironment(t *testing.T) {
 		check(c.name, fs)
 	}
 
+	cacheDir := t.TempDir()
 	env := func(k string) string {
 		switch k {
 		case "CARDMOD_PINENTRY", "GPG_TTY", "TERM": // where to ask, not what
 			return ""
+		case "CARDMOD_CACHE_DIR": // a path: the PIN would be a directory beside the test
+			return cacheDir
 		}
 		return simpiv.DefaultPIN
 	}
