@@ -21,7 +21,8 @@
 #       suite with github.com/ebfe/scard over libpcsclite (cgo), the
 #       comparison client.
 #    The interop module links piv-go, which needs ebfe/scard and cgo.
-# 4. Stops what it started. Exits non-zero on any failure.
+# 4. Stops what it started. Exits non-zero on any failure, and when the
+#    tests left files in the tree that git neither tracks nor ignores.
 #
 # CARDMOD_TEST_RACE=0 drops -race from a and c, CARDMOD_TEST_EXTRA=0 skips b
 # and c (both for benchmarks: scripts/bench-pcsc.sh).
