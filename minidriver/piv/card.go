@@ -238,7 +238,7 @@ func (c *Card) probeStore(ctx context.Context, tx *scrm.Tx) bool {
 	if !c.lastStoreOK || c.store != storeYes || tx.WasReset() {
 		return false
 	}
-	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList(objFileStore), Ne: c.maxNe()})
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: tagList(objFileStore), Ne: c.probeNe()})
 	if err != nil {
 		return false
 	}
@@ -248,6 +248,21 @@ func (c *Card) probeStore(ctx context.Context, tx *scrm.Tx) bool {
 	}
 	c.remember(objFileStore, append([]byte{}, v...))
 	return true
+}
+
+// probeNe is the Ne of probeStore's GET DATA. The answer that counts is
+// the object as last seen, 53 L value, at most 4 bytes more than the
+// value: where that fits in 256 bytes the command is a short APDU with Le
+// 00 (ISO/IEC 7816-4, 5.1), 3 bytes shorter than an extended one, as
+// authNe does for GENERAL AUTHENTICATE. An object that has grown past it
+// since comes in 61xx parts that scrm fetches with GET RESPONSE, or is
+// refused; either way its bytes are not the ones last seen, and the
+// SELECT follows.
+func (c *Card) probeNe() int {
+	if len(c.lastStore)+4 <= scrm.MaxShortNe {
+		return scrm.MaxShortNe
+	}
+	return c.maxNe()
 }
 
 // Capabilities: the plug-in stores certificates as DER in the PIV

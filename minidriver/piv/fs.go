@@ -112,16 +112,28 @@ func (c *Card) readStore(ctx context.Context, tx *scrm.Tx) (*cardfs.MemFS, bool,
 			return nil, false, cardErr("read file store", err)
 		}
 	}
+	fs, err := parseStore(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return fs, present, nil
+}
+
+// parseStore is the file system a file store object's value (empty: no
+// object) holds: parseFileStore, with the mscp directory made, empty and
+// with UserCreateDeleteDirAc, where the object has none (every version of
+// the plug-in does this; storedSnapshot relies on it).
+func parseStore(raw []byte) (*cardfs.MemFS, error) {
 	fs, err := parseFileStore(raw)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
+		return nil, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 	}
 	if !slices.Contains(fs.ListDirectories(cardfs.RolesAll), cardfs.MSCPDir) {
 		if err := fs.CreateDirectory(cardfs.RolesAll, cardfs.MSCPDir, cardfs.UserCreateDeleteDirAc); err != nil {
-			return nil, false, fmt.Errorf("piv: file store: %w", err)
+			return nil, fmt.Errorf("piv: file store: %w", err)
 		}
 	}
-	return fs, present, nil
+	return fs, nil
 }
 
 // readCardCF reads cardcf from the file store; six zero bytes when the

@@ -295,6 +295,46 @@ func TestFileStore(t *testing.T) {
 	})
 }
 
+// TestFileStoreLeavesOutTheEmptyMSCP: the file store object holds the
+// mscp directory only while it has files of its own (every version of the
+// plug-in makes it, empty, when the object has none: 8 bytes less in the
+// GET DATA that starts a transaction); another process sees the same
+// files either way.
+func TestFileStoreLeavesOutTheEmptyMSCP(t *testing.T) {
+	e := newEnv(t, nil, piv.Plugin{})
+	stored := func(ctx context.Context, tx *scrm.Tx) []byte {
+		raw, err := getData(t, ctx, tx, 0x5FFF20)
+		require.NoError(t, err)
+		return raw
+	}
+	seen := func(want []string) {
+		other := newEnv(t, e.sim, piv.Plugin{})
+		other.run(t, func(ctx context.Context, tx *scrm.Tx) {
+			files, err := other.md.ListFiles(ctx, tx, "mscp")
+			require.NoError(t, err)
+			assert.Equal(t, want, files)
+		})
+	}
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.WriteFile(ctx, e.md, tx, "", "cardcf", []byte{1, 2, 3, 0, 4, 0}))
+		assert.NotContains(t, string(stored(ctx, tx)), "mscp", "an empty mscp is not stored")
+	})
+	seen([]string{"cmapfile"})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.CreateFile(ctx, e.md, tx, "mscp", "notes", cardfs.EveryoneReadUserWriteAc))
+		assert.Contains(t, string(stored(ctx, tx)), "mscp", "mscp with a file of its own is stored")
+	})
+	seen([]string{"cmapfile", "notes"})
+	e.run(t, func(ctx context.Context, tx *scrm.Tx) {
+		admin(t, ctx, e.md, tx, simpiv.DefaultManagementKey)
+		require.NoError(t, minidriver.DeleteFile(ctx, e.md, tx, "mscp", "notes"))
+		assert.NotContains(t, string(stored(ctx, tx)), "mscp")
+	})
+	seen([]string{"cmapfile"})
+}
+
 func TestMSRoots(t *testing.T) {
 	e := newEnv(t, nil, piv.Plugin{})
 	big := bytes.Repeat([]byte("0123456789"), 500)

@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/cardmod/cardmod/cardfs"
 	"github.com/cardmod/cardmod/internal/bertlv"
 )
 
@@ -105,19 +108,35 @@ func FuzzParseMSRootsChunk(f *testing.F) {
 	})
 }
 
+// FuzzParseFileStore: no input panics the file store's parsers, and
+// what is stored reads back as the file system stored: the plug-in's view
+// (parseStore, which makes an absent mscp directory) of the value
+// marshalFileStore writes is the file system it was given, whether or not
+// storedSnapshot left the mscp directory out, and writing it again gives
+// the same bytes.
 func FuzzParseFileStore(f *testing.F) {
-	fs, _ := parseFileStore(nil)
+	fs, _ := parseStore(nil)
+	f.Add(marshalFileStore(fs))
+	f.Add(bertlv.Encode(tagFileStore, fs.Snapshot()))
+	require.NoError(f, fs.CreateFile(cardfs.RolesAll, cardfs.MSCPDir, "notes", 0, cardfs.EveryoneReadUserWriteAc))
 	f.Add(marshalFileStore(fs))
 	f.Add([]byte{0x81, 0x04, 'C', 'F', 'S', 0x01})
 	f.Add([]byte{0x81, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fs, err := parseFileStore(b)
-		if err != nil {
+		if _, err := parseFileStore(b); err != nil {
 			return
 		}
-		again, err := parseFileStore(marshalFileStore(fs))
-		if err != nil || !bytes.Equal(marshalFileStore(again), marshalFileStore(fs)) {
-			t.Fatalf("round trip failed: %v", err)
+		fs, err := parseStore(b)
+		if err != nil {
+			t.Fatalf("parseStore refuses what parseFileStore reads: %v", err)
+		}
+		stored := marshalFileStore(fs)
+		again, err := parseStore(stored)
+		if err != nil || !bytes.Equal(again.Snapshot(), fs.Snapshot()) {
+			t.Fatalf("the stored form reads back as another file system: %v", err)
+		}
+		if !bytes.Equal(marshalFileStore(again), stored) {
+			t.Fatalf("storing it again gives other bytes")
 		}
 	})
 }

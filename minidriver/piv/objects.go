@@ -388,5 +388,36 @@ func parseFileStore(b []byte) (*cardfs.MemFS, error) {
 	return fs, nil
 }
 
-// marshalFileStore encodes the value of object 5FFF20.
-func marshalFileStore(fs *cardfs.MemFS) []byte { return bertlv.Encode(tagFileStore, fs.Snapshot()) }
+// marshalFileStore encodes the value of object 5FFF20: the snapshot of
+// fs, without the mscp directory when readStore makes it again exactly as
+// it is (storedSnapshot).
+func marshalFileStore(fs *cardfs.MemFS) []byte {
+	return bertlv.Encode(tagFileStore, storedSnapshot(fs.Snapshot()))
+}
+
+// storedSnapshot is the form of a file store snapshot kept on the card.
+// Every version of the plug-in creates the mscp directory, empty and with
+// UserCreateDeleteDirAc, when the store read has none (parseStore); a
+// directory in that state is therefore left out, 8 bytes less in the
+// object that starts every transaction (probeStore) and is written with
+// every change of cardcf. The form is kept only where it reads back as
+// the same file system, so that nothing is lost: an mscp directory with
+// files or with another access condition stays.
+func storedSnapshot(snap []byte) []byte {
+	t := cardfs.NewMemFS(cardfs.MemFSConfig{})
+	if t.Restore(snap) != nil {
+		return snap
+	}
+	if files, err := t.ListFiles(cardfs.RolesAll, cardfs.MSCPDir); err != nil || len(files) > 0 {
+		return snap
+	}
+	if t.DeleteDirectory(cardfs.RolesAll, cardfs.MSCPDir) != nil {
+		return snap
+	}
+	trimmed := t.Snapshot()
+	back, err := parseStore(bertlv.Encode(tagFileStore, trimmed))
+	if err != nil || !bytes.Equal(back.Snapshot(), snap) {
+		return snap
+	}
+	return trimmed
+}
