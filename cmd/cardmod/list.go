@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdh"
@@ -14,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -230,7 +232,11 @@ func collectListing(ctx context.Context, s *session) (*listing, error) {
 }
 
 // listContainers fills in the containers, keys and certificates of the
-// cards.
+// cards: the containers (basecsp Containers), then every key with its
+// public key and certificate (basecsp ListKeys), each a transaction per
+// card, whatever the number of containers. What could be read is listed;
+// each card, container or certificate that could not be is reported
+// beside it.
 func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, cards []*cardEntry) error {
 	byReader := map[string]*cardEntry{}
 	for i, r := range readers {
@@ -241,10 +247,13 @@ func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, 
 	if len(byReader) == 0 {
 		return nil
 	}
-	entries, err := p.Containers(ctx)
-	if err != nil {
-		// What could be read is listed; each card or container that could
-		// not be is reported beside it.
+	type at struct{ reader, container string }
+	failedAt := map[at]string{}      // a container that could not be read
+	certFailed := map[at][]keyFail{} // a key, or its certificate, that could not be read
+	report := func(err error) error {
+		if err == nil {
+			return nil
+		}
 		var failed keystore.CardErrors
 		if !errors.As(err, &failed) {
 			return err
@@ -253,45 +262,94 @@ func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, 
 			ce := byReader[f.Reader]
 			switch {
 			case ce == nil:
-			case f.Container != "":
-				ce.Containers = append(ce.Containers, containerEntry{Name: f.Container, Keys: []keyEntry{}, Error: errText(f.Err)})
-			default:
+			case f.Container == "":
 				ce.ContainersErr = errText(f.Err)
+			case f.KeySpec != 0:
+				a := at{f.Reader, f.Container}
+				certFailed[a] = append(certFailed[a], keyFail{f.KeySpec, errText(f.Err)})
+			default:
+				failedAt[at{f.Reader, f.Container}] = errText(f.Err)
 			}
 		}
+		return nil
+	}
+	entries, err := p.Containers(ctx)
+	if err := report(err); err != nil {
+		return err
+	}
+	keys, err := p.ListKeys(ctx)
+	if err := report(err); err != nil {
+		return err
+	}
+	keysAt := map[at][]keystore.KeyInfo{}
+	for _, k := range keys {
+		a := at{k.Reader, k.Container}
+		keysAt[a] = append(keysAt[a], k)
 	}
 	for _, e := range entries {
 		ce := byReader[e.Reader]
 		if ce == nil {
 			continue
 		}
-		ent := containerEntry{Name: e.Name, Index: e.Index, Default: e.Default, Keys: []keyEntry{}}
-		c, err := p.Container(ctx, e.FullName())
-		if err != nil {
-			ent.Error = errText(err)
-			ce.Containers = append(ce.Containers, ent)
-			continue
-		}
-		for _, spec := range c.KeySpecs() {
-			k, err := c.Key(spec)
-			if err != nil {
-				continue
+		a := at{e.Reader, e.Name}
+		ent := containerEntry{Name: e.Name, Index: e.Index, Default: e.Default, Keys: []keyEntry{}, Error: failedAt[a]}
+		delete(failedAt, a)
+		for _, k := range keysAt[a] {
+			alg, bits := algorithmOf(k.Public)
+			ke := keyEntry{Spec: specName(k.KeySpec), Algorithm: alg, Bits: bits}
+			if k.Certificate != nil {
+				ke.Certificate = newCertEntry(k.Certificate)
 			}
-			alg, bits := algorithmOf(k.Public())
-			ke := keyEntry{Spec: specName(spec), Algorithm: alg, Bits: bits}
-			cert, err := k.Certificate(ctx)
-			switch {
-			case err == nil:
-				ke.Certificate = newCertEntry(cert)
-			case errors.Is(err, keystore.ErrNoCertificate):
-			default:
-				ke.CertError = errText(err)
+			for _, f := range certFailed[a] {
+				if f.spec == k.KeySpec {
+					ke.CertError = f.err
+				}
 			}
 			ent.Keys = append(ent.Keys, ke)
 		}
+		// A key ListKeys could not read (its public key) is not listed:
+		// the container says so.
+		for _, f := range certFailed[a] {
+			listed := false
+			for _, k := range keysAt[a] {
+				listed = listed || k.KeySpec == f.spec
+			}
+			if !listed {
+				ent.Error = joinText(ent.Error, specName(f.spec)+" key: "+f.err)
+			}
+		}
 		ce.Containers = append(ce.Containers, ent)
 	}
+	// Containers the container list could not name (only their errors),
+	// in reader and name order.
+	left := make([]at, 0, len(failedAt))
+	for a := range failedAt {
+		left = append(left, a)
+	}
+	slices.SortFunc(left, func(x, y at) int {
+		return cmp.Or(strings.Compare(x.reader, y.reader), strings.Compare(x.container, y.container))
+	})
+	for _, a := range left {
+		if ce := byReader[a.reader]; ce != nil {
+			ce.Containers = append(ce.Containers, containerEntry{Name: a.container, Keys: []keyEntry{}, Error: failedAt[a]})
+		}
+	}
 	return nil
+}
+
+// keyFail is a key of a container, or its certificate, that a listing
+// could not read.
+type keyFail struct {
+	spec minidriver.KeySpec
+	err  string
+}
+
+// joinText joins two error texts of one entry.
+func joinText(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // specName names a key spec as the command line takes it.

@@ -226,6 +226,59 @@ func TestListShowsUnreadableCardBesideOthers(t *testing.T) {
 	assert.Contains(t, r.out, "no card")
 }
 
+// corruptCertCard answers the GET DATA of one certificate object with an
+// object that is not one (a 70 tag holding one byte of no certificate).
+type corruptCertCard struct {
+	virtual.Card
+	tag [3]byte
+}
+
+func (c corruptCertCard) Transmit(apdu []byte) []byte {
+	if len(apdu) >= 10 && apdu[1] == 0xCB && bytes.Contains(apdu, append([]byte{0x5C, 0x03}, c.tag[:]...)) {
+		return []byte{0x53, 0x07, 0x70, 0x01, 0xFF, 0x71, 0x01, 0x00, 0xFE, 0x00, 0x90, 0x00}
+	}
+	return c.Card.Transmit(apdu)
+}
+
+// TestListShowsUnreadableCertificateBesideOthers: a certificate that
+// cannot be read is reported on its key, which is still listed with its
+// algorithm; the other containers, keys and certificates of the card are
+// listed as usual.
+func TestListShowsUnreadableCertificateBesideOthers(t *testing.T) {
+	opened, err := simfile.Open(provisioned(t), simfile.Options{})
+	require.NoError(t, err)
+	b := virtual.NewBackend()
+	b.AddReader("Reader 1").Insert(corruptCertCard{Card: opened.Card, tag: [3]byte{0x5F, 0xC1, 0x05}}) // 9A: ec256's
+	r := runIO(t, &stdio{backend: nopRelease{b}}, "", "list", "-json")
+	require.Equal(t, exitOK, r.code, r.err)
+	var l listing
+	require.NoError(t, json.Unmarshal([]byte(r.out), &l))
+	require.Len(t, l.Readers, 1)
+	ce := l.Readers[0].Card
+	require.NotNil(t, ce)
+	assert.Empty(t, ce.Error)
+	assert.Empty(t, ce.ContainersErr)
+	byName := map[string]containerEntry{}
+	for _, c := range ce.Containers {
+		byName[c.Name] = c
+	}
+	require.Len(t, byName, 3, "every container is listed")
+	ec := byName["ec256"]
+	assert.Empty(t, ec.Error)
+	require.Len(t, ec.Keys, 1)
+	assert.Equal(t, "ECDSA P-256", ec.Keys[0].Algorithm)
+	assert.Nil(t, ec.Keys[0].Certificate)
+	assert.NotEmpty(t, ec.Keys[0].CertError, "the certificate that cannot be read is reported on its key")
+	for _, name := range []string{"ec384", "rsa"} {
+		c := byName[name]
+		assert.Empty(t, c.Error, name)
+		if assert.Len(t, c.Keys, 1, name) {
+			assert.NotEmpty(t, c.Keys[0].Algorithm, name)
+			assert.Empty(t, c.Keys[0].CertError, name)
+		}
+	}
+}
+
 // TestKeyLifecycle runs the provisioning commands in order on one
 // simulated card of each kind.
 func TestKeyLifecycle(t *testing.T) {

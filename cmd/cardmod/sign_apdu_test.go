@@ -44,3 +44,30 @@ func TestSignCommandAPDUs(t *testing.T) {
 		assert.Equal(t, want, c.apdus.Load(), "APDUs of `cardmod -cache-dir sign`, call %d", i+1)
 	}
 }
+
+// TestListCommandAPDUs: `cardmod list` in a new process reads each card
+// in five transactions, whatever the number of containers. On the
+// simulated YubiKey 5 of provisioned (three containers, one certificate):
+// `Open` (SELECT, GET SERIAL); the card's information (SELECT, cardcf, the
+// container map, GET VERSION for the RSA key sizes); the PIN and PUK tries
+// on a connection of their own (SELECT, two GET METADATA: the minidriver
+// contract has no property for them); the containers (cardcf, in place of
+// the SELECT); their keys with their certificates (cardcf, then a GET
+// METADATA and a certificate read per container): 17. It was 22 when each
+// container's keys and each certificate took a transaction of their own
+// (two APDUs a container more).
+func TestListCommandAPDUs(t *testing.T) {
+	opened, err := simfile.Open(provisioned(t), simfile.Options{})
+	require.NoError(t, err)
+	c := &countingCard{Card: opened.Card}
+	b := virtual.NewBackend()
+	b.AddReader("Reader 1").Insert(c)
+	for range 2 { // the second process pays what the first did
+		c.apdus.Store(0)
+		r := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "", "list"))
+		for _, want := range []string{"ec256", "ec384", "rsa", "CN=Alice", "3 of 3 tries left"} {
+			assert.Contains(t, r.out, want)
+		}
+		assert.Equal(t, int64(17), c.apdus.Load(), "APDUs of one `cardmod list`")
+	}
+}
