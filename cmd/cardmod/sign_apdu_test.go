@@ -19,11 +19,7 @@ import (
 // "Signature in a new process"); with -cache-dir, 5 from the second
 // call on.
 func TestSignCommandAPDUs(t *testing.T) {
-	opened, err := simfile.Open(provisioned(t), simfile.Options{})
-	require.NoError(t, err)
-	c := &countingCard{Card: opened.Card}
-	b := virtual.NewBackend()
-	b.AddReader("Reader 1").Insert(c)
+	b, c := countedProvisioned(t)
 	for range 2 { // the second process pays what the first did
 		c.apdus.Store(0)
 		r := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "123456\n", "-pin-stdin", "sign", "-in", "/dev/null", "ec256"))
@@ -57,11 +53,7 @@ func TestSignCommandAPDUs(t *testing.T) {
 // container's keys and each certificate took a transaction of their own
 // (two APDUs a container more).
 func TestListCommandAPDUs(t *testing.T) {
-	opened, err := simfile.Open(provisioned(t), simfile.Options{})
-	require.NoError(t, err)
-	c := &countingCard{Card: opened.Card}
-	b := virtual.NewBackend()
-	b.AddReader("Reader 1").Insert(c)
+	b, c := countedProvisioned(t)
 	for range 2 { // the second process pays what the first did
 		c.apdus.Store(0)
 		r := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "", "list"))
@@ -70,4 +62,16 @@ func TestListCommandAPDUs(t *testing.T) {
 		}
 		assert.Equal(t, int64(17), c.apdus.Load(), "APDUs of one `cardmod list`")
 	}
+}
+
+// countedProvisioned is the card of provisioned in "Reader 1" of a
+// virtual backend, counting the APDUs it receives.
+func countedProvisioned(t *testing.T) (*virtual.Backend, *countingCard) {
+	t.Helper()
+	opened, err := simfile.Open(provisioned(t), simfile.Options{})
+	require.NoError(t, err)
+	c := &countingCard{Card: opened.Card}
+	b := virtual.NewBackend()
+	b.AddReader("Reader 1").Insert(c)
+	return b, c
 }
