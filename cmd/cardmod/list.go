@@ -279,7 +279,10 @@ func listContainers(ctx context.Context, p *basecsp.Provider, readers []string, 
 	}
 	keys, err := p.ListKeys(ctx)
 	if err := report(err); err != nil {
-		return err
+		// The containers are listed without their keys.
+		for _, ce := range byReader {
+			ce.ContainersErr = errText(err)
+		}
 	}
 	keysAt := map[at][]keystore.KeyInfo{}
 	for _, k := range keys {
