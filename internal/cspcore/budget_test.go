@@ -286,7 +286,7 @@ var budgetOps = []budgetOp{
 // agreement) probes cardmod's file store (GET DATA 5FFF20) and resolves
 // its container again (on cards without GET METADATA from the
 // certificates), with the default flag's probes of the slots before it
-// (docs/benchmarks.md, "Still over budget in shared mode"). Signatures and decryptions meet
+// (docs/benchmarks.md, "Where cardmod still spends more than the best peer, and why"). Signatures and decryptions meet
 // their budget on them too: they are checked on the host (a decryption's
 // raw result raised to the public exponent), and use the card's hints
 // (internal/engine DoChecked).
