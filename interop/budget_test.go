@@ -10,11 +10,14 @@ package interop
 // table.
 //
 //	./scripts/test.sh                                       # CI: 2 rounds
-//	CARDMOD_BUDGET_ROUNDS=7 CARDMOD_BUDGET_OUT=/tmp/budgets.md \
+//	CARDMOD_TEST_RACE=0 CARDMOD_TEST_EXTRA=0 CARDMOD_BUDGET_ROUNDS=7 \
+//	    CARDMOD_BUDGET_OUT=/tmp/budgets.md \
 //	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v  # the full table, every profile
 //
-// A full run takes more than go test's default 10 minutes (2 rounds: about
-// 17 minutes on 2 shared cores): give it -timeout.
+// Without -race (CARDMOD_TEST_RACE=0) a full run takes about 4 minutes on
+// 2 cores; with it, the re-executed test binary's start-up makes it take
+// more than go test's default 10 minutes (hence -timeout) and most of the
+// new-process rows' wall time.
 
 import (
 	"bytes"

@@ -29,7 +29,8 @@
 // secrets match), and two rounds must send exactly the same APDUs.
 // MeasureBudgets and BudgetTable.Count give the counts to other tests:
 //
-//	CARDMOD_BUDGET_ROUNDS=7 CARDMOD_BUDGET_OUT=/tmp/budgets.md \
+//	CARDMOD_TEST_RACE=0 CARDMOD_TEST_EXTRA=0 CARDMOD_BUDGET_ROUNDS=7 \
+//	    CARDMOD_BUDGET_OUT=/tmp/budgets.md \
 //	    ./scripts/test.sh -run TestBudgetTable -timeout 2h -v
 //
 // prints the full table (docs/benchmarks.md carries one) with each
