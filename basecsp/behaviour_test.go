@@ -47,6 +47,7 @@ func TestClosedMeansClosed(t *testing.T) {
 				"Provider.Cards":          func() error { _, err := p.Cards(ctx); return err },
 				"Provider.InitializeCard": func() error { _, err := p.InitializeCard(ctx, "reader", basecsp.InitParams{}); return err },
 				"Provider.Card":           func() error { _, err := p.Card(ctx, ""); return err },
+				"Provider.CardInfo":       func() error { _, err := p.CardInfo(ctx, ""); return err },
 				"Provider.Certificates":   func() error { _, err := p.Certificates(ctx); return err },
 				"Provider.Container":      func() error { _, err := p.Container(ctx, "rsa"); return err },
 				"Provider.Containers":     func() error { _, err := p.Containers(ctx); return err },

@@ -275,3 +275,49 @@ func TestCertificateOfECDHKey(t *testing.T) {
 	require.Len(t, certs, 1)
 	assert.Equal(t, minidriver.ECDHP256, certs[0].KeySpec)
 }
+
+// TestProviderCardInfo: Provider.CardInfo gives what Card and Info give,
+// for a reader named and for "" (the first card), and a new provider's
+// CardInfo opens the card in the information's transaction: one SELECT
+// fewer than Card, then Info. A reader without a card is an error.
+func TestProviderCardInfo(t *testing.T) {
+	f := newFixture(t, basecsp.Config{})
+	ctx := context.Background()
+	card, err := f.p.Card(ctx, readerName)
+	require.NoError(t, err)
+	want, err := card.Info(ctx)
+	require.NoError(t, err)
+	for _, reader := range []string{readerName, ""} {
+		p, err := basecsp.Open(basecsp.Config{Backend: f.b, Prompt: newPrompt(simpiv.DefaultPIN)})
+		require.NoError(t, err)
+		got, err := p.CardInfo(ctx, reader)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "reader %q", reader)
+		require.NoError(t, p.Close())
+	}
+
+	count := func(fn func(p *basecsp.Provider)) uint64 {
+		p, err := basecsp.Open(basecsp.Config{Backend: f.b, Prompt: newPrompt(simpiv.DefaultPIN)})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, p.Close()) }()
+		fn(p)
+		c, err := p.Card(ctx, readerName) // open already: no APDU
+		require.NoError(t, err)
+		return c.Stats().APDUs
+	}
+	two := count(func(p *basecsp.Provider) {
+		c, err := p.Card(ctx, readerName)
+		require.NoError(t, err)
+		_, err = c.Info(ctx)
+		require.NoError(t, err)
+	})
+	one := count(func(p *basecsp.Provider) {
+		_, err := p.CardInfo(ctx, readerName)
+		require.NoError(t, err)
+	})
+	assert.Equal(t, two-1, one, "CardInfo: Open's transaction, no second SELECT")
+
+	f.b.AddReader("Empty Reader")
+	_, err = f.p.CardInfo(ctx, "Empty Reader")
+	assert.Error(t, err)
+}

@@ -123,35 +123,67 @@ func (c *Card) Info(ctx context.Context) (CardInfo, error) {
 	if err := cspcore.CoreOf(c.ref).CheckOpen(); err != nil {
 		return info, err
 	}
-	err := cspcore.Do(ctx, c.ref, func(ec *engine.Card, op *engine.Op) error {
-		// Whether the card can be written, asked of the plug-in where its
-		// properties cannot say yet (a YubiKey whose CHUID its issuer
-		// signed: minidriver.WriteChecker).
-		if err := op.CheckWritable(); err != nil && !errors.Is(err, minidriver.ErrReadOnly) {
-			return fmt.Errorf("basecsp: %w", err)
-		}
-		props := ec.Properties()
-		info = CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
-			ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,
-			KeySizes: make(map[minidriver.KeySpec]minidriver.KeySizes)}
-		fs, err := op.Card().FreeSpace(op.Context(), op.Tx())
-		if err != nil {
-			return fmt.Errorf("basecsp: free space: %w", err)
-		}
-		info.FreeSpace = fs
-		for spec := minidriver.KeyExchange; spec <= minidriver.ECDHP521; spec++ {
-			ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
-			switch {
-			case err == nil:
-				info.KeySizes[spec] = ks
-			case errors.Is(err, minidriver.ErrUnsupported):
-			default:
-				return fmt.Errorf("basecsp: key sizes of %v: %w", spec, err)
-			}
-		}
-		return nil
+	err := cspcore.Do(ctx, c.ref, func(ec *engine.Card, op *engine.Op) (err error) {
+		info, err = cardInfo(ec, op)
+		return err
 	})
 	return info, err
+}
+
+// CardInfo is the Info of the card in reader (reader "" is the first card
+// present that can be opened), in one transaction: a card the provider has
+// not opened yet is opened in it, so a new process saves the transaction
+// Card and Info would each begin (on a YubiKey, a SELECT).
+func (p *Provider) CardInfo(ctx context.Context, reader string) (CardInfo, error) {
+	if err := p.core.CheckOpen(); err != nil {
+		return CardInfo{}, err
+	}
+	var info CardInfo
+	// The first card opened is the one: stop after it, whatever its
+	// operation gave.
+	_, opErrs, _, err := p.core.CardsDo(ctx, reader, func(ec *engine.Card, op *engine.Op) (err error) {
+		info, err = cardInfo(ec, op)
+		return err
+	}, func(error) bool { return true })
+	if err != nil {
+		return CardInfo{}, err
+	}
+	for _, err := range opErrs {
+		if err != nil {
+			return CardInfo{}, err
+		}
+	}
+	return info, nil
+}
+
+// cardInfo is a card's information, read in op.
+func cardInfo(ec *engine.Card, op *engine.Op) (CardInfo, error) {
+	// Whether the card can be written, asked of the plug-in where its
+	// properties cannot say yet (a YubiKey whose CHUID its issuer
+	// signed: minidriver.WriteChecker).
+	if err := op.CheckWritable(); err != nil && !errors.Is(err, minidriver.ErrReadOnly) {
+		return CardInfo{}, fmt.Errorf("basecsp: %w", err)
+	}
+	props := ec.Properties()
+	info := CardInfo{Reader: ec.Reader(), ID: ec.ID(), Serial: props.Serial, Plugin: ec.Plugin(),
+		ReadOnly: props.ReadOnly, MaxContainers: props.MaxContainers,
+		KeySizes: make(map[minidriver.KeySpec]minidriver.KeySizes)}
+	fs, err := op.Card().FreeSpace(op.Context(), op.Tx())
+	if err != nil {
+		return CardInfo{}, fmt.Errorf("basecsp: free space: %w", err)
+	}
+	info.FreeSpace = fs
+	for spec := minidriver.KeyExchange; spec <= minidriver.ECDHP521; spec++ {
+		ks, err := op.Card().KeySizes(op.Context(), op.Tx(), spec)
+		switch {
+		case err == nil:
+			info.KeySizes[spec] = ks
+		case errors.Is(err, minidriver.ErrUnsupported):
+		default:
+			return CardInfo{}, fmt.Errorf("basecsp: key sizes of %v: %w", spec, err)
+		}
+	}
+	return info, nil
 }
 
 // ChangePIN changes PIN id from old to new (spec

@@ -195,17 +195,9 @@ func collectListing(ctx context.Context, s *session) (*listing, error) {
 		}
 		l.Readers = append(l.Readers, re)
 	}
-	var cards []*basecsp.Card
 	for i, r := range presentReaders {
 		ce := present[i]
-		card, err := p.Card(ctx, r)
-		if err != nil {
-			ce.Error = errText(err)
-			cards = append(cards, nil)
-			continue
-		}
-		cards = append(cards, card)
-		info, err := card.Info(ctx)
+		info, err := p.CardInfo(ctx, r) // the card opened in the same transaction
 		if err != nil {
 			ce.Error = errText(err)
 			continue
@@ -222,8 +214,8 @@ func collectListing(ctx context.Context, s *session) (*listing, error) {
 		ce.PIN, ce.PUK = pin, puk
 	}
 	if err := listContainers(ctx, p, presentReaders, present); err != nil {
-		for i, ce := range present {
-			if ce.Error == "" && cards[i] != nil {
+		for _, ce := range present {
+			if ce.Error == "" {
 				ce.ContainersErr = errText(err)
 			}
 		}
