@@ -27,7 +27,8 @@
 //   - the certificate of each key (Key.Certificate, Key.SetCertificate),
 //     the user certificate store (Provider.Certificates) and the card's
 //     root store in mscp/msroots (Card.RootCertificates);
-//   - card properties, PIN change and unblock (Card); initialization of
+//   - card properties (Card.Info, or Provider.CardInfo in the transaction
+//     that opens the card), PIN change and unblock (Card); initialization of
 //     a blank card through its plug-in (Provider.InitializeCard: GIDS);
 //   - hashing objects (NewHash) signed on the card, and symmetric session
 //     keys (AES-128/192/256, 3DES; Provider.GenerateSessionKey) in host

@@ -389,7 +389,7 @@ func parseFileStore(b []byte) (*cardfs.MemFS, error) {
 }
 
 // marshalFileStore encodes the value of object 5FFF20: the snapshot of
-// fs, without the mscp directory when readStore makes it again exactly as
+// fs, without the mscp directory when parseStore makes it again exactly as
 // it is (storedSnapshot).
 func marshalFileStore(fs *cardfs.MemFS) []byte {
 	return bertlv.Encode(tagFileStore, storedSnapshot(fs.Snapshot()))
