@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -136,6 +137,12 @@ func (c *Card) Authenticate(ctx context.Context, tx *scrm.Tx, id minidriver.PinI
 			return nil, pinErr(id, err)
 		}
 		c.roles |= minidriver.NewPinSet(PINAdmin)
+		if c.mgmtGuessed && c.q.metadata && c.env.Cache != nil && mgmtAlgKnown(alg) {
+			// The card took a guessed algorithm (challengeAlgorithms):
+			// kept as GET METADATA's answer would have been.
+			c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{alg})
+		}
+		c.mgmtGuessed = false
 		return nil, nil
 	case PINPUK:
 		return nil, fmt.Errorf("piv: the PUK only unblocks the PIN: %w", minidriver.ErrUnsupported)
@@ -183,6 +190,7 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 				return 0, fmt.Errorf("%w: %w", minidriver.ErrCommDataLost, err)
 			}
 			c.mgmtAlg = md.Alg
+			c.metaSeen = true
 			if c.env.Cache != nil && mgmtAlgKnown(md.Alg) {
 				c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{md.Alg})
 			}
@@ -194,36 +202,47 @@ func (c *Card) mgmtAlgorithm(ctx context.Context, tx *scrm.Tx, refresh bool) (by
 	return c.mgmtAlg, nil
 }
 
-// challengeAlgorithm is the algorithm a first management key challenge
-// asks with: the one known (this Card's, or kept by an earlier process),
-// else the firmware's default management key algorithm (3DES, AES-192
-// from YubiKey 5.7 on), without reading GET METADATA first; on a YubiKey
-// 5 opened without GET VERSION, whose default is not known, the key's
-// metadata (one APDU, as GET VERSION would be, and it names the key's
-// actual algorithm). A YubiKey
+// challengeAlgorithms are the algorithms a management key challenge is
+// asked with, in turn, before the key's metadata is read: the one known
+// (this Card's, or kept by an earlier process), else the firmware's
+// factory algorithm (3DES, AES-192 from YubiKey 5.7 on). A YubiKey 5
+// opened without GET VERSION, whose factory algorithm is not known, is
+// asked GET METADATA of 9B first (none: nil) until it has answered a GET
+// METADATA in this Card's lifetime (metaSeen), since that answer also
+// tells whether the card has the instruction at all (firmware 5.0 to 5.2
+// answer 6D00), which a write needs to know (settleMetadata); once it
+// has, the guesses are 3DES and then AES-192, the two algorithms of a
+// 24-byte key, 3DES first as the factory algorithm of every firmware
+// before 5.7 and the one piv-go and yubico-piv-tool set. A YubiKey
 // refuses a witness request whose P1 is not its key's algorithm (6A80 or
 // 6A86: piv-go's 3DES request to a 5.7 key with its AES-192 default fails
 // with 6A80, sigstore/cosign#3742; yubikey.rs reports the same as an
 // incorrect parameter, age-plugin-yubikey#135; Yubico's .NET SDK: for 9B,
-// P1 names the key's algorithm, 00 standing for 3DES), and Challenge then
-// reads the algorithm from GET METADATA and asks again; a challenge the
-// card gives is thus one for the algorithm asked with. A key that kept its
-// factory algorithm (the common case, and every key on cards without GET
-// METADATA) so costs no GET METADATA; one that did not, one refused
-// request.
-func (c *Card) challengeAlgorithm(ctx context.Context, tx *scrm.Tx) (byte, error) {
+// P1 names the key's algorithm, 00 standing for 3DES), changing nothing
+// on the card, so a refused guess costs its APDU and no more; Challenge
+// then tries the next one, and reads the algorithm from GET METADATA when
+// none is left. A challenge the card gives is thus one for the algorithm
+// asked with. Against asking the metadata first (three APDUs with the
+// witness and the response), a 3DES key costs two, an AES-192 key three,
+// an AES-128 or AES-256 key five, once per provider (Authenticate keeps
+// what the card took in the caller's cache, as the metadata's answer is
+// kept).
+func (c *Card) challengeAlgorithms(tx *scrm.Tx) []byte {
 	if c.mgmtAlg != 0 {
-		return c.mgmtAlg, nil
+		return []byte{c.mgmtAlg}
 	}
 	if c.q.metadata && c.env.Cache != nil {
 		if b, ok := c.env.Cache.LookupFile(tx, mgmtAlgItem); ok && len(b) == 1 && mgmtAlgKnown(b[0]) {
-			return b[0], nil
+			return []byte{b[0]}
 		}
 	}
-	if c.q.defaultMgmt == 0 {
-		return c.mgmtAlgorithm(ctx, tx, false)
+	switch {
+	case c.q.defaultMgmt != 0:
+		return []byte{c.q.defaultMgmt}
+	case c.metaSeen:
+		return []byte{algTDES, algAES192}
 	}
-	return c.q.defaultMgmt, nil
+	return nil // GET METADATA first: it also settles whether the card has it
 }
 
 // Challenge asks for a management key challenge (PINAdmin): 8 bytes for a
@@ -239,24 +258,32 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 	if err := c.issuerLocked(ctx, tx); err != nil {
 		return nil, err
 	}
-	for i := range 2 {
+	guesses := c.challengeAlgorithms(tx)
+	var refused []byte
+	for {
 		var alg byte
-		var err error
-		if i == 0 {
-			alg, err = c.challengeAlgorithm(ctx, tx)
+		if len(refused) < len(guesses) {
+			alg = guesses[len(refused)]
 		} else {
-			alg, err = c.mgmtAlgorithm(ctx, tx, true)
-		}
-		if err != nil {
-			return nil, err
+			var err error
+			if alg, err = c.mgmtAlgorithm(ctx, tx, true); err != nil {
+				return nil, err
+			}
+			if bytes.IndexByte(refused, alg) >= 0 {
+				return nil, fmt.Errorf("piv: management key challenge: the card refuses its key's own algorithm %02X: %w", alg, minidriver.ErrUnexpected)
+			}
 		}
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: bertlv.Encode(0x7C, bertlv.Encode(0x81, nil)), Ne: scrm.MaxShortNe})
 		if err != nil {
-			if i == 0 && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
-				continue // the key's algorithm changed, or is not the default
+			if len(refused) < len(guesses) && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
+				// The key's algorithm changed, or is not the one guessed.
+				refused = append(refused, alg)
+				c.mgmtAlg = 0
+				continue
 			}
 			return nil, cardErr("management key challenge", err)
 		}
+		c.mgmtGuessed = len(guesses) > 1
 		c.mgmtAlg = alg
 		v, err := bertlv.Single(rsp.Data, 0x7C)
 		if err == nil {
@@ -268,7 +295,6 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 		c.challenge = append([]byte{}, v...)
 		return append([]byte{}, v...), nil
 	}
-	return nil, fmt.Errorf("piv: management key challenge: %w", minidriver.ErrUnexpected)
 }
 
 // ManagementKeyResponse computes the response to a management key

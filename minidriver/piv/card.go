@@ -78,8 +78,18 @@ type Card struct {
 	// pubs holds the public key of each key this Card created, for cards
 	// without GET METADATA, until the slot has a certificate.
 	pubs map[byte]crypto.PublicKey
-	// mgmtAlg is the management key's algorithm, 0 until known.
-	mgmtAlg byte
+	// mgmtAlg is the management key's algorithm, 0 until known;
+	// mgmtGuessed: the last Challenge's algorithm was a guess the card
+	// took (challengeAlgorithms), for Authenticate to keep once it is
+	// proved.
+	mgmtAlg     byte
+	mgmtGuessed bool
+	// metaSeen: the card answered a GET METADATA (data, or a slot
+	// without a key) in this Card's lifetime, or the caller's cache holds
+	// such an answer; until then GET METADATA is only assumed on a
+	// YubiKey 5 (yubiKey5Quirks), and settleMetadata asks before a write
+	// relies on it.
+	metaSeen bool
 	// store and mapStore: what is known of the card's room for the file
 	// store (5FFF20) and the container map (5FFF10); lacking: key slots
 	// the card said it does not have. All three hold for the Card's

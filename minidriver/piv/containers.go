@@ -154,11 +154,13 @@ func (c *Card) slotMetadata(ctx context.Context, tx *scrm.Tx, slot byte) (keyInf
 				c.hostAdd(tx, metaTag(slot), nil)
 			}
 			c.remember(metaTag(slot), nil)
+			c.metaSeen = true
 			return keyInfo{}, true, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
 		default:
 			return keyInfo{}, true, cardErr(fmt.Sprintf("metadata of slot %02X", slot), err)
 		}
 	}
+	c.metaSeen = true
 	if raw == nil {
 		return keyInfo{}, true, fmt.Errorf("piv: slot %02X: %w", slot, minidriver.ErrNoKeyContainer)
 	}

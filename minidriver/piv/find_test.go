@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -133,9 +134,11 @@ func TestFoundDefaultFollowsCardcf(t *testing.T) {
 // algorithm (without touching cardcf, as yubico-piv-tool does) is still
 // authenticated: the card refuses the kept algorithm and the plug-in asks
 // again. A YubiKey 5 is opened without GET VERSION, so its factory
-// algorithm is not known: the first process asks the key's metadata
-// (one APDU, in place of the GET VERSION Open no longer sends), and the
-// next has it from the disk cache.
+// algorithm is not known: the first process, whose look-up got an answer
+// to GET METADATA, asks with 3DES and then AES-192 (the card refuses the
+// one that is not its key's: one APDU, in place of the key's GET
+// METADATA), and the next has the algorithm the card took from the disk
+// cache.
 func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), true)
 	r := f.start(t)
@@ -173,27 +176,15 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 		return n
 	}
 	first := writeCert(simpiv.DefaultManagementKey)
-	assert.True(t, askedAlg(first), "the first process asks the management key's algorithm")
-	assert.Zero(t, refused(first), "and the card takes it")
+	assert.False(t, askedAlg(first), "the first process, whose look-up had an answer to GET METADATA, guesses the algorithm")
+	assert.Equal(t, 1, refused(first), "3DES first, refused by the 5.7's factory AES-192 key, which the card takes next")
 	second := writeCert(simpiv.DefaultManagementKey)
 	assert.False(t, askedAlg(second), "the next one has it from the disk cache")
 	assert.Zero(t, refused(second))
 
 	// Another application sets the management key (without touching
 	// cardcf): old is the key now, alg its algorithm.
-	setKey := func(old []byte, alg byte, key []byte) {
-		card, err := scrm.NewContext(r.b).Connect(ctx, r.reader, nil)
-		require.NoError(t, err)
-		tx, err := card.Begin(ctx)
-		require.NoError(t, err)
-		md, _, err := minidriver.NewRegistry(piv.Plugin{}).OpenTx(ctx, tx, minidriver.Env{})
-		require.NoError(t, err)
-		admin(t, ctx, md, tx, old)
-		_, err = tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{alg, 0x9B, byte(len(key))}, key...)})
-		require.NoError(t, err)
-		require.NoError(t, tx.End(scrm.ResetCard))
-		require.NoError(t, card.Close(scrm.LeaveCard))
-	}
+	setKey := func(old []byte, alg byte, key []byte) { setManagementKey(t, r, old, alg, key) }
 	aes256 := bytes.Repeat([]byte{0x24}, 32)
 	setKey(simpiv.DefaultManagementKey, simpiv.AlgAES256, aes256)
 	log := writeCert(aes256)
@@ -207,6 +198,91 @@ func TestManagementAlgorithmCachedAndRecovered(t *testing.T) {
 	tdes := bytes.Repeat([]byte{0x42}, 24)
 	setKey(aes256, simpiv.AlgTDES, tdes)
 	assert.True(t, askedAlg(writeCert(tdes)), "the refused algorithm is asked for again")
+}
+
+// setManagementKey makes key (of algorithm alg) the management key of r's
+// card, authenticating with old, as another application would: without
+// touching cardcf.
+func setManagementKey(t *testing.T, r *budgetRun, old []byte, alg byte, key []byte) {
+	t.Helper()
+	ctx := context.Background()
+	card, err := scrm.NewContext(r.b).Connect(ctx, r.reader, nil)
+	require.NoError(t, err)
+	tx, err := card.Begin(ctx)
+	require.NoError(t, err)
+	md, _, err := minidriver.NewRegistry(piv.Plugin{}).OpenTx(ctx, tx, minidriver.Env{})
+	require.NoError(t, err)
+	admin(t, ctx, md, tx, old)
+	_, err = tx.Do(ctx, scrm.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{alg, 0x9B, byte(len(key))}, key...)})
+	require.NoError(t, err)
+	require.NoError(t, tx.End(scrm.ResetCard))
+	require.NoError(t, card.Close(scrm.LeaveCard))
+}
+
+// A YubiKey 5 opened by its serial does not say its management key's
+// algorithm. Once the card has answered a GET METADATA (the look-up's, of
+// the key's slot), a certificate write asks the challenge with 3DES, then
+// AES-192, and reads the key's metadata only when the card refused both
+// (challengeAlgorithms): against the metadata first (the key's GET
+// METADATA, the witness, the response: 3), a 3DES key costs 2, an
+// AES-192 key 3, an AES-128 or AES-256 key 5, and the next write of the
+// provider nothing more than the witness and the response.
+func TestManagementAlgorithmGuesses(t *testing.T) {
+	tests := []struct {
+		name    string
+		alg     byte
+		size    int
+		refused int
+		meta    bool
+	}{
+		{"3DES", simpiv.AlgTDES, 24, 0, false},
+		{"AES-192", simpiv.AlgAES192, 24, 1, false},
+		{"AES-128", simpiv.AlgAES128, 16, 2, true},
+		{"AES-256", simpiv.AlgAES256, 32, 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBudgetFixture(t, simpiv.ProfileYubiKey57(), true)
+			r := f.start(t)
+			ctx := context.Background()
+			key := bytes.Repeat([]byte{0x5A}, tt.size)
+			setManagementKey(t, r, simpiv.DefaultManagementKey, tt.alg, key)
+			p, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+				AdminResponse: piv.ManagementKey(key)})
+			require.NoError(t, err)
+			defer func() { _ = p.Close() }()
+			c, err := p.Container(ctx, f.sign)
+			require.NoError(t, err)
+			k, err := c.Key(minidriver.ECDSAP256)
+			require.NoError(t, err)
+			var auth []string
+			for i, subject := range []string{"first", "second"} {
+				cert, err := x509.ParseCertificate(makeCert(t, k.Public(), subject))
+				require.NoError(t, err)
+				r.sim.take()
+				require.NoError(t, k.SetCertificate(ctx, cert))
+				log := r.sim.take()
+				auth = auth[:0]
+				for _, l := range log {
+					if strings.HasPrefix(l, "00 87 ") || strings.HasPrefix(l, "00 F7 00 9B") {
+						auth = append(auth, l)
+					}
+				}
+				want := 2
+				if i == 0 {
+					want += tt.refused
+					if tt.meta {
+						want++
+					}
+				}
+				assert.Len(t, auth, want, "write %d: the management key's commands\n\t%s", i+1, strings.Join(log, "\n\t"))
+				assert.True(t, strings.HasPrefix(auth[len(auth)-1], fmt.Sprintf("00 87 %02X 9B", tt.alg)), "the response, with the key's algorithm: %s", auth[len(auth)-1])
+			}
+			got, err := k.Certificate(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "second", got.Subject.CommonName)
+		})
+	}
 }
 
 // A YubiKey NEO has no retired slots: with its four slots taken, a fifth

@@ -64,6 +64,34 @@ func marshalPubs(recs []pubRecord) []byte {
 // a file store.
 func (c *Card) keepsPubs() bool { return !c.q.metadata && c.store != storeNo }
 
+// settleMetadata makes sure the card has GET METADATA where that is only
+// assumed (a YubiKey 5 opened by its serial, yubiKey5Quirks, that has not
+// answered one yet: metaSeen), before a write that relies on it: a key
+// made on a card without it must have its public key in pubsFile, where
+// every later reader, which learns of the missing instruction from its
+// first GET METADATA (6D00), finds it. It asks the management key's
+// metadata, whose answer is kept as mgmtAlgorithm keeps it; a card
+// without the instruction (YubiKey 5.0 to 5.2) answers 6D00 and is not
+// asked again.
+func (c *Card) settleMetadata(ctx context.Context, tx *scrm.Tx) error {
+	if !c.q.metadata || c.metaSeen || c.metadataRefused(tx) {
+		return nil
+	}
+	rsp, err := tx.Do(ctx, scrm.Command{INS: 0xF7, P2: refMgmt, Ne: scrm.MaxShortNe})
+	switch {
+	case lacksInstruction(err):
+		c.noMetadata(tx)
+		return nil
+	case err != nil:
+		return cardErr("management key metadata", err)
+	}
+	c.metaSeen = true
+	if md, err := parseMetadata(rsp.Data); err == nil && mgmtAlgKnown(md.Alg) && c.env.Cache != nil {
+		c.env.Cache.AddFile(tx, cardfs.StalePins, mgmtAlgItem, []byte{md.Alg})
+	}
+	return nil
+}
+
 // storedPublic returns the public key recorded for slot in pubsFile.
 func (c *Card) storedPublic(ctx context.Context, tx *scrm.Tx, slot byte) (keyInfo, bool, error) {
 	if !c.keepsPubs() {
@@ -103,6 +131,9 @@ func (c *Card) storedPublic(ctx context.Context, tx *scrm.Tx, slot byte) (keyInf
 // recordPublic keeps (pub != nil) or forgets (nil) the public key of the
 // key in slot in pubsFile, on a card that needs it (keepsPubs).
 func (c *Card) recordPublic(ctx context.Context, tx *scrm.Tx, slot, alg byte, pub crypto.PublicKey) error {
+	if err := c.settleMetadata(ctx, tx); err != nil {
+		return err
+	}
 	if !c.keepsPubs() {
 		return nil
 	}
