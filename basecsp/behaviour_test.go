@@ -57,7 +57,11 @@ func TestClosedMeansClosed(t *testing.T) {
 					_, _, err := p.Sign(ctx, basecsp.KeyQuery{Container: "rsa"}, nil, d[:], crypto.SHA256)
 					return err
 				},
-				"Provider.ListKeys":        func() error { _, err := p.ListKeys(ctx); return err },
+				"Provider.ListKeys": func() error { _, err := p.ListKeys(ctx); return err },
+				"Provider.SetCertificate": func() error {
+					_, err := p.SetCertificate(ctx, basecsp.KeyQuery{Container: "rsa"}, nil)
+					return err
+				},
 				"Provider.CreateContainer": func() error { _, err := p.CreateContainer(ctx, "new", minidriver.ECDSAP256, 0, nil); return err },
 				"Provider.DeleteContainer": func() error { return p.DeleteContainer(ctx, "rsa") },
 				"Provider.GenerateSessionKey": func() error {

@@ -24,9 +24,11 @@
 //     and OAEP decryption, padding added and removed on the host in
 //     constant time; Public never touches the card;
 //   - the PIN that protects each key (Key.PIN, Key.PINInfo);
-//   - the certificate of each key (Key.Certificate, Key.SetCertificate),
-//     the user certificate store (Provider.Certificates) and the card's
-//     root store in mscp/msroots (Card.RootCertificates);
+//   - the certificate of each key (Key.Certificate, Key.SetCertificate;
+//     Provider.SetCertificate finds the key a certificate is for and
+//     stores it in one transaction), the user certificate store
+//     (Provider.Certificates) and the card's root store in mscp/msroots
+//     (Card.RootCertificates);
 //   - card properties (Card.Info, or Provider.CardInfo in the transaction
 //     that opens the card), PIN change and unblock (Card); initialization of
 //     a blank card through its plug-in (Provider.InitializeCard: GIDS);

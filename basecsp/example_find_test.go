@@ -4,9 +4,14 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
+	"time"
 
 	"github.com/cardmod/cardmod/basecsp"
 	simgids "github.com/cardmod/cardmod/cardsim/gids"
@@ -92,4 +97,52 @@ func ExampleProvider_Sign() {
 	// Output:
 	// reader: Reader 1
 	// signature verifies: true
+}
+
+// A certificate a CA issued for a card key is stored with the key it is
+// for, found by the certificate's public key on whichever card holds it:
+// the look-up and the write share one transaction.
+func ExampleProvider_SetCertificate() {
+	backend := twoCards() // scrm/pcsc.NewBackend() for the system's readers
+	ctx := context.Background()
+	p, err := basecsp.Open(basecsp.Config{Backend: backend, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
+		AdminResponse: piv.ManagementKey(simpiv.DefaultManagementKey)})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+
+	// The CA's side: a certificate for the card key's public key.
+	key, err := p.FindKey(ctx, basecsp.KeyQuery{Address: piv.SlotAuthentication})
+	if err != nil {
+		panic(err)
+	}
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Alice"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), ca)
+	if err != nil {
+		panic(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+
+	stored, err := p.SetCertificate(ctx, basecsp.KeyQuery{}, cert)
+	if err != nil {
+		panic(err)
+	}
+	got, err := stored.Certificate(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("reader:", stored.Container().Reader())
+	fmt.Println("certificate:", got.Subject.CommonName)
+	// Output:
+	// reader: Reader 1
+	// certificate: Alice
 }

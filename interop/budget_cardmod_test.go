@@ -43,6 +43,10 @@ type cardmodSession interface {
 	certificates(ctx context.Context) (int, error)
 	generate(ctx context.Context, name string) (crypto.PublicKey, error)
 	writeCert(ctx context.Context, name string, spec minidriver.KeySpec, cert *x509.Certificate) error
+	// writeCertOneCall finds the key and stores its certificate in one
+	// call, Provider.SetCertificate: the look-up and the write in one
+	// transaction.
+	writeCertOneCall(ctx context.Context, name string, spec minidriver.KeySpec, cert *x509.Certificate) error
 	// stats returns the provider's own count of its exchanges with the
 	// card in reader (scrm.Card.Stats), once a key of it is open.
 	stats(ctx context.Context, reader string) (scrm.Stats, error)
@@ -158,6 +162,15 @@ func (s *basecspSession) writeCert(ctx context.Context, name string, spec minidr
 	return k.SetCertificate(ctx, cert)
 }
 
+func (s *basecspSession) writeCertOneCall(ctx context.Context, name string, spec minidriver.KeySpec, cert *x509.Certificate) error {
+	reader, cname, err := keystore.ParseName(name)
+	if err != nil {
+		return err
+	}
+	_, err = s.p.SetCertificate(ctx, basecsp.KeyQuery{Reader: reader, Container: cname, KeySpec: spec}, cert)
+	return err
+}
+
 func (s *basecspSession) stats(ctx context.Context, reader string) (scrm.Stats, error) {
 	c, err := s.p.Card(ctx, reader)
 	if err != nil {
@@ -244,6 +257,15 @@ func (s *kspSession) writeCert(ctx context.Context, name string, spec minidriver
 		return err
 	}
 	return k.SetProperty(ctx, ksp.PropSmartCardKeyCertificate, cert)
+}
+
+func (s *kspSession) writeCertOneCall(ctx context.Context, name string, spec minidriver.KeySpec, cert *x509.Certificate) error {
+	reader, cname, err := keystore.ParseName(name)
+	if err != nil {
+		return err
+	}
+	_, err = s.p.SetCertificate(ctx, ksp.KeyQuery{Reader: reader, Container: cname, KeySpec: spec}, cert)
+	return err
 }
 
 func (s *kspSession) stats(context.Context, string) (scrm.Stats, error) {

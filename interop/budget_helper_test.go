@@ -45,7 +45,7 @@ type helperSpec struct {
 	Exclusive bool
 	CacheDir  string
 	Reader    string
-	Op        string // opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew
+	Op        string // opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew, opWriteCertOneNew
 	Container string // the full name of the container (cardmod)
 	Spec      minidriver.KeySpec
 	Slot      byte   // the PIV slot (piv-go)
@@ -127,10 +127,12 @@ func (s *helperSpec) runCardmod(ctx context.Context, res *helperResult) (err err
 		if pub, err = sess.generate(ctx, s.NewName); err == nil {
 			res.Pub, err = x509.MarshalPKIXPublicKey(pub)
 		}
-	case opWriteCertNew:
+	case opWriteCertNew, opWriteCertOneNew:
 		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(s.Cert); err == nil {
+		if cert, err = x509.ParseCertificate(s.Cert); err == nil && s.Op == opWriteCertNew {
 			err = sess.writeCert(ctx, s.Container, s.Spec, cert)
+		} else if err == nil {
+			err = sess.writeCertOneCall(ctx, s.Container, s.Spec, cert)
 		}
 	default:
 		err = fmt.Errorf("unknown operation %q", s.Op)

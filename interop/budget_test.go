@@ -91,6 +91,10 @@ const (
 	opGenerateNew     = "generate-new"
 	opWriteCert       = "write-cert"
 	opWriteCertNew    = "write-cert-new"
+	// opWriteCertOneNew: the certificate write in a new process in one
+	// call (Provider.SetCertificate, the look-up in the write's
+	// transaction); cardmod only.
+	opWriteCertOneNew = "write-cert-one-new"
 )
 
 // budgetOps are the rows in table order, with their labels.
@@ -107,6 +111,7 @@ var budgetOps = []struct{ ID, Label string }{
 	{opListNew, "list the 5 certificates, new process"},
 	{opWriteCert, "write a certificate (9A), warm"},
 	{opWriteCertNew, "write a certificate (9A), new process"},
+	{opWriteCertOneNew, "write a certificate (9A), new process, in one call (`Provider.SetCertificate`)"},
 	{opGenerate, "generate a P-256 key with its container, warm (after the write)"},
 	{opGenerateNew, "generate a P-256 key with its container, new process"},
 }
@@ -915,7 +920,7 @@ func (h *harness) mustTool(f *fixture, name string, args ...string) string {
 // isNewProcess reports whether op runs in a new process.
 func isNewProcess(op string) bool {
 	switch op {
-	case opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew:
+	case opSignNew, opSignNewCache, opSignOneNew, opSignOneNewCache, opListNew, opGenerateNew, opWriteCertNew, opWriteCertOneNew:
 		return true
 	}
 	return false

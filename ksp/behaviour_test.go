@@ -55,6 +55,10 @@ func TestClosedMeansClosed(t *testing.T) {
 					_, _, err := p.Sign(ctx, ksp.KeyQuery{Container: "rsa"}, nil, d[:], crypto.SHA256)
 					return err
 				},
+				"Provider.SetCertificate": func() error {
+					_, err := p.SetCertificate(ctx, ksp.KeyQuery{Container: "rsa"}, nil)
+					return err
+				},
 				"Provider.OpenKeySpec":        func() error { _, err := p.OpenKeySpec(ctx, "rsa", minidriver.KeyExchange); return err },
 				"Provider.Keys":               func() error { _, err := p.Keys(ctx); return err },
 				"Provider.ListKeys":           func() error { _, err := p.ListKeys(ctx); return err },

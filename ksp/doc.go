@@ -38,7 +38,8 @@
 //   - a key's card, certificate and PIN as typed methods (Key.Reader,
 //     Key.CardID, Key.Certificate, Key.SetCertificate, Key.PIN,
 //     Key.PINInfo, Key.VerifyPIN), which the CNG properties below map
-//     onto;
+//     onto; Provider.SetCertificate finds the key a certificate is for
+//     and stores it in one transaction;
 //   - public keys as Go values (Key.Public, which never touches the card)
 //     and as BCRYPT_RSAKEY_BLOB / BCRYPT_ECCKEY_BLOB public blobs
 //     (Key.PublicBlob, MarshalPublicBlob, ParsePublicBlob);

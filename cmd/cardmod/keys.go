@@ -361,11 +361,11 @@ func certCommand() *command {
 			if len(args) != 2 || (args[0] != "import" && args[0] != "export") {
 				return usageErrorf("want `cert import -in FILE NAME` or `cert export NAME`")
 			}
-			k, err := s.key(ctx, args[1], o.spec)
-			if err != nil {
-				return err
-			}
 			if args[0] == "export" {
+				k, err := s.key(ctx, args[1], o.spec)
+				if err != nil {
+					return err
+				}
 				c, err := k.Certificate(ctx)
 				if err != nil {
 					return fmt.Errorf("reading the certificate: %w", err)
@@ -379,15 +379,40 @@ func certCommand() *command {
 			if err != nil {
 				return err
 			}
-			if !publicEqual(cert.PublicKey, k.Public()) {
-				return withHint(errors.New("the certificate is not of this container's key"), exitFailed, "`cardmod list` shows the keys")
-			}
-			if err := k.SetCertificate(ctx, cert); err != nil {
-				return fmt.Errorf("storing the certificate: %w", err)
-			}
-			return nil
+			return s.importCert(ctx, args[1], o.spec, cert)
 		},
 	}
+}
+
+// importCert stores cert as the certificate of container name's key
+// that it is for (of -spec, when given): the look-up and the write in one
+// transaction (basecsp.Provider.SetCertificate), what a new process pays
+// once. When no key is found, a look-up of the container alone tells an
+// unknown container from a certificate of another key.
+func (s *session) importCert(ctx context.Context, name, spec string, cert *x509.Certificate) error {
+	q := basecsp.KeyQuery{Reader: s.g.reader, Container: name}
+	if spec != "" {
+		ks, err := parseSpec(spec)
+		if err != nil {
+			return err
+		}
+		q.KeySpec = ks
+	}
+	p, err := s.openProvider(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.SetCertificate(ctx, q, cert)
+	switch {
+	case errors.Is(err, minidriver.ErrNoKeyContainer):
+		if _, err := s.key(ctx, name, spec); err != nil {
+			return err
+		}
+		return withHint(errors.New("the certificate is not of this container's key"), exitFailed, "`cardmod list` shows the keys")
+	case err != nil:
+		return fmt.Errorf("storing the certificate: %w", err)
+	}
+	return nil
 }
 
 func readCertFile(path string) (*x509.Certificate, error) {

@@ -1,7 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,4 +86,40 @@ func countedProvisioned(t *testing.T) (*virtual.Backend, *countingCard) {
 	b := virtual.NewBackend()
 	b.AddReader("Reader 1").Insert(c)
 	return b, c
+}
+
+// TestCertImportCommandAPDUs: `cardmod cert import` finds the key the
+// certificate is for and stores it in one transaction
+// (basecsp.Provider.SetCertificate): on the simulated YubiKey 5 `Open`
+// (SELECT, GET SERIAL), the look-up (cardcf, the container map, GET
+// METADATA of the slot), the management key (the challenge asked with
+// 3DES, which the 5.7's factory AES-192 key refuses, then with AES-192,
+// and the response), cardcf bumped, the certificate, the container map
+// with its fingerprint: 11, where a look-up and a write of their own
+// cost 12 (docs/benchmarks.md, "Writing a certificate, new process").
+func TestCertImportCommandAPDUs(t *testing.T) {
+	b, c := countedProvisioned(t)
+	exported := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "", "cert", "export", "ec256")).out
+	blk, _ := pem.Decode([]byte(exported))
+	require.NotNil(t, blk)
+	old, err := x509.ParseCertificate(blk.Bytes)
+	require.NoError(t, err)
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for i := range 2 { // a new certificate each time: the map's fingerprint changes
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: fmt.Sprintf("Alice %d", i)},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, old.PublicKey, ca)
+		require.NoError(t, err)
+		file := filepath.Join(dir, fmt.Sprintf("cert%d.der", i))
+		require.NoError(t, os.WriteFile(file, der, 0o600))
+		c.apdus.Store(0)
+		ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "", "cert", "import", "-in", file, "ec256"))
+		assert.Equal(t, int64(11), c.apdus.Load(), "APDUs of `cardmod cert import`, call %d", i+1)
+		got := ok(t, runIO(t, &stdio{backend: nopRelease{b}}, "", "cert", "export", "ec256")).out
+		blk, _ := pem.Decode([]byte(got))
+		require.NotNil(t, blk)
+		assert.Equal(t, der, blk.Bytes, "the certificate stored")
+	}
 }

@@ -94,38 +94,76 @@ func (k *Key) SetCertificate(ctx context.Context, cert *x509.Certificate) error 
 	if cert != nil && !SamePublic(cert.PublicKey, k.pub) {
 		return core.Errorf("the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
 	}
-	return k.c.do(ctx, func(op *engine.Op, idx int) error {
-		name, err := cardfs.CertFileName(idx, k.spec.Slot())
-		if err != nil {
-			return core.Errorf("%w", err)
-		}
-		if err := core.WriteAuth(op, "store a certificate"); err != nil {
-			return err
-		}
-		if cert == nil {
-			if err := op.DeleteFile(cardfs.MSCPDir, name); err != nil && !errors.Is(err, minidriver.ErrFileNotFound) {
-				return core.Errorf("delete %s: %w", name, err)
-			}
-			return nil
-		}
-		data := cert.Raw
-		if !op.Card().Capabilities().CertificateCompression {
-			if data, err = cardfs.CompressCert(cert.Raw); err != nil {
-				return core.Errorf("%w", err)
-			}
-		}
-		err = op.WriteFile(cardfs.MSCPDir, name, data)
-		if errors.Is(err, minidriver.ErrFileNotFound) {
-			if err := op.CreateFile(cardfs.MSCPDir, name, cardfs.EveryoneReadUserWriteAc); err != nil {
-				return core.Errorf("create %s: %w", name, err)
-			}
-			err = op.WriteFile(cardfs.MSCPDir, name, data)
-		}
-		if err != nil {
-			return core.Errorf("write %s: %w", name, err)
+	return k.c.do(ctx, func(op *engine.Op, idx int) error { return k.storeCert(op, idx, cert) }, doPlain)
+}
+
+// storeCert is SetCertificate's write in op, of container idx.
+func (k *Key) storeCert(op *engine.Op, idx int, cert *x509.Certificate) error {
+	core := k.c.Ref.core
+	name, err := cardfs.CertFileName(idx, k.spec.Slot())
+	if err != nil {
+		return core.Errorf("%w", err)
+	}
+	if err := core.WriteAuth(op, "store a certificate"); err != nil {
+		return err
+	}
+	if cert == nil {
+		if err := op.DeleteFile(cardfs.MSCPDir, name); err != nil && !errors.Is(err, minidriver.ErrFileNotFound) {
+			return core.Errorf("delete %s: %w", name, err)
 		}
 		return nil
-	}, doPlain)
+	}
+	data := cert.Raw
+	if !op.Card().Capabilities().CertificateCompression {
+		if data, err = cardfs.CompressCert(cert.Raw); err != nil {
+			return core.Errorf("%w", err)
+		}
+	}
+	err = op.WriteFile(cardfs.MSCPDir, name, data)
+	if errors.Is(err, minidriver.ErrFileNotFound) {
+		if err := op.CreateFile(cardfs.MSCPDir, name, cardfs.EveryoneReadUserWriteAc); err != nil {
+			return core.Errorf("create %s: %w", name, err)
+		}
+		err = op.WriteFile(cardfs.MSCPDir, name, data)
+	}
+	if err != nil {
+		return core.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// FindSetCertificate finds the key that cert is for, the first that
+// matches q and whose public key is cert's (q.Public, when set, must be
+// cert's key), as Find finds it, and stores cert as its certificate, as
+// Key.SetCertificate does, in one transaction: the look-up shares the
+// card's opening, its application's selection and its cardcf read with
+// the write, which is what a command in a new process pays for storing a
+// certificate (docs/benchmarks.md lists the APDUs). The key is returned.
+// Errors are Find's (no key matches) and SetCertificate's; a nil or
+// oversized certificate is refused before the card is asked.
+func (c *Core) FindSetCertificate(ctx context.Context, q Query, cert *x509.Certificate) (*Key, error) {
+	if err := c.CheckOpen(); err != nil {
+		return nil, err
+	}
+	if cert == nil || len(cert.Raw) == 0 || len(cert.Raw) > cardfs.MaxCertSize {
+		n := 0
+		if cert != nil {
+			n = len(cert.Raw)
+		}
+		return nil, c.Errorf("a certificate of %d DER bytes (1 to %d): %w", n, cardfs.MaxCertSize, minidriver.ErrInvalidParameter)
+	}
+	switch {
+	case q.Public == nil:
+		q.Public = cert.PublicKey
+	case !samePublicEither(q.Public, cert.PublicKey):
+		return nil, c.Errorf("the certificate is not for the key asked for: %w", minidriver.ErrInvalidParameter)
+	}
+	return c.findDo(ctx, q, false, func(k *Key, op *engine.Op) error {
+		if !SamePublic(cert.PublicKey, k.pub) {
+			return c.Errorf("the certificate is not for this key: %w", minidriver.ErrInvalidParameter)
+		}
+		return k.storeCert(op, k.c.Index, cert)
+	}, func(k *Key) error { return k.SetCertificate(ctx, cert) })
 }
 
 // CertEntry is one certificate of the user store with the key it belongs
