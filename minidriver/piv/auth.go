@@ -275,8 +275,11 @@ func (c *Card) Challenge(ctx context.Context, tx *scrm.Tx, id minidriver.PinID) 
 		}
 		rsp, err := tx.Do(ctx, scrm.Command{INS: 0x87, P1: alg, P2: refMgmt, Data: bertlv.Encode(0x7C, bertlv.Encode(0x81, nil)), Ne: scrm.MaxShortNe})
 		if err != nil {
-			if len(refused) < len(guesses) && (errors.Is(err, scrm.ErrWrongParameters) || errors.Is(err, scrm.ErrWrongData)) {
-				// The key's algorithm changed, or is not the one guessed.
+			if len(refused) < len(guesses) && isStatus(err) {
+				// The key's algorithm changed, or is not the one guessed
+				// (6A80 or 6A86 from a YubiKey; any refusal is taken as
+				// one: the metadata's algorithm is asked last, and its
+				// refusal is the error).
 				refused = append(refused, alg)
 				c.mgmtAlg = 0
 				continue

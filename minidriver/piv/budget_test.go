@@ -43,12 +43,18 @@ type countingSim struct {
 	*simpiv.Card
 	mu  sync.Mutex
 	log []string
+	// answer, when set, gives the answer the card sends in place of the
+	// simulator's rsp (another card family's status words).
+	answer func(apdu, rsp []byte) []byte
 }
 
 func (c *countingSim) Transmit(apdu []byte) []byte {
 	rsp := c.Card.Transmit(apdu)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.answer != nil {
+		rsp = c.answer(apdu, rsp)
+	}
 	head := apdu[:min(len(apdu), 12)]
 	c.log = append(c.log, fmt.Sprintf("% X → %X", head, rsp[max(len(rsp)-2, 0):]))
 	return rsp

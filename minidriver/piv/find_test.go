@@ -234,11 +234,14 @@ func TestManagementAlgorithmGuesses(t *testing.T) {
 		size    int
 		refused int
 		meta    bool
+		sw      []byte // the refusal's status word, when not the simulator's 6A86
 	}{
-		{"3DES", simpiv.AlgTDES, 24, 0, false},
-		{"AES-192", simpiv.AlgAES192, 24, 1, false},
-		{"AES-128", simpiv.AlgAES128, 16, 2, true},
-		{"AES-256", simpiv.AlgAES256, 32, 2, true},
+		{"3DES", simpiv.AlgTDES, 24, 0, false, nil},
+		{"AES-192", simpiv.AlgAES192, 24, 1, false, nil},
+		{"AES-192, refused with 6A80", simpiv.AlgAES192, 24, 1, false, []byte{0x6A, 0x80}},
+		{"AES-192, refused with 6982", simpiv.AlgAES192, 24, 1, false, []byte{0x69, 0x82}},
+		{"AES-128", simpiv.AlgAES128, 16, 2, true, nil},
+		{"AES-256", simpiv.AlgAES256, 32, 2, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,6 +250,16 @@ func TestManagementAlgorithmGuesses(t *testing.T) {
 			ctx := context.Background()
 			key := bytes.Repeat([]byte{0x5A}, tt.size)
 			setManagementKey(t, r, simpiv.DefaultManagementKey, tt.alg, key)
+			if tt.sw != nil {
+				// A card that refuses a witness request of another
+				// algorithm with another status word: still a refusal.
+				r.sim.answer = func(apdu, rsp []byte) []byte {
+					if len(apdu) > 3 && apdu[1] == 0x87 && apdu[3] == 0x9B && bytes.HasSuffix(rsp, []byte{0x6A, 0x86}) {
+						return tt.sw
+					}
+					return rsp
+				}
+			}
 			p, err := basecsp.Open(basecsp.Config{Backend: r.b, Prompt: pincache.NewFixed([]byte(simpiv.DefaultPIN)),
 				AdminResponse: piv.ManagementKey(key)})
 			require.NoError(t, err)
