@@ -239,12 +239,17 @@ func (e *Engine) eachCard(ctx context.Context, fn func(c *Card, op *Op) error, s
 	var left []error
 	var failed CardErrors
 	for _, r := range readers {
-		c, tx, err := e.cardIn(ctx, r, fn != nil)
+		var c *Card
+		var opErr error
+		if fn != nil {
+			c, opErr, err = e.runIn(ctx, r, fn, checked)
+		} else {
+			c, _, err = e.cardIn(ctx, r, false)
+		}
 		switch {
 		case err == nil:
 			cards = append(cards, c)
 			if fn != nil {
-				opErr := c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, checked)
 				opErrs = append(opErrs, opErr)
 				if stop != nil && stop(opErr) {
 					return cards, opErrs, joinSkipped(left), failed.Err()
@@ -360,12 +365,41 @@ func (e *Engine) CardDoChecked(ctx context.Context, reader string, fn func(c *Ca
 
 // cardDo is CardDo (checked: CardDoChecked).
 func (e *Engine) cardDo(ctx context.Context, reader string, fn func(c *Card, op *Op) error, checked bool) (*Card, error) {
-	c, tx, err := e.cardIn(ctx, reader, true)
+	c, opErr, err := e.runIn(ctx, reader, fn, checked)
 	if err != nil {
 		return nil, err
 	}
-	return c, c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, checked)
+	return c, opErr
 }
+
+// runIn runs fn on the card in reader (checked: as DoChecked runs it):
+// on the card opened there before, or in the transaction that opens it.
+// openErr is cardIn's error, opErr fn's operation's. A card opened before
+// that has left the reader since, seen when the operation's transaction
+// could not begin (scrm.ErrRemovedCard: nothing was sent), is forgotten
+// and the card now in the reader opened and given the operation, once:
+// the relocation of a removed card that the minidriver contract asks of
+// a CSP, so that a card taken out and put back is not an error.
+func (e *Engine) runIn(ctx context.Context, reader string, fn func(c *Card, op *Op) error, checked bool) (c *Card, opErr, openErr error) {
+	for attempt := 0; ; attempt++ {
+		c, tx, err := e.cardIn(ctx, reader, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		opErr = c.runOpened(ctx, tx, func(op *Op) error { return fn(c, op) }, checked)
+		var be *beginError
+		if tx != nil || attempt > 0 || !errors.As(opErr, &be) || !errors.Is(opErr, scrm.ErrRemovedCard) || ctx.Err() != nil {
+			return c, opErr, nil
+		}
+	}
+}
+
+// beginError is the error of an operation whose transaction could not
+// begin: nothing of it reached the card.
+type beginError struct{ err error }
+
+func (e *beginError) Error() string { return "engine: " + e.err.Error() }
+func (e *beginError) Unwrap() error { return e.err }
 
 // runOpened is Do(fn) (checked: DoChecked(fn)), whose first attempt runs
 // in tx, the transaction the card was just opened in, when tx is not nil.
@@ -805,7 +839,7 @@ func (c *Card) doOnce(ctx context.Context, fn func(op *Op) error, carry *carried
 				return false, cerr
 			}
 		}
-		return errors.Is(err, scrm.ErrResetCard), fmt.Errorf("engine: %w", err)
+		return errors.Is(err, scrm.ErrResetCard), &beginError{err}
 	}
 	return c.run(ctx, tx, false, fn, carry)
 }

@@ -455,3 +455,41 @@ func TestDefaultRegistryTakesGIDS(t *testing.T) {
 	assert.Equal(t, "GIDS", c.Plugin())
 	assert.NotEqual(t, cardfs.CardID{}, c.ID())
 }
+
+// TestCardTakenOutAndPutBack: a card taken out of its reader and put
+// back between two operations is not an error for the operations that
+// name the reader or go through every card (CardDo, CardsDo): the card
+// opened before is forgotten when the next operation's transaction cannot
+// begin (nothing sent), and the card now in the reader is opened and
+// given the operation, as the minidriver contract's relocation of a
+// removed card asks. The forgotten handle is closed: its card left.
+func TestCardTakenOutAndPutBack(t *testing.T) {
+	ctx := context.Background()
+	nothing := func(*engine.Card, *engine.Op) error { return nil }
+	for _, tc := range []struct {
+		name string
+		run  func(e *engine.Engine) (*engine.Card, error)
+	}{
+		{"CardDo", func(e *engine.Engine) (*engine.Card, error) {
+			return e.CardDo(ctx, "Virtual Reader 0", nothing)
+		}},
+		{"CardsDo", func(e *engine.Engine) (*engine.Card, error) {
+			cards, opErrs, skipped, err := e.CardsDo(ctx, nothing, nil)
+			require.NoError(t, err)
+			require.NoError(t, skipped)
+			require.Len(t, cards, 1)
+			return cards[0], opErrs[0]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, keystore.Config{})
+			f.reader.Remove()
+			f.reader.Insert(f.sim)
+			c, err := tc.run(f.e)
+			require.NoError(t, err)
+			assert.NotSame(t, f.card, c, "the card opened again")
+			assert.Equal(t, f.card.ID(), c.ID(), "the same card, recognised by its id")
+			assert.ErrorIs(t, f.card.Do(ctx, func(*engine.Op) error { return nil }), scrm.ErrClosed, "the forgotten handle is closed")
+		})
+	}
+}
