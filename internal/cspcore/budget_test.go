@@ -280,8 +280,9 @@ var budgetOps = []budgetOp{
 // more than their budget, with the reason; TestWarmBudgetsPIV checks
 // that they still do, so that the entry goes once they meet it. They are
 // the cards the PIV plug-in declares CP_CACHE_MODE no cache
-// (Card.Properties: no stable identity, no room for cardcf, or
-// read-only): nothing is cached for them across transactions, so an
+// (Card.Properties: no stable identity, no room for cardcf, or made
+// read-only by the plug-in's configuration; an issuer's card is session
+// only, and meets them): nothing is cached for them across transactions, so an
 // operation whose result cannot be checked on the host (an ECDH
 // agreement) probes cardmod's file store (GET DATA 5FFF20) and resolves
 // its container again (on cards without GET METADATA from the
@@ -291,7 +292,6 @@ var budgetOps = []budgetOp{
 // raw result raised to the public exponent), and use the card's hints
 // (internal/engine DoChecked).
 var sharedOpen = map[string]string{
-	"piv-issued/peer":    "read-only issued card: cache mode none",
 	"piv-applet/cardmod": "no room for cardcf: cache mode none",
 	"piv-applet/peer":    "no room for cardcf: cache mode none",
 }

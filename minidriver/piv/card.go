@@ -294,7 +294,18 @@ func (c *Card) Properties(ctx context.Context, tx *scrm.Tx) (minidriver.CardProp
 		KeyImport:              c.q.importKey && !c.readOnly,
 		MaxContainers:          maxContainers,
 	}
-	if c.readOnly || !c.stableID || (!c.vendorATR && c.openStore != storeYes) {
+	switch {
+	case c.issuerSigned && c.stableID:
+		// An issuer's card: its issuer signed the CHUID and holds the
+		// management key, so nothing on this host writes it and it
+		// changes only at its issuer ("CP_CACHE_MODE_SESSION_ONLY: for
+		// read-only cards changed only elsewhere", minidriver spec,
+		// CP_CARD_CACHE_MODE). What a process read of it is kept until
+		// the card leaves the reader, as OpenSC's PIV driver keeps the
+		// objects it read for the card handle's life (card-piv.c's
+		// object cache).
+		p.CacheMode = minidriver.CacheSessionOnly
+	case c.readOnly || !c.stableID || (!c.vendorATR && c.openStore != storeYes):
 		// cardcf cannot be written, keys can change elsewhere (spec
 		// "Smart Card Minidriver Overview" on read-only cards,
 		// CP_CARD_CACHE_MODE), or a card of another make than Yubico held

@@ -29,9 +29,12 @@
 // management key is authenticated: file writes, like key generation and
 // import, need ROLE_ADMIN, unless Plugin.ProtectedManagementKey lets the
 // plug-in use a PIN-protected management key after the PIN (Deauthenticate
-// then asks for a card reset). A PIV card without the YubiKey extensions is
-// presented read-only (CP_CARD_READ_ONLY, cache mode none), as is any card
-// when Plugin.ReadOnly is set.
+// then asks for a card reset). A card whose CHUID its issuer signed is
+// presented read-only (CP_CARD_READ_ONLY) with cache mode session only
+// (its issuer alone changes it), any card read-only with cache mode none
+// when Plugin.ReadOnly is set, and a card of another make than Yubico
+// without room for cardmod's file store with cache mode none
+// (docs/piv-mapping.md, "Caching").
 //
 // APDUs: Open sends two on a YubiKey 5 (SELECT, GET SERIAL: the firmware
 // version, the management key's algorithm and the CHUID's issuer signature
